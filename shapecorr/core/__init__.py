@@ -1,0 +1,27 @@
+"""Data layer: the Shape type, file I/O, validation, normalization and the disk cache."""
+
+from .cache import default_cache_dir, get_cache, set_cache_dir
+from .errors import (
+    DegenerateFacesError,
+    EigensolverError,
+    EmptyShapeError,
+    FaceIndexError,
+    MatchFileError,
+    NonFiniteCoordinatesError,
+    ShapecorrError,
+    ShapeError,
+    ShapeFileNotFoundError,
+    ShapeParseError,
+    TooFewPointsError,
+    UnsupportedFormatError,
+)
+from .io import READ_FORMATS, WRITE_FORMATS, load, merge_duplicate_vertices, save
+from .shape import Shape, ShapeWarning, Transform
+
+__all__ = [
+    "Shape", "ShapeWarning", "Transform", "load", "save", "merge_duplicate_vertices",
+    "READ_FORMATS", "WRITE_FORMATS", "set_cache_dir", "get_cache", "default_cache_dir",
+    "ShapecorrError", "ShapeError", "ShapeFileNotFoundError", "UnsupportedFormatError",
+    "ShapeParseError", "EmptyShapeError", "NonFiniteCoordinatesError", "FaceIndexError",
+    "DegenerateFacesError", "TooFewPointsError", "EigensolverError", "MatchFileError",
+]

@@ -1,0 +1,59 @@
+"""Exception types of shapecorr: one per problem, each naming the file and the fix."""
+
+from __future__ import annotations
+
+
+class ShapecorrError(Exception):
+    """Base class of every error shapecorr raises on purpose."""
+
+
+class ShapeError(ShapecorrError, ValueError):
+    """A shape (or shape file) that cannot be used as it is.
+
+    ``path`` is the offending file (or None for in-memory shapes); the message names it.
+    """
+
+    def __init__(self, message: str, path=None):
+        self.path = None if path is None else str(path)
+        where = f"{self.path}: " if self.path else ""
+        super().__init__(where + message)
+
+
+class ShapeFileNotFoundError(ShapeError, FileNotFoundError):
+    """The shape file does not exist."""
+
+
+class UnsupportedFormatError(ShapeError):
+    """The file extension is not a format shapecorr reads or writes."""
+
+
+class ShapeParseError(ShapeError):
+    """The file exists but is unreadable or garbled."""
+
+
+class EmptyShapeError(ShapeError):
+    """The shape has no vertices (or a mesh has no faces when faces were declared)."""
+
+
+class NonFiniteCoordinatesError(ShapeError):
+    """Some vertex coordinates are NaN or infinite."""
+
+
+class FaceIndexError(ShapeError):
+    """A face refers to a vertex index that does not exist."""
+
+
+class DegenerateFacesError(ShapeError):
+    """Faces with a repeated vertex or zero area."""
+
+
+class TooFewPointsError(ShapeError):
+    """The shape has too few points for what was asked (e.g. the eigenbasis size)."""
+
+
+class EigensolverError(ShapecorrError, RuntimeError):
+    """The eigensolver did not converge even after its principled retries."""
+
+
+class MatchFileError(ShapecorrError, ValueError):
+    """A saved match (or map file) is missing, incomplete or inconsistent."""

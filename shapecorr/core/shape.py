@@ -1,0 +1,448 @@
+"""The one data type of shapecorr: a triangle mesh or a point cloud.
+
+A :class:`Shape` keeps what cannot be rebuilt (vertices, faces, UVs, colours) apart from
+what can (Laplacian, eigenbasis, descriptors, geodesics). Derived data is computed lazily,
+once, through :meth:`Shape.derived`, keyed by a hash of the content and every parameter,
+kept in memory and optionally on disk (see :mod:`shapecorr.core.cache`).
+
+Vertex order is never changed: index ``i`` of a loaded shape is line ``i`` of its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import (
+    DegenerateFacesError,
+    EmptyShapeError,
+    FaceIndexError,
+    NonFiniteCoordinatesError,
+    ShapeError,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ShapeWarning(UserWarning):
+    """A property of a shape that is handled but worth knowing (open boundary, ...)."""
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A similarity ``x_normalized = (x_original - center) * scale``."""
+
+    center: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    scale: float = 1.0
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, dtype=np.float64) - self.center) * self.scale
+
+    def invert(self, points: np.ndarray) -> np.ndarray:
+        return np.asarray(points, dtype=np.float64) / self.scale + self.center
+
+    def compose(self, other: "Transform") -> "Transform":
+        """The transform ``other`` applied after ``self``."""
+        center = self.center + other.center / self.scale
+        return Transform(center=center, scale=self.scale * other.scale)
+
+    def to_dict(self) -> dict:
+        return {"center": [float(c) for c in self.center], "scale": float(self.scale)}
+
+
+class Shape:
+    """A triangle mesh (``faces`` is ``(m, 3)``) or a point cloud (``faces`` is None).
+
+    Parameters
+    ----------
+    vertices : (n, 3) array of coordinates.
+    faces : (m, 3) integer array of vertex indices, or None for a point cloud.
+    uv : (t, 2) texture coordinates, optional.
+    face_uv : (m, 3) indices into ``uv`` for each face corner (OBJ style), optional.
+        When ``uv`` has one row per vertex and ``face_uv`` is None, UVs are per vertex.
+    vertex_colors : (n, 3) or (n, 4) colours (uint8 0-255 or float 0-1), optional.
+    texture : path of the texture image, optional.
+    name : a short name (defaults to the file stem when loaded).
+    path : the file it was loaded from, if any.
+    transform : the normalization applied so far (identity for a loaded shape).
+    """
+
+    def __init__(
+        self,
+        vertices,
+        faces=None,
+        *,
+        uv=None,
+        face_uv=None,
+        vertex_colors=None,
+        texture=None,
+        material_name: str | None = None,
+        name: str | None = None,
+        path=None,
+        transform: Transform | None = None,
+        validate: bool = True,
+    ):
+        self.vertices = np.ascontiguousarray(np.asarray(vertices, dtype=np.float64))
+        self.faces = None if faces is None else np.ascontiguousarray(np.asarray(faces, dtype=np.int64))
+        self.uv = None if uv is None else np.ascontiguousarray(np.asarray(uv, dtype=np.float64))
+        self.face_uv = None if face_uv is None else np.ascontiguousarray(np.asarray(face_uv, dtype=np.int64))
+        self.vertex_colors = None if vertex_colors is None else np.asarray(vertex_colors)
+        self.texture = None if texture is None else Path(texture)
+        self.material_name = material_name
+        self.path = None if path is None else Path(path)
+        self.name = name or (self.path.stem if self.path else "shape")
+        self.transform = transform or Transform()
+        self._memo: dict[str, dict] = {}
+        self._hash: str | None = None
+        if validate:
+            self.validate()
+        for arr in (self.vertices, self.faces, self.uv, self.face_uv, self.vertex_colors):
+            if arr is not None:
+                arr.setflags(write=False)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def is_mesh(self) -> bool:
+        return self.faces is not None and len(self.faces) > 0
+
+    @property
+    def is_point_cloud(self) -> bool:
+        return not self.is_mesh
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def n_faces(self) -> int:
+        return 0 if self.faces is None else int(self.faces.shape[0])
+
+    @property
+    def has_uv(self) -> bool:
+        return self.uv is not None and (self.face_uv is not None or len(self.uv) == self.n_vertices)
+
+    def __len__(self) -> int:
+        return self.n_vertices
+
+    def __repr__(self) -> str:
+        kind = f"mesh, {self.n_faces} faces" if self.is_mesh else "point cloud"
+        extra = ", uv" if self.has_uv else ""
+        return f"Shape({self.name!r}: {self.n_vertices} vertices, {kind}{extra})"
+
+    def summary(self) -> dict:
+        """A JSON-friendly description (used in reports)."""
+        out = {
+            "name": self.name,
+            "path": None if self.path is None else str(self.path),
+            "kind": "mesh" if self.is_mesh else "point_cloud",
+            "n_vertices": self.n_vertices,
+            "n_faces": self.n_faces,
+            "has_uv": self.has_uv,
+            "has_colors": self.vertex_colors is not None,
+            "transform": self.transform.to_dict(),
+        }
+        if self.is_mesh:
+            out["area"] = float(self.area)
+            out["n_components"] = int(self.n_components)
+            out["n_boundary_edges"] = int(self.boundary_edges.shape[0])
+            out["is_manifold"] = bool(self.is_edge_manifold)
+        return out
+
+    # --------------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise a specific :class:`ShapeError` if the shape cannot be used."""
+        v, f, p = self.vertices, self.faces, self.path
+        if v.ndim != 2 or v.shape[1] != 3:
+            raise ShapeError(f"vertices must have shape (n, 3), got {v.shape}.", p)
+        if v.shape[0] == 0:
+            raise EmptyShapeError("the shape has no vertices; check that the file is not empty or truncated.", p)
+        bad = ~np.isfinite(v).all(axis=1)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            raise NonFiniteCoordinatesError(
+                f"{idx.size} vertices have NaN or infinite coordinates (first: vertex {idx[0]}); "
+                "fix or remove them in the file (shapecorr never drops vertices silently, "
+                "since that would renumber the correspondence).",
+                p,
+            )
+        if f is not None:
+            if f.ndim != 2 or f.shape[1] != 3:
+                raise ShapeError(f"faces must have shape (m, 3), got {f.shape}.", p)
+            if f.size and (f.min() < 0 or f.max() >= v.shape[0]):
+                bad_face = int(np.flatnonzero((f < 0).any(1) | (f >= v.shape[0]).any(1))[0])
+                raise FaceIndexError(
+                    f"face {bad_face} refers to vertex {f[bad_face].tolist()} but the shape has "
+                    f"only {v.shape[0]} vertices (valid indices 0..{v.shape[0] - 1}); "
+                    "the file is probably truncated or uses the wrong index base.",
+                    p,
+                )
+            degenerate = self.degenerate_faces()
+            if degenerate.size:
+                raise DegenerateFacesError(
+                    f"{degenerate.size} of {f.shape[0]} faces are degenerate (repeated vertex or zero "
+                    f"area; first: face {int(degenerate[0])} = {f[degenerate[0]].tolist()}). "
+                    "Load with repair=True to drop them (vertex order is kept), or fix the mesh.",
+                    p,
+                )
+        if self.face_uv is not None:
+            if self.faces is None or self.face_uv.shape != self.faces.shape:
+                raise ShapeError("face_uv must have the same shape as faces.", p)
+            if self.uv is None or (self.face_uv.size and (self.face_uv.min() < 0 or self.face_uv.max() >= len(self.uv))):
+                raise FaceIndexError("texture-coordinate indices (vt) out of range.", p)
+        if self.vertex_colors is not None and self.vertex_colors.shape[0] != v.shape[0]:
+            raise ShapeError(
+                f"vertex_colors has {self.vertex_colors.shape[0]} rows for {v.shape[0]} vertices.", p
+            )
+
+    def degenerate_faces(self, rel_tol: float = 1e-12) -> np.ndarray:
+        """Indices of faces with a repeated vertex or (numerically) zero area."""
+        f = self.faces
+        if f is None or len(f) == 0:
+            return np.zeros(0, dtype=np.int64)
+        repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
+        areas = _face_areas(self.vertices, f)
+        scale = np.ptp(self.vertices, axis=0).max() ** 2
+        tiny = areas <= rel_tol * max(scale, np.finfo(float).tiny)
+        return np.flatnonzero(repeated | tiny)
+
+    def repaired(self) -> "Shape":
+        """A copy without degenerate faces; vertices (and their order) are kept."""
+        bad = self.degenerate_faces()
+        if not bad.size:
+            return self
+        keep = np.ones(self.n_faces, dtype=bool)
+        keep[bad] = False
+        log.info("%s: dropped %d degenerate faces", self.name, bad.size)
+        return self.copy(
+            faces=self.faces[keep],
+            face_uv=None if self.face_uv is None else self.face_uv[keep],
+        )
+
+    # --------------------------------------------------------- reported issues
+    @property
+    def face_areas(self) -> np.ndarray:
+        return self._cached_geom("face_areas", lambda: _face_areas(self.vertices, self.faces))
+
+    @property
+    def area(self) -> float:
+        return float(self.face_areas.sum()) if self.is_mesh else float("nan")
+
+    @property
+    def face_normals(self) -> np.ndarray:
+        def compute():
+            v, f = self.vertices, self.faces
+            n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+            return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+
+        return self._cached_geom("face_normals", compute)
+
+    @property
+    def vertex_normals(self) -> np.ndarray:
+        """Area-weighted vertex normals (meshes only)."""
+
+        def compute():
+            v, f = self.vertices, self.faces
+            n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+            vn = np.zeros_like(v)
+            for c in range(3):
+                np.add.at(vn, f[:, c], n)
+            return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-30)
+
+        return self._cached_geom("vertex_normals", compute)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Unique undirected edges ``(e, 2)`` with ``e[:, 0] < e[:, 1]``."""
+        return self._cached_geom("edges", lambda: np.unique(self._sorted_half_edges(), axis=0))
+
+    def _sorted_half_edges(self) -> np.ndarray:
+        f = self.faces
+        e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+        return np.sort(e, axis=1)
+
+    @property
+    def boundary_edges(self) -> np.ndarray:
+        """Edges used by exactly one face (an open boundary)."""
+
+        def compute():
+            e, counts = np.unique(self._sorted_half_edges(), axis=0, return_counts=True)
+            return e[counts == 1]
+
+        return self._cached_geom("boundary_edges", compute)
+
+    @property
+    def is_edge_manifold(self) -> bool:
+        _, counts = np.unique(self._sorted_half_edges(), axis=0, return_counts=True)
+        return bool((counts <= 2).all())
+
+    @property
+    def is_watertight(self) -> bool:
+        return self.is_mesh and self.boundary_edges.shape[0] == 0 and self.is_edge_manifold
+
+    @property
+    def n_components(self) -> int:
+        """Connected components of the mesh graph (isolated vertices count as components)."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        e = self.edges
+        n = self.n_vertices
+        g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+        return int(connected_components(g, directed=False)[0])
+
+    @property
+    def n_duplicate_vertices(self) -> int:
+        """Vertices at exactly the same position as an earlier one (not merged)."""
+        _, inv = np.unique(self.vertices, axis=0, return_inverse=True)
+        return int(self.n_vertices - np.unique(inv).size)
+
+    @property
+    def unreferenced_vertices(self) -> np.ndarray:
+        if not self.is_mesh:
+            return np.zeros(0, dtype=np.int64)
+        used = np.zeros(self.n_vertices, dtype=bool)
+        used[self.faces.ravel()] = True
+        return np.flatnonzero(~used)
+
+    def report_issues(self) -> list[str]:
+        """Human-readable list of handled-but-notable properties; each is also warned once."""
+        notes = []
+        if self.is_mesh:
+            if not self.is_edge_manifold:
+                notes.append("non-manifold edges (handled by the robust Laplacian)")
+            nb = self.boundary_edges.shape[0]
+            if nb:
+                notes.append(f"open boundary ({nb} boundary edges)")
+            nc = self.n_components
+            if nc > 1:
+                notes.append(f"{nc} connected components")
+            nu = self.unreferenced_vertices.size
+            if nu:
+                notes.append(f"{nu} vertices used by no face")
+        nd = self.n_duplicate_vertices
+        if nd:
+            notes.append(f"{nd} duplicate vertices (kept, not merged)")
+        return notes
+
+    def warn_issues(self) -> None:
+        for note in self.report_issues():
+            warnings.warn(f"{self.path or self.name}: {note}", ShapeWarning, stacklevel=3)
+
+    # ----------------------------------------------------------- normalization
+    def normalized(self, area: float | None = None) -> "Shape":
+        """A copy centred at the (area-weighted) centroid and scaled to unit area.
+
+        For point clouds pass ``area`` (e.g. the total of the point-cloud mass matrix);
+        without it a point cloud is scaled to unit RMS radius. The transform is recorded in
+        ``.transform`` (composed with any earlier one) so results can be mapped back with
+        :meth:`to_original`.
+        """
+        v = self.vertices
+        if self.is_mesh:
+            fa = self.face_areas
+            centroids = v[self.faces].mean(axis=1)
+            center = (centroids * fa[:, None]).sum(0) / fa.sum()
+            total = fa.sum() if area is None else area
+            scale = 1.0 / np.sqrt(total)
+        else:
+            center = v.mean(axis=0)
+            if area is not None:
+                scale = 1.0 / np.sqrt(area)
+            else:
+                rms = np.sqrt(((v - center) ** 2).sum(1).mean())
+                scale = 1.0 / max(rms, 1e-30)
+        t = Transform(center=center, scale=float(scale))
+        return self.copy(vertices=t.apply(v), transform=self.transform.compose(t))
+
+    def to_original(self, points: np.ndarray) -> np.ndarray:
+        """Map coordinates of this (normalized) shape back to the file's coordinates."""
+        return self.transform.invert(points)
+
+    # ------------------------------------------------------------------- copies
+    def copy(self, **changes) -> "Shape":
+        kw = dict(
+            vertices=self.vertices,
+            faces=self.faces,
+            uv=self.uv,
+            face_uv=self.face_uv,
+            vertex_colors=self.vertex_colors,
+            texture=self.texture,
+            material_name=self.material_name,
+            name=self.name,
+            path=self.path,
+            transform=self.transform,
+        )
+        kw.update(changes)
+        return Shape(**kw, validate=False)
+
+    def save(self, path, **kwargs) -> Path:
+        """Write the shape; the format follows the extension (see :func:`shapecorr.core.io.save`)."""
+        from .io import save
+
+        return save(self, path, **kwargs)
+
+    # ------------------------------------------------------------ derived data
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the geometry (vertices, faces) with dtypes and shapes."""
+        if self._hash is None:
+            h = hashlib.sha256()
+            for arr in (self.vertices, self.faces):
+                if arr is None:
+                    h.update(b"none")
+                    continue
+                h.update(f"{arr.dtype.str}{arr.shape}".encode())
+                h.update(np.ascontiguousarray(arr).tobytes())
+            self._hash = h.hexdigest()
+        return self._hash
+
+    def derived(self, kind: str, params: dict, compute: Callable[[], dict], *, disk: bool | None = None) -> dict:
+        """Return derived data ``kind`` for ``params``, computing it at most once.
+
+        ``compute`` returns a dict of numpy arrays / scipy sparse matrices / scalars. Results
+        are memoized on the shape and, unless ``disk`` is False (or caching is disabled with
+        :func:`shapecorr.core.cache.set_cache_dir`), stored on disk keyed by the content hash,
+        ``kind`` and every parameter. A corrupt disk entry is rebuilt, never trusted.
+        """
+        from . import cache as _cache
+
+        key = _cache.make_key(self.content_hash, kind, params)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        store = _cache.get_cache() if disk is not False else None
+        value = store.get(key) if store is not None else None
+        if value is None:
+            value = compute()
+            if store is not None:
+                store.put(key, value, meta={"kind": kind, "params": params, "shape": self.name})
+        self._memo[key] = value
+        return value
+
+    def _cached_geom(self, name: str, compute):
+        hit = self._memo.get("geom:" + name)
+        if hit is None:
+            hit = compute()
+            if isinstance(hit, np.ndarray):
+                hit.setflags(write=False)
+            self._memo["geom:" + name] = hit
+        return hit
+
+
+def _face_areas(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    if f is None or len(f) == 0:
+        return np.zeros(0)
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    return 0.5 * np.linalg.norm(n, axis=1)
+
+
+def params_json(params: dict) -> str:
+    """Canonical JSON of a parameter dict (sorted keys), used in cache keys."""
+    return json.dumps(params, sort_keys=True, default=str)

@@ -1,0 +1,79 @@
+"""Conversions between functional maps and point-to-point maps.
+
+Naming: ``fmap_12`` is ``(k2, k1)`` and carries coefficients of functions on shape 1 to shape 2;
+``p2p_21[j]`` is the vertex of shape 1 matched to vertex ``j`` of shape 2.
+
+Nearest neighbours are exact and blocked: memory is ``O(block * n)``, never ``n1 x n2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int = 64 * 2 ** 20,
+                device: str = "cpu", dtype=None) -> np.ndarray:
+    """Index of the nearest row of ``database (n, d)`` for each row of ``queries (q, d)``.
+
+    Exact (brute force, ``|x|^2 - 2 x.y + |y|^2``) in blocks of queries, so the distance
+    matrix held at once is about ``block_bytes``. Runs in torch on ``device``. Ties break to
+    the lowest index.
+    """
+    import torch
+
+    queries = np.asarray(queries)
+    database = np.asarray(database)
+    if queries.ndim != 2 or database.ndim != 2 or queries.shape[1] != database.shape[1]:
+        raise ValueError(f"queries (q, d) and database (n, d) must share d; got {queries.shape} and "
+                         f"{database.shape}.")
+    if len(database) == 0:
+        raise ValueError("the database of points is empty.")
+    dtype = dtype or torch.float32
+    db = torch.as_tensor(database, device=device).to(dtype)
+    db_sq = (db * db).sum(1)
+    n = db.shape[0]
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    block = max(1, int(block_bytes // (itemsize * n)))
+    out = np.empty(len(queries), dtype=np.int64)
+    qs = torch.as_tensor(queries, device=device).to(dtype)
+    dbt = db.T.contiguous()
+    for start in range(0, len(queries), block):
+        q = qs[start:start + block]
+        # |q|^2 is constant per row: argmin over |y|^2 - 2 q.y
+        d = torch.addmm(db_sq.expand(len(q), n), q, dbt, alpha=-2.0)
+        out[start:start + len(q)] = d.argmin(1).cpu().numpy()
+    return out
+
+
+def fmap_to_p2p(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, *, device: str = "cpu",
+                queries: np.ndarray | None = None) -> np.ndarray:
+    """``p2p_21`` from ``fmap_12 (k2, k1)``: vertex j of shape 2 goes to the vertex i of shape 1
+    whose embedding ``Phi1[i] C^T`` is nearest to ``Phi2[j]``. ``queries`` restricts the vertices
+    of shape 2 that are matched (default: all)."""
+    k2, k1 = fmap_12.shape
+    emb1 = evecs1[:, :k1] @ fmap_12.T  # (n1, k2)
+    emb2 = evecs2[:, :k2] if queries is None else evecs2[queries, :k2]
+    return knn_blocked(emb2, emb1, device=device)
+
+
+def p2p_to_fmap(p2p_21: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: np.ndarray | None = None,
+                *, k1: int | None = None, k2: int | None = None, queries: np.ndarray | None = None) -> np.ndarray:
+    """``fmap_12 (k2, k1)`` of the pull-back by ``p2p_21``: ``C = Phi2^+ Pi_21 Phi1``.
+
+    With ``mass2`` the projection is the M-orthogonal one (``Phi2^T M2``); with ``queries`` (a
+    subsample of shape 2's vertices, ``p2p_21`` then given on them only) it is a least-squares
+    fit on those rows.
+    """
+    k1 = k1 or evecs1.shape[1]
+    k2 = k2 or evecs2.shape[1]
+    pulled = evecs1[p2p_21, :k1]  # (n2 or q, k1)
+    if queries is not None:
+        return np.linalg.lstsq(evecs2[queries, :k2], pulled, rcond=None)[0]
+    if mass2 is None:
+        return np.linalg.lstsq(evecs2[:, :k2], pulled, rcond=None)[0]
+    return evecs2[:, :k2].T @ (mass2[:, None] * pulled)
+
+
+def transfer_function(f1: np.ndarray, p2p_21: np.ndarray) -> np.ndarray:
+    """Pull a function on shape 1 back to shape 2 through a vertex map."""
+    return np.asarray(f1)[p2p_21]

@@ -1,0 +1,98 @@
+"""Map refinement: ZoomOut (Melzi et al. 2019) and orientation scoring of vertex maps."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .convert import fmap_to_p2p, knn_blocked, p2p_to_fmap
+
+log = logging.getLogger(__name__)
+
+
+def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: np.ndarray, *,
+            k_final: int, step: int = 1, n_samples: int | None = None, seed: int = 0,
+            device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Spectral upsampling of ``fmap_12 (k2, k1)`` to ``(k_final, k_final)`` (Melzi et al. 2019).
+
+    Alternates the vertex map (nearest neighbours in the spectral embeddings) and the
+    functional map, whose size grows by ``step`` each iteration. With ``n_samples``, both
+    shapes are represented by that many well-spread vertices (farthest-point sampling in
+    the spectral embedding, seeded) during the iterations and the map is fitted by least
+    squares on them, which makes each step ``O(n_samples^2 k)`` instead of ``O(n1 n2 k)``.
+
+    Returns ``(fmap_12 (k_final, k_final), p2p_21 (n2,))``; the vertex map is computed at the
+    end on all vertices of both shapes.
+    """
+    k2, k1 = fmap_12.shape
+    if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
+        raise ValueError(f"ZoomOut to k={k_final} needs that many eigenvectors on both shapes "
+                         f"(have {evecs1.shape[1]} and {evecs2.shape[1]}).")
+    if step < 1:
+        raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
+    sub1 = sub2 = None
+    if n_samples is not None and n_samples < min(len(evecs1), len(evecs2)):
+        sub1 = farthest_point_sampling_spectral(evecs1, n_samples, seed=seed)
+        sub2 = farthest_point_sampling_spectral(evecs2, n_samples, seed=seed)
+    E1 = evecs1[:, :k_final] if sub1 is None else evecs1[sub1, :k_final]
+    E2 = evecs2[:, :k_final] if sub2 is None else evecs2[sub2, :k_final]
+    C = fmap_12
+    k = min(k1, k2)
+    while k < k_final:
+        p2p = fmap_to_p2p(C, E1, E2, device=device)
+        k = min(k + step, k_final)
+        if sub1 is None:
+            C = p2p_to_fmap(p2p, E1, E2, mass2, k1=k, k2=k)
+        else:
+            C = np.linalg.lstsq(E2[:, :k], E1[p2p, :k], rcond=None)[0]
+    p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
+    return C, p2p
+
+
+def farthest_point_sampling_spectral(evecs: np.ndarray, n: int, seed: int = 0, dims: int = 3) -> np.ndarray:
+    """``n`` well-spread vertices: farthest-point sampling in a low-dimensional embedding.
+
+    Works on meshes and point clouds alike (uses the first non-constant eigenvectors as
+    coordinates would be scale- and pose-dependent)."""
+    X = evecs[:, 1:1 + dims] if evecs.shape[1] > dims else evecs
+    return farthest_point_sampling(X, n, seed=seed)
+
+
+def farthest_point_sampling(X: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = min(n, len(X))
+    idx = np.empty(n, dtype=np.int64)
+    idx[0] = rng.integers(len(X))
+    d = ((X - X[idx[0]]) ** 2).sum(1)
+    for i in range(1, n):
+        idx[i] = int(d.argmax())
+        d = np.minimum(d, ((X - X[idx[i]]) ** 2).sum(1))
+    return idx
+
+
+def orientation_score(p2p_21: np.ndarray, vertices1: np.ndarray, vertex_normals1: np.ndarray,
+                      vertices2: np.ndarray, faces2: np.ndarray, face_normals2: np.ndarray | None = None) -> float:
+    """How orientation-preserving a vertex map is, in ``[-1, 1]``.
+
+    Each face ``(a, b, c)`` of shape 2 is carried to the triangle ``(p(a), p(b), p(c))`` on
+    shape 1; its normal is compared with shape 1's surface normal there. A correct map gives
+    mostly agreeing normals (score near +1); a left-right flip reverses orientation (score
+    near -1). Triangles collapsed by the map are ignored. Both shapes' normals must point the
+    same way (outward); see :func:`shapecorr.spectral.orientation_sign`.
+    """
+    tri = p2p_21[faces2]  # (m, 3) vertices of shape 1
+    ok = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+    if not ok.any():
+        return 0.0
+    tri = tri[ok]
+    p = vertices1[tri]
+    n_img = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    n_ref = vertex_normals1[tri].sum(1)
+    s = np.sign(np.einsum("ij,ij->i", n_img, n_ref))
+    return float(s.sum() / len(faces2))
+
+
+def nearest_vertices(points: np.ndarray, vertices: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Nearest vertex (Euclidean, blocked, exact) for each point."""
+    return knn_blocked(points, vertices, device=device)

@@ -1,0 +1,307 @@
+"""The one-call API: ``match(source, target, preset=...) -> Match``.
+
+Flow: load -> normalize (unit area) -> Laplacian + mass -> eigenbasis -> WKS descriptors ->
+initial functional maps (exact solve; descriptor, Laplacian and descriptor commutativity,
+orientation-preserving term) for several candidate settings -> ZoomOut -> each candidate's
+vertex map scored by orientation consistency (a left-right flip reverses orientation), the
+best kept -> vertex maps both ways.
+
+Every front end (Python, CLI, viewer) goes through :func:`match`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .core import MatchFileError, Shape, load
+from .fmap import FmapWeights, fmap_to_p2p, orientation_score, p2p_to_fmap, solve_fmap, zoomout
+from .spectral import (
+    eigenbasis,
+    laplacian,
+    multiplication_operators,
+    normalize_descriptors,
+    orientation_operators,
+    orientation_sign,
+    wks,
+)
+
+log = logging.getLogger(__name__)
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "match"
+
+
+@dataclass
+class MatchSettings:
+    """Every parameter of the default pipeline (a preset is a named set of these)."""
+
+    k_init: int = 30  # size of the initial functional map
+    k_final: int = 100  # ZoomOut target size
+    zoomout_step: int = 5
+    zoomout_samples: int | None = 1500  # vertices of the target matched per ZoomOut step
+    descriptor: str = "wks"
+    n_descriptors: int = 100
+    descriptor_step: int = 2  # keep every n-th descriptor in the energy
+    k_descriptor: int = 100  # eigenpairs used to build descriptors
+    w_descr: float = 1.0
+    w_lap: float = 0.01
+    w_dcomm: float = 0.1
+    w_orient: float = 1.0
+    orient_candidates: tuple = (0.3, 1.0, 3.0)  # w_orient multipliers tried when flips are handled
+    flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
+    laplacian: str = "auto"
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MatchSettings":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown match setting(s) {sorted(unknown)}; known: {sorted(names)}.")
+        d = dict(d)
+        if "orient_candidates" in d:
+            d["orient_candidates"] = tuple(d["orient_candidates"])
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["orient_candidates"] = list(self.orient_candidates)
+        return d
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.exists() else []
+
+
+def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overrides) -> MatchSettings:
+    """A preset by name (``configs/match/NAME.yaml``), by YAML path, as a dict, or the default."""
+    import yaml
+
+    if isinstance(preset, MatchSettings):
+        base = preset.to_dict()
+    elif isinstance(preset, dict):
+        base = dict(preset)
+    elif preset is None or preset == "default":
+        path = PRESET_DIR / "default.yaml"
+        base = yaml.safe_load(path.read_text()) if path.exists() else {}
+    else:
+        path = Path(preset)
+        if path.suffix not in (".yaml", ".yml"):
+            path = PRESET_DIR / f"{preset}.yaml"
+        if not path.exists():
+            raise ValueError(f"unknown preset {str(preset)!r}; available: {', '.join(available_presets()) or 'none'} "
+                             "(or give the path of a YAML file).")
+        base = yaml.safe_load(path.read_text()) or {}
+    base.pop("description", None)
+    base.update(overrides)
+    return MatchSettings.from_dict(base)
+
+
+@dataclass
+class Match:
+    """A dense correspondence between ``source`` (shape 1) and ``target`` (shape 2).
+
+    ``p2p_21[j]``: source vertex matched to target vertex j; ``p2p_12[i]``: target vertex
+    matched to source vertex i; ``fmap_12 (k, k)`` carries source functions to the target.
+    """
+
+    p2p_21: np.ndarray
+    p2p_12: np.ndarray
+    fmap_12: np.ndarray
+    settings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    source_summary: dict = field(default_factory=dict)
+    target_summary: dict = field(default_factory=dict)
+
+    @property
+    def source_to_target(self) -> np.ndarray:
+        return self.p2p_12
+
+    @property
+    def target_to_source(self) -> np.ndarray:
+        return self.p2p_21
+
+    def save(self, directory) -> Path:
+        """Write ``source_to_target.txt``, ``target_to_source.txt``, ``fmap.npy``, ``match.json``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        np.savetxt(d / "source_to_target.txt", self.p2p_12, fmt="%d")
+        np.savetxt(d / "target_to_source.txt", self.p2p_21, fmt="%d")
+        np.save(d / "fmap.npy", self.fmap_12)
+        meta = {"settings": self.settings, "timings": self.timings, "info": self.info,
+                "source": self.source_summary, "target": self.target_summary}
+        (d / "match.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        return d
+
+    @classmethod
+    def load(cls, directory) -> "Match":
+        d = Path(directory)
+        need = ["source_to_target.txt", "target_to_source.txt", "fmap.npy"]
+        missing = [n for n in need if not (d / n).exists()]
+        if missing:
+            raise MatchFileError(f"{d}: not a saved match (missing {', '.join(missing)}); "
+                                 "create one with `shapecorr match SOURCE TARGET --out DIR`.")
+        try:
+            p2p_12 = np.atleast_1d(np.loadtxt(d / "source_to_target.txt", dtype=np.int64))
+            p2p_21 = np.atleast_1d(np.loadtxt(d / "target_to_source.txt", dtype=np.int64))
+            fmap = np.load(d / "fmap.npy")
+        except ValueError as exc:
+            raise MatchFileError(f"{d}: a map file is garbled ({exc}).") from exc
+        meta = {}
+        for name in ("match.json", "report.json"):
+            if (d / name).exists():
+                meta = json.loads((d / name).read_text())
+                break
+        return cls(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=fmap, settings=meta.get("settings", {}),
+                   timings=meta.get("timings", {}), info=meta.get("info", {}),
+                   source_summary=meta.get("source", {}), target_summary=meta.get("target", {}))
+
+    def check_shapes(self, source: Shape, target: Shape) -> None:
+        """Raise :class:`MatchFileError` if this match does not fit the two shapes."""
+        if len(self.p2p_12) != source.n_vertices or len(self.p2p_21) != target.n_vertices:
+            raise MatchFileError(
+                f"the match has maps of length {len(self.p2p_12)} (source) and {len(self.p2p_21)} (target) "
+                f"but the shapes have {source.n_vertices} and {target.n_vertices} vertices; was it computed "
+                "for other shapes?")
+        if len(self.p2p_12) and (self.p2p_12.max() >= target.n_vertices or self.p2p_12.min() < 0):
+            raise MatchFileError("source_to_target refers to target vertices that do not exist.")
+        if len(self.p2p_21) and (self.p2p_21.max() >= source.n_vertices or self.p2p_21.min() < 0):
+            raise MatchFileError("target_to_source refers to source vertices that do not exist.")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+@dataclass
+class _Prepared:
+    shape: Shape  # normalized
+    evals: np.ndarray
+    evecs: np.ndarray
+    mass: np.ndarray
+    descr: np.ndarray  # (n, p), M-normalized
+    sign: float  # +1 outward faces, -1 inward
+    vertex_normals: np.ndarray | None
+
+
+def _as_shape(x) -> Shape:
+    if isinstance(x, Shape):
+        return x
+    return load(x)
+
+
+def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> _Prepared:
+    """Normalization, basis and descriptors of one shape (cached)."""
+    k_max = max(s.k_final, s.k_init, s.k_descriptor)
+    if shape.is_mesh:
+        norm = shape.normalized()
+    else:  # unit area from the point-cloud mass (the surface area it represents)
+        _, mass_raw = laplacian(shape, s.laplacian, cache=cache)
+        norm = shape.normalized(area=float(mass_raw.sum()))
+    basis = eigenbasis(norm, k_max, laplacian_kind=s.laplacian, device=device, cache=cache)
+    kd = min(s.k_descriptor, basis.k)
+    if s.descriptor == "wks":
+        descr = wks(basis.evals[:kd], basis.evecs[:, :kd], s.n_descriptors)
+    elif s.descriptor == "hks":
+        from .spectral import hks
+
+        descr = hks(basis.evals[:kd], basis.evecs[:, :kd], n_times=s.n_descriptors)
+    else:
+        raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
+    descr = normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], basis.mass)
+    sign = orientation_sign(norm.vertices, norm.faces) if norm.is_mesh else 1.0
+    vn = norm.vertex_normals * sign if norm.is_mesh else None
+    return _Prepared(norm, basis.evals, basis.evecs, basis.mass, descr, sign, vn)
+
+
+def match(source, target, preset: str | dict | MatchSettings | None = None, *, device: str = "cpu",
+          progress: Callable[[str, float], None] | None = None, cache: bool | None = None,
+          **overrides) -> Match:
+    """Dense correspondence between two shapes (paths or :class:`Shape`).
+
+    ``preset``: a name in ``configs/match`` (``default``, ``fast``, ...), a YAML path, a dict or
+    :class:`MatchSettings`; keyword ``overrides`` replace single settings (e.g. ``k_final=60``).
+    ``progress(stage, fraction)`` is called as stages finish (the CLI prints them).
+    """
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    notify = progress or (lambda stage, frac: None)
+
+    def stage(name, frac, t0):
+        timings[name] = round(time.perf_counter() - t0, 4)
+        log.info("%-14s %.3fs", name, timings[name])
+        notify(name, frac)
+
+    t0 = time.perf_counter()
+    s = load_preset(preset, **overrides)
+    src, tgt = _as_shape(source), _as_shape(target)
+    stage("load", 0.05, t0)
+
+    t0 = time.perf_counter()
+    P1 = prepare(src, s, device, cache)
+    stage("prepare_source", 0.3, t0)
+    t0 = time.perf_counter()
+    P2 = prepare(tgt, s, device, cache)
+    stage("prepare_target", 0.55, t0)
+
+    t0 = time.perf_counter()
+    k = s.k_init
+    A = P1.evecs[:, :k].T @ (P1.mass[:, None] * P1.descr)
+    B = P2.evecs[:, :k].T @ (P2.mass[:, None] * P2.descr)
+    dcomm = None
+    if s.w_dcomm:
+        dcomm = (multiplication_operators(P1.descr, P1.evecs[:, :k], P1.mass),
+                 multiplication_operators(P2.descr, P2.evecs[:, :k], P2.mass))
+    both_meshes = P1.shape.is_mesh and P2.shape.is_mesh
+    orient = None
+    if s.w_orient and both_meshes:
+        orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, P1.descr, P1.evecs[:, :k], P1.sign),
+                  orientation_operators(P2.shape.vertices, P2.shape.faces, P2.descr, P2.evecs[:, :k], P2.sign))
+    multipliers = list(s.orient_candidates) if (s.flip_check and orient is not None) else [1.0]
+    inits = []
+    for mult in multipliers:
+        w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
+        inits.append((mult, solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)))
+    stage("fmap_init", 0.65, t0)
+
+    t0 = time.perf_counter()
+    candidates = []
+    for mult, C0 in inits:
+        C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
+                            n_samples=s.zoomout_samples, seed=s.seed, device=device)
+        score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
+                                   P2.shape.faces) if both_meshes else float("nan"))
+        candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})
+    best = max(candidates, key=lambda c: (c["orientation_score"] if np.isfinite(c["orientation_score"]) else 0.0))
+    stage("zoomout", 0.9, t0)
+
+    t0 = time.perf_counter()
+    C = best["C"]
+    p2p_21 = best["p2p_21"]
+    # reverse direction: refine the transposed map (near-isometries are near-orthogonal)
+    C21 = p2p_to_fmap(fmap_to_p2p(C.T, P2.evecs, P1.evecs, device=device), P2.evecs, P1.evecs, P1.mass,
+                      k1=s.k_final, k2=s.k_final)
+    p2p_12 = fmap_to_p2p(C21, P2.evecs, P1.evecs, device=device)
+    stage("p2p", 1.0, t0)
+    timings["total"] = round(time.perf_counter() - t_all, 4)
+
+    info = {
+        "candidates": [{"w_orient_multiplier": c["w_orient_multiplier"],
+                        "orientation_score": c["orientation_score"]} for c in candidates],
+        "chosen_w_orient_multiplier": best["w_orient_multiplier"],
+        "orientation_score": best["orientation_score"],
+        "device": str(device),
+    }
+    return Match(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=C, settings=s.to_dict(), timings=timings, info=info,
+                 source_summary=src.summary(), target_summary=tgt.summary())
