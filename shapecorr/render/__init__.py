@@ -1,0 +1,28 @@
+"""Off-screen rendering (pyvista/VTK, works without a screen): correspondence colours,
+side-by-side pictures of maps, textured shapes. Used by the CLI, texture transfer and the viewer.
+
+Public names (stable; the viewer relies on them):
+
+- :data:`COLOR_SCHEMES`, :func:`correspondence_colors` ``(shape, scheme="xyz") -> (n, 3) uint8``
+- :func:`render_shapes` ``(shapes, path=None, *, colors, textured, titles, window_size, view, ...)``
+- :func:`render_correspondence` ``(source, target, p2p_21, path=None, *, scheme, window_size, ...)``
+- :func:`render_textured` ``(shape, path=None, *, window_size, ...)``
+- :func:`render_side_by_side` ``(shapes, path=None, *, titles, ...)``
+- :func:`split_at_uv_seams` ``(shape) -> (vertices, faces, tcoords)`` (display-only seam split)
+
+Each render function returns an ``(h, w, 3) uint8`` image and writes a PNG when ``path`` is given.
+"""
+
+from .colors import COLOR_SCHEMES, correspondence_colors
+from .offscreen import (
+    DEFAULT_UP,
+    DEFAULT_VIEW,
+    render_correspondence,
+    render_shapes,
+    render_side_by_side,
+    render_textured,
+    split_at_uv_seams,
+)
+
+__all__ = ["COLOR_SCHEMES", "correspondence_colors", "render_shapes", "render_correspondence",
+           "render_textured", "render_side_by_side", "split_at_uv_seams", "DEFAULT_VIEW", "DEFAULT_UP"]
