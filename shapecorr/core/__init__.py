@@ -12,6 +12,7 @@ from .errors import (
     ShapeError,
     ShapeFileNotFoundError,
     ShapeParseError,
+    TextureError,
     TooFewPointsError,
     UnsupportedFormatError,
 )
@@ -23,5 +24,5 @@ __all__ = [
     "READ_FORMATS", "WRITE_FORMATS", "set_cache_dir", "get_cache", "default_cache_dir",
     "ShapecorrError", "ShapeError", "ShapeFileNotFoundError", "UnsupportedFormatError",
     "ShapeParseError", "EmptyShapeError", "NonFiniteCoordinatesError", "FaceIndexError",
-    "DegenerateFacesError", "TooFewPointsError", "EigensolverError", "MatchFileError",
+    "DegenerateFacesError", "TooFewPointsError", "EigensolverError", "MatchFileError", "TextureError",
 ]

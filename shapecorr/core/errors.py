@@ -57,3 +57,8 @@ class EigensolverError(ShapecorrError, RuntimeError):
 
 class MatchFileError(ShapecorrError, ValueError):
     """A saved match (or map file) is missing, incomplete or inconsistent."""
+
+
+class TextureError(ShapecorrError, ValueError):
+    """A texture (or colour) transfer cannot be done as asked: no UVs, no texture image, a
+    point-cloud target for a texture, ... The message says what to use instead."""
