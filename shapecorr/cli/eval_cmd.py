@@ -1,0 +1,219 @@
+"""``shapecorr eval``: match the pairs of a benchmark folder and measure the maps."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from .common import CommandError, atomic_output_dir
+
+HELP = "match the pairs of a benchmark folder and report geodesic error, flips, PCK, coverage, timings"
+
+DESCRIPTION = """\
+Match every pair of a benchmark folder with a preset and measure the maps against the ground
+truth. The folder holds shapes NAME.off (or .obj/.ply) and their correspondence to a common
+template in corres/NAME.vts (1-based vertex indices; corres/NAME.sym.vts, the left-right
+mirrored correspondence, is used to detect symmetry flips), as FAUST_r and TOSCA_r are laid out.
+
+For each pair SOURCE TARGET the map p2p_21 (target vertex -> source vertex) is scored by the
+geodesic error on the source, normalized by sqrt(source area), x100 (lower is better); a map is
+counted as flipped when a part of it follows the mirrored ground truth (see --flip-fraction).
+
+Writes DIR/results.json (settings, per-pair results, means, PCK curve), DIR/pairs.csv and
+DIR/pck.png. Progress goes to stderr, one line per pair.
+"""
+
+EPILOG = """\
+examples:
+  shapecorr eval ../shared/data/FAUST_r/vtx_5k --pairs ../shared/data/FAUST_r/test_pairs.txt --out eval_faust
+  shapecorr eval ../shared/data/FAUST_r/vtx_5k --pairs my_pairs.txt --preset fast --limit 10 --out quick
+pairs file: one pair per line, "SOURCE<TAB>TARGET" or "SOURCE TARGET" (names without extension).
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", metavar="DATASET_DIR",
+                   help="folder with the shapes (NAME.off) and corres/NAME.vts ground truth")
+    p.add_argument("--pairs", metavar="FILE",
+                   help="pairs to evaluate (default: test_pairs.txt in DATASET_DIR or its parent)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument("--preset", default="default", metavar="NAME",
+                   help="match preset: a name in configs/match (default: %(default)s) or a YAML file")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pairs")
+    p.add_argument("--flip-fraction", type=float, default=0.1, metavar="F",
+                   help="a map counts as flipped when more than this fraction of points is nearer the "
+                        "mirrored ground truth than the direct one, or its mean error is (default: 0.1)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _fmt(x, nd=2):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+def run(args) -> int:
+    dataset = Path(args.dataset)
+    if not dataset.exists():
+        raise CommandError(f"dataset folder {dataset}: no such folder.")
+    if not dataset.is_dir():
+        raise CommandError(f"dataset {dataset}: not a folder (give the folder holding NAME.off and corres/).")
+    if args.limit is not None and args.limit < 1:
+        raise CommandError(f"--limit must be at least 1 (got {args.limit}).")
+    if not 0 < args.flip_fraction < 1:
+        raise CommandError(f"--flip-fraction must be in (0, 1) (got {args.flip_fraction}).")
+
+    import numpy as np
+
+    from .. import __version__, load
+    from ..eval import (
+        DEFAULT_THRESHOLDS, Dataset, DatasetError, GeodesicDistances, auc, evaluate_map, find_pairs_file,
+        pck_curve, plot_pck, read_pairs,
+    )
+    from ..pipeline import load_preset, match
+
+    try:
+        settings = load_preset(args.preset)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        ds = Dataset(dataset)
+        pairs_file = Path(args.pairs) if args.pairs else find_pairs_file(dataset)
+        if pairs_file is None:
+            raise CommandError(f"no --pairs given and no test_pairs.txt in {dataset} or its parent.")
+        if not pairs_file.exists():
+            raise CommandError(f"--pairs {pairs_file}: no such file.")
+        pairs = read_pairs(pairs_file)
+        ds.check_pairs(pairs)
+    except DatasetError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.limit:
+        pairs = pairs[: args.limit]
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CommandError("--device cuda: no CUDA device is available here (use --device cpu).")
+
+    quiet = args.quiet
+    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    log(f"shapecorr eval: {len(pairs)} pairs from {pairs_file}, preset {args.preset!r}, device {args.device}")
+
+    shapes: OrderedDict = OrderedDict()  # a few loaded shapes (their derived data is reused)
+    dists: OrderedDict = OrderedDict()  # geodesics of the last sources (100 MB each at 5k vertices)
+
+    def get_shape(name):
+        if name not in shapes:
+            shapes[name] = load(ds.shape_path(name))
+            while len(shapes) > 24:
+                shapes.popitem(last=False)
+        shapes.move_to_end(name)
+        return shapes[name]
+
+    def get_dist(name):
+        if name not in dists:
+            dists[name] = GeodesicDistances(get_shape(name))
+            while len(dists) > 2:
+                dists.popitem(last=False)
+        return dists[name]
+
+    rows, all_errors = [], []
+    t_start = time.perf_counter()
+    for i, (a, b) in enumerate(pairs, 1):
+        src, tgt = get_shape(a), get_shape(b)
+        try:
+            gt_a = ds.gt(a, n_vertices=src.n_vertices)
+            gt_b = ds.gt(b, n_vertices=tgt.n_vertices)
+            sym_b = ds.gt(b, sym=True, n_vertices=tgt.n_vertices) if ds.has_sym(b) else None
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from exc
+        if len(gt_a) != len(gt_b):
+            raise CommandError(f"ground truths of {a} and {b} differ in length ({len(gt_a)} vs {len(gt_b)}); "
+                               "are they from the same template?")
+        t0 = time.perf_counter()
+        m = match(src, tgt, preset=settings, device=args.device)
+        t_match = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r = evaluate_map(src, m.p2p_21, gt_a, gt_b, sym_target=sym_b, p2p_12=m.p2p_12, n_target=tgt.n_vertices,
+                         distances=get_dist(a), flip_fraction=args.flip_fraction)
+        t_eval = time.perf_counter() - t0
+        errors = r.pop("errors")
+        all_errors.append(errors)
+        row = {"source": a, "target": b, "n_source": src.n_vertices, "n_target": tgt.n_vertices, **r,
+               "time_s": round(t_match, 4), "eval_time_s": round(t_eval, 4), "timings": m.timings}
+        rows.append(row)
+        flip = "" if r["flipped"] is None else ("  FLIPPED" if r["flipped"] else "")
+        log(f"[{i:{len(str(len(pairs)))}d}/{len(pairs)}] {a} -> {b}: error {r['mean_error_x100']:.2f}  "
+            f"AUC {r['auc']:.3f}  match {t_match:.2f}s{flip}")
+
+    errs = np.concatenate(all_errors)
+    t = DEFAULT_THRESHOLDS
+    pck = pck_curve(errs, t)
+    means = np.array([r["mean_error_x100"] for r in rows])
+    flips = [r["flipped"] for r in rows if r["flipped"] is not None]
+    times = np.array([r["time_s"] for r in rows])
+    t01 = t <= 0.1 + 1e-12
+    summary = {
+        "n_pairs": len(rows),
+        "mean_error_x100": float(means.mean()),
+        "median_error_x100": float(np.median(means)),
+        "pointwise_median_error_x100": float(100 * np.median(errs)),
+        "flip_rate": float(np.mean(flips)) if flips else None,
+        "n_flipped": int(np.sum(flips)) if flips else None,
+        "auc": auc(t, pck),
+        "auc_0.1": auc(t[t01], pck[t01]),
+        "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
+        "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
+        "time_median_s": float(np.median(times)),
+        "time_mean_s": float(times.mean()),
+        "wall_time_s": round(time.perf_counter() - t_start, 2),
+    }
+    results = {
+        "dataset": str(dataset.resolve()),
+        "pairs_file": str(pairs_file.resolve()),
+        "preset": args.preset,
+        "settings": settings.to_dict(),
+        "device": args.device,
+        "flip_fraction": args.flip_fraction,
+        "shapecorr_version": __version__,
+        "error_measure": "geodesic distance on the source between p2p_21[gt_target[i]] and gt_source[i], "
+                         "divided by sqrt(source area); x100 in *_x100 fields",
+        "summary": summary,
+        "pck": {"thresholds": t.tolist(), "values": pck.tolist()},
+        "pairs": rows,
+    }
+
+    with atomic_output_dir(Path(args.out)) as tmp:
+        (tmp / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
+        cols = ["source", "target", "n_source", "n_target", "mean_error_x100", "median_error_x100",
+                "mean_error_sym_x100", "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12",
+                "time_s", "eval_time_s"]
+        with open(tmp / "pairs.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+        plot_pck({f"shapecorr ({args.preset})": (t, pck)}, tmp / "pck.png", x_max=0.1,
+                 title=f"{dataset.name}: {len(rows)} pairs")
+
+    log(f"mean error {summary['mean_error_x100']:.2f} (median {summary['median_error_x100']:.2f}), "
+        f"flips {_fmt(None if summary['flip_rate'] is None else 100 * summary['flip_rate'], 1)} %, "
+        f"AUC {summary['auc']:.3f}, median time {summary['time_median_s']:.2f}s")
+    print(Path(args.out) / "results.json")
+    return 0
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

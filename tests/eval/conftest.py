@@ -1,0 +1,95 @@
+"""Small generated meshes for the evaluation tests (no benchmark data needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def ellipsoid(n_lat: int = 12, n_lon: int = 16, radii=(1.0, 0.7, 0.5), bend: float = 0.0):
+    """A UV ellipsoid, exactly symmetric under x -> -x; returns (vertices, faces, mirror).
+
+    ``mirror[i]`` is the vertex at the mirrored position of vertex ``i`` (n_lon must be even).
+    ``bend`` moves points along y by ``bend * z**2`` (keeps the x-symmetry, changes the shape).
+    """
+    assert n_lon % 2 == 0
+    verts = [(0.0, 0.0, 1.0)]
+    for j in range(1, n_lat):
+        th = np.pi * j / n_lat
+        for k in range(n_lon):
+            ph = 2 * np.pi * k / n_lon
+            verts.append((np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)))
+    verts.append((0.0, 0.0, -1.0))
+    v = np.asarray(verts) * np.asarray(radii)
+    v[:, 1] += bend * v[:, 2] ** 2
+
+    def vid(j, k):  # ring j in 1..n_lat-1
+        return 1 + (j - 1) * n_lon + (k % n_lon)
+
+    south = len(verts) - 1
+    faces = []
+    for k in range(n_lon):
+        faces.append((0, vid(1, k), vid(1, k + 1)))
+        faces.append((south, vid(n_lat - 1, k + 1), vid(n_lat - 1, k)))
+    for j in range(1, n_lat - 1):
+        for k in range(n_lon):
+            a, b, c, d = vid(j, k), vid(j, k + 1), vid(j + 1, k), vid(j + 1, k + 1)
+            faces += [(a, c, b), (b, c, d)]
+    f = np.asarray(faces, dtype=np.int64)
+    mirror = np.arange(len(v))
+    for j in range(1, n_lat):
+        for k in range(n_lon):
+            mirror[vid(j, k)] = vid(j, n_lon // 2 - k)
+    return v, f, mirror
+
+
+def grid(nx: int = 21, ny: int = 11, h: float = 0.1):
+    """A flat grid with spacing h; vertex (i, j) is i * ny + j at (i h, j h, 0)."""
+    xs, ys = np.meshgrid(np.arange(nx) * h, np.arange(ny) * h, indexing="ij")
+    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(nx * ny)], 1)
+    f = []
+    for i in range(nx - 1):
+        for j in range(ny - 1):
+            a, b, c, d = i * ny + j, i * ny + j + 1, (i + 1) * ny + j, (i + 1) * ny + j + 1
+            f += [(a, c, b), (b, c, d)]
+    return v, np.asarray(f, dtype=np.int64)
+
+
+def write_off(path, v, f):
+    with open(path, "w") as fh:
+        fh.write(f"OFF\n{len(v)} {len(f)} 0\n")
+        for p in v:
+            fh.write(f"{p[0]:.8f} {p[1]:.8f} {p[2]:.8f}\n")
+        for t in f:
+            fh.write(f"3 {t[0]} {t[1]} {t[2]}\n")
+
+
+def write_vts(path, idx0):
+    np.savetxt(path, np.asarray(idx0) + 1, fmt="%d")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Every test writes its cache under its own tmp folder."""
+    import shapecorr
+
+    shapecorr.set_cache_dir(tmp_path / "cache")
+    yield
+    shapecorr.set_cache_dir("default")
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """Three deformed ellipsoids (same connectivity) with identity ground truth and mirrored truth."""
+    folder = tmp_path / "tiny"
+    (folder / "corres").mkdir(parents=True)
+    names = ["ell_a", "ell_b", "ell_c"]
+    for name, bend, radii in zip(names, (0.0, 0.15, -0.1), ((1.0, 0.7, 0.5), (1.05, 0.68, 0.5), (0.95, 0.72, 0.52))):
+        v, f, mirror = ellipsoid(radii=radii, bend=bend)
+        write_off(folder / f"{name}.off", v, f)
+        write_vts(folder / "corres" / f"{name}.vts", np.arange(len(v)))
+        write_vts(folder / "corres" / f"{name}.sym.vts", mirror)
+    (folder / "test_pairs.txt").write_text("ell_a\tell_b\nell_a\tell_c\n")
+    (folder / "tiny.yaml").write_text("k_init: 8\nk_final: 16\nzoomout_step: 4\nk_descriptor: 20\n"
+                                      "n_descriptors: 20\nzoomout_samples: 200\n")
+    return folder
