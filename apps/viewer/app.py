@@ -1,0 +1,44 @@
+"""Start the viewer: a QApplication, one :class:`ViewerWindow`, optional inputs to open."""
+
+from __future__ import annotations
+
+import sys
+
+
+def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_source=None, gt_target=None,
+               preset=None, screenshot=None) -> int:
+    """Open the window (and the given files), run the Qt event loop, return its exit status.
+
+    ``screenshot``: save a PNG of the views once everything given is loaded, then quit
+    (for documentation and smoke tests).
+    """
+    from PySide6 import QtCore, QtWidgets
+
+    from .window import ViewerWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("shapecorr viewer")
+    win = ViewerWindow(preset=preset)
+    win.show()
+    app.processEvents()
+    if source is not None or target is not None:
+        win.load_shapes(source, target)
+    if match_dir is not None:
+        win.load_match(match_dir)
+    if gt_map is not None or gt_source is not None:
+        win.load_ground_truth(gt_map, gt_source=gt_source, gt_target=gt_target)
+    if screenshot is not None:
+        def shoot():
+            win.wait_idle()
+            win.save_screenshot(screenshot)
+            win.close()
+            app.quit()
+
+        QtCore.QTimer.singleShot(200, shoot)
+    return int(app.exec())
+
+
+def main(argv=None) -> int:
+    from shapecorr.cli import main as cli_main
+
+    return cli_main(["view", *(sys.argv[1:] if argv is None else argv)])

@@ -1,0 +1,74 @@
+"""``shapecorr view``: the desktop viewer (apps/viewer, needs the ``viewer`` extra)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .common import CommandError
+
+INSTALL_HINT = "install the viewer extra: pip install -e '.[viewer]'"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "view", help="open the desktop viewer (shapes, their match, errors, texture preview)",
+        description="Interactive viewer: two shapes side by side with linked cameras, the match "
+                    "computed in the background (or loaded), click-picking, error heat map with "
+                    "ground truth, texture preview, screenshots. Press F1 in the window for shortcuts.")
+    p.add_argument("source", nargs="?", help="source shape (shape 1)")
+    p.add_argument("target", nargs="?", help="target shape (shape 2)")
+    p.add_argument("--map", dest="match_dir", metavar="MATCH_DIR",
+                   help="a saved match folder (from `shapecorr match ... --out DIR`)")
+    p.add_argument("--gt", dest="gt_map", metavar="MAP",
+                   help="ground truth as a 0-based map file: line j = source vertex matched to target vertex j")
+    p.add_argument("--gt-source", metavar="VTS", help="ground truth .vts of the source (1-based)")
+    p.add_argument("--gt-target", metavar="VTS", help="ground truth .vts of the target (1-based)")
+    p.add_argument("--preset", help="match preset used by Compute match (see configs/match)")
+    p.add_argument("--screenshot", metavar="PNG", help=argparse_suppress())
+    p.set_defaults(func=run)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def _check_viewer_deps() -> None:
+    missing = []
+    for mod in ("PySide6", "pyvistaqt"):
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append(mod)
+    if missing:
+        raise CommandError(f"{' and '.join(missing)} not installed; {INSTALL_HINT}")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CommandError("no display (DISPLAY is not set); run it on a desktop, or under a virtual X "
+                           "server: xvfb-run -a shapecorr view ...")
+
+
+def run(args) -> int:
+    if (args.gt_source is None) != (args.gt_target is None):
+        raise CommandError("--gt-source and --gt-target go together (one .vts file per shape).")
+    if args.target is None and args.match_dir:
+        raise CommandError("--map needs both SOURCE and TARGET.")
+    for what, path in (("SOURCE", args.source), ("TARGET", args.target), ("--map", args.match_dir),
+                       ("--gt", args.gt_map), ("--gt-source", args.gt_source), ("--gt-target", args.gt_target)):
+        if path is not None and not Path(path).exists():
+            raise CommandError(f"{what} {path}: no such file or folder.")
+    if args.preset:
+        from ..pipeline import available_presets
+
+        if args.preset not in available_presets() and not Path(args.preset).exists():
+            raise CommandError(f"unknown preset {args.preset!r}; available: {', '.join(available_presets())}.")
+    _check_viewer_deps()
+    try:
+        from apps.viewer.app import run_viewer
+    except ImportError as exc:
+        raise CommandError(f"the viewer could not be imported ({exc}); {INSTALL_HINT}") from exc
+    return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
+                      gt_source=args.gt_source, gt_target=args.gt_target, preset=args.preset,
+                      screenshot=args.screenshot)

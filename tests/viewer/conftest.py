@@ -1,0 +1,116 @@
+"""Viewer tests need a screen: a private Xvfb server is started once per session.
+
+Skipped (with the reason) only when the Xvfb binary or pyvistaqt/PySide6 is not installed.
+CI needs the Debian packages ``xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1`` and
+``pip install pyvistaqt PySide6-Essentials`` (the ``viewer`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _free_display() -> int:
+    for n in range(90, 190):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number between :90 and :189")
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """Start ``Xvfb :N -screen 0 1280x1024x24`` and point DISPLAY at it for the session."""
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb xauth libxcb-cursor0 libxcb-icccm4 "
+                    "libxcb-keysyms1); the viewer needs an X server and Qt's offscreen platform "
+                    "does not work with pyvistaqt")
+    for mod in ("PySide6", "pyvistaqt"):
+        pytest.importorskip(mod, reason=f"{mod} is not installed (pip install -e '.[viewer]')")
+    proc = None
+    for _ in range(3):  # another process may grab the same number between check and start
+        n = _free_display()
+        proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t_end = time.monotonic() + 10
+        while time.monotonic() < t_end and proc.poll() is None and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            time.sleep(0.05)
+        if proc.poll() is None and Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        proc.kill()
+        proc = None
+    if proc is None:
+        pytest.skip("could not start Xvfb")
+    old = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
+    os.environ["DISPLAY"] = f":{n}"
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    yield f":{n}"
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def qapp(xvfb):
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["shapecorr-viewer-tests"])
+    yield app
+
+
+def _ellipsoid_pair(directory: Path):
+    """A small bumpy ellipsoid and a bent, vertex-shuffled copy; ``target_gt.txt`` beside them
+    (line j: 0-based source vertex of target vertex j)."""
+    import trimesh
+
+    from shapecorr import Shape, save
+
+    ico = trimesh.creation.icosphere(subdivisions=3)
+    v = np.asarray(ico.vertices) * np.array([1.8, 1.0, 0.7])
+    v[:, 1] += 0.35 * np.exp(-((v[:, 0] - 1.0) ** 2) * 4)  # a bump at one end breaks the symmetry
+    f = np.asarray(ico.faces)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(v))  # target vertex j is source vertex perm[j]
+    inv = np.argsort(perm)
+    w = v.copy()
+    ang = 0.35 * np.clip(w[:, 0], 0, None)  # bend the +x half upwards
+    x, y = w[:, 0].copy(), w[:, 1].copy()
+    w[:, 0] = x * np.cos(ang) - y * np.sin(ang)
+    w[:, 1] = x * np.sin(ang) + y * np.cos(ang)
+    src, tgt = directory / "source.off", directory / "target.off"
+    save(Shape(v, f), src)
+    save(Shape(w[perm], inv[f]), tgt)
+    np.savetxt(directory / "target_gt.txt", perm, fmt="%d")
+    return src, tgt, perm
+
+
+@pytest.fixture(scope="session")
+def small_pair(tmp_path_factory):
+    return _ellipsoid_pair(tmp_path_factory.mktemp("viewer_pair"))
+
+
+@pytest.fixture
+def window(qapp):
+    from apps.viewer.window import ViewerWindow
+
+    win = ViewerWindow(preset="fast")
+    win.resize(1000, 560)
+    win.show()
+    qapp.processEvents()
+    yield win
+    win.close()
+    qapp.processEvents()

@@ -1,0 +1,217 @@
+"""The desktop viewer, driven through its methods and through Qt events, under Xvfb."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+HEADER_ROWS = 40  # the per-view titles live at the top of each view
+
+
+def _non_background(img: np.ndarray) -> np.ndarray:
+    bg = np.median(img[HEADER_ROWS:, :8].reshape(-1, 3), axis=0)
+    return np.abs(img.astype(int) - bg).sum(-1) > 40
+
+
+@pytest.fixture(scope="module")
+def matched(qapp, small_pair):
+    """One window with the small pair loaded and matched (the match runs once per module)."""
+    from apps.viewer.window import ViewerWindow
+
+    src, tgt, perm = small_pair
+    win = ViewerWindow(preset="fast")
+    win.resize(1000, 560)
+    win.show()
+    qapp.processEvents()
+    assert win.load_shapes(src, tgt), win.last_error
+    assert win.gt is not None, "target_gt.txt beside the target should be found"
+    assert win.run_match(blocking=True, timeout=240), win.last_error
+    yield win, perm
+    win.close()
+    qapp.processEvents()
+
+
+def test_match_runs_in_background_and_errors_follow(matched):
+    win, perm = matched
+    assert win.match is not None and not win.jobs
+    assert len(win.match.p2p_21) == win.target.n_vertices
+    assert win.match.timings["total"] > 0
+    assert win.errors is not None and np.isfinite(win.errors["mean"])
+    status = win.lbl_error.text()
+    assert "mean geodesic error" in status
+    assert "642 v" in win.lbl_shapes.text()
+
+
+def test_pick_marks_the_matched_vertex(matched):
+    win, perm = matched
+    j = 17
+    info = win.pick("target", j)
+    expected = int(win.match.p2p_21[j])
+    assert info["match"] == expected
+    m = win.markers["match"]
+    assert m["side"] == "source" and m["vertex"] == expected
+    # the marker sphere is drawn at the matched vertex
+    np.testing.assert_allclose(m["actor"].GetCenter(), win._display_pts["source"][expected], atol=1e-3)
+    assert win.markers["picked"]["side"] == "target"
+    # ground truth: the true match and a geodesic error
+    assert info["true"] == int(perm[j])
+    assert win.markers["true"]["vertex"] == int(perm[j])
+    assert info["error"] is not None and info["error"] >= 0
+    # from the other side too
+    info = win.pick("source", 3)
+    assert win.markers["match"]["side"] == "target"
+    assert win.markers["match"]["vertex"] == int(win.match.p2p_12[3])
+
+
+def test_click_picks_through_qt_events(matched, qapp):
+    """A real mouse click (press + release) on a vertex of the source view picks it."""
+    from PySide6 import QtCore
+    from PySide6.QtTest import QTest
+
+    win, _ = matched
+    win.reset_camera()
+    qapp.processEvents()
+    # the source vertex nearest to the camera is surely visible
+    cam = np.asarray(win.plotter.renderers[0].camera.position)
+    pts = win._display_pts["source"]
+    v = int(np.argmin(np.linalg.norm(pts - cam, axis=1)))
+    x, y = win.display_position("source", v)
+    widget = win.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    qpos = QtCore.QPoint(int(x / ratio), int(widget.height() - y / ratio - 1))
+    win.last_pick = None
+    QTest.mouseClick(widget, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, qpos)
+    qapp.processEvents()
+    assert win.last_pick is not None, "the click did not pick"
+    assert win.last_pick["side"] == "source"
+    got = win.last_pick["vertex"]
+    assert np.linalg.norm(pts[got] - pts[v]) < 0.03  # the clicked spot (a vertex or its neighbour)
+    assert win.markers["match"]["vertex"] == int(win.match.p2p_12[got])
+
+
+def test_schemes_and_screenshot(matched, tmp_path):
+    from PIL import Image
+
+    from apps.viewer import helpers
+
+    win, _ = matched
+    win.clear_markers()
+    schemes = helpers.color_schemes()
+    assert len(schemes) >= 2
+    win.set_scheme(schemes[0])
+    p1 = win.save_screenshot(tmp_path / "a.png")
+    win.set_scheme(schemes[2] if len(schemes) > 2 else schemes[1])
+    assert win.scheme_box.currentText() == win.scheme
+    p2 = win.save_screenshot(tmp_path / "b.png")
+    a = np.asarray(Image.open(p1).convert("RGB"))
+    b = np.asarray(Image.open(p2).convert("RGB"))
+    assert a.shape == b.shape and a.shape[0] > 100
+    assert a.reshape(-1, 3).std(0).max() > 10, "the screenshot is blank"
+    fg = _non_background(a)[HEADER_ROWS:]
+    half = fg.shape[1] // 2
+    left, right = fg[:, :half].mean(), fg[:, half:].mean()
+    assert left > 0.02 and right > 0.02, f"both shapes should be visible ({left:.3f}, {right:.3f})"
+    both = _non_background(a) & _non_background(b)
+    diff = np.abs(a.astype(int) - b.astype(int)).sum(-1)[both]
+    assert diff.mean() > 20, "switching the colour scheme should change the colours"
+    # corresponding points share colours: the target's colours come from the source
+    np.testing.assert_array_equal(win.side_colors("target"), win.source_colors()[win.match.p2p_21])
+    win.next_scheme()
+    assert win.scheme != schemes[2] if len(schemes) > 2 else True
+
+
+def test_error_heat_map_lines_and_texture_modes(matched, tmp_path):
+    win, _ = matched
+    win.set_scheme(win.scheme)
+    base = win.grab_image()
+    win.set_mode("error")
+    assert win.mode == "error" and win.act_mode_error.isChecked()
+    heat = win.grab_image()
+    assert np.abs(heat.astype(int) - base.astype(int)).sum(-1).mean() > 1
+    win.set_mode("correspondence")
+    win.set_lines(True)
+    lines = win.grab_image()
+    assert win._line_poly.GetNumberOfCells() > 0
+    assert np.abs(lines.astype(int) - base.astype(int)).sum(-1).mean() > 0.5
+    win.set_lines(False)
+    win.set_mode("texture")  # no texture on this pair: colours or neutral, no crash
+    win.wait_idle(60)
+    win.grab_image()
+    win.set_mode("correspondence")
+
+
+def test_exact_map_has_zero_error(qapp, small_pair):
+    import shapecorr
+    from apps.viewer.window import ViewerWindow
+
+    src, tgt, perm = small_pair
+    win = ViewerWindow()
+    try:
+        win.load_shapes(src, tgt)
+        exact = shapecorr.Match(p2p_21=perm, p2p_12=np.argsort(perm), fmap_12=np.eye(4))
+        win.set_match(exact, origin="exact")
+        win.wait_idle(60)
+        assert win.errors is not None
+        assert win.errors["mean"] == pytest.approx(0.0, abs=1e-9)
+        info = win.pick("target", 5)
+        assert info["match"] == info["true"] == perm[5]
+        assert info["error"] == pytest.approx(0.0, abs=1e-9)
+    finally:
+        win.close()
+
+
+def test_save_and_load_match_transfer_and_bad_inputs(matched, tmp_path, qapp):
+    win, perm = matched
+    out = win.save_match(tmp_path / "m")
+    assert (out / "target_to_source.txt").exists()
+    shape_out = win.save_transferred(tmp_path / "t.ply")
+    assert shape_out is not None and shape_out.exists()
+    before = win.match
+    assert win.load_match(tmp_path / "m")
+    np.testing.assert_array_equal(win.match.p2p_21, before.p2p_21)
+    # a folder that is not a match, a bad shape, a bad ground truth: dialogs, no crash
+    assert not win.load_match(tmp_path)
+    assert "not a saved match" in win.last_error
+    bad = tmp_path / "bad.off"
+    bad.write_text("OFF\n3 1 0\n0 0 0\n1 0 0\n")
+    n_before = win.target.n_vertices
+    assert not win.load_shapes(target=bad)
+    assert str(bad) in win.last_error
+    assert win.target.n_vertices == n_before and win.match is not None
+    gt = tmp_path / "gt.txt"
+    np.savetxt(gt, np.arange(5), fmt="%d")
+    assert not win.load_ground_truth(gt)
+    assert "one line per target vertex" in win.last_error
+    qapp.processEvents()
+
+
+def test_cancel_and_drop(qapp, small_pair, tmp_path):
+    from PySide6 import QtCore, QtGui
+
+    from apps.viewer.window import ViewerWindow
+
+    src, tgt, _ = small_pair
+    win = ViewerWindow(preset="default")
+    win.resize(800, 400)
+    win.show()
+    try:
+        # drag and drop two files
+        mime = QtCore.QMimeData()
+        mime.setUrls([QtCore.QUrl.fromLocalFile(str(src)), QtCore.QUrl.fromLocalFile(str(tgt))])
+        pos = QtCore.QPointF(100, 100)
+        drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
+        win.dropEvent(drop)
+        assert win.source is not None and win.target is not None
+        assert win.source.path == src
+        # start and cancel: the window stays usable and no match appears
+        assert win.run_match()
+        assert win.progress.isVisible() or "match" in win.jobs
+        win.cancel()
+        assert win.wait_idle(120)
+        assert win.match is None
+        assert not win.progress.isVisible()
+    finally:
+        win.close()
+        qapp.processEvents()
