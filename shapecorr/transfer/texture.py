@@ -58,17 +58,44 @@ def uv_charts(faces: np.ndarray, face_uv: np.ndarray) -> np.ndarray:
 
 
 def uv_stretch_ratio(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, face_uv: np.ndarray) -> np.ndarray:
-    """Per face: (share of the total UV area) / (share of the total 3D area).
+    """Per face: its texel density (UV area / 3D area) relative to the typical density of the
+    layout (the area-weighted median over all faces).
 
-    About 1 for an evenly scaled layout; a streak triangle spanning the atlas between two
-    charts has a ratio of tens to thousands.
+    About 1 for an evenly scaled layout; a streak triangle spanning the atlas between two charts
+    has a ratio of tens to thousands. (The median, not the mean, so that streaks do not hide
+    themselves by inflating the total UV area.)
     """
     v = np.asarray(vertices, dtype=np.float64)
     t = np.asarray(uv, dtype=np.float64)[np.asarray(face_uv)]
     a3 = 0.5 * np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
     e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
     a2 = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
-    return (a2 / max(a2.sum(), 1e-300)) / np.maximum(a3 / max(a3.sum(), 1e-300), 1e-300)
+    density = a2 / np.maximum(a3, 1e-300)
+    order = np.argsort(density)
+    cum = np.cumsum(a3[order])
+    typical = density[order][np.searchsorted(cum, 0.5 * cum[-1])] if len(cum) else 1.0
+    return density / max(typical, 1e-300)
+
+
+def relative_stretch_ratio(source: Shape, target_faces_uv: tuple, target: Shape, smap: SurfaceMap) -> np.ndarray:
+    """Per target face: its texel density relative to the density of the source faces its
+    corners land on (the largest of the three), the 3D areas scaled so that the two surfaces
+    have the same total area. A faithful transfer gives about 1 everywhere, whatever the
+    source layout; a streak triangle gives tens or more."""
+    uv, fuv = target_faces_uv
+    V1, F1 = np.asarray(source.vertices), np.asarray(source.faces)
+    t1 = np.asarray(source.uv)[corner_uv_indices(source)]
+    a3s = 0.5 * np.linalg.norm(np.cross(V1[F1[:, 1]] - V1[F1[:, 0]], V1[F1[:, 2]] - V1[F1[:, 0]]), axis=1)
+    e1, e2 = t1[:, 1] - t1[:, 0], t1[:, 2] - t1[:, 0]
+    dens_src = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) / np.maximum(a3s, 1e-300)
+    V2, F2 = np.asarray(target.vertices), np.asarray(target.faces)
+    a3t = 0.5 * np.linalg.norm(np.cross(V2[F2[:, 1]] - V2[F2[:, 0]], V2[F2[:, 2]] - V2[F2[:, 0]]), axis=1)
+    a3t = a3t * (a3s.sum() / max(a3t.sum(), 1e-300))
+    t2 = np.asarray(uv)[np.asarray(fuv)]
+    e1, e2 = t2[:, 1] - t2[:, 0], t2[:, 2] - t2[:, 0]
+    dens_tgt = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) / np.maximum(a3t, 1e-300)
+    expected = dens_src[smap.face[F2]].max(axis=1)
+    return dens_tgt / np.maximum(expected, 1e-300)
 
 
 def streak_fraction(shape: Shape, factor: float = STREAK_FACTOR) -> float:
@@ -206,6 +233,8 @@ def texture_from_surface_map(source: Shape, target: Shape, smap: SurfaceMap, *, 
         "streak_factor": STREAK_FACTOR,
         "streak_fraction_source": float((ratio_src > STREAK_FACTOR).mean()),
         "streak_fraction_result": float((ratio_tgt > STREAK_FACTOR).mean()),
+        "streak_fraction_relative": float(
+            (relative_stretch_ratio(source, (uv, fuv), target, smap) > STREAK_FACTOR).mean()),
         "n_uv": int(len(uv)),
     })
     return TextureTransfer(result, uv, fuv, smap, stats)
