@@ -44,7 +44,8 @@ def _surface_map(match, source: Shape, target: Shape, method: str, surface_map, 
 def sample_texture(image, uv: np.ndarray) -> np.ndarray:
     """Bilinear samples ``(q, 3) uint8`` of an image (path or ``(h, w, c)`` array) at ``uv (q, 2)``.
 
-    UV convention of OBJ/OpenGL: ``(0, 0)`` is the bottom-left corner; UVs outside [0, 1] wrap.
+    UV convention of OBJ/OpenGL: ``(0, 0)`` is the bottom-left corner; UVs outside [0, 1] are
+    clamped to the border (as the renderer does).
     """
     if isinstance(image, (str, Path)):
         from PIL import Image
@@ -56,7 +57,7 @@ def sample_texture(image, uv: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     h, w = img.shape[:2]
-    uv = np.mod(np.asarray(uv, dtype=np.float64), 1.0)
+    uv = np.clip(np.asarray(uv, dtype=np.float64), 0.0, 1.0)
     x = uv[:, 0] * (w - 1)
     y = (1.0 - uv[:, 1]) * (h - 1)
     x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
