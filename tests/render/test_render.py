@@ -1,0 +1,133 @@
+"""Off-screen rendering: images are produced without a screen and show what they should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapecorr import Shape
+from shapecorr.render import (
+    COLOR_SCHEMES,
+    correspondence_colors,
+    render_correspondence,
+    render_shapes,
+    render_side_by_side,
+    render_textured,
+    split_at_uv_seams,
+)
+
+
+def _quad(texture=None, n=6):
+    """A square in the xy plane (facing +z) with UVs spanning the whole texture."""
+    xs = np.linspace(0, 1, n)
+    X, Y = np.meshgrid(xs, xs, indexing="ij")
+    v = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1)
+    f = []
+    for i in range(n - 1):
+        for j in range(n - 1):
+            a, b, c, d = i * n + j, (i + 1) * n + j, i * n + j + 1, (i + 1) * n + j + 1
+            f += [(a, b, d), (a, d, c)]
+    return Shape(v, np.array(f), uv=v[:, :2].copy(), texture=texture)
+
+
+def _texture(path):
+    """Left half red, right half blue; a green band along the top."""
+    from PIL import Image
+
+    img = np.zeros((64, 64, 3), dtype=np.uint8)
+    img[:, :32] = (230, 20, 20)
+    img[:, 32:] = (20, 20, 230)
+    img[:8] = (20, 200, 20)
+    Image.fromarray(img).save(path)
+    return path
+
+
+def _blob(n_sub=2):
+    import trimesh
+
+    ico = trimesh.creation.icosphere(subdivisions=n_sub)
+    return Shape(np.asarray(ico.vertices) * [1.0, 0.6, 0.4], np.asarray(ico.faces))
+
+
+def _background_fraction(img):
+    return (np.abs(img.astype(int) - 255).sum(-1) < 6).mean()
+
+
+def test_textured_render_shows_the_texture(tmp_path):
+    quad = _quad(_texture(tmp_path / "tex.png"))
+    path = tmp_path / "quad.png"
+    img = render_textured(quad, path, window_size=(200, 200), view=(0, 0, 1), up=(0, 1, 0), lighting=False)
+    assert path.exists() and img.shape == (200, 200, 3) and img.dtype == np.uint8
+    cover = 1 - _background_fraction(img)
+    assert 0.2 < cover < 0.98  # not blank, not all shape
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    red = (r > 150) & (g < 80) & (b < 80)
+    blue = (b > 150) & (r < 80) & (g < 80)
+    green = (g > 150) & (r < 80) & (b < 80)
+    assert red.mean() > 0.05 and blue.mean() > 0.05 and green.mean() > 0.005
+    cols = np.arange(200)[None, :].repeat(200, 0)
+    rows = np.arange(200)[:, None].repeat(200, 1)
+    assert cols[red].mean() < cols[blue].mean()  # u = 0 is on the left
+    assert rows[green].mean() < rows[red].mean()  # v = 1 (top row of the image) is on top
+
+
+def test_split_at_uv_seams_duplicates_seam_vertices():
+    quad = _quad()
+    v, f, tc = split_at_uv_seams(quad)
+    assert len(v) == quad.n_vertices  # per-vertex UVs: nothing to split
+    # give the two halves separate UV indices along the middle column: those vertices double
+    fuv = quad.faces.copy()
+    right = quad.vertices[quad.faces][:, :, 0].min(1) > 0.6 - 1e-9
+    fuv[right] = fuv[right] + quad.n_vertices
+    uv = np.vstack([quad.uv, quad.uv])
+    seam = quad.copy(uv=uv, face_uv=fuv)
+    v2, f2, tc2 = split_at_uv_seams(seam)
+    n_mid = int((np.abs(quad.vertices[:, 0] - 0.6) < 1e-9).sum())
+    assert len(v2) == quad.n_vertices + n_mid
+    assert np.allclose(v2[f2], quad.vertices[quad.faces])
+
+
+@pytest.mark.parametrize("scheme", COLOR_SCHEMES)
+def test_correspondence_colors(scheme):
+    blob = _blob()
+    c = correspondence_colors(blob, scheme)
+    assert c.shape == (blob.n_vertices, 3) and c.dtype == np.uint8
+    assert c.std(0).max() > 20  # not a flat colour
+
+
+def test_xyz_colors_follow_a_permutation_and_unknown_scheme():
+    blob = _blob()
+    perm = np.random.default_rng(0).permutation(blob.n_vertices)
+    c = correspondence_colors(blob, "xyz")
+    copy = Shape(blob.vertices[perm], None)
+    assert np.array_equal(correspondence_colors(copy, "xyz"), c[perm])
+    with pytest.raises(ValueError, match="unknown colour scheme"):
+        correspondence_colors(blob, "rainbow")
+
+
+def test_render_correspondence_and_point_clouds(tmp_path):
+    blob = _blob()
+    cloud = Shape(blob.vertices[::-1].copy(), None)
+    p2p = np.arange(blob.n_vertices)[::-1].copy()
+    img = render_correspondence(blob, cloud, p2p, tmp_path / "c.png", window_size=(400, 200))
+    assert (tmp_path / "c.png").exists() and img.shape == (200, 400, 3)
+    for half in (img[:, :200], img[:, 200:]):
+        cover = 1 - _background_fraction(half)
+        assert 0.03 < cover < 0.9
+        assert half.reshape(-1, 3).std(0).max() > 10  # coloured, not uniform
+    with pytest.raises(ValueError, match="one entry per target vertex"):
+        render_correspondence(blob, cloud, p2p[:-1])
+
+
+def test_side_by_side_and_bad_inputs(tmp_path):
+    quad = _quad(_texture(tmp_path / "tex.png"))
+    blob = _blob()
+    img = render_side_by_side([quad, blob, blob.copy(vertex_colors=correspondence_colors(blob))],
+                              tmp_path / "s.png", window_size=(300, 100))
+    assert img.shape == (100, 300, 3)
+    with pytest.raises(ValueError):
+        render_textured(blob, tmp_path / "x.png")
+    with pytest.raises(ValueError):
+        render_shapes([])
+    with pytest.raises(ValueError, match="colours"):
+        render_shapes([blob], colors=[np.zeros((3, 3))])
