@@ -1,0 +1,114 @@
+"""``shapecorr transfer`` end to end on the bundled Spot pair (fast preset), and its errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shapecorr import load
+from shapecorr.cli import main
+
+SPOT = Path(__file__).resolve().parents[2] / "data" / "spot"
+pytestmark = pytest.mark.skipif(not (SPOT / "spot_posed.obj").exists(), reason="data/spot not present")
+
+
+@pytest.fixture(scope="module")
+def texture_run(tmp_path_factory):
+    from shapecorr.core import set_cache_dir
+
+    set_cache_dir(None)
+    out = tmp_path_factory.mktemp("transfer") / "spot"
+    rc = main(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(out),
+               "--preset", "fast", "--quiet"])
+    set_cache_dir("default")
+    return rc, out
+
+
+def test_texture_end_to_end(texture_run):
+    rc, out = texture_run
+    assert rc == 0
+    for name in ("spot_posed_textured.obj", "spot_posed_textured.mtl", "spot_texture.png", "report.json",
+                 "preview.png", "match/target_to_source.txt"):
+        assert (out / name).exists(), name
+    shape = load(out / "spot_posed_textured.obj")
+    posed = load(SPOT / "spot_posed.obj")
+    assert shape.n_vertices == posed.n_vertices and np.allclose(shape.vertices, posed.vertices)
+    assert shape.has_uv and shape.texture == out / "spot_texture.png"
+    report = json.loads((out / "report.json").read_text())
+    t = report["texture"]
+    assert t["streak_fraction_relative"] < 0.01
+    assert t["streak_fraction_result"] <= t["streak_fraction_source"]
+    # the texture lands where it should: compare with the ground-truth surface map
+    from shapecorr.transfer import SurfaceMap, texture_from_surface_map
+
+    gt = np.load(SPOT / "spot_posed_gt_bary.npz")
+    ref = texture_from_surface_map(load(SPOT / "spot.obj"), posed, SurfaceMap(gt["face"].astype(int), gt["bary"]))
+    err_texels = 1024 * np.linalg.norm(shape.uv[: posed.n_vertices] - ref.uv[: posed.n_vertices], axis=1)
+    assert np.median(err_texels) < 40
+    from PIL import Image
+
+    img = np.asarray(Image.open(out / "preview.png"))
+    assert img.shape[1] > img.shape[0] and img.reshape(-1, img.shape[-1]).std(0).max() > 20
+
+
+def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
+    rc, out = texture_run
+    assert rc == 0
+    m = str(out / "match")
+    src, tgt = str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj")
+    assert main(["transfer", src, tgt, "--what", "colors", "--map", m, "--out", str(tmp_path / "c"),
+                 "--quiet", "--no-preview"]) == 0
+    colored = load(tmp_path / "c" / "spot_posed_colored.ply")
+    assert colored.vertex_colors is not None and colored.vertex_colors.shape[0] == colored.n_vertices
+    spot = load(src)
+    labels = (spot.vertices[:, 2] < -0.2).astype(int)  # 1 = head
+    np.savetxt(tmp_path / "labels.txt", labels, fmt="%d")
+    assert main(["transfer", src, tgt, "--what", "labels", "--labels", str(tmp_path / "labels.txt"), "--map", m,
+                 "--out", str(tmp_path / "l"), "--quiet", "--no-preview"]) == 0
+    lab = np.loadtxt(tmp_path / "l" / "labels.txt", dtype=int)
+    gt = np.loadtxt(SPOT / "spot_posed_gt.txt", dtype=int)
+    assert (lab == labels[gt]).mean() > 0.95
+    np.save(tmp_path / "f.npy", spot.vertices[:, 1])
+    assert main(["transfer", src, tgt, "--what", "field", "--field", str(tmp_path / "f.npy"), "--map", m,
+                 "--out", str(tmp_path / "f"), "--quiet", "--no-preview"]) == 0
+    f = np.loadtxt(tmp_path / "f" / "field.txt")
+    assert np.corrcoef(f, spot.vertices[gt, 1])[0, 1] > 0.95
+
+
+def _fails(argv, capsys, *words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    for w in words:
+        assert w in err, err
+
+
+def test_bad_inputs(tmp_path, capsys):
+    src, tgt = str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj")
+    out = str(tmp_path / "o")
+    _fails(["transfer", tgt, src, "--out", out], capsys, "no texture coordinates", "--what colors")
+    np.savetxt(tmp_path / "cloud.xyz", load(tgt).vertices[::4])
+    _fails(["transfer", src, str(tmp_path / "cloud.xyz"), "--out", out], capsys, "point cloud", "--what colors")
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(SPOT / "spot.obj", lone / "spot.obj")
+    shutil.copy(SPOT / "spot.mtl", lone / "spot.mtl")
+    _fails(["transfer", str(lone / "spot.obj"), tgt, "--out", out], capsys, "spot_texture.png", "not found")
+    _fails(["transfer", src, tgt, "--what", "labels", "--out", out], capsys, "--labels")
+    _fails(["transfer", src, str(tmp_path / "missing.obj"), "--out", out], capsys, "no such file")
+    assert not (tmp_path / "o").exists()
+
+
+def test_never_overwrites_inputs(tmp_path, capsys):
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("spot.obj", "spot.mtl", "spot_texture.png", "spot_posed.obj"):
+        shutil.copy(SPOT / name, d / name)
+    before = (d / "spot_texture.png").read_bytes()
+    _fails(["transfer", str(d / "spot.obj"), str(d / "spot_posed.obj"), "--out", str(d)], capsys, "overwrite")
+    assert (d / "spot_texture.png").read_bytes() == before
+    assert sorted(p.name for p in d.iterdir()) == ["spot.mtl", "spot.obj", "spot_posed.obj", "spot_texture.png"]
