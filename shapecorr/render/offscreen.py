@@ -124,6 +124,8 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
     shapes = list(shapes)
     if not shapes:
         raise ValueError("render_shapes needs at least one shape.")
+    view = DEFAULT_VIEW if view is None else view
+    up = DEFAULT_UP if up is None else up
     n = len(shapes)
     colors = list(colors) if colors is not None else [None] * n
     textured = list(textured) if textured is not None else [None] * n
