@@ -48,9 +48,9 @@ def register(subparsers) -> None:
                    help="match preset: a name in configs/match (default: %(default)s) or a YAML file")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pairs")
-    p.add_argument("--flip-fraction", type=float, default=0.1, metavar="F",
+    p.add_argument("--flip-fraction", type=float, default=0.05, metavar="F",
                    help="a map counts as flipped when more than this fraction of points is nearer the "
-                        "mirrored ground truth than the direct one, or its mean error is (default: 0.1)")
+                        "mirrored ground truth than the direct one, or its mean error is (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 

@@ -27,11 +27,12 @@ from .metrics import (
     pck_curve,
     symmetric_errors,
     DEFAULT_THRESHOLDS,
+    FLIP_FRACTION,
 )
 from .plot import plot_pck
 
 __all__ = [
     "GeodesicDistances", "geodesic_errors", "symmetric_errors", "pck_curve", "auc", "flip_stats",
-    "is_flipped", "flip_rate", "coverage", "evaluate_map", "DEFAULT_THRESHOLDS", "plot_pck",
+    "is_flipped", "flip_rate", "coverage", "evaluate_map", "DEFAULT_THRESHOLDS", "FLIP_FRACTION", "plot_pck",
     "Dataset", "DatasetError", "read_vts", "read_pairs", "all_pairs", "find_pairs_file",
 ]

@@ -11,6 +11,11 @@ from ..core import Shape
 #: default PCK thresholds: normalized geodesic error in [0, 0.25] (the plot shows [0, 0.1] too)
 DEFAULT_THRESHOLDS = np.linspace(0.0, 0.25, 251)
 
+#: a map counts as flipped when more than this fraction of its points is nearer the mirrored
+#: ground truth (correct FAUST_r maps: ~1 %, the points on the symmetry plane; partial flips that
+#: swap a pair of limbs: 7-40 %)
+FLIP_FRACTION = 0.05
+
 
 class GeodesicDistances:
     """Geodesic distances on one shape, reusable across many maps (heat method, potpourri3d).
@@ -152,16 +157,16 @@ def symmetric_errors(source_shape, p2p_21, gt_source, gt_target, sym_target, *,
     return err, err_sym
 
 
-def flip_stats(err, err_sym, min_fraction: float = 0.1) -> dict:
+def flip_stats(err, err_sym, min_fraction: float = FLIP_FRACTION) -> dict:
     """Symmetry-flip measures of one map from its errors against the direct and mirrored truth.
 
     ``flipped_whole``: the map is nearer the mirrored ground truth on average (lower mean error
     against it). ``frac_nearer_sym``: fraction of points strictly nearer their mirrored match.
     ``flipped``: whole flip, or a partial one, where more than ``min_fraction`` of the points
-    follow the mirrored truth (axiomatic maps often swap only the legs or the arms: e.g. pyfmaps
-    on FAUST_r tr_reg_082 -> tr_reg_097 has error 16.7 with 16 % of points mirrored, while its
-    mean error against the mirrored truth is 31.6; correct maps have about 1 % of such points,
-    those on the symmetry plane).
+    are nearer their mirrored match (axiomatic maps often swap only the legs or the arms: e.g.
+    pyfmaps on FAUST_r tr_reg_082 -> tr_reg_097 has error 16.7 with 16 % of the points nearer the
+    mirrored truth, while its mean error against the mirrored truth is 31.6; correct maps have
+    about 1-2 % of such points, those near the symmetry plane).
     """
     err = np.asarray(err, dtype=np.float64)
     err_sym = np.asarray(err_sym, dtype=np.float64)
@@ -177,7 +182,7 @@ def flip_stats(err, err_sym, min_fraction: float = 0.1) -> dict:
 
 
 def is_flipped(source_shape, p2p_21, gt_source, gt_target, sym_target, *, distances=None, points=None,
-               min_fraction: float = 0.1) -> bool:
+               min_fraction: float = FLIP_FRACTION) -> bool:
     """True when the map (or more than ``min_fraction`` of it) follows the left-right mirrored
     ground truth rather than the direct one (see :func:`flip_stats`)."""
     err, err_sym = symmetric_errors(source_shape, p2p_21, gt_source, gt_target, sym_target,
@@ -222,7 +227,7 @@ def coverage(p2p, n_vertices: int) -> float:
 
 def evaluate_map(source_shape, p2p_21, gt_source, gt_target, *, sym_target=None, p2p_12=None,
                  n_target: int | None = None, distances: GeodesicDistances | None = None, points=None,
-                 thresholds=None, flip_fraction: float = 0.1) -> dict:
+                 thresholds=None, flip_fraction: float = FLIP_FRACTION) -> dict:
     """Every measure of one map, JSON-friendly; errors are x100 (``*_x100``), ``errors`` raw."""
     dist = _distances_for(source_shape, distances)
     t = DEFAULT_THRESHOLDS if thresholds is None else np.asarray(thresholds, dtype=np.float64)
