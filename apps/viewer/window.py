@@ -26,10 +26,11 @@ SIDES = ("source", "target")
 BACKGROUND = (0.16, 0.17, 0.19)
 NEUTRAL = (0.78, 0.78, 0.76)
 MARKER_COLORS = {"picked": (1.0, 1.0, 1.0), "match": (1.0, 0.1, 0.85), "true": (0.1, 0.95, 0.3)}
-MARKER_RADIUS = 0.014  # shapes are drawn with unit bounding-box diagonal
+MARKER_RADIUS = 0.018  # shapes are drawn with unit bounding-box diagonal
 MODES = ("correspondence", "error", "texture")
 CLICK_TOLERANCE_PX = 4
 N_LINES = 60
+BIG_MESH = 50_000  # above this, colour schemes are computed in the background
 
 SHORTCUTS = [
     ("Ctrl+O", "open the source shape"), ("Ctrl+Shift+O", "open the target shape"),
@@ -293,6 +294,15 @@ class ViewerWindow(QtWidgets.QMainWindow):
         current one. A bad file leaves the window as it was and shows the loader's message."""
         import shapecorr
 
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.WaitCursor)
+        try:
+            return self._load_shapes(source, target)
+        finally:
+            QtWidgets.QApplication.restoreOverrideCursor()
+
+    def _load_shapes(self, source, target) -> bool:
+        import shapecorr
+
         new = {}
         for side, item in (("source", source), ("target", target)):
             if item is None:
@@ -493,17 +503,19 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.progress.setFormat(f"{job.name}: %p%")
         self.progress.show()
         self.cancel_button.show()
-        self.act_match.setEnabled(False)
+        if job.name == "match":
+            self.act_match.setEnabled(False)
         job.finished.connect(job.deleteLater)
         job.start()
 
     def _finish_job(self, job: Job) -> None:
         if self.jobs.get(job.name) is job:
             del self.jobs[job.name]
+        if "match" not in self.jobs:
+            self.act_match.setEnabled(True)
         if not self.jobs:
             self.progress.hide()
             self.cancel_button.hide()
-            self.act_match.setEnabled(True)
 
     def _on_progress(self, name: str, stage: str, fraction: float) -> None:
         self.progress.setFormat(f"{name}: {stage} %p%")
@@ -592,6 +604,29 @@ class ViewerWindow(QtWidgets.QMainWindow):
         else:
             self._update_status()
 
+    def _start_colors_job(self, scheme: str) -> None:
+        if "colours" in self.jobs:
+            return
+        src = self.source
+
+        def work(progress, should_stop):
+            progress(f"{scheme} colours", 0.1)
+            return helpers.correspondence_colors(src, scheme)
+
+        job = Job("colours", work, self)
+        job.progressed.connect(lambda s, f: self._on_progress("colours", s, f))
+        job.succeeded.connect(lambda c, j=job: self._on_colors_done(j, src, scheme, c))
+        job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "Colour scheme failed", msg))
+        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
+        self._start_job(job)
+
+    def _on_colors_done(self, job: Job, src, scheme: str, colors) -> None:
+        self._finish_job(job)
+        if src is self.source:
+            self._src_colors[scheme] = colors
+            if self.mode == "correspondence":
+                self._redraw()
+
     def _start_transfer_job(self) -> None:
         if "texture" in self.jobs or self.match is None:
             return
@@ -658,7 +693,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._set_default_view()
         self.plotter.render()
 
-    def set_view(self, direction=None, up=None, zoom: float = 1.0) -> None:
+    def set_view(self, direction=None, up=None, zoom: float = 1.0, render: bool = True) -> None:
         """Look at both shapes from ``direction`` (cameras are linked); the default is the one
         of shapecorr.render's pictures."""
         if direction is None or up is None:
@@ -674,12 +709,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
         cam.focal_point = (0.0, 0.0, 0.0)
         cam.position = tuple(d * 2.2)
         cam.up = tuple(up)
-        self.plotter.renderers[0].reset_camera()
+        self.plotter.renderers[0].reset_camera(render=False)
         cam.zoom(zoom)
-        self.plotter.render()
+        if render:
+            self.plotter.render()
 
     def _set_default_view(self) -> None:
-        self.set_view()
+        self.set_view(render=False)
 
     # ================================================================== drawing
     def _shape_poly(self, side: str):
@@ -739,7 +775,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
                          render_points_as_spheres=shape.n_vertices < 50000)
         self.plotter.subplot(0, SIDES.index(side))
         kw.setdefault("show_scalar_bar", False)
-        actor = self.plotter.add_mesh(poly, name=f"{side}-mesh", reset_camera=False, pickable=True, **style, **kw)
+        actor = self.plotter.add_mesh(poly, name=f"{side}-mesh", reset_camera=False, pickable=True, render=False,
+                                      **style, **kw)
         self._actors[side] = actor
 
     def _redraw(self, reset_camera: bool = False) -> None:
@@ -763,7 +800,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if shape is None:
             self.plotter.add_text(f"{side}: open a shape (Ctrl+{'Shift+' if side == 'target' else ''}O) "
                                   "or drop a file here", position="upper_left", font_size=10,
-                                  name=f"{side}-title", color="white")
+                                  name=f"{side}-title", color="white", render=False)
             return
         mode = self.mode
         if mode == "texture":
@@ -778,7 +815,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
                                                       position_y=0.04, width=0.5, height=0.06, color="white",
                                                       fmt="%.3f", n_labels=3))
         else:
-            colors = self.side_colors(side) if mode == "correspondence" else None
+            colors = None
+            if mode == "correspondence":
+                if self.scheme not in self._src_colors and self.source.n_vertices > BIG_MESH:
+                    self._start_colors_job(self.scheme)  # intrinsic schemes need an eigenbasis: off the GUI thread
+                else:
+                    colors = self.side_colors(side)
             poly = self._shape_poly(side)
             if colors is not None:
                 poly.point_data["rgb"] = colors
@@ -838,7 +880,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.plotter.subplot(0, SIDES.index(side))
             sphere = pv.Sphere(radius=MARKER_RADIUS, center=m["position"], theta_resolution=16, phi_resolution=16)
             m["actor"] = self.plotter.add_mesh(sphere, color=MARKER_COLORS[name], name=f"marker-{name}-{side}",
-                                               reset_camera=False, pickable=False, smooth_shading=True)
+                                               reset_camera=False, pickable=False, smooth_shading=True, render=False)
 
     def _set_marker(self, name: str, side: str, vertex: int) -> None:
         self.markers[name] = {"side": side, "vertex": int(vertex),
@@ -1012,6 +1054,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             t = self.match.timings.get("total")
             tm = f", {t:.1f} s" if isinstance(t, (int, float)) and "loaded" in self.match_origin else ""
             self.lbl_match.setText(f"match: {self.match_origin}{tm}")
+            self.lbl_match.setToolTip("timings (s): " + ", ".join(f"{k} {v}" for k, v in self.match.timings.items()))
         else:
             self.lbl_match.setText("no match (Ctrl+M)" if self.source is not None and self.target is not None else "")
         txt = ""
