@@ -503,8 +503,7 @@ def main(argv=None) -> int:
     out = args.out or ROOT / "bench_out" / ds.folder.parent.name
     out.mkdir(parents=True, exist_ok=True)
     machine = machine_info(args.device)
-    command = " ".join(["python"] + [os.path.relpath(sys.argv[0], Path.cwd())] + sys.argv[1:]) if argv is sys.argv[1:] \
-        else "python scripts/bench_match.py " + " ".join(map(str, argv))
+    command = "python scripts/bench_match.py " + " ".join(map(str, argv))
     log(f"bench: {len(pairs)} pairs, methods {', '.join(args.methods)}, device {args.device}, output {out}")
 
     result = None

@@ -29,10 +29,11 @@ def test_eval_end_to_end(tiny_dataset, tmp_path, capsys):
 def test_eval_limit_quiet_and_default_pairs(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["eval", str(tiny_dataset), "--out", str(out), "--preset", str(tiny_dataset / "tiny.yaml"),
-               "--limit", "1", "--quiet"])
+               "--limit", "1", "--quiet", "--points", "50"])
     assert rc == 0
     assert capsys.readouterr().err == ""
-    assert json.loads((out / "results.json").read_text())["summary"]["n_pairs"] == 1
+    res = json.loads((out / "results.json").read_text())
+    assert res["summary"]["n_pairs"] == 1 and res["pairs"][0]["n_points"] == 50
 
 
 @pytest.mark.parametrize("case, message", [
