@@ -211,8 +211,9 @@ def run(args) -> int:
         extra = ""
         if args.what == "texture":
             t = report["texture"]
-            extra = (f" (streak faces: {100 * t['streak_fraction_result']:.2f} % vs {100 * t['streak_fraction_source']:.2f} % "
-                     f"on the source; {t['n_seam_faces']} seam faces)")
+            extra = (f" (streak faces: {100 * t['streak_fraction_relative']:.2f} % relative to the source faces they "
+                     f"land on; UV density > 10x median: {100 * t['streak_fraction_result']:.2f} % vs "
+                     f"{100 * t['streak_fraction_source']:.2f} % on the source; {t['n_seam_faces']} faces across seams)")
         print(f"{out}: {', '.join(report['outputs'])}{extra}")
     return 0
 
