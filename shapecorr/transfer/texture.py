@@ -145,6 +145,9 @@ def texture_from_surface_map(source: Shape, target: Shape, smap: SurfaceMap, *, 
     UV map may be extended; beyond it the face falls back to another chart, and if no chart fits
     all corners its UVs collapse onto one point (a flat colour rather than a streak).
     """
+    check_texture_inputs(source, target, need_image=False)
+    if len(smap.face) != target.n_vertices:
+        raise ValueError(f"the surface map has {len(smap.face)} points for {target.n_vertices} target vertices.")
     V1, F1 = np.asarray(source.vertices), np.asarray(source.faces)
     uv1 = np.asarray(source.uv, dtype=np.float64)
     fuv1 = corner_uv_indices(source)
