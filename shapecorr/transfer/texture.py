@@ -152,7 +152,7 @@ def texture_from_surface_map(source: Shape, target: Shape, smap: SurfaceMap, *, 
     uv1 = np.asarray(source.uv, dtype=np.float64)
     fuv1 = corner_uv_indices(source)
     F2 = np.asarray(target.faces)
-    n2, m2 = target.n_vertices, target.n_faces
+    n2 = target.n_vertices
 
     home_uv = (smap.bary[:, :, None] * uv1[fuv1[smap.face]]).sum(1)  # (n2, 2)
     stats = {"n_seam_faces": 0, "n_fallback_faces": 0, "n_collapsed_faces": 0}

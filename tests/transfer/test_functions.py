@@ -9,8 +9,6 @@ from shapecorr import Shape
 from shapecorr.core import TextureError
 from shapecorr.transfer import sample_texture, transfer_colors, transfer_field, transfer_labels
 
-from .conftest import exact_match
-
 
 def test_sample_texture_uses_obj_orientation():
     img = np.zeros((4, 4, 3), dtype=np.uint8)

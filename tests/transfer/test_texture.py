@@ -28,12 +28,6 @@ def _face_correspondence(src, tgt, perm):
     return np.array([key[tuple(sorted(perm[f]))] for f in tgt.faces.tolist()])
 
 
-def _corner_uvs(shape, face_ids=None):
-    """(m, 3, 2) UVs per face corner, corners ordered by vertex index of the face."""
-    fuv = shape.face_uv if shape.face_uv is not None else shape.faces
-    return shape.uv[fuv], shape.faces
-
-
 def test_closest_point_matches_dense_sampling():
     rng = np.random.default_rng(0)
     p, a, b, c = (rng.normal(size=(200, 5)) for _ in range(4))
