@@ -88,7 +88,7 @@ def precise_map_arrays(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarr
     for it in range(max(1, iterations)):
         emb1 = phi1 @ C.T  # (n1, k): source vertices in the target's spectral space
         cand = candidate_faces(faces1, seeds, len(emb1), rings=rings)  # (n2, c)
-        block = max(32, int(4e6 // max(1, cand.shape[1] * k)))
+        block = max(32, int(1.5e6 // max(1, cand.shape[1] * k)))  # ~12 MB per temporary
         smap, d2 = project_on_faces(phi2, emb1, faces1, cand, block=block)
         d_vertex = ((emb1[seeds] - phi2) ** 2).sum(1)
         ratio = np.minimum(np.sqrt(d2 / np.maximum(d_vertex, 1e-300)), 1.0)
