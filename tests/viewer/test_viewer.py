@@ -215,3 +215,55 @@ def test_cancel_and_drop(qapp, small_pair, tmp_path):
     finally:
         win.close()
         qapp.processEvents()
+
+
+def test_keyboard_shortcuts(matched, qapp):
+    from PySide6 import QtCore, QtWidgets
+    from PySide6.QtTest import QTest
+
+    win, _ = matched
+    for box in win.findChildren(QtWidgets.QMessageBox):  # a modal error box would take the keys
+        box.close()
+    qapp.processEvents()
+    win.raise_()
+    win.activateWindow()
+    if not QTest.qWaitForWindowActive(win, 3000):
+        pytest.skip("the X server gave the window no focus (window shortcuts need an active window)")
+    win.plotter.interactor.setFocus()
+    qapp.processEvents()
+    before = win.scheme
+    QTest.keyClick(win.plotter.interactor, QtCore.Qt.Key_C)
+    qapp.processEvents()
+    assert win.scheme != before
+    QTest.keyClick(win.plotter.interactor, QtCore.Qt.Key_E)
+    qapp.processEvents()
+    assert win.mode == "error"
+    QTest.keyClick(win.plotter.interactor, QtCore.Qt.Key_1)
+    qapp.processEvents()
+    assert win.mode == "correspondence"
+
+
+def test_point_clouds(qapp, small_pair):
+    import shapecorr
+    from apps.viewer.window import ViewerWindow
+
+    src, tgt, perm = small_pair
+    a, b = shapecorr.load(src), shapecorr.load(tgt)
+    pa, pb = shapecorr.Shape(a.vertices, name="cloud_a"), shapecorr.Shape(b.vertices, name="cloud_b")
+    win = ViewerWindow()
+    win.resize(800, 450)
+    win.show()
+    try:
+        assert win.load_shapes(pa, pb)
+        win.set_match(shapecorr.Match(p2p_21=perm, p2p_12=np.argsort(perm), fmap_12=np.eye(2)), origin="exact")
+        cam = np.asarray(win.plotter.renderers[0].camera.position)
+        v = int(np.argmin(np.linalg.norm(win._display_pts["source"] - cam, axis=1)))
+        info = win.pick_at_display(*win.display_position("source", v))
+        assert info is not None and info["side"] == "source"
+        assert info["match"] == int(np.argsort(perm)[info["vertex"]])
+        img = win.grab_image()
+        fg = _non_background(img)[HEADER_ROWS:]
+        assert fg[:, : fg.shape[1] // 2].mean() > 0.005 and fg[:, fg.shape[1] // 2:].mean() > 0.005
+    finally:
+        win.close()
+        qapp.processEvents()
