@@ -267,3 +267,42 @@ def test_point_clouds(qapp, small_pair):
     finally:
         win.close()
         qapp.processEvents()
+
+
+SPOT = __import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "spot"
+
+
+@pytest.mark.skipif(not (SPOT / "spot_posed.obj").exists(), reason="the Spot example pair is not in data/spot")
+def test_spot_pair_texture_preview(qapp, tmp_path):
+    """The bundled example: match (fast preset) to completion, ground truth found beside the
+    target, texture preview through shapecorr.transfer, screenshot with both cows."""
+    from apps.viewer import helpers
+    from apps.viewer.window import ViewerWindow
+
+    win = ViewerWindow(preset="fast")
+    win.resize(1000, 560)
+    win.show()
+    try:
+        assert win.load_shapes(SPOT / "spot.obj", SPOT / "spot_posed.obj"), win.last_error
+        assert win.gt is not None and win.gt.label == "spot_posed_gt.txt"
+        assert win.run_match(blocking=True, timeout=300), win.last_error
+        assert win.errors is not None and win.errors["mean"] < 0.2
+        plain = win.grab_image()
+        win.set_mode("texture")
+        assert win.wait_idle(120)
+        assert win._transfer_cache is not None and win._transfer_cache[0] is not None
+        expected = "transfer_texture" if helpers.capabilities()["transfer_texture"] else "vertex-colour"
+        assert expected in win.transfer_note
+        tex = win.save_screenshot(tmp_path / "spot.png")
+        from PIL import Image
+
+        img = np.asarray(Image.open(tex).convert("RGB"))
+        fg = _non_background(img)[HEADER_ROWS:]
+        half = fg.shape[1] // 2
+        assert fg[:, :half].mean() > 0.03 and fg[:, half:].mean() > 0.03
+        assert np.abs(img.astype(int) - plain.astype(int)).sum(-1).mean() > 5
+        out = win.save_transferred(tmp_path / "spot_posed_textured.obj")
+        assert out.exists()
+    finally:
+        win.close()
+        qapp.processEvents()
