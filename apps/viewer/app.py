@@ -21,20 +21,27 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
     win = ViewerWindow(preset=preset)
     win.show()
     app.processEvents()
-    if source is not None or target is not None:
-        win.load_shapes(source, target)
-    if match_dir is not None:
-        win.load_match(match_dir)
-    if gt_map is not None or gt_source is not None:
-        win.load_ground_truth(gt_map, gt_source=gt_source, gt_target=gt_target)
-    if screenshot is not None:
-        def shoot():
-            win.wait_idle()
-            win.save_screenshot(screenshot)
-            win.close()
-            app.quit()
+    def after_load():
+        if match_dir is not None:
+            win.load_match(match_dir)
+        if gt_map is not None or gt_source is not None:
+            win.load_ground_truth(gt_map, gt_source=gt_source, gt_target=gt_target)
+        if screenshot is not None:
+            QtCore.QTimer.singleShot(100, shoot)
 
-        QtCore.QTimer.singleShot(200, shoot)
+    def shoot():
+        win.wait_idle()
+        win.save_screenshot(screenshot)
+        win.close()
+        app.quit()
+
+    if source is not None or target is not None:
+        # read in the background: the window is up at once, even for large files
+        fail = (lambda: QtCore.QTimer.singleShot(100, shoot)) if screenshot is not None else None
+        if not win.load_shapes(source, target, blocking=False, then=after_load, on_error=fail) and fail:
+            fail()
+    else:
+        after_load()
     return int(app.exec())
 
 

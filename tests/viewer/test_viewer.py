@@ -180,6 +180,10 @@ def test_save_and_load_match_transfer_and_bad_inputs(matched, tmp_path, qapp):
     assert not win.load_shapes(target=bad)
     assert str(bad) in win.last_error
     assert win.target.n_vertices == n_before and win.match is not None
+    win.last_error = None
+    assert win.load_shapes(target=bad, blocking=False)  # as the menus and drops do it
+    assert win.wait_idle(60)
+    assert str(bad) in win.last_error and win.match is not None
     gt = tmp_path / "gt.txt"
     np.savetxt(gt, np.arange(5), fmt="%d")
     assert not win.load_ground_truth(gt)
@@ -202,7 +206,8 @@ def test_cancel_and_drop(qapp, small_pair, tmp_path):
         mime.setUrls([QtCore.QUrl.fromLocalFile(str(src)), QtCore.QUrl.fromLocalFile(str(tgt))])
         pos = QtCore.QPointF(100, 100)
         drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
-        win.dropEvent(drop)
+        win.dropEvent(drop)  # files are read in the background
+        assert win.wait_idle(60)
         assert win.source is not None and win.target is not None
         assert win.source.path == src
         # start and cancel: the window stays usable and no match appears
