@@ -80,6 +80,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.last_pick: dict | None = None
         self.last_error: str | None = None
         self.jobs: dict[str, Job] = {}
+        self._abandoned: set[Job] = set()  # cancelled threads still finishing their stage
         self.presets = shapecorr.available_presets() or ["default"]
         if preset and preset not in self.presets:
             self.presets.append(str(preset))  # a YAML path given on the command line
@@ -270,6 +271,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         sb.addPermanentWidget(self.cancel_button)
         self.progress.hide()
         self.cancel_button.hide()
+        self._tick = QtCore.QTimer(self)
+        self._tick.setInterval(500)
+        self._tick.timeout.connect(self._tick_progress)
+        self._tick.start()
         self._update_status()
 
     # ================================================================== properties
@@ -347,6 +352,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_loaded(self, job: Job, new: dict, then) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         self.statusBar().clearMessage()
         self._apply_shapes(new)
         if then is not None:
@@ -354,6 +361,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_load_failed(self, job: Job, message: str, on_error=None) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         title, _, text = message.partition("\x00")
         self._error(title if text else "Cannot open the shape", text or message)
         if on_error is not None:
@@ -380,7 +389,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         return new
 
     def _apply_shapes(self, new: dict) -> None:
-        self.cancel(wait=True)
+        self.cancel()
         for side, shape in new.items():
             self.shapes[side] = shape
             self._frames[side] = helpers.DisplayFrame.of(shape.vertices)
@@ -562,6 +571,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         return True
 
     def _start_job(self, job: Job) -> None:
+        job.t_start = time.perf_counter()
         self.jobs[job.name] = job
         self.progress.setValue(0)
         self.progress.setFormat(f"{job.name}: %p%")
@@ -582,11 +592,26 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.cancel_button.hide()
 
     def _on_progress(self, name: str, stage: str, fraction: float) -> None:
-        self.progress.setFormat(f"{name}: {stage} %p%")
+        job = self.jobs.get(name)
+        if job is None:
+            return
+        job.stage = stage
         self.progress.setValue(int(round(100 * fraction)))
+        self._tick_progress()
+
+    def _tick_progress(self) -> None:
+        """Progress text with the elapsed time (stages can be long: the bar must look alive)."""
+        if not self.jobs:
+            return
+        job = list(self.jobs.values())[-1]
+        elapsed = time.perf_counter() - job.t_start
+        stage = getattr(job, "stage", "starting")
+        self.progress.setFormat(f"{job.name}: {stage} %p% ({elapsed:.0f} s)")
 
     def _on_match_done(self, job: Job, match) -> None:
         self._finish_job(job)
+        if job.should_stop():  # cancelled after its last stage: drop the result
+            return
         stale = (match.source_summary.get("n_vertices") != self.source.n_vertices
                  or match.target_summary.get("n_vertices") != self.target.n_vertices)
         if stale:  # the shapes were replaced while it ran
@@ -595,22 +620,37 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_job_failed(self, job: Job, title: str, message: str) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         self._error(title, message)
         self._update_status()
 
     def _on_job_cancelled(self, job: Job) -> None:
         self._finish_job(job)
-        self._message(f"{job.name} cancelled")
         self._update_status()
 
     def cancel(self, wait: bool = False) -> None:
-        """Cancel running computations (they stop at their next progress report)."""
-        for job in list(self.jobs.values()):
-            job.cancel()
-        if self.jobs:
-            self._message("cancelling… (the match stops at its next stage)", 0)
+        """Cancel running computations. The window is free at once: a cancelled job is set
+        aside, stops at its next progress report and its result is dropped. ``wait`` also
+        waits for the set-aside threads to end."""
+        jobs = list(self.jobs.values())
+        for job in jobs:
+            self._abandon(job)
+        if jobs:
+            self._message(f"cancelled {', '.join(j.name for j in jobs)} (the worker stops at its next stage)")
+        self._update_status()
         if wait:
-            self.wait_idle(120)
+            for job in list(self._abandoned):
+                job.wait()
+            QtWidgets.QApplication.processEvents()
+
+    def _abandon(self, job: Job) -> None:
+        """Stop caring about ``job``: it is told to stop and its result will be ignored."""
+        job.cancel()
+        if job.isRunning():
+            self._abandoned.add(job)
+            job.finished.connect(lambda j=job: self._abandoned.discard(j))
+        self._finish_job(job)
 
     def wait_idle(self, timeout: float = 600.0) -> bool:
         """Process Qt events until no background job is left (or ``timeout`` seconds)."""
@@ -641,9 +681,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             return
         old = self.jobs.get("errors")
         if old is not None:
-            old.cancel()
-            old.wait()
-            self._finish_job(old)
+            self._abandon(old)
         src, p2p, gt = self.source, np.asarray(self.match.p2p_21), self.gt
 
         def work(progress, should_stop):
@@ -659,6 +697,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_errors_done(self, job: Job, result: dict) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         if self.match is None or len(result["per_vertex"]) != self.target.n_vertices:
             return
         self.errors = result
@@ -686,6 +726,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_colors_done(self, job: Job, src, scheme: str, colors) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         if src is self.source:
             self._src_colors[scheme] = colors
             if self.mode == "correspondence":
@@ -709,6 +751,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _on_transfer_done(self, job: Job, match, result) -> None:
         self._finish_job(job)
+        if job.should_stop():
+            return
         if match is not self.match:  # a newer match arrived meanwhile: transfer that one
             if self.mode == "texture":
                 self._redraw()
@@ -1244,9 +1288,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._last_dialog = box
 
     def closeEvent(self, event):  # noqa: N802
-        for job in list(self.jobs.values()):
-            job.cancel()
-        for job in list(self.jobs.values()):
-            job.wait(30000)
+        self._tick.stop()
+        self.cancel()
+        self.hide()
+        for job in list(self._abandoned):  # a QThread must not be destroyed while it runs
+            job.wait()
         self.plotter.close()
         super().closeEvent(event)
