@@ -68,6 +68,9 @@ def run(args) -> int:
         raise CommandError(f"dataset folder {dataset}: no such folder.")
     if not dataset.is_dir():
         raise CommandError(f"dataset {dataset}: not a folder (give the folder holding NAME.off and corres/).")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} exists and is not a folder.")
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit must be at least 1 (got {args.limit}).")
     if args.points is not None and args.points < 1:
@@ -96,11 +99,15 @@ def run(args) -> int:
         if not pairs_file.exists():
             raise CommandError(f"--pairs {pairs_file}: no such file.")
         pairs = read_pairs(pairs_file)
+        if args.limit:
+            pairs = pairs[: args.limit]
         ds.check_pairs(pairs)
+        for name in sorted({n for pair in pairs for n in pair}):  # garbled ground truth: fail before matching
+            ds.gt(name)
+            if ds.has_sym(name):
+                ds.gt(name, sym=True)
     except DatasetError as exc:
         raise CommandError(str(exc)) from exc
-    if args.limit:
-        pairs = pairs[: args.limit]
     if args.device == "cuda":
         import torch
 

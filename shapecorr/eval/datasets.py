@@ -136,8 +136,12 @@ class Dataset:
                 what = "symmetric ground truth" if sym else "ground truth"
                 raise DatasetError(f"{path}: missing {what} for shape {name!r} (expected corres/{name}"
                                    f"{'.sym' if sym else ''}.vts, 1-based vertex indices).")
-            self._gt[key] = read_vts(path, n_vertices)
-        return self._gt[key]
+            self._gt[key] = read_vts(path)
+        idx = self._gt[key]
+        if n_vertices is not None and idx.max() >= n_vertices:
+            raise DatasetError(f"{self.gt_path(name, sym)}: vertex index {int(idx.max()) + 1} but {name} has only "
+                               f"{n_vertices} vertices; is this the ground truth of another mesh?")
+        return idx
 
     def check_pairs(self, pairs) -> None:
         """Raise :class:`DatasetError` naming unknown shapes or missing ground truth."""

@@ -106,6 +106,8 @@ class GeodesicDistances:
 def _distances_for(source, distances) -> GeodesicDistances:
     if distances is not None:
         return distances
+    if source is None:
+        raise ValueError("give the source shape (a Shape or a path) or its GeodesicDistances.")
     if not isinstance(source, Shape):
         from ..core import load
 

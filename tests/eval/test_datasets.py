@@ -50,6 +50,9 @@ def test_dataset(tiny_dataset, tmp_path):
     assert find_pairs_file(tiny_dataset) == tiny_dataset / "test_pairs.txt"
     assert ds.test_split() == [("ell_a", "ell_b"), ("ell_a", "ell_c")]
     ds.check_pairs([("ell_a", "ell_b")])
+    n = len(ds.gt("ell_a"))
+    with pytest.raises(DatasetError, match="only"):
+        ds.gt("ell_a", n_vertices=n - 1)  # checked also when the file is already read
     with pytest.raises(DatasetError, match="nope"):
         ds.check_pairs([("ell_a", "nope")])
     (tiny_dataset / "corres" / "ell_c.vts").unlink()

@@ -43,6 +43,8 @@ def test_eval_limit_quiet_and_default_pairs(tiny_dataset, tmp_path, capsys):
     ("missing_vts", "missing ground truth"),
     ("bad_preset", "unknown preset"),
     ("bad_limit", "--limit"),
+    ("out_is_file", "not a folder"),
+    ("bad_vts", "1-based"),
 ])
 def test_eval_bad_input_exit_2(tiny_dataset, tmp_path, capsys, case, message):
     ds, pairs = tiny_dataset, tiny_dataset / "test_pairs.txt"
@@ -60,9 +62,13 @@ def test_eval_bad_input_exit_2(tiny_dataset, tmp_path, capsys, case, message):
         extra = ["--preset", "no_such_preset"]
     elif case == "bad_limit":
         extra += ["--limit", "0"]
+    elif case == "bad_vts":
+        (tiny_dataset / "corres" / "ell_b.vts").write_text("0\n1\n2\n")
     out = tmp_path / "out"
+    if case == "out_is_file":
+        out.write_text("x")
     rc = main(["eval", str(ds), "--pairs", str(pairs), "--out", str(out)] + extra)
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("shapecorr eval: error:") and message in err[0], err
-    assert not out.exists()
+    assert not out.exists() or case == "out_is_file"
