@@ -179,6 +179,8 @@ def summarize(rows: list[dict], errors: list[np.ndarray], method: str, threshold
         "flip_rate": float(np.mean(flips)) if flips else None,
         "n_flipped": int(np.sum(flips)) if flips else None,
         "whole_flip_rate": float(np.mean(whole)) if whole else None,
+        "frac_nearer_sym_mean": float(np.mean([r["frac_nearer_sym"] for r in rows if r.get("frac_nearer_sym") is not None]))
+        if whole else None,
         "auc_0.1": auc(thresholds[t01], pck[t01]),
         "auc_0.25": auc(thresholds, pck),
         "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),

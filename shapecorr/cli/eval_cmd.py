@@ -182,6 +182,9 @@ def run(args) -> int:
         "pointwise_median_error_x100": float(100 * np.median(errs)),
         "flip_rate": float(np.mean(flips)) if flips else None,
         "n_flipped": int(np.sum(flips)) if flips else None,
+        "n_flipped_whole": int(sum(bool(r["flipped_whole"]) for r in rows if r["flipped_whole"] is not None)),
+        "frac_nearer_sym_mean": float(np.mean([r["frac_nearer_sym"] for r in rows if r["frac_nearer_sym"] is not None]))
+        if flips else None,
         "auc": auc(t, pck),
         "auc_0.1": auc(t[t01], pck[t01]),
         "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
