@@ -132,6 +132,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._overlay.SetLayer(n_layers)
         self._overlay.SetViewport(0, 0, 1, 1)
         self._overlay.InteractiveOff()
+        self._overlay.UseFXAAOn()  # smooth lines without multisampling
         ren_win.AddRenderer(self._overlay)
         self._line_poly = vtk.vtkPolyData()
         mapper = vtk.vtkPolyDataMapper2D()
@@ -139,7 +140,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         mapper.SetColorModeToDirectScalars()
         self._line_actor = vtk.vtkActor2D()
         self._line_actor.SetMapper(mapper)
-        self._line_actor.GetProperty().SetLineWidth(1.5)
+        self._line_actor.GetProperty().SetLineWidth(2.0)
         self._line_actor.GetProperty().SetOpacity(0.7)
         self._overlay.AddActor(self._line_actor)
         ren_win.AddObserver("StartEvent", self._update_lines)
