@@ -126,21 +126,6 @@ def farthest_point_sample(points: np.ndarray, k: int, seed: int = 0) -> np.ndarr
     return idx
 
 
-def error_colors(errors: np.ndarray, vmax: float | None = None) -> np.ndarray:
-    """Heat-map colours for per-vertex errors (NaN = no ground truth there: grey)."""
-    e = np.asarray(errors, dtype=np.float64)
-    finite = np.isfinite(e)
-    if vmax is None:
-        vmax = float(np.percentile(e[finite], 95)) if finite.any() else 1.0
-    t = np.clip(e / max(vmax, 1e-12), 0, 1)
-    # white-yellow-red-dark ramp (readable on grey background)
-    stops = np.array([[1.0, 1.0, 0.85], [1.0, 0.85, 0.2], [0.9, 0.2, 0.1], [0.35, 0.0, 0.1]])
-    pos = np.linspace(0, 1, len(stops))
-    rgb = np.stack([np.interp(np.nan_to_num(t), pos, stops[:, c]) for c in range(3)], -1)
-    rgb[~finite] = 0.6
-    return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
-
-
 # ----------------------------------------------------------------------------- display frames
 @dataclass(frozen=True)
 class DisplayFrame:

@@ -1159,6 +1159,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
             if s is not None:
                 parts.append(f"{side} {s.name}: {s.n_vertices} v")
         self.lbl_shapes.setText(" · ".join(parts) or "no shapes (Ctrl+O / drop files)")
+        self.lbl_shapes.setToolTip("read in " + ", ".join(f"{k} {v:.2f} s" for k, v in self._load_times.items())
+                                   if self._load_times else "")
         if self.match is not None:
             t = self.match.timings.get("total")
             tm = f", {t:.1f} s" if isinstance(t, (int, float)) and "loaded" in self.match_origin else ""

@@ -271,6 +271,10 @@ def test_point_clouds(qapp, small_pair):
         img = win.grab_image()
         fg = _non_background(img)[HEADER_ROWS:]
         assert fg[:, : fg.shape[1] // 2].mean() > 0.005 and fg[:, fg.shape[1] // 2:].mean() > 0.005
+        assert win.load_ground_truth(tgt.with_name("target_gt.txt"))
+        assert win.wait_idle(60)
+        assert win.errors is not None and win.errors["mean"] == pytest.approx(0.0, abs=1e-9)
+        assert win.pick("target", 7)["error"] == pytest.approx(0.0, abs=1e-9)
     finally:
         win.close()
         qapp.processEvents()
