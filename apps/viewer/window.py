@@ -16,6 +16,16 @@ import numpy as np
 import pyvista as pv
 from PySide6 import QtCore, QtGui, QtWidgets
 from pyvistaqt import QtInteractor
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingCore import (
+    vtkActor2D,
+    vtkCellPicker,
+    vtkPointPicker,
+    vtkPolyDataMapper2D,
+    vtkRenderer,
+)
 
 from . import helpers
 from .worker import Job
@@ -123,10 +133,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
             log.info("no FXAA: %s", exc)
         self._set_default_view()
         # lines between the two views live in an overlay renderer spanning the whole window
-        import vtk
-
         ren_win = self.plotter.ren_win
-        self._overlay = vtk.vtkRenderer()
+        self._overlay = vtkRenderer()
         n_layers = ren_win.GetNumberOfLayers()
         ren_win.SetNumberOfLayers(n_layers + 1)
         self._overlay.SetLayer(n_layers)
@@ -134,11 +142,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._overlay.InteractiveOff()
         self._overlay.UseFXAAOn()  # smooth lines without multisampling
         ren_win.AddRenderer(self._overlay)
-        self._line_poly = vtk.vtkPolyData()
-        mapper = vtk.vtkPolyDataMapper2D()
+        self._line_poly = vtkPolyData()
+        mapper = vtkPolyDataMapper2D()
         mapper.SetInputData(self._line_poly)
         mapper.SetColorModeToDirectScalars()
-        self._line_actor = vtk.vtkActor2D()
+        self._line_actor = vtkActor2D()
         self._line_actor.SetMapper(mapper)
         self._line_actor.GetProperty().SetLineWidth(2.0)
         self._line_actor.GetProperty().SetOpacity(0.7)
@@ -1043,8 +1051,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def pick_at_display(self, x: int, y: int) -> dict | None:
         """Pick at VTK display coordinates (origin bottom-left), as a click does."""
-        import vtk
-
         ren = self.plotter.iren.interactor.FindPokedRenderer(int(x), int(y))
         side = None
         for i, r in enumerate(self.plotter.renderers):
@@ -1053,7 +1059,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if side is None or self.shapes[side] is None:
             return None
         actor = self._actors.get(side)
-        picker = vtk.vtkCellPicker() if self.shapes[side].is_mesh else vtk.vtkPointPicker()
+        picker = vtkCellPicker() if self.shapes[side].is_mesh else vtkPointPicker()
         picker.SetTolerance(0.005)
         picker.PickFromListOn()
         if actor is not None:
@@ -1100,8 +1106,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     # ================================================================== lines overlay
     def _update_lines(self, *_):
-        import vtk
-
         poly = self._line_poly
         if not self.show_lines or self.match is None or self.source is None or self.target is None:
             if poly.GetNumberOfPoints():
@@ -1131,15 +1135,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
         a, b = pts2[0][visible], pts2[1][visible]
         c = colors[visible]
         n = len(a)
-        points = vtk.vtkPoints()
+        points = vtkPoints()
         points.SetNumberOfPoints(2 * n)
         xyz = np.zeros((2 * n, 3))
         xyz[0::2, :2] = a
         xyz[1::2, :2] = b
-        from vtk.util.numpy_support import numpy_to_vtk
-
         points.SetData(numpy_to_vtk(xyz, deep=True))
-        lines = vtk.vtkCellArray()
+        lines = vtkCellArray()
         for k in range(n):
             lines.InsertNextCell(2)
             lines.InsertCellPoint(2 * k)
