@@ -14,7 +14,11 @@ p2p_12 from FM^T (one nearest-neighbour query).
     python scripts/bench_match.py ../shared/data/FAUST_r/vtx_5k                # 190 test pairs
     python scripts/bench_match.py ../shared/data/FAUST_r/vtx_5k --limit 10 --out bench_smoke
     python scripts/bench_match.py ../shared/data/TOSCA_r/TOSCA_Isometric/vtx_5k  # test_pairs.txt
-    python scripts/bench_match.py ../shared/data/FAUST_r/vtx_5k --scale --methods ours  # 5k/20k/80k
+    python scripts/bench_match.py ../shared/data/FAUST_r/vtx_5k --scale --no-pairs   # 5k/20k/80k, ours
+
+Reference check: `--shuffle 0 --limit 40 --methods pyfmaps` gives the "40 random test pairs" of
+../shared/data/README.md (its listed pairs are the first of that order: 092->098 1.13, 082->097
+16.69, 085->093 1.86, 092->096 2.03, 094->095 17.50, 090->098 1.09 were reproduced here).
 
 Writes OUT/bench.json (rewritten after every pair, "complete": false until the end),
 OUT/bench_results.md (tables), OUT/pairs.csv and OUT/pck.png (+ OUT/scale.* with --scale).
