@@ -6,7 +6,7 @@ import sys
 
 
 def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_source=None, gt_target=None,
-               preset=None, screenshot=None) -> int:
+               preset=None, device: str = "cpu", screenshot=None) -> int:
     """Open the window (and the given files), run the Qt event loop, return its exit status.
 
     ``screenshot``: save a PNG of the views once everything given is loaded, then quit
@@ -18,7 +18,7 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("shapecorr viewer")
-    win = ViewerWindow(preset=preset)
+    win = ViewerWindow(preset=preset, device=device)
     win.show()
     app.processEvents()
     def after_load():

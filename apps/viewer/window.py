@@ -69,7 +69,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     match_changed = QtCore.Signal()
     picked = QtCore.Signal(dict)
 
-    def __init__(self, preset: str | None = None, parent=None):
+    def __init__(self, preset: str | None = None, parent=None, device: str = "cpu"):
         super().__init__(parent)
         import shapecorr
 
@@ -91,6 +91,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.last_error: str | None = None
         self.jobs: dict[str, Job] = {}
         self._abandoned: set[Job] = set()  # cancelled threads still finishing their stage
+        self.device = device  # passed to shapecorr.match, as `shapecorr match --device`
         self.presets = shapecorr.available_presets() or ["default"]
         if preset and preset not in self.presets:
             self.presets.append(str(preset))  # a YAML path given on the command line
@@ -561,10 +562,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self._message("a match is already being computed")
             return False
         preset = preset or self.preset
-        src, tgt = self.source, self.target
+        src, tgt, device = self.source, self.target, self.device
 
         def work(progress, should_stop):
-            return shapecorr.match(src, tgt, preset=preset, progress=progress)
+            return shapecorr.match(src, tgt, preset=preset, device=device, progress=progress)
 
         job = Job("match", work, self)
         job.preset = preset
@@ -573,7 +574,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "The match failed", msg))
         job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
         self._start_job(job)
-        self._message(f"matching with preset {preset!r}…", 0)
+        self._message(f"matching with preset {preset!r} on {device}…", 0)
         if blocking:
             self.wait_idle(timeout)
             return self.match is not None

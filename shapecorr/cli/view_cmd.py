@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--gt-source", metavar="VTS", help="ground truth .vts of the source (1-based)")
     p.add_argument("--gt-target", metavar="VTS", help="ground truth .vts of the target (1-based)")
     p.add_argument("--preset", help="match preset used by Compute match (see configs/match)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where Compute match runs (as in `shapecorr match`)")
     p.add_argument("--screenshot", metavar="PNG", help=argparse_suppress())
     p.set_defaults(func=run)
 
@@ -64,6 +66,11 @@ def run(args) -> int:
 
         if args.preset not in available_presets() and not Path(args.preset).exists():
             raise CommandError(f"unknown preset {args.preset!r}; available: {', '.join(available_presets())}.")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
     _check_viewer_deps()
     try:
         from apps.viewer.app import run_viewer
@@ -71,4 +78,4 @@ def run(args) -> int:
         raise CommandError(f"the viewer could not be imported ({exc}); {INSTALL_HINT}") from exc
     return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
                       gt_source=args.gt_source, gt_target=args.gt_target, preset=args.preset,
-                      screenshot=args.screenshot)
+                      device=args.device, screenshot=args.screenshot)
