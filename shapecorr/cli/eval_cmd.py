@@ -96,7 +96,7 @@ def run(args) -> int:
         pairs_file = Path(args.pairs) if args.pairs else find_pairs_file(dataset)
         if pairs_file is None:
             raise CommandError(f"no --pairs given and no test_pairs.txt in {dataset} or its parent.")
-        if not pairs_file.exists():
+        if not pairs_file.is_file():
             raise CommandError(f"--pairs {pairs_file}: no such file.")
         pairs = read_pairs(pairs_file)
         if args.limit:

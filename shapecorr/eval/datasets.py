@@ -27,7 +27,7 @@ def read_vts(path, n_vertices: int | None = None) -> np.ndarray:
     With ``n_vertices``, indices are checked to lie in ``0..n_vertices-1``.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DatasetError(f"{path}: no such ground-truth file.")
     try:
         raw = np.loadtxt(path, dtype=np.float64, ndmin=1)
@@ -54,10 +54,14 @@ def read_pairs(path) -> list[tuple[str, str]]:
     Blank lines and ``#`` comments are skipped; a file extension on a name is dropped.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DatasetError(f"{path}: no such pairs file.")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not a text file of shape-name pairs.") from exc
     pairs = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
