@@ -199,6 +199,10 @@ def load_ground_truth(source, target, *, gt_map=None, gt_source=None, gt_target=
 
     ns, nt = source.n_vertices, target.n_vertices
     if gt_map is not None:
+        if Path(gt_map).suffix.lower() == ".vts":
+            raise MatchFileError(f"{gt_map}: a .vts file lists the vertices of one shape for template points; "
+                                 "give one per shape (File > Load ground truth .vts pair, or --gt-source and "
+                                 "--gt-target).")
         m = _read_indices(gt_map)
         if len(m) != nt:
             raise MatchFileError(f"{gt_map}: a ground-truth map needs one line per target vertex "
@@ -268,7 +272,8 @@ def geodesic_errors(source, p2p_21: np.ndarray, gt: GroundTruth, *, max_sources:
         keep_src = np.sort(rng.choice(uniq, max_sources, replace=False))
         mask = np.isin(src_idx, keep_src)
         src_idx, tgt_idx, uniq, sampled = src_idx[mask], tgt_idx[mask], keep_src, True
-    err = _eval_errors(source, p2p_21, src_idx, tgt_idx, progress, should_stop) if source.is_mesh else None
+    err, dist = _eval_errors(source, p2p_21, src_idx, tgt_idx, progress, should_stop) if source.is_mesh \
+        else (None, None)
     if err is None:
         err = _own_errors(source, p2p_21, src_idx, tgt_idx, uniq, progress, should_stop)
     per_vertex = np.full(len(p2p_21), np.nan)
@@ -277,7 +282,7 @@ def geodesic_errors(source, p2p_21: np.ndarray, gt: GroundTruth, *, max_sources:
     has = counts > 0
     per_vertex[has] = sums[has] / counts[has]
     return {"pairs": err, "per_vertex": per_vertex, "mean": float(err.mean()) if err.size else float("nan"),
-            "sampled": sampled}
+            "sampled": sampled, "distances": dist}
 
 
 def _eval_errors(source, p2p_21, src_idx, tgt_idx, progress, should_stop):
@@ -285,8 +290,14 @@ def _eval_errors(source, p2p_21, src_idx, tgt_idx, progress, should_stop):
     try:
         from shapecorr.eval import GeodesicDistances, geodesic_errors as eval_errors
     except ImportError:
-        return None
-    dist = GeodesicDistances(source, dense_max=0)  # solve only the rows needed, no n x n matrix
+        return None, None
+    # the same distances as `shapecorr eval` (all-pairs matrix up to 10k vertices, cached on
+    # disk; rows on demand above), so that the viewer shows exactly the CLI's numbers
+    dist = GeodesicDistances(source)
+    if dist.dense:
+        if progress is not None:
+            progress(0.02)
+        dist.matrix()
     order = np.argsort(src_idx, kind="stable")
     err = np.empty(len(src_idx), dtype=np.float64)
     chunks = np.array_split(order, max(1, min(50, len(order) // 100)))
@@ -296,7 +307,7 @@ def _eval_errors(source, p2p_21, src_idx, tgt_idx, progress, should_stop):
         err[rows] = eval_errors(source, p2p_21, src_idx, tgt_idx, distances=dist, points=rows)
         if progress is not None:
             progress((k + 1) / len(chunks))
-    return err
+    return err, dist
 
 
 def _own_errors(source, p2p_21, src_idx, tgt_idx, uniq, progress, should_stop):
@@ -317,10 +328,36 @@ def _own_errors(source, p2p_21, src_idx, tgt_idx, uniq, progress, should_stop):
     return err / np.sqrt(_normalizing_area(source))
 
 
-def point_error(shape, solver, predicted: int, true: int) -> float:
-    """Normalized geodesic distance on ``shape`` between two vertices."""
-    d = solver.distances_from(int(true))
-    return float(d[int(predicted)] / np.sqrt(_normalizing_area(shape)))
+class _SolverDistances:
+    """``between``/``sqrt_area`` like shapecorr.eval's GeodesicDistances, for point clouds (or
+    when shapecorr.eval is missing): heat-method rows from shapecorr.geodesic."""
+
+    def __init__(self, shape):
+        from shapecorr.geodesic import GeodesicSolver
+
+        self._solver = GeodesicSolver(shape)
+        self.sqrt_area = float(np.sqrt(_normalizing_area(shape)))
+
+    def between(self, a, b) -> np.ndarray:
+        return np.array([self._solver.distances_from(int(i))[int(j)] for i, j in zip(a, b)], dtype=np.float64)
+
+
+def distances_for(shape):
+    """Geodesic distances on ``shape`` for single picks (rows on demand, no n x n matrix)."""
+    if shape.is_mesh:
+        try:
+            from shapecorr.eval import GeodesicDistances
+        except ImportError:
+            pass
+        else:
+            return GeodesicDistances(shape, dense_max=0)
+    return _SolverDistances(shape)
+
+
+def point_error(distances, predicted: int, true: int) -> float:
+    """Normalized geodesic distance between a predicted and a true vertex (the error measure:
+    the row is the true vertex's, as in shapecorr.eval)."""
+    return float(distances.between([int(true)], [int(predicted)])[0] / distances.sqrt_area)
 
 
 # ----------------------------------------------------------------------------- texture

@@ -524,7 +524,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
             for f in folders:
                 self.load_match(f)
             if len(gts) == 2 and all(g.suffix.lower() == ".vts" for g in gts):
-                self.load_ground_truth(gt_source=gts[0], gt_target=gts[1])
+                a, b = gts
+                if self.source is not None and (b.stem == self.source.name or a.stem == getattr(self.target, "name", "")):
+                    a, b = b, a  # the names say which is which
+                self.load_ground_truth(gt_source=a, gt_target=b)
             elif len(gts) == 1 and gts[0].suffix.lower() != ".vts":
                 self.load_ground_truth(gts[0])
 
@@ -1035,7 +1038,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 if true is not None:
                     info["true"] = true
                     self._set_marker("true", other, true)
-                    info["error"] = helpers.point_error(self.shapes[other], self._solver(other), m, true)
+                    info["error"] = helpers.point_error(self._distances(other), m, true)
         self.last_pick = info
         self._draw_markers()
         self._update_status()
@@ -1043,11 +1046,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.picked.emit(info)
         return info
 
-    def _solver(self, side: str):
+    def _distances(self, side: str):
+        """Geodesics for picks: the error job's (same numbers as the heat map) or rows on demand."""
+        if side == "source" and self.errors is not None and self.errors.get("distances") is not None:
+            return self.errors["distances"]
         if side not in self._solvers:
-            from shapecorr.geodesic import GeodesicSolver
-
-            self._solvers[side] = GeodesicSolver(self.shapes[side])
+            self._solvers[side] = helpers.distances_for(self.shapes[side])
         return self._solvers[side]
 
     def pick_at_display(self, x: int, y: int) -> dict | None:

@@ -58,3 +58,13 @@ def test_ground_truth_files(tmp_path):
     (tmp_path / "bad.vts").write_text("0\n1\n2\n")  # 0 is not a 1-based index
     with pytest.raises(ShapecorrError):
         helpers.load_ground_truth(a, b, gt_source=tmp_path / "bad.vts", gt_target=tmp_path / "b.vts")
+
+
+def test_single_vts_as_map_is_explained(tmp_path):
+    from apps.viewer import helpers
+    from shapecorr import Shape, ShapecorrError
+
+    v = np.random.default_rng(0).normal(size=(4, 3))
+    (tmp_path / "a.vts").write_text("1\n2\n3\n4\n")
+    with pytest.raises(ShapecorrError, match="one per shape"):
+        helpers.load_ground_truth(Shape(v), Shape(v), gt_map=tmp_path / "a.vts")

@@ -59,6 +59,8 @@ def test_pick_marks_the_matched_vertex(matched):
     assert info["true"] == int(perm[j])
     assert win.markers["true"]["vertex"] == int(perm[j])
     assert info["error"] is not None and info["error"] >= 0
+    # the pick's error is the heat map's value at that vertex (one ground-truth pair per vertex)
+    assert info["error"] == pytest.approx(win.errors["per_vertex"][j], rel=1e-6, abs=1e-9)
     # from the other side too
     info = win.pick("source", 3)
     assert win.markers["match"]["side"] == "target"
