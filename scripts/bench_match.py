@@ -370,7 +370,7 @@ def bench_scale_impl(args, ds, pairs, out: Path) -> dict:
     rows = []
     try:
         log(f"scale: subdividing {len(names)} shapes (levels {levels}) into {workdir}")
-        folders = {0: ds.folder}
+        folders = {0: ds.folder} if 0 in args.scale_levels else {}
         folders.update(subdivide_dataset(ds.folder, workdir, tuple(levels), names, log=log) if levels else {})
         rng = np.random.default_rng(0)
         n_gt = len(ds.gt(pairs[0][0]))
