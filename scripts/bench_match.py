@@ -439,9 +439,6 @@ def bench_scale_impl(args, ds, pairs, out: Path) -> dict:
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run `finally` clean-ups on kill/timeout
     if argv and argv[0] == "--_worker":
         return worker(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -531,4 +528,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run `finally` clean-ups on kill/timeout
     sys.exit(main())
