@@ -21,7 +21,8 @@ from typing import Callable
 import numpy as np
 
 from .core import MatchFileError, Shape, load
-from .fmap import FmapWeights, fmap_to_p2p, orientation_score, p2p_to_fmap, solve_fmap, zoomout
+from .fmap import FmapWeights, fmap_to_p2p, orientation_score, solve_fmap, zoomout
+from .fmap.refine import farthest_point_sampling_spectral
 from .spectral import (
     eigenbasis,
     laplacian,
@@ -48,13 +49,14 @@ class MatchSettings:
     descriptor: str = "wks"
     n_descriptors: int = 100
     descriptor_step: int = 2  # keep every n-th descriptor in the energy
-    k_descriptor: int = 100  # eigenpairs used to build descriptors
+    k_descriptor: int = 40  # eigenpairs used to build descriptors (fewer = smoother, more robust)
     w_descr: float = 1.0
     w_lap: float = 0.01
     w_dcomm: float = 0.1
     w_orient: float = 1.0
-    orient_candidates: tuple = (0.3, 1.0, 3.0)  # w_orient multipliers tried when flips are handled
+    orient_candidates: tuple = (1.0, 5.0)  # w_orient multipliers tried when flips are handled
     flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
+    accept_score: float = 0.5  # a candidate this orientation-consistent is kept without trying others
     laplacian: str = "auto"
     seed: int = 0
 
@@ -269,30 +271,32 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, P1.descr, P1.evecs[:, :k], P1.sign),
                   orientation_operators(P2.shape.vertices, P2.shape.faces, P2.descr, P2.evecs[:, :k], P2.sign))
     multipliers = list(s.orient_candidates) if (s.flip_check and orient is not None) else [1.0]
-    inits = []
-    for mult in multipliers:
-        w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
-        inits.append((mult, solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)))
-    stage("fmap_init", 0.65, t0)
+    samples = None
+    if s.zoomout_samples and s.zoomout_samples < min(P1.shape.n_vertices, P2.shape.n_vertices):
+        samples = (farthest_point_sampling_spectral(P1.evecs, s.zoomout_samples, seed=s.seed),
+                   farthest_point_sampling_spectral(P2.evecs, s.zoomout_samples, seed=s.seed))
+    stage("fmap_operators", 0.6, t0)
 
     t0 = time.perf_counter()
     candidates = []
-    for mult, C0 in inits:
+    for mult in multipliers:
+        w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
+        C0 = solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
-                            n_samples=s.zoomout_samples, seed=s.seed, device=device)
+                            samples=samples, device=device)
         score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
                                    P2.shape.faces) if both_meshes else float("nan"))
         candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})
+        if not np.isfinite(score) or score >= s.accept_score:
+            break
     best = max(candidates, key=lambda c: (c["orientation_score"] if np.isfinite(c["orientation_score"]) else 0.0))
-    stage("zoomout", 0.9, t0)
+    stage("fmap_zoomout", 0.9, t0)
 
     t0 = time.perf_counter()
     C = best["C"]
     p2p_21 = best["p2p_21"]
-    # reverse direction: refine the transposed map (near-isometries are near-orthogonal)
-    C21 = p2p_to_fmap(fmap_to_p2p(C.T, P2.evecs, P1.evecs, device=device), P2.evecs, P1.evecs, P1.mass,
-                      k1=s.k_final, k2=s.k_final)
-    p2p_12 = fmap_to_p2p(C21, P2.evecs, P1.evecs, device=device)
+    # reverse direction through the adjoint: near-isometries have near-orthogonal fmaps
+    p2p_12 = fmap_to_p2p(C.T, P2.evecs, P1.evecs, device=device)
     stage("p2p", 1.0, t0)
     timings["total"] = round(time.perf_counter() - t_all, 4)
 

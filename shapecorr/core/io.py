@@ -127,8 +127,33 @@ def _fan(polys: list[list[int]]) -> np.ndarray:
     return np.asarray(tris, dtype=np.int64).reshape(-1, 3)
 
 
+def _read_off_fast(text: str):
+    """Plain triangle OFF without comments or colours, parsed in bulk (None if not that)."""
+    if "#" in text:
+        return None
+    tok = text.split()
+    if not tok or tok[0] != "OFF" or len(tok) < 4:
+        return None
+    try:
+        nv, nf = int(tok[1]), int(tok[2])
+    except ValueError:
+        return None
+    start = 4
+    end_v = start + 3 * nv
+    if nv == 0 or len(tok) != end_v + 4 * nf:
+        return None
+    faces = np.array(tok[end_v:], dtype=np.int64).reshape(nf, 4) if nf else None
+    if faces is not None and not (faces[:, 0] == 3).all():
+        return None
+    verts = np.array(tok[start:end_v], dtype=np.float64).reshape(nv, 3)
+    return {"vertices": verts, "faces": None if faces is None else faces[:, 1:].copy(), "vertex_colors": None}
+
+
 def _read_off(path: Path) -> dict:
     text = path.read_text(errors="strict")
+    fast = _read_off_fast(text)
+    if fast is not None:
+        return fast
     tokens_lines = [ln.split("#", 1)[0].split() for ln in text.splitlines()]
     lines = [t for t in tokens_lines if t]
     if not lines:

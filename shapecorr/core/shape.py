@@ -257,30 +257,33 @@ class Shape:
 
         return self._cached_geom("vertex_normals", compute)
 
+    def _edge_counts(self):
+        """Unique undirected edges and how many faces use each (computed once)."""
+
+        def compute():
+            f = self.faces
+            e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+            key = e[:, 0] * np.int64(self.n_vertices) + e[:, 1]
+            uniq, counts = np.unique(key, return_counts=True)
+            edges = np.stack([uniq // self.n_vertices, uniq % self.n_vertices], axis=1)
+            return edges, counts
+
+        return self._cached_geom("edge_counts", compute)
+
     @property
     def edges(self) -> np.ndarray:
         """Unique undirected edges ``(e, 2)`` with ``e[:, 0] < e[:, 1]``."""
-        return self._cached_geom("edges", lambda: np.unique(self._sorted_half_edges(), axis=0))
-
-    def _sorted_half_edges(self) -> np.ndarray:
-        f = self.faces
-        e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-        return np.sort(e, axis=1)
+        return self._edge_counts()[0]
 
     @property
     def boundary_edges(self) -> np.ndarray:
         """Edges used by exactly one face (an open boundary)."""
-
-        def compute():
-            e, counts = np.unique(self._sorted_half_edges(), axis=0, return_counts=True)
-            return e[counts == 1]
-
-        return self._cached_geom("boundary_edges", compute)
+        edges, counts = self._edge_counts()
+        return edges[counts == 1]
 
     @property
     def is_edge_manifold(self) -> bool:
-        _, counts = np.unique(self._sorted_half_edges(), axis=0, return_counts=True)
-        return bool((counts <= 2).all())
+        return bool((self._edge_counts()[1] <= 2).all())
 
     @property
     def is_watertight(self) -> bool:
@@ -289,19 +292,25 @@ class Shape:
     @property
     def n_components(self) -> int:
         """Connected components of the mesh graph (isolated vertices count as components)."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
+        def compute():
+            from scipy.sparse import coo_matrix
+            from scipy.sparse.csgraph import connected_components
 
-        e = self.edges
-        n = self.n_vertices
-        g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-        return int(connected_components(g, directed=False)[0])
+            e = self.edges
+            n = self.n_vertices
+            g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+            return int(connected_components(g, directed=False)[0])
+
+        return self._cached_geom("n_components", compute)
 
     @property
     def n_duplicate_vertices(self) -> int:
         """Vertices at exactly the same position as an earlier one (not merged)."""
-        _, inv = np.unique(self.vertices, axis=0, return_inverse=True)
-        return int(self.n_vertices - np.unique(inv).size)
+        def compute():
+            rows = np.ascontiguousarray(self.vertices).view(np.dtype((np.void, 24))).ravel()
+            return int(self.n_vertices - np.unique(rows).size)
+
+        return self._cached_geom("n_duplicates", compute)
 
     @property
     def unreferenced_vertices(self) -> np.ndarray:

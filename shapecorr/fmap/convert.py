@@ -12,15 +12,14 @@ import numpy as np
 
 
 def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int = 64 * 2 ** 20,
-                device: str = "cpu", dtype=None) -> np.ndarray:
+                device: str = "cpu") -> np.ndarray:
     """Index of the nearest row of ``database (n, d)`` for each row of ``queries (q, d)``.
 
-    Exact (brute force, ``|x|^2 - 2 x.y + |y|^2``) in blocks of queries, so the distance
-    matrix held at once is about ``block_bytes``. Runs in torch on ``device``. Ties break to
-    the lowest index.
+    Exact brute force (``argmin |y|^2 - 2 x.y``, float32) in blocks of queries, so the
+    distance block held at once is about ``block_bytes``: memory is ``O(block * n)``, never
+    ``q x n``. NumPy/BLAS on the CPU (mixing torch and BLAS thread pools on few cores is
+    several times slower); torch on CUDA devices.
     """
-    import torch
-
     queries = np.asarray(queries)
     database = np.asarray(database)
     if queries.ndim != 2 or database.ndim != 2 or queries.shape[1] != database.shape[1]:
@@ -28,20 +27,29 @@ def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int =
                          f"{database.shape}.")
     if len(database) == 0:
         raise ValueError("the database of points is empty.")
-    dtype = dtype or torch.float32
-    db = torch.as_tensor(database, device=device).to(dtype)
-    db_sq = (db * db).sum(1)
-    n = db.shape[0]
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    block = max(1, int(block_bytes // (itemsize * n)))
+    n = len(database)
+    block = max(1, int(block_bytes // (4 * n)))
     out = np.empty(len(queries), dtype=np.int64)
-    qs = torch.as_tensor(queries, device=device).to(dtype)
-    dbt = db.T.contiguous()
+    if str(device).startswith("cuda"):
+        import torch
+
+        db = torch.as_tensor(database, device=device).float()
+        db_sq = (db * db).sum(1)
+        dbt = db.T.contiguous()
+        qs = torch.as_tensor(queries, device=device).float()
+        for start in range(0, len(queries), block):
+            q = qs[start:start + block]
+            d = torch.addmm(db_sq.expand(len(q), n), q, dbt, alpha=-2.0)
+            out[start:start + len(q)] = d.argmin(1).cpu().numpy()
+        return out
+    db = np.ascontiguousarray(database, dtype=np.float32)
+    db_sq = np.einsum("ij,ij->i", db, db)
+    qs = np.asarray(queries, dtype=np.float32)
     for start in range(0, len(queries), block):
-        q = qs[start:start + block]
-        # |q|^2 is constant per row: argmin over |y|^2 - 2 q.y
-        d = torch.addmm(db_sq.expand(len(q), n), q, dbt, alpha=-2.0)
-        out[start:start + len(q)] = d.argmin(1).cpu().numpy()
+        d = qs[start:start + block] @ db.T
+        d *= -2.0
+        d += db_sq
+        out[start:start + len(d)] = d.argmin(1)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import scipy.linalg
 
 from .convert import fmap_to_p2p, knn_blocked, p2p_to_fmap
 
@@ -13,7 +14,8 @@ log = logging.getLogger(__name__)
 
 def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: np.ndarray, *,
             k_final: int, step: int = 1, n_samples: int | None = None, seed: int = 0,
-            device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+            device: str = "cpu", samples: tuple[np.ndarray, np.ndarray] | None = None,
+            full_map: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Spectral upsampling of ``fmap_12 (k2, k1)`` to ``(k_final, k_final)`` (Melzi et al. 2019).
 
     Alternates the vertex map (nearest neighbours in the spectral embeddings) and the
@@ -22,8 +24,11 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     the spectral embedding, seeded) during the iterations and the map is fitted by least
     squares on them, which makes each step ``O(n_samples^2 k)`` instead of ``O(n1 n2 k)``.
 
-    Returns ``(fmap_12 (k_final, k_final), p2p_21 (n2,))``; the vertex map is computed at the
-    end on all vertices of both shapes.
+    ``samples=(sub1, sub2)`` gives the subsets directly (to reuse them across calls).
+
+    Returns ``(fmap_12 (k_final, k_final), p2p_21)``; the vertex map is computed at the end on
+    all vertices of both shapes (or, with ``full_map=False``, on the samples of shape 2, as
+    indices into the samples of shape 1).
     """
     k2, k1 = fmap_12.shape
     if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
@@ -32,22 +37,30 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     if step < 1:
         raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
     sub1 = sub2 = None
-    if n_samples is not None and n_samples < min(len(evecs1), len(evecs2)):
+    if samples is not None:
+        sub1, sub2 = samples
+    elif n_samples is not None and n_samples < min(len(evecs1), len(evecs2)):
         sub1 = farthest_point_sampling_spectral(evecs1, n_samples, seed=seed)
         sub2 = farthest_point_sampling_spectral(evecs2, n_samples, seed=seed)
     E1 = evecs1[:, :k_final] if sub1 is None else evecs1[sub1, :k_final]
     E2 = evecs2[:, :k_final] if sub2 is None else evecs2[sub2, :k_final]
+    if sub2 is not None:
+        # least squares on the samples for every size k from one QR: the QR of the first k
+        # columns is the first k columns of Q and the leading k x k block of R.
+        Q, R = np.linalg.qr(E2)
+        R_inv = scipy.linalg.solve_triangular(R, np.eye(R.shape[0]))  # leading blocks invert too
     C = fmap_12
     k = min(k1, k2)
     while k < k_final:
         p2p = fmap_to_p2p(C, E1, E2, device=device)
         k = min(k + step, k_final)
-        if sub1 is None:
+        if sub2 is None:
             C = p2p_to_fmap(p2p, E1, E2, mass2, k1=k, k2=k)
         else:
-            C = np.linalg.lstsq(E2[:, :k], E1[p2p, :k], rcond=None)[0]
-    p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
-    return C, p2p
+            C = R_inv[:k, :k] @ (Q[:, :k].T @ E1[p2p, :k])
+    if full_map or sub1 is None:
+        return C, fmap_to_p2p(C, evecs1, evecs2, device=device)
+    return C, fmap_to_p2p(C, E1, E2, device=device)
 
 
 def farthest_point_sampling_spectral(evecs: np.ndarray, n: int, seed: int = 0, dims: int = 3) -> np.ndarray:
