@@ -45,7 +45,8 @@ class MatchSettings:
     k_init: int = 30  # size of the initial functional map
     k_final: int = 100  # ZoomOut target size
     zoomout_step: int = 5
-    zoomout_samples: int | None = 1500  # vertices of the target matched per ZoomOut step
+    zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
+    refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
     descriptor: str = "wks"
     n_descriptors: int = 100
     descriptor_step: int = 2  # keep every n-th descriptor in the energy
@@ -283,7 +284,7 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
         C0 = solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
-                            samples=samples, device=device)
+                            samples=samples, device=device, refine_iters=s.refine_iters)
         score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
                                    P2.shape.faces) if both_meshes else float("nan"))
         candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})

