@@ -47,6 +47,7 @@ class MatchSettings:
     zoomout_step: int = 5
     zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
     refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
+    refine_max_vertices: int = 30000  # skip those iterations above this size (each is O(n1 n2 k))
     descriptor: str = "wks"
     n_descriptors: int = 100
     descriptor_step: int = 2  # keep every n-th descriptor in the energy
@@ -279,12 +280,14 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     stage("fmap_operators", 0.6, t0)
 
     t0 = time.perf_counter()
+    big = max(P1.shape.n_vertices, P2.shape.n_vertices) > s.refine_max_vertices
+    refine_iters = 0 if big and not str(device).startswith("cuda") else s.refine_iters
     candidates = []
     for mult in multipliers:
         w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
         C0 = solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
-                            samples=samples, device=device, refine_iters=s.refine_iters)
+                            samples=samples, device=device, refine_iters=refine_iters)
         score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
                                    P2.shape.faces) if both_meshes else float("nan"))
         candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})
@@ -307,6 +310,7 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],
         "orientation_score": best["orientation_score"],
         "device": str(device),
+        "refine_iters": refine_iters,
     }
     return Match(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=C, settings=s.to_dict(), timings=timings, info=info,
                  source_summary=src.summary(), target_summary=tgt.summary())
