@@ -219,6 +219,7 @@ def bench_pairs(args, ds, pairs, out: Path, machine: dict) -> dict:
               "pairs_source": args.pairs_source, "n_pairs": len(pairs), "machine": machine,
               "preset": args.preset, "device": args.device, "flip_fraction": args.flip_fraction,
               "methods": {m: LABELS[m] for m in methods}, "complete": False}
+    args.partial = result  # what main() reports if the run is interrupted
     t_start = time.perf_counter()
     width = len(str(len(pairs)))
     for i, (a, b) in enumerate(pairs, 1):
@@ -517,9 +518,20 @@ def main(argv=None) -> int:
     log(f"bench: {len(pairs)} pairs, methods {', '.join(args.methods)}, device {args.device}, output {out}")
 
     result = None
-    if not args.no_pairs:
-        result = bench_pairs(args, ds, pairs, out, machine)
-    scale = bench_scale_impl(args, ds, pairs, out) if args.scale else None
+    args.partial = None
+    try:
+        if not args.no_pairs:
+            result = bench_pairs(args, ds, pairs, out, machine)
+        scale = bench_scale_impl(args, ds, pairs, out) if args.scale else None
+    except (KeyboardInterrupt, SystemExit):
+        part = result or args.partial
+        if part and part.get("summary"):
+            done = min(s["n_pairs"] for s in part["summary"].values())
+            (out / "bench_results.md").write_text(
+                markdown(part, None, machine, command)
+                + f"\n**Interrupted after {done} of {len(pairs)} pairs.**\n")
+            log(f"bench: interrupted; partial results in {out}")
+        raise
     md = markdown(result, scale, machine, command)
     (out / "bench_results.md").write_text(md)
     print(md)
