@@ -14,97 +14,27 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .core import MatchFileError, Shape, load
+from .core.jsonio import json_default
 from .fmap import FmapWeights, fmap_to_p2p, orientation_score, solve_fmap, zoomout
 from .fmap.refine import farthest_point_sampling_spectral
-from .spectral import (
-    eigenbasis,
-    laplacian,
-    multiplication_operators,
-    normalize_descriptors,
-    orientation_operators,
-    orientation_sign,
-    wks,
+from .fmap.setup import (  # noqa: F401  (re-exported: the public names live here too)
+    PRESET_DIR,
+    MatchSettings,
+    Prepared,
+    available_presets,
+    load_preset,
+    prepare,
 )
+from .spectral import multiplication_operators, orientation_operators
 
 log = logging.getLogger(__name__)
-
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "match"
-
-
-@dataclass
-class MatchSettings:
-    """Every parameter of the default pipeline (a preset is a named set of these)."""
-
-    k_init: int = 30  # size of the initial functional map
-    k_final: int = 100  # ZoomOut target size
-    zoomout_step: int = 5
-    zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
-    refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
-    refine_max_vertices: int = 30000  # skip those iterations above this size (each is O(n1 n2 k))
-    descriptor: str = "wks"
-    n_descriptors: int = 100
-    descriptor_step: int = 2  # keep every n-th descriptor in the energy
-    k_descriptor: int = 40  # eigenpairs used to build descriptors (fewer = smoother, more robust)
-    w_descr: float = 1.0
-    w_lap: float = 0.01
-    w_dcomm: float = 0.1
-    w_orient: float = 1.0
-    orient_candidates: tuple = (1.0, 5.0)  # w_orient multipliers tried when flips are handled
-    flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
-    accept_score: float = 0.5  # a candidate this orientation-consistent is kept without trying others
-    laplacian: str = "auto"
-    seed: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MatchSettings":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown match setting(s) {sorted(unknown)}; known: {sorted(names)}.")
-        d = dict(d)
-        if "orient_candidates" in d:
-            d["orient_candidates"] = tuple(d["orient_candidates"])
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["orient_candidates"] = list(self.orient_candidates)
-        return d
-
-
-def available_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.exists() else []
-
-
-def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overrides) -> MatchSettings:
-    """A preset by name (``configs/match/NAME.yaml``), by YAML path, as a dict, or the default."""
-    import yaml
-
-    if isinstance(preset, MatchSettings):
-        base = preset.to_dict()
-    elif isinstance(preset, dict):
-        base = dict(preset)
-    elif preset is None or preset == "default":
-        path = PRESET_DIR / "default.yaml"
-        base = yaml.safe_load(path.read_text()) if path.exists() else {}
-    else:
-        path = Path(preset)
-        if path.suffix not in (".yaml", ".yml"):
-            path = PRESET_DIR / f"{preset}.yaml"
-        if not path.exists():
-            raise ValueError(f"unknown preset {str(preset)!r}; available: {', '.join(available_presets()) or 'none'} "
-                             "(or give the path of a YAML file).")
-        base = yaml.safe_load(path.read_text()) or {}
-    base.pop("description", None)
-    base.update(overrides)
-    return MatchSettings.from_dict(base)
 
 
 @dataclass
@@ -141,7 +71,7 @@ class Match:
         np.save(d / "fmap.npy", self.fmap_12)
         meta = {"settings": self.settings, "timings": self.timings, "info": self.info,
                 "source": self.source_summary, "target": self.target_summary}
-        (d / "match.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        (d / "match.json").write_text(json.dumps(meta, indent=2, default=json_default))
         return d
 
     @classmethod
@@ -180,24 +110,6 @@ class Match:
             raise MatchFileError("target_to_source refers to source vertices that do not exist.")
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
-@dataclass
-class _Prepared:
-    shape: Shape  # normalized
-    evals: np.ndarray
-    evecs: np.ndarray
-    mass: np.ndarray
-    descr: np.ndarray  # (n, p), M-normalized
-    sign: float  # +1 outward faces, -1 inward
-    vertex_normals: np.ndarray | None
-
 
 def _as_shape(x) -> Shape:
     if isinstance(x, Shape):
@@ -205,39 +117,28 @@ def _as_shape(x) -> Shape:
     return load(x)
 
 
-def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> _Prepared:
-    """Normalization, basis and descriptors of one shape (cached)."""
-    k_max = max(s.k_final, s.k_init, s.k_descriptor)
-    if shape.is_mesh:
-        norm = shape.normalized()
-    else:  # unit area from the point-cloud mass (the surface area it represents)
-        _, mass_raw = laplacian(shape, s.laplacian, cache=cache)
-        norm = shape.normalized(area=float(mass_raw.sum()))
-    basis = eigenbasis(norm, k_max, laplacian_kind=s.laplacian, device=device, cache=cache)
-    kd = min(s.k_descriptor, basis.k)
-    if s.descriptor == "wks":
-        descr = wks(basis.evals[:kd], basis.evecs[:, :kd], s.n_descriptors)
-    elif s.descriptor == "hks":
-        from .spectral import hks
-
-        descr = hks(basis.evals[:kd], basis.evecs[:, :kd], n_times=s.n_descriptors)
-    else:
-        raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
-    descr = normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], basis.mass)
-    sign = orientation_sign(norm.vertices, norm.faces) if norm.is_mesh else 1.0
-    vn = norm.vertex_normals * sign if norm.is_mesh else None
-    return _Prepared(norm, basis.evals, basis.evecs, basis.mass, descr, sign, vn)
-
-
 def match(source, target, preset: str | dict | MatchSettings | None = None, *, device: str = "cpu",
           progress: Callable[[str, float], None] | None = None, cache: bool | None = None,
           **overrides) -> Match:
     """Dense correspondence between two shapes (paths or :class:`Shape`).
 
-    ``preset``: a name in ``configs/match`` (``default``, ``fast``, ...), a YAML path, a dict or
-    :class:`MatchSettings`; keyword ``overrides`` replace single settings (e.g. ``k_final=60``).
-    ``progress(stage, fraction)`` is called as stages finish (the CLI prints them).
+    ``preset``: a name in ``configs/match`` (``default``, ``fast``, ``accurate``), a YAML path, a
+    dict or :class:`MatchSettings`; keyword ``overrides`` replace single settings (e.g.
+    ``k_final=60``). ``device``: ``"cpu"`` or ``"cuda"`` (eigenbasis and nearest neighbours on the
+    GPU). ``progress(stage, fraction)`` is called as stages finish (the CLI prints them).
+    ``cache``: False skips the disk cache for this call.
     """
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    settings = load_preset(preset, **overrides)
+    limit = threadpool_limits(settings.blas_threads) if settings.blas_threads else nullcontext()
+    with limit:
+        return _match(source, target, settings, device=device, progress=progress, cache=cache)
+
+
+def _match(source, target, s: MatchSettings, *, device: str, progress, cache) -> Match:
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     notify = progress or (lambda stage, frac: None)
@@ -248,7 +149,6 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         notify(name, frac)
 
     t0 = time.perf_counter()
-    s = load_preset(preset, **overrides)
     src, tgt = _as_shape(source), _as_shape(target)
     stage("load", 0.05, t0)
 

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .common import CommandError, run_command
+    from .common import run_command
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from ..core.jsonio import json_default
 from .common import CommandError, atomic_output_dir
 
 HELP = "match the pairs of a benchmark folder and report geodesic error, flips, PCK, coverage, timings"
@@ -209,7 +210,7 @@ def run(args) -> int:
     }
 
     with atomic_output_dir(Path(args.out)) as tmp:
-        (tmp / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
+        (tmp / "results.json").write_text(json.dumps(results, indent=2, default=json_default))
         cols = ["source", "target", "n_source", "n_target", "mean_error_x100", "median_error_x100",
                 "mean_error_sym_x100", "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12",
                 "time_s", "eval_time_s"]
@@ -226,12 +227,3 @@ def run(args) -> int:
     print(Path(args.out) / "results.json")
     return 0
 
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

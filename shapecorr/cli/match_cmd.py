@@ -7,6 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
+from ..core.jsonio import json_default
 from .common import CommandError, Progress, atomic_output_dir, load_shape_arg
 
 HELP = "match two shapes (meshes or point clouds) and write both vertex maps"
@@ -99,7 +100,7 @@ def run(args) -> int:
             },
             "versions": _versions(__version__),
         }
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default))
     if not args.quiet:
         print(f"shapecorr match: wrote {out}/ (source_to_target.txt, target_to_source.txt, fmap.npy, "
               f"report.json{', correspondence.png' if picture else ''}) in {m.timings['total']:.2f}s",
@@ -126,12 +127,3 @@ def _versions(ours: str) -> dict:
     return {"shapecorr": ours, "python": platform.python_version(), "numpy": numpy.__version__,
             "scipy": scipy.__version__, "torch": torch.__version__, "platform": platform.platform()}
 
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from ..core.jsonio import json_default
 from .common import CommandError, Progress, atomic_output_dir, load_shape_arg
 
 WHAT = ("texture", "colors", "labels", "field")
@@ -205,7 +206,7 @@ def run(args) -> int:
         timings["total"] = round(time.perf_counter() - t_all, 3)
         report["timings"] = timings
         report["outputs"] = sorted([p.name for p in tmp.iterdir()] + ["report.json"])
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default))
     progress(f"wrote {out}")
     if not args.quiet:
         extra = ""
@@ -243,12 +244,3 @@ def _field_colors(f1, f2):
 
     return col(f1), col(f2)
 
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

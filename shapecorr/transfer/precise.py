@@ -36,7 +36,7 @@ class SpectralBases(NamedTuple):
 def match_settings(match):
     """The :class:`~shapecorr.pipeline.MatchSettings` a match was computed with (unknown keys
     of older files are ignored)."""
-    from ..pipeline import MatchSettings, load_preset
+    from ..fmap.setup import MatchSettings, load_preset
 
     known = {f for f in MatchSettings.__dataclass_fields__}
     saved = {k: v for k, v in (match.settings or {}).items() if k in known}
@@ -45,7 +45,7 @@ def match_settings(match):
 
 def spectral_bases(match, source: Shape, target: Shape, *, device: str = "cpu", cache: bool | None = None) -> SpectralBases:
     """The eigenbases the match's functional map is expressed in (same settings, cached)."""
-    from ..pipeline import prepare
+    from ..fmap.setup import prepare
 
     s = match_settings(match)
     k2, k1 = np.shape(match.fmap_12)

@@ -1,0 +1,128 @@
+"""Match settings and presets, and the per-shape preparation every matcher shares.
+
+A preset is a named set of :class:`MatchSettings` in ``configs/match/NAME.yaml``.
+:func:`prepare` turns a shape into what the functional-map solver needs (normalized shape,
+eigenbasis, descriptors, orientation), computed once and cached; the pipeline and the
+applications (e.g. texture transfer re-using a match's bases) call it with the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..core import Shape
+from ..spectral import eigenbasis, laplacian, normalize_descriptors, orientation_sign, wks
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "match"
+
+
+@dataclass
+class MatchSettings:
+    """Every parameter of the default pipeline (a preset is a named set of these)."""
+
+    k_init: int = 30  # size of the initial functional map
+    k_final: int = 100  # ZoomOut target size
+    zoomout_step: int = 5
+    zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
+    refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
+    refine_max_vertices: int = 30000  # skip those iterations above this size (each is O(n1 n2 k))
+    descriptor: str = "wks"
+    n_descriptors: int = 100
+    descriptor_step: int = 2  # keep every n-th descriptor in the energy
+    k_descriptor: int = 40  # eigenpairs used to build descriptors (fewer = smoother, more robust)
+    w_descr: float = 1.0
+    w_lap: float = 0.01
+    w_dcomm: float = 0.1
+    w_orient: float = 1.0
+    orient_candidates: tuple = (1.0, 5.0)  # w_orient multipliers tried when flips are handled
+    flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
+    accept_score: float = 0.5  # a candidate this orientation-consistent is kept without trying others
+    laplacian: str = "auto"
+    seed: int = 0
+    blas_threads: int | None = 1  # BLAS/OpenMP threads inside match (None: library default).
+    # One thread is as fast here (the matrices are small) and immune to the 3-10x slow-down of
+    # spinning BLAS threads when other processes share the cores.
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MatchSettings":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown match setting(s) {sorted(unknown)}; known: {sorted(names)}.")
+        d = dict(d)
+        if "orient_candidates" in d:
+            d["orient_candidates"] = tuple(d["orient_candidates"])
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["orient_candidates"] = list(self.orient_candidates)
+        return d
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.exists() else []
+
+
+def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overrides) -> MatchSettings:
+    """A preset by name (``configs/match/NAME.yaml``), by YAML path, as a dict, or the default."""
+    import yaml
+
+    if isinstance(preset, MatchSettings):
+        base = preset.to_dict()
+    elif isinstance(preset, dict):
+        base = dict(preset)
+    elif preset is None or preset == "default":
+        path = PRESET_DIR / "default.yaml"
+        base = yaml.safe_load(path.read_text()) if path.exists() else {}
+    else:
+        path = Path(preset)
+        if path.suffix not in (".yaml", ".yml"):
+            path = PRESET_DIR / f"{preset}.yaml"
+        if not path.exists():
+            raise ValueError(f"unknown preset {str(preset)!r}; available: {', '.join(available_presets()) or 'none'} "
+                             "(or give the path of a YAML file).")
+        base = yaml.safe_load(path.read_text()) or {}
+    base.pop("description", None)
+    base.update(overrides)
+    return MatchSettings.from_dict(base)
+
+
+@dataclass
+class Prepared:
+    shape: Shape  # normalized
+    evals: np.ndarray
+    evecs: np.ndarray
+    mass: np.ndarray
+    descr: np.ndarray  # (n, p), M-normalized
+    sign: float  # +1 outward faces, -1 inward
+    vertex_normals: np.ndarray | None
+
+
+def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> Prepared:
+    """Normalization, basis and descriptors of one shape (cached)."""
+    k_max = max(s.k_final, s.k_init, s.k_descriptor)
+    if shape.is_mesh:
+        norm = shape.normalized()
+    else:  # unit area from the point-cloud mass (the surface area it represents)
+        _, mass_raw = laplacian(shape, s.laplacian, cache=cache)
+        norm = shape.normalized(area=float(mass_raw.sum()))
+    basis = eigenbasis(norm, k_max, laplacian_kind=s.laplacian, device=device, cache=cache)
+    kd = min(s.k_descriptor, basis.k)
+    if s.descriptor == "wks":
+        descr = wks(basis.evals[:kd], basis.evecs[:, :kd], s.n_descriptors)
+    elif s.descriptor == "hks":
+        from ..spectral import hks
+
+        descr = hks(basis.evals[:kd], basis.evecs[:, :kd], n_times=s.n_descriptors)
+    else:
+        raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
+    descr = normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], basis.mass)
+    sign = orientation_sign(norm.vertices, norm.faces) if norm.is_mesh else 1.0
+    vn = norm.vertex_normals * sign if norm.is_mesh else None
+    return Prepared(norm, basis.evals, basis.evecs, basis.mass, descr, sign, vn)
+
+
