@@ -1,0 +1,364 @@
+"""``shapecorr match``: end to end on the bundled Spot pair, help/version, and bad input.
+
+The CLI runs in-process through ``shapecorr.cli.main`` (fast), and twice as a real process
+(the ``shapecorr`` console script) to check exit codes and stderr exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shapecorr
+from shapecorr.cli import main
+from shapecorr.pipeline import load_preset
+
+from helpers import bumpy, permuted_copy, point_cloud, write_off
+
+ROOT = Path(__file__).resolve().parents[2]
+SPOT = ROOT / "data" / "spot"
+OUTPUTS = ("source_to_target.txt", "target_to_source.txt", "fmap.npy", "report.json", "correspondence.png")
+
+# Measured on this machine (fast preset): mean error ~0.021 (target->source) and ~0.024
+# (source->target) on the unit-area source, whose extent is about 0.4 x 0.7 x 0.7; a random
+# map gives ~0.39. The bound leaves a margin of about 3x.
+SPOT_MEAN_ERROR_BOUND = 0.06
+
+
+def _stderr_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+def _no_leftovers(parent: Path, name: str):
+    """Neither the output folder nor a temporary '.NAME.partial-*' folder beside it."""
+    assert not (parent / name).exists()
+    assert not list(parent.glob(f".{name}.partial-*"))
+
+
+@pytest.fixture(scope="module")
+def spot_run(tmp_path_factory):
+    """One in-process run of the README example: spot -> spot_posed, fast preset."""
+    base = tmp_path_factory.mktemp("spot")
+    shapecorr.set_cache_dir(base / "cache")
+    try:
+        out = base / "out"
+        rc = main(["match", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(out),
+                   "--preset", "fast", "--quiet"])
+    finally:
+        shapecorr.set_cache_dir("default")
+    return rc, out
+
+
+@pytest.fixture
+def tiny_pair(tmp_path):
+    """A small closed blob and a permuted copy, as OFF files."""
+    s = bumpy(2)  # 162 vertices
+    t, perm = permuted_copy(s, seed=31, rigid=True)
+    a = write_off(tmp_path / "a.off", s.vertices, s.faces)
+    b = write_off(tmp_path / "b.off", t.vertices, t.faces)
+    return a, b, perm
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_spot_end_to_end_outputs(spot_run):
+    rc, out = spot_run
+    assert rc == 0
+    for name in OUTPUTS:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not list(out.parent.glob(".out.partial-*"))
+    n_src, n_tgt = 2930, 4001
+    s2t = np.loadtxt(out / "source_to_target.txt", dtype=np.int64)
+    t2s = np.loadtxt(out / "target_to_source.txt", dtype=np.int64)
+    assert s2t.shape == (n_src,) and t2s.shape == (n_tgt,)
+    assert 0 <= s2t.min() and s2t.max() < n_tgt
+    assert 0 <= t2s.min() and t2s.max() < n_src
+    k = load_preset("fast").k_final
+    fmap = np.load(out / "fmap.npy")
+    assert fmap.shape == (k, k) and np.all(np.isfinite(fmap))
+    # the maps are dense, not collapsed onto a few vertices
+    assert np.unique(t2s).size > 0.5 * n_src and np.unique(s2t).size > 0.5 * n_tgt
+
+
+def test_spot_report_json(spot_run):
+    _, out = spot_run
+    report = json.loads((out / "report.json").read_text())
+    assert report["source"]["n_vertices"] == 2930 and report["target"]["n_vertices"] == 4001
+    assert report["source"]["kind"] == "mesh" and report["source"]["has_uv"]
+    assert report["preset"] == "fast"
+    assert report["settings"] == load_preset("fast").to_dict()
+    assert report["versions"]["shapecorr"] == shapecorr.__version__
+    for key in ("numpy", "scipy", "torch", "python"):
+        assert report["versions"][key]
+    timings = report["timings_s"]
+    assert timings["total"] > 0 and {"load", "prepare_source", "prepare_target", "p2p"} <= set(timings)
+    assert report["outputs"]["picture"] == "correspondence.png"
+    assert -1.0 <= report["info"]["orientation_score"] <= 1.0
+
+
+def test_spot_picture_is_a_valid_png(spot_run):
+    from PIL import Image
+
+    _, out = spot_run
+    path = out / "correspondence.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as img:
+        img.verify()
+    with Image.open(path) as img:
+        w, h = img.size
+        assert w >= 200 and h >= 100 and w > h  # two shapes side by side
+        arr = np.asarray(img.convert("RGB"))
+    assert len(np.unique(arr.reshape(-1, 3), axis=0)) > 50  # coloured shapes, not a blank image
+
+
+def test_spot_error_against_ground_truth(spot_run):
+    """Mean Euclidean distance between the matched and the true source point, on the source
+    normalized to unit area (GT: line j of spot_posed_gt.txt = spot vertex of posed vertex j)."""
+    _, out = spot_run
+    gt = np.loadtxt(SPOT / "spot_posed_gt.txt", dtype=np.int64)
+    src = shapecorr.load(SPOT / "spot.obj").normalized()
+    assert src.area == pytest.approx(1.0)
+    t2s = np.loadtxt(out / "target_to_source.txt", dtype=np.int64)
+    s2t = np.loadtxt(out / "source_to_target.txt", dtype=np.int64)
+    err_21 = np.linalg.norm(src.vertices[t2s] - src.vertices[gt], axis=1)
+    err_12 = np.linalg.norm(src.vertices[gt[s2t]] - src.vertices, axis=1)
+    assert err_21.mean() < SPOT_MEAN_ERROR_BOUND
+    assert err_12.mean() < SPOT_MEAN_ERROR_BOUND
+    assert np.median(err_21) < SPOT_MEAN_ERROR_BOUND
+
+
+def test_in_process_match_recovers_a_permutation(tmp_path, tiny_pair, capsys):
+    a, b, perm = tiny_pair
+    out = tmp_path / "res"
+    rc = main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "20", "--no-picture"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "prepare_source" in err and "wrote" in err  # progress per stage on stderr
+    t2s = np.loadtxt(out / "target_to_source.txt", dtype=np.int64)
+    assert (t2s == perm).mean() >= 0.95
+    assert np.load(out / "fmap.npy").shape == (20, 20)
+    assert not (out / "correspondence.png").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["k_final"] == 20
+    assert report["settings"]["k_init"] <= 20  # clipped to --k
+    assert report["outputs"]["picture"] is None
+
+
+def test_quiet_is_silent_and_existing_files_are_kept(tmp_path, tiny_pair, capsys):
+    a, b, _ = tiny_pair
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "fmap.npy").write_text("old")
+    rc = main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "12", "--no-picture", "-q"])
+    assert rc == 0
+    assert capsys.readouterr().err == ""
+    assert (out / "notes.txt").read_text() == "mine"  # not ours: untouched
+    assert np.load(out / "fmap.npy").shape == (12, 12)  # ours: replaced
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (cli/match_cmd.run): report.json records sys.argv[1:] instead "
+                   "of the argv given to shapecorr.cli.main(argv), so in-process calls write the host "
+                   "program's arguments (e.g. pytest's) into the report")
+def test_report_records_the_given_arguments(tmp_path, tiny_pair):
+    a, b, _ = tiny_pair
+    argv = ["match", str(a), str(b), "--out", str(tmp_path / "r"), "--preset", "fast", "--k", "10",
+            "--no-picture", "-q"]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["argv"] == argv
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (pipeline/match_cmd): for point clouds the orientation score "
+                   "is NaN and report.json is written with json.dumps' default allow_nan=True, i.e. the "
+                   "non-standard token NaN, which strict JSON parsers (jq, JavaScript) reject")
+def test_point_cloud_report_is_strict_json(tmp_path):
+    s = point_cloud(bumpy(2))
+    t, _ = permuted_copy(s, seed=32)
+    a, b = tmp_path / "a.xyz", tmp_path / "b.xyz"
+    s.save(a)
+    t.save(b)
+    out = tmp_path / "pc"
+    assert main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "12", "-q"]) == 0
+    for name in ("source_to_target.txt", "target_to_source.txt", "fmap.npy", "correspondence.png"):
+        assert (out / name).exists()
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    json.loads((out / "report.json").read_text(), parse_constant=refuse)
+
+
+# ----------------------------------------------------------------------------- help, version
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"shapecorr {shapecorr.__version__}"
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    assert "match" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["match", "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("SOURCE", "TARGET", "--out", "--preset", "--k", "--device", "--quiet",
+                 "source_to_target.txt", "target_to_source.txt", "fmap.npy", "report.json",
+                 "correspondence.png", "fast", "default"):
+        assert word in text, word
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().err.lower()
+
+
+# ----------------------------------------------------------------------------- bad input
+def _run_bad(argv, capsys, out):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    lines = _stderr_lines(err)
+    assert rc == 2
+    assert len(lines) == 1, err
+    assert lines[0].startswith("shapecorr match: error:")
+    _no_leftovers(out.parent, out.name)
+    return lines[0]
+
+
+def test_missing_source(tmp_path, tiny_pair, capsys):
+    _, b, _ = tiny_pair
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(tmp_path / "missing.off"), str(b), "--out", str(out)], capsys, out)
+    assert "SOURCE" in line and "missing.off" in line
+
+
+def test_garbled_target(tmp_path, tiny_pair, capsys):
+    a, _, _ = tiny_pair
+    bad = tmp_path / "bad.obj"
+    bad.write_text("v 0 0 0\nv 1 zero 0\nf 1 2 3\n")
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(a), str(bad), "--out", str(out)], capsys, out)
+    assert "bad.obj" in line and "could not parse" in line
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("nan.off", "OFF\n3 1 0\n0 0 0\nnan 1 0\n0 1 0\n3 0 1 2\n", ["nan.off", "NaN"]),
+    ("range.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 9\n", ["range.off", "vertex"]),
+    ("shape.vtk", "whatever\n", ["shape.vtk", "unknown shape format"]),
+    ("empty.ply", "", ["empty.ply", "empty"]),
+])
+def test_bad_target_files(tmp_path, tiny_pair, capsys, name, content, words):
+    a, _, _ = tiny_pair
+    bad = tmp_path / name
+    bad.write_text(content)
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(a), str(bad), "--out", str(out)], capsys, out)
+    for w in words:
+        assert w in line
+
+
+def test_bad_options(tmp_path, tiny_pair, capsys):
+    a, b, _ = tiny_pair
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(a), str(b), "--out", str(out), "--preset", "nonexistent"], capsys, out)
+    assert "unknown preset" in line
+    line = _run_bad(["match", str(a), str(b), "--out", str(out), "--k", "1"], capsys, out)
+    assert "--k" in line
+    # fails after loading (progress lines would precede the error; --quiet leaves only the error)
+    line = _run_bad(["match", str(a), str(b), "--out", str(out), "--k", "500", "-q"], capsys, out)
+    assert "too few" in line and "k <= 160" in line
+
+
+def test_out_is_a_file(tmp_path, tiny_pair, capsys):
+    a, b, _ = tiny_pair
+    f = tmp_path / "taken"
+    f.write_text("x")
+    rc = main(["match", str(a), str(b), "--out", str(f), "--k", "10", "--no-picture"])
+    assert rc == 2
+    lines = _stderr_lines(capsys.readouterr().err)
+    assert lines[-1].startswith("shapecorr match: error:") and "not a folder" in lines[-1]
+    assert f.read_text() == "x"
+
+
+def test_failure_while_writing_leaves_no_output_folder(tmp_path, tiny_pair, capsys, monkeypatch):
+    from shapecorr.cli import match_cmd
+
+    def broken_picture(*args, **kwargs):
+        raise ValueError("renderer exploded")
+
+    monkeypatch.setattr(match_cmd, "_picture", broken_picture)
+    a, b, _ = tiny_pair
+    out = tmp_path / "o"
+    rc = main(["match", str(a), str(b), "--out", str(out), "--k", "10", "-q"])
+    assert rc == 2
+    assert "renderer exploded" in capsys.readouterr().err
+    _no_leftovers(tmp_path, "o")
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="checks the no-CUDA message")
+def test_cuda_without_gpu(tmp_path, tiny_pair, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    a, b, _ = tiny_pair
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(a), str(b), "--out", str(out), "--device", "cuda"], capsys, out)
+    assert "CUDA" in line
+
+
+def test_argparse_errors_exit_2(tiny_pair, capsys):
+    a, b, _ = tiny_pair
+    with pytest.raises(SystemExit) as e:
+        main(["match", str(a), str(b)])  # --out is required
+    assert e.value.code == 2
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["match", str(a), str(b), "--out", "x", "--device", "tpu"])
+    assert e.value.code == 2
+
+
+# ----------------------------------------------------------------------------- real process
+def _console_script():
+    exe = Path(sys.executable).parent / "shapecorr"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from shapecorr.cli import main; raise SystemExit(main())"]
+
+
+def _env(tmp_path):
+    env = dict(os.environ)
+    env["SHAPECORR_CACHE_DIR"] = str(tmp_path / "proc-cache")
+    return env
+
+
+def test_console_script_success(tmp_path, tiny_pair):
+    a, b, perm = tiny_pair
+    out = tmp_path / "proc"
+    res = subprocess.run(_console_script() + ["match", str(a), str(b), "--out", str(out), "--preset", "fast",
+                                              "--k", "20", "--no-picture", "--quiet"],
+                         capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == "" and res.stdout == ""
+    t2s = np.loadtxt(out / "target_to_source.txt", dtype=np.int64)
+    assert (t2s == perm).mean() >= 0.95
+    assert (tmp_path / "proc-cache").is_dir()  # the cache went where it was told
+
+
+def test_console_script_bad_input(tmp_path, tiny_pair):
+    a, _, _ = tiny_pair
+    out = tmp_path / "proc"
+    res = subprocess.run(_console_script() + ["match", str(a), str(tmp_path / "nope.ply"), "--out", str(out)],
+                         capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert res.returncode == 2
+    lines = _stderr_lines(res.stderr)
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("shapecorr match: error:") and "nope.ply" in lines[0]
+    assert "Traceback" not in res.stderr
+    _no_leftovers(tmp_path, "proc")

@@ -1,0 +1,198 @@
+"""Small generated shapes shared by the core, spectral, fmap, pipeline and CLI tests.
+
+Everything is deterministic (fixed seeds) and small (a few hundred vertices), so the tests
+need neither ``../shared`` nor a GPU and stay fast on two cores.
+
+Conventions (as in the library): ``perm`` of a permuted copy says that vertex ``j`` of the
+copy is vertex ``perm[j]`` of the original, i.e. ``perm`` *is* the exact ``p2p_21``
+(copy -> original) and ``inverse(perm)`` the exact ``p2p_12``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from shapecorr import Shape
+
+
+# ----------------------------------------------------------------------------- meshes
+def icosphere(subdivisions: int = 2, radius: float = 1.0) -> Shape:
+    """A closed, outward-oriented icosphere (42, 162, 642, 2562 vertices for 1..4)."""
+    import trimesh
+
+    ico = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
+    return Shape(np.asarray(ico.vertices), np.asarray(ico.faces), name=f"icosphere{subdivisions}")
+
+
+def capsule(height: float = 1.0, radius: float = 0.4, count=(16, 16)) -> Shape:
+    """A closed capsule along z (a rounded cylinder)."""
+    import trimesh
+
+    cap = trimesh.creation.capsule(height=height, radius=radius, count=list(count))
+    return Shape(np.asarray(cap.vertices), np.asarray(cap.faces), name="capsule")
+
+
+def ellipsoid(n_lat: int = 12, n_lon: int = 16, radii=(1.0, 0.7, 0.5), bend: float = 0.0,
+              taper: float = 0.0):
+    """A UV ellipsoid, exactly symmetric under x -> -x. Returns ``(shape, mirror)``.
+
+    ``mirror[i]`` is the vertex at the mirrored position of vertex ``i`` (so ``mirror`` is the
+    left-right flipped self-map). ``bend`` moves points along y by ``bend * z**2`` (breaks
+    y -> -y), ``taper`` scales x by ``1 + taper * z`` (breaks z -> -z); both keep the
+    x-symmetry. With both non-zero the *only* non-trivial isometric self-map is the
+    left-right flip ``mirror`` (no orientation-preserving symmetry). Faces are oriented outward.
+    """
+    if n_lon % 2:
+        raise ValueError("n_lon must be even for the mirror table")
+    verts = [(0.0, 0.0, 1.0)]
+    for j in range(1, n_lat):
+        th = np.pi * j / n_lat
+        for k in range(n_lon):
+            ph = 2 * np.pi * k / n_lon
+            verts.append((np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)))
+    verts.append((0.0, 0.0, -1.0))
+    v = np.asarray(verts) * np.asarray(radii)
+    v[:, 1] += bend * v[:, 2] ** 2
+    v[:, 0] *= 1.0 + taper * v[:, 2]
+
+    def vid(j, k):  # ring j in 1..n_lat-1
+        return 1 + (j - 1) * n_lon + (k % n_lon)
+
+    south = len(verts) - 1
+    faces = []
+    for k in range(n_lon):
+        faces.append((0, vid(1, k), vid(1, k + 1)))
+        faces.append((south, vid(n_lat - 1, k + 1), vid(n_lat - 1, k)))
+    for j in range(1, n_lat - 1):
+        for k in range(n_lon):
+            a, b, c, d = vid(j, k), vid(j, k + 1), vid(j + 1, k), vid(j + 1, k + 1)
+            faces += [(a, c, b), (b, c, d)]
+    mirror = np.arange(len(v))
+    for j in range(1, n_lat):
+        for k in range(n_lon):
+            mirror[vid(j, k)] = vid(j, n_lon // 2 - k)
+    return Shape(v, np.asarray(faces, dtype=np.int64), name="ellipsoid"), mirror
+
+
+def bumpy(subdivisions: int = 3) -> Shape:
+    """A closed blob with *no* symmetry at all (distinct Laplace eigenvalues, no isometric
+    self-map but the identity), outward-oriented; 642 vertices for ``subdivisions=3``."""
+    import trimesh
+
+    ico = trimesh.creation.icosphere(subdivisions=subdivisions)
+    p = np.asarray(ico.vertices)
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    r = (1.0 + 0.15 * np.sin(2.1 * x + 0.4) + 0.10 * np.cos(2.7 * y - 0.9)
+         + 0.08 * np.sin(3.3 * z + 1.3) + 0.12 * x * y + 0.06 * y * z * z)
+    v = p * r[:, None] * np.array([1.0, 0.75, 0.55])
+    return Shape(v, np.asarray(ico.faces), name="bumpy")
+
+
+def grid(nx: int = 9, ny: int = 7, h: float = 0.1) -> Shape:
+    """A flat open grid (a disk, with a boundary); vertex ``(i, j)`` is ``i * ny + j``."""
+    xs, ys = np.meshgrid(np.arange(nx) * h, np.arange(ny) * h, indexing="ij")
+    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(nx * ny)], 1)
+    f = []
+    for i in range(nx - 1):
+        for j in range(ny - 1):
+            a, b, c, d = i * ny + j, i * ny + j + 1, (i + 1) * ny + j, (i + 1) * ny + j + 1
+            f += [(a, c, b), (b, c, d)]
+    return Shape(v, np.asarray(f, dtype=np.int64), name="grid")
+
+
+def one_triangle(kind: str = "right") -> Shape:
+    """The right isosceles triangle (0,0,0), (1,0,0), (0,1,0), or an equilateral one."""
+    if kind == "right":
+        v = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    else:
+        v = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, np.sqrt(3) / 2, 0.0]]
+    return Shape(np.asarray(v), np.array([[0, 1, 2]]), name=f"triangle_{kind}")
+
+
+# ----------------------------------------------------------------------------- variants
+def inverse_permutation(perm: np.ndarray) -> np.ndarray:
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    return inv
+
+
+def permuted_copy(shape: Shape, seed: int = 0, *, shuffle_faces: bool = True, rigid: bool = False):
+    """``(copy, perm)``: the same shape with vertices (and faces) in a random order.
+
+    Vertex ``j`` of the copy is vertex ``perm[j]`` of ``shape``. With ``rigid`` the copy is
+    also rotated and translated (the intrinsic geometry is unchanged).
+    """
+    rng = np.random.default_rng(seed)
+    n = shape.n_vertices
+    perm = rng.permutation(n)
+    v = shape.vertices[perm]
+    if rigid:
+        q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+        if np.linalg.det(q) < 0:  # a rotation, not a reflection
+            q[:, 0] *= -1
+        v = v @ q.T + rng.standard_normal(3)
+    faces = None
+    if shape.faces is not None:
+        faces = inverse_permutation(perm)[shape.faces]
+        if shuffle_faces:
+            faces = faces[rng.permutation(len(faces))]
+            faces = np.roll(faces, rng.integers(3), axis=1)  # same orientation, other first corner
+    return Shape(v, faces, name=f"{shape.name}_perm"), perm
+
+
+def mirrored_copy(shape: Shape) -> Shape:
+    """The reflection ``x -> -x`` with face orientation flipped (normals stay outward).
+
+    Vertex ``i`` of the copy is the mirror image of vertex ``i``: the map by index is the
+    (orientation-reversing) isometry between them."""
+    v = shape.vertices * np.array([-1.0, 1.0, 1.0])
+    faces = None if shape.faces is None else shape.faces[:, ::-1]
+    return Shape(v, faces, name=f"{shape.name}_mirror")
+
+
+def point_cloud(shape: Shape) -> Shape:
+    """The vertices of a mesh as a point cloud."""
+    return Shape(shape.vertices, None, name=f"{shape.name}_pc")
+
+
+def vertex_adjacency(shape: Shape):
+    """Sparse boolean adjacency (mesh edges) including the diagonal."""
+    import scipy.sparse as sp
+
+    e = shape.edges
+    n = shape.n_vertices
+    a = sp.coo_matrix((np.ones(len(e), dtype=bool), (e[:, 0], e[:, 1])), shape=(n, n))
+    return (a + a.T + sp.identity(n, dtype=bool, format="coo")).tocsr()
+
+
+def exact_or_adjacent(shape: Shape, found: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """``(fraction exact, fraction exact or one edge away)`` of a vertex map on ``shape``."""
+    found = np.asarray(found)
+    truth = np.asarray(truth)
+    adj = vertex_adjacency(shape)
+    near = np.asarray(adj[found, truth]).ravel()
+    return float((found == truth).mean()), float(near.mean())
+
+
+# ----------------------------------------------------------------------------- files
+def write_off(path, vertices, faces) -> Path:
+    """A plain OFF file written by hand (independent of shapecorr's writer)."""
+    path = Path(path)
+    with open(path, "w") as fh:
+        fh.write(f"OFF\n{len(vertices)} {0 if faces is None else len(faces)} 0\n")
+        for p in vertices:
+            fh.write(f"{p[0]:.17g} {p[1]:.17g} {p[2]:.17g}\n")
+        for t in (faces if faces is not None else []):
+            fh.write(f"{len(t)} " + " ".join(str(int(i)) for i in t) + "\n")
+    return path
+
+
+def write_texture(path, size: int = 16) -> Path:
+    """A small RGB PNG."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+    return Path(path)

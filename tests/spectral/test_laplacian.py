@@ -1,0 +1,192 @@
+"""Laplacians and mass matrices: analytic values, invariants, and peer libraries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shapecorr.spectral import (
+    cotan_laplacian,
+    cotan_laplacian_torch,
+    laplacian,
+    point_cloud_laplacian,
+    robust_mesh_laplacian,
+)
+
+from helpers import bumpy, capsule, grid, icosphere, one_triangle, permuted_copy, point_cloud
+
+SQ3 = np.sqrt(3.0)
+
+
+def _torch_to_dense(L):
+    return L.to_dense().cpu().numpy()
+
+
+def naive_cotan(vertices, faces):
+    """Reference: a loop over faces, w_ij = (cot alpha + cot beta) / 2, L = D - W (weak, PSD);
+    lumped mass = one third of the incident face areas."""
+    n = len(vertices)
+    L = np.zeros((n, n))
+    mass = np.zeros(n)
+    for f in faces:
+        for c in range(3):
+            i, j, o = f[(c + 1) % 3], f[(c + 2) % 3], f[c]  # edge (i, j) opposite corner o
+            a, b = vertices[i] - vertices[o], vertices[j] - vertices[o]
+            cot = np.dot(a, b) / np.linalg.norm(np.cross(a, b))
+            L[i, j] -= cot / 2
+            L[j, i] -= cot / 2
+            L[i, i] += cot / 2
+            L[j, j] += cot / 2
+        area = 0.5 * np.linalg.norm(np.cross(vertices[f[1]] - vertices[f[0]], vertices[f[2]] - vertices[f[0]]))
+        mass[f] += area / 3
+    return L, mass
+
+
+# ----------------------------------------------------------------------------- analytic
+@pytest.mark.parametrize("impl", ["numpy", "torch"])
+def test_one_right_triangle_analytic(impl):
+    """Right angle at v0 (cot 0), 45 degrees at v1 and v2 (cot 1): w01 = w02 = 1/2, w12 = 0."""
+    s = one_triangle("right")
+    if impl == "numpy":
+        L, mass = cotan_laplacian(s.vertices, s.faces)
+        L = L.toarray()
+    else:
+        Lt, mt = cotan_laplacian_torch(s.vertices, s.faces)
+        L, mass = _torch_to_dense(Lt), mt.numpy()
+    expect = np.array([[1.0, -0.5, -0.5], [-0.5, 0.5, 0.0], [-0.5, 0.0, 0.5]])
+    np.testing.assert_allclose(L, expect, atol=1e-14)
+    np.testing.assert_allclose(mass, [1 / 6] * 3, atol=1e-15)
+
+
+def test_one_equilateral_triangle_analytic():
+    """All angles 60 degrees: every weight is cot(60)/2 = 1/(2 sqrt 3); area sqrt(3)/4."""
+    s = one_triangle("equilateral")
+    L, mass = cotan_laplacian(s.vertices, s.faces)
+    w = 1 / (2 * SQ3)
+    expect = np.full((3, 3), -w) + np.eye(3) * 3 * w
+    np.testing.assert_allclose(L.toarray(), expect, atol=1e-14)
+    np.testing.assert_allclose(mass, [SQ3 / 12] * 3, atol=1e-15)
+
+
+def test_robust_laplacian_of_one_triangle_is_the_cotan_one():
+    s = one_triangle("right")
+    L, mass = robust_mesh_laplacian(s.vertices, s.faces, mollify=0.0)
+    np.testing.assert_allclose(L.toarray(), [[1.0, -0.5, -0.5], [-0.5, 0.5, 0.0], [-0.5, 0.0, 0.5]], atol=1e-12)
+    np.testing.assert_allclose(mass, [1 / 6] * 3, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- invariants
+SHAPES = {
+    "bumpy": lambda: bumpy(2),
+    "grid": lambda: grid(6, 5),
+    "capsule": lambda: capsule(count=(8, 8)),
+}
+
+
+@pytest.mark.parametrize("name, kind", [(n, k) for n in sorted(SHAPES) for k in ("robust", "cotan")]
+                         + [("bumpy", "pointcloud")])
+def test_laplacian_invariants(name, kind):
+    # (the point-cloud Laplacian is checked on the evenly sampled blob only: the coarse capsule's
+    # vertices leave a gap along the cylinder, which rightly splits its k-NN graph in two)
+    s = SHAPES[name]()
+    L, mass = laplacian(s, kind)
+    n = s.n_vertices
+    assert sp.issparse(L) and L.shape == (n, n) and mass.shape == (n,)
+    np.testing.assert_allclose(L @ np.ones(n), 0, atol=1e-10)  # constants in the kernel
+    assert abs(L - L.T).max() < 1e-12  # symmetric
+    evals = np.linalg.eigvalsh(L.toarray())
+    assert evals.min() > -1e-10 * max(evals.max(), 1)  # PSD
+    assert np.sum(np.abs(evals) < 1e-9 * evals.max()) == 1  # connected: one zero mode
+    assert np.all(mass > 0)
+    if kind == "pointcloud":  # a point cloud's mass approximates the surface area
+        assert mass.sum() == pytest.approx(s.area, rel=0.1)
+    else:
+        assert mass.sum() == pytest.approx(s.area, rel=1e-10)  # lumped mass sums to the area
+
+
+@pytest.mark.parametrize("shape_fn", [lambda: bumpy(2), lambda: grid(6, 5)], ids=["bumpy", "grid"])
+def test_cotan_numpy_and_torch_match_a_naive_loop(shape_fn):
+    s = shape_fn()
+    L_ref, m_ref = naive_cotan(s.vertices, s.faces)
+    L, mass = cotan_laplacian(s.vertices, s.faces)
+    np.testing.assert_allclose(L.toarray(), L_ref, atol=1e-12)
+    np.testing.assert_allclose(mass, m_ref, atol=1e-15)
+    Lt, mt = cotan_laplacian_torch(s.vertices, s.faces, device="cpu")
+    np.testing.assert_allclose(_torch_to_dense(Lt), L_ref, atol=1e-12)
+    np.testing.assert_allclose(mt.numpy(), m_ref, atol=1e-15)
+
+
+def test_torch_cotan_float32():
+    import torch
+
+    s = bumpy(2)
+    L64, m64 = cotan_laplacian(s.vertices, s.faces)
+    Lt, mt = cotan_laplacian_torch(s.vertices, s.faces, dtype=torch.float32)
+    assert Lt.dtype == torch.float32 and mt.dtype == torch.float32
+    np.testing.assert_allclose(_torch_to_dense(Lt), L64.toarray(), rtol=1e-4, atol=1e-4)
+
+
+def test_cotan_matches_potpourri3d():
+    """Peer library (geometry-central): same weak cotangent Laplacian and lumped areas."""
+    pp3d = pytest.importorskip("potpourri3d")
+    s = bumpy(2)
+    L, mass = cotan_laplacian(s.vertices, s.faces)
+    np.testing.assert_allclose(L.toarray(), pp3d.cotan_laplacian(s.vertices, s.faces).toarray(), atol=1e-12)
+    np.testing.assert_allclose(mass, pp3d.vertex_areas(s.vertices, s.faces), atol=1e-14)
+
+
+def test_robust_laplacian_cross_check():
+    """Ours equals robust_laplacian called directly, with the same mollification (tolerance:
+    round-off only); and on an intrinsically Delaunay mesh it is the cotan Laplacian."""
+    robust_laplacian = pytest.importorskip("robust_laplacian")
+    s = bumpy(2)
+    L, mass = laplacian(s, "robust")
+    L_ref, M_ref = robust_laplacian.mesh_laplacian(s.vertices, s.faces, mollify_factor=1e-5)
+    assert abs(L - L_ref).max() < 1e-12
+    np.testing.assert_allclose(mass, M_ref.diagonal(), rtol=1e-12)
+    ico = icosphere(2)  # nearly regular: already Delaunay, so robust == cotan
+    Lr, mr = laplacian(ico, "robust")
+    Lc, mc = laplacian(ico, "cotan")
+    assert abs(Lr - Lc).max() < 1e-8
+    np.testing.assert_allclose(mr, mc, rtol=1e-8)
+
+
+def test_point_cloud_laplacian_cross_check():
+    robust_laplacian = pytest.importorskip("robust_laplacian")
+    s = bumpy(2)
+    L, mass = point_cloud_laplacian(s.vertices, n_neighbors=20)
+    L_ref, M_ref = robust_laplacian.point_cloud_laplacian(s.vertices, mollify_factor=1e-5, n_neighbors=20)
+    assert abs(L - L_ref).max() < 1e-12
+    np.testing.assert_allclose(mass, M_ref.diagonal(), rtol=1e-12)
+    La, ma = laplacian(point_cloud(s))  # "auto" picks the point-cloud Laplacian for a cloud
+    L30, m30 = point_cloud_laplacian(s.vertices)
+    assert abs(La - L30).max() < 1e-12
+
+
+def test_laplacian_is_permutation_equivariant():
+    s = bumpy(2)
+    t, perm = permuted_copy(s, seed=4)
+    for kind in ("robust", "cotan"):
+        L1, m1 = laplacian(s, kind)
+        L2, m2 = laplacian(t, kind)
+        assert abs(L2 - L1[perm][:, perm]).max() < 1e-10
+        np.testing.assert_allclose(m2, m1[perm], rtol=1e-10)
+
+
+def test_unreferenced_vertex_gets_a_positive_mass():
+    s = icosphere(1)
+    v = np.vstack([s.vertices, [[5.0, 5.0, 5.0]]])  # an isolated vertex
+    from shapecorr import Shape
+
+    iso = Shape(v, s.faces)
+    L, mass = laplacian(iso)
+    assert np.all(mass > 0) and mass[-1] < 1e-3 * mass[:-1].mean()
+    assert L[-1, -1] > 0
+
+
+def test_laplacian_argument_errors():
+    with pytest.raises(ValueError, match="unknown Laplacian kind"):
+        laplacian(bumpy(1), "harmonic")
+    with pytest.raises(ValueError, match="point cloud"):
+        laplacian(point_cloud(bumpy(1)), "cotan")
