@@ -180,6 +180,10 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     stage("fmap_operators", 0.6, t0)
 
     t0 = time.perf_counter()
+    # the target's faces wound outward, so that both shapes' orientations are comparable
+    faces2_outward = None
+    if both_meshes:
+        faces2_outward = P2.shape.faces if P2.sign > 0 else P2.shape.faces[:, ::-1]
     big = max(P1.shape.n_vertices, P2.shape.n_vertices) > s.refine_max_vertices
     refine_iters = 0 if big and not str(device).startswith("cuda") else s.refine_iters
     candidates = []
@@ -189,7 +193,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
                             samples=samples, device=device, refine_iters=refine_iters)
         score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
-                                   P2.shape.faces) if both_meshes else float("nan"))
+                                   faces2_outward) if both_meshes else float("nan"))
         candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})
         if not np.isfinite(score) or score >= s.accept_score:
             break
@@ -204,11 +208,14 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     stage("p2p", 1.0, t0)
     timings["total"] = round(time.perf_counter() - t_all, 4)
 
+    def finite(x):  # NaN (no orientation on point clouds) is not valid JSON: None instead
+        return float(x) if np.isfinite(x) else None
+
     info = {
         "candidates": [{"w_orient_multiplier": c["w_orient_multiplier"],
-                        "orientation_score": c["orientation_score"]} for c in candidates],
+                        "orientation_score": finite(c["orientation_score"])} for c in candidates],
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],
-        "orientation_score": best["orientation_score"],
+        "orientation_score": finite(best["orientation_score"]),
         "device": str(device),
         "refine_iters": refine_iters,
     }

@@ -85,7 +85,7 @@ def run(args) -> int:
             picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme, progress)
         report = {
             "command": "shapecorr match",
-            "argv": sys.argv[1:],
+            "argv": getattr(args, "argv", sys.argv[1:]),
             "source": m.source_summary,
             "target": m.target_summary,
             "preset": args.preset,
@@ -100,7 +100,7 @@ def run(args) -> int:
             },
             "versions": _versions(__version__),
         }
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default))
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default, allow_nan=False))
     if not args.quiet:
         print(f"shapecorr match: wrote {out}/ (source_to_target.txt, target_to_source.txt, fmap.npy, "
               f"report.json{', correspondence.png' if picture else ''}) in {m.timings['total']:.2f}s",

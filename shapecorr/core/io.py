@@ -322,6 +322,9 @@ def _read_trimesh(path: Path, ext: str) -> dict:
             loaded = trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0]
         elif clouds:
             loaded = clouds[0]
+        elif ext in (".stl", ".ply"):  # trimesh gives an empty scene for unreadable bytes
+            raise ShapeParseError(f"could not parse this {ext[1:].upper()} file: no mesh or points in it "
+                                  "(garbled, truncated or not really in this format).", path)
         else:
             raise EmptyShapeError("the scene holds no mesh or point cloud.", path)
     colors = None

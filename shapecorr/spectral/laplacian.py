@@ -58,8 +58,8 @@ def cotan_laplacian_torch(vertices, faces, device="cpu", dtype=None):
     import torch
 
     dtype = dtype or torch.float64
-    V = torch.as_tensor(np.asarray(vertices), dtype=dtype, device=device)
-    F = torch.as_tensor(np.asarray(faces), dtype=torch.long, device=device)
+    V = torch.as_tensor(np.array(vertices, dtype=np.float64), dtype=dtype, device=device)  # a writable copy
+    F = torch.as_tensor(np.array(faces, dtype=np.int64), dtype=torch.long, device=device)
     n = V.shape[0]
     v0, v1, v2 = V[F[:, 0]], V[F[:, 1]], V[F[:, 2]]
     # cot of the angle at each corner, from the two edges leaving it

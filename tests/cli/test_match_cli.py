@@ -163,9 +163,6 @@ def test_quiet_is_silent_and_existing_files_are_kept(tmp_path, tiny_pair, capsys
     assert np.load(out / "fmap.npy").shape == (12, 12)  # ours: replaced
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (cli/match_cmd.run): report.json records sys.argv[1:] instead "
-                   "of the argv given to shapecorr.cli.main(argv), so in-process calls write the host "
-                   "program's arguments (e.g. pytest's) into the report")
 def test_report_records_the_given_arguments(tmp_path, tiny_pair):
     a, b, _ = tiny_pair
     argv = ["match", str(a), str(b), "--out", str(tmp_path / "r"), "--preset", "fast", "--k", "10",
@@ -174,9 +171,6 @@ def test_report_records_the_given_arguments(tmp_path, tiny_pair):
     assert json.loads((tmp_path / "r" / "report.json").read_text())["argv"] == argv
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (pipeline/match_cmd): for point clouds the orientation score "
-                   "is NaN and report.json is written with json.dumps' default allow_nan=True, i.e. the "
-                   "non-standard token NaN, which strict JSON parsers (jq, JavaScript) reject")
 def test_point_cloud_report_is_strict_json(tmp_path):
     s = point_cloud(bumpy(2))
     t, _ = permuted_copy(s, seed=32)

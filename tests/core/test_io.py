@@ -288,9 +288,6 @@ def test_garbled_file(tmp_path, name, content):
     _expect(ShapeParseError, p, match="could not parse")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a garbled STL is reported as EmptyShapeError ('the scene "
-                   "holds no mesh or point cloud') instead of ShapeParseError: trimesh returns an empty "
-                   "Scene for unreadable STL bytes and core/io._read_trimesh treats that as empty")
 def test_garbled_stl_is_a_parse_error(tmp_path):
     p = tmp_path / "binary.stl"
     p.write_bytes(b"\x00\x01garbage\xff\xfe" * 50)
