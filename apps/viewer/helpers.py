@@ -173,23 +173,15 @@ class GroundTruth:
         return int(self.target_idx[hits[0]]) if hits.size else None
 
 
-def _read_indices(path: Path) -> np.ndarray:
+def _read_indices(path: Path, one_based: bool = False) -> np.ndarray:
     from shapecorr.core import MatchFileError
+    from shapecorr.eval import DatasetError
+    from shapecorr.eval.datasets import read_indices
 
-    path = Path(path)
-    if not path.exists():
-        raise MatchFileError(f"{path}: no such ground-truth file.")
     try:
-        arr = np.loadtxt(path, dtype=np.float64, ndmin=1)
-    except ValueError as exc:
-        raise MatchFileError(f"{path}: not a list of vertex indices, one per line ({exc}).") from exc
-    if arr.ndim != 1:
-        arr = arr[:, 0] if arr.ndim == 2 and arr.shape[1] >= 1 else arr.ravel()
-    if arr.size == 0:
-        raise MatchFileError(f"{path}: the ground-truth file is empty.")
-    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-        raise MatchFileError(f"{path}: ground-truth entries must be whole vertex numbers.")
-    return arr.astype(np.int64)
+        return read_indices(path, one_based=one_based)
+    except DatasetError as exc:
+        raise MatchFileError(str(exc)) from exc
 
 
 def load_ground_truth(source, target, *, gt_map=None, gt_source=None, gt_target=None) -> GroundTruth:
@@ -213,25 +205,13 @@ def load_ground_truth(source, target, *, gt_map=None, gt_source=None, gt_target=
         return GroundTruth(m, np.arange(nt), Path(gt_map).name)
     if gt_source is None or gt_target is None:
         raise MatchFileError("ground truth needs either a map file or two .vts files (source and target).")
-    try:
-        from shapecorr.eval import read_vts  # 1-based -> 0-based, checked
-    except ImportError:
-        read_vts = None
-    if read_vts is not None:
-        a, b = read_vts(gt_source, ns), read_vts(gt_target, nt)
-        if len(a) != len(b):
-            raise MatchFileError(f"{gt_source} has {len(a)} lines but {gt_target} has {len(b)}; "
-                                 ".vts files of a pair list the same template points.")
-        return GroundTruth(a, b, f"{Path(gt_source).name} + {Path(gt_target).name}")
-    a, b = _read_indices(gt_source), _read_indices(gt_target)
+    from shapecorr.eval import read_vts  # 1-based -> 0-based, checked
+
+    a, b = read_vts(gt_source, ns), read_vts(gt_target, nt)
     if len(a) != len(b):
         raise MatchFileError(f"{gt_source} has {len(a)} lines but {gt_target} has {len(b)}; "
                              ".vts files of a pair list the same template points.")
-    for arr, n, p in ((a, ns, gt_source), (b, nt, gt_target)):
-        if arr.min() < 1 or arr.max() > n:
-            raise MatchFileError(f"{p}: .vts entries are 1-based vertices (1..{n}); found "
-                                 f"{arr.min()}..{arr.max()}. Is it for this shape?")
-    return GroundTruth(a - 1, b - 1, f"{Path(gt_source).name} + {Path(gt_target).name}")
+    return GroundTruth(a, b, f"{Path(gt_source).name} + {Path(gt_target).name}")
 
 
 def find_ground_truth(source, target) -> dict | None:
