@@ -9,38 +9,13 @@ import pytest
 def ellipsoid(n_lat: int = 12, n_lon: int = 16, radii=(1.0, 0.7, 0.5), bend: float = 0.0):
     """A UV ellipsoid, exactly symmetric under x -> -x; returns (vertices, faces, mirror).
 
-    ``mirror[i]`` is the vertex at the mirrored position of vertex ``i`` (n_lon must be even).
-    ``bend`` moves points along y by ``bend * z**2`` (keeps the x-symmetry, changes the shape).
+    The arrays of :func:`helpers.ellipsoid` (``mirror[i]`` is the vertex at the mirrored position
+    of vertex ``i``).
     """
-    assert n_lon % 2 == 0
-    verts = [(0.0, 0.0, 1.0)]
-    for j in range(1, n_lat):
-        th = np.pi * j / n_lat
-        for k in range(n_lon):
-            ph = 2 * np.pi * k / n_lon
-            verts.append((np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)))
-    verts.append((0.0, 0.0, -1.0))
-    v = np.asarray(verts) * np.asarray(radii)
-    v[:, 1] += bend * v[:, 2] ** 2
+    from helpers import ellipsoid as shape_ellipsoid
 
-    def vid(j, k):  # ring j in 1..n_lat-1
-        return 1 + (j - 1) * n_lon + (k % n_lon)
-
-    south = len(verts) - 1
-    faces = []
-    for k in range(n_lon):
-        faces.append((0, vid(1, k), vid(1, k + 1)))
-        faces.append((south, vid(n_lat - 1, k + 1), vid(n_lat - 1, k)))
-    for j in range(1, n_lat - 1):
-        for k in range(n_lon):
-            a, b, c, d = vid(j, k), vid(j, k + 1), vid(j + 1, k), vid(j + 1, k + 1)
-            faces += [(a, c, b), (b, c, d)]
-    f = np.asarray(faces, dtype=np.int64)
-    mirror = np.arange(len(v))
-    for j in range(1, n_lat):
-        for k in range(n_lon):
-            mirror[vid(j, k)] = vid(j, n_lon // 2 - k)
-    return v, f, mirror
+    shape, mirror = shape_ellipsoid(n_lat, n_lon, radii, bend)
+    return np.array(shape.vertices), np.array(shape.faces), mirror
 
 
 def grid(nx: int = 21, ny: int = 11, h: float = 0.1):
