@@ -160,7 +160,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     stage("prepare_target", 0.55, t0)
 
     t0 = time.perf_counter()
-    k = s.k_init
+    k = max((s.k_init, *s.k_init_candidates)) if s.flip_check else s.k_init  # operators at the largest
     A = P1.evecs[:, :k].T @ (P1.mass[:, None] * P1.descr)
     B = P2.evecs[:, :k].T @ (P2.mass[:, None] * P2.descr)
     dcomm = None
@@ -172,7 +172,12 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     if s.w_orient and both_meshes:
         orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, P1.descr, P1.evecs[:, :k], P1.sign),
                   orientation_operators(P2.shape.vertices, P2.shape.faces, P2.descr, P2.evecs[:, :k], P2.sign))
-    multipliers = list(s.orient_candidates) if (s.flip_check and orient is not None) else [1.0]
+    # candidates: (initial size, orientation-weight multiplier); leading blocks of the operators
+    # computed at size k are exactly the operators at a smaller size
+    if s.flip_check and orient is not None:
+        inits = [(s.k_init, m) for m in s.orient_candidates] + [(ki, 1.0) for ki in s.k_init_candidates]
+    else:
+        inits = [(s.k_init, 1.0)]
     samples = None
     if s.zoomout_samples and s.zoomout_samples < min(P1.shape.n_vertices, P2.shape.n_vertices):
         samples = (farthest_point_sampling_spectral(P1.evecs, s.zoomout_samples, seed=s.seed),
@@ -187,14 +192,17 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     big = max(P1.shape.n_vertices, P2.shape.n_vertices) > s.refine_max_vertices
     refine_iters = 0 if big and not str(device).startswith("cuda") else s.refine_iters
     candidates = []
-    for mult in multipliers:
+    for ki, mult in inits:
         w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
-        C0 = solve_fmap(A, B, P1.evals, P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
+        C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
+                        dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
+                        orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
                             samples=samples, device=device, refine_iters=refine_iters)
         score = (orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
                                    faces2_outward) if both_meshes else float("nan"))
-        candidates.append({"w_orient_multiplier": mult, "orientation_score": score, "C": C, "p2p_21": p2p_21})
+        candidates.append({"k_init": ki, "w_orient_multiplier": mult, "orientation_score": score, "C": C,
+                           "p2p_21": p2p_21})
         if not np.isfinite(score) or score >= s.accept_score:
             break
     best = max(candidates, key=lambda c: (c["orientation_score"] if np.isfinite(c["orientation_score"]) else 0.0))
@@ -212,7 +220,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         return float(x) if np.isfinite(x) else None
 
     info = {
-        "candidates": [{"w_orient_multiplier": c["w_orient_multiplier"],
+        "candidates": [{"k_init": c["k_init"], "w_orient_multiplier": c["w_orient_multiplier"],
                         "orientation_score": finite(c["orientation_score"])} for c in candidates],
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],
         "orientation_score": finite(best["orientation_score"]),

@@ -37,7 +37,8 @@ class MatchSettings:
     w_lap: float = 0.01
     w_dcomm: float = 0.1
     w_orient: float = 1.0
-    orient_candidates: tuple = (1.0, 5.0)  # w_orient multipliers tried when flips are handled
+    orient_candidates: tuple = (1.0,)  # w_orient multipliers tried (at k_init) when flips are handled
+    k_init_candidates: tuple = (20, 40)  # further initial-map sizes tried (w_orient x1) after those
     flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
     accept_score: float = 0.5  # a candidate this orientation-consistent is kept without trying others
     laplacian: str = "auto"
@@ -53,13 +54,15 @@ class MatchSettings:
         if unknown:
             raise ValueError(f"unknown match setting(s) {sorted(unknown)}; known: {sorted(names)}.")
         d = dict(d)
-        if "orient_candidates" in d:
-            d["orient_candidates"] = tuple(d["orient_candidates"])
+        for name in ("orient_candidates", "k_init_candidates"):
+            if name in d:
+                d[name] = tuple(d[name])
         return cls(**d)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["orient_candidates"] = list(self.orient_candidates)
+        d["k_init_candidates"] = list(self.k_init_candidates)
         return d
 
 
@@ -104,7 +107,7 @@ class Prepared:
 
 def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """Normalization, basis and descriptors of one shape (cached)."""
-    k_max = max(s.k_final, s.k_init, s.k_descriptor)
+    k_max = max(s.k_final, s.k_init, s.k_descriptor, *s.k_init_candidates)
     if shape.is_mesh:
         norm = shape.normalized()
     else:  # unit area from the point-cloud mass (the surface area it represents)
