@@ -163,36 +163,19 @@ def fmt(x, nd=2, pct=False):
 
 
 def summarize(rows: list[dict], errors: list[np.ndarray], method: str, thresholds: np.ndarray) -> dict:
-    from shapecorr.eval import auc, pck_curve
+    from shapecorr.eval import summarize_pairs
 
     if not rows:
         return {"n_pairs": 0}
-    errs = np.concatenate(errors)
-    pck = pck_curve(errs, thresholds)
-    m = np.array([r["mean_error_x100"] for r in rows])
-    flips = [r["flipped"] for r in rows if r.get("flipped") is not None]
-    whole = [r["flipped_whole"] for r in rows if r.get("flipped_whole") is not None]
+    out = summarize_pairs(rows, errors, thresholds)
+    pck = out.pop("pck_values")
+    out["auc_0.25"] = out["auc"]
     t = np.array([r["time_s"] for r in rows])
-    t01 = thresholds <= 0.1 + 1e-12
-    out = {
-        "n_pairs": len(rows),
-        "mean_error_x100": float(m.mean()),
-        "median_error_x100": float(np.median(m)),
-        "mean_error_unflipped_x100": float(np.mean([r["mean_error_x100"] for r in rows if not r.get("flipped")]))
-        if any(not r.get("flipped") for r in rows) else None,
-        "flip_rate": float(np.mean(flips)) if flips else None,
-        "n_flipped": int(np.sum(flips)) if flips else None,
-        "whole_flip_rate": float(np.mean(whole)) if whole else None,
-        "frac_nearer_sym_mean": float(np.mean([r["frac_nearer_sym"] for r in rows if r.get("frac_nearer_sym") is not None]))
-        if whole else None,
-        "auc_0.1": auc(thresholds[t01], pck[t01]),
-        "auc_0.25": auc(thresholds, pck),
-        "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
-        "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
+    out.update({
         "time_cold_median_s": float(np.median(t)),
         "time_cold_mean_s": float(t.mean()),
         "pck": {"thresholds": thresholds, "values": pck},
-    }
+    })
     if method == "ours":
         tw = [r["time_warm_s"] for r in rows if r.get("time_warm_s") is not None]
         out["time_warm_median_s"] = float(np.median(tw)) if tw else None

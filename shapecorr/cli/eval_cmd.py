@@ -83,8 +83,8 @@ def run(args) -> int:
 
     from .. import __version__, load
     from ..eval import (
-        DEFAULT_THRESHOLDS, Dataset, DatasetError, GeodesicDistances, auc, evaluate_map, find_pairs_file,
-        pck_curve, plot_pck, read_pairs,
+        DEFAULT_THRESHOLDS, Dataset, DatasetError, GeodesicDistances, evaluate_map, find_pairs_file,
+        plot_pck, read_pairs, summarize_pairs,
     )
     from ..pipeline import load_preset, match
 
@@ -169,31 +169,15 @@ def run(args) -> int:
         log(f"[{i:{len(str(len(pairs)))}d}/{len(pairs)}] {a} -> {b}: error {r['mean_error_x100']:.2f}  "
             f"AUC {r['auc']:.3f}  match {t_match:.2f}s{flip}")
 
-    errs = np.concatenate(all_errors)
     t = DEFAULT_THRESHOLDS
-    pck = pck_curve(errs, t)
-    means = np.array([r["mean_error_x100"] for r in rows])
-    flips = [r["flipped"] for r in rows if r["flipped"] is not None]
+    summary = summarize_pairs(rows, all_errors, t)
+    pck = summary.pop("pck_values")
     times = np.array([r["time_s"] for r in rows])
-    t01 = t <= 0.1 + 1e-12
-    summary = {
-        "n_pairs": len(rows),
-        "mean_error_x100": float(means.mean()),
-        "median_error_x100": float(np.median(means)),
-        "pointwise_median_error_x100": float(100 * np.median(errs)),
-        "flip_rate": float(np.mean(flips)) if flips else None,
-        "n_flipped": int(np.sum(flips)) if flips else None,
-        "n_flipped_whole": int(sum(bool(r["flipped_whole"]) for r in rows if r["flipped_whole"] is not None)),
-        "frac_nearer_sym_mean": float(np.mean([r["frac_nearer_sym"] for r in rows if r["frac_nearer_sym"] is not None]))
-        if flips else None,
-        "auc": auc(t, pck),
-        "auc_0.1": auc(t[t01], pck[t01]),
-        "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
-        "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
+    summary.update({
         "time_median_s": float(np.median(times)),
         "time_mean_s": float(times.mean()),
         "wall_time_s": round(time.perf_counter() - t_start, 2),
-    }
+    })
     results = {
         "dataset": str(dataset.resolve()),
         "pairs_file": str(pairs_file.resolve()),

@@ -25,6 +25,7 @@ from .metrics import (
     geodesic_errors,
     is_flipped,
     pck_curve,
+    summarize_pairs,
     symmetric_errors,
     DEFAULT_THRESHOLDS,
     FLIP_FRACTION,
@@ -32,7 +33,7 @@ from .metrics import (
 from .plot import plot_pck
 
 __all__ = [
-    "GeodesicDistances", "geodesic_errors", "symmetric_errors", "pck_curve", "auc", "flip_stats",
+    "GeodesicDistances", "geodesic_errors", "symmetric_errors", "pck_curve", "summarize_pairs", "auc", "flip_stats",
     "is_flipped", "flip_rate", "coverage", "evaluate_map", "DEFAULT_THRESHOLDS", "FLIP_FRACTION", "plot_pck",
     "Dataset", "DatasetError", "read_vts", "read_pairs", "all_pairs", "find_pairs_file",
 ]

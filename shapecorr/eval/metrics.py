@@ -254,3 +254,39 @@ def evaluate_map(source_shape, p2p_21, gt_source, gt_target, *, sym_target=None,
         out.update(flipped=None, flipped_whole=None, frac_nearer_sym=None, mean_error_sym_x100=None)
     out["errors"] = err
     return out
+
+
+def summarize_pairs(rows: list[dict], errors: list[np.ndarray], thresholds: np.ndarray) -> dict:
+    """Dataset-level summary of per-pair results (as made by :func:`evaluate_map`).
+
+    ``rows`` hold ``mean_error_x100``, ``flipped``, ``flipped_whole``, ``frac_nearer_sym``,
+    ``coverage_21``, ``coverage_12``; ``errors`` are the per-point errors of each pair. Returns
+    mean/median errors (x100), flip rates, PCK over ``thresholds`` with its AUC (whole range and
+    up to 0.1) and mean coverages. Used by ``shapecorr eval`` and the benchmark script.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    errs = np.concatenate(errors)
+    pck = pck_curve(errs, thresholds)
+    means = np.array([r["mean_error_x100"] for r in rows])
+    flips = [bool(r["flipped"]) for r in rows if r.get("flipped") is not None]
+    whole = [bool(r["flipped_whole"]) for r in rows if r.get("flipped_whole") is not None]
+    near = [r["frac_nearer_sym"] for r in rows if r.get("frac_nearer_sym") is not None]
+    unflipped = [r["mean_error_x100"] for r in rows if not r.get("flipped")]
+    t01 = thresholds <= 0.1 + 1e-12
+    return {
+        "n_pairs": len(rows),
+        "mean_error_x100": float(means.mean()),
+        "median_error_x100": float(np.median(means)),
+        "pointwise_median_error_x100": float(100 * np.median(errs)),
+        "mean_error_unflipped_x100": float(np.mean(unflipped)) if unflipped else None,
+        "flip_rate": float(np.mean(flips)) if flips else None,
+        "n_flipped": int(np.sum(flips)) if flips else None,
+        "whole_flip_rate": float(np.mean(whole)) if whole else None,
+        "n_flipped_whole": int(np.sum(whole)) if whole else None,
+        "frac_nearer_sym_mean": float(np.mean(near)) if near else None,
+        "auc": auc(thresholds, pck),
+        "auc_0.1": auc(thresholds[t01], pck[t01]),
+        "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
+        "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
+        "pck_values": pck,
+    }

@@ -19,15 +19,11 @@ def ellipsoid(n_lat: int = 12, n_lon: int = 16, radii=(1.0, 0.7, 0.5), bend: flo
 
 
 def grid(nx: int = 21, ny: int = 11, h: float = 0.1):
-    """A flat grid with spacing h; vertex (i, j) is i * ny + j at (i h, j h, 0)."""
-    xs, ys = np.meshgrid(np.arange(nx) * h, np.arange(ny) * h, indexing="ij")
-    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(nx * ny)], 1)
-    f = []
-    for i in range(nx - 1):
-        for j in range(ny - 1):
-            a, b, c, d = i * ny + j, i * ny + j + 1, (i + 1) * ny + j, (i + 1) * ny + j + 1
-            f += [(a, c, b), (b, c, d)]
-    return v, np.asarray(f, dtype=np.int64)
+    """A flat grid with spacing h as arrays ``(vertices, faces)``; vertex (i, j) is i * ny + j."""
+    from helpers import grid as shape_grid
+
+    shape = shape_grid(nx, ny, h)
+    return np.array(shape.vertices), np.array(shape.faces)
 
 
 def write_off(path, v, f):
