@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: np.ndarray, *,
             k_final: int, step: int = 1, n_samples: int | None = None, seed: int = 0,
             device: str = "cpu", samples: tuple[np.ndarray, np.ndarray] | None = None,
-            full_map: bool = True, refine_iters: int = 0) -> tuple[np.ndarray, np.ndarray]:
+            full_map: bool = True, refine_iters: int = 0,
+            refine_subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Spectral upsampling of ``fmap_12 (k2, k1)`` to ``(k_final, k_final)`` (Melzi et al. 2019).
 
     Alternates the vertex map (nearest neighbours in the spectral embeddings) and the
@@ -27,6 +28,9 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     ``samples=(sub1, sub2)`` gives the subsets directly (to reuse them across calls).
     ``refine_iters`` more iterations at size ``k_final`` on all vertices recover the accuracy
     that sampling costs (about 0.3 x100 geodesic error on FAUST_r for 1500 samples).
+    ``refine_subset`` (vertices of shape 2) runs those iterations on these vertices of shape 2
+    only (least squares on their rows, matches among all vertices of shape 1), for shapes too
+    large for ``O(n1 n2 k)`` steps: ``O(len(subset) n1 k)`` each.
 
     Returns ``(fmap_12 (k_final, k_final), p2p_21)``; the vertex map is computed at the end on
     all vertices of both shapes (or, with ``full_map=False``, on the samples of shape 2, as
@@ -62,6 +66,16 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
             C = R_inv[:k, :k] @ (Q[:, :k].T @ E1[p2p, :k])
     if not full_map and sub1 is not None:
         return C, fmap_to_p2p(C, E1, E2, device=device)
+    if refine_iters and refine_subset is not None:
+        # least squares on the rows of shape 2's subset; their matches are searched among all
+        # vertices of shape 1, so that the exact correspondent is always available
+        F2 = evecs2[refine_subset, :k_final]
+        Qr, Rr = np.linalg.qr(F2)
+        E1_all = evecs1[:, :k_final]
+        for _ in range(refine_iters):
+            p2p_sub = fmap_to_p2p(C, E1_all, F2, device=device)
+            C = scipy.linalg.solve_triangular(Rr, Qr.T @ E1_all[p2p_sub])
+        return C, fmap_to_p2p(C, evecs1, evecs2, device=device)
     p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
     for _ in range(refine_iters):
         C = p2p_to_fmap(p2p, evecs1, evecs2, mass2, k1=k_final, k2=k_final)
@@ -110,6 +124,32 @@ def orientation_score(p2p_21: np.ndarray, vertices1: np.ndarray, vertex_normals1
     n_ref = vertex_normals1[tri].sum(1)
     s = np.sign(np.einsum("ij,ij->i", n_img, n_ref))
     return float(s.sum() / len(faces2))
+
+
+def orientation_score_fmap(fmap_12: np.ndarray, evecs1: np.ndarray, mass1: np.ndarray, vertices1: np.ndarray,
+                           vertex_normals1: np.ndarray, evecs2: np.ndarray, vertices2: np.ndarray,
+                           faces2: np.ndarray) -> float:
+    """How orientation-preserving a functional map is, in ``[-1, 1]`` (area-weighted).
+
+    Shape 1's coordinates and outward normals are carried to shape 2 through ``fmap_12``
+    (``Phi2 C Phi1^T M1 X1``: a smooth image of shape 2 in shape 1's space); each face of
+    shape 2 is then compared, in that image, with the carried normal. Unlike
+    :func:`orientation_score` on a vertex map, it is not disturbed by the jitter of nearest
+    neighbours, so it does not depend on the resolution: correct maps score about 0.9 on
+    FAUST_r, whole left-right flips about -0.8, partial flips in between. ``faces2`` must be
+    wound outward.
+    """
+    k2, k1 = fmap_12.shape
+    proj = evecs1[:, :k1].T @ (mass1[:, None] * np.hstack([vertices1, vertex_normals1]))  # (k1, 6)
+    img = evecs2[:, :k2] @ (fmap_12 @ proj)  # (n2, 6)
+    x, nrm = img[:, :3], img[:, 3:]
+    n_img = np.cross(x[faces2[:, 1]] - x[faces2[:, 0]], x[faces2[:, 2]] - x[faces2[:, 0]])
+    n_ref = nrm[faces2].sum(1)
+    sign = np.sign(np.einsum("ij,ij->i", n_img, n_ref))
+    v = vertices2[faces2]
+    area = np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+    total = area.sum()
+    return float((sign * area).sum() / total) if total > 0 else 0.0
 
 
 def nearest_vertices(points: np.ndarray, vertices: np.ndarray, device: str = "cpu") -> np.ndarray:

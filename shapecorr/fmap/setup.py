@@ -28,7 +28,7 @@ class MatchSettings:
     zoomout_step: int = 5
     zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
     refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
-    refine_max_vertices: int = 30000  # skip those iterations above this size (each is O(n1 n2 k))
+    refine_max_vertices: int = 8000  # above this size (CPU), refine on this many random target vertices
     descriptor: str = "wks"
     n_descriptors: int = 100
     descriptor_step: int = 2  # keep every n-th descriptor in the energy

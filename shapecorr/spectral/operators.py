@@ -63,11 +63,21 @@ def orientation_operators(vertices: np.ndarray, faces: np.ndarray, descr: np.nda
 
 
 def multiplication_operators(descr: np.ndarray, evecs: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """``D[f] = Phi^T M diag(f) Phi`` for each descriptor column: ``(p, k, k)``."""
+    """``D[f] = Phi^T M diag(f) Phi`` for each descriptor column: ``(p, k, k)``.
+
+    Computed in blocks of vertices (about 32 MB of intermediate each), so memory stays
+    ``O(p k^2)`` plus a block, not ``O(n p k)``.
+    """
     n, k = evecs.shape
     p = descr.shape[1]
-    weighted = (evecs * mass[:, None])[:, None, :] * descr[:, :, None]  # (n, p, k)
-    return (weighted.reshape(n, p * k).T @ evecs).reshape(p, k, k)
+    out = np.zeros((p * k, k))
+    block = max(1, (32 * 2 ** 20) // (8 * p * k))
+    for start in range(0, n, block):
+        sl = slice(start, start + block)
+        e = evecs[sl]
+        weighted = (e * mass[sl, None])[:, None, :] * descr[sl, :, None]  # (b, p, k)
+        out += weighted.reshape(len(e), p * k).T @ e
+    return out.reshape(p, k, k)
 
 
 def orientation_sign(vertices: np.ndarray, faces: np.ndarray) -> float:

@@ -9,6 +9,7 @@ from shapecorr.fmap import (
     fmap_to_p2p,
     knn_blocked,
     orientation_score,
+    orientation_score_fmap,
     p2p_to_fmap,
     transfer_function,
     zoomout,
@@ -116,6 +117,19 @@ def test_zoomout_recovers_the_permutation(blob, n_samples):
     np.testing.assert_allclose(np.abs(np.diag(C)), 1.0, atol=0.02 if n_samples is None else 0.1)
 
 
+def test_zoomout_refinement_on_vertex_subsets(blob):
+    """The refinement steps on subsets (used for large shapes) still recover the permutation."""
+    s, t, perm, b1, b2 = blob
+    C0 = _noisy_start(perm, b1, b2)
+    rng = np.random.default_rng(3)
+    subset = np.sort(rng.choice(t.n_vertices, t.n_vertices // 3, replace=False))
+    C, p2p = zoomout(C0, b1.evecs, b2.evecs, b2.mass, k_final=30, step=3, n_samples=300, refine_iters=2,
+                     refine_subset=subset)
+    assert C.shape == (30, 30) and p2p.shape == (t.n_vertices,)
+    exact, near = exact_or_adjacent(s, p2p, perm)
+    assert exact >= 0.99 and near == 1.0  # ~0.98 without the refinement steps
+
+
 def test_zoomout_argument_errors(blob):
     _, _, perm, b1, b2 = blob
     C0 = _noisy_start(perm, b1, b2)
@@ -160,6 +174,28 @@ def test_orientation_score_detects_a_left_right_flip_of_a_symmetric_shape():
     n = e.n_vertices
     assert orientation_score(mirror, e.vertices, e.vertex_normals, e.vertices, e.faces) < -0.9
     assert orientation_score(np.arange(n), e.vertices, e.vertex_normals, e.vertices, e.faces) > 0.99
+
+
+def test_orientation_score_fmap_identity_mirror_and_flip():
+    """The smooth (functional-map) orientation score: +1 for the identity, -1 for a mirrored
+    copy matched by index, and negative for the left-right flip of a symmetric shape."""
+    s = bumpy(2)
+    b = eigenbasis(s, 30, cache=False)
+    ident = np.eye(30)
+    sc = orientation_score_fmap(ident, b.evecs, b.mass, s.vertices, s.vertex_normals, b.evecs, s.vertices, s.faces)
+    assert sc == pytest.approx(1.0)
+    m = mirrored_copy(s)  # same indices, so the same basis up to round-off
+    bm = eigenbasis(m, 30, cache=False)
+    C = p2p_to_fmap(np.arange(s.n_vertices), b.evecs, bm.evecs, bm.mass)
+    assert orientation_score_fmap(C, b.evecs, b.mass, s.vertices, s.vertex_normals, bm.evecs, m.vertices,
+                                  m.faces) < -0.95
+    e, mirror = ellipsoid(10, 12, bend=0.1)
+    be = eigenbasis(e, 30, cache=False)
+    C_flip = p2p_to_fmap(mirror, be.evecs, be.evecs, be.mass)
+    C_id = p2p_to_fmap(np.arange(e.n_vertices), be.evecs, be.evecs, be.mass)
+    args = (be.evecs, be.mass, e.vertices, e.vertex_normals, be.evecs, e.vertices, e.faces)
+    assert orientation_score_fmap(C_flip, *args) < -0.9
+    assert orientation_score_fmap(C_id, *args) > 0.99
 
 
 def test_orientation_score_of_collapsed_maps():
