@@ -165,9 +165,9 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     ops: dict[int, tuple] = {}
 
     def operators(k: int) -> tuple:
-        """Descriptor projections and commutativity/orientation operators at basis size ``k``
-        (computed once at the largest size asked for: leading blocks of the operators at size
-        k are exactly the operators at a smaller size)."""
+        """Descriptor projections and commutativity/orientation operators at basis size ``k``,
+        memoized; a size already covered by a larger one reuses it (the leading blocks of the
+        operators at size k are exactly the operators at a smaller size)."""
         have = [kk for kk in ops if kk >= k]
         if have:
             return ops[min(have)]
