@@ -22,7 +22,7 @@ import numpy as np
 
 from .core import MatchFileError, Shape, load
 from .core.jsonio import json_default
-from .fmap import FmapWeights, fmap_to_p2p, orientation_score, orientation_score_fmap, solve_fmap, zoomout
+from .fmap import FmapWeights, fmap_to_p2p, knn_blocked, p2p_to_fmap, orientation_score, orientation_score_fmap, solve_fmap, zoomout
 from .fmap.refine import farthest_point_sampling_spectral
 from .fmap.setup import (  # noqa: F401  (re-exported: the public names live here too)
     PRESET_DIR,
@@ -138,6 +138,29 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         return _match(source, target, settings, device=device, progress=progress, cache=cache)
 
 
+def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: str, timings: dict,
+                  queries: np.ndarray | None = None) -> np.ndarray:
+    """Initial ``fmap_12 (k, k)`` from learned features: each target vertex goes to the source
+    vertex with the nearest feature, and the map is the projection of that vertex map onto
+    the first ``k`` eigenfunctions (ZoomOut then refines it). With ``queries`` (a well-spread
+    subset of target vertices) only those are matched and the map is fitted on them by least
+    squares, which keeps large shapes cheap."""
+    from .learn import load_feature_model, surface_operators
+
+    t0 = time.perf_counter()
+    model = load_feature_model(s.feature_model, device=device)
+    feats = []
+    for P in (P1, P2):
+        ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
+        feats.append(model.features(ops))
+    timings["learned_features"] = round(time.perf_counter() - t0, 4)
+    if queries is None:
+        p2p_21 = knn_blocked(feats[1], feats[0], device=device)
+        return p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k, k2=k)
+    p2p_21 = knn_blocked(feats[1][queries], feats[0], device=device)
+    return p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, k1=k, k2=k, queries=queries)
+
+
 def _match(source, target, s: MatchSettings, *, device: str, progress, cache) -> Match:
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -183,12 +206,18 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         ops[k] = (A, B, dcomm, orient)
         return ops[k]
 
-    # candidates: (initial size, orientation-weight multiplier)
-    if s.flip_check and use_orient:
+    learned = s.init == "learned" and both_meshes
+    if s.init not in ("learned", "axiomatic"):
+        raise ValueError(f"unknown init {s.init!r}; use 'learned' or 'axiomatic'.")
+    # candidates: (initial size, orientation-weight multiplier; None for the learned init)
+    if learned:
+        inits = [(s.k_init, None)]
+    elif s.flip_check and use_orient:
         inits = [(s.k_init, m) for m in s.orient_candidates] + [(ki, 1.0) for ki in s.k_init_candidates]
     else:
         inits = [(s.k_init, 1.0)]
-    operators(s.k_init)
+    if not learned:
+        operators(s.k_init)
     samples = None
     if s.zoomout_samples and s.zoomout_samples < min(P1.shape.n_vertices, P2.shape.n_vertices):
         samples = (farthest_point_sampling_spectral(P1.evecs, s.zoomout_samples, seed=s.seed),
@@ -209,11 +238,14 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         refine_subset = np.sort(rng.choice(n2, min(s.refine_max_vertices, n2), replace=False))
     candidates = []
     for ki, mult in inits:
-        A, B, dcomm, orient = operators(ki)
-        w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
-        C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
-                        dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
-                        orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
+        if mult is None:
+            C0 = _learned_init(P1, P2, ki, s, device, timings, queries=None if samples is None else samples[1])
+        else:
+            A, B, dcomm, orient = operators(ki)
+            w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
+            C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
+                            dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
+                            orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
                             samples=samples, device=device, refine_iters=s.refine_iters,
                             refine_subset=refine_subset)
@@ -223,7 +255,8 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
                                       faces2_outward)
             smooth = orientation_score_fmap(C, P1.evecs, P1.mass, P1.shape.vertices, P1.vertex_normals, P2.evecs,
                                             P2.shape.vertices, faces2_outward)
-        candidates.append({"k_init": ki, "w_orient_multiplier": mult, "orientation_score": score,
+        candidates.append({"k_init": ki, "init": "axiomatic" if mult is not None else "learned",
+                           "w_orient_multiplier": mult, "orientation_score": score,
                            "orientation_score_smooth": smooth, "C": C, "p2p_21": p2p_21})
         if not np.isfinite(score) or score >= s.accept_score:
             break
@@ -242,9 +275,10 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         return float(x) if np.isfinite(x) else None
 
     info = {
-        "candidates": [{"k_init": c["k_init"], "w_orient_multiplier": c["w_orient_multiplier"],
+        "candidates": [{"k_init": c["k_init"], "init": c["init"], "w_orient_multiplier": c["w_orient_multiplier"],
                         "orientation_score": finite(c["orientation_score"]),
                         "orientation_score_smooth": finite(c["orientation_score_smooth"])} for c in candidates],
+        "init": best["init"],
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],
         "orientation_score": finite(best["orientation_score"]),
         # the same measured on the functional map (smooth, resolution-independent): about 0.9

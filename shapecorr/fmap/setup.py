@@ -23,6 +23,8 @@ PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "match"
 class MatchSettings:
     """Every parameter of the default pipeline (a preset is a named set of these)."""
 
+    init: str = "learned"  # initial map: "learned" (feature nearest neighbours) or "axiomatic" (WKS fmap solve)
+    feature_model: str = "faust_r_wks"  # bundled model name or .pt path (init="learned")
     k_init: int = 30  # size of the initial functional map
     k_final: int = 100  # ZoomOut target size
     zoomout_step: int = 5

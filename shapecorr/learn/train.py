@@ -1,0 +1,139 @@
+"""Supervised training of :class:`FeatureNet` on shapes with ground-truth correspondences.
+
+Data: a folder laid out like FAUST_r (``NAME.off`` + ``corres/NAME.vts``, line i = the 1-based
+vertex of NAME matching template point i). Loss: for a random pair (a, b) and a random subset
+of template points, a softmax over all vertices of b of the feature similarity to each point
+of a must pick the ground-truth vertex (cross-entropy, temperature ``tau``), in both
+directions. The features are then used by the matching pipeline to initialise the functional
+map (nearest neighbours in feature space), which ZoomOut refines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..core import load
+from ..fmap.setup import MatchSettings, load_preset, prepare
+from .diffusionnet import FeatureNet, FeatureNetConfig, SurfaceOperators
+from .features import FeatureModel, surface_operators
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 3000
+    lr: float = 1e-3
+    tau: float = 0.07
+    n_points: int = 1024
+    seed: int = 0
+    config: FeatureNetConfig = field(default_factory=FeatureNetConfig)
+
+
+@dataclass
+class TrainShape:
+    name: str
+    ops: SurfaceOperators
+    gt: np.ndarray  # 0-based vertex per template point
+    vertices: np.ndarray  # normalized coordinates (for the validation distance)
+
+
+def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
+                         settings: MatchSettings | None = None, progress=True) -> list[TrainShape]:
+    """Prepare shapes (normalization and eigenbasis exactly as the matcher does; cached)."""
+    from tqdm import tqdm
+
+    folder = Path(folder)
+    s = settings or load_preset("default")
+    out = []
+    for name in tqdm(names, desc="preparing shapes", disable=not progress):
+        path = next((folder / f"{name}{ext}" for ext in (".off", ".obj", ".ply") if (folder / f"{name}{ext}").exists()),
+                    None)
+        if path is None:
+            raise FileNotFoundError(f"{folder}: no mesh named {name} (.off/.obj/.ply).")
+        vts = folder / "corres" / f"{name}.vts"
+        if not vts.exists():
+            raise FileNotFoundError(f"{vts}: ground truth missing (training needs corres/NAME.vts).")
+        P = prepare(load(path), s)
+        ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
+        gt = np.loadtxt(vts, dtype=np.int64).ravel() - 1
+        out.append(TrainShape(name, ops, gt, P.shape.vertices))
+    return out
+
+
+def _pair_loss(net, a: TrainShape, b: TrainShape, idx: np.ndarray, tau: float) -> torch.Tensor:
+    fa = torch.nn.functional.normalize(net(a.ops), dim=1)
+    fb = torch.nn.functional.normalize(net(b.ops), dim=1)
+    ia = torch.from_numpy(a.gt[idx])
+    ib = torch.from_numpy(b.gt[idx])
+    loss_ab = torch.nn.functional.cross_entropy(fa[ia] @ fb.T / tau, ib)
+    loss_ba = torch.nn.functional.cross_entropy(fb[ib] @ fa.T / tau, ia)
+    return 0.5 * (loss_ab + loss_ba)
+
+
+@torch.no_grad()
+def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs: Sequence[tuple[int, int]]) -> float:
+    """Mean Euclidean distance (unit-area shapes, x100) between the feature nearest neighbour of
+    each ground-truth point and its true match: a cheap validation measure."""
+    from ..fmap.convert import knn_blocked
+
+    dists = []
+    for i, j in pairs:
+        a, b = shapes[i], shapes[j]
+        fa, fb = model.features(a.ops), model.features(b.ops)
+        nn_ = knn_blocked(fb[b.gt], fa)  # ground-truth points of b -> vertices of a
+        dists.append(np.linalg.norm(a.vertices[nn_] - a.vertices[a.gt], axis=1).mean())
+    return 100 * float(np.mean(dists))
+
+
+def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list[TrainShape] | None = None,
+                   val_every: int = 500, progress=True, checkpoint: str | Path | None = None) -> FeatureModel:
+    """Train a :class:`FeatureNet`; with ``val_shapes``, measure :func:`feature_match_distance`
+    on 10 fixed validation pairs every ``val_every`` steps (and save the model to
+    ``checkpoint`` then, if given, so a long run that is interrupted is not lost)."""
+    from tqdm import tqdm
+
+    torch.manual_seed(ts.seed)
+    rng = np.random.default_rng(ts.seed)
+    net = FeatureNet(ts.config)
+    opt = torch.optim.Adam(net.parameters(), lr=ts.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ts.steps, eta_min=ts.lr * 0.02)
+    n_template = min(len(s.gt) for s in shapes)
+    history = []
+    val_pairs = None
+    if val_shapes:
+        vr = np.random.default_rng(1)
+        val_pairs = [tuple(vr.choice(len(val_shapes), 2, replace=False)) for _ in range(10)]
+    t0 = time.time()
+    bar = tqdm(range(ts.steps), desc="training", disable=not progress)
+    running = None
+    for step in bar:
+        net.train()
+        i, j = rng.choice(len(shapes), 2, replace=False)
+        idx = rng.choice(n_template, min(ts.n_points, n_template), replace=False)
+        loss = _pair_loss(net, shapes[i], shapes[j], idx, ts.tau)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        bar.set_postfix(loss=f"{running:.3f}")
+        if val_pairs and ((step + 1) % val_every == 0 or step + 1 == ts.steps):
+            d = feature_match_distance(FeatureModel(net), val_shapes, val_pairs)
+            net.train()
+            history.append({"step": step + 1, "loss": running, "val_distance": d, "seconds": time.time() - t0})
+            log.info("step %d loss %.3f val distance %.3f", step + 1, running, d)
+            bar.write(f"step {step + 1}: loss {running:.3f}, validation distance x100 {d:.3f}")
+            if checkpoint:
+                FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
+    meta = {"train_settings": {k: v for k, v in ts.__dict__.items() if k != "config"},
+            "train_shapes": [s.name for s in shapes], "val_shapes": [s.name for s in val_shapes or []],
+            "history": history, "seconds": round(time.time() - t0, 1), "torch": str(torch.__version__)}
+    return FeatureModel(net.eval(), meta)

@@ -1,0 +1,159 @@
+"""Learned features: tangent gradients with known answers, the network's invariances (frame,
+vertex order, rigid motion) and its sensitivity to reflection, model files, and a short
+training run on generated shapes that must learn something."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.learn import (
+    DEFAULT_MODEL,
+    FeatureModel,
+    FeatureNet,
+    FeatureNetConfig,
+    gradient_operators,
+    load_feature_model,
+    surface_operators,
+    tangent_frames,
+)
+from shapecorr.learn.train import TrainSettings, feature_match_distance, load_training_shapes, train_features
+
+from helpers import bumpy, grid, icosphere, inverse_permutation, mirrored_copy, permuted_copy, write_off
+
+TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
+
+
+def test_tangent_frames_are_right_handed_and_orthonormal():
+    rng = np.random.default_rng(0)
+    n = rng.standard_normal((50, 3))
+    e1, e2 = tangent_frames(n)
+    nn = n / np.linalg.norm(n, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.cross(e1, e2), nn, atol=1e-12)
+    np.testing.assert_allclose((e1 * nn).sum(1), 0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(e1, axis=1), 1, atol=1e-12)
+
+
+def test_gradient_of_a_linear_function_on_a_plane_is_exact():
+    g = grid(9, 7)
+    normals = np.tile([0.0, 0.0, 1.0], (g.n_vertices, 1))
+    Gx, Gy = gradient_operators(g.vertices, g.edges, normals, reg=0.0)
+    a = np.array([0.7, -1.3, 0.0])
+    f = g.vertices @ a
+    e1, e2 = tangent_frames(normals)
+    np.testing.assert_allclose(Gx @ f, e1 @ a, atol=1e-9)
+    np.testing.assert_allclose(Gy @ f, e2 @ a, atol=1e-9)
+    np.testing.assert_allclose(Gx @ np.ones(g.n_vertices), 0, atol=1e-12)  # constants have no gradient
+
+
+def test_gradient_on_a_sphere_is_tangent_and_close_to_the_true_one():
+    s = icosphere(4)  # 2562 vertices
+    normals = s.vertices / np.linalg.norm(s.vertices, axis=1, keepdims=True)
+    Gx, Gy = gradient_operators(s.vertices, s.edges, normals)
+    f = s.vertices[:, 2]
+    e1, e2 = tangent_frames(normals)
+    grad3 = (Gx @ f)[:, None] * e1 + (Gy @ f)[:, None] * e2
+    true = np.array([0, 0, 1.0]) - normals[:, 2:3] * normals  # projection of the z axis
+    err = np.linalg.norm(grad3 - true, axis=1)
+    assert err.mean() < 0.02 and err.max() < 0.1
+
+
+@pytest.fixture(scope="module")
+def blob_ops():
+    s = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
+    shape = bumpy(3)
+    copy, perm = permuted_copy(shape, seed=3, rigid=True)
+    mirror = mirrored_copy(shape)
+    out = {}
+    for name, sh in (("orig", shape), ("copy", copy), ("mirror", mirror)):
+        P = prepare(sh, s, cache=False)
+        out[name] = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, TINY)
+    return out, perm
+
+
+def test_features_follow_vertex_order_and_ignore_rigid_motion(blob_ops):
+    ops, perm = blob_ops
+    torch.manual_seed(0)
+    model = FeatureModel(FeatureNet(TINY))
+    f, fc = model.features(ops["orig"]), model.features(ops["copy"])
+    # the eigenvector signs may differ between the copies, but the network only uses sign-free
+    # quantities (WKS, diffusion, gradient products): features are equal up to float error
+    np.testing.assert_allclose(fc, f[perm], atol=2e-3)
+
+
+def test_features_are_not_reflection_invariant(blob_ops):
+    """The gradient products see handedness: a mirrored copy gets different features, and the
+    difference comes from them (with the gradient terms zeroed the mirror is invisible)."""
+    ops, _ = blob_ops
+    torch.manual_seed(0)
+    net = FeatureNet(TINY)
+    with torch.no_grad():  # stronger gradient terms than at initialisation, to see them clearly
+        for b in net.blocks:
+            b.gradients.im.weight.mul_(30.0)
+    model = FeatureModel(net)
+    f, fm = model.features(ops["orig"]), model.features(ops["mirror"])
+    assert np.abs(f - fm).max() > 0.05
+    with torch.no_grad():
+        for b in net.blocks:
+            b.gradients.im.weight.zero_()  # keep only the reflection-symmetric cos part
+    f, fm = model.features(ops["orig"]), model.features(ops["mirror"])
+    np.testing.assert_allclose(f, fm, atol=2e-3)
+
+
+def test_model_save_load_roundtrip_and_bad_files(tmp_path, blob_ops):
+    ops, _ = blob_ops
+    torch.manual_seed(1)
+    model = FeatureModel(FeatureNet(TINY), {"note": "test"})
+    path = model.save(tmp_path / "m.pt")
+    back = FeatureModel.load(path)
+    assert back.meta == {"note": "test"} and back.config == TINY
+    np.testing.assert_array_equal(back.features(ops["orig"]), model.features(ops["orig"]))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable shapecorr feature model"):
+        FeatureModel.load(bad)
+    with pytest.raises(FileNotFoundError, match="bundled"):
+        FeatureModel.load("no_such_model")
+
+
+def test_bundled_model_loads_and_never_saw_the_test_split():
+    model = load_feature_model(DEFAULT_MODEL)
+    trained = set(model.meta["train_shapes"]) | set(model.meta["val_shapes"])
+    assert trained and not any(f"tr_reg_{i:03d}" in trained for i in range(80, 100))
+    assert model.meta["history"][-1]["val_distance"] < model.meta["history"][0]["val_distance"] * 2
+
+
+def test_training_on_generated_shapes_learns_the_correspondence(tmp_path):
+    """Four bent/permuted copies of a bumpy sphere with their ground truth written like FAUST_r;
+    a short training run must match held-out points much better than the untrained network."""
+    base = bumpy(3)
+    rng = np.random.default_rng(0)
+    names = []
+    (tmp_path / "corres").mkdir()
+    for i in range(4):
+        copy, perm = permuted_copy(base, seed=10 + i, rigid=True)
+        v = copy.vertices * (1 + 0.05 * rng.standard_normal(3))  # mild anisotropic stretch
+        name = f"s_{i:03d}"
+        write_off(tmp_path / f"{name}.off", v, copy.faces)
+        # template = the base shape's vertices: template point t is vertex inv(perm)[t] of the copy
+        np.savetxt(tmp_path / "corres" / f"{name}.vts", inverse_permutation(perm) + 1, fmt="%d")
+        names.append(name)
+    settings = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
+    shapes = load_training_shapes(tmp_path, names, TINY, settings, progress=False)
+    pairs = [(0, 1), (2, 3), (1, 2)]
+    torch.manual_seed(0)
+    untrained = feature_match_distance(FeatureModel(FeatureNet(TINY)), shapes, pairs)
+    model = train_features(shapes, TrainSettings(steps=200, lr=5e-3, n_points=256, config=TINY), progress=False)
+    trained = feature_match_distance(model, shapes, pairs)
+    assert trained < 0.5 * untrained, (untrained, trained)
+    assert model.meta["train_shapes"] == names
+
+
+def test_training_data_errors_name_the_file(tmp_path):
+    write_off(tmp_path / "a.off", icosphere(1).vertices, icosphere(1).faces)
+    with pytest.raises(FileNotFoundError, match=r"corres.*a\.vts"):
+        load_training_shapes(tmp_path, ["a"], TINY, progress=False)
+    with pytest.raises(FileNotFoundError, match="no mesh named b"):
+        load_training_shapes(tmp_path, ["b"], TINY, progress=False)
