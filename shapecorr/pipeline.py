@@ -1,10 +1,15 @@
 """The one-call API: ``match(source, target, preset=...) -> Match``.
 
 Flow: load -> normalize (unit area) -> Laplacian + mass -> eigenbasis -> WKS descriptors ->
-initial functional maps (exact solve; descriptor, Laplacian and descriptor commutativity,
-orientation-preserving term) for several candidate settings -> ZoomOut -> each candidate's
-vertex map scored by orientation consistency (a left-right flip reverses orientation), the
-best kept -> vertex maps both ways.
+initial functional map -> ZoomOut -> vertex maps both ways.
+
+The initial map comes, by default (``init="learned"``, meshes), from learned features
+(:mod:`shapecorr.learn`: a DiffusionNet-style network whose tangent-gradient terms tell left
+from right): nearest neighbours in feature space, projected onto the first ``k_init``
+eigenfunctions. With ``init="axiomatic"`` (and always for point clouds) it is an exact
+functional-map solve (descriptor, Laplacian and descriptor commutativity, orientation-preserving
+term) for several candidate settings, each refined and its vertex map scored by orientation
+consistency (a left-right flip reverses orientation), the best kept.
 
 Every front end (Python, CLI, viewer) goes through :func:`match`.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +144,13 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         return _match(source, target, settings, device=device, progress=progress, cache=cache)
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: str, timings: dict,
                   queries: np.ndarray | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` from learned features: each target vertex goes to the source
@@ -145,14 +158,21 @@ def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: 
     the first ``k`` eigenfunctions (ZoomOut then refines it). With ``queries`` (a well-spread
     subset of target vertices) only those are matched and the map is fitted on them by least
     squares, which keeps large shapes cheap."""
+    import torch
+
     from .learn import load_feature_model, surface_operators
 
     t0 = time.perf_counter()
     model = load_feature_model(s.feature_model, device=device)
     feats = []
-    for P in (P1, P2):
-        ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
-        feats.append(model.features(ops))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(s.feature_threads or _usable_cores())
+    try:
+        for P in (P1, P2):
+            ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
+            feats.append(model.features(ops))
+    finally:
+        torch.set_num_threads(threads)
     timings["learned_features"] = round(time.perf_counter() - t0, 4)
     if queries is None:
         p2p_21 = knn_blocked(feats[1], feats[0], device=device)
@@ -207,8 +227,6 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         return ops[k]
 
     learned = s.init == "learned" and both_meshes
-    if s.init not in ("learned", "axiomatic"):
-        raise ValueError(f"unknown init {s.init!r}; use 'learned' or 'axiomatic'.")
     # candidates: (initial size, orientation-weight multiplier; None for the learned init)
     if learned:
         inits = [(s.k_init, None)]

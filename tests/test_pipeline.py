@@ -62,14 +62,17 @@ def test_permuted_copy_recovers_the_permutation(blob_pair, preset, overrides):
     assert m.info["orientation_score"] > 0.9
 
 
+@pytest.mark.parametrize("preset", ["default", "axiomatic"])
 @pytest.mark.parametrize("seed", [22, 25])
-def test_symmetric_shape_is_not_flipped(seed):
+def test_symmetric_shape_is_not_flipped(seed, preset):
     """Left-right symmetric shape (and no other symmetry) vs its permuted copy: intrinsic
     descriptors cannot tell the identity from the mirror map, the orientation-aware default
-    must return the identity; the mirror map is scored as a flip."""
+    (learned features) and the axiomatic preset must return the identity; the mirror map is
+    scored as a flip."""
     e, mirror = ellipsoid(16, 24, bend=0.15, taper=0.3)
     t, perm = permuted_copy(e, seed=seed, rigid=True)
-    m = match(e, t, "default", **SMALL)
+    m = match(e, t, preset, **SMALL)
+    assert m.info["init"] == ("learned" if preset == "default" else "axiomatic")
     exact, near = exact_or_adjacent(e, m.p2p_21, perm)
     flipped, _ = exact_or_adjacent(e, m.p2p_21, mirror[perm])
     assert exact >= 0.95 and near == 1.0
@@ -100,11 +103,13 @@ def test_mirrored_copy_is_detected_as_a_flip(blob):
                              P2.shape.faces) < -0.9
 
 
-def test_orientation_aware_match_of_a_mirror_image_does_not_return_the_reflection(blob):
-    """With the orientation term (default), the reflection is not an acceptable answer: the
-    returned map preserves orientation (there is no orientation-preserving isometry here)."""
+@pytest.mark.parametrize("preset", ["default", "axiomatic"])
+def test_orientation_aware_match_of_a_mirror_image_does_not_return_the_reflection(blob, preset):
+    """With learned features (default) or the orientation term (axiomatic), the reflection is not
+    an acceptable answer: the returned map preserves orientation (there is no
+    orientation-preserving isometry here)."""
     mir = mirrored_copy(blob)
-    m = match(blob, mir, "default", **SMALL)
+    m = match(blob, mir, preset, **SMALL)
     exact, _ = exact_or_adjacent(blob, m.p2p_21, np.arange(blob.n_vertices))
     assert exact < 0.5
     assert m.info["orientation_score"] > 0
@@ -134,6 +139,7 @@ def test_point_clouds_end_to_end(blob):
     assert exact >= 0.9 and near >= 0.98
     assert m.source_summary["kind"] == "point_cloud" and m.target_summary["kind"] == "point_cloud"
     assert m.info["orientation_score"] is None  # no faces: no orientation check (None, valid JSON)
+    assert m.info["init"] == "axiomatic"  # learned features need a mesh
     # mixed: mesh source, point-cloud target
     m = match(blob, t, "fast", **SMALL)
     _, near = exact_or_adjacent(blob, m.p2p_21, perm)
@@ -191,6 +197,28 @@ def test_preset_from_path_dict_settings_and_overrides(tmp_path):
     assert load_preset(s, k_final=40).k_final == 40 and load_preset(s).k_init == 12
     assert MatchSettings.from_dict(s.to_dict()) == s
     json.dumps(s.to_dict())  # JSON-friendly
+
+
+def test_learned_init_with_a_model_file_and_bad_init(tmp_path, blob_pair):
+    """``feature_model`` takes a .pt path (here an untrained tiny model: the copy is isometric,
+    so even random features plus ZoomOut recover the permutation); an unknown ``init`` and a
+    missing model are clear errors."""
+    import torch
+
+    from shapecorr.learn import FeatureModel, FeatureNet, FeatureNetConfig
+
+    s, t, perm = blob_pair
+    torch.manual_seed(0)
+    path = FeatureModel(FeatureNet(FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=16, k_input=30,
+                                                    k_diffusion=30))).save(tmp_path / "tiny.pt")
+    m = match(s, t, "default", feature_model=str(path), **SMALL)
+    assert m.info["init"] == "learned" and "learned_features" in m.timings
+    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    with pytest.raises(ValueError, match="unknown init"):
+        match(s, t, "default", init="magic", **SMALL)
+    with pytest.raises(FileNotFoundError, match="no feature model"):
+        match(s, t, "default", feature_model="nope", **SMALL)
 
 
 def test_unknown_preset_is_a_clear_error():

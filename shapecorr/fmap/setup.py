@@ -25,6 +25,8 @@ class MatchSettings:
 
     init: str = "learned"  # initial map: "learned" (feature nearest neighbours) or "axiomatic" (WKS fmap solve)
     feature_model: str = "faust_r_wks"  # bundled model name or .pt path (init="learned")
+    feature_threads: int | None = None  # torch CPU threads for the feature network (None: all usable cores);
+    # unlike the small BLAS calls below, the network's matrix products gain from every core
     k_init: int = 30  # size of the initial functional map
     k_final: int = 100  # ZoomOut target size
     zoomout_step: int = 5
@@ -48,6 +50,10 @@ class MatchSettings:
     blas_threads: int | None = 1  # BLAS/OpenMP threads inside match (None: library default).
     # One thread is as fast here (the matrices are small) and immune to the 3-10x slow-down of
     # spinning BLAS threads when other processes share the cores.
+
+    def __post_init__(self):
+        if self.init not in ("learned", "axiomatic"):
+            raise ValueError(f"unknown init {self.init!r}; use 'learned' (learned features, meshes) or 'axiomatic'.")
 
     @classmethod
     def from_dict(cls, d: dict) -> "MatchSettings":
