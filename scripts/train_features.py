@@ -40,6 +40,8 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=FeatureNetConfig.width)
     ap.add_argument("--blocks", type=int, default=FeatureNetConfig.n_blocks)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--augment", type=int, default=0,
+                    help="randomly stretched copies per training shape (other body proportions)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -56,7 +58,7 @@ def main(argv=None):
 
     config = FeatureNetConfig(width=a.width, n_blocks=a.blocks)
     ts = TrainSettings(steps=a.steps, lr=a.lr, tau=a.tau, seed=a.seed, config=config)
-    train = load_training_shapes(a.dataset, names(a.train), config)
+    train = load_training_shapes(a.dataset, names(a.train), config, augment=a.augment, seed=a.seed)
     val = load_training_shapes(a.dataset, names(a.val), config) if a.val else None
     model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"))
     model.meta["dataset"] = str(Path(a.dataset).name)

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..core import load
+from ..core import Shape, load
 from ..fmap.setup import MatchSettings, load_preset, prepare
 from .diffusionnet import FeatureNet, FeatureNetConfig, SurfaceOperators
 from .features import FeatureModel, surface_operators
@@ -45,13 +45,28 @@ class TrainShape:
     vertices: np.ndarray  # normalized coordinates (for the validation distance)
 
 
+def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Shape:
+    """``shape`` stretched along three random orthogonal axes by factors in
+    ``exp([-amount, amount])``: other body proportions, same vertex order (the ground truth
+    still applies). A training augmentation against over-fitting to the training subjects."""
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    scale = np.exp(rng.uniform(-amount, amount, 3))
+    v = ((shape.vertices - shape.vertices.mean(0)) @ q) * scale @ q.T
+    return shape.copy(vertices=v, name=f"{shape.name}_stretched")
+
+
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
-                         settings: MatchSettings | None = None, progress=True) -> list[TrainShape]:
-    """Prepare shapes (normalization and eigenbasis exactly as the matcher does; cached)."""
+                         settings: MatchSettings | None = None, progress=True, augment: int = 0,
+                         seed: int = 0) -> list[TrainShape]:
+    """Prepare shapes (normalization and eigenbasis exactly as the matcher does; cached).
+
+    ``augment``: that many randomly :func:`stretched` copies of every shape are added.
+    """
     from tqdm import tqdm
 
     folder = Path(folder)
     s = settings or load_preset("default")
+    rng = np.random.default_rng(seed)
     out = []
     for name in tqdm(names, desc="preparing shapes", disable=not progress):
         path = next((folder / f"{name}{ext}" for ext in (".off", ".obj", ".ply") if (folder / f"{name}{ext}").exists()),
@@ -61,10 +76,12 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
         vts = folder / "corres" / f"{name}.vts"
         if not vts.exists():
             raise FileNotFoundError(f"{vts}: ground truth missing (training needs corres/NAME.vts).")
-        P = prepare(load(path), s)
-        ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
+        shape = load(path)
         gt = np.loadtxt(vts, dtype=np.int64).ravel() - 1
-        out.append(TrainShape(name, ops, gt, P.shape.vertices))
+        for i, sh in enumerate([shape] + [stretched(shape, rng) for _ in range(augment)]):
+            P = prepare(sh, s)
+            ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
+            out.append(TrainShape(name if i == 0 else f"{name}~{i}", ops, gt, P.shape.vertices))
     return out
 
 

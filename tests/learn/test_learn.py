@@ -157,3 +157,17 @@ def test_training_data_errors_name_the_file(tmp_path):
         load_training_shapes(tmp_path, ["a"], TINY, progress=False)
     with pytest.raises(FileNotFoundError, match="no mesh named b"):
         load_training_shapes(tmp_path, ["b"], TINY, progress=False)
+
+
+def test_stretch_augmentation_changes_proportions_not_connectivity():
+    from shapecorr.learn.train import stretched
+
+    s = bumpy(2)
+    t = stretched(s, np.random.default_rng(0), amount=0.3)
+    np.testing.assert_array_equal(t.faces, s.faces)
+    e = s.edges
+    ratio = np.linalg.norm(t.vertices[e[:, 0]] - t.vertices[e[:, 1]], axis=1) / \
+        np.linalg.norm(s.vertices[e[:, 0]] - s.vertices[e[:, 1]], axis=1)
+    assert ratio.std() > 0.02  # not a similarity transform
+    assert 0.6 < ratio.min() and ratio.max() < 1.45  # within exp(+-0.3)
+    assert stretched(s, np.random.default_rng(0), amount=0.3).vertices.tolist() == t.vertices.tolist()  # seeded
