@@ -20,6 +20,7 @@ from shapecorr.pipeline import PRESET_DIR, prepare
 
 from helpers import (
     bumpy,
+    icosphere,
     ellipsoid,
     exact_or_adjacent,
     inverse_permutation,
@@ -303,3 +304,17 @@ def test_cross_check_with_pyfmaps(blob_pair):
     exact_theirs, _ = exact_or_adjacent(s, fm.get_p2p(C), perm)
     exact_ours, _ = exact_or_adjacent(s, match(s, t, "fast", **SMALL).p2p_21, perm)
     assert exact_theirs >= 0.95 and exact_ours >= 0.95
+
+
+def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob):
+    """The fast preset stops ZoomOut at 50, but the bundled network was trained on WKS and
+    diffusion from 100 eigenpairs: preparation computes those (and fewer on tiny meshes)."""
+    from shapecorr.learn import load_feature_model
+
+    k_model = load_feature_model().config.k_input
+    fast = load_preset("fast")
+    assert fast.k_final < k_model
+    assert prepare(blob, fast).evecs.shape[1] == k_model
+    assert prepare(blob, load_preset("fast", init="axiomatic")).evecs.shape[1] == fast.k_final
+    tiny = icosphere(1)  # 42 vertices: at most 40 eigenpairs
+    assert prepare(tiny, load_preset("fast", k_final=20, k_init=10, k_descriptor=20)).evecs.shape[1] == 40

@@ -116,6 +116,14 @@ class Prepared:
 def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """Normalization, basis and descriptors of one shape (cached)."""
     k_max = max(s.k_final, s.k_init, s.k_descriptor, *s.k_init_candidates)
+    if s.init == "learned" and shape.is_mesh:
+        # the feature network was trained on WKS and diffusion from a fixed number of
+        # eigenpairs; fewer (e.g. the fast preset's 50) would feed it inputs it never saw
+        from ..learn import load_feature_model
+
+        cfg = load_feature_model(s.feature_model).config
+        # (capped for tiny meshes, which cannot have that many; the network then uses what there is)
+        k_max = max(k_max, min(max(cfg.k_input, cfg.k_diffusion), shape.n_vertices - 2))
     if shape.is_mesh:
         norm = shape.normalized()
     else:  # unit area from the point-cloud mass (the surface area it represents)
