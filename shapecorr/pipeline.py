@@ -164,6 +164,11 @@ def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: 
 
     t0 = time.perf_counter()
     model = load_feature_model(s.feature_model, device=device)
+    need = max(model.config.k_input, model.config.k_diffusion)
+    for P in (P1, P2):
+        if P.evecs.shape[1] < min(need, P.shape.n_vertices - 2):
+            raise ValueError(f"the feature model {s.feature_model!r} needs {need} eigenpairs but the setting "
+                             f"k_features={s.k_features} gives {P.evecs.shape[1]}; set k_features={need}.")
     feats = []
     threads = torch.get_num_threads()
     torch.set_num_threads(s.feature_threads or _usable_cores())

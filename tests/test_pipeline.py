@@ -306,15 +306,19 @@ def test_cross_check_with_pyfmaps(blob_pair):
     assert exact_theirs >= 0.95 and exact_ours >= 0.95
 
 
-def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob):
+def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob_pair):
     """The fast preset stops ZoomOut at 50, but the bundled network was trained on WKS and
-    diffusion from 100 eigenpairs: preparation computes those (and fewer on tiny meshes)."""
+    diffusion from 100 eigenpairs: preparation computes those (and fewer on tiny meshes); too
+    few for the model is a clear error, not silently worse features."""
     from shapecorr.learn import load_feature_model
 
+    s, t, _ = blob_pair
     k_model = load_feature_model().config.k_input
     fast = load_preset("fast")
-    assert fast.k_final < k_model
-    assert prepare(blob, fast).evecs.shape[1] == k_model
-    assert prepare(blob, load_preset("fast", init="axiomatic")).evecs.shape[1] == fast.k_final
+    assert fast.k_final < k_model == fast.k_features
+    assert prepare(s, fast).evecs.shape[1] == k_model
+    assert prepare(s, load_preset("fast", init="axiomatic")).evecs.shape[1] == fast.k_final
     tiny = icosphere(1)  # 42 vertices: at most 40 eigenpairs
     assert prepare(tiny, load_preset("fast", k_final=20, k_init=10, k_descriptor=20)).evecs.shape[1] == 40
+    with pytest.raises(ValueError, match="set k_features=100"):
+        match(s, t, "fast", k_features=60)

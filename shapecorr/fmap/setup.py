@@ -25,6 +25,7 @@ class MatchSettings:
 
     init: str = "learned"  # initial map: "learned" (feature nearest neighbours) or "axiomatic" (WKS fmap solve)
     feature_model: str = "faust_r_wks"  # bundled model name or .pt path (init="learned")
+    k_features: int = 100  # eigenpairs computed for the feature network (>= its k_input and k_diffusion)
     feature_threads: int | None = None  # torch CPU threads for the feature network (None: all usable cores);
     # unlike the small BLAS calls below, the network's matrix products gain from every core
     k_init: int = 30  # size of the initial functional map
@@ -118,12 +119,9 @@ def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | N
     k_max = max(s.k_final, s.k_init, s.k_descriptor, *s.k_init_candidates)
     if s.init == "learned" and shape.is_mesh:
         # the feature network was trained on WKS and diffusion from a fixed number of
-        # eigenpairs; fewer (e.g. the fast preset's 50) would feed it inputs it never saw
-        from ..learn import load_feature_model
-
-        cfg = load_feature_model(s.feature_model).config
-        # (capped for tiny meshes, which cannot have that many; the network then uses what there is)
-        k_max = max(k_max, min(max(cfg.k_input, cfg.k_diffusion), shape.n_vertices - 2))
+        # eigenpairs; fewer (e.g. the fast preset's 50) would feed it inputs it never saw.
+        # Capped for tiny meshes, which cannot have that many (the network uses what there is).
+        k_max = max(k_max, min(s.k_features, shape.n_vertices - 2))
     if shape.is_mesh:
         norm = shape.normalized()
     else:  # unit area from the point-cloud mass (the surface area it represents)
