@@ -28,7 +28,16 @@ import numpy as np
 
 from .core import MatchFileError, Shape, load
 from .core.jsonio import json_default
-from .fmap import FmapWeights, fmap_to_p2p, knn_blocked, p2p_to_fmap, orientation_score, orientation_score_fmap, solve_fmap, zoomout
+from .fmap import (
+    FmapWeights,
+    fmap_to_p2p,
+    knn_blocked,
+    orientation_score,
+    orientation_score_fmap,
+    p2p_to_fmap,
+    solve_fmap,
+    zoomout,
+)
 from .fmap.refine import farthest_point_sampling_spectral
 from .fmap.setup import (  # noqa: F401  (re-exported: the public names live here too)
     PRESET_DIR,

@@ -171,3 +171,24 @@ def test_stretch_augmentation_changes_proportions_not_connectivity():
     assert ratio.std() > 0.02  # not a similarity transform
     assert 0.6 < ratio.min() and ratio.max() < 1.45  # within exp(+-0.3)
     assert stretched(s, np.random.default_rng(0), amount=0.3).vertices.tolist() == t.vertices.tolist()  # seeded
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_features_on_cuda_equal_the_cpu_ones(blob_ops):
+    """The bundled model gives the same features on the GPU (float32 tolerance), and a whole
+    match with device="cuda" runs the learned init there."""
+    import shapecorr
+
+    s = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
+    shape = bumpy(3)
+    P = prepare(shape, s, cache=False)
+    cpu = load_feature_model(DEFAULT_MODEL, device="cpu")
+    gpu = load_feature_model(DEFAULT_MODEL, device="cuda")
+    f_cpu = cpu.features(surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, cpu.config))
+    f_gpu = gpu.features(surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, gpu.config,
+                                           device="cuda"))
+    np.testing.assert_allclose(f_gpu, f_cpu, atol=1e-4)
+    copy, perm = permuted_copy(shape, seed=5, rigid=True)
+    m = shapecorr.match(shape, copy, "default", device="cuda", k_final=30, k_init=15, k_descriptor=30)
+    assert m.info["init"] == "learned" and (m.p2p_21 == perm).mean() > 0.95
