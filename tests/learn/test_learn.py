@@ -175,7 +175,7 @@ def test_stretch_augmentation_changes_proportions_not_connectivity():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_features_on_cuda_equal_the_cpu_ones(blob_ops):
+def test_features_on_cuda_equal_the_cpu_ones():
     """The bundled model gives the same features on the GPU (float32 tolerance), and a whole
     match with device="cuda" runs the learned init there."""
     import shapecorr
