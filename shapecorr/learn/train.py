@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainSettings:
-    steps: int = 3000
+    steps: int = 2000
     lr: float = 1e-3
     tau: float = 0.07
     n_points: int = 1024
