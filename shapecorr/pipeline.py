@@ -268,6 +268,8 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     if s.refine_iters and max(n1, n2) > s.refine_max_vertices and not str(device).startswith("cuda"):
         rng = np.random.default_rng(s.seed)
         refine_subset = np.sort(rng.choice(n2, min(s.refine_max_vertices, n2), replace=False))
+    # on large shapes the samples' spacing limits the map: match them among all source vertices
+    all_source = samples is not None and max(n1, n2) > s.zoomout_all_source_above
     candidates = []
     for ki, mult in inits:
         if mult is None:
@@ -280,7 +282,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
                             orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
         C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
                             samples=samples, device=device, refine_iters=s.refine_iters,
-                            refine_subset=refine_subset)
+                            refine_subset=refine_subset, sample_source=not all_source)
         score = smooth = float("nan")
         if both_meshes:
             score = orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
@@ -319,6 +321,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         "device": str(device),
         "refine_iters": s.refine_iters,
         "refine_on_subsets": refine_subset is not None,
+        "zoomout_samples_matched_to_all_source": bool(all_source),
     }
     return Match(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=C, settings=s.to_dict(), timings=timings, info=info,
                  source_summary=src.summary(), target_summary=tgt.summary())

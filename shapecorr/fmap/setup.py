@@ -34,6 +34,7 @@ class MatchSettings:
     zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
     refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
     refine_max_vertices: int = 8000  # above this size (CPU), refine on this many random target vertices
+    zoomout_all_source_above: int = 8000  # above this size, ZoomOut samples are matched among all source vertices
     descriptor: str = "wks"
     n_descriptors: int = 100
     descriptor_step: int = 2  # keep every n-th descriptor in the energy
