@@ -10,7 +10,6 @@ map (nearest neighbours in feature space), which ZoomOut refines.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,6 @@ from ..core import Shape, load
 from ..fmap.setup import MatchSettings, load_preset, prepare
 from .diffusionnet import FeatureNet, FeatureNetConfig, SurfaceOperators
 from .features import FeatureModel, surface_operators
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -146,7 +143,6 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
             d = feature_match_distance(FeatureModel(net), val_shapes, val_pairs)
             net.train()
             history.append({"step": step + 1, "loss": running, "val_distance": d, "seconds": time.time() - t0})
-            log.info("step %d loss %.3f val distance %.3f", step + 1, running, d)
             bar.write(f"step {step + 1}: loss {running:.3f}, validation distance x100 {d:.3f}")
             if checkpoint:
                 FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
