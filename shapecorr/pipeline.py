@@ -241,13 +241,14 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         return ops[k]
 
     learned = s.init == "learned" and both_meshes
-    # candidates: (initial size, orientation-weight multiplier; None for the learned init)
+    # candidates: (initial size, kind, orientation-weight multiplier of the axiomatic solve)
     if learned:
-        inits = [(s.k_init, None)]
+        inits = [(s.k_init, "learned", None)]
     elif s.flip_check and use_orient:
-        inits = [(s.k_init, m) for m in s.orient_candidates] + [(ki, 1.0) for ki in s.k_init_candidates]
+        inits = ([(s.k_init, "axiomatic", m) for m in s.orient_candidates]
+                 + [(ki, "axiomatic", 1.0) for ki in s.k_init_candidates])
     else:
-        inits = [(s.k_init, 1.0)]
+        inits = [(s.k_init, "axiomatic", 1.0)]
     if not learned:
         operators(s.k_init)
     samples = None
@@ -271,8 +272,8 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     # on large shapes the samples' spacing limits the map: match them among all source vertices
     all_source = samples is not None and max(n1, n2) > s.zoomout_all_source_above
     candidates = []
-    for ki, mult in inits:
-        if mult is None:
+    for ki, kind, mult in inits:
+        if kind == "learned":
             C0 = _learned_init(P1, P2, ki, s, device, timings, queries=None if samples is None else samples[1])
         else:
             A, B, dcomm, orient = operators(ki)
@@ -289,7 +290,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
                                       faces2_outward)
             smooth = orientation_score_fmap(C, P1.evecs, P1.mass, P1.shape.vertices, P1.vertex_normals, P2.evecs,
                                             P2.shape.vertices, faces2_outward)
-        candidates.append({"k_init": ki, "init": "axiomatic" if mult is not None else "learned",
+        candidates.append({"k_init": ki, "init": kind,
                            "w_orient_multiplier": mult, "orientation_score": score,
                            "orientation_score_smooth": smooth, "C": C, "p2p_21": p2p_21})
         if not np.isfinite(score) or score >= s.accept_score:
