@@ -3,13 +3,17 @@
 Flow: load -> normalize (unit area) -> Laplacian + mass -> eigenbasis -> WKS descriptors ->
 initial functional map -> ZoomOut -> vertex maps both ways.
 
-The initial map comes, by default (``init="learned"``, meshes), from learned features
+The initial map comes, by default (``init="learned"``), from learned features
 (:mod:`shapecorr.learn`: a DiffusionNet-style network whose tangent-gradient terms tell left
 from right): nearest neighbours in feature space, projected onto the first ``k_init``
-eigenfunctions. With ``init="axiomatic"`` (and always for point clouds) it is an exact
-functional-map solve (descriptor, Laplacian and descriptor commutativity, orientation-preserving
-term) for several candidate settings, each refined and its vertex map scored by orientation
-consistency (a left-right flip reverses orientation), the best kept.
+eigenfunctions. This works for meshes, point clouds and mixed pairs: a point cloud's tangent
+gradients come from its k nearest neighbours, in frames that follow normals estimated by
+local PCA and oriented outward (:mod:`shapecorr.core.pointcloud`). With ``init="axiomatic"``
+it is an exact functional-map solve (descriptor, Laplacian and descriptor commutativity,
+orientation-preserving term); for two meshes, several candidate settings are each refined and
+their vertex maps scored by orientation consistency (a left-right flip reverses orientation),
+the best kept. Orientation scores need faces: with a point cloud on either side the scores
+are None and the first candidate is kept.
 
 Every front end (Python, CLI, viewer) goes through :func:`match`.
 """
@@ -240,7 +244,9 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         ops[k] = (A, B, dcomm, orient)
         return ops[k]
 
-    learned = s.init == "learned" and both_meshes
+    # learned features work on meshes and point clouds alike (a point cloud's tangent frames
+    # follow its estimated outward normals, see shapecorr.core.pointcloud), mixed pairs too
+    learned = s.init == "learned"
     # candidates: (initial size, kind, orientation-weight multiplier of the axiomatic solve)
     if learned:
         inits = [(s.k_init, "learned", None)]
@@ -323,6 +329,9 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         "refine_iters": s.refine_iters,
         "refine_on_subsets": refine_subset is not None,
         "zoomout_samples_matched_to_all_source": bool(all_source),
+        # "point_cloud": no faces (learned init: estimated outward normals, kNN gradients;
+        # no orientation scores)
+        "shape_kinds": ["mesh" if P.shape.is_mesh else "point_cloud" for P in (P1, P2)],
     }
     return Match(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=C, settings=s.to_dict(), timings=timings, info=info,
                  source_summary=src.summary(), target_summary=tgt.summary())

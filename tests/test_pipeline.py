@@ -140,7 +140,7 @@ def test_point_clouds_end_to_end(blob):
     assert exact >= 0.9 and near >= 0.98
     assert m.source_summary["kind"] == "point_cloud" and m.target_summary["kind"] == "point_cloud"
     assert m.info["orientation_score"] is None  # no faces: no orientation check (None, valid JSON)
-    assert m.info["init"] == "axiomatic"  # learned features need a mesh
+    assert m.info["init"] == "learned"  # learned features on point clouds too (estimated outward normals)
     # mixed: mesh source, point-cloud target
     m = match(blob, t, "fast", **SMALL)
     _, near = exact_or_adjacent(blob, m.p2p_21, perm)

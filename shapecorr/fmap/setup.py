@@ -111,17 +111,19 @@ class Prepared:
     evecs: np.ndarray
     mass: np.ndarray
     descr: np.ndarray  # (n, p), M-normalized
-    sign: float  # +1 outward faces, -1 inward
+    sign: float  # +1 outward faces, -1 inward (1.0 for point clouds)
+    # outward unit normals: a mesh's (faces' winding corrected by ``sign``); a point cloud's
+    # estimated and oriented (shapecorr.core.pointcloud) when init="learned", else None
     vertex_normals: np.ndarray | None
 
 
 def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """Normalization, basis and descriptors of one shape (cached)."""
     k_max = max(s.k_final, s.k_init, s.k_descriptor, *s.k_init_candidates)
-    if s.init == "learned" and shape.is_mesh:
+    if s.init == "learned":
         # the feature network was trained on WKS and diffusion from a fixed number of
         # eigenpairs; fewer (e.g. the fast preset's 50) would feed it inputs it never saw.
-        # Capped for tiny meshes, which cannot have that many (the network uses what there is).
+        # Capped for tiny shapes, which cannot have that many (the network uses what there is).
         k_max = max(k_max, min(s.k_features, shape.n_vertices - 2))
     if shape.is_mesh:
         norm = shape.normalized()
@@ -140,7 +142,14 @@ def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | N
         raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
     descr = normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], basis.mass)
     sign = orientation_sign(norm.vertices, norm.faces) if norm.is_mesh else 1.0
-    vn = norm.vertex_normals * sign if norm.is_mesh else None
+    if norm.is_mesh:
+        vn = norm.vertex_normals * sign
+    elif s.init == "learned":  # the learned features' tangent frames need outward normals
+        from ..core.pointcloud import outward_normals
+
+        vn = outward_normals(norm.vertices)
+    else:
+        vn = None
     return Prepared(norm, basis.evals, basis.evecs, basis.mass, descr, sign, vn)
 
 

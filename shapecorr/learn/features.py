@@ -20,21 +20,46 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "faust_r_wks"
 
 
+#: neighbours per point whose differences give a point cloud's tangent gradients (the mesh
+#: path uses the mesh edges, about 6 per vertex); see scripts/bench_pointcloud.py --sweep-k
+POINT_CLOUD_GRADIENT_K = 12
+
+
 def surface_operators(shape: Shape, evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray,
-                      vertex_normals: np.ndarray, config: FeatureNetConfig, device="cpu") -> SurfaceOperators:
-    """Everything :class:`FeatureNet` needs from one (normalized, unit-area) mesh.
+                      vertex_normals: np.ndarray | None, config: FeatureNetConfig, device="cpu", *,
+                      gradient_k: int | None = None) -> SurfaceOperators:
+    """Everything :class:`FeatureNet` needs from one (normalized, unit-area) mesh or point cloud.
 
     ``vertex_normals`` must point outward (the handedness of the tangent frames follows them).
+    On a mesh they are required and the gradients come from the mesh edges. On a point cloud
+    they may be None: they are then estimated by local PCA and oriented outward
+    (:func:`shapecorr.core.pointcloud.outward_normals`); the gradients come from the
+    ``gradient_k`` nearest neighbours of each point (None: :data:`POINT_CLOUD_GRADIENT_K`).
     """
-    if not shape.is_mesh:
-        raise ValueError("learned features need a triangle mesh (tangent gradients come from its edges); "
-                         "point clouds use the axiomatic descriptors.")
+    if shape.is_mesh and vertex_normals is None:
+        raise ValueError("learned features on a mesh need its outward vertex normals "
+                         "(Prepared.vertex_normals from shapecorr.fmap.setup.prepare).")
+    n = shape.n_vertices
+    if vertex_normals is not None and np.shape(vertex_normals) != (n, 3):
+        raise ValueError(f"vertex_normals must be ({n}, 3) for this {n}-vertex shape, "
+                         f"got {np.shape(vertex_normals)}.")
     k_in = min(config.k_input, len(evals))
     k_diff = min(config.k_diffusion, len(evals))
     if k_in < 3:
         raise ValueError(f"learned features need at least 3 eigenpairs, got {len(evals)}.")
     inputs = normalize_descriptors(wks(evals[:k_in], evecs[:, :k_in], config.in_dim), mass)
-    gx, gy = gradient_operators(shape.vertices, shape.edges, vertex_normals)
+    if shape.is_mesh:
+        gx, gy = gradient_operators(shape.vertices, shape.edges, vertex_normals)
+    else:
+        from ..core.pointcloud import knn_edges, outward_normals
+
+        if gradient_k is None:
+            gradient_k = POINT_CLOUD_GRADIENT_K
+        if n < gradient_k + 1:
+            raise ValueError(f"learned features on a point cloud use {gradient_k} neighbours per point and "
+                             f"need at least {gradient_k + 1} points, got {n}.")
+        normals = outward_normals(shape.vertices) if vertex_normals is None else vertex_normals
+        gx, gy = gradient_operators(shape.vertices, knn_edges(shape.vertices, gradient_k), normals)
     return SurfaceOperators.build(mass, evals[:k_diff], evecs[:, :k_diff], gx, gy, inputs, device=device)
 
 

@@ -1,0 +1,183 @@
+"""Point-cloud geometry: k-nearest-neighbour graphs and outward normals.
+
+A point cloud has no faces, hence no edges and no winding that says which side is out. The
+learned features need both (tangent gradients over neighbours, in frames whose handedness
+follows the outward normal), so this module provides them:
+
+* :func:`knn_edges`: the undirected k-nearest-neighbour graph, the point-cloud stand-in for
+  mesh edges;
+* :func:`estimate_normals`: unoriented normals by local PCA (the direction of least variance
+  of each point's k nearest neighbours);
+* :func:`orient_normals_outward`: consistent signs from a global vote of all neighbour
+  pairs (a spectral relaxation), then the sign that makes the normals point out of the
+  enclosed volume (divergence theorem, see there);
+* :func:`outward_normals`: both.
+
+Everything takes and returns NumPy arrays; inputs are checked and errors say what is wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from .errors import NonFiniteCoordinatesError, TooFewPointsError
+
+#: neighbours used for normals and their orientation (enough for a stable plane fit on
+#: evenly sampled surfaces, few enough to stay local on thin parts such as fingers)
+DEFAULT_NORMAL_K = 10
+#: neighbours compared when orienting normals (few: the nearest are the most telling)
+DEFAULT_ORIENT_K = 8
+
+
+def _check_points(points, k: int, what: str) -> np.ndarray:
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"{what}: points must be an (n, 3) array, got shape {p.shape}.")
+    if int(k) != k or k < 1:
+        raise ValueError(f"{what}: k must be a positive integer (neighbours per point), got {k!r}.")
+    if len(p) < k + 1:
+        raise TooFewPointsError(f"{what}: k={k} neighbours per point need at least {k + 1} points, "
+                                f"got {len(p)}; use fewer neighbours or a denser point cloud.")
+    if not np.all(np.isfinite(p)):
+        bad = int((~np.isfinite(p).all(axis=1)).sum())
+        raise NonFiniteCoordinatesError(f"{what}: {bad} point(s) have NaN or infinite coordinates.")
+    return p
+
+
+def knn(points, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances, indices)``, each ``(n, k)``: every point's k nearest *other* points,
+    nearest first (a duplicate point counts as a neighbour at distance 0)."""
+    p = _check_points(points, k, "knn")
+    dist, idx = cKDTree(p).query(p, k=k + 1)
+    # drop the point itself; with duplicates the point may not come first, so remove it by index
+    n = len(p)
+    self_hit = idx == np.arange(n)[:, None]
+    # rows where the point is absent (k+1 duplicates at distance 0): drop the last column instead
+    missing = ~self_hit.any(axis=1)
+    self_hit[missing, -1] = True
+    keep = ~self_hit
+    return dist[keep].reshape(n, k), idx[keep].reshape(n, k)
+
+
+def knn_edges(points, k: int) -> np.ndarray:
+    """Undirected k-nearest-neighbour graph as unique pairs ``(m, 2)`` with ``e[:, 0] < e[:, 1]``
+    (i-j is an edge when j is among i's k nearest or i among j's), sorted, int64."""
+    _, idx = knn(points, k)
+    n = len(idx)
+    a = np.repeat(np.arange(n), k)
+    b = idx.ravel()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    key = np.unique(lo[lo != hi] * n + hi[lo != hi])
+    return np.stack([key // n, key % n], axis=1).astype(np.int64)
+
+
+def estimate_normals(points, k: int = DEFAULT_NORMAL_K) -> np.ndarray:
+    """Unit normals ``(n, 3)`` by local PCA, **unoriented** (each sign arbitrary).
+
+    The normal of point i is the eigenvector of least eigenvalue of the covariance of i and its
+    k nearest neighbours (the normal of the least-squares plane through them). Use
+    :func:`orient_normals_outward` to give them a consistent, outward sign.
+    """
+    p = _check_points(points, k, "estimate_normals")
+    _, idx = knn(p, k)
+    nb = p[np.concatenate([np.arange(len(p))[:, None], idx], axis=1)]  # (n, k+1, 3)
+    nb = nb - nb.mean(axis=1, keepdims=True)
+    cov = np.einsum("nki,nkj->nij", nb, nb)
+    _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
+    normals = vecs[:, :, 0]
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
+
+
+def _reflected_dot(ni: np.ndarray, nj: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``n_i . R n_j`` per row, with ``R`` the reflection through the plane orthogonal to the unit
+    edge direction ``u``: +1 for two normals that are consistent on a smooth surface through
+    both points, whatever its curvature (on a circle, R maps one outward normal exactly onto
+    the other), -1 for inconsistent ones."""
+    return (ni * nj).sum(1) - 2.0 * (ni * u).sum(1) * (nj * u).sum(1)
+
+
+def _balanced_signs(A: sp.csr_matrix) -> np.ndarray:
+    """Signs ``s`` that (approximately) maximize ``sum_ij s_i s_j A_ij`` for a symmetric
+    signed ``A`` of one connected graph: the eigenvector of least eigenvalue of the signed
+    Laplacian ``L = diag(sum_j |A_ij|) - A``. For perfectly consistent ``A`` that eigenvalue
+    is 0 and the eigenvector is exactly ``+-1`` per vertex, so its signs are the answer; for
+    a few contradicting pairs it stays close to that (its magnitude does not fade out across
+    the shape as the leading eigenvector of ``A`` itself does)."""
+    n = A.shape[0]
+    deg = np.asarray(abs(A).sum(axis=1)).ravel()
+    L = (sp.diags(deg) - A).tocsc()
+    if n < 400:
+        return np.linalg.eigh(L.toarray())[1][:, 0]
+    from scipy.sparse.linalg import eigsh
+
+    shift = 1e-3 * float(deg.mean())  # L is positive semi-definite: a negative shift keeps L - shift I invertible
+    v0 = np.full(n, 1.0 / np.sqrt(n))  # deterministic start (the result's global sign is fixed later)
+    return eigsh(L, k=1, sigma=-shift, which="LM", v0=v0)[1][:, 0]
+
+
+def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.ndarray:
+    """Normals ``(n, 3)`` with consistent signs that point outward (a new array).
+
+    1. Consistency. Two neighbours' normals are compared by ``n_i . R n_j``, with ``R`` the
+       reflection through the plane orthogonal to their edge: +1 for normals consistent on a
+       smooth surface through both points whatever its curvature (around a tight bend or across
+       a thin part, where ``n_i . n_j`` is near -1 for consistent normals), -1 for inconsistent
+       ones, near 0 when the pair says little. The signs ``s`` maximize
+       ``sum_ij s_i s_j a_ij`` over the symmetric kNN graph, relaxed to the least eigenvector
+       of the signed Laplacian (a global compromise where every pair votes, see
+       :func:`_balanced_signs`). A minimum-spanning-tree propagation (flip a normal that
+       disagrees with its parent) trusts single edges instead; on FAUST_r humans as point
+       clouds (5k points), where an arm touches the torso, one such edge flips a whole region:
+       76-99 % of the normals agreed with the mesh's with the tree, 95.6-99.6 % with the
+       signed Laplacian (5 shapes, k=8; what is left is mostly where two surfaces touch,
+       which no local test can settle).
+    2. Global sign, per connected component of the kNN graph: the flux of the field
+       ``x - c`` through a closed surface with outward normals is ``3 x volume > 0``
+       (divergence theorem), whatever the shape and the point ``c``. So a component's normals
+       are flipped when ``sum_i a_i n_i . (x_i - c) < 0``, with ``a_i`` the local area per
+       point (kNN disk area / k, for uneven sampling) and ``c`` the centroid. Unlike "the
+       extreme point's normal must point away from the centroid" it rests on no single
+       (noisy) normal, and unlike a vote of ``sign(n_i . (x_i - c))`` it needs no star shape:
+       the inner side of an arm, facing the torso, counts against but is outweighed as the
+       volume integral says. On an open surface (a patch) the flux is only a weak hint.
+    """
+    p = _check_points(points, k, "orient_normals_outward")
+    nrm = np.asarray(normals, dtype=np.float64)
+    if nrm.shape != p.shape:
+        raise ValueError(f"orient_normals_outward: normals must have the points' shape {p.shape}, got {nrm.shape}.")
+    length = np.linalg.norm(nrm, axis=1) if nrm.size else np.zeros(0)
+    if not np.all(np.isfinite(nrm)) or np.any(length < 1e-12):
+        raise ValueError("orient_normals_outward: normals must be finite and non-zero.")
+    nrm = nrm / length[:, None]
+    n = len(p)
+    dist, idx = knn(p, k)
+    a = np.repeat(np.arange(n), k)
+    b = idx.ravel()
+    d = p[b] - p[a]
+    u = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-300)
+    agree = _reflected_dot(nrm[a], nrm[b], u)
+    W = sp.coo_matrix((agree, (a, b)), shape=(n, n)).tocsr()
+    W = (W + W.T) * 0.5  # a pair found from both sides counts once (the measure is symmetric)
+    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    n_comp, labels = connected_components(graph, directed=False)
+    area = np.pi * dist[:, -1] ** 2 / k
+    sign = np.ones(n)
+    for c in range(n_comp):
+        members = np.flatnonzero(labels == c) if n_comp > 1 else np.arange(n)
+        if len(members) > 1:
+            v = _balanced_signs(W[members][:, members] if n_comp > 1 else W)
+            sign[members] = np.where(v < 0, -1.0, 1.0)
+        x = p[members] - np.average(p[members], axis=0, weights=area[members] + 1e-300)
+        flux = float((area[members] * sign[members] * (nrm[members] * x).sum(1)).sum())
+        if flux < 0:
+            sign[members] *= -1.0
+    return nrm * sign[:, None]
+
+
+def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_ORIENT_K) -> np.ndarray:
+    """:func:`estimate_normals` (``k`` neighbours) then :func:`orient_normals_outward`
+    (``k_orient``): unit outward normals ``(n, 3)``."""
+    return orient_normals_outward(points, estimate_normals(points, k), k_orient)

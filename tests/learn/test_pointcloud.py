@@ -1,0 +1,165 @@
+"""Learned features on point clouds: estimated outward normals, kNN tangent gradients, the
+features' invariance to vertex order and rigid motion and their sensitivity to reflection, and
+the learned initial map in ``shapecorr.match`` for point clouds (and mixed pairs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import (
+    bumpy,
+    ellipsoid,
+    icosphere,
+    mirrored_copy,
+    permuted_copy,
+    point_cloud,
+)
+
+import shapecorr
+from shapecorr.core.errors import TooFewPointsError
+from shapecorr.core.pointcloud import (
+    estimate_normals,
+    knn_edges,
+    orient_normals_outward,
+    outward_normals,
+)
+from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.learn import (
+    FeatureModel,
+    FeatureNet,
+    FeatureNetConfig,
+    surface_operators,
+)
+
+TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
+SMALL = {"k_final": 30, "k_init": 15, "k_descriptor": 30}
+
+
+def _rigid(seed: int):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q, rng.standard_normal(3)
+
+
+@pytest.mark.parametrize("make", [lambda: icosphere(3), lambda: ellipsoid(16, 24, bend=0.3, taper=0.3)[0],
+                                  lambda: bumpy(3)], ids=["sphere", "ellipsoid", "bumpy"])
+def test_estimated_normals_point_outward(make):
+    s = make()
+    n = outward_normals(s.vertices)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0, atol=1e-12)
+    assert (np.einsum("ij,ij->i", n, s.vertex_normals) > 0.8).all()  # the mesh's outward normals
+    if s.name == "icosphere3":
+        assert (np.einsum("ij,ij->i", n, s.vertices) > 0).all()
+
+
+def test_normals_follow_permutation_and_rigid_motion():
+    s = ellipsoid(16, 24, bend=0.3, taper=0.3)[0]
+    n = outward_normals(s.vertices)
+    rng = np.random.default_rng(1)
+    perm = rng.permutation(s.n_vertices)
+    q, t = _rigid(2)
+    moved = s.vertices[perm] @ q.T + t
+    np.testing.assert_allclose(outward_normals(moved), n[perm] @ q.T, atol=1e-8)
+
+
+def test_orientation_repairs_random_signs():
+    s = bumpy(3)
+    n = estimate_normals(s.vertices)
+    signs = np.random.default_rng(0).choice([-1.0, 1.0], s.n_vertices)
+    fixed = orient_normals_outward(s.vertices, n * signs[:, None])
+    assert (np.einsum("ij,ij->i", fixed, s.vertex_normals) > 0).all()
+
+
+def test_knn_edges_are_unique_undirected_pairs():
+    pts = icosphere(2).vertices
+    e = knn_edges(pts, 6)
+    assert e.dtype == np.int64 and (e[:, 0] < e[:, 1]).all()
+    assert len(np.unique(e, axis=0)) == len(e)
+    assert len(e) >= len(pts) * 6 // 2
+    deg = np.bincount(e.ravel(), minlength=len(pts))
+    assert deg.min() >= 6
+
+
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(TooFewPointsError, match=r"k=10 neighbours per point need at least 11 points, got 5"):
+        outward_normals(np.random.default_rng(0).standard_normal((5, 3)))
+    with pytest.raises(ValueError, match=r"\(n, 3\) array"):
+        knn_edges(np.zeros((10, 2)), 3)
+    pts = icosphere(1).vertices
+    with pytest.raises(ValueError, match="normals must have the points' shape"):
+        orient_normals_outward(pts, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="finite and non-zero"):
+        orient_normals_outward(pts, np.zeros_like(pts))
+    bad = pts.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        estimate_normals(bad)
+    # a point cloud too small for learned features
+    tiny = shapecorr.Shape(icosphere(1).vertices[:12])
+    with pytest.raises(ValueError, match="12 neighbours per point and need at least 13 points, got 12"):
+        shapecorr.match(tiny, tiny, k_final=5, k_init=3, k_descriptor=5, k_init_candidates=(3,), k_features=10)
+
+
+@pytest.fixture(scope="module")
+def cloud_ops():
+    s = load_preset("default", **SMALL)
+    shape = point_cloud(bumpy(3))
+    copy, perm = permuted_copy(shape, seed=3, rigid=True)
+    mirror = mirrored_copy(shape)
+    out = {}
+    for name, sh in (("orig", shape), ("copy", copy), ("mirror", mirror)):
+        P = prepare(sh, s, cache=False)
+        assert P.vertex_normals is not None and P.evecs.shape[1] >= 20
+        out[name] = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, TINY)
+    return out, perm
+
+
+def test_point_cloud_features_ignore_order_and_rigid_motion(cloud_ops):
+    ops, perm = cloud_ops
+    torch.manual_seed(0)
+    model = FeatureModel(FeatureNet(TINY))
+    f, fc = model.features(ops["orig"]), model.features(ops["copy"])
+    np.testing.assert_allclose(fc, f[perm], atol=2e-3)
+
+
+def test_point_cloud_features_see_a_reflection(cloud_ops):
+    ops, _ = cloud_ops
+    torch.manual_seed(0)
+    net = FeatureNet(TINY)
+    with torch.no_grad():
+        for b in net.blocks:
+            b.gradients.im.weight.mul_(30.0)
+    model = FeatureModel(net)
+    assert np.abs(model.features(ops["orig"]) - model.features(ops["mirror"])).max() > 0.05
+
+
+def test_normals_are_estimated_when_not_given():
+    s = load_preset("default", **SMALL)
+    P = prepare(point_cloud(bumpy(2)), s, cache=False)
+    a = surface_operators(P.shape, P.evals, P.evecs, P.mass, None, TINY)
+    b = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, TINY)
+    assert torch.equal(a.grad_x.to_dense(), b.grad_x.to_dense())
+    with pytest.raises(ValueError, match="vertex_normals must be"):
+        surface_operators(P.shape, P.evals, P.evecs, P.mass, np.ones((4, 3)), TINY)
+    Pa = prepare(point_cloud(bumpy(2)), load_preset("default", init="axiomatic", **SMALL), cache=False)
+    assert Pa.vertex_normals is None  # only the learned init needs them
+
+
+def test_match_point_clouds_uses_learned_init_and_recovers_a_permutation():
+    shape = point_cloud(bumpy(3))
+    copy, perm = permuted_copy(shape, seed=5, rigid=True)
+    m = shapecorr.match(shape, copy, **SMALL)
+    assert m.info["init"] == "learned"
+    assert m.info["orientation_score"] is None  # no faces: no orientation score
+    assert (m.p2p_21 == perm).mean() > 0.9
+
+
+def test_match_mesh_against_point_cloud():
+    mesh = bumpy(3)
+    copy, perm = permuted_copy(point_cloud(mesh), seed=6, rigid=True)
+    m = shapecorr.match(mesh, copy, **SMALL)
+    assert m.info["init"] == "learned"
+    assert (m.p2p_21 == perm).mean() > 0.8
