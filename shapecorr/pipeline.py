@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from .fmap import (
     solve_fmap,
     zoomout,
 )
+from .fmap.convert import _usable_cores
 from .fmap.refine import farthest_point_sampling_spectral
 from .fmap.setup import (  # noqa: F401  (re-exported: the public names live here too)
     PRESET_DIR,
@@ -155,13 +155,6 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     limit = threadpool_limits(settings.blas_threads) if settings.blas_threads else nullcontext()
     with limit:
         return _match(source, target, settings, device=device, progress=progress, cache=cache)
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: str, timings: dict,

@@ -8,17 +8,29 @@ Nearest neighbours are exact and blocked: memory is ``O(block * n)``, never ``n1
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
-def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int = 64 * 2 ** 20,
-                device: str = "cpu") -> np.ndarray:
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int = 32 * 2 ** 20,
+                device: str = "cpu", workers: int | None = None) -> np.ndarray:
     """Index of the nearest row of ``database (n, d)`` for each row of ``queries (q, d)``.
 
     Exact brute force (``argmin |y|^2 - 2 x.y``, float32) in blocks of queries, so the
-    distance block held at once is about ``block_bytes``: memory is ``O(block * n)``, never
-    ``q x n``. NumPy/BLAS on the CPU (mixing torch and BLAS thread pools on few cores is
-    several times slower); torch on CUDA devices.
+    distance block held at once is about ``block_bytes`` per worker: memory is ``O(block * n)``,
+    never ``q x n``. On the CPU, NumPy/BLAS: the database is augmented with its squared norms
+    (and the queries with a column of ones) so that one matrix product gives the distances,
+    and large problems run their blocks on ``workers`` threads (default: all usable cores when
+    ``q * n >= 2e7``), each with single-threaded BLAS (2.6x faster than one BLAS call with
+    two threads on 2 cores, where the argmin pass is serial). On CUDA devices, torch.
     """
     queries = np.asarray(queries)
     database = np.asarray(database)
@@ -42,14 +54,31 @@ def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int =
             d = torch.addmm(db_sq.expand(len(q), n), q, dbt, alpha=-2.0)
             out[start:start + len(q)] = d.argmin(1).cpu().numpy()
         return out
-    db = np.ascontiguousarray(database, dtype=np.float32)
-    db_sq = np.einsum("ij,ij->i", db, db)
-    qs = np.asarray(queries, dtype=np.float32)
-    for start in range(0, len(queries), block):
-        d = qs[start:start + block] @ db.T
-        d *= -2.0
-        d += db_sq
-        out[start:start + len(d)] = d.argmin(1)
+    db = np.asarray(database, dtype=np.float32)
+    dbt = np.empty((db.shape[1] + 1, n), dtype=np.float32)  # [db | |db|^2]^T
+    dbt[:-1] = db.T
+    dbt[-1] = np.einsum("ij,ij->i", db, db)
+    qa = np.empty((len(queries), db.shape[1] + 1), dtype=np.float32)  # [-2 q | 1]
+    qa[:, :-1] = queries
+    qa[:, :-1] *= -2.0
+    qa[:, -1] = 1.0
+    if workers is None:
+        workers = _usable_cores() if len(queries) * n >= 2e7 else 1
+    starts = range(0, len(queries), block)
+
+    def run(start: int) -> None:
+        out[start:start + block] = (qa[start:start + block] @ dbt).argmin(1)
+
+    if workers <= 1 or len(starts) < 2:
+        for start in starts:
+            run(start)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(min(workers, len(starts))) as ex:
+        list(ex.map(run, starts))
     return out
 
 

@@ -33,12 +33,13 @@ def _naive_nn(queries, database):
     return out, gaps
 
 
+@pytest.mark.parametrize("workers", [1, 3], ids=["serial", "threads"])
 @pytest.mark.parametrize("block_bytes", [1, 4 * 97 * 3, 64 * 2 ** 20], ids=["one-row", "three-rows", "default"])
-def test_knn_blocked_equals_a_naive_loop(block_bytes):
+def test_knn_blocked_equals_a_naive_loop(block_bytes, workers):
     rng = np.random.default_rng(10)
     database = rng.standard_normal((97, 6))
     queries = rng.standard_normal((53, 6))
-    got = knn_blocked(queries, database, block_bytes=block_bytes)
+    got = knn_blocked(queries, database, block_bytes=block_bytes, workers=workers)
     ref, gaps = _naive_nn(queries, database)
     assert got.dtype == np.int64 and got.shape == (53,)
     assert gaps.min() > 1e-4  # no near-ties in this seeded data (float32 inside knn_blocked)
