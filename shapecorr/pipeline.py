@@ -250,10 +250,15 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         inits = [(s.k_init, "axiomatic", 1.0)]
     if not learned:
         operators(s.k_init)
+    n1, n2 = P1.shape.n_vertices, P2.shape.n_vertices
+    # both shapes large: a finer mesh resolves more eigenfunctions (see MatchSettings.large_above)
+    both_large = min(n1, n2) > s.large_above
+    k_final = min(s.k_final_large or s.k_final, P1.evecs.shape[1], P2.evecs.shape[1]) if both_large else s.k_final
+    n_samples = (s.zoomout_samples_large or s.zoomout_samples) if both_large else s.zoomout_samples
     samples = None
-    if s.zoomout_samples and s.zoomout_samples < min(P1.shape.n_vertices, P2.shape.n_vertices):
-        samples = (farthest_point_sampling_spectral(P1.evecs, s.zoomout_samples, seed=s.seed),
-                   farthest_point_sampling_spectral(P2.evecs, s.zoomout_samples, seed=s.seed))
+    if n_samples and n_samples < min(n1, n2):
+        samples = (farthest_point_sampling_spectral(P1.evecs, n_samples, seed=s.seed),
+                   farthest_point_sampling_spectral(P2.evecs, n_samples, seed=s.seed))
     stage("fmap_operators", 0.6, t0)
 
     t0 = time.perf_counter()
@@ -263,13 +268,12 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         faces2_outward = P2.shape.faces if P2.sign > 0 else P2.shape.faces[:, ::-1]
     # the full-resolution refinement steps are O(n1 n2 k): on larger shapes (CPU) they fit the
     # map on a random subset of refine_max_vertices target vertices instead
-    n1, n2 = P1.shape.n_vertices, P2.shape.n_vertices
     refine_subset = None
     if s.refine_iters and max(n1, n2) > s.refine_max_vertices and not str(device).startswith("cuda"):
         rng = np.random.default_rng(s.seed)
         refine_subset = np.sort(rng.choice(n2, min(s.refine_max_vertices, n2), replace=False))
     # on large shapes the samples' spacing limits the map: match them among all source vertices
-    all_source = samples is not None and max(n1, n2) > s.zoomout_all_source_above
+    all_source = samples is not None and max(n1, n2) > s.large_above
     candidates = []
     for ki, kind, mult in inits:
         if kind == "learned":
@@ -280,7 +284,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
             C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
                             dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
                             orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
-        C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=s.k_final, step=s.zoomout_step,
+        C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=k_final, step=s.zoomout_step,
                             samples=samples, device=device, refine_iters=s.refine_iters,
                             refine_subset=refine_subset, sample_source=not all_source)
         score = smooth = float("nan")
@@ -322,6 +326,8 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         "refine_iters": s.refine_iters,
         "refine_on_subsets": refine_subset is not None,
         "zoomout_samples_matched_to_all_source": bool(all_source),
+        "k_final": int(k_final),
+        "zoomout_samples": int(len(samples[1])) if samples is not None else None,
         # "point_cloud": no faces (learned init: estimated outward normals, kNN gradients;
         # no orientation scores)
         "shape_kinds": ["mesh" if P.shape.is_mesh else "point_cloud" for P in (P1, P2)],

@@ -322,3 +322,29 @@ def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob_pair):
     assert prepare(tiny, load_preset("fast", k_final=20, k_init=10, k_descriptor=20)).evecs.shape[1] == 40
     with pytest.raises(ValueError, match="set k_features=100"):
         match(s, t, "fast", k_features=60)
+
+
+def test_large_shapes_get_a_larger_basis_and_more_samples(blob_pair):
+    """Both shapes above ``large_above`` vertices: ZoomOut to ``k_final_large`` on
+    ``zoomout_samples_large`` samples, samples matched among all source vertices; the answer
+    stays exact. Smaller shapes keep ``k_final`` and ``zoomout_samples``."""
+    s, t, perm = blob_pair  # 642 vertices each
+    kw = dict(k_init=15, k_descriptor=30, k_final=30, k_final_large=40, zoomout_samples=200,
+              zoomout_samples_large=400)
+    big = match(s, t, "default", large_above=500, **kw)
+    assert big.fmap_12.shape == (40, 40) and big.info["k_final"] == 40
+    assert big.info["zoomout_samples"] == 400 and big.info["zoomout_samples_matched_to_all_source"]
+    exact, near = exact_or_adjacent(s, big.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    small = match(s, t, "default", large_above=1000, **kw)
+    assert small.fmap_12.shape == (30, 30) and small.info["zoomout_samples"] == 200
+    assert not small.info["zoomout_samples_matched_to_all_source"]
+
+
+def test_an_explicit_size_holds_on_large_shapes_too():
+    assert load_preset("default").k_final_large == 130
+    assert load_preset("default").zoomout_samples_large == 5000
+    s = load_preset("default", k_final=60, zoomout_samples=1000)
+    assert s.k_final_large is None and s.zoomout_samples_large is None  # the CLI's --k holds everywhere
+    assert load_preset("default", k_final=60, k_final_large=90).k_final_large == 90
+    assert load_preset("fast").k_final_large is None
