@@ -241,13 +241,12 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     # follow its estimated outward normals, see shapecorr.core.pointcloud), mixed pairs too
     learned = s.init == "learned"
     # candidates: (initial size, kind, orientation-weight multiplier of the axiomatic solve)
-    if learned:
-        inits = [(s.k_init, "learned", None)]
-    elif s.flip_check and use_orient:
-        inits = ([(s.k_init, "axiomatic", m) for m in s.orient_candidates]
-                 + [(ki, "axiomatic", 1.0) for ki in s.k_init_candidates])
+    if s.flip_check and use_orient:
+        axiomatic_inits = ([(s.k_init, "axiomatic", m) for m in s.orient_candidates]
+                           + [(ki, "axiomatic", 1.0) for ki in s.k_init_candidates])
     else:
-        inits = [(s.k_init, "axiomatic", 1.0)]
+        axiomatic_inits = [(s.k_init, "axiomatic", 1.0)]
+    inits = [(s.k_init, "learned", None)] if learned else axiomatic_inits
     if not learned:
         operators(s.k_init)
     n1, n2 = P1.shape.n_vertices, P2.shape.n_vertices
@@ -274,31 +273,48 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         refine_subset = np.sort(rng.choice(n2, min(s.refine_max_vertices, n2), replace=False))
     # on large shapes the samples' spacing limits the map: match them among all source vertices
     all_source = samples is not None and max(n1, n2) > s.large_above
-    candidates = []
-    for ki, kind, mult in inits:
-        if kind == "learned":
-            C0 = _learned_init(P1, P2, ki, s, device, timings, queries=None if samples is None else samples[1])
-        else:
-            A, B, dcomm, orient = operators(ki)
-            w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
-            C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
-                            dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
-                            orient_ops=None if orient is None else (orient[0][:, :ki, :ki], orient[1][:, :ki, :ki]))
-        C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=k_final, step=s.zoomout_step,
-                            samples=samples, device=device, refine_iters=s.refine_iters,
-                            refine_subset=refine_subset, sample_source=not all_source)
-        score = smooth = float("nan")
-        if both_meshes:
-            score = orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
-                                      faces2_outward)
-            smooth = orientation_score_fmap(C, P1.evecs, P1.mass, P1.shape.vertices, P1.vertex_normals, P2.evecs,
-                                            P2.shape.vertices, faces2_outward)
-        candidates.append({"k_init": ki, "init": kind,
-                           "w_orient_multiplier": mult, "orientation_score": score,
-                           "orientation_score_smooth": smooth, "C": C, "p2p_21": p2p_21})
-        if not np.isfinite(score) or score >= s.accept_score:
-            break
-    best = max(candidates, key=lambda c: (c["orientation_score"] if np.isfinite(c["orientation_score"]) else 0.0))
+
+    def refine_candidates(inits: list) -> tuple[list[dict], dict]:
+        """Each initial map refined by ZoomOut and scored; stops at the first candidate whose
+        vertex map is orientation-consistent enough (``accept_score``); the best by that score."""
+        out = []
+        for ki, kind, mult in inits:
+            if kind == "learned":
+                C0 = _learned_init(P1, P2, ki, s, device, timings, queries=None if samples is None else samples[1])
+            else:
+                A, B, dcomm, orient = operators(ki)
+                w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
+                C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
+                                dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
+                                orient_ops=None if orient is None else (orient[0][:, :ki, :ki],
+                                                                        orient[1][:, :ki, :ki]))
+            C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=k_final, step=s.zoomout_step,
+                                samples=samples, device=device, refine_iters=s.refine_iters,
+                                refine_subset=refine_subset, sample_source=not all_source)
+            score = smooth = float("nan")
+            if both_meshes:
+                score = orientation_score(p2p_21, P1.shape.vertices, P1.vertex_normals, P2.shape.vertices,
+                                          faces2_outward)
+                smooth = orientation_score_fmap(C, P1.evecs, P1.mass, P1.shape.vertices, P1.vertex_normals,
+                                                P2.evecs, P2.shape.vertices, faces2_outward)
+            out.append({"k_init": ki, "init": kind,
+                        "w_orient_multiplier": mult, "orientation_score": score,
+                        "orientation_score_smooth": smooth, "C": C, "p2p_21": p2p_21})
+            if not np.isfinite(score) or score >= s.accept_score:
+                break
+        return out, max(out, key=lambda c: (c["orientation_score"] if np.isfinite(c["orientation_score"]) else 0.0))
+
+    candidates, best = refine_candidates(inits)
+    fallback = (learned and both_meshes and s.fallback_below is not None
+                and np.isfinite(best["orientation_score_smooth"]) and best["orientation_score_smooth"] < s.fallback_below)
+    if fallback:
+        # the learned map is not orientation-consistent (a partial left-right flip, or a shape
+        # class the model does not know): the axiomatic candidates run too, and the map whose
+        # functional map preserves orientation better is kept
+        more, alt = refine_candidates(axiomatic_inits)
+        candidates += more
+        if alt["orientation_score_smooth"] > best["orientation_score_smooth"]:
+            best = alt
     stage("fmap_zoomout", 0.9, t0)
 
     t0 = time.perf_counter()
@@ -317,6 +333,8 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
                         "orientation_score": finite(c["orientation_score"]),
                         "orientation_score_smooth": finite(c["orientation_score_smooth"])} for c in candidates],
         "init": best["init"],
+        # the learned map's smooth orientation score was below fallback_below: axiomatic candidates ran too
+        "axiomatic_fallback": bool(fallback),
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],
         "orientation_score": finite(best["orientation_score"]),
         # the same measured on the functional map (smooth, resolution-independent): about 0.9

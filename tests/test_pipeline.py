@@ -348,3 +348,18 @@ def test_an_explicit_size_holds_on_large_shapes_too():
     assert s.k_final_large is None and s.zoomout_samples_large is None  # the CLI's --k holds everywhere
     assert load_preset("default", k_final=60, k_final_large=90).k_final_large == 90
     assert load_preset("fast").k_final_large is None
+
+
+def test_axiomatic_fallback_when_the_learned_map_is_not_orientation_consistent(blob_pair):
+    """fallback_below: a learned map scoring below it also runs the axiomatic candidates and
+    the map with the higher smooth orientation score is kept (both are right here)."""
+    s, t, perm = blob_pair
+    m = match(s, t, "default", fallback_below=1.01, **SMALL)  # scores are <= 1: always falls back
+    kinds = [c["init"] for c in m.info["candidates"]]
+    assert m.info["axiomatic_fallback"] and kinds[0] == "learned" and "axiomatic" in kinds
+    smooth = [c["orientation_score_smooth"] for c in m.info["candidates"]]
+    assert m.info["orientation_score_smooth"] in smooth and m.info["orientation_score_smooth"] >= smooth[0]
+    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    m = match(s, t, "default", fallback_below=None, **SMALL)
+    assert not m.info["axiomatic_fallback"] and [c["init"] for c in m.info["candidates"]] == ["learned"]

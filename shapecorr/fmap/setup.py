@@ -53,6 +53,10 @@ class MatchSettings:
     k_init_candidates: tuple = (20, 40)  # further initial-map sizes tried (w_orient x1) after those
     flip_check: bool = True  # keep the candidate whose vertex map preserves orientation best
     accept_score: float = 0.5  # a candidate this orientation-consistent is kept without trying others
+    # a learned map (two meshes) whose smooth orientation score (orientation_score_fmap; correct
+    # FAUST_r maps ~0.9, left-right flips negative) is below this also runs the axiomatic
+    # candidates and the more orientation-consistent map is kept (None: never)
+    fallback_below: float | None = 0.6
     laplacian: str = "auto"
     seed: int = 0
     blas_threads: int | None = 1  # BLAS/OpenMP threads inside match (None: library default).
