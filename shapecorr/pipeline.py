@@ -50,6 +50,7 @@ from .fmap.setup import (  # noqa: F401  (re-exported: the public names live her
     available_presets,
     load_preset,
     prepare,
+    shape_descriptors,
 )
 from .spectral import multiplication_operators, orientation_operators
 
@@ -216,26 +217,32 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     t0 = time.perf_counter()
     both_meshes = P1.shape.is_mesh and P2.shape.is_mesh
     use_orient = bool(s.w_orient) and both_meshes
-    ops: dict[int, tuple] = {}
+    def make_operators(ss: MatchSettings, descr1: np.ndarray, descr2: np.ndarray) -> Callable[[int], tuple]:
+        """The solver's operators for settings ``ss`` and these descriptors, by basis size."""
+        ops: dict[int, tuple] = {}
 
-    def operators(k: int) -> tuple:
-        """Descriptor projections and commutativity/orientation operators at basis size ``k``,
-        memoized; a size already covered by a larger one reuses it (the leading blocks of the
-        operators at size k are exactly the operators at a smaller size)."""
-        have = [kk for kk in ops if kk >= k]
-        if have:
-            return ops[min(have)]
-        A = P1.evecs[:, :k].T @ (P1.mass[:, None] * P1.descr)
-        B = P2.evecs[:, :k].T @ (P2.mass[:, None] * P2.descr)
-        dcomm = orient = None
-        if s.w_dcomm:
-            dcomm = (multiplication_operators(P1.descr, P1.evecs[:, :k], P1.mass),
-                     multiplication_operators(P2.descr, P2.evecs[:, :k], P2.mass))
-        if use_orient:
-            orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, P1.descr, P1.evecs[:, :k], P1.sign),
-                      orientation_operators(P2.shape.vertices, P2.shape.faces, P2.descr, P2.evecs[:, :k], P2.sign))
-        ops[k] = (A, B, dcomm, orient)
-        return ops[k]
+        def operators(k: int) -> tuple:
+            """Descriptor projections and commutativity/orientation operators at basis size ``k``,
+            memoized; a size already covered by a larger one reuses it (the leading blocks of the
+            operators at size k are exactly the operators at a smaller size)."""
+            have = [kk for kk in ops if kk >= k]
+            if have:
+                return ops[min(have)]
+            A = P1.evecs[:, :k].T @ (P1.mass[:, None] * descr1)
+            B = P2.evecs[:, :k].T @ (P2.mass[:, None] * descr2)
+            dcomm = orient = None
+            if ss.w_dcomm:
+                dcomm = (multiplication_operators(descr1, P1.evecs[:, :k], P1.mass),
+                         multiplication_operators(descr2, P2.evecs[:, :k], P2.mass))
+            if use_orient:
+                orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, descr1, P1.evecs[:, :k], P1.sign),
+                          orientation_operators(P2.shape.vertices, P2.shape.faces, descr2, P2.evecs[:, :k], P2.sign))
+            ops[k] = (A, B, dcomm, orient)
+            return ops[k]
+
+        return operators
+
+    operators = make_operators(s, P1.descr, P2.descr)
 
     # learned features work on meshes and point clouds alike (a point cloud's tangent frames
     # follow its estimated outward normals, see shapecorr.core.pointcloud), mixed pairs too
@@ -274,16 +281,17 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     # on large shapes the samples' spacing limits the map: match them among all source vertices
     all_source = samples is not None and max(n1, n2) > s.large_above
 
-    def refine_candidates(inits: list) -> tuple[list[dict], dict]:
+    def refine_candidates(inits: list, ss: MatchSettings = s, operators=operators) -> tuple[list[dict], dict]:
         """Each initial map refined by ZoomOut and scored; stops at the first candidate whose
-        vertex map is orientation-consistent enough (``accept_score``); the best by that score."""
+        vertex map is orientation-consistent enough (``accept_score``); the best by that score.
+        ``ss``/``operators``: the settings and operators of the axiomatic solve."""
         out = []
         for ki, kind, mult in inits:
             if kind == "learned":
                 C0 = _learned_init(P1, P2, ki, s, device, timings, queries=None if samples is None else samples[1])
             else:
                 A, B, dcomm, orient = operators(ki)
-                w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * mult)
+                w = FmapWeights(descr=ss.w_descr, lap=ss.w_lap, dcomm=ss.w_dcomm, orient=ss.w_orient * mult)
                 C0 = solve_fmap(A[:ki], B[:ki], P1.evals, P2.evals, w,
                                 dcomm_ops=None if dcomm is None else (dcomm[0][:, :ki, :ki], dcomm[1][:, :ki, :ki]),
                                 orient_ops=None if orient is None else (orient[0][:, :ki, :ki],
@@ -311,7 +319,17 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
         # the learned map is not orientation-consistent (a partial left-right flip, or a shape
         # class the model does not know): the axiomatic candidates run too, and the map whose
         # functional map preserves orientation better is kept
-        more, alt = refine_candidates(axiomatic_inits)
+        # with its own solver settings (fallback_settings: by default pyfmaps' weights and WKS
+        # from 100 eigenpairs, which suit shape classes far from the model's humans)
+        sf, ops_fb, inits_fb = s, operators, axiomatic_inits
+        if s.fallback_settings:
+            sf = s.fallback()
+            ops_fb = make_operators(sf, shape_descriptors(P1.evals, P1.evecs, P1.mass, sf),
+                                    shape_descriptors(P2.evals, P2.evecs, P2.mass, sf))
+            inits_fb = ([(sf.k_init, "axiomatic", m) for m in sf.orient_candidates]
+                        + [(ki, "axiomatic", 1.0) for ki in sf.k_init_candidates]) if s.flip_check else \
+                [(sf.k_init, "axiomatic", 1.0)]
+        more, alt = refine_candidates(inits_fb, sf, ops_fb)
         candidates += more
         if alt["orientation_score_smooth"] > best["orientation_score_smooth"]:
             best = alt

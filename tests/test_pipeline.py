@@ -321,7 +321,7 @@ def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob_pair):
     tiny = icosphere(1)  # 42 vertices: at most 40 eigenpairs
     assert prepare(tiny, load_preset("fast", k_final=20, k_init=10, k_descriptor=20)).evecs.shape[1] == 40
     with pytest.raises(ValueError, match="set k_features=100"):
-        match(s, t, "fast", k_features=60)
+        match(s, t, "fast", k_features=60, fallback_below=None)
 
 
 def test_large_shapes_get_a_larger_basis_and_more_samples(blob_pair):
@@ -363,3 +363,12 @@ def test_axiomatic_fallback_when_the_learned_map_is_not_orientation_consistent(b
     assert exact >= 0.95 and near == 1.0
     m = match(s, t, "default", fallback_below=None, **SMALL)
     assert not m.info["axiomatic_fallback"] and [c["init"] for c in m.info["candidates"]] == ["learned"]
+
+
+def test_fallback_settings_are_checked_and_applied():
+    s = load_preset("default")
+    f = s.fallback()
+    assert (f.w_lap, f.w_dcomm, f.k_descriptor) == (0.1, 1.0, 100) and f.fallback_settings is None
+    assert (s.w_lap, s.w_dcomm, s.k_descriptor) == (0.01, 0.1, 40)  # the settings themselves are unchanged
+    with pytest.raises(ValueError, match="cannot be set for the fallback"):
+        load_preset("default", fallback_settings={"k_final": 20})

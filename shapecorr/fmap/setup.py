@@ -8,7 +8,7 @@ applications (e.g. texture transfer re-using a match's bases) call it with the s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,12 @@ from ..core import Shape
 from ..spectral import eigenbasis, laplacian, normalize_descriptors, orientation_sign, wks
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "match"
+
+
+# the fallback solve's settings (see MatchSettings.fallback_settings) and which may be set
+FALLBACK_SETTINGS = {"w_lap": 0.1, "w_dcomm": 1.0, "k_descriptor": 100}
+FALLBACK_KEYS = ("descriptor", "n_descriptors", "descriptor_step", "k_descriptor", "w_descr", "w_lap", "w_dcomm",
+                 "w_orient", "orient_candidates", "k_init_candidates", "k_init", "accept_score")
 
 
 @dataclass
@@ -57,6 +63,10 @@ class MatchSettings:
     # FAUST_r maps ~0.9, left-right flips negative) is below this also runs the axiomatic
     # candidates and the more orientation-consistent map is kept (None: never)
     fallback_below: float | None = 0.6
+    # the axiomatic solve of that fallback: these settings replace the ones above (None or {}:
+    # the same solve as init="axiomatic"); by default pyfmaps' README weights and WKS from 100
+    # eigenpairs, which suit shape classes far from the model's humans (TOSCA_r animals)
+    fallback_settings: dict | None = field(default_factory=lambda: dict(FALLBACK_SETTINGS))
     laplacian: str = "auto"
     seed: int = 0
     blas_threads: int | None = 1  # BLAS/OpenMP threads inside match (None: library default).
@@ -66,6 +76,21 @@ class MatchSettings:
     def __post_init__(self):
         if self.init not in ("learned", "axiomatic"):
             raise ValueError(f"unknown init {self.init!r}; use 'learned' (learned features) or 'axiomatic' (WKS functional-map solve).")
+        bad = set(self.fallback_settings or {}) - set(FALLBACK_KEYS)
+        if bad:
+            raise ValueError(f"fallback_settings: {sorted(bad)} cannot be set for the fallback solve; "
+                             f"allowed: {', '.join(FALLBACK_KEYS)}.")
+
+    def fallback(self) -> "MatchSettings":
+        """These settings with ``fallback_settings`` applied (the fallback's axiomatic solve)."""
+        d = self.to_dict()
+        d.update(self.fallback_settings or {})
+        d["fallback_settings"] = None
+        return MatchSettings.from_dict(d)
+
+    def k_needed(self) -> int:
+        """Eigenpairs the solver needs on a shape (before learned-feature, fallback or large-shape extras)."""
+        return max(self.k_final, self.k_init, self.k_descriptor, *self.k_init_candidates)
 
     @classmethod
     def from_dict(cls, d: dict) -> "MatchSettings":
@@ -134,7 +159,7 @@ class Prepared:
 
 def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """Normalization, basis and descriptors of one shape (cached)."""
-    k_max = max(s.k_final, s.k_init, s.k_descriptor, *s.k_init_candidates)
+    k_max = s.k_needed()
     if shape.n_vertices > s.large_above and s.k_final_large:
         k_max = max(k_max, min(s.k_final_large, shape.n_vertices - 2))
     if s.init == "learned":
@@ -142,22 +167,15 @@ def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | N
         # eigenpairs; fewer (e.g. the fast preset's 50) would feed it inputs it never saw.
         # Capped for tiny shapes, which cannot have that many (the network uses what there is).
         k_max = max(k_max, min(s.k_features, shape.n_vertices - 2))
+        if s.fallback_below is not None and s.fallback_settings:  # the fallback solve's descriptors
+            k_max = max(k_max, min(s.fallback().k_needed(), shape.n_vertices - 2))
     if shape.is_mesh:
         norm = shape.normalized()
     else:  # unit area from the point-cloud mass (the surface area it represents)
         _, mass_raw = laplacian(shape, s.laplacian, cache=cache)
         norm = shape.normalized(area=float(mass_raw.sum()))
     basis = eigenbasis(norm, k_max, laplacian_kind=s.laplacian, device=device, cache=cache)
-    kd = min(s.k_descriptor, basis.k)
-    if s.descriptor == "wks":
-        descr = wks(basis.evals[:kd], basis.evecs[:, :kd], s.n_descriptors)
-    elif s.descriptor == "hks":
-        from ..spectral import hks
-
-        descr = hks(basis.evals[:kd], basis.evecs[:, :kd], n_times=s.n_descriptors)
-    else:
-        raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
-    descr = normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], basis.mass)
+    descr = shape_descriptors(basis.evals, basis.evecs, basis.mass, s)
     sign = orientation_sign(norm.vertices, norm.faces) if norm.is_mesh else 1.0
     if norm.is_mesh:
         vn = norm.vertex_normals * sign
@@ -170,3 +188,16 @@ def prepare(shape: Shape, s: MatchSettings, device: str = "cpu", cache: bool | N
     return Prepared(norm, basis.evals, basis.evecs, basis.mass, descr, sign, vn)
 
 
+def shape_descriptors(evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray, s: MatchSettings) -> np.ndarray:
+    """The solver's descriptors ``(n, p)`` (WKS or HKS from ``s.k_descriptor`` eigenpairs, every
+    ``s.descriptor_step``-th kept), M-normalized."""
+    kd = min(s.k_descriptor, len(evals))
+    if s.descriptor == "wks":
+        descr = wks(evals[:kd], evecs[:, :kd], s.n_descriptors)
+    elif s.descriptor == "hks":
+        from ..spectral import hks
+
+        descr = hks(evals[:kd], evecs[:, :kd], n_times=s.n_descriptors)
+    else:
+        raise ValueError(f"unknown descriptor {s.descriptor!r}; use 'wks' or 'hks'.")
+    return normalize_descriptors(descr[:, :: max(1, s.descriptor_step)], mass)
