@@ -62,19 +62,11 @@ def as_point_cloud(mesh):
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=False,
-                            capture_output=True,
-                            text=True).stdout.strip()
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "python": platform.python_version(), "git_commit": commit}
+    """The machine, as ``bench_match.py`` records it (CPU, cores, versions, commit)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_match import machine_info
+
+    return machine_info("cpu")
 
 
 def run_method(name: str, m1, m2, preset: str) -> dict:

@@ -248,12 +248,13 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     # follow its estimated outward normals, see shapecorr.core.pointcloud), mixed pairs too
     learned = s.init == "learned"
     # candidates: (initial size, kind, orientation-weight multiplier of the axiomatic solve)
-    if s.flip_check and use_orient:
-        axiomatic_inits = ([(s.k_init, "axiomatic", m) for m in s.orient_candidates]
-                           + [(ki, "axiomatic", 1.0) for ki in s.k_init_candidates])
-    else:
-        axiomatic_inits = [(s.k_init, "axiomatic", 1.0)]
-    inits = [(s.k_init, "learned", None)] if learned else axiomatic_inits
+    def axiomatic_inits(ss: MatchSettings) -> list:
+        if ss.flip_check and use_orient:
+            return ([(ss.k_init, "axiomatic", m) for m in ss.orient_candidates]
+                    + [(ki, "axiomatic", 1.0) for ki in ss.k_init_candidates])
+        return [(ss.k_init, "axiomatic", 1.0)]
+
+    inits = [(s.k_init, "learned", None)] if learned else axiomatic_inits(s)
     if not learned:
         operators(s.k_init)
     n1, n2 = P1.shape.n_vertices, P2.shape.n_vertices
@@ -318,18 +319,15 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
     if fallback:
         # the learned map is not orientation-consistent (a partial left-right flip, or a shape
         # class the model does not know): the axiomatic candidates run too, and the map whose
-        # functional map preserves orientation better is kept
-        # with its own solver settings (fallback_settings: by default pyfmaps' weights and WKS
-        # from 100 eigenpairs, which suit shape classes far from the model's humans)
-        sf, ops_fb, inits_fb = s, operators, axiomatic_inits
+        # functional map preserves orientation better is kept. The fallback solve has its own
+        # settings (fallback_settings: by default pyfmaps' weights and WKS from 100 eigenpairs,
+        # which suit shape classes far from the model's humans)
+        sf, ops_fb = s, operators
         if s.fallback_settings:
             sf = s.fallback()
             ops_fb = make_operators(sf, shape_descriptors(P1.evals, P1.evecs, P1.mass, sf),
                                     shape_descriptors(P2.evals, P2.evecs, P2.mass, sf))
-            inits_fb = ([(sf.k_init, "axiomatic", m) for m in sf.orient_candidates]
-                        + [(ki, "axiomatic", 1.0) for ki in sf.k_init_candidates]) if s.flip_check else \
-                [(sf.k_init, "axiomatic", 1.0)]
-        more, alt = refine_candidates(inits_fb, sf, ops_fb)
+        more, alt = refine_candidates(axiomatic_inits(sf), sf, ops_fb)
         candidates += more
         if alt["orientation_score_smooth"] > best["orientation_score_smooth"]:
             best = alt
