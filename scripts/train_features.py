@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shapecorr.core.shape import ShapeWarning  # noqa: E402
-from shapecorr.learn import FeatureNetConfig  # noqa: E402
+from shapecorr.learn import FeatureModel, FeatureNetConfig  # noqa: E402
 from shapecorr.learn.train import TrainSettings, load_training_shapes, train_features  # noqa: E402
 
 
@@ -42,6 +42,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--augment", type=int, default=0,
                     help="randomly stretched copies per training shape (other body proportions)")
+    ap.add_argument("--point-clouds", action="store_true",
+                    help="also train (and validate) on every shape as a point cloud of its vertices")
+    ap.add_argument("--init", metavar="MODEL", help="start from this model (bundled name or .pt path): fine-tuning")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -56,11 +59,15 @@ def main(argv=None):
         lo, hi = (int(x) for x in r.split("-"))
         return [f"{a.prefix}{i:03d}" for i in range(lo, hi + 1)]
 
-    config = FeatureNetConfig(width=a.width, n_blocks=a.blocks)
+    init = FeatureModel.load(a.init) if a.init else None
+    config = init.config if init else FeatureNetConfig(width=a.width, n_blocks=a.blocks)
     ts = TrainSettings(steps=a.steps, lr=a.lr, tau=a.tau, seed=a.seed, config=config)
-    train = load_training_shapes(a.dataset, names(a.train), config, augment=a.augment, seed=a.seed)
-    val = load_training_shapes(a.dataset, names(a.val), config) if a.val else None
-    model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"))
+    train = load_training_shapes(a.dataset, names(a.train), config, augment=a.augment, seed=a.seed,
+                                 point_clouds=a.point_clouds)
+    val = load_training_shapes(a.dataset, names(a.val), config, point_clouds=a.point_clouds) if a.val else None
+    model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"), init=init)
+    if init:
+        model.meta["init"] = a.init
     model.meta["dataset"] = str(Path(a.dataset).name)
     model.meta["command"] = "python scripts/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(a.out)

@@ -158,6 +158,14 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         return _match(source, target, settings, device=device, progress=progress, cache=cache)
 
 
+def _feature_model_name(s: MatchSettings, P1: Prepared, P2: Prepared) -> str:
+    """The feature model for this pair: a pair with a point cloud uses the model that also
+    learned from point clouds (``feature_model_point_cloud``), two meshes ``feature_model``."""
+    if s.feature_model_point_cloud and not (P1.shape.is_mesh and P2.shape.is_mesh):
+        return s.feature_model_point_cloud
+    return s.feature_model
+
+
 def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: str, timings: dict,
                   queries: np.ndarray | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` from learned features: each target vertex goes to the source
@@ -170,11 +178,12 @@ def _learned_init(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, device: 
     from .learn import load_feature_model, surface_operators
 
     t0 = time.perf_counter()
-    model = load_feature_model(s.feature_model, device=device)
+    name = _feature_model_name(s, P1, P2)
+    model = load_feature_model(name, device=device)
     need = max(model.config.k_input, model.config.k_diffusion)
     for P in (P1, P2):
         if P.evecs.shape[1] < min(need, P.shape.n_vertices - 2):
-            raise ValueError(f"the feature model {s.feature_model!r} needs {need} eigenpairs but the setting "
+            raise ValueError(f"the feature model {name!r} needs {need} eigenpairs but the setting "
                              f"k_features={s.k_features} gives {P.evecs.shape[1]}; set k_features={need}.")
     feats = []
     threads = torch.get_num_threads()
@@ -349,6 +358,7 @@ def _match(source, target, s: MatchSettings, *, device: str, progress, cache) ->
                         "orientation_score": finite(c["orientation_score"]),
                         "orientation_score_smooth": finite(c["orientation_score_smooth"])} for c in candidates],
         "init": best["init"],
+        "feature_model": _feature_model_name(s, P1, P2) if learned else None,
         # the learned map's smooth orientation score was below fallback_below: axiomatic candidates ran too
         "axiomatic_fallback": bool(fallback),
         "chosen_w_orient_multiplier": best["w_orient_multiplier"],

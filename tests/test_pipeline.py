@@ -372,3 +372,16 @@ def test_fallback_settings_are_checked_and_applied():
     assert (s.w_lap, s.w_dcomm, s.k_descriptor) == (0.01, 0.1, 40)  # the settings themselves are unchanged
     with pytest.raises(ValueError, match="cannot be set for the fallback"):
         load_preset("default", fallback_settings={"k_final": 20})
+
+
+def test_pairs_with_a_point_cloud_use_the_point_cloud_model(blob_pair, tmp_path):
+    """Two meshes use ``feature_model``; a pair with a point cloud ``feature_model_point_cloud``
+    (the bundled model fine-tuned on point clouds too); a model asked for by name is used for
+    point clouds as well."""
+    s, t, perm = blob_pair
+    cloud = point_cloud(t)
+    assert match(s, t, "default", **SMALL).info["feature_model"] == "faust_r_wks"
+    m = match(s, cloud, "default", **SMALL)
+    assert m.info["feature_model"] == "faust_r_wks_pc" and m.info["init"] == "learned"
+    assert load_preset("default", feature_model="mine.pt").feature_model_point_cloud is None
+    assert match(s, t, "default", init="axiomatic", **SMALL).info["feature_model"] is None

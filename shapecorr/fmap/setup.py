@@ -31,6 +31,9 @@ class MatchSettings:
 
     init: str = "learned"  # initial map: "learned" (feature nearest neighbours) or "axiomatic" (WKS fmap solve)
     feature_model: str = "faust_r_wks"  # bundled model name or .pt path (init="learned")
+    # the model for pairs with a point cloud (None: feature_model); the bundled one was fine-tuned
+    # on the same shapes as meshes and as point clouds of their vertices
+    feature_model_point_cloud: str | None = "faust_r_wks_pc"
     k_features: int = 100  # eigenpairs computed for the feature network (>= its k_input and k_diffusion)
     feature_threads: int | None = None  # torch CPU threads for the feature network (None: all usable cores);
     # unlike the small BLAS calls below, the network's matrix products gain from every core
@@ -140,6 +143,8 @@ def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overr
     for name in ("k_final", "zoomout_samples"):
         if name in overrides and f"{name}_large" not in overrides:
             overrides[f"{name}_large"] = None
+    if "feature_model" in overrides and "feature_model_point_cloud" not in overrides:
+        overrides["feature_model_point_cloud"] = None  # a model asked for is used for point clouds too
     base.update(overrides)
     return MatchSettings.from_dict(base)
 

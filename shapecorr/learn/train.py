@@ -54,10 +54,13 @@ def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Sh
 
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
                          settings: MatchSettings | None = None, progress=True, augment: int = 0,
-                         seed: int = 0) -> list[TrainShape]:
+                         seed: int = 0, point_clouds: bool = False) -> list[TrainShape]:
     """Prepare shapes (normalization and eigenbasis exactly as the matcher does; cached).
 
     ``augment``: that many randomly :func:`stretched` copies of every shape are added.
+    ``point_clouds``: every mesh is also added as a point cloud of its vertices (point-cloud
+    Laplacian, estimated outward normals, nearest-neighbour gradients, as the matcher builds
+    them), so that the model learns features that agree across both representations.
     """
     from tqdm import tqdm
 
@@ -75,10 +78,13 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
             raise FileNotFoundError(f"{vts}: ground truth missing (training needs corres/NAME.vts).")
         shape = load(path)
         gt = np.loadtxt(vts, dtype=np.int64).ravel() - 1
-        for i, sh in enumerate([shape] + [stretched(shape, rng) for _ in range(augment)]):
+        variants = [(name, shape)] + [(f"{name}~{i + 1}", stretched(shape, rng)) for i in range(augment)]
+        if point_clouds:
+            variants += [(f"{n}~pc", Shape(sh.vertices, None, name=f"{sh.name}_pc")) for n, sh in variants]
+        for vname, sh in variants:
             P = prepare(sh, s)
             ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
-            out.append(TrainShape(name if i == 0 else f"{name}~{i}", ops, gt, P.shape.vertices))
+            out.append(TrainShape(vname, ops, gt, P.shape.vertices))
     return out
 
 
@@ -108,15 +114,21 @@ def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs:
 
 
 def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list[TrainShape] | None = None,
-                   val_every: int = 500, progress=True, checkpoint: str | Path | None = None) -> FeatureModel:
+                   val_every: int = 500, progress=True, checkpoint: str | Path | None = None,
+                   init: FeatureModel | None = None) -> FeatureModel:
     """Train a :class:`FeatureNet`; with ``val_shapes``, measure :func:`feature_match_distance`
     on 10 fixed validation pairs every ``val_every`` steps (and save the model to
-    ``checkpoint`` then, if given, so a long run that is interrupted is not lost)."""
+    ``checkpoint`` then, if given, so a long run that is interrupted is not lost).
+    ``init``: start from this model's weights (fine-tuning; its configuration is used)."""
     from tqdm import tqdm
 
     torch.manual_seed(ts.seed)
     rng = np.random.default_rng(ts.seed)
-    net = FeatureNet(ts.config)
+    if init is not None:
+        net = FeatureNet(init.config)
+        net.load_state_dict(init.net.state_dict())
+    else:
+        net = FeatureNet(ts.config)
     opt = torch.optim.Adam(net.parameters(), lr=ts.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ts.steps, eta_min=ts.lr * 0.02)
     n_template = min(len(s.gt) for s in shapes)
@@ -147,6 +159,7 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
             if checkpoint:
                 FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
     meta = {"train_settings": {k: v for k, v in ts.__dict__.items() if k != "config"},
+            "init": None if init is None else init.meta.get("name", "a given model"),
             "train_shapes": [s.name for s in shapes], "val_shapes": [s.name for s in val_shapes or []],
             "history": history, "seconds": round(time.time() - t0, 1), "torch": str(torch.__version__)}
     return FeatureModel(net.eval(), meta)

@@ -118,9 +118,10 @@ def test_model_save_load_roundtrip_and_bad_files(tmp_path, blob_ops):
         FeatureModel.load("no_such_model")
 
 
-def test_bundled_model_loads_and_never_saw_the_test_split():
-    model = load_feature_model(DEFAULT_MODEL)
-    trained = set(model.meta["train_shapes"]) | set(model.meta["val_shapes"])
+@pytest.mark.parametrize("name", [DEFAULT_MODEL, "faust_r_wks_pc"])
+def test_bundled_model_loads_and_never_saw_the_test_split(name):
+    model = load_feature_model(name)
+    trained = {n.split("~")[0] for n in model.meta["train_shapes"]} | {n.split("~")[0] for n in model.meta["val_shapes"]}
     assert trained and not any(f"tr_reg_{i:03d}" in trained for i in range(80, 100))
     assert model.meta["history"][-1]["val_distance"] < model.meta["history"][0]["val_distance"] * 2
 
@@ -192,3 +193,27 @@ def test_features_on_cuda_equal_the_cpu_ones():
     copy, perm = permuted_copy(shape, seed=5, rigid=True)
     m = shapecorr.match(shape, copy, "default", device="cuda", k_final=30, k_init=15, k_descriptor=30)
     assert m.info["init"] == "learned" and (m.p2p_21 == perm).mean() > 0.95
+
+
+def test_training_on_point_clouds_and_fine_tuning(tmp_path):
+    """``point_clouds=True`` adds every shape as a point cloud of its vertices (same ground
+    truth); ``init`` starts from a model's weights (fine-tuning), recorded in the metadata."""
+    base = bumpy(2)
+    (tmp_path / "corres").mkdir()
+    names = []
+    for i in range(2):
+        copy, perm = permuted_copy(base, seed=30 + i, rigid=True)
+        write_off(tmp_path / f"p_{i}.off", copy.vertices, copy.faces)
+        np.savetxt(tmp_path / "corres" / f"p_{i}.vts", inverse_permutation(perm) + 1, fmt="%d")
+        names.append(f"p_{i}")
+    settings = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
+    shapes = load_training_shapes(tmp_path, names, TINY, settings, progress=False, point_clouds=True)
+    assert [s.name for s in shapes] == ["p_0", "p_0~pc", "p_1", "p_1~pc"]
+    assert shapes[1].ops.grad_x.shape == shapes[0].ops.grad_x.shape and np.array_equal(shapes[1].gt, shapes[0].gt)
+    torch.manual_seed(0)
+    start = FeatureModel(FeatureNet(TINY), {"name": "start"})
+    tuned = train_features(shapes, TrainSettings(steps=3, lr=1e-9, n_points=64, config=TINY), progress=False,
+                           init=start)
+    assert tuned.meta["init"] == "start"
+    for a, b in zip(start.net.parameters(), tuned.net.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)  # a vanishing learning rate keeps the starting weights
