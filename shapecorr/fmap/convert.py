@@ -29,8 +29,9 @@ def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int =
     never ``q x n``. On the CPU, NumPy/BLAS: the database is augmented with its squared norms
     (and the queries with a column of ones) so that one matrix product gives the distances,
     and large problems run their blocks on ``workers`` threads (default: all usable cores when
-    ``q * n >= 2e7``), each with single-threaded BLAS (2.6x faster than one BLAS call with
-    two threads on 2 cores, where the argmin pass is serial). On CUDA devices, torch.
+    ``q * n >= 2e7``), each with single-threaded BLAS (on 2 cores, a 20k x 80k x 100 search: 1.6x
+    faster than one BLAS call with two threads, whose argmin pass stays serial, and 2.6x
+    faster than the former single-threaded loop). On CUDA devices, torch.
     """
     queries = np.asarray(queries)
     database = np.asarray(database)
