@@ -157,6 +157,22 @@ def point_cloud(shape: Shape) -> Shape:
     return Shape(shape.vertices, None, name=f"{shape.name}_pc")
 
 
+def feature_operators_of_copies(shape: Shape, settings, config, seed: int = 3) -> tuple[dict, np.ndarray]:
+    """The learned-feature operators of ``shape``, of a permuted and rigidly moved copy and of
+    its mirror image (``{"orig", "copy", "mirror"}``), prepared as the matcher does, and the
+    copy's permutation."""
+    from shapecorr.fmap.setup import prepare
+    from shapecorr.learn import surface_operators
+
+    copy, perm = permuted_copy(shape, seed=seed, rigid=True)
+    out = {}
+    for name, sh in (("orig", shape), ("copy", copy), ("mirror", mirrored_copy(shape))):
+        P = prepare(sh, settings, cache=False)
+        assert P.vertex_normals is not None
+        out[name] = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
+    return out, perm
+
+
 def vertex_adjacency(shape: Shape):
     """Sparse boolean adjacency (mesh edges) including the diagonal."""
     import scipy.sparse as sp

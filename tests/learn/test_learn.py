@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from shapecorr.fmap.setup import load_preset, prepare
 from shapecorr.learn import (
     DEFAULT_MODEL,
@@ -21,7 +20,8 @@ from shapecorr.learn import (
 )
 from shapecorr.learn.train import TrainSettings, feature_match_distance, load_training_shapes, train_features
 
-from helpers import bumpy, grid, icosphere, inverse_permutation, mirrored_copy, permuted_copy, write_off
+from helpers import (bumpy, feature_operators_of_copies, grid, icosphere, inverse_permutation, permuted_copy,
+                     write_off)
 
 TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
 
@@ -62,15 +62,7 @@ def test_gradient_on_a_sphere_is_tangent_and_close_to_the_true_one():
 
 @pytest.fixture(scope="module")
 def blob_ops():
-    s = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
-    shape = bumpy(3)
-    copy, perm = permuted_copy(shape, seed=3, rigid=True)
-    mirror = mirrored_copy(shape)
-    out = {}
-    for name, sh in (("orig", shape), ("copy", copy), ("mirror", mirror)):
-        P = prepare(sh, s, cache=False)
-        out[name] = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, TINY)
-    return out, perm
+    return feature_operators_of_copies(bumpy(3), load_preset("default", k_final=30, k_init=15, k_descriptor=30), TINY)
 
 
 def test_features_follow_vertex_order_and_ignore_rigid_motion(blob_ops):

@@ -10,8 +10,8 @@ import torch
 from helpers import (
     bumpy,
     ellipsoid,
+    feature_operators_of_copies,
     icosphere,
-    mirrored_copy,
     permuted_copy,
     point_cloud,
 )
@@ -105,16 +105,9 @@ def test_bad_inputs_give_clear_errors():
 
 @pytest.fixture(scope="module")
 def cloud_ops():
-    s = load_preset("default", **SMALL)
-    shape = point_cloud(bumpy(3))
-    copy, perm = permuted_copy(shape, seed=3, rigid=True)
-    mirror = mirrored_copy(shape)
-    out = {}
-    for name, sh in (("orig", shape), ("copy", copy), ("mirror", mirror)):
-        P = prepare(sh, s, cache=False)
-        assert P.vertex_normals is not None and P.evecs.shape[1] >= 20
-        out[name] = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, TINY)
-    return out, perm
+    ops, perm = feature_operators_of_copies(point_cloud(bumpy(3)), load_preset("default", **SMALL), TINY)
+    assert all(o.evecs.shape[1] >= 20 for o in ops.values())
+    return ops, perm
 
 
 def test_point_cloud_features_ignore_order_and_rigid_motion(cloud_ops):
