@@ -6,6 +6,11 @@ from .errors import (
     EigensolverError,
     EmptyShapeError,
     FaceIndexError,
+    LowConfidenceWarning,
+    OutputError,
+    SettingsError,
+    ShapecorrWarning,
+    ShapeMismatchError,
     MatchFileError,
     NonFiniteCoordinatesError,
     ShapecorrError,
@@ -25,4 +30,5 @@ __all__ = [
     "ShapecorrError", "ShapeError", "ShapeFileNotFoundError", "UnsupportedFormatError",
     "ShapeParseError", "EmptyShapeError", "NonFiniteCoordinatesError", "FaceIndexError",
     "DegenerateFacesError", "TooFewPointsError", "EigensolverError", "MatchFileError", "TextureError",
+    "SettingsError", "OutputError", "ShapeMismatchError", "ShapecorrWarning", "LowConfidenceWarning",
 ]

@@ -62,3 +62,25 @@ class MatchFileError(ShapecorrError, ValueError):
 class TextureError(ShapecorrError, ValueError):
     """A texture (or colour) transfer cannot be done as asked: no UVs, no texture image, a
     point-cloud target for a texture, ... The message says what to use instead."""
+
+
+class SettingsError(ShapecorrError, ValueError):
+    """Match settings or a preset that cannot be used: an unknown name, a value out of range,
+    settings that contradict each other. Raised when the settings are built, before any work."""
+
+
+class OutputError(ShapecorrError, OSError):
+    """An output path that cannot be written: a file where a folder is expected, no permission,
+    a full disk. The message names the path and what to do."""
+
+
+class ShapeMismatchError(MatchFileError):
+    """A saved match is applied to shapes other than the ones it was computed for."""
+
+
+class ShapecorrWarning(UserWarning):
+    """Base class of shapecorr's warnings (the CLI prints them as ``shapecorr: warning: ...``)."""
+
+
+class LowConfidenceWarning(ShapecorrWarning):
+    """A match whose confidence is below the calibrated threshold: probably wrong somewhere."""
