@@ -1,0 +1,358 @@
+"""Match settings and presets: frozen, grouped, validated when built, with one home.
+
+:class:`MatchSettings` holds every parameter of :func:`shapecorr.pipeline.match`, in groups:
+
+- ``features``  the learned initial map (feature network, eigenpairs it needs)
+- ``solve``     the axiomatic initial map (descriptors, energy weights, candidate sizes)
+- ``zoomout``   initial and final functional-map sizes, ZoomOut samples, full-resolution steps
+- ``large``     what changes when *both* shapes of a pair are large (the one meaning of "large")
+- ``fallback``  when a learned map is not trusted, the axiomatic solve runs too, with its changes
+- top level     ``init``, ``laplacian``, ``seed``, ``blas_threads``
+
+A preset is a YAML file of settings in ``shapecorr/presets/NAME.yaml`` (package data), written
+flat (``k_final: 60``) or grouped (``zoomout: {k_final: 60}``); every setting name is unique
+across groups, so keyword overrides are flat: ``load_preset("fast", k_final=60)``. The dataclass
+defaults are the single source of defaults; ``default.yaml`` only describes them. Unknown names
+and values out of range raise :class:`~shapecorr.core.SettingsError` here, before any work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .core.errors import SettingsError
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+MODEL_DIR = Path(__file__).resolve().parent / "learn" / "weights"
+LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
+DESCRIPTORS = ("wks", "hks")
+INITS = ("learned", "axiomatic")
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise SettingsError(message)
+
+
+def _positive_int(name: str, value, *, allow_none: bool = False, minimum: int = 1) -> None:
+    if value is None and allow_none:
+        return
+    _check(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+           f"{name} must be an integer >= {minimum}{' or null' if allow_none else ''}, got {value!r}.")
+
+
+def _number(name: str, value, *, allow_none: bool = False, minimum: float | None = None) -> None:
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    _check(ok and (minimum is None or value >= minimum),
+           f"{name} must be a number{f' >= {minimum}' if minimum is not None else ''}"
+           f"{' or null' if allow_none else ''}, got {value!r}.")
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """The learned initial map (``init="learned"``)."""
+
+    feature_model: str = "faust_r_wks"  # bundled model name or a model file path
+    # the model for pairs with a point cloud (None: feature_model); the bundled one was
+    # fine-tuned on the same shapes as meshes and as point clouds of their vertices
+    feature_model_point_cloud: str | None = "faust_r_wks_pc"
+    k_features: int = 100  # eigenpairs computed for the network (>= its k_input and k_diffusion)
+    feature_threads: int | None = None  # CPU threads for the network (None: all usable cores)
+
+    def __post_init__(self):
+        for name in ("feature_model", "feature_model_point_cloud"):
+            value = getattr(self, name)
+            if value is None and name == "feature_model_point_cloud":
+                continue
+            _check(isinstance(value, str) and value, f"{name} must be a model name or file path, got {value!r}.")
+            _check(_model_exists(value), f"{name}: no bundled model or file {value!r}; bundled: "
+                   f"{', '.join(bundled_models()) or 'none'} (or give the path of a trained model file).")
+        _positive_int("k_features", self.k_features, minimum=2)
+        _positive_int("feature_threads", self.feature_threads, allow_none=True)
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """The axiomatic initial map: descriptors and the energy of the exact functional-map solve."""
+
+    descriptor: str = "wks"
+    n_descriptors: int = 100
+    descriptor_step: int = 2  # keep every n-th descriptor in the energy
+    k_descriptor: int = 40  # eigenpairs used to build descriptors (fewer = smoother, more robust)
+    w_descr: float = 1.0
+    w_lap: float = 0.01
+    w_dcomm: float = 0.1
+    w_orient: float = 1.0
+    orient_candidates: tuple = (1.0,)  # w_orient multipliers tried at k_init (two meshes)
+    k_init_candidates: tuple = (20, 40)  # further initial-map sizes tried after those
+    flip_check: bool = True  # try those candidates (two meshes) and keep the most trusted map
+
+    def __post_init__(self):
+        _check(self.descriptor in DESCRIPTORS,
+               f"unknown descriptor {self.descriptor!r}; use one of {', '.join(DESCRIPTORS)}.")
+        _positive_int("n_descriptors", self.n_descriptors)
+        _positive_int("descriptor_step", self.descriptor_step)
+        _positive_int("k_descriptor", self.k_descriptor, minimum=2)
+        for name in ("w_descr", "w_lap", "w_dcomm", "w_orient"):
+            _number(name, getattr(self, name), minimum=0.0)
+        object.__setattr__(self, "orient_candidates", tuple(self.orient_candidates))
+        object.__setattr__(self, "k_init_candidates", tuple(self.k_init_candidates))
+        _check(len(self.orient_candidates) >= 1, "orient_candidates needs at least one multiplier.")
+        for m in self.orient_candidates:
+            _number("orient_candidates", m, minimum=0.0)
+        for k in self.k_init_candidates:
+            _positive_int("k_init_candidates", k, minimum=2)
+        _check(isinstance(self.flip_check, bool), f"flip_check must be true or false, got {self.flip_check!r}.")
+
+
+@dataclass(frozen=True)
+class ZoomOutSettings:
+    """Sizes of the initial and final maps and how ZoomOut reaches the final one."""
+
+    k_init: int = 30  # size of the initial functional map
+    k_final: int = 100  # ZoomOut target size
+    zoomout_step: int = 5
+    zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
+    refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
+    refine_max_vertices: int = 8000  # above this size (CPU), refine on this many random target vertices
+
+    def __post_init__(self):
+        _positive_int("k_init", self.k_init, minimum=2)
+        _positive_int("k_final", self.k_final, minimum=2)
+        _check(self.k_init <= self.k_final, f"k_init ({self.k_init}) must not exceed k_final ({self.k_final}).")
+        _positive_int("zoomout_step", self.zoomout_step)
+        _positive_int("zoomout_samples", self.zoomout_samples, allow_none=True, minimum=10)
+        _positive_int("refine_iters", self.refine_iters, minimum=0)
+        _positive_int("refine_max_vertices", self.refine_max_vertices, minimum=10)
+
+
+@dataclass(frozen=True)
+class LargeSettings:
+    """A pair is *large* when both shapes have more than ``large_above`` vertices; a finer mesh
+    resolves more eigenfunctions, so ZoomOut then grows the map to ``k_final_large`` on
+    ``zoomout_samples_large`` samples, and the target's samples are matched among all source
+    vertices (FAUST_r subdivided to 80k vertices, 5 pairs: 1.39 -> 1.26 x100)."""
+
+    large_above: int = 8000
+    k_final_large: int | None = 130  # None: k_final
+    zoomout_samples_large: int | None = 5000  # None: zoomout_samples
+
+    def __post_init__(self):
+        _positive_int("large_above", self.large_above, minimum=10)
+        _positive_int("k_final_large", self.k_final_large, allow_none=True, minimum=2)
+        _positive_int("zoomout_samples_large", self.zoomout_samples_large, allow_none=True, minimum=10)
+
+
+# the settings of the solve group that the fallback may change
+FALLBACK_KEYS = tuple(f.name for f in fields(SolveSettings))
+
+
+@dataclass(frozen=True)
+class FallbackSettings:
+    """A learned map whose confidence is below ``fallback_below`` also runs the axiomatic
+    candidates, solved with ``fallback_solve`` (changes to the solve group; by default pyfmaps'
+    README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
+    humans); the most trusted map is kept. ``fallback_below: null`` turns it off."""
+
+    fallback_below: float | None = 0.6
+    fallback_solve: tuple = (("k_descriptor", 100), ("w_dcomm", 1.0), ("w_lap", 0.1))
+
+    def __post_init__(self):
+        _number("fallback_below", self.fallback_below, allow_none=True, minimum=0.0)
+        items = self.fallback_solve
+        if isinstance(items, dict):
+            items = tuple(sorted(items.items()))
+        items = tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in (items or ())))
+        bad = sorted({k for k, _ in items} - set(FALLBACK_KEYS))
+        _check(not bad, f"fallback_solve: {bad} cannot be set for the fallback solve; allowed: "
+               f"{', '.join(FALLBACK_KEYS)}.")
+        object.__setattr__(self, "fallback_solve", items)
+
+
+GROUPS = {"features": FeatureSettings, "solve": SolveSettings, "zoomout": ZoomOutSettings,
+          "large": LargeSettings, "fallback": FallbackSettings}
+TOP_LEVEL = ("init", "laplacian", "seed", "blas_threads")
+# flat setting name -> its group
+GROUP_OF = {f.name: g for g, cls in GROUPS.items() for f in fields(cls)}
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Every parameter of the match pipeline, grouped (see the module docstring). Build with
+    :func:`load_preset` or :meth:`from_dict`; change with :meth:`replace` (a new object)."""
+
+    init: str = "learned"  # initial map: "learned" (feature nearest neighbours) or "axiomatic" (WKS solve)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    solve: SolveSettings = field(default_factory=SolveSettings)
+    zoomout: ZoomOutSettings = field(default_factory=ZoomOutSettings)
+    large: LargeSettings = field(default_factory=LargeSettings)
+    fallback: FallbackSettings = field(default_factory=FallbackSettings)
+    laplacian: str = "auto"
+    seed: int = 0
+    # BLAS/OpenMP threads inside match (None: library default). One thread is as fast here (the
+    # matrices are small) and immune to spinning BLAS threads when processes share the cores.
+    blas_threads: int | None = 1
+
+    def __post_init__(self):
+        _check(self.init in INITS, f"unknown init {self.init!r}; use 'learned' (learned features) "
+               "or 'axiomatic' (WKS functional-map solve).")
+        _check(self.laplacian in LAPLACIANS,
+               f"unknown laplacian {self.laplacian!r}; use one of {', '.join(LAPLACIANS)}.")
+        _positive_int("seed", self.seed, minimum=0)
+        _positive_int("blas_threads", self.blas_threads, allow_none=True)
+        for name, cls in GROUPS.items():
+            _check(isinstance(getattr(self, name), cls), f"{name} must be a {cls.__name__}.")
+
+    def __getattr__(self, name: str) -> Any:
+        """Flat read access to grouped settings (``s.k_final`` is ``s.zoomout.k_final``)."""
+        group = GROUP_OF.get(name)
+        if group is None:
+            raise AttributeError(f"MatchSettings has no setting {name!r}")
+        return getattr(object.__getattribute__(self, group), name)
+
+    # ---------------------------------------------------------------- derived
+    def fallback_solve_settings(self) -> SolveSettings:
+        """The solve group of the fallback (this one with ``fallback.fallback_solve`` applied)."""
+        return dataclasses.replace(self.solve, **dict(self.fallback.fallback_solve))
+
+    def k_needed(self, solve: SolveSettings | None = None) -> int:
+        """Eigenpairs the solver needs on a shape (before learned-feature or large-pair extras)."""
+        s = solve or self.solve
+        return max(self.k_final, self.k_init, s.k_descriptor, *s.k_init_candidates)
+
+    # ---------------------------------------------------------- conversions
+    @classmethod
+    def from_dict(cls, d: dict) -> "MatchSettings":
+        """Settings from a flat or grouped dict (a preset file's content)."""
+        return cls().replace(**d)
+
+    def replace(self, **changes) -> "MatchSettings":
+        """A copy with flat (``k_final=60``) or grouped (``zoomout={"k_final": 60}``) changes."""
+        grouped: dict[str, dict] = {g: {} for g in GROUPS}
+        top: dict[str, Any] = {}
+        unknown = []
+        for key, value in changes.items():
+            if key in GROUPS:
+                if not isinstance(value, dict):
+                    raise SettingsError(f"{key} must be a mapping of settings, got {value!r}.")
+                for k, v in value.items():
+                    if GROUP_OF.get(k) != key:
+                        unknown.append(f"{key}.{k}")
+                    grouped[key][k] = v
+            elif key in GROUP_OF:
+                grouped[GROUP_OF[key]][key] = value
+            elif key in TOP_LEVEL:
+                top[key] = value
+            else:
+                unknown.append(key)
+        if unknown:
+            raise SettingsError(f"unknown match setting(s) {sorted(unknown)}; known: "
+                                f"{', '.join(sorted([*GROUP_OF, *TOP_LEVEL]))}.")
+        try:
+            new_groups = {g: dataclasses.replace(getattr(self, g), **c) for g, c in grouped.items() if c}
+            return dataclasses.replace(self, **top, **new_groups)
+        except TypeError as exc:  # a wrongly typed value that the checks could not compare
+            raise SettingsError(f"invalid match settings: {exc}") from exc
+
+    def to_dict(self) -> dict:
+        """Grouped, JSON- and YAML-friendly (tuples as lists); ``from_dict`` reads it back."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in TOP_LEVEL}
+        for g in GROUPS:
+            d = dataclasses.asdict(getattr(self, g))
+            for k, v in d.items():
+                if isinstance(v, tuple):
+                    d[k] = [list(x) if isinstance(x, tuple) else x for x in v]
+            if g == "fallback":
+                d["fallback_solve"] = dict(self.fallback.fallback_solve)
+            out[g] = d
+        return out
+
+    def flat(self) -> dict:
+        """Every setting under its flat name."""
+        out = {name: getattr(self, name) for name in TOP_LEVEL}
+        for g in GROUPS:
+            out.update(self.to_dict()[g])
+        return out
+
+
+# ------------------------------------------------------------------- models and presets
+def bundled_models() -> list[str]:
+    """Names of the feature models shipped in the package."""
+    if not MODEL_DIR.exists():
+        return []
+    return sorted({p.stem for p in MODEL_DIR.iterdir() if p.suffix in (".pt", ".npz")})
+
+
+def _model_exists(name: str) -> bool:
+    return name in bundled_models() or Path(name).expanduser().is_file()
+
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped in the package."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_description(name: str) -> str:
+    """The one-line description at the top of a shipped preset."""
+    return str(_read_yaml(PRESET_DIR / f"{name}.yaml").get("description", ""))
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read this preset file ({exc.strerror or exc}).") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: a preset must be a mapping of settings, got {type(data).__name__}.")
+    return data
+
+
+def _preset_dict(preset) -> dict:
+    if isinstance(preset, MatchSettings):
+        return preset.to_dict()
+    if isinstance(preset, dict):
+        return dict(preset)
+    if preset is None:
+        preset = "default"
+    path = Path(preset)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PRESET_DIR / f"{preset}.yaml"
+        if not path.exists():
+            raise SettingsError(f"unknown preset {str(preset)!r}; available: {', '.join(available_presets())} "
+                                "(or give the path of a YAML file).")
+    elif not path.exists():
+        raise SettingsError(f"preset file {path}: no such file.")
+    return _read_yaml(path)
+
+
+def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overrides) -> MatchSettings:
+    """Settings from a preset (a shipped name, a YAML path, a dict or settings; None: default),
+    with flat keyword ``overrides``.
+
+    Sizes asked for explicitly hold at every resolution: ``k_final`` or ``zoomout_samples``
+    given without their ``*_large`` counterparts also apply to large pairs, and a ``k_final``
+    below the preset's ``k_init`` lowers ``k_init`` to it. A ``feature_model`` given without
+    ``feature_model_point_cloud`` is used for point clouds too.
+    """
+    base = _preset_dict(preset)
+    base.pop("description", None)
+    overrides = dict(overrides)
+    for name in ("k_final", "zoomout_samples"):
+        if name in overrides and f"{name}_large" not in overrides:
+            overrides[f"{name}_large"] = None
+    if "feature_model" in overrides and "feature_model_point_cloud" not in overrides:
+        overrides["feature_model_point_cloud"] = None
+    settings = MatchSettings.from_dict(base)
+    k_final = overrides.get("k_final")
+    if "k_init" not in overrides and isinstance(k_final, int) and k_final >= 2:
+        overrides["k_init"] = min(settings.k_init, k_final)
+    return settings.replace(**overrides)
