@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -64,7 +64,7 @@ def knn_blocked(queries: np.ndarray, database: np.ndarray, *, block_bytes: int =
     qa[:, :-1] *= -2.0
     qa[:, -1] = 1.0
     if workers is None:
-        workers = _usable_cores() if len(queries) * n >= 2e7 else 1
+        workers = usable_cores() if len(queries) * n >= 2e7 else 1
     starts = range(0, len(queries), block)
 
     def run(start: int) -> None:

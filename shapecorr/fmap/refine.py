@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import scipy.linalg
 
-from .convert import fmap_to_p2p, knn_blocked, p2p_to_fmap
+from .convert import fmap_to_p2p, p2p_to_fmap
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,3 @@ def orientation_score_fmap(fmap_12: np.ndarray, evecs1: np.ndarray, mass1: np.nd
     area = np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
     total = area.sum()
     return float((sign * area).sum() / total) if total > 0 else 0.0
-
-
-def nearest_vertices(points: np.ndarray, vertices: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Nearest vertex (Euclidean, blocked, exact) for each point."""
-    return knn_blocked(points, vertices, device=device)

@@ -1,8 +1,7 @@
-"""Spectral operators: Laplacians, mass matrices, eigenbases, descriptors, heat diffusion."""
+"""Spectral operators: Laplacians, mass matrices, eigenbases, descriptors, orientation operators."""
 
 from .descriptors import hks, normalize_descriptors, wks
 from .eigen import Eigenbasis, eigenbasis, eigh_generalized
-from .heat import heat_diffusion
 from .laplacian import (
     LAPLACIAN_KINDS,
     cotan_laplacian,
@@ -22,6 +21,6 @@ from .operators import (
 __all__ = [
     "laplacian", "robust_mesh_laplacian", "point_cloud_laplacian", "cotan_laplacian",
     "cotan_laplacian_torch", "LAPLACIAN_KINDS", "Eigenbasis", "eigenbasis", "eigh_generalized",
-    "hks", "wks", "normalize_descriptors", "heat_diffusion", "face_gradient_basis", "face_gradients",
+    "hks", "wks", "normalize_descriptors", "face_gradient_basis", "face_gradients",
     "orientation_operators", "multiplication_operators", "orientation_sign",
 ]

@@ -86,32 +86,3 @@ def orientation_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
     v = vertices[faces] - c
     vol = np.einsum("mi,mi->m", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum()
     return 1.0 if vol >= 0 else -1.0
-
-
-def pseudo_scalar_descriptors(vertices: np.ndarray, faces: np.ndarray, descr: np.ndarray,
-                              pairs: list[tuple[int, int]] | None = None,
-                              orientation_sign: float = 1.0) -> np.ndarray:
-    """Orientation-sensitive descriptors ``<n, grad f x grad g>`` for pairs of descriptors.
-
-    Intrinsic scalar descriptors (HKS, WKS) are equal at left-right symmetric points; the
-    triple product of two of their gradients with the normal is a *pseudo-scalar*: unchanged
-    by orientation-preserving isometries and negated by reflections. Matching them breaks the
-    left-right symmetry. Face values are averaged to vertices (area-weighted). Returns
-    ``(n, len(pairs))``; default pairs are all pairs of columns.
-    """
-    basis = face_gradient_basis(vertices, faces)
-    _, normals, areas = basis
-    grad = face_gradients(vertices, faces, descr, basis)  # (m, 3, p)
-    p = descr.shape[1]
-    if pairs is None:
-        pairs = [(a, b) for a in range(p) for b in range(a + 1, p)]
-    n = vertices.shape[0]
-    m = faces.shape[0]
-    spread = sp.csr_matrix((np.repeat(areas / 3.0, 3), (faces.reshape(-1), np.repeat(np.arange(m), 3))),
-                           shape=(n, m))
-    vertex_area = np.asarray(spread.sum(1)).ravel()
-    out = np.empty((n, len(pairs)))
-    for i, (a, b) in enumerate(pairs):
-        tp = np.einsum("tx,tx->t", normals * orientation_sign, np.cross(grad[:, :, a], grad[:, :, b]))
-        out[:, i] = (spread @ tp) / np.maximum(vertex_area, 1e-30)
-    return out

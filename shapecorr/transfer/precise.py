@@ -33,30 +33,16 @@ class SpectralBases(NamedTuple):
     mass2: np.ndarray  # (n2,)
 
 
-def match_settings(match):
-    """The :class:`~shapecorr.pipeline.MatchSettings` a match was computed with (unknown keys
-    of older files are ignored)."""
-    from ..fmap.setup import MatchSettings, load_preset
-
-    known = {f for f in MatchSettings.__dataclass_fields__}
-    saved = {k: v for k, v in (match.settings or {}).items() if k in known}
-    return load_preset(saved) if saved else load_preset(None)
-
-
 def spectral_bases(match, source: Shape, target: Shape, *, device: str = "cpu", cache: bool | None = None) -> SpectralBases:
-    """The eigenbases the match's functional map is expressed in (same settings, cached)."""
-    from ..fmap.setup import prepare
+    """The eigenbases the match's functional map is expressed in (the same sizes and Laplacian
+    as the match computed, so they come from the cache)."""
+    from ..fmap.prepare import prepare_shape
 
-    s = match_settings(match)
     k2, k1 = np.shape(match.fmap_12)
-    need = max(k1, k2)
-    if max(s.k_final, s.k_init, s.k_descriptor) < need:
-        s.k_final = need
-    P1 = prepare(source, s, device, cache)
-    P2 = prepare(target, s, device, cache)
-    if P1.evecs.shape[1] < k1 or P2.evecs.shape[1] < k2:
-        raise ValueError(f"the functional map is {k2} x {k1} but the bases have only {P2.evecs.shape[1]} and "
-                         f"{P1.evecs.shape[1]} eigenfunctions; the match was computed with other settings.")
+    kind = (match.settings or {}).get("laplacian", "auto")
+    k_basis = (match.info or {}).get("k_basis") or [k1, k2]
+    P1 = prepare_shape(source, max(int(k_basis[0]), k1), laplacian_kind=kind, device=device, cache=cache)
+    P2 = prepare_shape(target, max(int(k_basis[1]), k2), laplacian_kind=kind, device=device, cache=cache)
     return SpectralBases(P1.evecs[:, :k1], P2.evecs[:, :k2], P1.mass, P2.mass)
 
 
