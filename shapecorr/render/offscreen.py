@@ -1,33 +1,29 @@
-"""Off-screen pictures of shapes, maps and textures (pyvista / VTK, no screen needed).
+"""Off-screen pictures of shapes, maps and textures (NumPy rasterizer + Pillow, no screen,
+no OpenGL).
 
-VTK renders through EGL when ``VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow`` (set here before
-pyvista is imported, unless the caller chose another window), so these functions work on a
-head-less machine. Every function returns the image as an ``(h, w, 3) uint8`` array and, when
-``path`` is given, also writes it as PNG.
-
-Shapes are drawn side by side in linked views. Each is centred and scaled to a unit bounding
-box diagonal *for display only* (the shapes are not changed), so one camera suits all of them.
+Every function returns the image as an ``(h, w, 3) uint8`` array and, when ``path`` is given,
+also writes it as PNG. Shapes are drawn side by side in panels seen by one camera (``view``,
+``up``) with one scale. Each shape is centred and scaled to a unit bounding-box diagonal *for
+display only* (the shapes are not changed). Meshes are drawn with smooth two-sided Lambert
+shading (vertex colours interpolated, or the UV texture sampled per pixel), point clouds as
+shaded discs. The projection is orthographic; pictures of the same input are identical on
+every machine.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..core import Shape
+from .raster import camera_basis, lambert, rasterize_points, rasterize_triangles, sample_texture
 
 DEFAULT_VIEW = (1.0, 0.45, -0.9)  # camera direction (from the object towards the camera)
 DEFAULT_UP = (0.0, 1.0, 0.0)
-
-
-def _pyvista():
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    import pyvista as pv
-
-    return pv
+PLAIN = (0.82, 0.82, 0.82)  # shapes without colours or texture
+FILL = 0.9  # fraction of a panel the largest shape spans
 
 
 def _display_frame(shape: Shape) -> np.ndarray:
@@ -38,15 +34,12 @@ def _display_frame(shape: Shape) -> np.ndarray:
     return (v - 0.5 * (lo + hi)) / diag
 
 
-def _faces_vtk(faces: np.ndarray) -> np.ndarray:
-    return np.hstack([np.full((len(faces), 1), 3, dtype=np.int64), faces.astype(np.int64)]).ravel()
-
-
 def split_at_uv_seams(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-vertex texture coordinates for display: ``(vertices, faces, tcoords)``.
 
-    OBJ-style UVs (``face_uv``) may give one vertex several UVs (at seams); VTK needs one per
-    point, so each distinct (vertex, uv) pair becomes its own point. The shape is not changed.
+    OBJ-style UVs (``face_uv``) may give one vertex several UVs (at seams); renderers that need
+    one per point (VTK in the viewer) get each distinct (vertex, uv) pair as its own point. The
+    shape is not changed.
     """
     if not shape.has_uv:
         raise ValueError(f"{shape.name}: the shape has no texture coordinates.")
@@ -66,66 +59,148 @@ def _as_rgb_uint8(colors) -> np.ndarray:
     return np.ascontiguousarray(c[:, :3])
 
 
-def _add_shape(plotter, pv, shape: Shape, colors=None, textured: bool | None = None, point_size: float | None = None,
-               lighting: bool = True):
-    v = _display_frame(shape)
-    has_tex = shape.has_uv and shape.texture is not None and Path(shape.texture).exists() and shape.is_mesh
-    if textured is None:
-        textured = colors is None and shape.vertex_colors is None and has_tex
-    if colors is None and not textured and shape.vertex_colors is not None:
-        colors = shape.vertex_colors
-    if shape.is_point_cloud:
-        cloud = pv.PolyData(v)
-        kw = {}
-        if colors is not None:
-            cloud.point_data["rgb"] = _as_rgb_uint8(colors)
-            kw = {"scalars": "rgb", "rgb": True}
-        else:
-            kw = {"color": "lightgray"}
-        ps = point_size or max(3.0, 400.0 / np.sqrt(len(v)))
-        plotter.add_mesh(cloud, render_points_as_spheres=True, point_size=ps, lighting=lighting, **kw)
-        return
-    if textured:
-        if not has_tex:
+def _has_texture(shape: Shape) -> bool:
+    return shape.is_mesh and shape.has_uv and shape.texture is not None and Path(shape.texture).exists()
+
+
+def _texture_image(shape: Shape) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(shape.texture) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+class _Panel:
+    """One shape as the camera sees it: rotated display coordinates and what to paint."""
+
+    def __init__(self, shape: Shape, rotation: np.ndarray, colors, textured: bool | None):
+        self.shape = shape
+        self.cam = _display_frame(shape) @ rotation.T  # (n, 3): right, up, towards the camera
+        self.rotation = rotation
+        has_tex = _has_texture(shape)
+        if textured is None:
+            textured = colors is None and shape.vertex_colors is None and has_tex
+        if textured and not has_tex:
             raise ValueError(f"{shape.name}: cannot draw a texture: the shape has no UVs or no texture image "
                              f"({shape.texture}).")
-        sv, sf, tc = split_at_uv_seams(shape)
-        sv = (sv - (np.asarray(shape.vertices).min(0) + np.asarray(shape.vertices).max(0)) / 2) / (
-            float(np.linalg.norm(np.ptp(np.asarray(shape.vertices), axis=0))) or 1.0)
-        mesh = pv.PolyData(sv, _faces_vtk(sf))
-        mesh.active_texture_coordinates = np.ascontiguousarray(tc, dtype=np.float32)
-        tex = pv.read_texture(str(shape.texture))
-        tex.interpolate = True
-        plotter.add_mesh(mesh, texture=tex, lighting=lighting, smooth_shading=True)
-        return
-    mesh = pv.PolyData(v, _faces_vtk(shape.faces))
-    if colors is not None:
-        mesh.point_data["rgb"] = _as_rgb_uint8(colors)
-        plotter.add_mesh(mesh, scalars="rgb", rgb=True, lighting=lighting, smooth_shading=True)
-    else:
-        plotter.add_mesh(mesh, color="lightgray", lighting=lighting, smooth_shading=True)
+        if colors is None and not textured and shape.vertex_colors is not None:
+            colors = shape.vertex_colors
+        self.textured = bool(textured)
+        self.colors = None if colors is None else _as_rgb_uint8(colors).astype(np.float64) / 255.0
+
+    def half_extent(self) -> np.ndarray:
+        lo, hi = self.cam[:, :2].min(0), self.cam[:, :2].max(0)
+        return np.maximum(0.5 * (hi - lo), 1e-9)
+
+    def centre(self) -> np.ndarray:
+        return 0.5 * (self.cam[:, :2].min(0) + self.cam[:, :2].max(0))
+
+    def draw(self, size: tuple[int, int], scale: float, background: np.ndarray, lighting: bool,
+             point_radius: float) -> np.ndarray:
+        """The panel as ``(h, w, 3)`` float RGB in [0, 1]; ``scale``: pixels per display unit,
+        ``point_radius``: the radius in pixels of a point-cloud point."""
+        h, w = size
+        xy = (self.cam[:, :2] - self.centre()) * scale
+        xy = np.stack([xy[:, 0] + 0.5 * w, 0.5 * h - xy[:, 1]], axis=1)
+        image = np.empty((h * w, 3))
+        image[:] = background
+        if self.shape.is_mesh:
+            pixel, rgb = self._mesh_fragments(xy, size, lighting)
+        else:
+            pixel, rgb = self._point_fragments(xy, size, point_radius, scale, lighting)
+        image[pixel] = rgb
+        return image.reshape(h, w, 3)
+
+    def _mesh_fragments(self, xy, size, lighting):
+        faces = np.asarray(self.shape.faces)
+        frag = rasterize_triangles(xy, self.cam[:, 2], faces, size)
+        corners = faces[frag.face]  # (k, 3)
+        if self.textured:
+            fuv = self.shape.face_uv
+            uv_corner = np.asarray(self.shape.uv)[corners if fuv is None else np.asarray(fuv)[frag.face]]
+            uv = np.einsum("kc,kcd->kd", frag.bary, uv_corner)
+            rgb = sample_texture(_texture_image(self.shape), uv) / 255.0
+        elif self.colors is not None:
+            rgb = np.einsum("kc,kcd->kd", frag.bary, self.colors[corners])
+        else:
+            rgb = np.broadcast_to(np.asarray(PLAIN), (len(frag.pixel), 3))
+        if lighting:
+            normals = np.asarray(self.shape.vertex_normals) @ self.rotation.T
+            n = np.einsum("kc,kcd->kd", frag.bary, normals[corners])
+            n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+            rgb = rgb * lambert(n)[:, None]
+        return frag.pixel, rgb
+
+    def _point_fragments(self, xy, size, radius, scale, lighting):
+        frag = rasterize_points(xy, self.cam[:, 2], radius, 1.0 / scale, size)
+        rgb = np.asarray(PLAIN) if self.colors is None else self.colors[frag.point]
+        rgb = np.broadcast_to(rgb, (len(frag.pixel), 3))
+        if lighting:
+            rgb = rgb * lambert(frag.normal)[:, None]
+        return frag.pixel, rgb
+
+
+def _rgb(color) -> np.ndarray:
+    if isinstance(color, str):
+        from PIL import ImageColor
+
+        return np.asarray(ImageColor.getrgb(color)[:3], dtype=np.float64) / 255.0
+    c = np.asarray(color, dtype=np.float64)[:3]
+    return c / 255.0 if c.max() > 1.0 else c
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _write_text(img: np.ndarray, bounds: list[tuple[int, int]], titles, caption, background) -> np.ndarray:
+    """Titles centred at the top of each panel ``bounds[i] = (x0, x1)``, the caption centred
+    at the bottom of the picture; black or white, whichever shows on the background."""
+    from PIL import Image, ImageDraw
+
+    texts = [(str(t), (x0 + x1) / 2, "top") for t, (x0, x1) in zip(titles or [], bounds) if t]
+    if caption:
+        texts.append((str(caption), img.shape[1] / 2, "bottom"))
+    if not texts:
+        return img
+    pil = Image.fromarray(img)
+    draw = ImageDraw.Draw(pil)
+    font = _font(max(11, img.shape[0] // 32))
+    ink = (0, 0, 0) if background.mean() > 0.5 else (255, 255, 255)
+    margin = max(4, img.shape[0] // 80)
+    for text, cx, where in texts:
+        anchor, y = ("mt", margin) if where == "top" else ("mb", img.shape[0] - margin)
+        draw.text((cx, y), text, fill=ink, font=font, anchor=anchor)
+    return np.asarray(pil)
 
 
 def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None = None,
                   textured: Sequence[bool | None] | None = None, titles: Sequence[str] | None = None,
                   window_size: tuple[int, int] | None = None, view=DEFAULT_VIEW, up=DEFAULT_UP,
-                  background: str = "white", point_size: float | None = None, lighting: bool = True,
-                  zoom: float = 1.0) -> np.ndarray:
-    """Draw ``shapes`` side by side in linked views; returns the image ``(h, w, 3) uint8``.
+                  background="white", point_size: float | None = None, lighting: bool = True,
+                  zoom: float = 1.0, caption: str | None = None, supersample: int = 1) -> np.ndarray:
+    """Draw ``shapes`` side by side; returns the image ``(h, w, 3) uint8``.
 
     colors : per shape, ``(n_i, 3)`` colours (uint8 or float 0-1) or None.
     textured : per shape, True (draw the UV texture), False, or None (automatic: the texture when
         the shape has UVs and an existing texture image and no colours are given; otherwise its
         vertex colours; otherwise plain grey).
+    window_size : ``(width, height)`` of the whole picture (default 480 per shape x 520).
     view, up : camera direction (object -> camera) and up vector, in the shapes' frame.
+    background : a colour name ("white") or RGB. lighting : False paints the colours unshaded.
+    point_size : diameter in pixels of a point-cloud point. titles / caption : text on top of
+        each panel / at the bottom of the picture. supersample : each pixel averages
+        ``supersample**2`` samples (smoother edges, that many times slower).
     path : if given, the PNG is written there too.
-    Point clouds are drawn as points (spheres).
     """
     shapes = list(shapes)
     if not shapes:
         raise ValueError("render_shapes needs at least one shape.")
-    view = DEFAULT_VIEW if view is None else view
-    up = DEFAULT_UP if up is None else up
     n = len(shapes)
     colors = list(colors) if colors is not None else [None] * n
     textured = list(textured) if textured is not None else [None] * n
@@ -134,35 +209,28 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
     for s, c in zip(shapes, colors):
         if c is not None and len(c) != s.n_vertices:
             raise ValueError(f"{s.name}: {len(c)} colours for {s.n_vertices} vertices.")
-    pv = _pyvista()
-    window_size = tuple(window_size or (480 * n, 520))
-    plotter = pv.Plotter(off_screen=True, shape=(1, n), window_size=list(window_size), border=False)
-    try:
-        for i, shape in enumerate(shapes):
-            plotter.subplot(0, i)
-            plotter.set_background(background)
-            _add_shape(plotter, pv, shape, colors[i], textured[i], point_size, lighting)
-            if titles is not None and i < len(titles) and titles[i]:
-                plotter.add_text(str(titles[i]), font_size=11, color="black", position="upper_edge")
-            direction = np.asarray(view, dtype=float)
-            direction = direction / np.linalg.norm(direction)
-            plotter.camera.focal_point = (0.0, 0.0, 0.0)
-            plotter.camera.position = tuple(2.2 * direction)
-            plotter.camera.up = tuple(up)
-            plotter.reset_camera()
-            if zoom != 1.0:
-                plotter.camera.zoom(zoom)
-        if n > 1:
-            plotter.link_views()
-        img = plotter.screenshot(None, return_img=True)
-    finally:
-        plotter.close()
-    img = np.ascontiguousarray(img[..., :3])
+    width, height = (int(x) for x in (window_size or (480 * n, 520)))
+    rotation = camera_basis(DEFAULT_VIEW if view is None else view, DEFAULT_UP if up is None else up)
+    panels = [_Panel(s, rotation, c, t) for s, c, t in zip(shapes, colors, textured)]
+    edges = np.round(np.linspace(0, width, n + 1)).astype(int)
+    bounds = list(zip(edges[:-1], edges[1:]))
+    # one scale for all panels (linked views): the largest shape fills FILL of its panel
+    scale = zoom * min(FILL * min((x1 - x0) / (2 * p.half_extent()[0]), height / (2 * p.half_extent()[1]))
+                       for p, (x0, x1) in zip(panels, bounds))
+    bg = _rgb(background)
+    ss = max(int(supersample), 1)
+    columns = []
+    for p, (x0, x1) in zip(panels, bounds):
+        diameter = point_size or max(3.0, 400.0 / np.sqrt(p.shape.n_vertices))
+        big = p.draw((height * ss, (x1 - x0) * ss), scale * ss, bg, lighting, 0.5 * diameter * ss)
+        columns.append(big if ss == 1 else big.reshape(height, ss, x1 - x0, ss, 3).mean(axis=(1, 3)))
+    img = np.clip(np.round(255 * np.concatenate(columns, axis=1)), 0, 255).astype(np.uint8)
+    img = _write_text(img, bounds, titles, caption, bg)
     if path is not None:
         from PIL import Image
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img).save(str(path))
+        Image.fromarray(img).save(str(path), compress_level=1)  # fast; the picture is mostly background
     return img
 
 
@@ -173,7 +241,8 @@ def render_correspondence(source: Shape, target: Shape, p2p_21, path=None, *, sc
     """Source coloured by ``scheme`` (see :data:`COLOR_SCHEMES`) and target coloured through the
     map (``target_colors = source_colors[p2p_21]``), side by side; returns the image.
 
-    ``source_colors`` (``(n1, 3)``) replaces the scheme. Extra keywords go to :func:`render_shapes`.
+    ``source_colors`` (``(n1, 3)``) replaces the scheme. Extra keywords (``caption``, ``view``,
+    ...) go to :func:`render_shapes`.
     """
     from .colors import correspondence_colors
 

@@ -131,3 +131,28 @@ def test_side_by_side_and_bad_inputs(tmp_path):
         render_shapes([])
     with pytest.raises(ValueError, match="colours"):
         render_shapes([blob], colors=[np.zeros((3, 3))])
+
+
+def test_caption_is_written_at_the_bottom(tmp_path):
+    blob = _blob()
+    plain = render_correspondence(blob, blob, np.arange(blob.n_vertices), window_size=(400, 200), titles=None)
+    img = render_correspondence(blob, blob, np.arange(blob.n_vertices), window_size=(400, 200), titles=None,
+                                caption="confidence 0.93")
+    changed = np.abs(img.astype(int) - plain.astype(int)).sum(-1) > 0
+    rows = np.flatnonzero(changed.any(1))
+    assert len(rows) and rows.min() > 150  # only the bottom band changed
+
+
+def test_pictures_need_no_vtk_or_matplotlib(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, shapecorr\n"
+            "from shapecorr.render import render_correspondence\n"
+            "s = shapecorr.Shape(np.random.default_rng(0).normal(size=(50, 3)), None)\n"
+            f"render_correspondence(s, s, np.arange(50), {str(tmp_path / 'p.png')!r})\n"
+            "print(sorted(m for m in ('pyvista', 'vtk', 'matplotlib', 'torch') if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+    assert (tmp_path / "p.png").stat().st_size > 0
