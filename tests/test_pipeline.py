@@ -10,13 +10,13 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 import shapecorr
-from shapecorr import Match, MatchSettings, available_presets, load_preset, match
-from shapecorr.core import MatchFileError
+from shapecorr import Match, load_preset, match
+from shapecorr.core import MatchFileError, SettingsError, ShapeMismatchError, TooFewPointsError
 from shapecorr.fmap import orientation_score
-from shapecorr.pipeline import PRESET_DIR, prepare
+from shapecorr.fmap.prepare import prepare_shape
+from shapecorr.pipeline import plan_pair
 
 from helpers import (
     bumpy,
@@ -31,6 +31,12 @@ from helpers import (
 )
 
 SMALL = dict(k_init=15, k_final=30, k_descriptor=30)  # overrides for tiny shapes
+
+
+def prepare(shape, settings):
+    """A shape prepared as the pipeline prepares it for a pair of two such shapes."""
+    plan = plan_pair(shape.n_vertices, shape.n_vertices, settings)
+    return prepare_shape(shape, plan.k_basis[0], point_cloud_normals=settings.init == "learned")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,7 @@ def test_permuted_copy_recovers_the_permutation(blob_pair, preset, overrides):
     assert exact >= 0.95 and near == 1.0
     exact, near = exact_or_adjacent(t, m.p2p_12, inverse_permutation(perm))
     assert exact >= 0.95 and near == 1.0
-    k = m.settings["k_final"]
+    k = m.settings["zoomout"]["k_final"]
     assert m.fmap_12.shape == (k, k)
     assert m.info["orientation_score"] > 0.9
 
@@ -155,9 +161,8 @@ def test_match_from_files_records_settings_timings_and_progress(tmp_path, blob_p
     m = match(p1, p2, "fast", progress=lambda stage, frac: stages.append((stage, frac)), **SMALL)
     assert exact_or_adjacent(s, m.p2p_21, perm)[0] >= 0.95
     names = [st for st, _ in stages]
-    assert names[0] == "load" and names[-1] == "p2p"
-    fracs = [f for _, f in stages]
-    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    assert names[0] == "load" and names[-1] == "confidence"
+    assert {"prepare", "learned_features", "zoomout"} <= set(names)
     assert set(names) <= set(m.timings) and m.timings["total"] >= max(m.timings[n] for n in names)
     expected = load_preset("fast", **SMALL).to_dict()
     assert m.settings == expected
@@ -168,38 +173,11 @@ def test_hks_descriptor_option(blob_pair):
     s, t, perm = blob_pair
     m = match(s, t, "fast", descriptor="hks", n_descriptors=30, **SMALL)
     assert exact_or_adjacent(s, m.p2p_21, perm)[1] >= 0.95
-    with pytest.raises(ValueError, match="unknown descriptor"):
+    with pytest.raises(SettingsError, match="unknown descriptor"):
         match(s, t, "fast", descriptor="shot", **SMALL)
 
 
-# ----------------------------------------------------------------------------- presets
-def test_presets_load_and_match_their_yaml():
-    names = available_presets()
-    assert {"default", "fast"} <= set(names)
-    for name in names:
-        raw = yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
-        raw.pop("description", None)
-        s = load_preset(name)
-        assert isinstance(s, MatchSettings)
-        for key, value in raw.items():
-            got = getattr(s, key)
-            assert (list(got) if isinstance(got, tuple) else got) == value, (name, key)
-    assert load_preset(None) == load_preset("default")
-    fast = load_preset("fast")
-    assert fast.k_final < load_preset("default").k_final  # the fast one is smaller
-
-
-def test_preset_from_path_dict_settings_and_overrides(tmp_path):
-    p = tmp_path / "mine.yaml"
-    p.write_text("description: test\nk_init: 12\nk_final: 24\norient_candidates: [1, 2, 3]\n")
-    s = load_preset(p)
-    assert (s.k_init, s.k_final, s.orient_candidates) == (12, 24, (1, 2, 3))
-    assert load_preset({"k_init": 7}).k_init == 7
-    assert load_preset(s, k_final=40).k_final == 40 and load_preset(s).k_init == 12
-    assert MatchSettings.from_dict(s.to_dict()) == s
-    json.dumps(s.to_dict())  # JSON-friendly
-
-
+# ----------------------------------------------------------------------------- settings
 def test_learned_init_with_a_model_file_and_bad_init(tmp_path, blob_pair):
     """``feature_model`` takes a .pt path (here an untrained tiny model: the copy is isometric,
     so even random features plus ZoomOut recover the permutation); an unknown ``init`` and a
@@ -216,28 +194,28 @@ def test_learned_init_with_a_model_file_and_bad_init(tmp_path, blob_pair):
     assert m.info["init"] == "learned" and "learned_features" in m.timings
     exact, near = exact_or_adjacent(s, m.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
-    with pytest.raises(ValueError, match="unknown init"):
+    with pytest.raises(SettingsError, match="unknown init"):
         match(s, t, "default", init="magic", **SMALL)
-    with pytest.raises(FileNotFoundError, match="no feature model"):
+    with pytest.raises(SettingsError, match="no bundled model or file 'nope'"):
         match(s, t, "default", feature_model="nope", **SMALL)
 
 
-def test_unknown_preset_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"unknown preset 'nonexistent'.*available: .*default.*fast"):
-        load_preset("nonexistent")
-    with pytest.raises(ValueError, match="unknown preset"):
-        match(bumpy(1), bumpy(1), "nonexistent")
+def test_unknown_preset_or_setting_fails_before_any_work():
+    with pytest.raises(SettingsError, match="unknown preset"):
+        match("no/such/file.off", "no/such/file.off", "nonexistent")
+    with pytest.raises(SettingsError, match="unknown match setting"):
+        match("no/such/file.off", "no/such/file.off", "fast", bogus=1)
 
 
-def test_unknown_setting_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown match setting\(s\) \['k_fnial'\]"):
-        load_preset("fast", k_fnial=10)
-    with pytest.raises(ValueError, match="unknown match setting"):
-        match(bumpy(1), bumpy(1), "fast", bogus=1)
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("k_init: 10\nzoom_out: 3\n")
-    with pytest.raises(ValueError, match="zoom_out"):
-        load_preset(bad)
+def test_too_small_shapes_get_advice_that_works_when_followed():
+    """A 10-point cloud cannot carry a 100-function map: the error names the size to use,
+    and matching with that size then works (k_init and the rest follow)."""
+    rng = np.random.default_rng(0)
+    pts = shapecorr.Shape(rng.normal(size=(10, 3)))
+    with pytest.raises(TooFewPointsError, match=r"use k_final <= 8 \(the CLI's --k 8"):
+        match(pts, pts, "default")
+    m = match(pts, pts, "default", k_final=8)
+    assert m.fmap_12.shape == (8, 8) and m.p2p_21.shape == (10,)
 
 
 # ----------------------------------------------------------------------------- save / load
@@ -257,13 +235,30 @@ def test_match_save_load_round_trip(tmp_path, blob_pair):
     assert back.source_summary == json.loads(json.dumps(m.source_summary))
     assert back.source_to_target is back.p2p_12 and back.target_to_source is back.p2p_21
     back.check_shapes(s, t)
-    with pytest.raises(MatchFileError, match="other shapes"):
+    assert (back.source_hash, back.target_hash) == (s.content_hash, t.content_hash)
+    with pytest.raises(ShapeMismatchError, match="other shapes"):
         back.check_shapes(t, bumpy(2))
+    assert back.info["confidence"] == m.info["confidence"] and 0 <= back.info["confidence"] <= 1
+    np.testing.assert_allclose(back.vertex_confidence, m.vertex_confidence, atol=1e-6)
+
+
+def test_a_saved_match_refuses_shapes_with_another_vertex_order(tmp_path, blob_pair):
+    """Same vertex count, same surface, other vertex order: refused (it would paint wrong
+    colours), unless explicitly allowed."""
+    s, t, _ = blob_pair
+    back = Match.load(match(s, t, "fast", **SMALL).save(tmp_path / "m"))
+    t2, _ = permuted_copy(t, seed=5)
+    with pytest.raises(ShapeMismatchError, match="another target"):
+        back.check_shapes(s, t2)
+    back.check_shapes(s, t2, allow_other=True)
 
 
 def test_match_load_errors(tmp_path, blob_pair):
-    with pytest.raises(MatchFileError, match="missing"):
+    with pytest.raises(MatchFileError, match="no such folder"):
         Match.load(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MatchFileError, match="missing"):
+        Match.load(tmp_path / "empty")
     s, t, _ = blob_pair
     m = Match(p2p_21=np.arange(t.n_vertices), p2p_12=np.arange(s.n_vertices), fmap_12=np.eye(3))
     d = m.save(tmp_path / "m")
@@ -308,70 +303,65 @@ def test_cross_check_with_pyfmaps(blob_pair):
 
 def test_learned_init_gets_the_eigenpairs_its_model_was_trained_with(blob_pair):
     """The fast preset stops ZoomOut at 50, but the bundled network was trained on WKS and
-    diffusion from 100 eigenpairs: preparation computes those (and fewer on tiny meshes); too
-    few for the model is a clear error, not silently worse features."""
+    diffusion from 100 eigenpairs: the plan computes those (and fewer on tiny meshes)."""
     from shapecorr.learn import load_feature_model
 
-    s, t, _ = blob_pair
+    s, _, _ = blob_pair
     k_model = load_feature_model().config.k_input
     fast = load_preset("fast")
     assert fast.k_final < k_model == fast.k_features
-    assert prepare(s, fast).evecs.shape[1] == k_model
-    assert prepare(s, load_preset("fast", init="axiomatic")).evecs.shape[1] == fast.k_final
+    assert plan_pair(s.n_vertices, s.n_vertices, fast).k_basis == (k_model, k_model)
+    axiomatic = load_preset("fast", init="axiomatic")
+    assert plan_pair(s.n_vertices, s.n_vertices, axiomatic).k_basis == (fast.k_final, fast.k_final)
     tiny = icosphere(1)  # 42 vertices: at most 40 eigenpairs
-    assert prepare(tiny, load_preset("fast", k_final=20, k_init=10, k_descriptor=20)).evecs.shape[1] == 40
-    with pytest.raises(ValueError, match="set k_features=100"):
-        match(s, t, "fast", k_features=60, fallback_below=None)
+    plan = plan_pair(tiny.n_vertices, s.n_vertices, load_preset("fast", k_final=20, k_descriptor=20))
+    assert plan.k_basis == (40, k_model)
 
 
-def test_large_shapes_get_a_larger_basis_and_more_samples(blob_pair):
+def test_large_pairs_get_a_larger_basis_and_more_samples(blob_pair):
     """Both shapes above ``large_above`` vertices: ZoomOut to ``k_final_large`` on
-    ``zoomout_samples_large`` samples, samples matched among all source vertices; the answer
-    stays exact. Smaller shapes keep ``k_final`` and ``zoomout_samples``."""
+    ``zoomout_samples_large`` samples; the answer stays exact. A pair with one shape below
+    keeps ``k_final`` and ``zoomout_samples`` (one meaning of "large")."""
     s, t, perm = blob_pair  # 642 vertices each
     kw = dict(k_init=15, k_descriptor=30, k_final=30, k_final_large=40, zoomout_samples=200,
               zoomout_samples_large=400)
     big = match(s, t, "default", large_above=500, **kw)
     assert big.fmap_12.shape == (40, 40) and big.info["k_final"] == 40
-    assert big.info["zoomout_samples"] == 400 and big.info["zoomout_samples_matched_to_all_source"]
+    assert big.info["zoomout_samples"] == 400 and big.info["large_pair"]
     exact, near = exact_or_adjacent(s, big.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
     small = match(s, t, "default", large_above=1000, **kw)
     assert small.fmap_12.shape == (30, 30) and small.info["zoomout_samples"] == 200
-    assert not small.info["zoomout_samples_matched_to_all_source"]
+    assert not small.info["large_pair"]
+    settings = load_preset("default", **kw).replace(large_above=500)
+    assert not plan_pair(642, 400, settings).large and plan_pair(642, 600, settings).large
 
 
-def test_an_explicit_size_holds_on_large_shapes_too():
-    assert load_preset("default").k_final_large == 130
-    assert load_preset("default").zoomout_samples_large == 5000
-    s = load_preset("default", k_final=60, zoomout_samples=1000)
-    assert s.k_final_large is None and s.zoomout_samples_large is None  # the CLI's --k holds everywhere
-    assert load_preset("default", k_final=60, k_final_large=90).k_final_large == 90
-    assert load_preset("fast").k_final_large is None
-
-
-def test_axiomatic_fallback_when_the_learned_map_is_not_orientation_consistent(blob_pair):
-    """fallback_below: a learned map scoring below it also runs the axiomatic candidates and
-    the map with the higher smooth orientation score is kept (both are right here)."""
+def test_axiomatic_fallback_when_the_learned_map_is_not_trusted(blob_pair):
+    """fallback_below: a learned map whose confidence is below it also runs the axiomatic
+    candidates and the most trusted map is kept (both are right here)."""
     s, t, perm = blob_pair
-    m = match(s, t, "default", fallback_below=1.01, **SMALL)  # scores are <= 1: always falls back
+    m = match(s, t, "default", fallback_below=1.01, **SMALL)  # confidences are <= 1: always falls back
     kinds = [c["init"] for c in m.info["candidates"]]
-    assert m.info["axiomatic_fallback"] and kinds[0] == "learned" and "axiomatic" in kinds
-    smooth = [c["orientation_score_smooth"] for c in m.info["candidates"]]
-    assert m.info["orientation_score_smooth"] in smooth and m.info["orientation_score_smooth"] >= smooth[0]
+    assert m.info["axiomatic_fallback"] and kinds[0] == "learned" and "axiomatic_fallback" in kinds
+    conf = [c["confidence"] for c in m.info["candidates"]]
+    assert m.info["confidence"] == pytest.approx(max(conf), abs=1e-4)
     exact, near = exact_or_adjacent(s, m.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
     m = match(s, t, "default", fallback_below=None, **SMALL)
     assert not m.info["axiomatic_fallback"] and [c["init"] for c in m.info["candidates"]] == ["learned"]
 
 
-def test_fallback_settings_are_checked_and_applied():
-    s = load_preset("default")
-    f = s.fallback()
-    assert (f.w_lap, f.w_dcomm, f.k_descriptor) == (0.1, 1.0, 100) and f.fallback_settings is None
-    assert (s.w_lap, s.w_dcomm, s.k_descriptor) == (0.01, 0.1, 40)  # the settings themselves are unchanged
-    with pytest.raises(ValueError, match="cannot be set for the fallback"):
-        load_preset("default", fallback_settings={"k_final": 20})
+def test_a_wrong_map_gets_a_low_confidence_warning(blob):
+    """The reflection of an intrinsically symmetric pair (orientation term off, no flip check,
+    no fallback) is a wrong map: the match says so with a LowConfidenceWarning that contains
+    the word confidence and what to try."""
+    from shapecorr.core import LowConfidenceWarning
+
+    mir = mirrored_copy(blob)
+    with pytest.warns(LowConfidenceWarning, match="confidence"):
+        m = match(blob, mir, "fast", init="axiomatic", w_orient=0.0, flip_check=False, **SMALL)
+    assert m.info["confidence_low"] and m.info["confidence_advice"]
 
 
 def test_pairs_with_a_point_cloud_use_the_point_cloud_model(blob_pair, tmp_path):
@@ -383,5 +373,7 @@ def test_pairs_with_a_point_cloud_use_the_point_cloud_model(blob_pair, tmp_path)
     assert match(s, t, "default", **SMALL).info["feature_model"] == "faust_r_wks"
     m = match(s, cloud, "default", **SMALL)
     assert m.info["feature_model"] == "faust_r_wks_pc" and m.info["init"] == "learned"
-    assert load_preset("default", feature_model="mine.pt").feature_model_point_cloud is None
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"")
+    assert load_preset("default", feature_model=str(mine)).feature_model_point_cloud is None
     assert match(s, t, "default", init="axiomatic", **SMALL).info["feature_model"] is None
