@@ -154,15 +154,18 @@ FALLBACK_KEYS = tuple(f.name for f in fields(SolveSettings))
 
 @dataclass(frozen=True)
 class FallbackSettings:
-    """A learned map whose confidence is below ``fallback_below`` also runs the axiomatic
-    candidates, solved with ``fallback_solve`` (changes to the solve group; by default pyfmaps'
-    README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
-    humans); the most trusted map is kept. ``fallback_below: null`` turns it off."""
+    """With ``use_fallback``, a learned map whose confidence is below ``fallback_below`` (None:
+    the confidence's calibrated threshold, i.e. a map flagged as not trusted) also runs the
+    axiomatic candidates, solved with ``fallback_solve`` (changes to the solve group; by
+    default pyfmaps' README weights and WKS from 100 eigenpairs, which suit shape classes far
+    from the model's humans); the most trusted map is kept."""
 
-    fallback_below: float | None = 0.6
+    use_fallback: bool = True
+    fallback_below: float | None = None
     fallback_solve: tuple = (("k_descriptor", 100), ("w_dcomm", 1.0), ("w_lap", 0.1))
 
     def __post_init__(self):
+        _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
         _number("fallback_below", self.fallback_below, allow_none=True, minimum=0.0)
         items = self.fallback_solve
         if isinstance(items, dict):

@@ -113,7 +113,7 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
         if s.init == "learned":
             # the network was trained on a fixed number of eigenpairs (capped for tiny shapes)
             k = max(k, min(s.k_features, n - 2))
-            if s.fallback.fallback_below is not None:
+            if s.fallback.use_fallback:
                 k = max(k, min(s.k_needed(s.fallback_solve_settings()), n - 2))
         k_basis.append(k)
     refine_subset = None
@@ -210,8 +210,9 @@ class _Run:
     def _needs_fallback(self, best: Candidate) -> bool:
         """A learned map that is not trusted: the axiomatic candidates run too (two meshes)."""
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
-        below = self.s.fallback.fallback_below
-        return self.s.init == "learned" and both_meshes and below is not None and best.trust < below
+        f = self.s.fallback
+        below = best.confidence.threshold if f.fallback_below is None else f.fallback_below
+        return self.s.init == "learned" and both_meshes and f.use_fallback and best.trust < below
 
     def _first_candidates(self) -> list[Candidate]:
         if self.s.init == "learned":

@@ -348,7 +348,7 @@ def test_axiomatic_fallback_when_the_learned_map_is_not_trusted(blob_pair):
     assert m.info["confidence"] == pytest.approx(max(conf), abs=1e-4)
     exact, near = exact_or_adjacent(s, m.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
-    m = match(s, t, "default", fallback_below=None, **SMALL)
+    m = match(s, t, "default", use_fallback=False, **SMALL)
     assert not m.info["axiomatic_fallback"] and [c["init"] for c in m.info["candidates"]] == ["learned"]
 
 
