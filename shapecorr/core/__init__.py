@@ -3,9 +3,12 @@
 from .cache import default_cache_dir, get_cache, set_cache_dir
 from .errors import (
     DegenerateFacesError,
+    DisconnectedShapeError,
+    DuplicateVerticesError,
     EigensolverError,
     EmptyShapeError,
     FaceIndexError,
+    ImperfectShapeError,
     LowConfidenceWarning,
     OutputError,
     SettingsError,
@@ -13,22 +16,28 @@ from .errors import (
     ShapeMismatchError,
     MatchFileError,
     NonFiniteCoordinatesError,
+    NonManifoldError,
+    OpenBoundaryError,
     ShapecorrError,
     ShapeError,
     ShapeFileNotFoundError,
     ShapeParseError,
+    ShapeWarning,
     TextureError,
     TooFewPointsError,
+    UnreferencedVerticesError,
     UnsupportedFormatError,
 )
 from .io import READ_FORMATS, WRITE_FORMATS, load, merge_duplicate_vertices, save
-from .shape import Shape, ShapeWarning, Transform
+from .shape import Shape, ShapeIssue, Transform
 
 __all__ = [
-    "Shape", "ShapeWarning", "Transform", "load", "save", "merge_duplicate_vertices",
+    "Shape", "ShapeIssue", "ShapeWarning", "Transform", "load", "save", "merge_duplicate_vertices",
     "READ_FORMATS", "WRITE_FORMATS", "set_cache_dir", "get_cache", "default_cache_dir",
     "ShapecorrError", "ShapeError", "ShapeFileNotFoundError", "UnsupportedFormatError",
     "ShapeParseError", "EmptyShapeError", "NonFiniteCoordinatesError", "FaceIndexError",
-    "DegenerateFacesError", "TooFewPointsError", "EigensolverError", "MatchFileError", "TextureError",
+    "DegenerateFacesError", "ImperfectShapeError", "UnreferencedVerticesError", "DuplicateVerticesError",
+    "DisconnectedShapeError", "OpenBoundaryError", "NonManifoldError", "TooFewPointsError",
+    "EigensolverError", "MatchFileError", "TextureError",
     "SettingsError", "OutputError", "ShapeMismatchError", "ShapecorrWarning", "LowConfidenceWarning",
 ]

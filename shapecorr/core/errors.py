@@ -43,8 +43,33 @@ class FaceIndexError(ShapeError):
     """A face refers to a vertex index that does not exist."""
 
 
-class DegenerateFacesError(ShapeError):
+class ImperfectShapeError(ShapeError):
+    """A shape that shapecorr would handle (with a :class:`ShapeWarning`) but that strict
+    loading (``load(..., strict=True)``, ``--strict``) refuses. One subclass per kind."""
+
+
+class DegenerateFacesError(ImperfectShapeError):
     """Faces with a repeated vertex or zero area."""
+
+
+class UnreferencedVerticesError(ImperfectShapeError):
+    """Vertices used by no face."""
+
+
+class DuplicateVerticesError(ImperfectShapeError):
+    """Vertices at exactly the same position as another vertex."""
+
+
+class DisconnectedShapeError(ImperfectShapeError):
+    """A mesh made of several connected components."""
+
+
+class OpenBoundaryError(ImperfectShapeError):
+    """A mesh with boundary edges (edges used by one face only)."""
+
+
+class NonManifoldError(ImperfectShapeError):
+    """A mesh with edges used by more than two faces."""
 
 
 class TooFewPointsError(ShapeError):
@@ -80,6 +105,17 @@ class ShapeMismatchError(MatchFileError):
 
 class ShapecorrWarning(UserWarning):
     """Base class of shapecorr's warnings (the CLI prints them as ``shapecorr: warning: ...``)."""
+
+
+class ShapeWarning(ShapecorrWarning):
+    """A property of a shape that is handled but worth knowing: degenerate faces, vertices used
+    by no face, duplicates, several components, a boundary, non-manifold edges. The message is
+    ``FILE: what was found; what shapecorr does about it``; ``kind`` names the property
+    (``"degenerate_faces"``, ...), so a caller can tell them apart without parsing the text."""
+
+    def __init__(self, message: str, kind: str | None = None):
+        super().__init__(message)
+        self.kind = kind
 
 
 class LowConfidenceWarning(ShapecorrWarning):

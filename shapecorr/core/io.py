@@ -5,12 +5,12 @@ Point clouds: PLY without faces, XYZ / PTS / TXT (one point per line, extra colu
 except RGB in columns 4-6 of XYZ-like files when they look like colours).
 
 Vertex order is never changed and duplicate vertices are never merged unless
-``merge_duplicates=True`` is asked for. Polygons are fan-triangulated.
+``merge_duplicates=True`` is asked for. Polygons are fan-triangulated; PLY triangle strips
+are read as triangles (see :mod:`shapecorr.core.ply`).
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 
@@ -23,9 +23,8 @@ from .errors import (
     ShapeParseError,
     UnsupportedFormatError,
 )
-from .shape import Shape
-
-log = logging.getLogger(__name__)
+from .ply import read_ply
+from .shape import Shape, ShapeIssue
 
 MESH_FORMATS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
 POINT_FORMATS = (".xyz", ".pts", ".txt")
@@ -33,19 +32,48 @@ READ_FORMATS = MESH_FORMATS + POINT_FORMATS
 WRITE_FORMATS = (".off", ".obj", ".ply", ".stl", ".xyz", ".txt")
 
 
-def load(path, *, repair: bool = False, merge_duplicates: bool = False, normalize: bool = False,
+def load(path, *, strict: bool = False, merge_duplicates: bool = False, normalize: bool = False,
          warn: bool = True) -> Shape:
     """Load a mesh or point cloud.
+
+    Imperfect input is handled, not refused: degenerate faces are dropped; vertices used by
+    no face, duplicate vertices, several components, boundaries and non-manifold edges are
+    kept and handled by the Laplacian. Each kind found gives one :class:`ShapeWarning`
+    ``FILE: what was found; what was done`` (see :meth:`Shape.issues`). Vertex count and order
+    are never changed (correspondence files index vertices), unless ``merge_duplicates``.
+    Unusable input (no vertices, NaN coordinates, face indices out of range, a garbled file)
+    raises one :class:`ShapeError` naming the file.
 
     Parameters
     ----------
     path : file to read; the format follows the extension.
-    repair : drop degenerate faces instead of raising :class:`DegenerateFacesError`.
+    strict : refuse imperfect input instead: raise the :class:`ImperfectShapeError` subclass
+        of the first issue found (:class:`DegenerateFacesError`, ...), its message listing all.
     merge_duplicates : merge vertices at identical positions (renumbers vertices!).
     normalize : return the shape centred and scaled to unit area (see :meth:`Shape.normalized`).
-    warn : emit a :class:`ShapeWarning` for each handled issue (open boundary, ...).
+    warn : emit the :class:`ShapeWarning` of each handled issue.
     """
     path = Path(path)
+    data = _read(path)
+    data.setdefault("name", path.stem)
+    notes = data.pop("notes", [])  # handled oddities of the file itself (a missing .mtl, ...)
+    shape = Shape(**data, path=path, validate=False)
+    shape.validate()
+    if merge_duplicates:
+        shape = merge_duplicate_vertices(shape)
+    issues = shape.issues()
+    if strict and issues:
+        raise shape.refuse(issues)
+    shape = shape.repaired()
+    if warn:
+        shape.warn_issues(notes + issues)
+    if normalize:
+        shape = shape.normalized()
+    return shape
+
+
+def _read(path: Path) -> dict:
+    """The raw arrays of a shape file (checks that it exists and has a known format)."""
     if not path.exists():
         raise ShapeFileNotFoundError("no such file; check the path (relative paths are resolved "
                                      f"from {Path.cwd()}).", path)
@@ -61,59 +89,37 @@ def load(path, *, repair: bool = False, merge_duplicates: bool = False, normaliz
         raise EmptyShapeError("the file is empty (0 bytes).", path)
     try:
         if ext == ".off":
-            data = _read_off(path)
-        elif ext == ".obj":
-            data = _read_obj(path)
-        elif ext in POINT_FORMATS:
-            data = _read_points(path)
-        else:
-            data = _read_trimesh(path, ext)
+            return _read_off(path)
+        if ext == ".obj":
+            return _read_obj(path)
+        if ext == ".ply":
+            return read_ply(path)
+        if ext in POINT_FORMATS:
+            return _read_points(path)
+        return _read_trimesh(path, ext)
     except ShapeError:
         raise
     except (ValueError, IndexError, UnicodeDecodeError, KeyError, TypeError, EOFError) as exc:
         raise ShapeParseError(f"could not parse this {ext[1:].upper()} file ({exc}); it is garbled, "
                               "truncated or not really in this format.", path) from exc
 
-    data.setdefault("name", path.stem)
-    shape = Shape(**data, path=path, validate=False)
-    if repair:
-        # Validate everything but degenerate faces first, then drop those.
-        shape = _validated_except_degenerate(shape)
-    if merge_duplicates:
-        shape = merge_duplicate_vertices(shape)
-    shape.validate()
-    if warn:
-        shape.warn_issues()
-    if normalize:
-        shape = shape.normalized()
-    return shape
-
-
-def _validated_except_degenerate(shape: Shape) -> Shape:
-    from .errors import DegenerateFacesError
-
-    try:
-        shape.validate()
-        return shape
-    except DegenerateFacesError:
-        return shape.repaired()
-
 
 def merge_duplicate_vertices(shape: Shape) -> Shape:
-    """Merge vertices at identical positions (renumbers vertices; only on request)."""
-    uniq, first, inv = np.unique(shape.vertices, axis=0, return_index=True, return_inverse=True)
-    if len(uniq) == shape.n_vertices:
+    """Merge vertices at identical positions into the first of them (renumbers vertices; only
+    on request). The kept vertices stay in their order."""
+    rep = shape.welded_index
+    keep = np.flatnonzero(rep == np.arange(shape.n_vertices))
+    if len(keep) == shape.n_vertices:
         return shape
-    order = np.argsort(first)  # keep first-occurrence order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    new_index = rank[inv.ravel()]
+    new_index = np.empty(shape.n_vertices, dtype=np.int64)
+    new_index[keep] = np.arange(len(keep))
+    new_index = new_index[rep]
     faces = None if shape.faces is None else new_index[shape.faces]
-    colors = None if shape.vertex_colors is None else shape.vertex_colors[first[order]]
+    colors = None if shape.vertex_colors is None else shape.vertex_colors[keep]
     uv = shape.uv
     if uv is not None and shape.face_uv is None and len(uv) == shape.n_vertices:
-        uv = uv[first[order]]
-    return shape.copy(vertices=uniq[order], faces=faces, vertex_colors=colors, uv=uv)
+        uv = uv[keep]
+    return shape.copy(vertices=shape.vertices[keep], faces=faces, vertex_colors=colors, uv=uv)
 
 
 # ----------------------------------------------------------------------------- readers
@@ -212,6 +218,7 @@ def _read_obj(path: Path) -> dict:
     polys, poly_uv = [], []
     mtllib = None
     material = None
+    notes = []
     for raw in path.read_text(errors="strict").splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -256,16 +263,19 @@ def _read_obj(path: Path) -> dict:
     texture = None
     if mtllib:
         mtl_path = path.parent / mtllib
+        if not mtl_path.exists():
+            notes.append(ShapeIssue("missing_material", f"material library {mtllib} not found",
+                                    "texture ignored", None))
         texture, mat_name = _texture_from_mtl(mtl_path, material)
         material = material or mat_name
     return {"vertices": vertices, "faces": faces, "uv": uv, "face_uv": face_uv,
-            "vertex_colors": vertex_colors, "texture": texture, "material_name": material}
+            "vertex_colors": vertex_colors, "texture": texture, "material_name": material,
+            "notes": notes}
 
 
 def _texture_from_mtl(mtl_path: Path, material: str | None):
     """Return (texture path or None, material name) from a .mtl file (missing is tolerated)."""
     if not mtl_path.exists():
-        log.warning("%s: material library not found; texture ignored", mtl_path)
         return None, material
     current, found, first = None, {}, None
     for raw in mtl_path.read_text(errors="replace").splitlines():
@@ -322,7 +332,7 @@ def _read_trimesh(path: Path, ext: str) -> dict:
             loaded = trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0]
         elif clouds:
             loaded = clouds[0]
-        elif ext in (".stl", ".ply"):  # trimesh gives an empty scene for unreadable bytes
+        elif ext == ".stl":  # trimesh gives an empty scene for unreadable bytes
             raise ShapeParseError(f"could not parse this {ext[1:].upper()} file: no mesh or points in it "
                                   "(garbled, truncated or not really in this format).", path)
         else:

@@ -11,8 +11,6 @@ Vertex order is never changed: index ``i`` of a loaded shape is line ``i`` of it
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,17 +20,41 @@ import numpy as np
 
 from .errors import (
     DegenerateFacesError,
+    DisconnectedShapeError,
+    DuplicateVerticesError,
     EmptyShapeError,
     FaceIndexError,
+    ImperfectShapeError,
     NonFiniteCoordinatesError,
+    NonManifoldError,
+    OpenBoundaryError,
     ShapeError,
+    ShapeWarning,
+    UnreferencedVerticesError,
 )
 
-log = logging.getLogger(__name__)
+__all__ = ["Shape", "ShapeIssue", "ShapeWarning", "Transform"]
 
 
-class ShapeWarning(UserWarning):
-    """A property of a shape that is handled but worth knowing (open boundary, ...)."""
+@dataclass(frozen=True)
+class ShapeIssue:
+    """Something imperfect about a shape that shapecorr handles rather than refuses.
+
+    ``found`` says what was found, ``done`` what shapecorr does about it (both without the
+    file name), ``error`` the :class:`ImperfectShapeError` subclass strict loading raises.
+    """
+
+    kind: str
+    found: str
+    done: str
+    error: type
+
+    def message(self, where) -> str:
+        """``FILE: what was found; what was done`` (the text of the :class:`ShapeWarning`)."""
+        return f"{where}: {self.found}; {self.done}"
+
+    def warning(self, where) -> ShapeWarning:
+        return ShapeWarning(self.message(where), kind=self.kind)
 
 
 @dataclass(frozen=True)
@@ -153,11 +175,17 @@ class Shape:
             out["n_components"] = int(self.n_components)
             out["n_boundary_edges"] = int(self.boundary_edges.shape[0])
             out["is_manifold"] = bool(self.is_edge_manifold)
+        out["issues"] = [issue.found for issue in self.issues()]
         return out
 
     # --------------------------------------------------------------- validation
     def validate(self) -> None:
-        """Raise a specific :class:`ShapeError` if the shape cannot be used."""
+        """Raise a specific :class:`ShapeError` if the shape cannot be used at all: wrong array
+        shapes, no vertices, NaN or infinite coordinates, face indices out of range.
+
+        Imperfect but usable shapes (degenerate faces, vertices used by no face, ...) pass:
+        see :meth:`issues` for those and how they are handled.
+        """
         v, f, p = self.vertices, self.faces, self.path
         if v.ndim != 2 or v.shape[1] != 3:
             raise ShapeError(f"vertices must have shape (n, 3), got {v.shape}.", p)
@@ -183,14 +211,6 @@ class Shape:
                     "the file is probably truncated or uses the wrong index base.",
                     p,
                 )
-            degenerate = self.degenerate_faces()
-            if degenerate.size:
-                raise DegenerateFacesError(
-                    f"{degenerate.size} of {f.shape[0]} faces are degenerate (repeated vertex or zero "
-                    f"area; first: face {int(degenerate[0])} = {f[degenerate[0]].tolist()}). "
-                    "Load with repair=True to drop them (vertex order is kept), or fix the mesh.",
-                    p,
-                )
         if self.face_uv is not None:
             if self.faces is None or self.face_uv.shape != self.faces.shape:
                 raise ShapeError("face_uv must have the same shape as faces.", p)
@@ -202,30 +222,33 @@ class Shape:
             )
 
     def degenerate_faces(self, rel_tol: float = 1e-12) -> np.ndarray:
-        """Indices of faces with a repeated vertex or (numerically) zero area."""
-        f = self.faces
-        if f is None or len(f) == 0:
-            return np.zeros(0, dtype=np.int64)
-        repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
-        areas = _face_areas(self.vertices, f)
-        scale = np.ptp(self.vertices, axis=0).max() ** 2
-        tiny = areas <= rel_tol * max(scale, np.finfo(float).tiny)
-        return np.flatnonzero(repeated | tiny)
+        """Indices of faces with a repeated vertex or (numerically) zero area: area at most
+        ``rel_tol`` times the squared bounding-box size."""
+        def compute():
+            f = self.faces
+            if f is None or len(f) == 0:
+                return np.zeros(0, dtype=np.int64)
+            repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
+            scale = np.ptp(self.vertices, axis=0).max() ** 2
+            tiny = self.face_areas <= rel_tol * max(scale, np.finfo(float).tiny)
+            return np.flatnonzero(repeated | tiny)
+
+        return self._cached_geom(f"degenerate_faces:{rel_tol!r}", compute)
 
     def repaired(self) -> "Shape":
         """A copy without degenerate faces; vertices (and their order) are kept."""
-        bad = self.degenerate_faces()
-        if not bad.size:
-            return self
-        keep = np.ones(self.n_faces, dtype=bool)
-        keep[bad] = False
-        log.info("%s: dropped %d degenerate faces", self.name, bad.size)
-        return self.copy(
-            faces=self.faces[keep],
-            face_uv=None if self.face_uv is None else self.face_uv[keep],
-        )
+        def compute():
+            bad = self.degenerate_faces()
+            if not bad.size:
+                return self
+            keep = np.ones(self.n_faces, dtype=bool)
+            keep[bad] = False
+            return self.copy(faces=self.faces[keep],
+                             face_uv=None if self.face_uv is None else self.face_uv[keep])
 
-    # --------------------------------------------------------- reported issues
+        return self._cached_geom("repaired", compute)
+
+    # ------------------------------------------------------------- geometry
     @property
     def face_areas(self) -> np.ndarray:
         return self._cached_geom("face_areas", lambda: _face_areas(self.vertices, self.faces))
@@ -257,92 +280,189 @@ class Shape:
 
         return self._cached_geom("vertex_normals", compute)
 
-    def _edge_counts(self):
-        """Unique undirected edges and how many faces use each (computed once)."""
+    # ------------------------------------------------------------- topology
+    @property
+    def welded_index(self) -> np.ndarray:
+        """``(n,)``: for each vertex, the first vertex at exactly its position (itself when no
+        earlier vertex is there). ``-0.0`` and ``0.0`` are the same position."""
 
         def compute():
-            f = self.faces
+            v = self.vertices + 0.0  # -0.0 + 0.0 is +0.0
+            order = np.lexsort(v.T[::-1])  # stable: equal rows stay in index order
+            sv = v[order]
+            starts = np.ones(len(v), dtype=bool)
+            starts[1:] = (sv[1:] != sv[:-1]).any(axis=1)
+            first = order[starts]  # the smallest index of each group of equal rows
+            rep = np.empty(len(v), dtype=np.int64)
+            rep[order] = first[np.cumsum(starts) - 1]
+            return rep
+
+        return self._cached_geom("welded_index", compute)
+
+    @property
+    def n_duplicate_vertices(self) -> int:
+        """Vertices at exactly the position of an earlier one (kept, never merged by loading)."""
+        return int((self.welded_index != np.arange(self.n_vertices)).sum())
+
+    @property
+    def surface_faces(self) -> np.ndarray:
+        """The faces as the Laplacian sees them ``(m', 3)``: degenerate faces dropped and each
+        vertex replaced by the first vertex at its position (:attr:`welded_index`), so that
+        pieces which merely repeat the vertices along a seam are joined. Meshes only."""
+        return self._cached_geom("surface_faces", lambda: self.welded_index[self.repaired().faces])
+
+    @property
+    def surface_vertices(self) -> np.ndarray:
+        """Indices (sorted) of the vertices used by :attr:`surface_faces` (a point cloud's
+        distinct points); the others are joined to their nearest surface vertex in the Laplacian."""
+
+        def compute():
+            if not self.is_mesh:
+                return np.flatnonzero(self.welded_index == np.arange(self.n_vertices))
+            used = np.zeros(self.n_vertices, dtype=bool)
+            used[self.surface_faces.ravel()] = True
+            return np.flatnonzero(used)
+
+        return self._cached_geom("surface_vertices", compute)
+
+    def _edge_counts(self, faces: np.ndarray, name: str):
+        """Unique undirected edges of ``faces`` and how many faces use each (computed once)."""
+
+        def compute():
+            f = faces
             e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
             key = e[:, 0] * np.int64(self.n_vertices) + e[:, 1]
             uniq, counts = np.unique(key, return_counts=True)
             edges = np.stack([uniq // self.n_vertices, uniq % self.n_vertices], axis=1)
             return edges, counts
 
-        return self._cached_geom("edge_counts", compute)
+        return self._cached_geom(name, compute)
 
     @property
     def edges(self) -> np.ndarray:
-        """Unique undirected edges ``(e, 2)`` with ``e[:, 0] < e[:, 1]``."""
-        return self._edge_counts()[0]
+        """Unique undirected edges ``(e, 2)`` of :attr:`faces`, with ``e[:, 0] < e[:, 1]``."""
+        return self._edge_counts(self.faces, "edge_counts")[0]
 
     @property
     def boundary_edges(self) -> np.ndarray:
-        """Edges used by exactly one face (an open boundary)."""
-        edges, counts = self._edge_counts()
+        """Edges of the surface (:attr:`surface_faces`) used by exactly one face."""
+        edges, counts = self._edge_counts(self.surface_faces, "surface_edge_counts")
         return edges[counts == 1]
 
     @property
+    def non_manifold_edges(self) -> np.ndarray:
+        """Edges of the surface (:attr:`surface_faces`) used by three or more faces."""
+        edges, counts = self._edge_counts(self.surface_faces, "surface_edge_counts")
+        return edges[counts > 2]
+
+    @property
     def is_edge_manifold(self) -> bool:
-        return bool((self._edge_counts()[1] <= 2).all())
+        return self.non_manifold_edges.shape[0] == 0
 
     @property
     def is_watertight(self) -> bool:
         return self.is_mesh and self.boundary_edges.shape[0] == 0 and self.is_edge_manifold
 
     @property
-    def n_components(self) -> int:
-        """Connected components of the mesh graph (isolated vertices count as components)."""
+    def component_sizes(self) -> np.ndarray:
+        """Vertex counts of the connected components of the surface (:attr:`surface_faces`,
+        vertices used by no face not counted), largest first."""
+
         def compute():
             from scipy.sparse import coo_matrix
             from scipy.sparse.csgraph import connected_components
 
-            e = self.edges
+            e = self._edge_counts(self.surface_faces, "surface_edge_counts")[0]
             n = self.n_vertices
             g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-            return int(connected_components(g, directed=False)[0])
+            labels = connected_components(g, directed=False)[1]
+            sizes = np.bincount(labels[self.surface_vertices])
+            return -np.sort(-sizes[sizes > 0])
 
-        return self._cached_geom("n_components", compute)
+        return self._cached_geom("component_sizes", compute)
 
     @property
-    def n_duplicate_vertices(self) -> int:
-        """Vertices at exactly the same position as an earlier one (not merged)."""
-        def compute():
-            rows = np.ascontiguousarray(self.vertices).view(np.dtype((np.void, 24))).ravel()
-            return int(self.n_vertices - np.unique(rows).size)
-
-        return self._cached_geom("n_duplicates", compute)
+    def n_components(self) -> int:
+        """Connected components of the surface (see :attr:`component_sizes`)."""
+        return int(len(self.component_sizes))
 
     @property
     def unreferenced_vertices(self) -> np.ndarray:
+        """Vertices used by no face (none for a point cloud)."""
         if not self.is_mesh:
             return np.zeros(0, dtype=np.int64)
         used = np.zeros(self.n_vertices, dtype=bool)
         used[self.faces.ravel()] = True
         return np.flatnonzero(~used)
 
-    def report_issues(self) -> list[str]:
-        """Human-readable list of handled-but-notable properties; each is also warned once."""
-        notes = []
-        if self.is_mesh:
-            if not self.is_edge_manifold:
-                notes.append("non-manifold edges (handled by the robust Laplacian)")
-            nb = self.boundary_edges.shape[0]
-            if nb:
-                notes.append(f"open boundary ({nb} boundary edges)")
-            nc = self.n_components
-            if nc > 1:
-                notes.append(f"{nc} connected components")
-            nu = self.unreferenced_vertices.size
-            if nu:
-                notes.append(f"{nu} vertices used by no face")
-        nd = self.n_duplicate_vertices
-        if nd:
-            notes.append(f"{nd} duplicate vertices (kept, not merged)")
-        return notes
+    # --------------------------------------------------------- reported issues
+    def issues(self) -> list[ShapeIssue]:
+        """What is imperfect about the shape and how shapecorr handles it, one
+        :class:`ShapeIssue` per kind. Degenerate faces are reported on this shape; the rest
+        on :meth:`repaired` (what :func:`shapecorr.load` hands over), since dropping a
+        degenerate face can leave a vertex unused or open a boundary."""
+        out = []
+        bad = self.degenerate_faces()
+        if bad.size:
+            out.append(ShapeIssue(
+                "degenerate_faces",
+                f"{bad.size} of {self.n_faces} faces are degenerate (zero area or a repeated vertex; "
+                f"first: face {int(bad[0])} = {self.faces[bad[0]].tolist()})",
+                "dropped them (vertices and their order are kept)", DegenerateFacesError))
+        return out + self.repaired()._issues_of_faces()
 
-    def warn_issues(self) -> None:
-        for note in self.report_issues():
-            warnings.warn(f"{self.path or self.name}: {note}", ShapeWarning, stacklevel=3)
+    def _issues_of_faces(self) -> list[ShapeIssue]:
+        out = []
+        unref = self.unreferenced_vertices
+        if unref.size:
+            out.append(ShapeIssue(
+                "unreferenced_vertices",
+                f"{unref.size} vertices are used by no face (first: vertex {int(unref[0])})",
+                "kept; in the Laplacian each takes the values of its nearest surface vertex",
+                UnreferencedVerticesError))
+        dup = np.flatnonzero(self.welded_index != np.arange(self.n_vertices))
+        if dup.size:
+            out.append(ShapeIssue(
+                "duplicate_vertices",
+                f"{dup.size} vertices repeat the position of an earlier vertex (first: vertex "
+                f"{int(dup[0])} = vertex {int(self.welded_index[dup[0]])})",
+                "kept, not merged (vertex order unchanged); the Laplacian joins them",
+                DuplicateVerticesError))
+        if not self.is_mesh:
+            return out
+        nm = self.non_manifold_edges.shape[0]
+        if nm:
+            out.append(ShapeIssue(
+                "non_manifold_edges", f"{nm} non-manifold edges (used by 3 or more faces)",
+                "handled by the robust (tufted) Laplacian", NonManifoldError))
+        nb = self.boundary_edges.shape[0]
+        if nb:
+            out.append(ShapeIssue(
+                "open_boundary", f"open boundary ({nb} boundary edges)",
+                "handled (free boundary in the Laplacian)", OpenBoundaryError))
+        sizes = self.component_sizes
+        if len(sizes) > 1:
+            shown = ", ".join(str(int(s)) for s in sizes[:5]) + (", ..." if len(sizes) > 5 else "")
+            out.append(ShapeIssue(
+                "components", f"{len(sizes)} connected components ({shown} vertices)",
+                "matched as one shape (one zero eigenvalue per component); check that the "
+                "other shape has the same pieces", DisconnectedShapeError))
+        return out
+
+    def warn_issues(self, issues: list[ShapeIssue] | None = None) -> None:
+        """One :class:`ShapeWarning` per issue (those of :meth:`issues` unless given)."""
+        where = self.path or self.name
+        for issue in self.issues() if issues is None else issues:
+            warnings.warn(issue.warning(where), stacklevel=3)
+
+    def refuse(self, issues: list[ShapeIssue]) -> ImperfectShapeError:
+        """The error strict loading raises for ``issues`` (the first one's class; the message
+        lists them all and says what would have been done)."""
+        first = issues[0]
+        also = "".join(f"; also {i.found}" for i in issues[1:])
+        return first.error(
+            f"{first.found}{also}. Refused because strict loading was asked; without it "
+            f"shapecorr would handle this ({first.done}).", self.path)
 
     # ----------------------------------------------------------- normalization
     def normalized(self, area: float | None = None) -> "Shape":
@@ -451,7 +571,3 @@ def _face_areas(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     return 0.5 * np.linalg.norm(n, axis=1)
 
-
-def params_json(params: dict) -> str:
-    """Canonical JSON of a parameter dict (sorted keys), used in cache keys."""
-    return json.dumps(params, sort_keys=True, default=str)

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
 from ..core import EigensolverError, Shape, TooFewPointsError
-from .laplacian import laplacian
+from .laplacian import LAPLACIAN_VERSION, laplacian
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ def _eigsh_shift_invert(L, mass, k, tol) -> Eigenbasis:
             log.warning("eigensolver attempt %d failed (%s); retrying", i + 1, exc)
     raise EigensolverError(
         f"the eigensolver did not converge for k={k} on a shape with {n} vertices ({last}). "
-        "Try a smaller k, repairing the mesh (shapecorr.load(..., repair=True)), removing "
-        "tiny disconnected pieces, or the point-cloud Laplacian (laplacian='pointcloud').")
+        "Try a smaller k, removing tiny disconnected pieces from the mesh, or the point-cloud "
+        "Laplacian (laplacian='pointcloud').")
 
 
 def _eigh_dense_torch(L, mass, k, device) -> Eigenbasis:
@@ -161,5 +161,6 @@ def eigenbasis(shape: Shape, k: int, *, laplacian_kind: str = "auto", device: st
         return {"evals": b.evals, "evecs": b.evecs}
 
     kind = laplacian_kind if laplacian_kind != "auto" else ("robust" if shape.is_mesh else "pointcloud")
-    out = shape.derived("eigenbasis", {"k": int(k), "laplacian": kind}, compute, disk=cache)
+    params = {"k": int(k), "laplacian": kind, "version": LAPLACIAN_VERSION}
+    out = shape.derived("eigenbasis", params, compute, disk=cache)
     return Eigenbasis(out["evals"], out["evecs"], mass)

@@ -12,11 +12,14 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ..core import Shape, TooFewPointsError
+from ..core import DegenerateFacesError, Shape, TooFewPointsError
 
 log = logging.getLogger(__name__)
 
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
+#: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
+#: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
+LAPLACIAN_VERSION = 2
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):
@@ -89,7 +92,15 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
 
     ``kind``: ``"auto"`` (robust for meshes, point-cloud Laplacian for point clouds),
     ``"robust"``, ``"cotan"`` or ``"pointcloud"`` (also usable on a mesh's vertices).
-    Returns ``(L, mass)`` with ``L`` a CSR matrix and ``mass`` a vector.
+    Returns ``(L, mass)`` with ``L`` a CSR matrix and ``mass`` a vector, one row per vertex.
+
+    Imperfect meshes (see :meth:`Shape.issues`) are handled as follows. The Laplacian is
+    built on the surface (:attr:`Shape.surface_faces`): degenerate faces are left out and
+    vertices at exactly the same position are joined (a seam of repeated vertices is no cut).
+    Every other vertex (used by no face, or a repeated one) is attached to its nearest
+    surface vertex by :func:`attach_to_nearest`, so its eigenvector values are those of that
+    vertex and its mass is positive but negligible. Several components and boundaries need
+    nothing special (one zero eigenvalue per component; free boundary).
     """
     if kind == "auto":
         kind = "robust" if shape.is_mesh else "pointcloud"
@@ -98,40 +109,75 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
     if kind in ("robust", "cotan") and not shape.is_mesh:
         raise ValueError(f"{shape.name}: a {kind!r} Laplacian needs faces; this is a point cloud "
                          "(use kind='pointcloud' or 'auto').")
-    params = {"kind": kind}
+    params = {"kind": kind, "version": LAPLACIAN_VERSION}
     if kind != "cotan":
         params["mollify"] = mollify
     if kind == "pointcloud":
         params["n_neighbors"] = n_neighbors
 
     def compute():
-        if kind == "robust":
-            L, mass = robust_mesh_laplacian(shape.vertices, shape.faces, mollify)
-        elif kind == "cotan":
-            L, mass = cotan_laplacian(shape.vertices, shape.faces)
-        else:
-            L, mass = point_cloud_laplacian(shape.vertices, n_neighbors, mollify)
-        L, mass = _fix_isolated(L, mass)
+        L, mass = _surface_laplacian(shape, kind, mollify, n_neighbors)
         return {"L": L, "mass": mass}
 
     out = shape.derived("laplacian", params, compute, disk=cache)
     return out["L"], out["mass"]
 
 
-def _fix_isolated(L: sp.csr_matrix, mass: np.ndarray):
-    """Vertices with zero mass (used by no face) would make ``M`` singular.
+def _surface_laplacian(shape: Shape, kind: str, mollify: float, n_neighbors: int):
+    """The Laplacian of the distinct surface vertices, then the others attached to them."""
+    v = shape.vertices
+    if kind == "pointcloud":
+        keep = np.flatnonzero(shape.welded_index == np.arange(shape.n_vertices))
+        L, mass = point_cloud_laplacian(v[keep], n_neighbors, mollify)
+        return attach_to_nearest(L, mass, keep, v)
+    keep = shape.surface_vertices
+    if keep.size == 0:
+        raise DegenerateFacesError(
+            f"all {shape.n_faces} faces are degenerate (zero area), so there is no surface; "
+            "fix the mesh or use its vertices as a point cloud (laplacian='pointcloud').", shape.path)
+    local = np.full(shape.n_vertices, -1, dtype=np.int64)
+    local[keep] = np.arange(keep.size)
+    faces = local[shape.surface_faces]
+    if kind == "robust":
+        L, mass = robust_mesh_laplacian(v[keep], faces, mollify)
+    else:
+        L, mass = cotan_laplacian(v[keep], faces)
+    return attach_to_nearest(L, mass, keep, v)
 
-    They get a tiny mass and a large diagonal stiffness, which sends their (meaningless)
-    eigenvalues to the top of the spectrum, away from the low modes the basis uses.
+
+def attach_to_nearest(L: sp.spmatrix, mass: np.ndarray, keep: np.ndarray, vertices: np.ndarray,
+                      *, mass_fraction: float = 1e-6):
+    """Extend the Laplacian ``(L, mass)`` of the vertices ``keep`` to all ``vertices``.
+
+    Each other vertex ``o`` (used by no face, or a repeat of a surface vertex) is tied to its
+    nearest vertex ``r`` among ``keep`` by a stiff spring ``w`` (the mean diagonal of ``L``),
+    and the vertices tied to ``r`` share ``mass_fraction`` of ``r``'s mass, which ``r`` gives
+    up (the total mass, the area, is unchanged). Row ``o`` of ``L phi = lambda M phi`` reads
+    ``w (phi_o - phi_r) = lambda m_o phi_o``, so ``phi_o = phi_r`` up to a relative
+    ``lambda m_o / w``; in row ``r`` the spring's pull equals what ``r`` gave up to first
+    order, so the low spectrum is that of the surface alone up to second-order terms. Every
+    vertex gets a finite value (its nearest surface vertex's) and a positive mass; no zero
+    eigenvalue is added (``o`` joins ``r``'s component).
     """
-    zero = mass <= 0
-    if not zero.any():
-        return L, mass
-    mass = mass.copy()
-    mean_mass = mass[~zero].mean() if (~zero).any() else 1.0
-    mass[zero] = 1e-6 * mean_mass
-    diag = np.zeros(len(mass))
-    diag[zero] = np.abs(L.diagonal()).max() if L.nnz else 1.0
-    log.info("%d vertices have zero mass (used by no face); they are kept out of the low spectrum",
-             int(zero.sum()))
-    return (L + sp.diags(diag)).tocsr(), mass
+    n = len(vertices)
+    if len(keep) == n:
+        return sp.csr_matrix(L), mass
+    from scipy.spatial import cKDTree
+
+    others = np.setdiff1d(np.arange(n), keep)
+    nearest = keep[cKDTree(vertices[keep]).query(vertices[others])[1]]
+    diag = L.diagonal()
+    w = float(diag[diag > 0].mean()) if (diag > 0).any() else 1.0
+    coo = sp.coo_matrix(L)
+    rows = np.concatenate([keep[coo.row], others, nearest, others, nearest])
+    cols = np.concatenate([keep[coo.col], others, nearest, nearest, others])
+    vals = np.concatenate([coo.data, np.full(others.size, w), np.full(others.size, w),
+                           np.full(others.size, -w), np.full(others.size, -w)])
+    full_mass = np.zeros(n)
+    full_mass[keep] = mass
+    tied = np.bincount(nearest, minlength=n)
+    full_mass[others] = mass_fraction * full_mass[nearest] / tied[nearest]
+    full_mass[tied > 0] *= 1.0 - mass_fraction
+    log.info("%d vertices off the surface (unused or repeated) are attached to their nearest surface "
+             "vertex", others.size)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n)), full_mass

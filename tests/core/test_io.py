@@ -323,24 +323,28 @@ def test_face_uv_index_out_of_range(tmp_path):
     _expect(FaceIndexError, p, match="vt")
 
 
-def test_degenerate_faces_are_refused_or_repaired(tmp_path):
+def test_degenerate_faces_are_dropped_with_one_warning_or_refused_when_strict(tmp_path):
     # face 1 repeats a vertex, face 2 is collinear (zero area); vertex 4 ends up unreferenced
     v = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [2, 0, 0]]
     p = write_off(tmp_path / "degenerate.off", v, [[0, 1, 2], [1, 1, 3], [0, 1, 4], [1, 3, 2]])
-    err = _expect(DegenerateFacesError, p, match="repair=True")
-    assert "2 of 4 faces" in str(err)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        fixed = load(p, repair=True)
-    assert any("1 vertices used by no face" in str(w.message) for w in rec)  # reported, kept
+        fixed = load(p)
+    texts = [str(w.message) for w in rec]
+    assert texts[0] == (f"{p}: 2 of 4 faces are degenerate (zero area or a repeated vertex; first: "
+                        "face 1 = [1, 1, 3]); dropped them (vertices and their order are kept)")
+    assert f"{p}: 1 vertices are used by no face (first: vertex 4); kept" in texts[1]  # reported, kept
     np.testing.assert_array_equal(fixed.vertices, v)  # vertices and their order kept
     np.testing.assert_array_equal(fixed.faces, [[0, 1, 2], [1, 3, 2]])
+    err = _expect(DegenerateFacesError, p, match="strict", strict=True)
+    assert "2 of 4 faces are degenerate" in str(err) and "also 1 vertices are used by no face" in str(err)
 
 
-def test_repair_does_not_hide_other_errors(tmp_path):
+@pytest.mark.parametrize("strict", [False, True])
+def test_unusable_input_is_refused_with_or_without_strict(tmp_path, strict):
     p = tmp_path / "both.off"
     p.write_text("OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 0 1\n3 0 1 7\n")
-    _expect(FaceIndexError, p, repair=True)
+    _expect(FaceIndexError, p, strict=strict)
 
 
 def test_errors_are_shapecorr_errors():

@@ -21,7 +21,7 @@ def _warning_texts(record):
 def test_clean_closed_mesh_has_no_issues(tmp_path):
     s = icosphere(1)
     assert s.is_watertight and s.is_edge_manifold and s.n_components == 1
-    assert s.report_issues() == []
+    assert s.issues() == []
     p = write_off(tmp_path / "ico.off", s.vertices, s.faces)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ShapeWarning)  # any ShapeWarning would fail the test
@@ -60,8 +60,8 @@ def test_duplicate_and_unreferenced_vertices_are_reported_and_kept(tmp_path):
     with pytest.warns(ShapeWarning) as rec:
         got = load(p)
     texts = " | ".join(_warning_texts(rec))
-    assert "1 duplicate vertices (kept, not merged)" in texts
-    assert "1 vertices used by no face" in texts
+    assert "1 vertices repeat the position of an earlier vertex (first: vertex 42 = vertex 0)" in texts
+    assert "1 vertices are used by no face (first: vertex 42)" in texts
     assert got.n_vertices == 43 and got.n_duplicate_vertices == 1
     np.testing.assert_array_equal(got.unreferenced_vertices, [42])
 
