@@ -293,7 +293,7 @@ def strips_to_triangles(strips) -> np.ndarray:
     Triangles with a repeated vertex are dropped: strips use them on purpose to turn corners
     or join strips, they are no surface."""
     rows = list(strips) if not (isinstance(strips, np.ndarray) and strips.ndim == 1) else [strips]
-    seq = np.concatenate([np.append(np.asarray(r, dtype=np.int64).ravel(), -1) for r in rows])
+    seq = np.concatenate([np.append(_signed(np.asarray(r).ravel()), -1) for r in rows])
     if len(seq) < 3:
         return np.zeros((0, 3), dtype=np.int64)
     a, b, c = seq[:-2], seq[1:-1], seq[2:]
@@ -303,6 +303,13 @@ def strips_to_triangles(strips) -> np.ndarray:
     tri = np.stack([np.where(odd, b, a), np.where(odd, a, b), c], axis=1)
     keep = (a >= 0) & (b >= 0) & (c >= 0) & (a != b) & (b != c) & (a != c)
     return tri[keep]
+
+
+def _signed(indices: np.ndarray) -> np.ndarray:
+    """Indices as int64; in an unsigned list the largest value is the ``-1`` restart."""
+    if np.issubdtype(indices.dtype, np.unsignedinteger):
+        indices = np.where(indices == np.iinfo(indices.dtype).max, -1, indices.astype(np.int64))
+    return indices.astype(np.int64)
 
 
 def _colors(vertex: dict):

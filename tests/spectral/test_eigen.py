@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -10,7 +13,7 @@ import scipy.sparse as sp
 from shapecorr.core import TooFewPointsError
 from shapecorr.spectral import Eigenbasis, eigenbasis, eigh_generalized, laplacian
 
-from helpers import bumpy, grid, icosphere, permuted_copy, point_cloud
+from helpers import bumpy, grid, icosphere, permuted_copy, point_cloud, write_off
 
 
 def _cuda_available():
@@ -172,3 +175,88 @@ def test_cuda_basis_matches_cpu_up_to_sign():
     np.testing.assert_allclose(Lt.to_dense().cpu().numpy(), Lc.toarray(), atol=1e-12)
     np.testing.assert_allclose(mt.cpu().numpy(), mc, atol=1e-14)
     assert sp.issparse(Lc)
+
+
+# ----------------------------------------------------------------------------- imperfect meshes
+def _unit_sphere(subdivisions: int = 3):
+    s = icosphere(subdivisions)
+    return s.copy(vertices=s.vertices * np.sqrt(4 * np.pi / s.area))
+
+
+def test_zero_area_face_loads_with_a_warning_and_the_basis_is_sane(tmp_path):
+    """A unit sphere with one face collapsed to zero area (a vertex moved onto the opposite
+    edge): loading warns once and drops the face, strict loading refuses, and the basis is the
+    sphere's (l(l+1), within 3 %), the same whether the face was dropped by loading or is still
+    in an in-memory shape, and close to robust_laplacian's on the faces as they are."""
+    from shapecorr import Shape, load
+    from shapecorr.core import DegenerateFacesError, ShapeWarning
+    from shapecorr.spectral import robust_mesh_laplacian
+
+    s = _unit_sphere()
+    a, b, c = s.faces[0]
+    v = s.vertices.copy()
+    v[c] = 0.5 * (v[a] + v[b])
+    p = write_off(tmp_path / "collapsed.off", v, s.faces)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        loaded = load(p)
+    assert [w.message.kind for w in rec] == ["degenerate_faces", "open_boundary"]
+    assert issubclass(rec[0].category, ShapeWarning)
+    assert re.match(rf"{re.escape(str(p))}: 1 of 1280 faces are degenerate .*; dropped them", str(rec[0].message))
+    with pytest.raises(DegenerateFacesError, match="strict"):
+        load(p, strict=True)
+    assert loaded.n_vertices == s.n_vertices and loaded.n_faces == s.n_faces - 1
+    b_loaded = eigenbasis(loaded, 16)
+    b_memory = eigenbasis(Shape(v, s.faces), 16)
+    np.testing.assert_allclose(b_memory.evals, b_loaded.evals, rtol=1e-10, atol=1e-10)
+    assert np.all(np.isfinite(b_loaded.evecs)) and np.all(b_loaded.mass > 0)
+    gram = b_loaded.evecs.T @ (b_loaded.mass[:, None] * b_loaded.evecs)
+    np.testing.assert_allclose(gram, np.eye(16), atol=1e-8)
+    np.testing.assert_allclose(b_loaded.evals, np.repeat([0.0, 2.0, 6.0, 12.0], [1, 3, 5, 7]),
+                               rtol=0.03, atol=1e-8)
+    L, mass = robust_mesh_laplacian(v, s.faces)  # the zero-area face kept, mollified
+    np.testing.assert_allclose(eigh_generalized(L, mass, 16).evals, b_loaded.evals, rtol=2e-3, atol=1e-8)
+
+
+def test_unreferenced_vertices_take_the_values_of_their_nearest_vertex():
+    """Extra vertices used by no face (one far away, one near the surface) leave the spectrum
+    as it was and copy the eigenvector values of their nearest surface vertex."""
+    from shapecorr import Shape
+
+    s = bumpy(2)
+    extra = np.array([[0.0, 0.0, 5.0], s.vertices[7] * 1.01])
+    t = Shape(np.vstack([s.vertices, extra]), s.faces)
+    b0, b = eigenbasis(s, 15), eigenbasis(t, 15)
+    np.testing.assert_allclose(b.evals, b0.evals, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.evecs[:-2], b0.evecs, atol=1e-6)
+    nearest = [int(np.argmin(np.linalg.norm(s.vertices - extra[0], axis=1))), 7]
+    np.testing.assert_allclose(b.evecs[-2:], b0.evecs[nearest], rtol=1e-5, atol=1e-8)
+    assert np.all(b.mass > 0)
+
+
+def test_a_triangle_soup_has_the_spectrum_of_its_welded_mesh():
+    """Every face with its own three vertices (as STL stores meshes): repeated vertices are
+    joined, so the basis is the connected mesh's, copied to each repeat."""
+    from shapecorr import Shape
+
+    s = bumpy(2)
+    soup = Shape(s.vertices[s.faces.ravel()], np.arange(3 * s.n_faces).reshape(-1, 3))
+    assert soup.n_components == 1 and soup.n_duplicate_vertices == 3 * s.n_faces - s.n_vertices
+    b0, b = eigenbasis(s, 15), eigenbasis(soup, 15)
+    np.testing.assert_allclose(b.evals, b0.evals, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.evecs, b0.evecs[s.faces.ravel()], atol=1e-6)
+
+
+def test_two_components_have_the_union_of_their_spectra():
+    """Unit sphere + a sphere of radius 1/2 apart: 0 twice, then l(l+1) and 4 l(l+1)."""
+    from shapecorr import Shape
+
+    a = _unit_sphere(3)
+    v = np.vstack([a.vertices, a.vertices * 0.5 + [4.0, 0, 0]])
+    two = Shape(v, np.vstack([a.faces, a.faces + a.n_vertices]))
+    assert two.n_components == 2
+    b = eigenbasis(two, 11)
+    expect = np.sort(np.r_[np.repeat([0.0, 2.0, 6.0], [1, 3, 5]), np.repeat([0.0, 8.0], [1, 3])])[:11]
+    np.testing.assert_allclose(b.evals, expect, rtol=0.03, atol=1e-8)
+    gram = b.evecs.T @ (b.mass[:, None] * b.evecs)
+    np.testing.assert_allclose(gram, np.eye(11), atol=1e-8)

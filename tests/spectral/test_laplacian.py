@@ -174,15 +174,61 @@ def test_laplacian_is_permutation_equivariant():
         np.testing.assert_allclose(m2, m1[perm], rtol=1e-10)
 
 
-def test_unreferenced_vertex_gets_a_positive_mass():
-    s = icosphere(1)
-    v = np.vstack([s.vertices, [[5.0, 5.0, 5.0]]])  # an isolated vertex
+def test_unreferenced_vertex_is_attached_to_its_nearest_surface_vertex():
+    """An isolated vertex gets a stiff spring to its nearest surface vertex and a share of its
+    mass (the total, the area, is unchanged); the surface's own block is untouched."""
     from shapecorr import Shape
 
-    iso = Shape(v, s.faces)
-    L, mass = laplacian(iso)
-    assert np.all(mass > 0) and mass[-1] < 1e-3 * mass[:-1].mean()
-    assert L[-1, -1] > 0
+    s = icosphere(1)
+    far = np.array([[0.0, 0.0, 3.0]])  # nearest surface vertex: the top one
+    nearest = int(np.argmax(s.vertices[:, 2]))
+    iso = Shape(np.vstack([s.vertices, far]), s.faces)
+    for kind in ("robust", "cotan"):
+        L0, m0 = laplacian(s, kind)
+        L, mass = laplacian(iso, kind)
+        assert np.all(mass > 0) and mass[-1] == pytest.approx(1e-6 * m0[nearest])
+        assert mass.sum() == pytest.approx(m0.sum(), rel=1e-12)
+        np.testing.assert_allclose(L @ np.ones(43), 0, atol=1e-10)
+        w = L[42, 42]
+        assert w > 0 and L[42, nearest] == -w and L[42].nnz == 2  # one spring, nothing else
+        D = (L[:42, :42] - L0).toarray()
+        np.testing.assert_allclose(D, np.diag(np.where(np.arange(42) == nearest, w, 0)), atol=1e-12)
+
+
+def test_degenerate_faces_are_left_out_of_every_kind():
+    """A zero-area face and one with a repeated vertex, kept in the shape's faces: the robust and
+    the cotan Laplacian are those of the mesh without them (the cotan one would otherwise get
+    infinite weights)."""
+    from shapecorr import Shape
+
+    s = bumpy(2)
+    bad = Shape(s.vertices, np.vstack([s.faces, [[0, 0, 1], [0, 1, 0]]]))
+    assert bad.degenerate_faces().tolist() == [s.n_faces, s.n_faces + 1]
+    for kind in ("robust", "cotan"):
+        L0, m0 = laplacian(s, kind)
+        L, mass = laplacian(bad, kind)
+        assert abs(L - L0).max() < 1e-12 and np.allclose(mass, m0, rtol=1e-12)
+
+
+def test_a_mesh_of_only_degenerate_faces_has_no_surface():
+    from shapecorr import Shape
+    from shapecorr.core import DegenerateFacesError
+
+    flat = Shape([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 1, 1]], [[0, 1, 2], [1, 2, 1]])
+    with pytest.raises(DegenerateFacesError, match="point cloud"):
+        laplacian(flat)
+
+
+def test_repeated_points_of_a_point_cloud_are_joined():
+    s = point_cloud(bumpy(2))
+    from shapecorr import Shape
+
+    doubled = Shape(np.vstack([s.vertices, s.vertices[:10]]))
+    L0, m0 = laplacian(s)
+    L, mass = laplacian(doubled)
+    assert mass.sum() == pytest.approx(m0.sum(), rel=1e-12)
+    np.testing.assert_allclose(mass[162:], 1e-6 * m0[:10])
+    assert abs(L[:162, :162] - L0 - sp.diags(np.r_[np.full(10, L[162, 162]), np.zeros(152)])).max() < 1e-12
 
 
 def test_laplacian_argument_errors():
