@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -189,15 +188,15 @@ def summarize(rows: list[dict], errors: list[np.ndarray], method: str, threshold
 
 # ----------------------------------------------------------------------------- accuracy benchmark
 def bench_pairs(args, ds, pairs, out: Path, machine: dict) -> dict:
-    from shapecorr import load, set_cache_dir
-    from shapecorr.eval import DEFAULT_THRESHOLDS, GeodesicDistances, evaluate_map, plot_pck
+    from shapecorr import set_cache_dir
+    from shapecorr.eval import DEFAULT_THRESHOLDS, PairEvaluator, plot_pck
 
     methods = args.methods
     eval_cache = Path(args.eval_cache) if args.eval_cache else None
     rows = {m: [] for m in methods}
     errors = {m: [] for m in methods}
-    dists: OrderedDict = OrderedDict()
     thresholds = DEFAULT_THRESHOLDS
+    evaluator = PairEvaluator(ds, thresholds=thresholds, flip_fraction=args.flip_fraction)
     result = {"command": " ".join([Path(sys.executable).name] + sys.argv), "dataset": str(ds.folder.resolve()),
               "pairs_source": args.pairs_source, "n_pairs": len(pairs), "machine": machine,
               "preset": args.preset, "device": args.device, "flip_fraction": args.flip_fraction,
@@ -207,15 +206,6 @@ def bench_pairs(args, ds, pairs, out: Path, machine: dict) -> dict:
     width = len(str(len(pairs)))
     for i, (a, b) in enumerate(pairs, 1):
         p1, p2 = ds.shape_path(a), ds.shape_path(b)
-        if a not in dists:
-            set_cache_dir("default" if eval_cache is None else eval_cache)
-            dists[a] = GeodesicDistances(load(p1))
-            while len(dists) > 2:
-                dists.popitem(last=False)
-        dist = dists[a]
-        n1 = dist.n
-        gt1, gt2 = ds.gt(a, n_vertices=n1), ds.gt(b)
-        sym2 = ds.gt(b, sym=True) if ds.has_sym(b) else None
         parts = []
         for method in methods:
             if method == "ours":
@@ -227,12 +217,10 @@ def bench_pairs(args, ds, pairs, out: Path, machine: dict) -> dict:
                         res["timings_warm"] = warm["timings"]
             else:
                 res = run_pyfmaps(p1, p2)
-            set_cache_dir("default" if eval_cache is None else eval_cache)
-            r = evaluate_map(None, res["p2p_21"], gt1, gt2, sym_target=sym2, p2p_12=res["p2p_12"],
-                             n_target=len(res["p2p_21"]), distances=dist, thresholds=thresholds,
-                             flip_fraction=args.flip_fraction)
-            errors[method].append(r.pop("errors"))
-            row = {"source": a, "target": b, **r, "time_s": res["time_s"],
+            set_cache_dir("default" if eval_cache is None else eval_cache)  # geodesics cached apart
+            r, errs = evaluator.evaluate(a, b, res["p2p_21"], res["p2p_12"])
+            errors[method].append(errs)
+            row = {**r, "time_s": res["time_s"],
                    "time_warm_s": res.get("time_warm_s"), "timings": res["timings"]}
             if "info" in res:
                 row["info"] = res["info"]

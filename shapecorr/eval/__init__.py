@@ -31,9 +31,10 @@ from .metrics import (
     FLIP_FRACTION,
 )
 from .plot import plot_pck
+from .runner import PairEvaluator
 
 __all__ = [
     "GeodesicDistances", "geodesic_errors", "symmetric_errors", "pck_curve", "summarize_pairs", "auc", "flip_stats",
     "is_flipped", "flip_rate", "coverage", "evaluate_map", "DEFAULT_THRESHOLDS", "FLIP_FRACTION", "plot_pck",
-    "Dataset", "DatasetError", "read_vts", "read_pairs", "all_pairs", "find_pairs_file",
+    "Dataset", "DatasetError", "PairEvaluator", "read_vts", "read_pairs", "all_pairs", "find_pairs_file",
 ]
