@@ -285,19 +285,7 @@ class Shape:
     def welded_index(self) -> np.ndarray:
         """``(n,)``: for each vertex, the first vertex at exactly its position (itself when no
         earlier vertex is there). ``-0.0`` and ``0.0`` are the same position."""
-
-        def compute():
-            v = self.vertices + 0.0  # -0.0 + 0.0 is +0.0
-            order = np.lexsort(v.T[::-1])  # stable: equal rows stay in index order
-            sv = v[order]
-            starts = np.ones(len(v), dtype=bool)
-            starts[1:] = (sv[1:] != sv[:-1]).any(axis=1)
-            first = order[starts]  # the smallest index of each group of equal rows
-            rep = np.empty(len(v), dtype=np.int64)
-            rep[order] = first[np.cumsum(starts) - 1]
-            return rep
-
-        return self._cached_geom("welded_index", compute)
+        return self._cached_geom("welded_index", lambda: _first_at_same_position(self.vertices))
 
     @property
     def n_duplicate_vertices(self) -> int:
@@ -305,16 +293,36 @@ class Shape:
         return int((self.welded_index != np.arange(self.n_vertices)).sum())
 
     @property
+    def seam_index(self) -> np.ndarray:
+        """``(n,)``: each vertex on an open edge (of the mesh without its degenerate faces) is
+        mapped to the first vertex on an open edge at exactly its position, every other vertex
+        to itself. Repeated vertices along open edges are a seam (patches of a CAD model, a
+        triangle soup) that the surface does not really have; repeated vertices inside the
+        surface are two sheets that touch (a hand on a thigh) and stay apart."""
+
+        def compute():
+            rep = np.arange(self.n_vertices)
+            if not self.is_mesh:
+                return rep
+            edges, counts = self._edge_counts(self.repaired().faces, "repaired_edge_counts")
+            on_edge = np.unique(edges[counts == 1])
+            if on_edge.size:
+                rep[on_edge] = on_edge[_first_at_same_position(self.vertices[on_edge])]
+            return rep
+
+        return self._cached_geom("seam_index", compute)
+
+    @property
     def surface_faces(self) -> np.ndarray:
-        """The faces as the Laplacian sees them ``(m', 3)``: degenerate faces dropped and each
-        vertex replaced by the first vertex at its position (:attr:`welded_index`), so that
-        pieces which merely repeat the vertices along a seam are joined. Meshes only."""
-        return self._cached_geom("surface_faces", lambda: self.welded_index[self.repaired().faces])
+        """The faces as the Laplacian sees them ``(m', 3)``: degenerate faces dropped and the
+        repeated vertices of seams joined (:attr:`seam_index`). Meshes only."""
+        return self._cached_geom("surface_faces", lambda: self.seam_index[self.repaired().faces])
 
     @property
     def surface_vertices(self) -> np.ndarray:
         """Indices (sorted) of the vertices used by :attr:`surface_faces` (a point cloud's
-        distinct points); the others are joined to their nearest surface vertex in the Laplacian."""
+        distinct points); the others are attached to their nearest surface vertex in the
+        Laplacian."""
 
         def compute():
             if not self.is_mesh:
@@ -422,11 +430,13 @@ class Shape:
                 UnreferencedVerticesError))
         dup = np.flatnonzero(self.welded_index != np.arange(self.n_vertices))
         if dup.size:
+            joined = int((self.seam_index != np.arange(self.n_vertices)).sum())
             out.append(ShapeIssue(
                 "duplicate_vertices",
-                f"{dup.size} vertices repeat the position of an earlier vertex (first: vertex "
-                f"{int(dup[0])} = vertex {int(self.welded_index[dup[0]])})",
-                "kept, not merged (vertex order unchanged); the Laplacian joins them",
+                f"{dup.size} duplicate vertices (at exactly the position of an earlier vertex; "
+                f"first: vertex {int(dup[0])} = vertex {int(self.welded_index[dup[0]])})",
+                "kept, not merged (vertex order unchanged)"
+                + (f"; the Laplacian joins the {joined} on open edges (a seam)" if joined else ""),
                 DuplicateVerticesError))
         if not self.is_mesh:
             return out
@@ -571,3 +581,15 @@ def _face_areas(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     return 0.5 * np.linalg.norm(n, axis=1)
 
+
+def _first_at_same_position(points: np.ndarray) -> np.ndarray:
+    """For each row, the index of the first row equal to it (``-0.0 == 0.0``)."""
+    v = points + 0.0  # -0.0 + 0.0 is +0.0
+    order = np.lexsort(v.T[::-1])  # stable: equal rows stay in index order
+    sv = v[order]
+    starts = np.ones(len(v), dtype=bool)
+    starts[1:] = (sv[1:] != sv[:-1]).any(axis=1)
+    first = order[starts]  # the smallest index of each group of equal rows
+    rep = np.empty(len(v), dtype=np.int64)
+    rep[order] = first[np.cumsum(starts) - 1]
+    return rep

@@ -96,8 +96,9 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
 
     Imperfect meshes (see :meth:`Shape.issues`) are handled as follows. The Laplacian is
     built on the surface (:attr:`Shape.surface_faces`): degenerate faces are left out and
-    vertices at exactly the same position are joined (a seam of repeated vertices is no cut).
-    Every other vertex (used by no face, or a repeated one) is attached to its nearest
+    repeated vertices along open edges are joined (a seam of repeated vertices is no cut;
+    repeated vertices inside the surface, where two sheets touch, stay apart). Every other
+    vertex (used by no face, or a joined repeat) is attached to its nearest
     surface vertex by :func:`attach_to_nearest`, so its eigenvector values are those of that
     vertex and its mass is positive but negligible. Several components and boundaries need
     nothing special (one zero eigenvalue per component; free boundary).

@@ -135,6 +135,25 @@ def test_seam_of_repeated_vertices_is_joined_in_the_topology():
     assert len(s.boundary_edges) == 4  # the square's outline; the seam is no boundary
 
 
+def test_repeated_vertices_inside_the_surface_stay_apart():
+    """Two closed spheres touching at one point, each with its own vertex there: two sheets
+    that touch, not a seam. They are counted as duplicates but not joined (joining would
+    glue the two surfaces, a shortcut a posed copy of the shape does not have)."""
+    a = icosphere(1)
+    top, bottom = int(np.argmax(a.vertices[:, 2])), int(np.argmin(a.vertices[:, 2]))
+    b = a.vertices + (a.vertices[top] - a.vertices[bottom])
+    b[bottom] = a.vertices[top]  # exactly the same position
+    s = Shape(np.vstack([a.vertices, b]), np.vstack([a.faces, a.faces + 42]))
+    assert s.n_duplicate_vertices == 1 and s.n_components == 2 and s.is_edge_manifold
+    np.testing.assert_array_equal(s.surface_faces, s.faces)
+    (dup, comps) = s.issues()
+    assert dup.found == (f"1 duplicate vertices (at exactly the position of an earlier vertex; first: "
+                         f"vertex {42 + bottom} = vertex {top})")
+    assert dup.done == "kept, not merged (vertex order unchanged)"
+    v, f = _two_triangles_with_a_seam()
+    assert Shape(v, f).issues()[0].done.endswith("the Laplacian joins the 2 on open edges (a seam)")
+
+
 def test_summary_lists_the_issues():
     v, f = _sphere_with_extra_vertex()
     assert Shape(v, f).summary()["issues"] == ["1 vertices are used by no face (first: vertex 42)"]

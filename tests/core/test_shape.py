@@ -60,7 +60,8 @@ def test_duplicate_and_unreferenced_vertices_are_reported_and_kept(tmp_path):
     with pytest.warns(ShapeWarning) as rec:
         got = load(p)
     texts = " | ".join(_warning_texts(rec))
-    assert "1 vertices repeat the position of an earlier vertex (first: vertex 42 = vertex 0)" in texts
+    assert ("1 duplicate vertices (at exactly the position of an earlier vertex; first: vertex 42 = "
+            "vertex 0); kept, not merged (vertex order unchanged)") in texts
     assert "1 vertices are used by no face (first: vertex 42)" in texts
     assert got.n_vertices == 43 and got.n_duplicate_vertices == 1
     np.testing.assert_array_equal(got.unreferenced_vertices, [42])
