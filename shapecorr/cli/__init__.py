@@ -1,17 +1,18 @@
-"""The ``shapecorr`` command: match, eval, transfer, view, bench.
+"""The ``shapecorr`` command: match, eval, transfer, view.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; heavy imports
-happen inside the commands so that ``shapecorr --help`` is instant. Bad input prints one
-clear line on stderr and exits with status 2.
+happen inside the commands. How a command ends (one line on stderr, exit status 2 for what
+the user can fix, 1 with a log file for a bug) is decided in :func:`.common.run_command`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-COMMANDS = ("match_cmd", "eval_cmd", "transfer_cmd", "view_cmd")
+from . import eval_cmd, match_cmd, transfer_cmd, view_cmd
+
+COMMANDS = (match_cmd, eval_cmd, transfer_cmd, view_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `shapecorr COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"shapecorr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

@@ -1,36 +1,160 @@
-"""Shared pieces of the CLI: error handling, progress on stderr, safe output folders."""
+"""Shared pieces of the CLI: how a command ends (one line on stderr and an exit status),
+warnings as one line, progress on stderr, argument checks, safe output folders.
+
+Exit statuses: 0 success; 2 anything the user can fix (a :class:`~shapecorr.core.ShapecorrError`,
+including :class:`CommandError`, or an operating-system error such as a missing file, no
+permission or a full disk); 1 an internal error (a bug: one line naming a log file that holds
+the traceback); 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import sys
 import tempfile
 import time
+import traceback
+import warnings
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from ..core.errors import ShapecorrError, ShapecorrWarning
 
-class CommandError(Exception):
-    """A user error in a command: printed as one line, exit status 2."""
+WARNING_PREFIX = "shapecorr: warning: "
 
 
+class CommandError(ShapecorrError):
+    """A user error in a command's arguments: printed as one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- how a command ends
 def run_command(args) -> int:
-    """Run ``args.func(args)``; user errors become one line on stderr and status 2."""
-    from ..core import ShapecorrError
+    """Run ``args.func(args)``: warnings as one line each, user errors as one line and status
+    2, internal errors as one line naming a log file with the traceback and status 1."""
+    prog = f"shapecorr {args.command}"
+    _route_library_logging()
+    with one_line_warnings():
+        try:
+            return int(args.func(args) or 0)
+        except ShapecorrError as exc:
+            _error_line(prog, _one_line(str(exc)))
+            return 2
+        except MemoryError:
+            _error_line(prog, "out of memory; try the 'fast' preset, a smaller --k or smaller shapes.")
+            return 2
+        except OSError as exc:
+            _error_line(prog, os_error_message(exc))
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # a bug: say so, keep the traceback in a file
+            log = write_crash_log(prog, getattr(args, "argv", sys.argv[1:]), exc)
+            where = f"the traceback is in {log}" if log else "no log file could be written"
+            _error_line(prog, f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); this is a bug in "
+                              f"shapecorr, not in your input; {where}; please report it.", kind="internal error")
+            return 1
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        rc = args.func(args)
-        return int(rc or 0)
-    except (CommandError, ShapecorrError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        print(f"shapecorr {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"shapecorr {args.command}: interrupted", file=sys.stderr)
-        return 130
+
+def _error_line(prog: str, message: str, kind: str = "error") -> None:
+    if kind == "internal error":
+        print(f"{prog}: {message}", file=sys.stderr, flush=True)
+    else:
+        print(f"{prog}: {kind}: {message}", file=sys.stderr, flush=True)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def os_error_message(exc: OSError) -> str:
+    """An operating-system error as one line: the path, what went wrong, what to do."""
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    reason = exc.strerror or str(exc)
+    advice = {
+        errno.EACCES: "no permission; choose a folder you can write to (or fix its permissions).",
+        errno.EPERM: "not permitted; choose a folder you can write to.",
+        errno.EROFS: "read-only file system; choose a folder you can write to.",
+        errno.ENOSPC: "the disk is full; free some space or choose a folder on another disk.",
+        errno.EDQUOT: "disk quota exceeded; free some space or choose a folder on another disk.",
+        errno.ENOENT: "no such file or folder; check the path.",
+    }.get(exc.errno)
+    return f"{where}{reason}" + (f" ({advice})" if advice else ".")
+
+
+def crash_log_dir() -> Path:
+    """Where internal-error logs go: ``logs/`` in shapecorr's cache folder."""
+    from ..core.cache import default_cache_dir
+
+    return default_cache_dir() / "logs"
+
+
+def write_crash_log(prog: str, argv, exc: BaseException) -> Path | None:
+    """Write the traceback of ``exc`` with the command and versions; returns the file (or None)."""
+    import platform
+
+    from .. import __version__
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = (f"{prog} {' '.join(map(str, argv))}\nshapecorr {__version__}, Python {platform.python_version()}, "
+            f"{platform.platform()}\n\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for folder in (crash_log_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"shapecorr-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+# ----------------------------------------------------------------------------- warnings, logging
+@contextmanager
+def one_line_warnings(stream=None):
+    """Within the block, shapecorr's warnings print as ``shapecorr: warning: MESSAGE`` (once
+    per message, never with a source line); other libraries' warnings are not shown (they go
+    to the ``shapecorr.cli`` logger at debug level)."""
+    shown: set[str] = set()
+    debug = logging.getLogger("shapecorr.cli").debug
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = _one_line(str(message))
+        if issubclass(category, ShapecorrWarning):
+            if text not in shown:
+                shown.add(text)
+                print(WARNING_PREFIX + text, file=stream or sys.stderr, flush=True)
+        else:
+            debug("%s: %s (%s:%s)", category.__name__, text, filename, lineno)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ShapecorrWarning)
+        warnings.showwarning = show
+        yield
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"shapecorr: {record.levelname.lower()}: {_one_line(record.getMessage())}"
+
+
+def _route_library_logging() -> None:
+    """Library log records of level WARNING and above print as one line on stderr."""
+    root = logging.getLogger("shapecorr")
+    if not any(getattr(h, "_shapecorr_cli", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(_OneLineFormatter())
+        handler.setLevel(logging.WARNING)
+        handler._shapecorr_cli = True
+        root.addHandler(handler)
+        root.propagate = False
+
+
+# ----------------------------------------------------------------------------- progress
 class Progress:
     """Per-stage progress lines on stderr (silent with ``quiet``)."""
 
@@ -47,37 +171,87 @@ class Progress:
               flush=True)
 
 
-@contextmanager
-def atomic_output_dir(out: Path, overwrite_files: tuple[str, ...] = ()):
-    """Write a command's outputs into a temporary folder beside ``out``, then move them in.
-
-    If the command fails, nothing is left in ``out`` (and a folder that did not exist is not
-    created), so a half-written result never looks complete. Existing files in ``out`` that
-    the command does not produce are left untouched; produced files replace older ones.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} exists and is not a folder.")
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-    try:
-        yield tmp
-        out.mkdir(parents=True, exist_ok=True)
-        for item in tmp.iterdir():
-            dest = out / item.name
-            if dest.is_dir() and not dest.is_symlink():
-                shutil.rmtree(dest)
-            item.replace(dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def load_shape_arg(path: str, what: str):
-    """Load a shape given on the command line (errors name the file and the argument)."""
-    from ..core import load
-
+# ----------------------------------------------------------------------------- arguments
+def check_input_file(path: str | None, what: str) -> Path | None:
+    """An input file given on the command line exists and is a file (``what`` names the argument)."""
+    if path is None:
+        return None
     p = Path(path)
     if not p.exists():
         raise CommandError(f"{what} {path}: no such file.")
-    return load(p)
+    if p.is_dir():
+        raise CommandError(f"{what} {path}: is a folder; give a file.")
+    return p
+
+
+def check_output_folder(out: Path, what: str = "--out") -> None:
+    """``out`` can be a folder: it is one or does not exist yet, and its nearest existing
+    parent is a folder. (Whether it can be written is found by :func:`atomic_output_dir`,
+    which creates its temporary folder there before any work.)"""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"{what} {out} exists and is not a folder; give a folder (it is created if needed).")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CommandError(f"{what} {out}: {parent} is a file, so the folder cannot be created there.")
+
+
+def check_not_inputs(out: Path, names, inputs, what: str = "--out") -> None:
+    """None of the output files ``out/NAME`` is one of the ``inputs`` (never overwrite them)."""
+    protected = {Path(p).resolve() for p in inputs if p is not None}
+    for name in names:
+        if (Path(out) / name).resolve() in protected:
+            raise CommandError(f"{what} {out}: writing {name} there would overwrite an input file; "
+                               "choose another output folder.")
+
+
+def check_device(device: str) -> None:
+    """``--device cuda`` needs a CUDA device visible to torch."""
+    if device != "cuda":
+        return
+    try:
+        import torch
+    except ImportError as exc:
+        raise CommandError("--device cuda needs PyTorch with CUDA; use --device cpu.") from exc
+    if not torch.cuda.is_available():
+        raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
+
+
+def load_shape_arg(path: str, what: str, *, strict: bool = False):
+    """Load a shape given on the command line (errors name the file and the argument)."""
+    from ..core import load
+
+    check_input_file(path, what)
+    return load(Path(path), strict=strict)
+
+
+# ----------------------------------------------------------------------------- output
+@contextmanager
+def atomic_output_dir(out: Path, what: str = "--out"):
+    """Reserve a temporary folder beside ``out`` now, let the command write its outputs there,
+    then move them into ``out``.
+
+    Enter it *before* the work: a folder that cannot be written fails at once (no permission,
+    a read-only disk) instead of after a long computation. If the command fails, nothing is
+    left in ``out`` (and a folder that did not exist is not created), so a half-written result
+    never looks complete. Files in ``out`` that the command does not produce are left alone;
+    produced files replace older ones.
+    """
+    out = Path(out)
+    check_output_folder(out, what)
+    base = out.absolute().parent
+    while not base.exists():  # the temporary folder goes into the nearest existing parent:
+        base = base.parent    # a failed command creates no folders
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=base))
+    try:
+        yield tmp
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            dest = out / item.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            shutil.move(str(item), str(dest))  # a rename within one file system
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

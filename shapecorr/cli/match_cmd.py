@@ -5,21 +5,40 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 
 from ..core.jsonio import json_default
-from .common import CommandError, Progress, atomic_output_dir, load_shape_arg
+from .common import (
+    CommandError,
+    Progress,
+    atomic_output_dir,
+    check_device,
+    check_input_file,
+    check_not_inputs,
+)
 
 HELP = "match two shapes (meshes or point clouds) and write both vertex maps"
+
+OUTPUTS = ("source_to_target.txt", "target_to_source.txt", "fmap.npy", "match.json", "vertex_confidence.npy",
+           "report.json", "correspondence.png")
 
 DESCRIPTION = """\
 Compute a dense correspondence between SOURCE and TARGET and write, into --out DIR:
 
-  source_to_target.txt  line i: the 0-based TARGET vertex matched to SOURCE vertex i
-  target_to_source.txt  line j: the 0-based SOURCE vertex matched to TARGET vertex j
-  fmap.npy              the functional map (k x k) carrying source functions to the target
-  report.json           settings, versions, per-stage timings, shape summaries
-  correspondence.png    both shapes side by side, matched points share a colour
+  source_to_target.txt   line i: the 0-based TARGET vertex matched to SOURCE vertex i
+  target_to_source.txt   line j: the 0-based SOURCE vertex matched to TARGET vertex j
+  fmap.npy               the functional map (k x k) carrying source functions to the target
+  match.json             settings, timings, both shapes' content hashes (reuse the folder with
+                         `shapecorr transfer --map DIR`; it is refused for other shapes)
+  vertex_confidence.npy  per TARGET vertex, how much to trust its match (0..1)
+  report.json            the above plus the command, versions and `confidence` (0..1)
+  correspondence.png     both shapes side by side, matched points share a colour
+
+Every match gets a confidence in [0, 1] (printed at the end, in report.json and on the
+picture); a low one prints a warning saying what to try. Imperfect meshes (degenerate faces,
+duplicate or unused vertices, holes, several pieces) are handled with one warning line each;
+--strict refuses them instead.
 
 Formats read: OFF, OBJ, PLY, STL, GLB/GLTF meshes; PLY, XYZ, PTS, TXT point clouds.
 Files already in DIR that the command does not write are left alone.
@@ -29,101 +48,117 @@ Files already in DIR that the command does not write are left alone.
 def register(sub) -> None:
     import argparse
 
-    from ..pipeline import available_presets
+    from ..config import available_presets
+    from ..render.colors import COLOR_SCHEMES
 
     p = sub.add_parser("match", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", metavar="SOURCE", help="source shape file (shape 1)")
     p.add_argument("target", metavar="TARGET", help="target shape file (shape 2)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
-    presets = ", ".join(available_presets()) or "default"
     p.add_argument("--preset", default="default", metavar="NAME",
-                   help=f"named settings in configs/match ({presets}) or a YAML file (default: default)")
+                   help=f"named settings ({', '.join(available_presets())}) or a YAML file (default: default)")
     p.add_argument("--k", type=int, default=None, metavar="K",
                    help="final functional-map size (ZoomOut target); overrides the preset's k_final")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse imperfect meshes (degenerate faces, duplicate vertices, holes, ...) "
+                        "instead of handling them with a warning")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="where the spectral work runs (default: cpu)")
-    p.add_argument("--scheme", default="xyz", metavar="NAME",
+    p.add_argument("--scheme", default="xyz", choices=COLOR_SCHEMES,
                    help="colour scheme of correspondence.png (default: xyz)")
     p.add_argument("--no-picture", action="store_true", help="skip correspondence.png")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    import numpy as np
+def settings_from_args(args):
+    """The match settings of ``--preset`` and ``--k`` (a ``SettingsError`` names what is wrong)."""
+    from ..config import load_preset
 
-    from .. import __version__
-    from ..pipeline import load_preset, match
+    if args.k is not None and args.k < 2:
+        raise CommandError(f"--k must be at least 2, got {args.k}.")
+    return load_preset(args.preset, **({} if args.k is None else {"k_final": args.k}))
+
+
+def run(args) -> int:
+    from ..core import load
+    from ..pipeline import match, plan_pair
 
     progress = Progress(args.quiet, prefix="shapecorr match")
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
-    overrides = {}
-    if args.k is not None:
-        if args.k < 2:
-            raise CommandError(f"--k must be at least 2, got {args.k}.")
-        overrides["k_final"] = args.k
-    settings = load_preset(args.preset, **overrides)
-    if settings.k_init > settings.k_final:
-        settings.k_init = settings.k_final
-    source = load_shape_arg(args.source, "SOURCE")
-    target = load_shape_arg(args.target, "TARGET")
-    progress(f"loaded {source.name} ({source.n_vertices} v) and {target.name} ({target.n_vertices} v)", 0.0)
-    m = match(source, target, settings, device=args.device, progress=progress)
-
+    # every argument is checked before any work
+    settings = settings_from_args(args)
+    paths = [check_input_file(args.source, "SOURCE"), check_input_file(args.target, "TARGET")]
+    check_device(args.device)
     out = Path(args.out)
-    with atomic_output_dir(out) as tmp:
-        np.savetxt(tmp / "source_to_target.txt", m.p2p_12, fmt="%d")
-        np.savetxt(tmp / "target_to_source.txt", m.p2p_21, fmt="%d")
-        np.save(tmp / "fmap.npy", m.fmap_12)
+    check_not_inputs(out, OUTPUTS, paths)
+    with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the work
+        source = load(paths[0], strict=args.strict)
+        target = load(paths[1], strict=args.strict)
+        plan_pair(source.n_vertices, target.n_vertices, settings, args.device)  # sizes the shapes can carry
+        progress(f"loaded {source.name} ({source.n_vertices} v) and {target.name} ({target.n_vertices} v)", 0.0)
+        m = match(source, target, settings, device=args.device, progress=progress)
+        m.save(tmp)
         picture = None
         if not args.no_picture:
-            picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme, progress)
-        report = {
-            "command": "shapecorr match",
-            "argv": getattr(args, "argv", sys.argv[1:]),
-            "source": m.source_summary,
-            "target": m.target_summary,
-            "preset": args.preset,
-            "settings": m.settings,
-            "timings_s": m.timings,
-            "info": m.info,
-            "outputs": {
-                "source_to_target": "source_to_target.txt",
-                "target_to_source": "target_to_source.txt",
-                "fmap": "fmap.npy",
-                "picture": picture,
-            },
-            "versions": _versions(__version__),
-        }
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default, allow_nan=False))
+            t0 = time.perf_counter()
+            picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme)
+            m.timings["picture"] = round(time.perf_counter() - t0, 4)
+            progress("picture", 1.0)
+        report = _report(args, m, picture)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False, default=json_default))
+        written = ", ".join(n for n in OUTPUTS if (tmp / n).exists())
     if not args.quiet:
-        print(f"shapecorr match: wrote {out}/ (source_to_target.txt, target_to_source.txt, fmap.npy, "
-              f"report.json{', correspondence.png' if picture else ''}) in {m.timings['total']:.2f}s",
-              file=sys.stderr)
+        print(f"shapecorr match: wrote {out}/ ({written}) in {m.timings['total']:.2f}s; "
+              f"{_confidence_text(m)}", file=sys.stderr)
     return 0
 
 
-def _picture(source, target, m, path, scheme, progress):
-    try:
-        from ..render import render_correspondence
-    except ImportError as exc:  # rendering stack missing: the maps are still valid
-        progress(f"picture skipped ({exc})")
-        return None
-    render_correspondence(source, target, m.p2p_21, path, scheme=scheme)
-    progress("picture", 1.0)
+def _confidence_text(m) -> str:
+    c = m.info.get("confidence")
+    if c is None:
+        return "confidence not computed"
+    return f"confidence {c:.2f}" + (" (low: check the picture)" if m.info.get("confidence_low") else "")
+
+
+def _picture(source, target, m, path: Path, scheme: str) -> str:
+    from ..render import render_correspondence
+
+    render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=_confidence_text(m))
     return path.name
 
 
-def _versions(ours: str) -> dict:
-    import numpy
-    import scipy
-    import torch
+def _report(args, m, picture) -> dict:
+    from .. import __version__
 
-    return {"shapecorr": ours, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "torch": torch.__version__, "platform": platform.platform()}
+    return {
+        "command": "shapecorr match",
+        "argv": getattr(args, "argv", sys.argv[1:]),
+        "preset": args.preset,
+        "confidence": m.info.get("confidence"),
+        "confidence_low": m.info.get("confidence_low"),
+        "confidence_details": m.info.get("confidence_details"),
+        **m.metadata(),
+        "outputs": {
+            "source_to_target": "source_to_target.txt",
+            "target_to_source": "target_to_source.txt",
+            "fmap": "fmap.npy",
+            "match": "match.json",
+            "vertex_confidence": "vertex_confidence.npy" if m.vertex_confidence is not None else None,
+            "picture": picture,
+        },
+        "versions": versions(__version__),
+    }
 
+
+def versions(ours: str) -> dict:
+    """Versions of the main dependencies, read from the installed metadata (nothing imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"shapecorr": ours, "python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("numpy", "scipy", "torch"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out

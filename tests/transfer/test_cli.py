@@ -79,6 +79,32 @@ def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
     assert np.corrcoef(f, spot.vertices[gt, 1])[0, 1] > 0.95
 
 
+def test_map_is_refused_for_a_permuted_target(texture_run, tmp_path, capsys):
+    """What we saw: `transfer --map DIR` with a target of the same vertex count but another
+    vertex order was accepted and painted wrong colours (exit 0)."""
+    from helpers import permuted_copy, write_off
+
+    rc, out = texture_run
+    assert rc == 0
+    posed = load(SPOT / "spot_posed.obj")
+    shuffled, _ = permuted_copy(posed.copy(uv=None, face_uv=None, texture=None), seed=4)
+    target = write_off(tmp_path / "spot_posed_shuffled.off", shuffled.vertices, shuffled.faces)
+    argv = ["transfer", str(SPOT / "spot.obj"), str(target), "--what", "colors", "--map", str(out / "match"),
+            "--no-preview", "--quiet"]
+    _fails(argv + ["--out", str(tmp_path / "refused")], capsys, "another target", "--allow-other-shapes",
+           "spot_posed_shuffled.off")
+    assert not (tmp_path / "refused").exists()
+    # the rare deliberate case: the user says the vertices correspond anyway
+    assert main(argv + ["--out", str(tmp_path / "forced"), "--allow-other-shapes"]) == 0
+    report = json.loads((tmp_path / "forced" / "report.json").read_text())
+    assert report["match"]["other_shapes_allowed"] is True
+
+
+def test_allow_other_shapes_needs_a_map(tmp_path, capsys):
+    _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(tmp_path / "o"),
+            "--allow-other-shapes"], capsys, "--allow-other-shapes", "--map")
+
+
 def _fails(argv, capsys, *words):
     assert main(argv) == 2
     err = capsys.readouterr().err
