@@ -1,49 +1,34 @@
-"""A DiffusionNet-style surface network (Sharp et al., "DiffusionNet: Discretization Agnostic
-Learning on Surfaces", 2022), written for shapecorr.
+"""The feature network in torch, for training and for CUDA devices.
 
-Each block mixes three per-vertex signals through a small MLP, with a residual connection:
-the input, the input diffused by a learned heat time per channel (spectrally, in the shape's
-eigenbasis), and rotation-invariant products of the diffused channels' tangent gradients. The
-last ones carry the sine of the angle between gradients, which changes sign under a
-reflection, so the network can tell the left of a body from its right although its input
-(WKS) cannot.
-
-Everything a forward pass needs from a shape is in :class:`SurfaceOperators`.
+The architecture is described in :mod:`shapecorr.learn.network`, whose NumPy forward pass
+computes the same function from the same weights (this module's ``state_dict`` names); the
+matcher runs that one on the CPU, so importing this module (and torch) is needed only to
+train or to run on a GPU.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-
-@dataclass
-class FeatureNetConfig:
-    in_dim: int = 64  # WKS energies
-    width: int = 128
-    n_blocks: int = 4
-    out_dim: int = 128
-    k_input: int = 100  # eigenpairs used for the WKS input
-    k_diffusion: int = 100  # eigenpairs used for the spectral diffusion
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .network import FeatureNetConfig, SurfaceOperators
 
 
-def _sparse(m: sp.spmatrix, device) -> torch.Tensor:
+def _sparse(m: sp.spmatrix, device, dtype) -> torch.Tensor:
     m = m.tocoo()
     idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), m.shape, check_invariants=False,
+    return torch.sparse_coo_tensor(idx, torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False,
                                    device=device).coalesce()
 
 
 @dataclass
-class SurfaceOperators:
-    """Torch tensors of one shape: mass ``(n,)``, eigenpairs, gradient matrices, input."""
+class TorchOperators:
+    """:class:`SurfaceOperators` as torch tensors on one device (sparse gradients), float32 unless
+    asked (float64 serves to check the NumPy forward pass)."""
 
     mass: torch.Tensor
     evals: torch.Tensor
@@ -53,9 +38,10 @@ class SurfaceOperators:
     inputs: torch.Tensor
 
     @classmethod
-    def build(cls, mass, evals, evecs, grad_x, grad_y, inputs, device="cpu") -> "SurfaceOperators":
-        f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)  # noqa: E731
-        return cls(f(mass), f(evals), f(evecs), _sparse(grad_x, device), _sparse(grad_y, device), f(inputs))
+    def from_numpy(cls, ops: SurfaceOperators, device="cpu", dtype=torch.float32) -> TorchOperators:
+        f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+        return cls(f(ops.mass), f(ops.evals), f(ops.evecs), _sparse(ops.grad_x, device, dtype),
+                   _sparse(ops.grad_y, device, dtype), f(ops.inputs))
 
 
 class SpectralDiffusion(nn.Module):
@@ -65,7 +51,7 @@ class SpectralDiffusion(nn.Module):
         super().__init__()
         self.time = nn.Parameter(torch.zeros(width))
 
-    def forward(self, x: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: TorchOperators) -> torch.Tensor:
         t = self.time.abs()
         spec = ops.evecs.T @ (ops.mass[:, None] * x)
         spec = spec * torch.exp(-ops.evals[:, None] * t[None, :])
@@ -95,7 +81,7 @@ class DiffusionBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(3 * width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
                                  nn.Linear(width, width))
 
-    def forward(self, x: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: TorchOperators) -> torch.Tensor:
         xd = self.diffusion(x, ops)
         gx = torch.sparse.mm(ops.grad_x, xd)
         gy = torch.sparse.mm(ops.grad_y, xd)
@@ -103,7 +89,7 @@ class DiffusionBlock(nn.Module):
 
 
 class FeatureNet(nn.Module):
-    """Per-vertex features ``(n, out_dim)`` from a shape's :class:`SurfaceOperators`."""
+    """Per-vertex features ``(n, out_dim)`` from a shape's :class:`TorchOperators`."""
 
     def __init__(self, config: FeatureNetConfig | None = None):
         super().__init__()
@@ -113,7 +99,14 @@ class FeatureNet(nn.Module):
         self.blocks = nn.ModuleList([DiffusionBlock(c.width) for _ in range(c.n_blocks)])
         self.last = nn.Linear(c.width, c.out_dim)
 
-    def forward(self, ops: SurfaceOperators) -> torch.Tensor:
+    @classmethod
+    def from_weights(cls, config: FeatureNetConfig, weights: dict[str, np.ndarray]) -> FeatureNet:
+        """A network with these weights (NumPy arrays named as in :meth:`state_dict`)."""
+        net = cls(config)
+        net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()})
+        return net
+
+    def forward(self, ops: TorchOperators) -> torch.Tensor:
         x = self.first(ops.inputs)
         for block in self.blocks:
             x = block(x, ops)

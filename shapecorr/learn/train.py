@@ -11,17 +11,18 @@ map (nearest neighbours in feature space), which ZoomOut refines.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..core import Shape, load
 from ..fmap.setup import MatchSettings, load_preset, prepare
-from .diffusionnet import FeatureNet, FeatureNetConfig, SurfaceOperators
+from .diffusionnet import FeatureNet, TorchOperators
 from .features import FeatureModel, surface_operators
+from .network import FeatureNetConfig, SurfaceOperators
 
 
 @dataclass
@@ -37,9 +38,13 @@ class TrainSettings:
 @dataclass
 class TrainShape:
     name: str
-    ops: SurfaceOperators
+    ops: SurfaceOperators  # NumPy (validation runs the NumPy forward pass, as the matcher does)
     gt: np.ndarray  # 0-based vertex per template point
     vertices: np.ndarray  # normalized coordinates (for the validation distance)
+    torch_ops: TorchOperators = field(init=False, repr=False)  # the same, for training (converted once)
+
+    def __post_init__(self):
+        self.torch_ops = TorchOperators.from_numpy(self.ops)
 
 
 def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Shape:
@@ -89,8 +94,8 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
 
 
 def _pair_loss(net, a: TrainShape, b: TrainShape, idx: np.ndarray, tau: float) -> torch.Tensor:
-    fa = torch.nn.functional.normalize(net(a.ops), dim=1)
-    fb = torch.nn.functional.normalize(net(b.ops), dim=1)
+    fa = torch.nn.functional.normalize(net(a.torch_ops), dim=1)
+    fb = torch.nn.functional.normalize(net(b.torch_ops), dim=1)
     ia = torch.from_numpy(a.gt[idx])
     ib = torch.from_numpy(b.gt[idx])
     loss_ab = torch.nn.functional.cross_entropy(fa[ia] @ fb.T / tau, ib)
@@ -98,7 +103,6 @@ def _pair_loss(net, a: TrainShape, b: TrainShape, idx: np.ndarray, tau: float) -
     return 0.5 * (loss_ab + loss_ba)
 
 
-@torch.no_grad()
 def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs: Sequence[tuple[int, int]]) -> float:
     """Mean Euclidean distance (unit-area shapes, x100) between the feature nearest neighbour of
     each ground-truth point and its true match: a cheap validation measure."""
@@ -125,8 +129,7 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
     torch.manual_seed(ts.seed)
     rng = np.random.default_rng(ts.seed)
     if init is not None:
-        net = FeatureNet(init.config)
-        net.load_state_dict(init.net.state_dict())
+        net = FeatureNet.from_weights(init.config, init.net.state_dict())
     else:
         net = FeatureNet(ts.config)
     opt = torch.optim.Adam(net.parameters(), lr=ts.lr)
