@@ -7,11 +7,11 @@ import csv
 import json
 import sys
 import time
-from collections import OrderedDict
+import warnings
 from pathlib import Path
 
 from ..core.jsonio import json_default
-from .common import CommandError, atomic_output_dir
+from .common import CommandError, atomic_output_dir, check_device, check_output_folder
 
 HELP = "match the pairs of a benchmark folder and report geodesic error, flips, PCK, coverage, timings"
 
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
                    help="pairs to evaluate (default: test_pairs.txt in DATASET_DIR or its parent)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--preset", default="default", metavar="NAME",
-                   help="match preset: a name in configs/match (default: %(default)s) or a YAML file")
+                   help="match preset: a shipped name (default: %(default)s) or a YAML file")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pairs")
     p.add_argument("--flip-fraction", type=float, default=0.05, metavar="F",
@@ -64,112 +64,80 @@ def _fmt(x, nd=2):
 
 
 def run(args) -> int:
+    # every argument is checked before any work
     dataset = Path(args.dataset)
     if not dataset.exists():
         raise CommandError(f"dataset folder {dataset}: no such folder.")
     if not dataset.is_dir():
         raise CommandError(f"dataset {dataset}: not a folder (give the folder holding NAME.off and corres/).")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} exists and is not a folder.")
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit must be at least 1 (got {args.limit}).")
     if args.points is not None and args.points < 1:
         raise CommandError(f"--points must be at least 1 (got {args.points}).")
     if not 0 < args.flip_fraction < 1:
         raise CommandError(f"--flip-fraction must be in (0, 1) (got {args.flip_fraction}).")
+    check_output_folder(Path(args.out))
 
+    from ..config import load_preset
+    from ..eval import DEFAULT_THRESHOLDS, Dataset, PairEvaluator, find_pairs_file, read_pairs
+
+    settings = load_preset(args.preset)
+    ds = Dataset(dataset)
+    pairs_file = Path(args.pairs) if args.pairs else find_pairs_file(dataset)
+    if pairs_file is None:
+        raise CommandError(f"no --pairs given and no test_pairs.txt in {dataset} or its parent.")
+    if not pairs_file.is_file():
+        raise CommandError(f"--pairs {pairs_file}: no such file.")
+    pairs = read_pairs(pairs_file)
+    if args.limit:
+        pairs = pairs[: args.limit]
+    evaluator = PairEvaluator(ds, thresholds=DEFAULT_THRESHOLDS, flip_fraction=args.flip_fraction,
+                              points=args.points)
+    evaluator.check(pairs)  # unknown names, missing or garbled ground truth: before matching
+    check_device(args.device)
+    with atomic_output_dir(Path(args.out)) as tmp:  # an unwritable --out fails here, before the work
+        summary = _evaluate(args, settings, evaluator, pairs, pairs_file, tmp)
+    _log(args, f"mean error {summary['mean_error_x100']:.2f} (median {summary['median_error_x100']:.2f}), "
+               f"flips {_fmt(None if summary['flip_rate'] is None else 100 * summary['flip_rate'], 1)} %, "
+               f"AUC {summary['auc']:.3f}, median time {summary['time_median_s']:.2f}s")
+    print(Path(args.out) / "results.json")
+    return 0
+
+
+def _log(args, msg: str) -> None:
+    if not args.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _evaluate(args, settings, evaluator, pairs, pairs_file: Path, tmp: Path) -> dict:
+    """Match and measure every pair; write results.json, pairs.csv and pck.png into ``tmp``."""
     import numpy as np
 
-    from .. import __version__, load
-    from ..eval import (
-        DEFAULT_THRESHOLDS, Dataset, DatasetError, GeodesicDistances, evaluate_map, find_pairs_file,
-        plot_pck, read_pairs, summarize_pairs,
-    )
-    from ..pipeline import load_preset, match
+    from .. import __version__
+    from ..core import LowConfidenceWarning
+    from ..eval import plot_pck, summarize_pairs
+    from ..pipeline import match
 
-    try:
-        settings = load_preset(args.preset)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-    try:
-        ds = Dataset(dataset)
-        pairs_file = Path(args.pairs) if args.pairs else find_pairs_file(dataset)
-        if pairs_file is None:
-            raise CommandError(f"no --pairs given and no test_pairs.txt in {dataset} or its parent.")
-        if not pairs_file.is_file():
-            raise CommandError(f"--pairs {pairs_file}: no such file.")
-        pairs = read_pairs(pairs_file)
-        if args.limit:
-            pairs = pairs[: args.limit]
-        ds.check_pairs(pairs)
-        for name in sorted({n for pair in pairs for n in pair}):  # garbled ground truth: fail before matching
-            ds.gt(name)
-            if ds.has_sym(name):
-                ds.gt(name, sym=True)
-    except DatasetError as exc:
-        raise CommandError(str(exc)) from exc
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CommandError("--device cuda: no CUDA device is available here (use --device cpu).")
-
-    quiet = args.quiet
-    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    log(f"shapecorr eval: {len(pairs)} pairs from {pairs_file}, preset {args.preset!r}, device {args.device}")
-
-    shapes: OrderedDict = OrderedDict()  # a few loaded shapes (their derived data is reused)
-    dists: OrderedDict = OrderedDict()  # geodesics of the last sources (100 MB each at 5k vertices)
-
-    def get_shape(name):
-        if name not in shapes:
-            shapes[name] = load(ds.shape_path(name), warn=False)
-            while len(shapes) > 24:
-                shapes.popitem(last=False)
-        shapes.move_to_end(name)
-        return shapes[name]
-
-    def get_dist(name):
-        if name not in dists:
-            dists[name] = GeodesicDistances(get_shape(name))
-            while len(dists) > 2:
-                dists.popitem(last=False)
-        return dists[name]
-
+    _log(args, f"shapecorr eval: {len(pairs)} pairs from {pairs_file}, preset {args.preset!r}, device {args.device}")
     rows, all_errors = [], []
     t_start = time.perf_counter()
     for i, (a, b) in enumerate(pairs, 1):
-        src, tgt = get_shape(a), get_shape(b)
-        try:
-            gt_a = ds.gt(a, n_vertices=src.n_vertices)
-            gt_b = ds.gt(b, n_vertices=tgt.n_vertices)
-            sym_b = ds.gt(b, sym=True, n_vertices=tgt.n_vertices) if ds.has_sym(b) else None
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from exc
-        if len(gt_a) != len(gt_b):
-            raise CommandError(f"ground truths of {a} and {b} differ in length ({len(gt_a)} vs {len(gt_b)}); "
-                               "are they from the same template?")
-        points = None
-        if args.points and args.points < len(gt_a):
-            points = np.sort(np.random.default_rng(0).choice(len(gt_a), args.points, replace=False))
         t0 = time.perf_counter()
-        m = match(src, tgt, preset=settings, device=args.device)
+        with warnings.catch_warnings():  # each pair's confidence is in its line and row instead
+            warnings.simplefilter("ignore", LowConfidenceWarning)
+            m = match(evaluator.shape(a), evaluator.shape(b), settings, device=args.device)
         t_match = time.perf_counter() - t0
         t0 = time.perf_counter()
-        r = evaluate_map(src, m.p2p_21, gt_a, gt_b, sym_target=sym_b, p2p_12=m.p2p_12, n_target=tgt.n_vertices,
-                         distances=get_dist(a), points=points, flip_fraction=args.flip_fraction)
-        t_eval = time.perf_counter() - t0
-        errors = r.pop("errors")
+        r, errors = evaluator.evaluate(a, b, m.p2p_21, m.p2p_12)
         all_errors.append(errors)
-        row = {"source": a, "target": b, "n_source": src.n_vertices, "n_target": tgt.n_vertices, **r,
-               "time_s": round(t_match, 4), "eval_time_s": round(t_eval, 4), "timings": m.timings}
+        row = {**r, "confidence": m.confidence, "time_s": round(t_match, 4),
+               "eval_time_s": round(time.perf_counter() - t0, 4), "timings": m.timings}
         rows.append(row)
         flip = "" if r["flipped"] is None else ("  FLIPPED" if r["flipped"] else "")
-        log(f"[{i:{len(str(len(pairs)))}d}/{len(pairs)}] {a} -> {b}: error {r['mean_error_x100']:.2f}  "
-            f"AUC {r['auc']:.3f}  match {t_match:.2f}s{flip}")
+        _log(args, f"[{i:{len(str(len(pairs)))}d}/{len(pairs)}] {a} -> {b}: error {r['mean_error_x100']:.2f}  "
+                   f"AUC {r['auc']:.3f}  confidence {_fmt(m.confidence)}  match {t_match:.2f}s{flip}")
 
-    t = DEFAULT_THRESHOLDS
+    t = evaluator.thresholds
     summary = summarize_pairs(rows, all_errors, t)
     pck = summary.pop("pck_values")
     times = np.array([r["time_s"] for r in rows])
@@ -179,7 +147,7 @@ def run(args) -> int:
         "wall_time_s": round(time.perf_counter() - t_start, 2),
     })
     results = {
-        "dataset": str(dataset.resolve()),
+        "dataset": str(evaluator.ds.folder.resolve()),
         "pairs_file": str(pairs_file.resolve()),
         "preset": args.preset,
         "settings": settings.to_dict(),
@@ -192,22 +160,14 @@ def run(args) -> int:
         "pck": {"thresholds": t.tolist(), "values": pck.tolist()},
         "pairs": rows,
     }
-
-    with atomic_output_dir(Path(args.out)) as tmp:
-        (tmp / "results.json").write_text(json.dumps(results, indent=2, default=json_default))
-        cols = ["source", "target", "n_source", "n_target", "mean_error_x100", "median_error_x100",
-                "mean_error_sym_x100", "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12",
-                "time_s", "eval_time_s"]
-        with open(tmp / "pairs.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-        plot_pck({f"shapecorr ({args.preset})": (t, pck)}, tmp / "pck.png", x_max=0.1,
-                 title=f"{dataset.name}: {len(rows)} pairs")
-
-    log(f"mean error {summary['mean_error_x100']:.2f} (median {summary['median_error_x100']:.2f}), "
-        f"flips {_fmt(None if summary['flip_rate'] is None else 100 * summary['flip_rate'], 1)} %, "
-        f"AUC {summary['auc']:.3f}, median time {summary['time_median_s']:.2f}s")
-    print(Path(args.out) / "results.json")
-    return 0
-
+    (tmp / "results.json").write_text(json.dumps(results, indent=2, default=json_default))
+    cols = ["source", "target", "n_source", "n_target", "mean_error_x100", "median_error_x100",
+            "mean_error_sym_x100", "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12",
+            "confidence", "time_s", "eval_time_s"]
+    with open(tmp / "pairs.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    plot_pck({f"shapecorr ({args.preset})": (t, pck)}, tmp / "pck.png", x_max=0.1,
+             title=f"{evaluator.ds.folder.name}: {len(rows)} pairs")
+    return summary

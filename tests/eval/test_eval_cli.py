@@ -1,11 +1,16 @@
+import csv
 import json
 
+import numpy as np
 import pytest
 
+import shapecorr
 from shapecorr.cli import main
 
 
 def test_eval_end_to_end(tiny_dataset, tmp_path, capsys):
+    """The real matcher on two deformed ellipsoids: every field present, each measure consistent
+    with the others and with pairs.csv."""
     out = tmp_path / "out"
     rc = main(["eval", str(tiny_dataset), "--pairs", str(tiny_dataset / "test_pairs.txt"), "--out", str(out),
                "--preset", str(tiny_dataset / "tiny.yaml")])
@@ -13,17 +18,52 @@ def test_eval_end_to_end(tiny_dataset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "[1/2] ell_a -> ell_b" in err and "[2/2]" in err
     res = json.loads((out / "results.json").read_text())
-    assert res["summary"]["n_pairs"] == 2 and len(res["pairs"]) == 2
-    for key in ("mean_error_x100", "median_error_x100", "flip_rate", "auc", "coverage_21_mean", "time_median_s"):
-        assert key in res["summary"], key
-    p = res["pairs"][0]
-    assert p["source"] == "ell_a" and p["target"] == "ell_b"
-    assert 0 <= p["auc"] <= 1 and 0 < p["coverage_21"] <= 1 and p["mean_error_x100"] >= 0
-    assert p["flipped"] in (True, False) and "total" in p["timings"]
+    assert res["summary"]["n_pairs"] == 2 and [(p["source"], p["target"]) for p in res["pairs"]] == \
+        [("ell_a", "ell_b"), ("ell_a", "ell_c")]
+    n = shapecorr.load(tiny_dataset / "ell_a.off").n_vertices
+    for p in res["pairs"]:
+        assert p["n_source"] == p["n_target"] == p["n_points"] == n
+        assert 0.0 <= p["confidence"] <= 1.0 and "total" in p["timings"]
+    means = [p["mean_error_x100"] for p in res["pairs"]]
+    assert res["summary"]["mean_error_x100"] == pytest.approx(np.mean(means))
+    assert res["summary"]["median_error_x100"] == pytest.approx(np.median(means))
+    assert res["summary"]["flip_rate"] == np.mean([p["flipped"] for p in res["pairs"]])
     assert (out / "pck.png").stat().st_size > 1000
-    assert (out / "pairs.csv").read_text().splitlines()[0].startswith("source,target")
+    with open(out / "pairs.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["mean_error_x100"]) for r in rows] == pytest.approx(means)
     pck = res["pck"]["values"]
     assert all(b >= a for a, b in zip(pck, pck[1:]))
+
+
+def test_eval_measures_known_maps_exactly(tiny_dataset, tmp_path, monkeypatch, capsys):
+    """With the matcher replaced by known maps, the measures are known exactly: the true map
+    (identity) has error 0, AUC 1 and full coverage; its mirror image is a flip whose error
+    against the mirrored truth is 0."""
+    import shapecorr.pipeline
+    from shapecorr.eval import read_vts
+    from shapecorr.result import Match
+
+    mirror = read_vts(tiny_dataset / "corres" / "ell_c.sym.vts")  # 0-based
+    n = len(mirror)
+
+    def known_match(source, target, *args, **kwargs):
+        p2p = np.arange(n) if target.name == "ell_b" else mirror
+        return Match(p2p_21=p2p, p2p_12=p2p, fmap_12=np.eye(4), info={"confidence": 0.5}, timings={"total": 0.0})
+
+    monkeypatch.setattr(shapecorr.pipeline, "match", known_match)
+    out = tmp_path / "out"
+    assert main(["eval", str(tiny_dataset), "--out", str(out), "--quiet"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    right, flipped = res["pairs"]
+    assert right["mean_error_x100"] == 0.0 and right["median_error_x100"] == 0.0
+    assert right["auc"] == pytest.approx(1.0) and right["coverage_21"] == right["coverage_12"] == 1.0
+    assert right["flipped"] is False and right["frac_nearer_sym"] == 0.0
+    assert flipped["flipped"] is True and flipped["flipped_whole"] is True
+    assert flipped["mean_error_sym_x100"] == 0.0 and flipped["mean_error_x100"] > 10
+    assert flipped["coverage_21"] == 1.0  # a mirror is a bijection too
+    assert res["summary"]["flip_rate"] == 0.5 and res["summary"]["n_flipped"] == 1
+    assert res["summary"]["mean_error_unflipped_x100"] == 0.0
 
 
 def test_eval_limit_quiet_and_default_pairs(tiny_dataset, tmp_path, capsys):
@@ -34,6 +74,7 @@ def test_eval_limit_quiet_and_default_pairs(tiny_dataset, tmp_path, capsys):
     assert capsys.readouterr().err == ""
     res = json.loads((out / "results.json").read_text())
     assert res["summary"]["n_pairs"] == 1 and res["pairs"][0]["n_points"] == 50
+    assert (res["pairs"][0]["source"], res["pairs"][0]["target"]) == ("ell_a", "ell_b")  # the first listed
 
 
 @pytest.mark.parametrize("case, message", [
