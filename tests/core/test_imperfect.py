@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import grid, icosphere, write_off
 
 from shapecorr import Shape, load
 from shapecorr.core import (
@@ -23,8 +24,6 @@ from shapecorr.core import (
     UnreferencedVerticesError,
     merge_duplicate_vertices,
 )
-
-from helpers import grid, icosphere, write_off
 
 
 def _two_triangles_with_a_seam():
@@ -89,7 +88,7 @@ def test_each_kind_is_one_warning_line_and_the_shape_is_kept(tmp_path, name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_strict_loading_refuses_each_kind_with_its_own_error(tmp_path, name):
-    build, kinds, error = CASES[name]
+    build, _, error = CASES[name]
     v, f = build()
     p = write_off(tmp_path / f"{name}.off", v, f)
     with pytest.raises(error, match="strict") as info:
@@ -146,7 +145,8 @@ def test_repeated_vertices_inside_the_surface_stay_apart():
     s = Shape(np.vstack([a.vertices, b]), np.vstack([a.faces, a.faces + 42]))
     assert s.n_duplicate_vertices == 1 and s.n_components == 2 and s.is_edge_manifold
     np.testing.assert_array_equal(s.surface_faces, s.faces)
-    (dup, comps) = s.issues()
+    dup, comps = s.issues()
+    assert comps.kind == "components"
     assert dup.found == (f"1 duplicate vertices (at exactly the position of an earlier vertex; first: "
                          f"vertex {42 + bottom} = vertex {top})")
     assert dup.done == "kept, not merged (vertex order unchanged)"

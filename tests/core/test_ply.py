@@ -7,12 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import bumpy
 
 from shapecorr import load, save
 from shapecorr.core import ShapeParseError, ShapeWarning
 from shapecorr.core.ply import strips_to_triangles
-
-from helpers import bumpy
 
 # a 2 x 4 grid in the plane z = 0:   4 5 6 7
 #                                    0 1 2 3
@@ -128,10 +127,10 @@ def test_strips_of_only_artefacts_are_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("content", [
-    b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
-    b"end_header\n0 0 0\n1 0 0\n",  # truncated
-    b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
-    b"property float z\nend_header\n\x00\x00\x00\x00",  # truncated
+    (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+     b"end_header\n0 0 0\n1 0 0\n"),  # truncated
+    (b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+     b"property float z\nend_header\n\x00\x00\x00\x00"),  # truncated
     b"ply\nformat ascii 1.0\nelement vertex 1\nproperty quaternion x\nend_header\n0\n",  # unknown type
     b"ply\nformat ebcdic 1.0\nelement vertex 1\nproperty float x\nend_header\n0\n",
     b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n0\n",  # no y, z

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from helpers import bumpy, grid, icosphere, permuted_copy, point_cloud, write_off
 
 from shapecorr.core import TooFewPointsError
 from shapecorr.spectral import Eigenbasis, eigenbasis, eigh_generalized, laplacian
-
-from helpers import bumpy, grid, icosphere, permuted_copy, point_cloud, write_off
 
 
 def _cuda_available():
