@@ -337,9 +337,8 @@ class Shape:
         """Unique undirected edges of ``faces`` and how many faces use each (computed once)."""
 
         def compute():
-            f = faces
-            e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-            key = e[:, 0] * np.int64(self.n_vertices) + e[:, 1]
+            a, b = faces.ravel(), faces[:, [1, 2, 0]].ravel()  # the three edges of each face
+            key = np.minimum(a, b) * np.int64(self.n_vertices) + np.maximum(a, b)
             uniq, counts = np.unique(key, return_counts=True)
             edges = np.stack([uniq // self.n_vertices, uniq % self.n_vertices], axis=1)
             return edges, counts
@@ -351,16 +350,21 @@ class Shape:
         """Unique undirected edges ``(e, 2)`` of :attr:`faces`, with ``e[:, 0] < e[:, 1]``."""
         return self._edge_counts(self.faces, "edge_counts")[0]
 
+    def _surface_edge_counts(self):
+        if (self.seam_index == np.arange(self.n_vertices)).all():  # no seam: the same faces
+            return self._edge_counts(self.repaired().faces, "repaired_edge_counts")
+        return self._edge_counts(self.surface_faces, "surface_edge_counts")
+
     @property
     def boundary_edges(self) -> np.ndarray:
         """Edges of the surface (:attr:`surface_faces`) used by exactly one face."""
-        edges, counts = self._edge_counts(self.surface_faces, "surface_edge_counts")
+        edges, counts = self._surface_edge_counts()
         return edges[counts == 1]
 
     @property
     def non_manifold_edges(self) -> np.ndarray:
         """Edges of the surface (:attr:`surface_faces`) used by three or more faces."""
-        edges, counts = self._edge_counts(self.surface_faces, "surface_edge_counts")
+        edges, counts = self._surface_edge_counts()
         return edges[counts > 2]
 
     @property
@@ -380,7 +384,7 @@ class Shape:
             from scipy.sparse import coo_matrix
             from scipy.sparse.csgraph import connected_components
 
-            e = self._edge_counts(self.surface_faces, "surface_edge_counts")[0]
+            e = self._surface_edge_counts()[0]
             n = self.n_vertices
             g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
             labels = connected_components(g, directed=False)[1]
