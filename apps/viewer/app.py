@@ -1,4 +1,4 @@
-"""Start the viewer: a QApplication, one :class:`ViewerWindow`, optional inputs to open."""
+"""Start the viewer: a QApplication, one :class:`ViewerWindow`, the inputs of the command line."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import sys
 
 
 def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_source=None, gt_target=None,
-               preset=None, device: str = "cpu", screenshot=None) -> int:
-    """Open the window (and the given files), run the Qt event loop, return its exit status.
+               preset=None, device: str = "cpu", strict: bool = False, auto_match: bool = True,
+               screenshot=None) -> int:
+    """Open the window, read the given files in the background and, once both shapes are open,
+    show the saved match (``match_dir``) or start computing one (``auto_match``); run the Qt
+    event loop and return its exit status.
 
-    ``screenshot``: save a PNG of the views once everything given is loaded, then quit
-    (for documentation and smoke tests).
+    ``screenshot``: save a PNG of the whole window once all of that is done, then quit (for
+    documentation and smoke tests).
     """
     from PySide6 import QtCore, QtWidgets
 
@@ -18,9 +21,16 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("shapecorr viewer")
-    win = ViewerWindow(preset=preset, device=device)
+    win = ViewerWindow(preset=preset, device=device, strict=strict, auto_match=auto_match and match_dir is None)
     win.show()
     app.processEvents()
+
+    def shoot():
+        win.wait_idle()
+        win.save_screenshot(screenshot, whole_window=True)
+        win.close()
+        app.quit()
+
     def after_load():
         if match_dir is not None:
             win.load_match(match_dir)
@@ -29,17 +39,8 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
         if screenshot is not None:
             QtCore.QTimer.singleShot(100, shoot)
 
-    def shoot():
-        win.wait_idle()
-        win.save_screenshot(screenshot)
-        win.close()
-        app.quit()
-
     if source is not None or target is not None:
-        # read in the background: the window is up at once, even for large files
-        fail = (lambda: QtCore.QTimer.singleShot(100, shoot)) if screenshot is not None else None
-        if not win.load_shapes(source, target, blocking=False, then=after_load, on_error=fail) and fail:
-            fail()
+        win.load_shapes(source, target, blocking=False, then=after_load)
     else:
         after_load()
     return int(app.exec())

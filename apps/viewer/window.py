@@ -1,9 +1,10 @@
-"""The viewer's main window: two shapes side by side, their correspondence, picking, errors.
+"""The viewer's main window: draws a :class:`~apps.viewer.state.ViewerState` (two shapes side
+by side, their correspondence, picks, errors) and runs the slow work in :class:`~apps.viewer.worker.Jobs`.
 
 Everything a menu or key does is also a method (``load_shapes``, ``run_match``, ``pick``,
 ``set_scheme``, ``set_mode``, ``set_lines``, ``save_screenshot`` ...) so that tests and scripts
 can drive the window without synthesizing events. Errors never escape a method called from the
-GUI: they become a (non-blocking) dialog with the data layer's message, and ``last_error``.
+GUI: they become a (non-blocking) dialog with the library's message, and ``last_error``.
 """
 
 from __future__ import annotations
@@ -16,31 +17,26 @@ import numpy as np
 import pyvista as pv
 from PySide6 import QtCore, QtGui, QtWidgets
 from pyvistaqt import QtInteractor
+from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
-from vtkmodules.vtkRenderingCore import (
-    vtkActor2D,
-    vtkCellPicker,
-    vtkPointPicker,
-    vtkPolyDataMapper2D,
-    vtkRenderer,
-)
+from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCellPicker, vtkPointPicker, vtkPolyDataMapper2D, vtkRenderer
 
 from . import helpers
-from .worker import Job
+from .state import MODES, SIDES, ViewerState, other_side
+from .worker import Jobs
 
 log = logging.getLogger(__name__)
 
-SIDES = ("source", "target")
 BACKGROUND = (0.16, 0.17, 0.19)
 NEUTRAL = (0.78, 0.78, 0.76)
 MARKER_COLORS = {"picked": (1.0, 1.0, 1.0), "match": (1.0, 0.1, 0.85), "true": (0.1, 0.95, 0.3)}
 MARKER_RADIUS = 0.018  # shapes are drawn with unit bounding-box diagonal
-MODES = ("correspondence", "error", "texture")
 CLICK_TOLERANCE_PX = 4
 N_LINES = 60
 BIG_MESH = 50_000  # above this, colour schemes are computed in the background
+LOW_CONFIDENCE_STYLE = "QLabel { color: #ff6b5b; font-weight: bold; }"
 
 SHORTCUTS = [
     ("Ctrl+O", "open the source shape"), ("Ctrl+Shift+O", "open the target shape"),
@@ -54,59 +50,35 @@ SHORTCUTS = [
 ]
 
 
-class _ReadError(ValueError):
-    """A shape file that cannot be read: ``title`` and the data layer's ``message``."""
-
-    def __init__(self, title: str, message: str):
-        super().__init__(f"{title}\x00{message}")
-        self.title, self.message = title, message
-
-
 class ViewerWindow(QtWidgets.QMainWindow):
-    """Desktop viewer of a pair of shapes and their correspondence (shapecorr public API only)."""
+    """Desktop viewer of a pair of shapes and their correspondence (shapecorr public API only).
 
-    shapes_changed = QtCore.Signal()
-    match_changed = QtCore.Signal()
-    picked = QtCore.Signal(dict)
+    ``auto_match``: start :func:`shapecorr.match` in the background as soon as both shapes are
+    open and no match is shown (what ``shapecorr view A B`` does). ``strict``: refuse imperfect
+    shapes instead of opening them with warnings.
+    """
 
-    def __init__(self, preset: str | None = None, parent=None, device: str = "cpu"):
+    def __init__(self, preset: str | None = None, parent=None, device: str = "cpu", *,
+                 auto_match: bool = False, strict: bool = False):
         super().__init__(parent)
         import shapecorr
 
         self.setWindowTitle("shapecorr viewer")
         self.resize(1280, 720)
         self.setAcceptDrops(True)
-
-        self.shapes: dict[str, object] = {"source": None, "target": None}
-        self.match = None
-        self.match_origin = ""
-        self.gt: helpers.GroundTruth | None = None
-        self.errors: dict | None = None
-        self.transfer_note = ""
-        self.scheme = helpers.color_schemes()[0]
-        self.mode = "correspondence"
-        self.show_lines = False
-        self.markers: dict[str, dict] = {}
-        self.last_pick: dict | None = None
+        self.state = ViewerState(presets=shapecorr.available_presets(), preset=preset, device=device,
+                                 strict=strict)
+        self.auto_match = auto_match
+        self.jobs = Jobs(self)
+        self.jobs.changed.connect(self._show_progress)
+        self.jobs.progressed.connect(lambda name, stage, f: self._show_progress(f))
         self.last_error: str | None = None
-        self.jobs: dict[str, Job] = {}
-        self._abandoned: set[Job] = set()  # cancelled threads still finishing their stage
-        self.device = device  # passed to shapecorr.match, as `shapecorr match --device`
-        self.presets = shapecorr.available_presets() or ["default"]
-        if preset and preset not in self.presets:
-            self.presets.append(str(preset))  # a YAML path given on the command line
-        self.preset = preset if preset else ("default" if "default" in self.presets else self.presets[0])
-
-        self._frames: dict[str, helpers.DisplayFrame] = {}
+        self.markers: dict[str, dict] = {}  # name -> side, vertex, position, actor
         self._display_pts: dict[str, np.ndarray] = {}
         self._trees: dict[str, object] = {}
         self._actors: dict[str, object] = {}
-        self._solvers: dict[str, object] = {}
-        self._src_colors: dict[str, np.ndarray] = {}
-        self._transfer_cache = None
         self._press_pos = None
         self._line_pairs = None
-        self._load_times: dict[str, float] = {}
 
         self._build_plotter()
         self._build_actions()
@@ -132,30 +104,34 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.plotter.enable_anti_aliasing("fxaa", all_renderers=True)
         except Exception as exc:  # some OpenGL drivers lack it; plain edges are fine
             log.info("no FXAA: %s", exc)
-        self._set_default_view()
-        # lines between the two views live in an overlay renderer spanning the whole window
+        self.set_view(render=False)
+        self._build_line_overlay()
+        # click (press + release without a drag) picks; dragging still rotates
+        self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_press)
+        self.plotter.iren.add_observer("LeftButtonReleaseEvent", self._on_release)
+
+    def _build_line_overlay(self) -> None:
+        """Lines between the two views live in an overlay renderer spanning the whole window."""
         ren_win = self.plotter.ren_win
-        self._overlay = vtkRenderer()
+        overlay = vtkRenderer()
         n_layers = ren_win.GetNumberOfLayers()
         ren_win.SetNumberOfLayers(n_layers + 1)
-        self._overlay.SetLayer(n_layers)
-        self._overlay.SetViewport(0, 0, 1, 1)
-        self._overlay.InteractiveOff()
-        self._overlay.UseFXAAOn()  # smooth lines without multisampling
-        ren_win.AddRenderer(self._overlay)
+        overlay.SetLayer(n_layers)
+        overlay.SetViewport(0, 0, 1, 1)
+        overlay.InteractiveOff()
+        overlay.UseFXAAOn()  # smooth lines without multisampling
+        ren_win.AddRenderer(overlay)
         self._line_poly = vtkPolyData()
         mapper = vtkPolyDataMapper2D()
         mapper.SetInputData(self._line_poly)
         mapper.SetColorModeToDirectScalars()
-        self._line_actor = vtkActor2D()
-        self._line_actor.SetMapper(mapper)
-        self._line_actor.GetProperty().SetLineWidth(2.0)
-        self._line_actor.GetProperty().SetOpacity(0.7)
-        self._overlay.AddActor(self._line_actor)
+        actor = vtkActor2D()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetLineWidth(2.0)
+        actor.GetProperty().SetOpacity(0.7)
+        overlay.AddActor(actor)
+        self._overlay = overlay
         ren_win.AddObserver("StartEvent", self._update_lines)
-        # click (press + release without a drag) picks; dragging still rotates
-        self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_press)
-        self.plotter.iren.add_observer("LeftButtonReleaseEvent", self._on_release)
 
     def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QtGui.QAction:
         act = QtGui.QAction(text, self)
@@ -187,289 +163,243 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.act_match = a("&Compute match", lambda: self.run_match(), ["Ctrl+M", "F5"])
         self.act_cancel = a("C&ancel", self.cancel, "Esc")
         self.act_next_scheme = a("&Next colour scheme", self.next_scheme, "C")
-        self.act_mode_corr = a("&Correspondence colours", lambda: self.set_mode("correspondence"), "1", True)
-        self.act_mode_error = a("&Error heat map", lambda: self.set_mode("error"), "E", True)
-        self.act_mode_texture = a("&Texture preview", lambda: self.set_mode("texture"), "T", True)
-        self.act_lines = a("&Lines between matched points", lambda c=None: self.set_lines(not self.show_lines),
+        self.mode_actions = {
+            "correspondence": a("&Correspondence colours", lambda: self.set_mode("correspondence"), "1", True),
+            "error": a("&Error heat map", lambda: self.set_mode("error"), "E", True),
+            "texture": a("&Texture preview", lambda: self.set_mode("texture"), "T", True),
+        }
+        self.act_lines = a("&Lines between matched points", lambda: self.set_lines(not self.state.show_lines),
                            "L", True)
         self.act_reset = a("&Reset camera", self.reset_camera, "R")
         self.act_clear = a("Clear mar&kers", self.clear_markers, "X")
         self.act_pick_here = a("&Pick under mouse", self._pick_under_mouse, "P")
         self.act_shortcuts = a("&Keyboard shortcuts", self._show_shortcuts, "F1")
-        self.act_about = a("&About", self._show_about)
         group = QtGui.QActionGroup(self)
-        for act in (self.act_mode_corr, self.act_mode_error, self.act_mode_texture):
+        for act in self.mode_actions.values():
             group.addAction(act)
-        self.act_mode_corr.setChecked(True)
+        self.mode_actions["correspondence"].setChecked(True)
+
+    def _choice_menu(self, menu, names, current, slot) -> dict:
+        """A submenu of exclusive, checkable choices; returns its actions by name."""
+        group = QtGui.QActionGroup(self)
+        actions = {}
+        for name in names:
+            act = QtGui.QAction(name, self, checkable=True)
+            act.setChecked(name == current)
+            act.triggered.connect(lambda _=False, n=name: slot(n))
+            group.addAction(act)
+            menu.addAction(act)
+            actions[name] = act
+        return actions
+
+    def _combo(self, toolbar, label, names, current, slot) -> QtWidgets.QComboBox:
+        toolbar.addWidget(QtWidgets.QLabel(f" {label}: "))
+        box = QtWidgets.QComboBox()
+        box.addItems(list(names))
+        box.setCurrentText(current)
+        box.currentTextChanged.connect(slot)
+        toolbar.addWidget(box)
+        return box
 
     def _build_menus_and_toolbar(self) -> None:
+        def fill(menu, actions):
+            for act in actions:
+                menu.addSeparator() if act is None else menu.addAction(act)
+
         mb = self.menuBar()
-        m = mb.addMenu("&File")
-        for act in (self.act_open_source, self.act_open_target, self.act_open_pair, None, self.act_load_match,
-                    self.act_load_gt, self.act_load_vts, None, self.act_save_match, self.act_save_transfer,
-                    self.act_screenshot, None, self.act_quit):
-            m.addSeparator() if act is None else m.addAction(act)
+        fill(mb.addMenu("&File"), [self.act_open_source, self.act_open_target, self.act_open_pair, None,
+                                   self.act_load_match, self.act_load_gt, self.act_load_vts, None,
+                                   self.act_save_match, self.act_save_transfer, self.act_screenshot, None,
+                                   self.act_quit])
         m = mb.addMenu("&Match")
-        m.addAction(self.act_match)
-        m.addAction(self.act_cancel)
-        pm = m.addMenu("&Preset")
-        self._preset_group = QtGui.QActionGroup(self)
-        for name in self.presets:
-            act = QtGui.QAction(name, self, checkable=True)
-            act.setChecked(name == self.preset)
-            act.triggered.connect(lambda _=False, n=name: self.set_preset(n))
-            self._preset_group.addAction(act)
-            pm.addAction(act)
+        fill(m, [self.act_match, self.act_cancel])
+        self.preset_actions = self._choice_menu(m.addMenu("&Preset"), self.state.presets, self.state.preset,
+                                                self.set_preset)
         m = mb.addMenu("&View")
-        for act in (self.act_mode_corr, self.act_mode_error, self.act_mode_texture, None, self.act_next_scheme):
-            m.addSeparator() if act is None else m.addAction(act)
-        sm = m.addMenu("Colour &scheme")
-        self._scheme_group = QtGui.QActionGroup(self)
-        self._scheme_actions = {}
-        for name in helpers.color_schemes():
-            act = QtGui.QAction(name, self, checkable=True)
-            act.setChecked(name == self.scheme)
-            act.triggered.connect(lambda _=False, n=name: self.set_scheme(n))
-            self._scheme_group.addAction(act)
-            self._scheme_actions[name] = act
-            sm.addAction(act)
-        for act in (None, self.act_lines, self.act_reset, self.act_clear, self.act_pick_here):
-            m.addSeparator() if act is None else m.addAction(act)
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_shortcuts)
-        m.addAction(self.act_about)
+        fill(m, [*self.mode_actions.values(), None, self.act_next_scheme])
+        self.scheme_actions = self._choice_menu(m.addMenu("Colour &scheme"), COLOR_SCHEMES, self.state.scheme,
+                                                self.set_scheme)
+        fill(m, [None, self.act_lines, self.act_reset, self.act_clear, self.act_pick_here])
+        fill(mb.addMenu("&Help"), [self.act_shortcuts])
 
         tb = self.addToolBar("main")
         tb.setMovable(False)
-        tb.addAction(self.act_open_source)
-        tb.addAction(self.act_open_target)
-        tb.addSeparator()
-        tb.addWidget(QtWidgets.QLabel(" preset: "))
-        self.preset_box = QtWidgets.QComboBox()
-        self.preset_box.addItems(self.presets)
-        self.preset_box.setCurrentText(self.preset)
-        self.preset_box.currentTextChanged.connect(self.set_preset)
-        tb.addWidget(self.preset_box)
-        tb.addAction(self.act_match)
-        tb.addAction(self.act_load_match)
-        tb.addSeparator()
-        tb.addWidget(QtWidgets.QLabel(" colours: "))
-        self.scheme_box = QtWidgets.QComboBox()
-        self.scheme_box.addItems(helpers.color_schemes())
-        self.scheme_box.setCurrentText(self.scheme)
-        self.scheme_box.currentTextChanged.connect(self.set_scheme)
-        tb.addWidget(self.scheme_box)
-        for act in (self.act_mode_corr, self.act_mode_error, self.act_mode_texture, self.act_lines):
-            tb.addAction(act)
-        tb.addSeparator()
-        tb.addAction(self.act_screenshot)
+        fill(tb, [self.act_open_source, self.act_open_target, None])
+        self.preset_box = self._combo(tb, "preset", self.state.presets, self.state.preset, self.set_preset)
+        fill(tb, [self.act_match, self.act_load_match, None])
+        self.scheme_box = self._combo(tb, "colours", COLOR_SCHEMES, self.state.scheme, self.set_scheme)
+        fill(tb, [*self.mode_actions.values(), self.act_lines, None, self.act_screenshot])
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
+        self.lbl_warnings = QtWidgets.QLabel()
+        self.lbl_warnings.setStyleSheet("QLabel { color: #e0a030; }")
         self.lbl_shapes = QtWidgets.QLabel()
         self.lbl_match = QtWidgets.QLabel()
         self.lbl_error = QtWidgets.QLabel()
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("%p%")
+        self.progress.setMaximumWidth(260)
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
-        for w in (self.lbl_shapes, self.lbl_match, self.lbl_error):
+        sb.addWidget(self.lbl_warnings, 1)
+        for w in (self.lbl_shapes, self.lbl_match, self.lbl_error, self.progress, self.cancel_button):
             sb.addPermanentWidget(w)
-        sb.addPermanentWidget(self.progress)
-        sb.addPermanentWidget(self.cancel_button)
         self.progress.hide()
         self.cancel_button.hide()
         self._tick = QtCore.QTimer(self)
-        self._tick.setInterval(500)
-        self._tick.timeout.connect(self._tick_progress)
+        self._tick.setInterval(500)  # stages can be long: the elapsed time shows the bar is alive
+        self._tick.timeout.connect(self._show_progress)
         self._tick.start()
         self._update_status()
 
-    # ================================================================== properties
+    # ================================================================== shorthands
     @property
     def source(self):
-        return self.shapes["source"]
+        return self.state.source
 
     @property
     def target(self):
-        return self.shapes["target"]
+        return self.state.target
 
     @property
-    def busy(self) -> bool:
-        return any(j.isRunning() for j in self.jobs.values()) or bool(self.jobs)
+    def match(self):
+        return self.state.match
 
-    # ================================================================== errors and notes
     def _error(self, title: str, message: str) -> None:
         """A non-blocking error dialog (never a crash, never a hang in tests)."""
         self.last_error = message
         log.warning("%s: %s", title, message)
-        self.statusBar().showMessage(f"{title}: {message}", 15000)
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Warning, title, message,
-                                    QtWidgets.QMessageBox.Ok, self)
+        self._message(f"{title}: {message}", 15000)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Warning, title, message, QtWidgets.QMessageBox.Ok, self)
         box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         box.setWindowModality(QtCore.Qt.WindowModal)
         box.open()
-        self._last_dialog = box
 
     def _message(self, text: str, ms: int = 8000) -> None:
-        self.statusBar().showMessage(text, ms)
+        if text:
+            self.statusBar().showMessage(text, ms)
+
+    def _info_box(self, title: str, text: str, monospace: bool = False) -> None:
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Information, title, text, QtWidgets.QMessageBox.Ok, self)
+        if monospace:
+            box.setStyleSheet("QLabel { font-family: monospace; }")
+        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        box.open()
 
     # ================================================================== loading
-    def load_shapes(self, source=None, target=None, *, blocking: bool = True, then=None, on_error=None) -> bool:
-        """Load the source and/or target (paths or :class:`shapecorr.Shape`); ``None`` keeps the
-        current one. A bad file leaves the window as it was and shows the loader's message.
+    def load_shapes(self, source=None, target=None, *, blocking: bool = True, then=None) -> bool:
+        """Open the source and/or target (paths or :class:`shapecorr.Shape`); ``None`` keeps the
+        current one. Imperfect meshes open with their warnings in the status bar; a file that
+        cannot be read gives a dialog and leaves its side as it was (the other side still opens).
 
-        ``blocking=False`` reads the files in a background thread (the menus, drops and the
-        command line do this, so large files never freeze the window) and calls ``then()``
-        once the shapes are shown (``on_error()`` if they could not be read). Returns whether the shapes were loaded (blocking) or the
-        reading started (non-blocking).
+        ``blocking=False`` reads in a background thread (menus, drops and the command line do,
+        so large files never freeze the window) and calls ``then()`` once done. Returns
+        whether every given shape was opened (blocking) or the reading started (non-blocking).
         """
         items = {side: item for side, item in (("source", source), ("target", target)) if item is not None}
         if not items:
             return False
-        if "load" in self.jobs:
-            self._message("still reading the previous files…")
-            return False
+        strict = self.state.strict
+
+        def work(progress, should_stop):
+            out = {}
+            for k, (side, item) in enumerate(items.items()):
+                progress(f"reading the {side}", k / len(items))
+                try:
+                    out[side] = helpers.read_shape(item, strict=strict)
+                except Exception as exc:  # the message goes to a dialog, the other side still opens
+                    from .worker import describe_error
+
+                    out[side] = describe_error(exc)
+            return out
+
+        def done(out):
+            ok = self._apply_read(out)
+            if then is not None:
+                then()
+            return ok
+
         if blocking:
             QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.WaitCursor)
             try:
-                new = self._read_shapes(items)
-            except _ReadError as exc:
-                self._error(exc.title, exc.message)
-                if on_error is not None:
-                    on_error()
-                return False
+                out = work(lambda *_: None, lambda: False)
             finally:
                 QtWidgets.QApplication.restoreOverrideCursor()
-            self._apply_shapes(new)
+            return done(out)
+        def failed(message):
+            self._error("Cannot open the shapes", message)
             if then is not None:
                 then()
-            return True
 
-        def work(progress, should_stop):
-            return self._read_shapes(items, progress)
-
-        job = Job("load", work, self)
-        job.progressed.connect(lambda s, f: self._on_progress("load", s, f))
-        job.succeeded.connect(lambda new, j=job: self._on_loaded(j, new, then))
-        job.failed.connect(lambda msg, j=job: self._on_load_failed(j, msg, on_error))
-        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
-        self._start_job(job)
+        self.jobs.start("load", work, done, failed)
         self._message("reading " + ", ".join(str(getattr(i, "name", i)) for i in items.values()) + "…", 0)
         return True
 
-    def _on_loaded(self, job: Job, new: dict, then) -> None:
-        self._finish_job(job)
-        if job.should_stop():
-            return
-        self.statusBar().clearMessage()
-        self._apply_shapes(new)
-        if then is not None:
-            then()
-
-    def _on_load_failed(self, job: Job, message: str, on_error=None) -> None:
-        self._finish_job(job)
-        if job.should_stop():
-            return
-        title, _, text = message.partition("\x00")
-        self._error(title if text else "Cannot open the shape", text or message)
-        if on_error is not None:
-            on_error()
-
-    def _read_shapes(self, items: dict, progress=None) -> dict:
-        """Read the given sides (may run in a worker thread: touches no widget)."""
-        import shapecorr
-
-        new = {}
-        for k, (side, item) in enumerate(items.items()):
-            if progress is not None:
-                progress(f"reading the {side}", k / len(items))
-            t0 = time.perf_counter()
-            try:
-                shape = item if isinstance(item, shapecorr.Shape) else shapecorr.load(item, warn=False)
-            except (shapecorr.ShapecorrError, OSError, ValueError) as exc:
-                raise _ReadError(f"Cannot open the {side}", str(exc)) from exc
-            except Exception as exc:  # an unexpected reader failure is still not a crash
-                raise _ReadError(f"Cannot open the {side}",
-                                 f"{item}: unexpected error ({type(exc).__name__}: {exc})") from exc
-            self._load_times[side] = time.perf_counter() - t0
-            new[side] = shape
-        return new
-
-    def _apply_shapes(self, new: dict) -> None:
-        self.cancel()
-        for side, shape in new.items():
-            self.shapes[side] = shape
-            self._frames[side] = helpers.DisplayFrame.of(shape.vertices)
-            self._display_pts[side] = self._frames[side].apply(shape.vertices)
-            self._trees.pop(side, None)
-            self._solvers.pop(side, None)
-            self._actors.pop(side, None)
-        if "source" in new:
-            self._src_colors.clear()
-        self.match = None
-        self.match_origin = ""
-        self.errors = None
-        self.gt = None
-        self._transfer_cache = None
-        self._line_pairs = None
-        self.markers.clear()
-        self.last_pick = None
-        self.last_error = None
-        if self.source is not None and self.target is not None:
-            found = helpers.find_ground_truth(self.source, self.target)
-            if found:
-                try:
-                    self.gt = helpers.load_ground_truth(self.source, self.target, **found)
-                    self._message(f"ground truth found beside the shapes: {self.gt.label}")
-                except Exception as exc:  # a neighbouring file that does not fit is just ignored
-                    log.info("ignoring ground truth beside the shapes: %s", exc)
-        self._redraw(reset_camera=True)
-        self.shapes_changed.emit()
+    def _apply_read(self, out: dict) -> bool:
+        """Show the shapes that were read, a dialog for each that was not."""
+        loaded = {side: r for side, r in out.items() if isinstance(r, helpers.LoadedShape)}
+        failed = {side: r for side, r in out.items() if side not in loaded}
+        if loaded:
+            self.jobs.cancel()  # a match or errors of the previous shapes are no longer wanted
+            note = self.state.set_shapes(loaded)
+            self.last_error = None
+            self.statusBar().clearMessage()
+            for side, item in loaded.items():
+                self._display_pts[side] = helpers.DisplayFrame.of(item.shape.vertices).apply(item.shape.vertices)
+                self._trees.pop(side, None)
+                self._actors.pop(side, None)
+            self.markers.clear()
+            self._redraw(reset_camera=True)
+            self._message(note)
+        for side, message in failed.items():
+            self._error(f"Cannot open the {side}", message)
+        if loaded and self.auto_match and self.state.has_pair and self.match is None:
+            self.run_match()
+        return not failed
 
     def load_match(self, directory=None) -> bool:
-        """Load a match saved by ``shapecorr match --out DIR`` (or ``Match.save``)."""
+        """Show a match saved by ``shapecorr match --out DIR`` (or ``Match.save``)."""
         import shapecorr
 
         if directory is None:
             directory = QtWidgets.QFileDialog.getExistingDirectory(self, "Load a saved match")
             if not directory:
                 return False
-        if self.source is None or self.target is None:
+        if not self.state.has_pair:
             self._error("Cannot load the match", "open the source and the target shapes first.")
             return False
         try:
             m = shapecorr.Match.load(directory)
-            m.check_shapes(self.source, self.target)
-        except (shapecorr.ShapecorrError, OSError, ValueError) as exc:
+            self.jobs.cancel("match")  # a loaded match replaces the one being computed
+            self.set_match(m, origin=f"loaded from {Path(directory).name}")
+        except (shapecorr.ShapecorrError, OSError) as exc:
             self._error("Cannot load the match", str(exc))
             return False
-        self.set_match(m, origin=f"loaded from {Path(directory).name}")
         return True
 
     def load_ground_truth(self, gt_map=None, *, gt_source=None, gt_target=None) -> bool:
         """Ground truth from a 0-based map file (line j: source vertex of target vertex j) or a
         pair of ``.vts`` files (1-based); starts the per-vertex error computation."""
-        if self.source is None or self.target is None:
+        import shapecorr
+
+        if not self.state.has_pair:
             self._error("Cannot load ground truth", "open the source and the target shapes first.")
             return False
         if gt_map is None and gt_source is None:
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Ground-truth map (0-based)", "",
-                                                            "Maps (*.txt *.map *.vts);;All files (*)")
-            if not path:
+            gt_map, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Ground-truth map (0-based)", "",
+                                                              "Maps (*.txt *.map *.vts);;All files (*)")
+            if not gt_map:
                 return False
-            gt_map = path
         try:
-            self.gt = helpers.load_ground_truth(self.source, self.target, gt_map=gt_map, gt_source=gt_source,
-                                                gt_target=gt_target)
-        except Exception as exc:
+            gt = helpers.load_ground_truth(self.source, self.target, gt_map=gt_map, gt_source=gt_source,
+                                           gt_target=gt_target)
+        except shapecorr.ShapecorrError as exc:
             self._error("Cannot load ground truth", str(exc))
             return False
-        self.errors = None
+        self.state.set_ground_truth(gt)
         self._start_error_job()
-        self._update_status()
+        self._redraw()
         return True
 
     def _open_dialog(self, side: str) -> None:
@@ -502,15 +432,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event):  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+    dragMoveEvent = dragEnterEvent  # noqa: N815
 
     def dropEvent(self, event):  # noqa: N802
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        x = event.position().x() if hasattr(event, "position") else event.pos().x()
         event.acceptProposedAction()
-        self.open_paths(paths, side="source" if x < self.width() / 2 else "target")
+        self.open_paths(paths, side="source" if event.position().x() < self.width() / 2 else "target")
 
     def open_paths(self, paths, side: str = "source", blocking: bool = False) -> None:
         """What a drop does: folders are saved matches, ``.vts``/``*_gt.txt`` are ground truth,
@@ -538,216 +465,91 @@ class ViewerWindow(QtWidgets.QMainWindow):
         else:
             rest()
 
-    # ================================================================== matching
+    # ================================================================== background work
     def set_preset(self, name: str) -> None:
-        if name not in self.presets or name == self.preset and self.preset_box.currentText() == name:
+        if name not in self.state.presets:
             return
-        self.preset = name
-        if self.preset_box.currentText() != name:
-            self.preset_box.setCurrentText(name)
-        for act in self._preset_group.actions():
-            act.setChecked(act.text() == name)
-        self._message(f"preset: {name} (Ctrl+M to compute)")
+        self.state.preset = name
+        self.preset_box.setCurrentText(name)
+        self.preset_actions[name].setChecked(True)
 
     def run_match(self, blocking: bool = False, preset: str | None = None, timeout: float = 600.0) -> bool:
-        """Compute the match with :func:`shapecorr.match` in a background thread.
-
-        ``blocking=True`` waits (processing Qt events) until the match and any follow-up
-        error computation are done; returns whether a match is now shown.
-        """
+        """Compute the match with :func:`shapecorr.match` in a background thread (progress in
+        the status bar, Esc cancels). ``blocking=True`` waits (processing Qt events) until the
+        match and its error computation are done; returns whether a match is then shown (or,
+        non-blocking, whether it started)."""
         import shapecorr
 
-        if self.source is None or self.target is None:
+        if not self.state.has_pair:
             self._error("Cannot compute the match", "open the source and the target shapes first "
                         "(File > Open, drag and drop, or the command line).")
             return False
         if "match" in self.jobs:
             self._message("a match is already being computed")
             return False
-        preset = preset or self.preset
-        src, tgt, device = self.source, self.target, self.device
+        preset = preset or self.state.preset
+        src, tgt, device = self.source, self.target, self.state.device
+        t0 = time.perf_counter()
 
         def work(progress, should_stop):
             return shapecorr.match(src, tgt, preset=preset, device=device, progress=progress)
 
-        job = Job("match", work, self)
-        job.preset = preset
-        job.progressed.connect(lambda s, f: self._on_progress("match", s, f))
-        job.succeeded.connect(lambda m, j=job: self._on_match_done(j, m))
-        job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "The match failed", msg))
-        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
-        self._start_job(job)
+        def done(m):
+            self.set_match(m, origin=f"preset {preset}, {time.perf_counter() - t0:.1f} s")
+
+        self.jobs.start("match", work, done, lambda msg: self._error("The match failed", msg))
         self._message(f"matching with preset {preset!r} on {device}…", 0)
         if blocking:
             self.wait_idle(timeout)
             return self.match is not None
         return True
 
-    def _start_job(self, job: Job) -> None:
-        job.t_start = time.perf_counter()
-        self.jobs[job.name] = job
-        self.progress.setValue(0)
-        self.progress.setFormat(f"{job.name}: %p%")
-        self.progress.show()
-        self.cancel_button.show()
-        if job.name == "match":
-            self.act_match.setEnabled(False)
-        job.finished.connect(job.deleteLater)
-        job.start()
-
-    def _finish_job(self, job: Job) -> None:
-        if self.jobs.get(job.name) is job:
-            del self.jobs[job.name]
-        if "match" not in self.jobs:
-            self.act_match.setEnabled(True)
-        if not self.jobs:
-            self.progress.hide()
-            self.cancel_button.hide()
-
-    def _on_progress(self, name: str, stage: str, fraction: float) -> None:
-        job = self.jobs.get(name)
-        if job is None:
-            return
-        job.stage = stage
-        self.progress.setValue(int(round(100 * fraction)))
-        self._tick_progress()
-
-    def _tick_progress(self) -> None:
-        """Progress text with the elapsed time (stages can be long: the bar must look alive)."""
-        if not self.jobs:
-            return
-        job = list(self.jobs.values())[-1]
-        elapsed = time.perf_counter() - job.t_start
-        stage = getattr(job, "stage", "starting")
-        self.progress.setFormat(f"{job.name}: {stage} %p% ({elapsed:.0f} s)")
-
-    def _on_match_done(self, job: Job, match) -> None:
-        self._finish_job(job)
-        if job.should_stop():  # cancelled after its last stage: drop the result
-            return
-        stale = (match.source_summary.get("n_vertices") != self.source.n_vertices
-                 or match.target_summary.get("n_vertices") != self.target.n_vertices)
-        if stale:  # the shapes were replaced while it ran
-            return
-        self.set_match(match, origin=f"preset {job.preset}, {job.elapsed:.1f} s")
-
-    def _on_job_failed(self, job: Job, title: str, message: str) -> None:
-        self._finish_job(job)
-        if job.should_stop():
-            return
-        self._error(title, message)
-        self._update_status()
-
-    def _on_job_cancelled(self, job: Job) -> None:
-        self._finish_job(job)
-        self._update_status()
-
-    def cancel(self, wait: bool = False) -> None:
-        """Cancel running computations. The window is free at once: a cancelled job is set
-        aside, stops at its next progress report and its result is dropped. ``wait`` also
-        waits for the set-aside threads to end."""
-        jobs = list(self.jobs.values())
-        for job in jobs:
-            self._abandon(job)
-        if jobs:
-            self._message(f"cancelled {', '.join(j.name for j in jobs)} (the worker stops at its next stage)")
-        self._update_status()
-        if wait:
-            for job in list(self._abandoned):
-                job.wait()
-            QtWidgets.QApplication.processEvents()
-
-    def _abandon(self, job: Job) -> None:
-        """Stop caring about ``job``: it is told to stop and its result will be ignored."""
-        job.cancel()
-        if job.isRunning():
-            self._abandoned.add(job)
-            job.finished.connect(lambda j=job: self._abandoned.discard(j))
-        self._finish_job(job)
-
-    def wait_idle(self, timeout: float = 600.0) -> bool:
-        """Process Qt events until no background job is left (or ``timeout`` seconds)."""
-        app = QtWidgets.QApplication.instance()
-        t_end = time.monotonic() + timeout
-        while self.jobs and time.monotonic() < t_end:
-            app.processEvents(QtCore.QEventLoop.AllEvents, 50)
-            for job in list(self.jobs.values()):
-                job.wait(20)
-        app.processEvents()
-        return not self.jobs
-
     def set_match(self, match, origin: str = "") -> None:
-        """Show a :class:`shapecorr.Match` between the current shapes."""
-        match.check_shapes(self.source, self.target)
-        self.match = match
-        self.match_origin = origin
-        self.errors = None
-        self._transfer_cache = None
-        self._line_pairs = None
+        """Show a :class:`shapecorr.Match` between the current shapes (with its confidence)."""
+        self.state.set_match(match, origin)
         self.markers.clear()
+        conf = self.state.confidence
+        if conf is not None and conf.low:
+            self._message(f"low match confidence ({conf.value:.2f}): {conf.advice}", 30000)
+        else:
+            self.statusBar().clearMessage()
         self._start_error_job()
         self._redraw()
-        self.match_changed.emit()
 
     def _start_error_job(self) -> None:
-        if self.match is None or self.gt is None:
+        if self.match is None or self.state.gt is None:
             return
-        old = self.jobs.get("errors")
-        if old is not None:
-            self._abandon(old)
-        src, p2p, gt = self.source, np.asarray(self.match.p2p_21), self.gt
+        src, p2p, gt = self.source, np.asarray(self.match.p2p_21), self.state.gt
 
         def work(progress, should_stop):
             return helpers.geodesic_errors(src, p2p, gt, progress=lambda f: progress("geodesic errors", f),
                                            should_stop=should_stop)
 
-        job = Job("errors", work, self)
-        job.progressed.connect(lambda s, f: self._on_progress("errors", s, f))
-        job.succeeded.connect(lambda r, j=job: self._on_errors_done(j, r))
-        job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "Error computation failed", msg))
-        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
-        self._start_job(job)
+        def done(result):
+            if self.state.accept_errors(result):
+                self._redraw() if self.state.mode == "error" else self._update_status()
 
-    def _on_errors_done(self, job: Job, result: dict) -> None:
-        self._finish_job(job)
-        if job.should_stop():
-            return
-        if self.match is None or len(result["per_vertex"]) != self.target.n_vertices:
-            return
-        self.errors = result
-        self.errors["seconds"] = job.elapsed
-        if self.mode == "error":
-            self._redraw()
-        else:
-            self._update_status()
+        self.jobs.start("errors", work, done, lambda msg: self._error("Error computation failed", msg))
 
-    def _start_colors_job(self, scheme: str) -> None:
+    def _start_colors_job(self) -> None:
         if "colours" in self.jobs:
             return
-        src = self.source
+        src, scheme = self.source, self.state.scheme
 
         def work(progress, should_stop):
             progress(f"{scheme} colours", 0.1)
-            return helpers.correspondence_colors(src, scheme)
+            from shapecorr.render import correspondence_colors
 
-        job = Job("colours", work, self)
-        job.progressed.connect(lambda s, f: self._on_progress("colours", s, f))
-        job.succeeded.connect(lambda c, j=job: self._on_colors_done(j, src, scheme, c))
-        job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "Colour scheme failed", msg))
-        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
-        self._start_job(job)
+            return correspondence_colors(src, scheme)
 
-    def _on_colors_done(self, job: Job, src, scheme: str, colors) -> None:
-        self._finish_job(job)
-        if job.should_stop():
-            return
-        if src is self.source:
-            self._src_colors[scheme] = colors
-            if self.mode == "correspondence":
+        def done(colors):
+            if self.state.keep_colors(src, scheme, colors) and self.state.mode == "correspondence":
                 self._redraw()
 
+        self.jobs.start("colours", work, done, lambda msg: self._error("Colour scheme failed", msg))
+
     def _start_transfer_job(self) -> None:
-        if "texture" in self.jobs or self.match is None:
+        if "texture" in self.jobs:
             return
         match, src, tgt = self.match, self.source, self.target
 
@@ -755,150 +557,118 @@ class ViewerWindow(QtWidgets.QMainWindow):
             progress("texture transfer", 0.1)
             return helpers.transfer_preview(match, src, tgt)
 
-        job = Job("texture", work, self)
-        job.progressed.connect(lambda s, f: self._on_progress("texture", s, f))
-        job.succeeded.connect(lambda r, j=job, m=match: self._on_transfer_done(j, m, r))
-        job.failed.connect(lambda msg, j=job: self._on_job_failed(j, "Texture transfer failed", msg))
-        job.cancelled.connect(lambda j=job: self._on_job_cancelled(j))
-        self._start_job(job)
+        def done(result):
+            if match is self.match:
+                self.state.transfer = result
+            if self.state.mode == "texture":
+                self._redraw()  # a newer match starts its own transfer
 
-    def _on_transfer_done(self, job: Job, match, result) -> None:
-        self._finish_job(job)
-        if job.should_stop():
+        self.jobs.start("texture", work, done, lambda msg: self._error("Texture transfer failed", msg))
+
+    def cancel(self) -> None:
+        """Cancel running computations. The window is free at once: a cancelled job stops at its
+        next progress report and its result is dropped."""
+        names = self.jobs.cancel()
+        if names:
+            self._message(f"cancelled {', '.join(names)} (the worker stops at its next stage)")
+        self._update_status()
+
+    def wait_idle(self, timeout: float = 600.0) -> bool:
+        """Process Qt events until no background job is left (or ``timeout`` seconds)."""
+        return self.jobs.wait_idle(timeout)
+
+    def _show_progress(self, fraction: float | None = None) -> None:
+        busy = bool(self.jobs)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.act_match.setEnabled("match" not in self.jobs)
+        if not busy:
             return
-        if match is not self.match:  # a newer match arrived meanwhile: transfer that one
-            if self.mode == "texture":
-                self._redraw()
-            return
-        self._transfer_cache = result
-        if self.mode == "texture":
-            self._redraw()
+        job = list(self.jobs.running.values())[-1]
+        if isinstance(fraction, float):
+            self.progress.setValue(int(round(100 * fraction)))
+        elapsed = time.perf_counter() - job.t_start
+        self.progress.setFormat(f"{job.name}: {job.stage} %p% ({elapsed:.0f} s)")
 
     # ================================================================== display settings
     def set_scheme(self, name: str) -> None:
-        if name not in helpers.color_schemes():
-            self._error("Colour scheme", f"unknown colour scheme {name!r}; available: "
-                        f"{', '.join(helpers.color_schemes())}.")
+        try:
+            self.state.set_scheme(name)
+        except ValueError as exc:
+            self._error("Colour scheme", str(exc))
             return
-        if name == self.scheme and self.mode == "correspondence":
-            return
-        self.scheme = name
-        if self.scheme_box.currentText() != name:
-            self.scheme_box.setCurrentText(name)
-        self._scheme_actions[name].setChecked(True)
-        self.mode = "correspondence"
-        self.act_mode_corr.setChecked(True)
+        self.scheme_box.setCurrentText(name)
+        self.scheme_actions[name].setChecked(True)
+        self.mode_actions["correspondence"].setChecked(True)
         self._redraw()
 
     def next_scheme(self) -> None:
-        names = helpers.color_schemes()
-        self.set_scheme(names[(names.index(self.scheme) + 1) % len(names)])
+        names = list(COLOR_SCHEMES)
+        self.set_scheme(names[(names.index(self.state.scheme) + 1) % len(names)])
 
     def set_mode(self, mode: str) -> None:
         """``correspondence`` colours, ``error`` heat map (needs ground truth) or ``texture``."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        if mode == "error" and self.gt is None:
-            self._message("load ground truth first (File > Load ground truth, Ctrl+G)")
-        self.mode = mode
-        {"correspondence": self.act_mode_corr, "error": self.act_mode_error,
-         "texture": self.act_mode_texture}[mode].setChecked(True)
+        self._message(self.state.set_mode(mode))
+        self.mode_actions[mode].setChecked(True)
         self._redraw()
 
     def set_lines(self, on: bool) -> None:
-        self.show_lines = bool(on)
-        self.act_lines.setChecked(self.show_lines)
+        self.state.show_lines = bool(on)
+        self.act_lines.setChecked(self.state.show_lines)
         self.plotter.render()
 
     def reset_camera(self) -> None:
-        self._set_default_view()
-        self.plotter.render()
+        self.set_view()
 
-    def set_view(self, direction=None, up=None, zoom: float = 1.0, render: bool = True) -> None:
+    def set_view(self, direction=DEFAULT_VIEW, up=DEFAULT_UP, zoom: float = 1.0, render: bool = True) -> None:
         """Look at both shapes from ``direction`` (cameras are linked); the default is the one
         of shapecorr.render's pictures."""
-        if direction is None or up is None:
-            try:
-                from shapecorr.render import DEFAULT_UP, DEFAULT_VIEW
-            except ImportError:
-                DEFAULT_VIEW, DEFAULT_UP = (1.0, 0.45, -0.9), (0.0, 1.0, 0.0)
-            direction = DEFAULT_VIEW if direction is None else direction
-            up = DEFAULT_UP if up is None else up
         d = np.asarray(direction, dtype=float)
-        d = d / np.linalg.norm(d)
         cam = self.plotter.renderers[0].camera
         cam.focal_point = (0.0, 0.0, 0.0)
-        cam.position = tuple(d * 2.2)
+        cam.position = tuple(d / np.linalg.norm(d) * 2.2)
         cam.up = tuple(up)
         self.plotter.renderers[0].reset_camera(render=False)
         cam.zoom(zoom)
         if render:
             self.plotter.render()
 
-    def _set_default_view(self) -> None:
-        self.set_view(render=False)
-
     # ================================================================== drawing
-    def _shape_poly(self, side: str):
-        shape = self.shapes[side]
-        pts = self._display_pts[side]
+    def _poly(self, side: str):
+        shape = self.state.shapes[side]
         if shape.is_mesh:
-            faces = np.hstack([np.full((shape.n_faces, 1), 3), shape.faces]).astype(np.int64).ravel()
-            return pv.PolyData(pts, faces)
-        return pv.PolyData(pts)
+            return pv.PolyData(self._display_pts[side], _vtk_faces(shape.faces))
+        return pv.PolyData(self._display_pts[side])
 
     def _textured_poly(self, side: str, shape):
-        """A copy of a UV-mapped shape split per face corner (OBJ-style UVs need it)."""
-        try:
-            from shapecorr.render import split_at_uv_seams
-        except ImportError:
-            split_at_uv_seams = None
-        if split_at_uv_seams is not None:
-            v, f, tc = split_at_uv_seams(shape)
-            faces = np.hstack([np.full((len(f), 1), 3), f]).astype(np.int64).ravel()
-            poly = pv.PolyData(self._frames[side].apply(v), faces)
-            poly.active_texture_coordinates = np.asarray(tc, dtype=np.float32)
-            return poly
-        pts = self._frames[side].apply(shape.vertices)
-        if shape.face_uv is not None:
-            corner_pts = pts[shape.faces].reshape(-1, 3)
-            n = len(shape.faces)
-            faces = np.hstack([np.full((n, 1), 3), np.arange(3 * n).reshape(n, 3)]).ravel()
-            poly = pv.PolyData(corner_pts, faces)
-            poly.active_texture_coordinates = shape.uv[shape.face_uv].reshape(-1, 2).astype(np.float32)
-        else:
-            faces = np.hstack([np.full((shape.n_faces, 1), 3), shape.faces]).ravel()
-            poly = pv.PolyData(pts, faces)
-            poly.active_texture_coordinates = shape.uv.astype(np.float32)
+        """A copy of a UV-mapped shape split at its UV seams (OBJ-style UVs need it)."""
+        v, f, tc = split_at_uv_seams(shape)
+        poly = pv.PolyData(helpers.DisplayFrame.of(self.state.shapes[side].vertices).apply(v), _vtk_faces(f))
+        poly.active_texture_coordinates = np.asarray(tc, dtype=np.float32)
         return poly
 
-    def source_colors(self) -> np.ndarray:
-        """Correspondence colours of the source in the current scheme (cached)."""
-        if self.scheme not in self._src_colors:
-            self._src_colors[self.scheme] = helpers.correspondence_colors(self.source, self.scheme)
-        return self._src_colors[self.scheme]
-
-    def side_colors(self, side: str) -> np.ndarray | None:
-        """The per-vertex colours drawn in correspondence mode (``None``: plain grey)."""
-        if self.shapes[side] is None or self.source is None:
-            return None
-        if side == "source":
-            return self.source_colors()
-        if self.match is None:
-            return None
-        return self.source_colors()[np.asarray(self.match.p2p_21)]
-
-    def _add_shape_mesh(self, side: str, poly, **kw) -> None:
-        shape = self.shapes[side]
+    def _add_mesh(self, side: str, poly=None, **kw) -> None:
+        shape = self.state.shapes[side]
         style = {}
         if shape.is_point_cloud:
-            style = dict(style="points", point_size=4 if shape.n_vertices < 50000 else 2,
-                         render_points_as_spheres=shape.n_vertices < 50000)
-        self.plotter.subplot(0, SIDES.index(side))
+            small = shape.n_vertices < 50000
+            style = dict(style="points", point_size=4 if small else 2, render_points_as_spheres=small)
+        if "scalars" not in kw and "texture" not in kw:
+            kw["color"] = NEUTRAL
         kw.setdefault("show_scalar_bar", False)
-        actor = self.plotter.add_mesh(poly, name=f"{side}-mesh", reset_camera=False, pickable=True, render=False,
-                                      **style, **kw)
-        self._actors[side] = actor
+        self.plotter.subplot(0, SIDES.index(side))
+        self._actors[side] = self.plotter.add_mesh(self._poly(side) if poly is None else poly, name=f"{side}-mesh",
+                                                   reset_camera=False, pickable=True, render=False, **style, **kw)
+
+    def _add_colored(self, side: str, colors) -> None:
+        if colors is None:
+            self._add_mesh(side)
+            return
+        poly = self._poly(side)
+        poly.point_data["rgb"] = colors
+        self._add_mesh(side, poly, scalars="rgb", rgb=True)
 
     def _redraw(self, reset_camera: bool = False) -> None:
         for side in SIDES:
@@ -906,173 +676,111 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._draw_markers()
         self._line_pairs = None
         if reset_camera:
-            self._set_default_view()
+            self.set_view(render=False)
         self._update_status()
         self.plotter.render()
 
     def _draw_side(self, side: str) -> None:
-        i = SIDES.index(side)
-        self.plotter.subplot(0, i)
-        for name in (f"{side}-mesh", f"{side}-bar"):
-            self.plotter.remove_actor(name, render=False)
+        self.plotter.subplot(0, SIDES.index(side))
+        self.plotter.remove_actor(f"{side}-mesh", render=False)
         if "geodesic error" in self.plotter.scalar_bars:
             self.plotter.scalar_bars.remove_scalar_bar("geodesic error", render=False)
-        shape = self.shapes[side]
-        if shape is None:
-            self.plotter.add_text(f"{side}: open a shape (Ctrl+{'Shift+' if side == 'target' else ''}O) "
-                                  "or drop a file here", position="upper_left", font_size=10,
-                                  name=f"{side}-title", color="white", render=False)
-            return
-        mode = self.mode
-        if mode == "texture":
-            self._draw_texture(side)
-        elif mode == "error" and side == "target" and self.errors is not None:
-            poly = self._shape_poly(side)
-            poly.point_data["geodesic error"] = self.errors["per_vertex"]
-            vmax = float(np.nanpercentile(self.errors["per_vertex"], 98)) or 1e-6
-            self._add_shape_mesh(side, poly, scalars="geodesic error", cmap="YlOrRd", clim=[0, vmax],
-                                 nan_color=NEUTRAL, show_scalar_bar=True,
-                                 scalar_bar_args=dict(title="geodesic error", vertical=False, position_x=0.25,
-                                                      position_y=0.04, width=0.5, height=0.06, color="white",
-                                                      fmt="%.3f", n_labels=3))
-        else:
-            colors = None
-            if mode == "correspondence":
-                if self.scheme not in self._src_colors and self.source.n_vertices > BIG_MESH:
-                    self._start_colors_job(self.scheme)  # intrinsic schemes need an eigenbasis: off the GUI thread
-                else:
-                    colors = self.side_colors(side)
-            poly = self._shape_poly(side)
-            if colors is not None:
-                poly.point_data["rgb"] = colors
-                self._add_shape_mesh(side, poly, scalars="rgb", rgb=True)
+        st = self.state
+        if st.shapes[side] is not None:
+            if st.mode == "texture":
+                self._draw_texture(side)
+            elif st.mode == "error" and side == "target" and st.errors is not None:
+                self._draw_errors(side)
+            elif st.mode == "correspondence" and not st.has_colors() and st.source.n_vertices > BIG_MESH:
+                self._start_colors_job()  # intrinsic schemes need an eigenbasis: off the GUI thread
+                self._add_mesh(side)
             else:
-                self._add_shape_mesh(side, poly, color=NEUTRAL)
-        self.plotter.add_text(self._title(side), position="upper_left", font_size=10, name=f"{side}-title",
-                              color="white")
+                self._add_colored(side, st.side_colors(side) if st.mode == "correspondence" else None)
+        self.plotter.add_text(st.title(side), position="upper_left", font_size=10, name=f"{side}-title",
+                              color="white", render=False)
+
+    def _draw_errors(self, side: str) -> None:
+        per_vertex = self.state.errors["per_vertex"]
+        poly = self._poly(side)
+        poly.point_data["geodesic error"] = per_vertex
+        vmax = float(np.nanpercentile(per_vertex, 98)) or 1e-6
+        self._add_mesh(side, poly, scalars="geodesic error", cmap="YlOrRd", clim=[0, vmax], nan_color=NEUTRAL,
+                       show_scalar_bar=True,
+                       scalar_bar_args=dict(title="geodesic error", vertical=False, position_x=0.25, position_y=0.04,
+                                            width=0.5, height=0.06, color="white", fmt="%.3f", n_labels=3))
 
     def _draw_texture(self, side: str) -> None:
-        shape = self.shapes[side]
+        shape = self.state.shapes[side]
         if side == "target":
             if self.match is None:
-                self._add_shape_mesh(side, self._shape_poly(side), color=NEUTRAL)
+                self._add_mesh(side)
                 return
-            if self._transfer_cache is None:
+            if self.state.transfer is None:
                 self._start_transfer_job()
-                self.transfer_note = "transferring the texture…"
-                self._add_shape_mesh(side, self._shape_poly(side), color=NEUTRAL)
+                self._add_mesh(side)
                 return
-            shape, self.transfer_note = self._transfer_cache
+            shape = self.state.transfer[0]
             if shape is None:
-                self._add_shape_mesh(side, self._shape_poly(side), color=NEUTRAL)
+                self._add_mesh(side)
                 return
-        if shape.texture is not None and shape.has_uv and Path(shape.texture).exists() and shape.is_mesh:
-            self._add_shape_mesh(side, self._textured_poly(side, shape), texture=pv.read_texture(str(shape.texture)))
-            return
-        colors = helpers.shape_vertex_colors(shape)
-        poly = self._shape_poly(side)
-        if colors is not None and len(colors) == self.shapes[side].n_vertices:
-            poly.point_data["rgb"] = colors
-            self._add_shape_mesh(side, poly, scalars="rgb", rgb=True)
+        if shape.is_mesh and shape.texture is not None and shape.has_uv and Path(shape.texture).exists():
+            self._add_mesh(side, self._textured_poly(side, shape), texture=pv.read_texture(str(shape.texture)))
         else:
-            self._add_shape_mesh(side, poly, color=NEUTRAL)
-
-    def _title(self, side: str) -> str:
-        s = self.shapes[side]
-        kind = f"{s.n_faces} faces" if s.is_mesh else "point cloud"
-        text = f"{side}: {s.name}  ({s.n_vertices} vertices, {kind})"
-        if self.mode == "texture" and side == "target" and self.transfer_note and self.match is not None:
-            text += f"\n{self.transfer_note}"
-        if self.mode == "error" and side == "target":
-            if self.gt is None:
-                text += "\nno ground truth loaded (Ctrl+G)"
-            elif self.errors is None:
-                text += "\ncomputing errors…" if self.match is not None else "\ncompute or load a match first"
-        return text
+            self._add_colored(side, helpers.shape_vertex_colors(shape))
 
     # ================================================================== markers and picking
     def _draw_markers(self) -> None:
-        for name in ("picked", "match", "true"):
+        for name in MARKER_COLORS:
             for side in SIDES:
                 self.plotter.subplot(0, SIDES.index(side))
                 self.plotter.remove_actor(f"marker-{name}-{side}", render=False)
         for name, m in self.markers.items():
-            side = m["side"]
-            self.plotter.subplot(0, SIDES.index(side))
+            self.plotter.subplot(0, SIDES.index(m["side"]))
             sphere = pv.Sphere(radius=MARKER_RADIUS, center=m["position"], theta_resolution=16, phi_resolution=16)
-            m["actor"] = self.plotter.add_mesh(sphere, color=MARKER_COLORS[name], name=f"marker-{name}-{side}",
+            m["actor"] = self.plotter.add_mesh(sphere, color=MARKER_COLORS[name], name=f"marker-{name}-{m['side']}",
                                                reset_camera=False, pickable=False, smooth_shading=True, render=False)
 
-    def _set_marker(self, name: str, side: str, vertex: int) -> None:
-        self.markers[name] = {"side": side, "vertex": int(vertex),
-                              "position": self._display_pts[side][int(vertex)].copy()}
+    def _set_marker(self, name: str, side: str, vertex: int | None) -> None:
+        if vertex is not None:
+            self.markers[name] = {"side": side, "vertex": int(vertex),
+                                  "position": self._display_pts[side][int(vertex)].copy()}
 
     def clear_markers(self) -> None:
         self.markers.clear()
-        self.last_pick = None
+        self.state.clear_pick()
         self._draw_markers()
         self._update_status()
         self.plotter.render()
 
-    def pick(self, side: str, vertex: int) -> dict:
+    def pick(self, side: str, vertex: int):
         """Pick ``vertex`` of ``side``: markers there, at its match and (with ground truth) at its
-        true match, plus the geodesic error. Returns what was picked."""
-        if side not in SIDES:
-            raise ValueError(f"side must be 'source' or 'target', not {side!r}")
-        shape = self.shapes[side]
-        if shape is None:
-            return {}
-        vertex = int(vertex)
-        if not 0 <= vertex < shape.n_vertices:
-            raise ValueError(f"vertex {vertex} out of range for the {side} ({shape.n_vertices} vertices)")
-        other = "target" if side == "source" else "source"
-        info = {"side": side, "vertex": vertex, "match": None, "true": None, "error": None}
+        true match; the geodesic error in the status bar. Returns the :class:`~apps.viewer.state.Pick`."""
+        info = self.state.pick(side, vertex)
         self.markers.clear()
-        self._set_marker("picked", side, vertex)
-        if self.match is not None:
-            m = int((self.match.p2p_12 if side == "source" else self.match.p2p_21)[vertex])
-            info["match"] = m
-            self._set_marker("match", other, m)
-            if self.gt is not None:
-                true = self.gt.true_target_of(vertex) if side == "source" else self.gt.true_source_of(vertex)
-                if true is not None:
-                    info["true"] = true
-                    self._set_marker("true", other, true)
-                    info["error"] = helpers.point_error(self._distances(other), m, true)
-        self.last_pick = info
+        if info is not None:
+            self._set_marker("picked", side, info.vertex)
+            self._set_marker("match", other_side(side), info.match)
+            self._set_marker("true", other_side(side), info.true)
         self._draw_markers()
         self._update_status()
         self.plotter.render()
-        self.picked.emit(info)
         return info
 
-    def _distances(self, side: str):
-        """Geodesics for picks: the error job's (same numbers as the heat map) or rows on demand."""
-        if side == "source" and self.errors is not None and self.errors.get("distances") is not None:
-            return self.errors["distances"]
-        if side not in self._solvers:
-            self._solvers[side] = helpers.distances_for(self.shapes[side])
-        return self._solvers[side]
-
-    def pick_at_display(self, x: int, y: int) -> dict | None:
+    def pick_at_display(self, x: int, y: int):
         """Pick at VTK display coordinates (origin bottom-left), as a click does."""
         ren = self.plotter.iren.interactor.FindPokedRenderer(int(x), int(y))
-        side = None
-        for i, r in enumerate(self.plotter.renderers):
-            if r is ren or (hasattr(r, "__this__") and ren is not None and r.__this__ == ren.__this__):
-                side = SIDES[i]
-        if side is None or self.shapes[side] is None:
+        sides = [SIDES[i] for i, r in enumerate(self.plotter.renderers) if ren is not None and _same_vtk(r, ren)]
+        if not sides or self.state.shapes[sides[0]] is None:
             return None
-        actor = self._actors.get(side)
-        picker = vtkCellPicker() if self.shapes[side].is_mesh else vtkPointPicker()
+        side = sides[0]
+        picker = vtkCellPicker() if self.state.shapes[side].is_mesh else vtkPointPicker()
         picker.SetTolerance(0.005)
         picker.PickFromListOn()
-        if actor is not None:
-            picker.AddPickList(actor)
+        if self._actors.get(side) is not None:
+            picker.AddPickList(self._actors[side])
         if not picker.Pick(int(x), int(y), 0, self.plotter.renderers[SIDES.index(side)]):
             return None
-        pos = np.asarray(picker.GetPickPosition())
-        return self.pick(side, self._nearest_vertex(side, pos))
+        return self.pick(side, self._nearest_vertex(side, np.asarray(picker.GetPickPosition())))
 
     def _nearest_vertex(self, side: str, pos: np.ndarray) -> int:
         if side not in self._trees:
@@ -1111,40 +819,24 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     # ================================================================== lines overlay
     def _update_lines(self, *_):
-        poly = self._line_poly
-        if not self.show_lines or self.match is None or self.source is None or self.target is None:
+        st, poly = self.state, self._line_poly
+        if not st.show_lines or self.match is None or not st.has_pair:
             if poly.GetNumberOfPoints():
                 poly.Initialize()
             return
         if self._line_pairs is None:
-            s, t = helpers.sample_line_pairs(self.shapes["source"].vertices, self.match.p2p_12, N_LINES)
-            colors = self.source_colors()[s]
-            self._line_pairs = (s, t, colors)
+            s, t = helpers.sample_line_pairs(self.source.vertices, self.match.p2p_12, N_LINES)
+            self._line_pairs = (s, t, st.source_colors()[s])
         s, t, colors = self._line_pairs
-        ren_win = self.plotter.ren_win
-        size = ren_win.GetSize()
-        pts2 = []
-        visible = np.ones(len(s), dtype=bool)
+        ends, visible = [], np.ones(len(s), dtype=bool)
         for side, idx in (("source", s), ("target", t)):
-            ren = self.plotter.renderers[SIDES.index(side)]
-            cam = ren.GetActiveCamera()
-            m = cam.GetCompositeProjectionTransformMatrix(ren.GetTiledAspectRatio(), -1, 1)
-            mat = np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
-            world = self._display_pts[side][idx]
-            pts2.append(helpers.project_to_display(world, mat, ren.GetViewport(), size))
-            shape = self.shapes[side]
-            if shape.is_mesh:  # skip points on the far side of the surface
-                normals = shape.vertex_normals[idx]
-                view = np.asarray(cam.GetPosition()) - world
-                visible &= (normals * view).sum(1) > 0
-        a, b = pts2[0][visible], pts2[1][visible]
-        c = colors[visible]
-        n = len(a)
-        points = vtkPoints()
-        points.SetNumberOfPoints(2 * n)
+            xy, facing = self._project(side, idx)
+            ends.append(xy)
+            visible &= facing
+        n = int(visible.sum())
         xyz = np.zeros((2 * n, 3))
-        xyz[0::2, :2] = a
-        xyz[1::2, :2] = b
+        xyz[0::2, :2], xyz[1::2, :2] = ends[0][visible], ends[1][visible]
+        points = vtkPoints()
         points.SetData(numpy_to_vtk(xyz, deep=True))
         lines = vtkCellArray()
         for k in range(n):
@@ -1154,47 +846,41 @@ class ViewerWindow(QtWidgets.QMainWindow):
         poly.Initialize()
         poly.SetPoints(points)
         poly.SetLines(lines)
-        rgb = numpy_to_vtk(np.ascontiguousarray(c, dtype=np.uint8), deep=True)
+        rgb = numpy_to_vtk(np.ascontiguousarray(colors[visible], dtype=np.uint8), deep=True)
         rgb.SetName("rgb")
         poly.GetCellData().SetScalars(rgb)
 
+    def _project(self, side: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Display coordinates of vertices of ``side`` and whether they face the camera."""
+        ren = self.plotter.renderers[SIDES.index(side)]
+        cam = ren.GetActiveCamera()
+        m = cam.GetCompositeProjectionTransformMatrix(ren.GetTiledAspectRatio(), -1, 1)
+        mat = np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
+        world = self._display_pts[side][idx]
+        xy = helpers.project_to_display(world, mat, ren.GetViewport(), self.plotter.ren_win.GetSize())
+        shape = self.state.shapes[side]
+        if not shape.is_mesh:
+            return xy, np.ones(len(idx), dtype=bool)
+        view = np.asarray(cam.GetPosition()) - world  # points on the far side of the surface are hidden
+        return xy, (shape.vertex_normals[idx] * view).sum(1) > 0
+
     # ================================================================== status
     def _update_status(self) -> None:
-        parts = []
-        for side in SIDES:
-            s = self.shapes[side]
-            if s is not None:
-                parts.append(f"{side} {s.name}: {s.n_vertices} v")
-        self.lbl_shapes.setText(" · ".join(parts) or "no shapes (Ctrl+O / drop files)")
-        self.lbl_shapes.setToolTip("read in " + ", ".join(f"{k} {v:.2f} s" for k, v in self._load_times.items())
-                                   if self._load_times else "")
-        if self.match is not None:
-            t = self.match.timings.get("total")
-            tm = f", {t:.1f} s" if isinstance(t, (int, float)) and "loaded" in self.match_origin else ""
-            self.lbl_match.setText(f"match: {self.match_origin}{tm}")
-            self.lbl_match.setToolTip("timings (s): " + ", ".join(f"{k} {v}" for k, v in self.match.timings.items()))
-        else:
-            self.lbl_match.setText("no match (Ctrl+M)" if self.source is not None and self.target is not None else "")
-        txt = ""
-        if self.gt is not None:
-            if self.errors is not None:
-                txt = f"mean geodesic error: {100 * self.errors['mean']:.2f} ×100"
-                if self.errors.get("sampled"):
-                    txt += " (sample)"
-            else:
-                txt = f"ground truth: {self.gt.label}"
-        if self.last_pick is not None:
-            p = self.last_pick
-            pick = f"picked {p['side']} #{p['vertex']}"
-            if p["match"] is not None:
-                pick += f" → #{p['match']}"
-            if p["true"] is not None:
-                pick += f" (true #{p['true']}, error {p['error']:.4f})"
-            txt = f"{pick} · {txt}" if txt else pick
-        self.lbl_error.setText(txt)
+        st = self.state
+        self.lbl_warnings.setText(st.warnings_text())
+        self.lbl_warnings.setToolTip("\n".join(st.warnings))
+        self.lbl_shapes.setText(st.shapes_text())
+        self.lbl_shapes.setToolTip(", ".join(f"{k} read in {v:.2f} s" for k, v in st.load_seconds.items()))
+        self.lbl_match.setText(st.match_text())
+        self.lbl_match.setToolTip(st.match_tooltip())
+        conf = st.confidence
+        self.lbl_match.setStyleSheet(LOW_CONFIDENCE_STYLE if conf is not None and conf.low else "")
+        self.lbl_error.setText(st.errors_text())
 
     # ================================================================== saving
     def save_match(self, directory=None) -> Path | None:
+        import shapecorr
+
         if self.match is None:
             self._error("Nothing to save", "compute (Ctrl+M) or load a match first.")
             return None
@@ -1203,30 +889,30 @@ class ViewerWindow(QtWidgets.QMainWindow):
             if not directory:
                 return None
         try:
-            out = self.match.save(directory)
-        except OSError as exc:
+            out = Path(self.match.save(directory))
+        except (shapecorr.ShapecorrError, OSError) as exc:
             self._error("Cannot save the match", f"{directory}: {exc}")
             return None
         self._message(f"match saved to {out}")
-        return Path(out)
+        return out
 
     def transferred_shape(self):
         """The target carrying what the match transfers: the source's texture or colours, else
         the correspondence colours of the current scheme."""
         if self.match is None:
             return None
-        if self._transfer_cache is None:
-            self._transfer_cache = helpers.transfer_preview(self.match, self.source, self.target)
-        shape, note = self._transfer_cache
+        if self.state.transfer is None:
+            self.state.transfer = helpers.transfer_preview(self.match, self.source, self.target)
+        shape = self.state.transfer[0]
         if shape is None:
-            return self.target.copy(vertex_colors=self.side_colors("target"), uv=None, face_uv=None, texture=None)
+            return self.target.copy(vertex_colors=self.state.side_colors("target"), uv=None, face_uv=None,
+                                    texture=None)
         return shape
 
     def save_transferred(self, path=None) -> Path | None:
         import shapecorr
 
-        shape = self.transferred_shape()
-        if shape is None:
+        if self.match is None:
             self._error("Nothing to save", "compute (Ctrl+M) or load a match first.")
             return None
         if path is None:
@@ -1236,72 +922,60 @@ class ViewerWindow(QtWidgets.QMainWindow):
             if not path:
                 return None
         try:
-            out = shapecorr.save(shape, path)
-        except (shapecorr.ShapecorrError, OSError, ValueError) as exc:
+            out = Path(shapecorr.save(self.transferred_shape(), path))
+        except (shapecorr.ShapecorrError, OSError) as exc:
             self._error("Cannot save the shape", str(exc))
             return None
         self._message(f"transferred shape saved to {out}")
-        return Path(out)
+        return out
 
     def grab_image(self) -> np.ndarray:
         """The rendered views as an ``(h, w, 3)`` uint8 array."""
         self.plotter.render()
         return np.asarray(self.plotter.screenshot(None, return_img=True))
 
-    def save_screenshot(self, path=None) -> Path | None:
+    def save_screenshot(self, path=None, *, whole_window: bool = False) -> Path | None:
+        """A PNG of the views (``whole_window``: with menus, toolbar and status bar)."""
         if path is None:
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save a screenshot", "viewer.png", "PNG (*.png)")
             if not path:
                 return None
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
+        path = Path(path).with_suffix(".png")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            from PIL import Image
+            if whole_window:
+                self.plotter.render()
+                QtWidgets.QApplication.processEvents()
+                if not self.grab().save(str(path), "PNG"):
+                    raise OSError("Qt could not write the file")
+            else:
+                from PIL import Image
 
-            Image.fromarray(self.grab_image()).save(path)
+                Image.fromarray(self.grab_image()).save(path)
         except OSError as exc:
             self._error("Cannot save the screenshot", f"{path}: {exc}")
             return None
         self._message(f"screenshot saved to {path}")
         return path
 
-    def save_window_screenshot(self, path) -> Path:
-        """A PNG of the whole window (menus, toolbar, status bar included)."""
-        self.plotter.render()
-        QtWidgets.QApplication.processEvents()
-        pix = self.grab()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pix.save(str(path), "PNG")
-        return path
-
     # ================================================================== help, closing
     def _show_shortcuts(self) -> None:
-        text = "\n".join(f"{k:<16} {v}" for k, v in SHORTCUTS)
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Information, "Keyboard shortcuts", text,
-                                    QtWidgets.QMessageBox.Ok, self)
-        box.setStyleSheet("QLabel { font-family: monospace; }")
-        box.open()
-        self._last_dialog = box
-
-    def _show_about(self) -> None:
-        caps = helpers.capabilities()
-        lines = ["shapecorr viewer: shows exactly what shapecorr.match computes.", ""]
-        lines.append("colour schemes: " + ("shapecorr.render" if caps["render"] else "viewer fallback"))
-        lines.append("texture preview: " + ("shapecorr.transfer.transfer_texture" if caps["transfer_texture"]
-                                            else "vertex-colour transfer (shapecorr.transfer not available)"))
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Information, "About", "\n".join(lines),
-                                    QtWidgets.QMessageBox.Ok, self)
-        box.open()
-        self._last_dialog = box
+        self._info_box("Keyboard shortcuts", "\n".join(f"{k:<16} {v}" for k, v in SHORTCUTS), monospace=True)
 
     def closeEvent(self, event):  # noqa: N802
         self._tick.stop()
-        self.cancel()
+        self.jobs.cancel()
         self.hide()
-        for job in list(self._abandoned):  # a QThread must not be destroyed while it runs
-            job.wait()
+        self.jobs.wait_abandoned()  # a QThread must not be destroyed while it runs
         self.plotter.close()
         super().closeEvent(event)
+
+
+def _vtk_faces(faces: np.ndarray) -> np.ndarray:
+    """Triangles in VTK's flat cell layout ``[3, a, b, c, 3, ...]``."""
+    return np.hstack([np.full((len(faces), 1), 3), faces]).astype(np.int64).ravel()
+
+
+def _same_vtk(a, b) -> bool:
+    """Whether two VTK Python wrappers hold the same C++ object."""
+    return a is b or getattr(a, "__this__", None) == getattr(b, "__this__", 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -13,29 +14,29 @@ INSTALL_HINT = "install the viewer extra: pip install -e '.[viewer]'"
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "view", help="open the desktop viewer (shapes, their match, errors, texture preview)",
-        description="Interactive viewer: two shapes side by side with linked cameras, the match "
-                    "computed in the background (or loaded), click-picking, error heat map with "
-                    "ground truth, texture preview, screenshots. Press F1 in the window for shortcuts.")
+        "view", help="open the desktop viewer (shapes, their match and its confidence, errors, texture preview)",
+        description="Interactive viewer: two shapes side by side with linked cameras. Given SOURCE and "
+                    "TARGET, the match starts at once in the background (progress in the status bar, Esc "
+                    "cancels) unless --map gives a saved one; the status bar shows its confidence and any "
+                    "warnings from reading imperfect meshes. Click-picking, error heat map with ground "
+                    "truth, texture preview, screenshots. Press F1 in the window for shortcuts.")
     p.add_argument("source", nargs="?", help="source shape (shape 1)")
     p.add_argument("target", nargs="?", help="target shape (shape 2)")
     p.add_argument("--map", dest="match_dir", metavar="MATCH_DIR",
-                   help="a saved match folder (from `shapecorr match ... --out DIR`)")
+                   help="a saved match folder (from `shapecorr match ... --out DIR`), shown instead of computing one")
     p.add_argument("--gt", dest="gt_map", metavar="MAP",
                    help="ground truth as a 0-based map file: line j = source vertex matched to target vertex j")
     p.add_argument("--gt-source", metavar="VTS", help="ground truth .vts of the source (1-based)")
     p.add_argument("--gt-target", metavar="VTS", help="ground truth .vts of the target (1-based)")
-    p.add_argument("--preset", help="match preset used by Compute match (see configs/match)")
+    p.add_argument("--preset", help="match preset (a name as in `shapecorr match --preset`, or a YAML file)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
-                   help="where Compute match runs (as in `shapecorr match`)")
-    p.add_argument("--screenshot", metavar="PNG", help=argparse_suppress())
+                   help="where the match runs (as in `shapecorr match`)")
+    p.add_argument("--no-match", dest="auto_match", action="store_false",
+                   help="open the shapes without starting the match (Ctrl+M starts it)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse imperfect shapes (zero-area faces, ...) instead of opening them with warnings")
+    p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def _check_viewer_deps() -> None:
@@ -62,7 +63,7 @@ def run(args) -> int:
         if path is not None and not Path(path).exists():
             raise CommandError(f"{what} {path}: no such file or folder.")
     if args.preset:
-        from ..pipeline import available_presets
+        from .. import available_presets
 
         if args.preset not in available_presets() and not Path(args.preset).exists():
             raise CommandError(f"unknown preset {args.preset!r}; available: {', '.join(available_presets())}.")
@@ -78,4 +79,5 @@ def run(args) -> int:
         raise CommandError(f"the viewer could not be imported ({exc}); {INSTALL_HINT}") from exc
     return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
                       gt_source=args.gt_source, gt_target=args.gt_target, preset=args.preset,
-                      device=args.device, screenshot=args.screenshot)
+                      device=args.device, strict=args.strict, auto_match=args.auto_match,
+                      screenshot=args.screenshot)

@@ -16,6 +16,7 @@ def test_view_help(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--map" in out and "--gt-source" in out and "--preset" in out
+    assert "--strict" in out and "--no-match" in out
 
 
 def test_view_without_viewer_extra(monkeypatch, capsys):
@@ -41,30 +42,21 @@ def test_view_needs_a_display(monkeypatch, capsys):
     assert "xvfb-run" in capsys.readouterr().err
 
 
-def test_ground_truth_files(tmp_path):
-    from apps.viewer import helpers
-    from shapecorr import Shape, ShapecorrError
+def test_view_passes_its_options_to_the_viewer(monkeypatch, tmp_path):
+    """SOURCE TARGET starts the match (auto_match) unless --no-match or --map; --strict is passed on."""
+    import apps.viewer.app
+    from shapecorr.cli import view_cmd
 
-    v = np.random.default_rng(0).normal(size=(6, 3))
-    a, b = Shape(v), Shape(v[::-1])
-    (tmp_path / "a.vts").write_text("1\n2\n3\n")
-    (tmp_path / "b.vts").write_text("6\n5\n4\n")
-    gt = helpers.load_ground_truth(a, b, gt_source=tmp_path / "a.vts", gt_target=tmp_path / "b.vts")
-    assert gt.source_idx.tolist() == [0, 1, 2] and gt.target_idx.tolist() == [5, 4, 3]
-    assert gt.true_source_of(4) == 1 and gt.true_target_of(2) == 3 and gt.true_source_of(0) is None
-    np.savetxt(tmp_path / "m.txt", [5, 4, 3, 2, 1, 0], fmt="%d")
-    gt = helpers.load_ground_truth(a, b, gt_map=tmp_path / "m.txt")
-    assert gt.source_idx.tolist() == [5, 4, 3, 2, 1, 0]
-    (tmp_path / "bad.vts").write_text("0\n1\n2\n")  # 0 is not a 1-based index
-    with pytest.raises(ShapecorrError):
-        helpers.load_ground_truth(a, b, gt_source=tmp_path / "bad.vts", gt_target=tmp_path / "b.vts")
-
-
-def test_single_vts_as_map_is_explained(tmp_path):
-    from apps.viewer import helpers
-    from shapecorr import Shape, ShapecorrError
-
-    v = np.random.default_rng(0).normal(size=(4, 3))
-    (tmp_path / "a.vts").write_text("1\n2\n3\n4\n")
-    with pytest.raises(ShapecorrError, match="one per shape"):
-        helpers.load_ground_truth(Shape(v), Shape(v), gt_map=tmp_path / "a.vts")
+    calls = []
+    monkeypatch.setattr(view_cmd, "_check_viewer_deps", lambda: None)
+    monkeypatch.setattr(apps.viewer.app, "run_viewer", lambda *a, **kw: calls.append((a, kw)) or 0)
+    a, b = tmp_path / "a.off", tmp_path / "b.off"
+    a.write_text("OFF\n")
+    b.write_text("OFF\n")
+    assert main(["view", str(a), str(b)]) == 0
+    args, kw = calls[-1]
+    assert args == (str(a), str(b)) and kw["auto_match"] is True and kw["strict"] is False
+    assert kw["match_dir"] is None
+    assert main(["view", str(a), str(b), "--no-match", "--strict", "--preset", "fast"]) == 0
+    kw = calls[-1][1]
+    assert kw["auto_match"] is False and kw["strict"] is True and kw["preset"] == "fast"

@@ -1,0 +1,315 @@
+"""What the viewer shows, without Qt: the shapes and their warnings, the match and its
+confidence, ground truth and errors, the colour scheme, the mode, the picked point, and the
+texts of the status bar. The window draws this state; tests drive it without a screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from shapecorr.render import COLOR_SCHEMES, correspondence_colors
+
+from . import helpers
+
+log = logging.getLogger(__name__)
+
+SIDES = ("source", "target")
+MODES = ("correspondence", "error", "texture")
+
+
+def other_side(side: str) -> str:
+    return "target" if side == "source" else "source"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A picked vertex, its match on the other side and (with ground truth) its true match and
+    the normalized geodesic error between the two."""
+
+    side: str
+    vertex: int
+    match: int | None = None
+    true: int | None = None
+    error: float | None = None
+
+    def describe(self) -> str:
+        text = f"picked {self.side} #{self.vertex}"
+        if self.match is not None:
+            text += f" → #{self.match}"
+        if self.true is not None:
+            text += f" (true #{self.true}, error {self.error:.4f})"
+        return text
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """The match's own estimate of how far to trust it (``Match.info``: ``confidence`` in [0, 1],
+    ``confidence_low``, ``confidence_advice``)."""
+
+    value: float
+    low: bool
+    advice: str
+
+    @classmethod
+    def of(cls, match) -> "Confidence | None":
+        info = getattr(match, "info", None) or {}
+        value = info.get("confidence")
+        if value is None:  # saved by a shapecorr that did not estimate it
+            return None
+        return cls(float(value), bool(info.get("confidence_low", False)), str(info.get("confidence_advice", "")))
+
+    def describe(self) -> str:
+        return f"confidence {self.value:.2f}" + (" — LOW: probably wrong in places" if self.low else "")
+
+
+class ViewerState:
+    """The viewer's model. Every change goes through a method that keeps the parts consistent:
+    new shapes drop the match, a new match drops the errors and the pick, and so on."""
+
+    def __init__(self, *, presets=("default",), preset: str | None = None, device: str = "cpu",
+                 strict: bool = False):
+        self.presets = list(presets) or ["default"]
+        if preset and preset not in self.presets:
+            self.presets.append(str(preset))  # a YAML path given on the command line
+        self.preset = preset or ("default" if "default" in self.presets else self.presets[0])
+        self.device = device  # where shapecorr.match runs
+        self.strict = strict  # refuse imperfect shapes instead of warning
+        self.shapes: dict[str, object] = {side: None for side in SIDES}
+        self.shape_warnings: dict[str, tuple[str, ...]] = {side: () for side in SIDES}
+        self.load_seconds: dict[str, float] = {}
+        self.match = None
+        self.match_origin = ""
+        self.gt: helpers.GroundTruth | None = None
+        self.errors: dict | None = None
+        self.transfer: tuple | None = None  # (shape or None, note) of the texture preview
+        self.scheme = COLOR_SCHEMES[0]
+        self.mode = "correspondence"
+        self.show_lines = False
+        self.pick_info: Pick | None = None
+        self._colors: dict[str, np.ndarray] = {}
+        self._distances: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ what is loaded
+    @property
+    def source(self):
+        return self.shapes["source"]
+
+    @property
+    def target(self):
+        return self.shapes["target"]
+
+    @property
+    def has_pair(self) -> bool:
+        return self.source is not None and self.target is not None
+
+    def set_shapes(self, loaded: dict) -> str:
+        """Show the given sides (``{side: helpers.LoadedShape}``); the other side stays. Drops
+        the match and everything derived from it; picks up ground truth found beside the
+        shapes. Returns a message for the status bar ('' if none)."""
+        for side, item in loaded.items():
+            if side not in SIDES:
+                raise ValueError(f"side must be 'source' or 'target', not {side!r}")
+            self.shapes[side] = item.shape
+            self.shape_warnings[side] = tuple(item.warnings)
+            self.load_seconds[side] = item.seconds
+            self._distances.pop(side, None)
+        if "source" in loaded:
+            self._colors.clear()
+        self.match, self.match_origin = None, ""
+        self.gt = None
+        self._drop_derived()
+        return self._find_ground_truth()
+
+    def _drop_derived(self) -> None:
+        self.errors = None
+        self.transfer = None
+        self.pick_info = None
+
+    def _find_ground_truth(self) -> str:
+        if not self.has_pair:
+            return ""
+        found = helpers.find_ground_truth(self.source, self.target)
+        if not found:
+            return ""
+        try:
+            self.gt = helpers.load_ground_truth(self.source, self.target, **found)
+        except Exception as exc:  # a neighbouring file that does not fit is not an error of the user's
+            log.info("ignoring ground truth beside the shapes: %s", exc)
+            return ""
+        return f"ground truth found beside the shapes: {self.gt.label}"
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings of the shapes shown (reading an imperfect file), source first."""
+        return [w for side in SIDES for w in self.shape_warnings[side]]
+
+    # ------------------------------------------------------------------ match, ground truth, errors
+    def set_match(self, match, origin: str = "") -> None:
+        """Show ``match`` between the current shapes (refused if it does not fit them)."""
+        if not self.has_pair:
+            raise ValueError("open the source and the target shapes before a match.")
+        match.check_shapes(self.source, self.target)
+        self.match, self.match_origin = match, origin
+        self._drop_derived()
+
+    @property
+    def confidence(self) -> Confidence | None:
+        return None if self.match is None else Confidence.of(self.match)
+
+    def set_ground_truth(self, gt: helpers.GroundTruth) -> None:
+        self.gt = gt
+        self.errors = None
+
+    def accept_errors(self, result: dict) -> bool:
+        """Keep the errors of a finished computation if they still fit what is shown."""
+        if self.match is None or self.gt is None or len(result["per_vertex"]) != self.target.n_vertices:
+            return False
+        self.errors = result
+        return True
+
+    def distances(self, side: str):
+        """Geodesics of ``side`` for single picks: the error computation's (same numbers as the
+        heat map) when there is one, else rows solved on demand."""
+        if side == "source" and self.errors is not None and self.errors.get("distances") is not None:
+            return self.errors["distances"]
+        if side not in self._distances:
+            self._distances[side] = helpers.distances_for(self.shapes[side], dense_max=0)
+        return self._distances[side]
+
+    # ------------------------------------------------------------------ display settings
+    def set_scheme(self, name: str) -> None:
+        """Colour the correspondence with ``name`` (one of shapecorr.render.COLOR_SCHEMES)."""
+        if name not in COLOR_SCHEMES:
+            raise ValueError(f"unknown colour scheme {name!r}; available: {', '.join(COLOR_SCHEMES)}.")
+        self.scheme = name
+        self.mode = "correspondence"
+
+    def next_scheme(self) -> str:
+        self.set_scheme(COLOR_SCHEMES[(COLOR_SCHEMES.index(self.scheme) + 1) % len(COLOR_SCHEMES)])
+        return self.scheme
+
+    def set_mode(self, mode: str) -> str:
+        """``correspondence`` colours, ``error`` heat map or ``texture`` preview. Returns a hint
+        when the mode has nothing to show yet ('' otherwise)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        if mode == "error" and self.gt is None:
+            return "load ground truth first (File > Load ground truth, Ctrl+G)"
+        if mode in ("error", "texture") and self.match is None:
+            return "compute (Ctrl+M) or load (Ctrl+L) a match first"
+        return ""
+
+    def has_colors(self, scheme: str | None = None) -> bool:
+        return (scheme or self.scheme) in self._colors
+
+    def source_colors(self) -> np.ndarray:
+        """Correspondence colours of the source in the current scheme (cached)."""
+        if self.scheme not in self._colors:
+            self._colors[self.scheme] = correspondence_colors(self.source, self.scheme)
+        return self._colors[self.scheme]
+
+    def keep_colors(self, source, scheme: str, colors: np.ndarray) -> bool:
+        """Cache colours computed elsewhere (in the background) if they are still for this source."""
+        if source is not self.source:
+            return False
+        self._colors[scheme] = colors
+        return True
+
+    def side_colors(self, side: str) -> np.ndarray | None:
+        """Per-vertex colours of ``side`` in correspondence mode (``None``: plain grey). The
+        target's colour at vertex j is the source's at ``p2p_21[j]``."""
+        if self.shapes[side] is None or self.source is None:
+            return None
+        if side == "source":
+            return self.source_colors()
+        if self.match is None:
+            return None
+        return self.source_colors()[np.asarray(self.match.p2p_21)]
+
+    # ------------------------------------------------------------------ selection
+    def pick(self, side: str, vertex: int) -> Pick | None:
+        """Select ``vertex`` of ``side``: its match and, with ground truth, its true match and error."""
+        if side not in SIDES:
+            raise ValueError(f"side must be 'source' or 'target', not {side!r}")
+        shape = self.shapes[side]
+        if shape is None:
+            return None
+        vertex = int(vertex)
+        if not 0 <= vertex < shape.n_vertices:
+            raise ValueError(f"vertex {vertex} out of range for the {side} ({shape.n_vertices} vertices)")
+        match = true = error = None
+        if self.match is not None:
+            match = int((self.match.p2p_12 if side == "source" else self.match.p2p_21)[vertex])
+            if self.gt is not None:
+                true = self.gt.true_target_of(vertex) if side == "source" else self.gt.true_source_of(vertex)
+                if true is not None:
+                    error = helpers.point_error(self.distances(other_side(side)), match, true)
+        self.pick_info = Pick(side, vertex, match, true, error)
+        return self.pick_info
+
+    def clear_pick(self) -> None:
+        self.pick_info = None
+
+    # ------------------------------------------------------------------ texts
+    def shapes_text(self) -> str:
+        parts = [f"{side} {s.name}: {s.n_vertices} v" for side, s in self.shapes.items() if s is not None]
+        return " · ".join(parts) or "no shapes (Ctrl+O / drop files)"
+
+    def warnings_text(self) -> str:
+        """One line for the status bar: how many warnings (first, as the line may be cut) and the
+        first one; all of them are in :attr:`warnings` (the label's tooltip)."""
+        w = self.warnings
+        if not w:
+            return ""
+        return f"⚠ {w[0]}" if len(w) == 1 else f"⚠ {len(w)} warnings: {w[0]}"
+
+    def match_text(self) -> str:
+        if self.match is None:
+            return "no match (Ctrl+M)" if self.has_pair else ""
+        text = f"match: {self.match_origin}" if self.match_origin else "match"
+        conf = self.confidence
+        return f"{text} · {conf.describe() if conf else 'confidence not recorded (older match)'}"
+
+    def match_tooltip(self) -> str:
+        if self.match is None:
+            return ""
+        conf = self.confidence
+        lines = [conf.advice] if conf is not None and conf.advice else []
+        if self.match.timings:
+            lines.append("timings (s): " + ", ".join(f"{k} {v}" for k, v in self.match.timings.items()))
+        return "\n".join(lines)
+
+    def errors_text(self) -> str:
+        text = ""
+        if self.gt is not None:
+            if self.errors is not None:
+                text = f"mean geodesic error: {100 * self.errors['mean']:.2f} ×100"
+                text += " (sample)" if self.errors.get("sampled") else ""
+            else:
+                text = f"ground truth: {self.gt.label}"
+        if self.pick_info is not None:
+            text = f"{self.pick_info.describe()} · {text}" if text else self.pick_info.describe()
+        return text
+
+    def title(self, side: str) -> str:
+        """The heading drawn over one view."""
+        s = self.shapes[side]
+        if s is None:
+            return (f"{side}: open a shape (Ctrl+{'Shift+' if side == 'target' else ''}O) "
+                    "or drop a file here")
+        kind = f"{s.n_faces} faces" if s.is_mesh else "point cloud"
+        text = f"{side}: {s.name}  ({s.n_vertices} vertices, {kind})"
+        if self.shape_warnings[side]:
+            n = len(self.shape_warnings[side])
+            text += f"\n{n} warning{'s' if n > 1 else ''} on reading (see the status bar)"
+        if side == "target" and self.mode == "texture" and self.match is not None:
+            text += "\n" + (self.transfer[1] if self.transfer else "transferring the texture…")
+        if side == "target" and self.mode == "error":
+            if self.gt is None:
+                text += "\nno ground truth loaded (Ctrl+G)"
+            elif self.errors is None:
+                text += "\ncomputing errors…" if self.match is not None else "\ncompute or load a match first"
+        return text
