@@ -434,14 +434,16 @@ class Shape:
                 UnreferencedVerticesError))
         dup = np.flatnonzero(self.welded_index != np.arange(self.n_vertices))
         if dup.size:
-            joined = int((self.seam_index != np.arange(self.n_vertices)).sum())
+            if self.is_mesh:
+                joined = int((self.seam_index != np.arange(self.n_vertices)).sum())
+                how = f"; the Laplacian joins the {joined} on open edges (a seam)" if joined else ""
+            else:
+                how = "; the Laplacian joins them"
             out.append(ShapeIssue(
                 "duplicate_vertices",
                 f"{dup.size} duplicate vertices (at exactly the position of an earlier vertex; "
                 f"first: vertex {int(dup[0])} = vertex {int(self.welded_index[dup[0]])})",
-                "kept, not merged (vertex order unchanged)"
-                + (f"; the Laplacian joins the {joined} on open edges (a seam)" if joined else ""),
-                DuplicateVerticesError))
+                "kept, not merged (vertex order unchanged)" + how, DuplicateVerticesError))
         if not self.is_mesh:
             return out
         nm = self.non_manifold_edges.shape[0]

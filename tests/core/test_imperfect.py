@@ -122,6 +122,9 @@ def test_negative_zero_is_the_same_position():
     s = Shape(v)
     np.testing.assert_array_equal(s.welded_index, [0, 0, 2, 2, 4, 2])
     assert s.n_duplicate_vertices == 3
+    assert s.issues()[0].message("cloud.xyz") == (
+        "cloud.xyz: 3 duplicate vertices (at exactly the position of an earlier vertex; first: vertex 1 "
+        "= vertex 0); kept, not merged (vertex order unchanged); the Laplacian joins them")
     merged = merge_duplicate_vertices(s)
     np.testing.assert_array_equal(merged.vertices, v[[0, 2, 4]])
 
