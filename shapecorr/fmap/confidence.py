@@ -1,0 +1,490 @@
+"""How much to trust a map, without ground truth: signals, a calibrated confidence, advice.
+
+A map between two shapes can be badly wrong (a left-right flip of the whole shape or of a
+limb, a collapsed region) while every step of the solver "succeeded". This module measures
+properties that correct maps of near-isometric shapes have and wrong ones lose, from the two
+prepared shapes (normalized to unit area), their eigenbases and the maps themselves:
+
+``orientation`` / ``orientation_smooth``
+    do mapped triangles keep their orientation (:func:`~shapecorr.fmap.refine.orientation_score`
+    on the vertex map, :func:`~shapecorr.fmap.refine.orientation_score_fmap` on the functional
+    map)? A left-right flip reverses it. Needs faces on the target (None for point clouds).
+``cycle_error``
+    mean distance (unit-area shapes) between a vertex and its image after going to the other
+    shape and back (``p2p_12[p2p_21[j]]`` on the target, ``p2p_21[p2p_12[i]]`` on the source);
+    the two maps disagree where the map is ambiguous or torn.
+``descriptor_residual``
+    how far the WKS descriptors of matched points are apart, relative to random pairs of
+    points (0: identical, about 1: no better than chance). Needs the descriptors.
+``orthogonality_error``
+    ``||C^T C - I||_F / ||I||_F`` on the leading block of the functional map: maps of
+    near-isometric shapes are near-orthogonal (area-preserving).
+``area_distortion``
+    RMS of the smoothed area density that the target's vertex areas, pushed to the source by
+    ``p2p_21``, leave on the source (1 everywhere for an area-preserving bijection).
+``coverage``
+    fraction of the source area whose vertices receive at least one target vertex.
+``discontinuity``
+    fraction of the target area next to an edge whose two ends land far apart on the source
+    (more than 0.1 and 4 edge lengths: the seam of a partial flip, a torn region). Point
+    clouds use their k-nearest-neighbour graph.
+
+:func:`match_confidence` combines them into a value in ``[0, 1]`` (the probability, under a
+logistic model calibrated on FAUST_r and TOSCA_r, that the map's mean geodesic error is at most
+0.05 sqrt(area); see ``scripts/calibrate_confidence.py`` and ``confidence_model.json``), a
+threshold below which the map should not be trusted, a per-vertex confidence on the target
+and one sentence of advice. Signals that cannot be measured (no faces, no descriptors) are
+None; the model then used is the one calibrated without them.
+
+Every function takes and returns NumPy arrays. Costs are linear in the number of vertices.
+On shapes above :data:`SUBSAMPLE_ABOVE` vertices the signals are measured on that many seeded
+random vertices of each shape (on the target: the faces and edges whose first vertex is
+sampled), which keeps a 160k-vertex pair about as cheap as a 20k one; the per-vertex
+confidence is then computed on the sampled target vertices and given to every other vertex
+from its nearest sampled one. The functional-map signals (orthogonality, area distortion)
+cost ``O(n k)`` and are not sampled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..core import Shape
+from ..core.pointcloud import knn_edges
+from ..spectral import orientation_sign
+from .refine import orientation_score
+
+MODEL_PATH = Path(__file__).with_name("confidence_model.json")
+
+#: every signal :func:`match_signals` measures, in a fixed order
+SIGNAL_NAMES = ("orientation", "orientation_smooth", "cycle_error", "descriptor_residual", "orthogonality_error",
+                "area_distortion", "coverage", "discontinuity")
+#: above this many target vertices the descriptor residual is measured on this many samples
+SUBSAMPLE_ABOVE = 20_000
+#: leading block of the functional map whose orthogonality is measured
+ORTHO_K = 30
+#: eigenfunctions of the source that smooth the pushed-forward area density
+AREA_K = 30
+#: an edge of the target whose ends land farther apart than this on the (unit-area) source is a tear
+TEAR_LENGTH = 0.1
+#: ... or farther apart than this many times the edge's own length (coarse meshes)
+TEAR_FACTOR = 4.0
+#: neighbours per point of a point cloud's graph (the stand-in for mesh edges)
+CLOUD_K = 6
+#: cycle distance (unit-area shape) at which the per-vertex confidence has fallen to 1/e
+CYCLE_SCALE = 0.05
+
+
+# ----------------------------------------------------------------------------- single signals
+def cycle_distances(p2p_21: np.ndarray, p2p_12: np.ndarray, vertices2: np.ndarray,
+                    rows: np.ndarray | None = None) -> np.ndarray:
+    """Distance between each target vertex j (of ``rows``, default all) and ``p2p_12[p2p_21[j]]``
+    (its image after a round trip to the source and back), in the units of ``vertices2``."""
+    rows = np.arange(len(vertices2)) if rows is None else rows
+    return np.linalg.norm(vertices2[rows] - vertices2[p2p_12[p2p_21[rows]]], axis=1)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """``sum(w v) / sum(w)``; the plain mean when the weights sum to zero."""
+    total = float(weights.sum())
+    return float((weights * values).sum() / total) if total > 0 else float(values.mean())
+
+
+def descriptor_residual(p2p_21: np.ndarray, descr1: np.ndarray, descr2: np.ndarray, *,
+                        rows: np.ndarray | None = None, seed: int = 0) -> tuple[float, np.ndarray]:
+    """How far the descriptors of matched points are apart, relative to random pairs.
+
+    Returns ``(ratio, per_vertex)``: ``per_vertex`` is ``|d2[j] - d1[p2p_21[j]]|^2`` for the
+    target vertices ``rows`` (default: all) divided by the mean of ``|d2[j] - d1[i]|^2`` over
+    random pairs (seeded), and ``ratio`` its mean. 0 means identical descriptors; about 1,
+    matches no better than chance.
+    """
+    if descr1.shape[1] != descr2.shape[1]:
+        raise ValueError(f"descr1 has {descr1.shape[1]} columns but descr2 {descr2.shape[1]}; "
+                         "give the same descriptors for both shapes.")
+    rows = np.arange(len(descr2)) if rows is None else rows
+    rng = np.random.default_rng(seed)
+    chance = float(((descr2[rows] - descr1[rng.integers(0, len(descr1), len(rows))]) ** 2).sum(1).mean())
+    residual = ((descr2[rows] - descr1[p2p_21[rows]]) ** 2).sum(1)
+    if chance <= 0:  # constant descriptors carry no information
+        return 0.0, np.zeros(len(rows))
+    per_vertex = residual / chance
+    return float(per_vertex.mean()), per_vertex
+
+
+def orthogonality_error(fmap_12: np.ndarray, k: int = ORTHO_K) -> float:
+    """``||C^T C - I||_F / sqrt(k)`` on the leading ``k x k`` block of ``fmap_12``: 0 for an
+    orthogonal (area-preserving) functional map."""
+    k = min(k, *fmap_12.shape)
+    C = fmap_12[:k, :k]
+    return float(np.linalg.norm(C.T @ C - np.eye(k)) / math.sqrt(k))
+
+
+def pushed_area(p2p_21: np.ndarray, mass2: np.ndarray, n1: int) -> np.ndarray:
+    """``(n1,)`` the target's vertex areas summed onto the source vertices they are mapped to."""
+    return np.bincount(p2p_21, weights=mass2, minlength=n1)
+
+
+def area_distortion(p2p_21: np.ndarray, evecs1: np.ndarray, mass1: np.ndarray, mass2: np.ndarray,
+                    k: int = AREA_K) -> float:
+    """RMS deviation from 1 of the area density that ``p2p_21`` pushes onto the source,
+    smoothed by the first ``k`` eigenfunctions of the source (``evecs1`` orthonormal in
+    ``mass1``), relative to the source area: 0 for an area-preserving map."""
+    k = min(k, evecs1.shape[1])
+    push = pushed_area(p2p_21, mass2 * (mass1.sum() / mass2.sum()), len(mass1))
+    coeff = evecs1[:, :k].T @ (push - mass1)  # coefficients of the density minus 1
+    return float(np.linalg.norm(coeff) / math.sqrt(mass1.sum()))
+
+
+def area_coverage(p2p_21: np.ndarray, mass1: np.ndarray) -> float:
+    """Fraction of the source area (vertex areas ``mass1``) whose vertices are hit by ``p2p_21``."""
+    hit = np.zeros(len(mass1), dtype=bool)
+    hit[p2p_21] = True
+    return float(mass1[hit].sum() / mass1.sum())
+
+
+def graph_edges(shape: Shape) -> np.ndarray:
+    """The shape's edges ``(e, 2)``: a mesh's own, a point cloud's k-nearest-neighbour graph."""
+    if shape.is_mesh:
+        return shape.edges
+    return knn_edges(shape.vertices, min(CLOUD_K, shape.n_vertices - 1))
+
+
+def torn_vertices(p2p_21: np.ndarray, vertices1: np.ndarray, edges2: np.ndarray, n2: int,
+                  tear_length: float = TEAR_LENGTH, vertices2: np.ndarray | None = None,
+                  tear_factor: float = TEAR_FACTOR) -> np.ndarray:
+    """``(n2,)`` bool: target vertices with an edge whose two ends land more than
+    ``tear_length`` apart on the source (in the units of ``vertices1``) and, with
+    ``vertices2``, more than ``tear_factor`` times the edge's own length (so that the long
+    edges of a coarse mesh do not count as tears)."""
+    a, b = p2p_21[edges2[:, 0]], p2p_21[edges2[:, 1]]
+    limit = tear_length
+    if vertices2 is not None:
+        own = np.linalg.norm(vertices2[edges2[:, 0]] - vertices2[edges2[:, 1]], axis=1)
+        limit = np.maximum(tear_length, tear_factor * own)
+    long = np.linalg.norm(vertices1[a] - vertices1[b], axis=1) > limit
+    torn = np.zeros(n2, dtype=bool)
+    torn[edges2[long, 0]] = True
+    torn[edges2[long, 1]] = True
+    return torn
+
+
+def face_orientation_fmap(fmap_12: np.ndarray, evecs1: np.ndarray, mass1: np.ndarray, vertices1: np.ndarray,
+                          normals1: np.ndarray, evecs2: np.ndarray, vertices2: np.ndarray,
+                          faces2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-face orientation of a functional map: ``(sign (m,), area (m,))`` for the faces of
+    shape 2 (wound outward), +1 where the face keeps its orientation in the smooth image of
+    shape 1 carried by ``fmap_12``, -1 where it is reversed. Their area-weighted mean is
+    :func:`~shapecorr.fmap.refine.orientation_score_fmap`."""
+    k2, k1 = fmap_12.shape
+    proj = evecs1[:, :k1].T @ (mass1[:, None] * np.hstack([vertices1, normals1]))  # (k1, 6)
+    used, local = np.unique(faces2, return_inverse=True)  # only the vertices of these faces
+    local = local.reshape(faces2.shape)
+    img = evecs2[used, :k2] @ (fmap_12 @ proj)  # (len(used), 6)
+    x, nrm = img[:, :3], img[:, 3:]
+    n_img = np.cross(x[local[:, 1]] - x[local[:, 0]], x[local[:, 2]] - x[local[:, 0]])
+    sign = np.sign(np.einsum("ij,ij->i", n_img, nrm[local].sum(1)))
+    v = vertices2[faces2]
+    area = np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1) / 2
+    return sign, area
+
+
+def faces_to_vertices(values: np.ndarray, weights: np.ndarray, faces: np.ndarray, n: int) -> np.ndarray:
+    """``(n,)`` weighted mean of per-face ``values`` over the faces around each vertex (0 where none)."""
+    num = np.zeros(n)
+    den = np.zeros(n)
+    for c in range(3):
+        num += np.bincount(faces[:, c], weights=weights * values, minlength=n)
+        den += np.bincount(faces[:, c], weights=weights, minlength=n)
+    return np.divide(num, den, out=np.zeros(n), where=den > 0)
+
+
+def smooth_on_graph(values: np.ndarray, edges: np.ndarray, steps: int = 2) -> np.ndarray:
+    """``values (n,)`` averaged ``steps`` times with their graph neighbours (each vertex and
+    its neighbours weigh equally)."""
+    n = len(values)
+    A = sp.coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+                      shape=(n, n)).tocsr() + sp.identity(n, format="csr")
+    deg = np.asarray(A.sum(1)).ravel()
+    out = np.asarray(values, dtype=np.float64)
+    for _ in range(steps):
+        out = (A @ out) / deg
+    return out
+
+
+# ----------------------------------------------------------------------------- all signals of a map
+@dataclass(frozen=True)
+class Signals:
+    """Every signal of one map (None where it cannot be measured) and the per-vertex arrays
+    they are made of, on the target vertices ``rows`` (all of them up to
+    :data:`SUBSAMPLE_ABOVE` vertices); ``edges`` is a graph on those rows (local indices)."""
+
+    values: dict
+    rows: np.ndarray
+    per_vertex: dict = field(default_factory=dict)
+    edges: np.ndarray | None = None
+
+
+def outward(shape: Shape, sign: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """A mesh's outward ``(vertex_normals, faces)``; ``sign`` as from
+    :func:`shapecorr.spectral.orientation_sign` (computed when None)."""
+    s = orientation_sign(shape.vertices, shape.faces) if sign is None else sign
+    faces = shape.faces if s > 0 else shape.faces[:, ::-1]
+    return shape.vertex_normals * s, faces
+
+
+def sample_vertices(n: int, max_samples: int = SUBSAMPLE_ABOVE, seed: int = 0) -> np.ndarray:
+    """All ``n`` vertices, or ``max_samples`` of them drawn at random (seeded, sorted) above that."""
+    if n <= max_samples:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
+
+
+def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.ndarray, evecs2: np.ndarray,
+                  mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
+                  descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
+                  sign1: float | None = None, sign2: float | None = None,
+                  max_samples: int = SUBSAMPLE_ABOVE) -> Signals:
+    """Every ground-truth-free signal of a map between two normalized (unit-area) shapes.
+
+    ``evecs*``/``mass*``: eigenbases (orthonormal in the lumped mass) and vertex areas;
+    ``fmap_12 (k2, k1)``; ``p2p_21 (n2,)`` source vertex of each target vertex, ``p2p_12 (n1,)``
+    the reverse; ``descr*`` the same descriptors on both shapes (optional); ``sign*`` the
+    shapes' orientation signs when known (else computed). Above ``max_samples`` vertices the
+    signals are measured on that many seeded random vertices of each shape (the target's
+    faces and edges: those whose first vertex is sampled). See the module docstring.
+    """
+    p2p_21 = _check_map(p2p_21, shape2.n_vertices, shape1.n_vertices, "p2p_21")
+    p2p_12 = _check_map(p2p_12, shape1.n_vertices, shape2.n_vertices, "p2p_12")
+    n1, n2 = shape1.n_vertices, shape2.n_vertices
+    rows = sample_vertices(n2, max_samples)
+    rows1 = sample_vertices(n1, max_samples)
+    in_rows = np.zeros(n2, dtype=bool)
+    in_rows[rows] = True
+    w2 = mass2[rows]
+    v: dict = dict.fromkeys(SIGNAL_NAMES)
+    pv: dict = {}
+
+    cyc2 = cycle_distances(p2p_21, p2p_12, shape2.vertices, rows)
+    cyc1 = cycle_distances(p2p_12, p2p_21, shape1.vertices, rows1)
+    v["cycle_error"] = 0.5 * (weighted_mean(cyc2, w2) + weighted_mean(cyc1, mass1[rows1]))
+    pv["cycle"] = cyc2
+    if descr1 is not None and descr2 is not None:
+        v["descriptor_residual"], pv["descriptor"] = descriptor_residual(p2p_21, descr1, descr2, rows=rows)
+    v["orthogonality_error"] = orthogonality_error(fmap_12)
+    v["area_distortion"] = area_distortion(p2p_21, evecs1, mass1, mass2)
+    v["coverage"] = area_coverage(p2p_21, mass1)
+    edges2 = graph_edges(shape2)
+    edges2 = edges2[in_rows[edges2[:, 0]]]
+    torn = torn_vertices(p2p_21, shape1.vertices, edges2, n2, vertices2=shape2.vertices)[rows]
+    v["discontinuity"] = weighted_mean(torn.astype(np.float64), w2)
+    pv["torn"] = torn
+    if shape1.is_mesh and shape2.is_mesh:
+        normals1, faces2 = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
+        faces2 = faces2[in_rows[faces2[:, 0]]]
+        # orientation_score divides by the number of faces it is given: the mean over the sample
+        v["orientation"] = orientation_score(p2p_21, shape1.vertices, normals1, shape2.vertices, faces2)
+        sign, area = face_orientation_fmap(fmap_12, evecs1, mass1, shape1.vertices, normals1, evecs2,
+                                           shape2.vertices, faces2)
+        # the area-weighted mean of the face signs is orientation_score_fmap (computed once here)
+        v["orientation_smooth"] = weighted_mean(sign, area)
+        pv["orientation"] = faces_to_vertices(sign, area, faces2, n2)[rows]
+    local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
+    return Signals(v, rows, pv, local)
+
+
+def _check_map(p2p: np.ndarray, n_from: int, n_to: int, name: str) -> np.ndarray:
+    p2p = np.asarray(p2p)
+    if p2p.shape != (n_from,):
+        raise ValueError(f"{name}: expected one entry per vertex ({n_from},), got shape {p2p.shape}.")
+    if not np.issubdtype(p2p.dtype, np.integer):
+        raise ValueError(f"{name}: vertex indices must be integers, got {p2p.dtype}.")
+    if n_from and (p2p.min() < 0 or p2p.max() >= n_to):
+        raise ValueError(f"{name}: refers to vertex {int(p2p.max())} of a shape with {n_to} vertices.")
+    return p2p.astype(np.int64, copy=False)
+
+
+def per_vertex_confidence(signals: Signals, vertices2: np.ndarray | None = None) -> np.ndarray:
+    """In ``[0, 1]``: how much to trust the match of each target vertex.
+
+    The product of three local terms, each smoothed over two rings of the target's graph: the
+    fraction of surrounding area whose orientation is kept (meshes), ``exp(-cycle /
+    CYCLE_SCALE)`` for the round-trip distance, and 1 minus the fraction of torn neighbours.
+    Returns values on ``signals.rows``; with ``vertices2`` (the target's vertices), on every
+    target vertex, each unsampled one taking the value of its nearest sampled vertex.
+    """
+    pv = signals.per_vertex
+    edges = signals.edges
+    conf = np.exp(-smooth_on_graph(pv["cycle"], edges) / CYCLE_SCALE)
+    conf *= 1.0 - smooth_on_graph(pv["torn"].astype(np.float64), edges)
+    if "orientation" in pv:
+        conf *= np.clip(0.5 * (1.0 + smooth_on_graph(pv["orientation"], edges)), 0.0, 1.0)
+    conf = np.clip(conf, 0.0, 1.0)
+    if vertices2 is None or len(signals.rows) == len(vertices2):
+        return conf
+    from scipy.spatial import cKDTree
+
+    return conf[cKDTree(vertices2[signals.rows]).query(vertices2)[1]]
+
+
+# ----------------------------------------------------------------------------- the calibrated model
+def feature_vector(signals: dict, names) -> np.ndarray | None:
+    """The model's inputs for ``names`` (None if any of them is missing): heavy-tailed positive
+    signals enter as ``log(x + 1e-3)``, the others as they are."""
+    out = []
+    for name in names:
+        x = signals.get(name)
+        if x is None or not np.isfinite(x):
+            return None
+        out.append(math.log(x + 1e-3) if name in LOG_SIGNALS else float(x))
+    return np.asarray(out)
+
+
+#: signals whose logarithm the model uses (positive, spread over orders of magnitude)
+LOG_SIGNALS = frozenset({"cycle_error", "descriptor_residual", "orthogonality_error", "area_distortion",
+                         "discontinuity"})
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """``P(good) = sigmoid(coef . (x - mean) / scale + intercept)`` on :func:`feature_vector`;
+    a map is trusted when that is at least ``threshold``."""
+
+    name: str
+    features: tuple
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(X) - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "features": list(self.features), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept,
+                "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LogisticModel":
+        return cls(d["name"], tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
+                   np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]))
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float,
+                                                                                               np.ndarray, np.ndarray]:
+    """L2-regularized logistic regression by Newton's method on standardized inputs.
+
+    ``X (n, p)``, ``y (n,)`` in {0, 1}. Returns ``(coef, intercept, mean, scale)`` such that
+    ``sigmoid(((X - mean) / scale) @ coef + intercept)`` estimates ``P(y = 1)``. ``l2`` is the
+    penalty on ``coef`` (not on the intercept), in units of one sample's log-likelihood.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}.")
+    if not set(np.unique(y)) <= {0.0, 1.0}:
+        raise ValueError("y must hold only 0 and 1.")
+    mean = X.mean(0)
+    scale = X.std(0)
+    scale[scale == 0] = 1.0
+    Z = np.hstack([(X - mean) / scale, np.ones((len(X), 1))])
+    w = np.zeros(Z.shape[1])
+    reg = np.full(Z.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ w, -50, 50)))
+        grad = Z.T @ (p - y) + reg * w
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(reg) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(H, grad)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return w[:-1], float(w[-1]), mean, scale
+
+
+@lru_cache(maxsize=4)
+def load_models(path: str | None = None) -> tuple[LogisticModel, ...]:
+    """The calibrated models (richest feature set first) from ``confidence_model.json``."""
+    p = Path(path) if path else MODEL_PATH
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"{p}: the confidence model cannot be read ({exc}); reinstall shapecorr or rerun "
+                           "scripts/calibrate_confidence.py.") from exc
+    return tuple(LogisticModel.from_dict(d) for d in data["models"])
+
+
+def choose_model(signals: dict, models) -> LogisticModel:
+    """The first model (richest first) whose every feature is measured."""
+    for m in models:
+        if feature_vector(signals, m.features) is not None:
+            return m
+    raise ValueError("no confidence model fits the measured signals "
+                     f"({', '.join(k for k, x in signals.items() if x is not None)}).")
+
+
+# ----------------------------------------------------------------------------- the one call
+@dataclass(frozen=True)
+class Confidence:
+    """How much to trust a match: ``value`` in [0, 1] (calibrated probability that the mean
+    geodesic error is <= 5 x100), ``low`` when below ``threshold``; ``signals`` as measured
+    (None: not measurable for this pair); ``per_vertex`` on the target (or None); ``advice``
+    one sentence for a low value; ``model`` the calibrated model used."""
+
+    value: float
+    signals: dict
+    per_vertex: np.ndarray | None
+    threshold: float
+    low: bool
+    advice: str
+    model: str
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary (no per-vertex array)."""
+        return {"value": round(self.value, 4), "threshold": self.threshold, "low": self.low, "advice": self.advice,
+                "model": self.model,
+                "signals": {k: (None if x is None else round(float(x), 5)) for k, x in self.signals.items()}}
+
+
+def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.ndarray, evecs2: np.ndarray,
+                     mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
+                     descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
+                     sign1: float | None = None, sign2: float | None = None, per_vertex: bool = True,
+                     models=None) -> Confidence:
+    """The calibrated confidence of a match between two normalized (unit-area) shapes.
+
+    Arguments as :func:`match_signals`; ``per_vertex=False`` skips the per-vertex array;
+    ``models`` replaces the bundled calibrated models (a sequence of :class:`LogisticModel`,
+    richest first).
+    """
+    sig = match_signals(shape1, shape2, evecs1, mass1, evecs2, mass2, fmap_12, p2p_21, p2p_12, descr1, descr2,
+                        sign1=sign1, sign2=sign2)
+    models = load_models() if models is None else models
+    model = choose_model(sig.values, models)
+    value = float(model.predict(feature_vector(sig.values, model.features))[0])
+    low = value < model.threshold
+    pv = per_vertex_confidence(sig, shape2.vertices) if per_vertex else None
+    return Confidence(value=value, signals=dict(sig.values), per_vertex=pv,
+                      threshold=model.threshold, low=low, advice=advice(sig.values) if low else "", model=model.name)
+
+
+def advice(signals: dict) -> str:
+    """One sentence on what to try for a map with these signals."""
+    orient = signals.get("orientation_smooth")
+    if orient is not None and orient < 0.5:
+        return ("parts of the map look mirrored (left-right flip); try --preset axiomatic or accurate, and check the "
+                "picture where the colours swap sides")
+    if (signals.get("descriptor_residual") or 0) > 0.5 or (signals.get("coverage") or 1) < 0.5:
+        return ("the shapes may not be near-isometric (different parts, proportions or holes); try --preset "
+                "axiomatic, or check that both files show the same kind of object")
+    return "the two maps disagree in places; try --preset accurate and check the picture for torn or collapsed regions"

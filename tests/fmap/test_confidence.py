@@ -1,0 +1,258 @@
+"""Match confidence: single signals with known answers, the logistic fit, and the calibrated
+confidence on maps known to be right or wrong (a shape and a bent, permuted copy of it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from helpers import ellipsoid, grid, inverse_permutation, permuted_copy, point_cloud
+
+from shapecorr import Shape
+from shapecorr.fmap import fmap_to_p2p, orientation_score_fmap, p2p_to_fmap
+from shapecorr.fmap import confidence as cf
+from shapecorr.spectral import eigenbasis, normalize_descriptors, wks
+
+K = 30
+
+
+def prepared(shape: Shape, k: int = K):
+    """Normalized shape, eigenbasis and descriptors, as the pipeline prepares them."""
+    norm = shape.normalized() if shape.is_mesh else shape.normalized(area=1.0)
+    b = eigenbasis(norm, k, cache=False)
+    descr = normalize_descriptors(wks(b.evals, b.evecs, 50), b.mass)
+    return norm, b.evecs, b.mass, descr
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A left-right symmetric ellipsoid (no other symmetry), a more bent and tapered copy with
+    its vertices permuted and rigidly moved, and the correct map between them."""
+    shape1, mirror = ellipsoid(n_lat=18, n_lon=24, bend=0.3, taper=0.2)
+    bent, _ = ellipsoid(n_lat=18, n_lon=24, bend=0.45, taper=0.3)
+    shape2, perm = permuted_copy(bent, seed=1, rigid=True)
+    return {"P1": prepared(shape1), "P2": prepared(shape2), "p2p_21": perm, "mirror": mirror,
+            "z1": shape1.vertices[:, 2]}
+
+
+def map_arrays(pair, p2p_21):
+    """``fmap_12`` of a vertex map and the reverse map from its adjoint, as the pipeline makes them."""
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    C = p2p_to_fmap(p2p_21, e1, e2, m2, k1=K, k2=K)
+    p2p_12 = fmap_to_p2p(C.T, e2, e1)
+    return C, p2p_12
+
+
+def confidence_of(pair, p2p_21, **kw):
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    C, p2p_12 = map_arrays(pair, p2p_21)
+    return cf.match_confidence(s1, s2, e1, m1, e2, m2, C, p2p_21, p2p_12, d1, d2, **kw)
+
+
+# ----------------------------------------------------------------------------- single signals
+def test_cycle_distances_vanish_for_inverse_bijections_and_measure_a_swap():
+    v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 3]])
+    perm = np.array([2, 0, 3, 1])
+    assert np.all(cf.cycle_distances(perm, inverse_permutation(perm), v) == 0)
+    # every vertex goes to 0 and comes back to 3: distance from each vertex to vertex 3
+    d = cf.cycle_distances(np.zeros(4, int), np.full(4, 3), v)
+    assert np.allclose(d, np.linalg.norm(v - v[3], axis=1))
+
+
+def test_orthogonality_error_known_values():
+    assert cf.orthogonality_error(np.eye(40)) == 0.0
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((30, 30)))
+    assert cf.orthogonality_error(q) < 1e-12
+    # 2I: C^T C - I = 3I, ||3I||_F / sqrt(k) = 3 (on the leading 30 x 30 block)
+    assert cf.orthogonality_error(2 * np.eye(50)) == pytest.approx(3.0)
+
+
+def test_area_coverage_and_distortion_of_identity_and_collapse():
+    sh, e, m, _ = prepared(grid(9, 7))
+    ident = np.arange(sh.n_vertices)
+    assert cf.area_coverage(ident, m) == pytest.approx(1.0)
+    assert cf.area_distortion(ident, e, m, m) == pytest.approx(0.0, abs=1e-12)
+    one = np.full(sh.n_vertices, 5)
+    assert cf.area_coverage(one, m) == pytest.approx(m[5] / m.sum())
+    assert cf.area_distortion(one, e, m, m) > 1.0
+    assert np.isclose(cf.pushed_area(one, m, sh.n_vertices).sum(), m.sum())
+
+
+def test_descriptor_residual_zero_for_identity_and_near_one_for_a_random_map():
+    d = np.random.default_rng(0).standard_normal((500, 8))
+    ratio, per_vertex = cf.descriptor_residual(np.arange(500), d, d)
+    assert ratio == 0.0 and np.all(per_vertex == 0) and per_vertex.shape == (500,)
+    # on a subset of rows: the residuals of those rows, over one common chance level
+    shifted = np.roll(np.arange(500), 1)
+    _, per_vertex = cf.descriptor_residual(shifted, d, d, rows=np.array([3, 7]))
+    res = ((d[[3, 7]] - d[[2, 6]]) ** 2).sum(1)
+    assert per_vertex.shape == (2,) and per_vertex[0] / per_vertex[1] == pytest.approx(res[0] / res[1])
+    ratio, _ = cf.descriptor_residual(np.random.default_rng(1).permutation(500), d, d)
+    assert 0.8 < ratio < 1.2
+    with pytest.raises(ValueError, match="columns"):
+        cf.descriptor_residual(np.arange(500), d, d[:, :3])
+
+
+def test_torn_vertices_mark_both_ends_of_a_stretched_edge():
+    sh = grid(9, 7, h=0.1)  # vertex (i, j) = i * 7 + j, spacing 0.1
+    ident = np.arange(sh.n_vertices)
+    assert not cf.torn_vertices(ident, sh.vertices, sh.edges, sh.n_vertices, tear_length=0.15).any()
+    # swap the two x-halves of rows i >= 5: edges between rows 4 and 5 now span the grid
+    p2p = ident.copy()
+    p2p[5 * 7:] = ident[: 4 * 7]
+    torn = cf.torn_vertices(p2p, sh.vertices, sh.edges, sh.n_vertices, tear_length=0.15)
+    assert torn[4 * 7: 6 * 7].all()
+    assert not torn[: 4 * 7].any() and not torn[6 * 7:].any()
+    # relative to the edges' own length: a grid 10 times coarser has no tear of 0.15
+    coarse = sh.vertices * 10
+    assert not cf.torn_vertices(ident, coarse, sh.edges, sh.n_vertices, tear_length=0.15, vertices2=coarse).any()
+    assert cf.torn_vertices(ident, coarse, sh.edges, sh.n_vertices, tear_length=0.15).all()
+
+
+def test_face_orientation_fmap_averages_to_orientation_score_fmap(pair):
+    (s1, e1, m1, _), (s2, e2, m2, _) = pair["P1"], pair["P2"]
+    C, _ = map_arrays(pair, pair["p2p_21"])
+    n1, _ = cf.outward(s1, None)
+    _, f2 = cf.outward(s2, None)
+    sign, area = cf.face_orientation_fmap(C, e1, m1, s1.vertices, n1, e2, s2.vertices, f2)
+    ref = orientation_score_fmap(C, e1, m1, s1.vertices, n1, e2, s2.vertices, f2)
+    assert (sign * area).sum() / area.sum() == pytest.approx(ref, abs=1e-12)
+    assert ref > 0.9
+
+
+def test_faces_to_vertices_and_smoothing_known_values():
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    v = cf.faces_to_vertices(np.array([1.0, -1.0]), np.array([1.0, 3.0]), faces, 5)
+    assert np.allclose(v, [1.0, -0.5, -0.5, -1.0, 0.0])
+    edges = np.array([[0, 1], [1, 2]])  # a path 0-1-2
+    assert np.allclose(cf.smooth_on_graph(np.array([3.0, 0.0, 0.0]), edges, steps=1), [1.5, 1.0, 0.0])
+
+
+def test_maps_are_checked():
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = prepare_small()
+    n = s1.n_vertices
+    with pytest.raises(ValueError, match="p2p_21: expected one entry per vertex"):
+        cf.match_signals(s1, s2, e1, m1, e2, m2, np.eye(K), np.arange(n - 1), np.arange(n))
+    with pytest.raises(ValueError, match="p2p_12: refers to vertex"):
+        cf.match_signals(s1, s2, e1, m1, e2, m2, np.eye(K), np.arange(n), np.arange(n) + 1)
+
+
+def prepare_small():
+    sh, _ = ellipsoid()
+    P = prepared(sh)
+    return P, P
+
+
+# ----------------------------------------------------------------------------- signals of right and wrong maps
+def test_signals_separate_the_correct_map_from_its_mirror(pair):
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    good, bad = pair["p2p_21"], pair["mirror"][pair["p2p_21"]]
+    sig = {}
+    for name, p2p in (("good", good), ("bad", bad)):
+        C, p2p_12 = map_arrays(pair, p2p)
+        sig[name] = cf.match_signals(s1, s2, e1, m1, e2, m2, C, p2p, p2p_12, d1, d2).values
+    assert sig["good"]["orientation"] > 0.8 and sig["bad"]["orientation"] < -0.8
+    assert sig["good"]["orientation_smooth"] > 0.8 and sig["bad"]["orientation_smooth"] < -0.8
+    # the mirror is an isometry: descriptors and coverage cannot tell it from the right map
+    assert sig["bad"]["descriptor_residual"] < 0.05 and sig["bad"]["coverage"] > 0.9
+    assert set(sig["good"]) == set(cf.SIGNAL_NAMES)
+
+
+def test_point_clouds_have_no_orientation_signals(pair):
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    c1, c2 = point_cloud(s1), point_cloud(s2)
+    C, p2p_12 = map_arrays(pair, pair["p2p_21"])
+    sig = cf.match_signals(c1, c2, e1, m1, e2, m2, C, pair["p2p_21"], p2p_12, d1, d2)
+    assert sig.values["orientation"] is None and sig.values["orientation_smooth"] is None
+    assert sig.values["cycle_error"] is not None and sig.values["discontinuity"] is not None
+    assert "orientation" not in sig.per_vertex
+
+
+# ----------------------------------------------------------------------------- the logistic model
+def test_fit_logistic_recovers_a_known_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 2)) * [1.0, 3.0] + [0.0, 1.0]
+    z = 2.0 * X[:, 0] - 0.5 * X[:, 1] + 0.3
+    y = (rng.random(20000) < 1 / (1 + np.exp(-z))).astype(float)
+    coef, b, mean, scale = cf.fit_logistic(X, y, l2=0.0)
+    # back to raw units: coef / scale, intercept - sum(coef * mean / scale)
+    raw = coef / scale
+    assert np.allclose(raw, [2.0, -0.5], atol=0.08)
+    assert b - (coef * mean / scale).sum() == pytest.approx(0.3, abs=0.08)
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        cf.fit_logistic(X[:10], np.arange(10.0))
+
+
+def test_logistic_model_roundtrip_and_choice():
+    m_all = cf.LogisticModel("all", ("coverage", "orientation"), np.zeros(2), np.ones(2), np.array([1.0, 2.0]),
+                             0.5, 0.4)
+    m_cov = cf.LogisticModel("cov", ("coverage",), np.zeros(1), np.ones(1), np.array([1.0]), 0.0, 0.4)
+    again = cf.LogisticModel.from_dict(m_all.to_dict())
+    assert again.predict(np.array([1.0, 0.0]))[0] == pytest.approx(1 / (1 + np.exp(-1.5)))
+    assert cf.choose_model({"coverage": 0.9, "orientation": 0.1}, [m_all, m_cov]) is m_all
+    assert cf.choose_model({"coverage": 0.9, "orientation": None}, [m_all, m_cov]) is m_cov
+    with pytest.raises(ValueError, match="no confidence model"):
+        cf.choose_model({"coverage": None}, [m_all, m_cov])
+    # log signals enter as log(x + 1e-3)
+    assert cf.feature_vector({"cycle_error": 0.999}, ["cycle_error"])[0] == pytest.approx(0.0)
+
+
+def test_bundled_models_cover_every_signal_set():
+    models = cf.load_models()
+    names = [m.name for m in models]
+    assert names[0] == "mesh" and "point_cloud" in names
+    for m in models:
+        assert 0.0 < m.threshold < 1.0 and set(m.features) <= set(cf.SIGNAL_NAMES)
+    assert not any(f.startswith("orientation") for f in models[names.index("point_cloud")].features)
+
+
+# ----------------------------------------------------------------------------- the calibrated confidence
+def test_correct_map_of_a_bent_copy_is_trusted(pair):
+    c = confidence_of(pair, pair["p2p_21"])
+    assert c.model == "mesh"
+    assert c.value > c.threshold and not c.low and c.advice == ""
+    assert c.per_vertex.shape == (pair["P2"][0].n_vertices,)
+    assert c.per_vertex.min() >= 0 and c.per_vertex.max() <= 1
+    assert np.median(c.per_vertex) > 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.value = 0.0
+
+
+def test_mirrored_map_is_flagged_with_advice(pair):
+    c = confidence_of(pair, pair["mirror"][pair["p2p_21"]])
+    assert c.low and c.value < c.threshold
+    assert "flip" in c.advice
+    assert np.median(c.per_vertex) < 0.5
+    d = c.to_dict()
+    assert d["low"] is True and set(d["signals"]) == set(cf.SIGNAL_NAMES)
+
+
+def test_half_mirrored_map_is_flagged_and_located(pair):
+    """The top half (z > 0 on the source) flipped, the rest right: flagged, and the per-vertex
+    confidence is lower on the flipped half."""
+    good = pair["p2p_21"]
+    flip_src = pair["z1"] > 0
+    p2p = np.where(flip_src[good], pair["mirror"][good], good)
+    c = confidence_of(pair, p2p)
+    assert c.low
+    flipped_tgt = flip_src[good] & (pair["mirror"][good] != good)  # target vertices mapped mirrored
+    assert c.per_vertex[flipped_tgt].mean() < c.per_vertex[~flip_src[good]].mean() - 0.2
+
+
+def test_scrambled_map_is_flagged(pair):
+    n2 = pair["P2"][0].n_vertices
+    rng = np.random.default_rng(3)
+    c = confidence_of(pair, rng.permutation(n2))
+    assert c.low and c.value < 0.1
+
+
+def test_point_cloud_pair_uses_the_model_without_orientation(pair):
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    C, p2p_12 = map_arrays(pair, pair["p2p_21"])
+    c = cf.match_confidence(point_cloud(s1), point_cloud(s2), e1, m1, e2, m2, C, pair["p2p_21"], p2p_12, d1, d2)
+    assert c.model == "point_cloud" and c.signals["orientation"] is None
+    assert 0.0 <= c.value <= 1.0 and c.per_vertex.shape == (s2.n_vertices,)
+    c = cf.match_confidence(point_cloud(s1), point_cloud(s2), e1, m1, e2, m2, C, pair["p2p_21"], p2p_12,
+                            per_vertex=False)
+    assert c.model == "point_cloud_no_descriptors" and c.per_vertex is None
