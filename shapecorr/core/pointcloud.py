@@ -179,5 +179,8 @@ def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.nda
 
 def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_ORIENT_K) -> np.ndarray:
     """:func:`estimate_normals` (``k`` neighbours) then :func:`orient_normals_outward`
-    (``k_orient``): unit outward normals ``(n, 3)``."""
+    (``k_orient``): unit outward normals ``(n, 3)``. On clouds of ``k`` points or fewer, the
+    neighbourhoods are all the other points (as the point-cloud Laplacian does)."""
+    n = len(np.asarray(points))
+    k, k_orient = (min(k, max(n - 1, 1)), min(k_orient, max(n - 1, 1)))
     return orient_normals_outward(points, estimate_normals(points, k), k_orient)
