@@ -93,10 +93,11 @@ def test_numpy_forward_is_the_torch_forward_in_float64(ops_of, name):
 
 
 @pytest.mark.parametrize("model_name", [DEFAULT_MODEL, "faust_r_wks_pc"])
-@pytest.mark.parametrize("name", ["mesh", "cloud"])
+@pytest.mark.parametrize("name", ["mesh", "bent_mesh", "cloud", "bent_cloud"])
 def test_bundled_model_numpy_and_torch_backends_agree(ops_of, model_name, name):
     """The features the matcher uses (float32, unit length): the NumPy backend and the torch
-    one differ by float32 round-off only, and each is that close to the float64 answer."""
+    one differ by float32 round-off only, and each is that close to the float64 answer (the
+    NumPy one closer: its spectral and gradient sums run in float64)."""
     ops = ops_of[name, 100]
     cpu = load_feature_model(model_name)
     assert cpu.backend == "numpy"
@@ -106,10 +107,11 @@ def test_bundled_model_numpy_and_torch_backends_agree(ops_of, model_name, name):
     np.testing.assert_allclose(np.linalg.norm(f_np, axis=1), 1.0, atol=1e-6)
     exact = unit_rows(cpu.net(ops, dtype=np.float64))
     np.testing.assert_allclose(exact, unit_rows(_torch_features64(torch_model.torch_net(), ops)), atol=1e-12)
-    # per vertex, |f_np - f_torch| / |f_torch| (= 1): measured up to 4e-6 on these shapes
-    assert np.linalg.norm(f_np - f_torch, axis=1).max() < 2e-5
-    assert np.linalg.norm(f_np - exact, axis=1).max() < 2e-5
-    assert np.linalg.norm(f_torch - exact, axis=1).max() < 2e-5
+    # per vertex, |f - f_exact| / |f_exact| (= 1); measured on these shapes: NumPy <= 1.5e-6,
+    # torch <= 2.6e-6, NumPy vs torch <= 2.5e-6
+    assert np.linalg.norm(f_np - exact, axis=1).max() < 5e-6
+    assert np.linalg.norm(f_torch - exact, axis=1).max() < 1e-5
+    assert np.linalg.norm(f_np - f_torch, axis=1).max() < 1e-5
 
 
 def test_numpy_features_with_a_thread_limit_are_the_same(ops_of):
