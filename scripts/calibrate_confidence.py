@@ -31,7 +31,7 @@ fitted on every row; their coefficients and thresholds go to
 
     nice -n 5 python scripts/calibrate_confidence.py                  # everything (~1 h on 2 cores)
     python scripts/calibrate_confidence.py --limit 10 --out /tmp/conf  # a smoke run
-    python scripts/calibrate_confidence.py --no-run                    # refit on the rows there are
+    python scripts/calibrate_confidence.py --no-run                    # refit on the maps there are
 """
 
 from __future__ import annotations
@@ -280,12 +280,12 @@ def _num(x) -> float | None:
 def feature_sets() -> dict:
     """The models, richest first: what is measured on meshes with descriptors, without
     descriptors, on point clouds (no orientation), on point clouds without descriptors."""
-    from shapecorr.fmap.confidence import SIGNAL_NAMES
+    from shapecorr.fmap.confidence import MODEL_SIGNALS
 
-    no_orient = tuple(s for s in SIGNAL_NAMES if not s.startswith("orientation"))
+    no_orient = tuple(s for s in MODEL_SIGNALS if not s.startswith("orientation"))
     return {
-        "mesh": SIGNAL_NAMES,
-        "mesh_no_descriptors": tuple(s for s in SIGNAL_NAMES if s != "descriptor_residual"),
+        "mesh": MODEL_SIGNALS,
+        "mesh_no_descriptors": tuple(s for s in MODEL_SIGNALS if s != "descriptor_residual"),
         "point_cloud": no_orient,
         "point_cloud_no_descriptors": tuple(s for s in no_orient if s != "descriptor_residual"),
     }
@@ -446,6 +446,8 @@ def markdown(summary: dict) -> str:
         out = [f"## {title}", "", "| feature set | rows | n | bad | ROC AUC | catch | false flags |", "|---|---|---|---|---|---|---|"]
         for name, per in block.items():
             for k, r in per.items():
+                if " / " in k and name != "mesh":  # per-preset detail for the main model only
+                    continue
                 c = "n/a" if r["catch_rate"] is None else f"{100 * r['catch_rate']:.1f} %"
                 f = "n/a" if r["false_flag_rate"] is None else f"{100 * r['false_flag_rate']:.1f} %"
                 a = "n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.3f}"
@@ -505,6 +507,8 @@ def gather(args, tasks, rows: dict, csv_path: Path) -> None:
     evaluator = Evaluator(args.points)
     preparer = Preparer()
     todo = [t for t in tasks if _stale(rows.get((t[0], t[4], t[2], t[3])))]
+    if args.no_run:  # only the maps already cached (their signals recomputed)
+        todo = [t for t in todo if (args.cache / t[0] / t[4] / f"{t[2]}__{t[3]}.npz").exists()]
     log(f"calibrate: {len(tasks)} maps, {len(tasks) - len(todo)} already in {csv_path}, {len(todo)} to do")
     t_start = time.perf_counter()
     for i, (dataset, ds, a, b, preset) in enumerate(todo, 1):
@@ -537,7 +541,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "confidence", help="results folder")
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "confidence_cache",
                     help="cached maps and errors per pair (%(default)s)")
-    ap.add_argument("--no-run", action="store_true", help="only refit on the rows already in OUT/pairs.csv")
+    ap.add_argument("--no-run", action="store_true",
+                    help="run no new match: refit on the rows in OUT/pairs.csv (stale signals recomputed from the cache)")
     ap.add_argument("--no-fit", action="store_true", help="only gather rows")
     ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the logistic fits (%(default)s)")
     ap.add_argument("--write-model", metavar="JSON", default=None,
@@ -549,16 +554,16 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "pairs.csv"
     rows = read_rows(csv_path)
-    if not args.no_run:
-        datasets = {k: v for k, v in (("FAUST_r", args.faust), ("TOSCA_r", args.tosca)) if v}
-        presets = [p.strip() for p in args.presets.split(",") if p.strip()]
-        tasks = task_list(datasets, presets, args.limit, None if args.seed < 0 else args.seed)
-        try:
-            gather(args, tasks, rows, csv_path)
-        except KeyboardInterrupt:
-            write_rows(csv_path, rows)
-            log(f"calibrate: interrupted; {len(rows)} rows kept in {csv_path} (rerun to resume)")
-            return 130
+    datasets = {k: v for k, v in (("FAUST_r", args.faust), ("TOSCA_r", args.tosca)) if v}
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    tasks = task_list(datasets, presets, args.limit, None if args.seed < 0 else args.seed)
+    try:
+        gather(args, tasks, rows, csv_path)
+    except KeyboardInterrupt:
+        write_rows(csv_path, rows)
+        log(f"calibrate: interrupted; {len(rows)} rows kept in {csv_path} (rerun to resume)")
+        return 130
+    if not args.no_run:  # the rows of this run's pairs (--limit)
         keys = {(t[0], t[4], t[2], t[3]) for t in tasks}
         rows = {k: r for k, r in rows.items() if k in keys}
     if args.no_fit:

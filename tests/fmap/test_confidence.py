@@ -203,7 +203,7 @@ def test_bundled_models_cover_every_signal_set():
     names = [m.name for m in models]
     assert names[0] == "mesh" and "point_cloud" in names
     for m in models:
-        assert 0.0 < m.threshold < 1.0 and set(m.features) <= set(cf.SIGNAL_NAMES)
+        assert 0.0 < m.threshold < 1.0 and set(m.features) <= set(cf.MODEL_SIGNALS)
     assert not any(f.startswith("orientation") for f in models[names.index("point_cloud")].features)
 
 
