@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,34 +29,32 @@ class LoadedShape:
 
     shape: object  # shapecorr.Shape
     warnings: tuple[str, ...] = ()
-    seconds: float = 0.0
 
 
 def read_shape(item, *, strict: bool = False) -> LoadedShape:
     """Read a shape file with :func:`shapecorr.load` (or take a :class:`shapecorr.Shape` as it is).
 
-    Imperfect meshes load with warnings (one line each: ``FILE: what; what to do``), returned in
-    ``warnings`` for the status bar instead of being printed. ``strict`` refuses them
+    Imperfect meshes load with :class:`shapecorr.core.ShapeWarning` s (one line each: ``FILE: what
+    was found; what is done``), returned in ``warnings`` for the status bar instead of printed. ``strict`` refuses them
     (``shapecorr.load(strict=True)`` raises a :class:`shapecorr.ShapeError`).
     """
     import shapecorr
-    from shapecorr.core import ShapecorrWarning
+    from shapecorr.core import ShapeWarning
 
     if isinstance(item, shapecorr.Shape):
         return LoadedShape(item)
-    t0 = time.perf_counter()
     with _RECORD_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # the same file read twice warns twice
         shape = shapecorr.load(item, strict=strict)
     messages = []
-    for w in caught:
-        if issubclass(w.category, ShapecorrWarning):
+    for w in caught:  # only the shape's own: a match finishing in another thread may warn meanwhile
+        if issubclass(w.category, ShapeWarning):
             text = str(w.message)
             if text not in messages:
                 messages.append(text)
         else:  # a library's own warning (deprecations...): not the user's business
             log.debug("while reading %s: %s", item, w.message)
-    return LoadedShape(shape, tuple(messages), time.perf_counter() - t0)
+    return LoadedShape(shape, tuple(messages))
 
 
 # ----------------------------------------------------------------------------- display frames

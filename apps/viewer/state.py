@@ -78,7 +78,6 @@ class ViewerState:
         self.strict = strict  # refuse imperfect shapes instead of warning
         self.shapes: dict[str, object] = {side: None for side in SIDES}
         self.shape_warnings: dict[str, tuple[str, ...]] = {side: () for side in SIDES}
-        self.load_seconds: dict[str, float] = {}
         self.match = None
         self.match_origin = ""
         self.gt: helpers.GroundTruth | None = None
@@ -113,7 +112,6 @@ class ViewerState:
                 raise ValueError(f"side must be 'source' or 'target', not {side!r}")
             self.shapes[side] = item.shape
             self.shape_warnings[side] = tuple(item.warnings)
-            self.load_seconds[side] = item.seconds
             self._distances.pop(side, None)
         if "source" in loaded:
             self._colors.clear()
@@ -254,10 +252,6 @@ class ViewerState:
         self.pick_info = None
 
     # ------------------------------------------------------------------ texts
-    def shapes_text(self) -> str:
-        parts = [f"{side} {s.name}: {s.n_vertices} v" for side, s in self.shapes.items() if s is not None]
-        return " · ".join(parts) or "no shapes (Ctrl+O / drop files)"
-
     def warnings_text(self) -> str:
         """One line for the status bar: how many warnings (first, as the line may be cut) and the
         first one; all of them are in :attr:`warnings` (the label's tooltip)."""

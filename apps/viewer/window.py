@@ -232,9 +232,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
-        self.lbl_warnings = QtWidgets.QLabel()
+        self.lbl_warnings = QtWidgets.QLabel()  # cut to the room left; the tooltip has every warning
         self.lbl_warnings.setStyleSheet("QLabel { color: #e0a030; }")
-        self.lbl_shapes = QtWidgets.QLabel()
+        self.lbl_warnings.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.lbl_match = QtWidgets.QLabel()
         self.lbl_error = QtWidgets.QLabel()
         self.progress = QtWidgets.QProgressBar()
@@ -243,7 +243,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         sb.addWidget(self.lbl_warnings, 1)
-        for w in (self.lbl_shapes, self.lbl_match, self.lbl_error, self.progress, self.cancel_button):
+        for w in (self.lbl_match, self.lbl_error, self.progress, self.cancel_button):
             sb.addPermanentWidget(w)
         self.progress.hide()
         self.cancel_button.hide()
@@ -869,8 +869,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
         st = self.state
         self.lbl_warnings.setText(st.warnings_text())
         self.lbl_warnings.setToolTip("\n".join(st.warnings))
-        self.lbl_shapes.setText(st.shapes_text())
-        self.lbl_shapes.setToolTip(", ".join(f"{k} read in {v:.2f} s" for k, v in st.load_seconds.items()))
         self.lbl_match.setText(st.match_text())
         self.lbl_match.setToolTip(st.match_tooltip())
         conf = st.confidence
