@@ -12,13 +12,20 @@ every machine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from ..core import Shape
-from .raster import camera_basis, lambert, rasterize_points, rasterize_triangles, sample_texture
+from .raster import (
+    camera_basis,
+    front_side,
+    lambert,
+    rasterize_points,
+    rasterize_triangles,
+    sample_texture,
+)
 
 DEFAULT_VIEW = (1.0, 0.45, -0.9)  # camera direction (from the object towards the camera)
 DEFAULT_UP = (0.0, 1.0, 0.0)
@@ -86,6 +93,8 @@ class _Panel:
         if colors is None and not textured and shape.vertex_colors is not None:
             colors = shape.vertex_colors
         self.textured = bool(textured)
+        # a closed surface: only the faces towards the camera can be seen (half the work)
+        self.cull = front_side(shape.faces, shape.vertices, shape.n_components) if shape.is_mesh else 0
         self.colors = None if colors is None else _as_rgb_uint8(colors).astype(np.float64) / 255.0
 
     def half_extent(self) -> np.ndarray:
@@ -113,7 +122,7 @@ class _Panel:
 
     def _mesh_fragments(self, xy, size, lighting):
         faces = np.asarray(self.shape.faces)
-        frag = rasterize_triangles(xy, self.cam[:, 2], faces, size)
+        frag = rasterize_triangles(xy, self.cam[:, 2], faces, size, cull=self.cull)
         corners = faces[frag.face]  # (k, 3)
         if self.textured:
             fuv = self.shape.face_uv

@@ -16,8 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-# candidate pixels handled at once (bounds the memory of large triangles: ~100 MB)
-_MAX_CANDIDATES = 1 << 22
+_EPS = 1e-5  # inside-test tolerance (float32)
+# candidate pixels evaluated at once (bounds the memory of large triangles: ~100 MB)
+_MAX_CANDIDATES = 1 << 21
 
 
 class TriangleFragments(NamedTuple):
@@ -62,11 +63,14 @@ def _resolve(pixel: np.ndarray, depth: np.ndarray, n_pixels: int) -> np.ndarray:
     return owner[owner >= 0]
 
 
-def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: tuple[int, int]
-                        ) -> TriangleFragments:
+def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: tuple[int, int], *,
+                        cull: int = 0) -> TriangleFragments:
     """Fragments of triangles ``faces (m, 3)`` over vertices at pixel positions ``xy (n, 2)``
-    with ``depth (n,)``, in an image of ``size = (height, width)``. Both sides are drawn
-    (no culling); triangles seen edge-on are skipped."""
+    with ``depth (n,)``, in an image of ``size = (height, width)``. Triangles seen edge-on are
+    skipped. ``cull``: 0 draws both sides; +1 (-1) draws only triangles whose corners run
+    clockwise (counter-clockwise) on the image, i.e. those facing the camera when the faces
+    of a closed surface are wound counter-clockwise seen from outside (from inside): half the
+    work, the same picture (see :func:`front_side`)."""
     h, w = size
     xy = np.asarray(xy, dtype=np.float64)
     depth = np.asarray(depth, dtype=np.float64)
@@ -80,7 +84,10 @@ def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, si
     hi = np.minimum(np.floor(corners.max(1) - 0.5), [w - 1, h - 1]).astype(np.int64)
     span = np.maximum(hi - lo + 1, 0)
     count = span[:, 0] * span[:, 1]
-    keep = np.flatnonzero((count > 0) & (np.abs(area2) > 1e-12))
+    facing = np.abs(area2) > 1e-12 if cull == 0 else cull * area2 < -1e-12  # image y points down
+    keep = np.flatnonzero((count > 0) & facing)
+    if len(keep) == 0:
+        return TriangleFragments(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
     # per face, l1 and l2 are affine in the offset (dx, dy) from the face's first candidate
     # pixel centre: l = l_0 + l_x dx + l_y dy; so is the depth
     inv = 1.0 / area2[keep]
@@ -91,45 +98,76 @@ def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, si
     za, dzb, dzc = (depth[faces[keep, i]] for i in range(3))
     dzb, dzc = dzb - za, dzc - za
     z = np.stack([za + dzb * l1[0] + dzc * l2[0], dzb * l1[1] + dzc * l2[1], dzb * l1[2] + dzc * l2[2]])
-    table = np.concatenate([l1, l2, z]).T.copy()  # (m_kept, 9): l1, l2, depth as (l_0, l_x, l_y)
+    # the inside test in float32 (half the memory traffic; offsets are small integers, so the
+    # error is ~1e-6, covered by the tolerance: a pixel centre on a shared edge is claimed by
+    # both triangles and the z-buffer keeps one)
+    l1f, l2f = l1.astype(np.float32), l2.astype(np.float32)
+    # triangles with about the same bounding-box size are evaluated together at the candidate
+    # pixels of a common box (sizes rounded up to a ~1.25x ladder): contiguous (faces, offsets)
+    # arrays, few groups, no per-candidate gathers
+    sx, sy = span[keep, 0], span[keep, 1]
     origin = lo[keep, 1] * w + lo[keep, 0]  # flat pixel index of the first candidate
-    pix, fid, lam1, lam2, zs = [], [], [], [], []
-    for chunk in _chunks(count[keep], _MAX_CANDIDATES):
-        n = count[keep[chunk]]
-        local = np.repeat(np.arange(chunk.start, chunk.stop), n)
-        offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        sx = span[keep[local], 0]
-        dy = offset // sx
-        dx = offset - dy * sx
-        t = table[local]
-        c1 = t[:, 0] + t[:, 1] * dx + t[:, 2] * dy
-        c2 = t[:, 3] + t[:, 4] * dx + t[:, 5] * dy
-        inside = np.flatnonzero((c1 >= -1e-9) & (c2 >= -1e-9) & (c1 + c2 <= 1.0 + 1e-9))
-        local, dx, dy, t = local[inside], dx[inside], dy[inside], t[inside]
-        pix.append(origin[local] + dy * w + dx)
-        fid.append(local)
-        lam1.append(c1[inside])
-        lam2.append(c2[inside])
-        zs.append(t[:, 6] + t[:, 7] * dx + t[:, 8] * dy)
-    if not pix:
-        return TriangleFragments(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
+    ladder = _size_ladder(int(max(sx.max(initial=1), sy.max(initial=1))))
+    bx, by = ladder[np.searchsorted(ladder, sx)], ladder[np.searchsorted(ladder, sy)]
+    key = bx * (int(by.max(initial=0)) + 1) + by
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    stops = np.r_[starts[1:], len(order)]
+    pix, fid, zs = [], [], []
+    for g0, g1 in zip(starts, stops):
+        gx, gy = int(bx[order[g0]]), int(by[order[g0]])
+        rows = max(1, min(gy, _MAX_CANDIDATES // gx))  # a huge triangle is done a few rows at a time
+        for r0 in range(0, gy, rows):
+            dy = np.repeat(np.arange(r0, min(r0 + rows, gy), dtype=np.float32), gx)
+            dx = np.tile(np.arange(gx, dtype=np.float32), len(dy) // gx)
+            step = max(1, _MAX_CANDIDATES // len(dx))
+            for c0 in range(g0, g1, step):
+                f = order[c0:min(c0 + step, g1)]
+                c1 = l1f[0, f, None] + l1f[1, f, None] * dx + l1f[2, f, None] * dy  # (faces, offsets)
+                c2 = l2f[0, f, None] + l2f[1, f, None] * dx + l2f[2, f, None] * dy
+                hit = (c1 >= -_EPS) & (c2 >= -_EPS) & (c1 + c2 <= 1.0 + _EPS)
+                hit &= (dx < sx[f, None]) & (dy < sy[f, None])  # inside the face's own (clipped) box
+                fi, oi = np.nonzero(hit)
+                face, ox, oy = f[fi], dx[oi].astype(np.int64), dy[oi].astype(np.int64)
+                pix.append(origin[face] + oy * w + ox)
+                fid.append(face)
+                zs.append(z[0, face] + z[1, face] * ox + z[2, face] * oy)
     pix, fid, zs = np.concatenate(pix), np.concatenate(fid), np.concatenate(zs)
     win = _resolve(pix, zs, h * w)
-    l1w, l2w = np.concatenate(lam1)[win], np.concatenate(lam2)[win]
-    return TriangleFragments(pix[win], keep[fid[win]], np.stack([1.0 - l1w - l2w, l1w, l2w], axis=1))
+    pix, fid = pix[win], fid[win]
+    # barycentric coordinates of the visible pixels only, in float64, clipped to the triangle
+    rows, cols = np.divmod(pix - origin[fid], w)
+    l1w = np.clip(l1[0, fid] + l1[1, fid] * cols + l1[2, fid] * rows, 0.0, 1.0)
+    l2w = np.clip(l2[0, fid] + l2[1, fid] * cols + l2[2, fid] * rows, 0.0, 1.0 - l1w)
+    return TriangleFragments(pix, keep[fid], np.stack([1.0 - l1w - l2w, l1w, l2w], axis=1))
 
 
-def _chunks(counts: np.ndarray, budget: int):
-    """Consecutive index ranges whose counts sum to about ``budget`` (at least one item each)."""
-    if len(counts) == 0:
-        return
-    cum = np.cumsum(counts)
-    start = 0
-    while start < len(counts):
-        base = cum[start - 1] if start else 0
-        stop = max(int(np.searchsorted(cum, base + budget, side="right")), start + 1)
-        yield slice(start, stop)
-        start = stop
+def front_side(faces: np.ndarray, vertices: np.ndarray, n_components: int) -> int:
+    """The ``cull`` value of :func:`rasterize_triangles` that draws only what can be seen of a
+    closed surface: +1 (-1) when ``faces`` form one closed, consistently wound surface whose
+    faces are wound counter-clockwise seen from outside (inside); 0 (draw both sides) when
+    the surface is open, inconsistently wound or in several pieces."""
+    faces = np.asarray(faces, dtype=np.int64)
+    if n_components != 1 or len(faces) == 0:
+        return 0
+    n = int(faces.max()) + 1
+    head, tail = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
+    # closed and consistently wound: every directed edge once, and its reverse once, i.e. the
+    # sorted directed edges have no repeat and equal the sorted reversed ones
+    directed = np.sort(head * n + tail)
+    if (directed[1:] == directed[:-1]).any() or not np.array_equal(directed, np.sort(tail * n + head)):
+        return 0
+    from ..spectral import orientation_sign
+
+    return int(orientation_sign(np.asarray(vertices, dtype=np.float64), faces))
+
+
+def _size_ladder(largest: int) -> np.ndarray:
+    """Box sizes 1, 2, 3, ... growing by about 1.25x, up to at least ``largest``."""
+    sizes = [1]
+    while sizes[-1] < largest:
+        sizes.append(max(sizes[-1] + 1, int(np.ceil(sizes[-1] * 1.25))))
+    return np.asarray(sizes, dtype=np.int64)
 
 
 def rasterize_points(xy: np.ndarray, depth: np.ndarray, radius: float, depth_per_pixel: float,
