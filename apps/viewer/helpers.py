@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from shapecorr.eval import GeodesicDistances
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class DisplayFrame:
     scale: float
 
     @classmethod
-    def of(cls, vertices: np.ndarray) -> "DisplayFrame":
+    def of(cls, vertices: np.ndarray) -> DisplayFrame:
         lo, hi = vertices.min(0), vertices.max(0)
         return cls(center=(lo + hi) / 2, scale=1.0 / max(float(np.linalg.norm(hi - lo)), 1e-12))
 

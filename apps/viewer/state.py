@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+
+from shapecorr.core import ShapecorrError
 from shapecorr.render import COLOR_SCHEMES, correspondence_colors
 
 from . import helpers
@@ -53,7 +55,7 @@ class Confidence:
     advice: str
 
     @classmethod
-    def of(cls, match) -> "Confidence | None":
+    def of(cls, match) -> Confidence | None:
         info = getattr(match, "info", None) or {}
         value = info.get("confidence")
         if value is None:  # saved by a shapecorr that did not estimate it
@@ -133,7 +135,7 @@ class ViewerState:
             return ""
         try:
             self.gt = helpers.load_ground_truth(self.source, self.target, **found)
-        except Exception as exc:  # a neighbouring file that does not fit is not an error of the user's
+        except ShapecorrError as exc:  # a neighbouring file that does not fit: not the user's error
             log.info("ignoring ground truth beside the shapes: %s", exc)
             return ""
         return f"ground truth found beside the shapes: {self.gt.label}"

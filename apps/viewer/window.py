@@ -17,15 +17,22 @@ import numpy as np
 import pyvista as pv
 from PySide6 import QtCore, QtGui, QtWidgets
 from pyvistaqt import QtInteractor
-from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
-from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCellPicker, vtkPointPicker, vtkPolyDataMapper2D, vtkRenderer
+from vtkmodules.vtkRenderingCore import (
+    vtkActor2D,
+    vtkCellPicker,
+    vtkPointPicker,
+    vtkPolyDataMapper2D,
+    vtkRenderer,
+)
+
+from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
 
 from . import helpers
 from .state import MODES, SIDES, ViewerState, other_side
-from .worker import Jobs
+from .worker import Jobs, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +316,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 try:
                     out[side] = helpers.read_shape(item, strict=strict)
                 except Exception as exc:  # the message goes to a dialog, the other side still opens
-                    from .worker import describe_error
-
                     out[side] = describe_error(exc)
             return out
 
@@ -428,13 +433,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.load_ground_truth(gt_source=a, gt_target=b)
 
     # drag and drop: shape files (one on a half of the window, or two), a match folder, a map
-    def dragEnterEvent(self, event):  # noqa: N802 (Qt naming)
+    def dragEnterEvent(self, event):
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    dragMoveEvent = dragEnterEvent  # noqa: N815
+    dragMoveEvent = dragEnterEvent
 
-    def dropEvent(self, event):  # noqa: N802
+    def dropEvent(self, event):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         event.acceptProposedAction()
         self.open_paths(paths, side="source" if event.position().x() < self.width() / 2 else "target")
@@ -586,7 +591,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             return
         job = list(self.jobs.running.values())[-1]
         if isinstance(fraction, float):
-            self.progress.setValue(int(round(100 * fraction)))
+            self.progress.setValue(round(100 * fraction))
         elapsed = time.perf_counter() - job.t_start
         self.progress.setFormat(f"{job.name}: {job.stage} %p% ({elapsed:.0f} s)")
 
@@ -654,7 +659,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         style = {}
         if shape.is_point_cloud:
             small = shape.n_vertices < 50000
-            style = dict(style="points", point_size=4 if small else 2, render_points_as_spheres=small)
+            style = {"style": "points", "point_size": 4 if small else 2, "render_points_as_spheres": small}
         if "scalars" not in kw and "texture" not in kw:
             kw["color"] = NEUTRAL
         kw.setdefault("show_scalar_bar", False)
@@ -706,8 +711,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
         vmax = float(np.nanpercentile(per_vertex, 98)) or 1e-6
         self._add_mesh(side, poly, scalars="geodesic error", cmap="YlOrRd", clim=[0, vmax], nan_color=NEUTRAL,
                        show_scalar_bar=True,
-                       scalar_bar_args=dict(title="geodesic error", vertical=False, position_x=0.25, position_y=0.04,
-                                            width=0.5, height=0.06, color="white", fmt="%.3f", n_labels=3))
+                       scalar_bar_args={"title": "geodesic error", "vertical": False, "position_x": 0.25,
+                                        "position_y": 0.04, "width": 0.5, "height": 0.06, "color": "white",
+                                        "fmt": "%.3f", "n_labels": 3})
 
     def _draw_texture(self, side: str) -> None:
         shape = self.state.shapes[side]
@@ -796,7 +802,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         ren.SetWorldPoint(float(p[0]), float(p[1]), float(p[2]), 1.0)
         ren.WorldToDisplay()
         x, y, _ = ren.GetDisplayPoint()
-        return int(round(x)), int(round(y))
+        return round(x), round(y)
 
     def _on_press(self, *_):
         self._press_pos = self.plotter.iren.interactor.GetEventPosition()
@@ -960,7 +966,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def _show_shortcuts(self) -> None:
         self._info_box("Keyboard shortcuts", "\n".join(f"{k:<16} {v}" for k, v in SHORTCUTS), monospace=True)
 
-    def closeEvent(self, event):  # noqa: N802
+    def closeEvent(self, event):
         self._tick.stop()
         self.jobs.cancel()
         self.hide()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6 import QtCore
 

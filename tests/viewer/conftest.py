@@ -75,8 +75,8 @@ def xvfb():
             os.environ[k] = v
     # Qt keeps its X connection until the process exits; killing the server now would make Qt
     # abort at exit ("XIO: fatal IO error", exit status 1). A watcher stops Xvfb once we are gone.
-    subprocess.Popen(["sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 0.2; done; "
-                                  f"kill {proc.pid} 2>/dev/null"],
+    watch = f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 0.2; done; kill {proc.pid} 2>/dev/null"
+    subprocess.Popen(["sh", "-c", watch],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

@@ -67,7 +67,7 @@ def test_new_shapes_drop_the_match_and_find_ground_truth(opened):
 
 
 def test_a_match_for_other_shapes_is_refused(opened):
-    state, perm, _ = opened
+    state = opened[0]
     wrong = shapecorr.Match(p2p_21=np.zeros(10, dtype=int), p2p_12=np.zeros(10, dtype=int), fmap_12=np.eye(2))
     with pytest.raises(shapecorr.ShapecorrError):
         state.set_match(wrong)
@@ -128,7 +128,7 @@ def test_error_map_of_the_exact_and_of_a_wrong_map(opened):
 
 
 def test_point_cloud_errors_are_normalized_by_the_cloud_area(small_pair):
-    src, tgt, perm = small_pair
+    src, _, perm = small_pair
     cloud = shapecorr.Shape(shapecorr.load(src).vertices)
     gt = helpers.GroundTruth(np.asarray(perm), np.arange(len(perm)), "test")
     assert helpers.geodesic_errors(cloud, perm, gt)["mean"] == 0.0

@@ -36,7 +36,7 @@ def matched(qapp, small_pair):
 
 
 def test_match_runs_in_background_and_errors_follow(matched):
-    win, perm = matched
+    win, _ = matched
     assert win.match is not None and not win.jobs
     assert len(win.match.p2p_21) == win.target.n_vertices
     assert win.state.errors is not None and np.isfinite(win.state.errors["mean"])
@@ -166,7 +166,7 @@ def test_exact_map_has_zero_error(qapp, small_pair):
 
 
 def test_save_and_load_match_transfer_and_bad_inputs(matched, tmp_path, qapp):
-    win, perm = matched
+    win, _ = matched
     out = win.save_match(tmp_path / "m")
     assert (out / "target_to_source.txt").exists()
     shape_out = win.save_transferred(tmp_path / "t.ply")
