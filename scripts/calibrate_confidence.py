@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import sys
@@ -55,6 +56,8 @@ PRESETS = ("default", "axiomatic")
 BAD_ABOVE = 5.0  # mean geodesic error x100 above which a map is bad
 TARGET_CATCH = 0.9  # the threshold catches this fraction of the bad training maps
 TOSCA_GROUPS = {"A": ("cat", "horse", "michael", "wolf"), "B": ("centaur", "david", "dog", "victoria")}
+#: the orientation gate: no trust at this smooth orientation score (as many faces reversed as kept)
+GATE_FEATURE, GATE_LOW = "orientation_smooth", 0.0
 VERTEX_BAD_ABOVE = 0.1  # a vertex is wrong when its geodesic error is above 0.1 sqrt(area)
 #: bumped when the signals change: rows of an older version are recomputed from the cached maps
 SIGNALS_VERSION = 4
@@ -299,14 +302,43 @@ def design(rows: list[dict], features) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def mirrored(row: dict) -> dict:
+    """The same map onto the target's mirror image: a whole left-right flip, made exactly.
+
+    Reflecting the target (faces rewound to stay outward) leaves its eigenbasis, descriptors
+    and distances as they are, so every signal but the two orientation scores is unchanged
+    and those change sign (each mapped triangle reverses); the map's error is then its error
+    against the mirrored ground truth. The pipeline's candidates rarely leave a whole flip;
+    these rows check that the confidence catches one (they are not used for fitting).
+    """
+    out = dict(row, kind="mirrored", error_x100=row["error_sym_x100"], error_sym_x100=row["error_x100"])
+    for name in ("orientation", "orientation_smooth"):
+        x = _num(row.get(name))
+        out[name] = "" if x is None else -x
+    return out
+
+
+def is_real(rows) -> np.ndarray:
+    return np.array([r.get("kind", "map") == "map" for r in rows])
+
+
 def fit_model(name: str, features, rows: list[dict], l2: float):
+    """A logistic model fitted on the matched maps among ``rows``, with the orientation gate
+    (see :class:`shapecorr.fmap.confidence.LogisticModel`) when it uses ``orientation_smooth``:
+    full trust from the lowest smooth orientation score of a good map, none at
+    :data:`GATE_LOW`. Its threshold catches :data:`TARGET_CATCH` of the bad maps."""
     from shapecorr.fmap.confidence import LogisticModel, fit_logistic
 
+    rows = [r for r, real in zip(rows, is_real(rows)) if real]
     X, y = design(rows, features)
     coef, b, mean, scale = fit_logistic(X, y, l2=l2)
-    model = LogisticModel(name, tuple(features), mean, scale, coef, b, 0.5)
-    p = model.predict(X)
-    return LogisticModel(name, tuple(features), mean, scale, coef, b, choose_threshold(p, y))
+    lo, hi = X.min(0), X.max(0)  # the range seen (see LogisticModel)
+    gate = None
+    if GATE_FEATURE in features:
+        good = X[y == 1, list(features).index(GATE_FEATURE)]
+        gate = (GATE_FEATURE, GATE_LOW, float(good.min()))
+    model = LogisticModel(name, tuple(features), mean, scale, coef, b, 0.5, lo, hi, gate)
+    return dataclasses.replace(model, threshold=choose_threshold(model.predict(X), y))
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, catch: float = TARGET_CATCH) -> float:
@@ -352,11 +384,13 @@ def held_out_predictions(rows: list[dict], name: str, features, l2: float) -> tu
 def breakdown(rows, p, thr, y) -> dict:
     """Rates per dataset, per preset and overall (``thr``: one threshold per row)."""
     out = {}
-    keys = {"all": np.ones(len(rows), bool)}
+    real = is_real(rows)
+    keys = {"all": real.copy()}
     for ds in sorted({r["dataset"] for r in rows}):
-        keys[ds] = np.array([r["dataset"] == ds for r in rows])
+        keys[ds] = real & np.array([r["dataset"] == ds for r in rows])
         for pr in sorted({r["preset"] for r in rows}):
             keys[f"{ds} / {pr}"] = keys[ds] & np.array([r["preset"] == pr for r in rows])
+    keys["mirrored maps (whole flips)"] = ~real
     for k, sel in keys.items():
         sel = sel & np.isfinite(p)
         if sel.any():
@@ -382,12 +416,14 @@ def calibrate(rows: list[dict], l2: float) -> dict:
         ph, th = held_out_predictions(rows, name, feats, l2)
         result["held_out"][name] = breakdown(rows, ph, th, y)
         if name == "mesh":
-            result["_pred"] = {"in_sample": p, "held_out": ph, "y": y, "threshold": m.threshold, "held_out_thr": th}
+            real = is_real(rows)
+            result["_pred"] = {"in_sample": p[real], "held_out": ph[real], "y": y[real], "threshold": m.threshold}
     from shapecorr.fmap.confidence import SIGNAL_NAMES
 
-    for s in SIGNAL_NAMES:  # each signal alone (sign chosen so that AUC >= 0.5 means it helps)
+    real = is_real(rows)
+    for s in SIGNAL_NAMES:  # each signal alone, on the matched maps
         v = np.array([_num(r.get(s)) for r in rows], dtype=np.float64)
-        ok = np.isfinite(v)
+        ok = np.isfinite(v) & real
         result["single_signals"][s] = roc_auc(v[ok], y[ok])
     return result
 
@@ -437,7 +473,9 @@ def plot(result: dict, path: Path) -> None:
 
 def markdown(summary: dict) -> str:
     lines = ["# Match confidence: calibration", "", f"Command: `{summary['command']}`", "",
-             f"{summary['n_rows']} maps ({summary['n_bad']} bad: mean geodesic error x100 > {BAD_ABOVE:g}); "
+             f"{summary['n_rows']} matched maps ({summary['n_bad']} bad: mean geodesic error x100 > {BAD_ABOVE:g}), "
+             f"and, to check, each of them onto the mirror image of its target ({summary['n_mirrored']} whole "
+             "left-right flips, see `mirrored` in the script; not used for fitting). "
              f"shapecorr maps from commit {summary['maps_commit']}; errors at {summary['points']} ground-truth points "
              "per pair. A map is flagged when its confidence is below the threshold; catch rate = bad maps "
              "flagged, false-flag rate = good maps flagged.", ""]
@@ -474,8 +512,9 @@ def write_outputs(rows: list[dict], args, command: str) -> dict:
     models, pred = res["models"], res["_pred"]
     commit = (Path(args.maps_commit_file).read_text().strip() if args.maps_commit_file
               and Path(args.maps_commit_file).exists() else os.environ.get("SHAPECORR_MAPS_COMMIT", "working tree"))
-    pv = np.array([_num(r.get("pv_auc")) for r in rows], dtype=np.float64)
-    summary = {"command": command, "n_rows": len(rows), "n_bad": int((pred["y"] == 0).sum()),
+    pv = np.array([_num(r.get("pv_auc")) for r, real in zip(rows, is_real(rows)) if real], dtype=np.float64)
+    summary = {"command": command, "n_rows": int(is_real(rows).sum()), "n_bad": int((pred["y"] == 0).sum()),
+               "n_mirrored": int((~is_real(rows)).sum()),
                "bad_above_x100": BAD_ABOVE, "target_catch": TARGET_CATCH, "maps_commit": commit,
                "points": args.points or "all", "tosca_groups": TOSCA_GROUPS,
                "models": [m.to_dict() for m in models], "held_out": res["held_out"], "in_sample": res["in_sample"],
@@ -488,7 +527,8 @@ def write_outputs(rows: list[dict], args, command: str) -> dict:
     plot(res, args.out / "confidence.png")
     if args.write_model:
         model = {"command": command, "label": f"good = mean geodesic error x100 <= {BAD_ABOVE:g}",
-                 "target_catch": TARGET_CATCH, "maps_commit": commit, "n_rows": len(rows),
+                 "target_catch": TARGET_CATCH, "maps_commit": commit, "n_maps": summary["n_rows"],
+                 "n_mirrored": summary["n_mirrored"],
                  "models": [m.to_dict() for m in models]}
         Path(args.write_model).write_text(json.dumps(model, indent=1) + "\n")
     return summary
@@ -569,6 +609,7 @@ def main(argv=None) -> int:
     if args.no_fit:
         return 0
     use = [r for r in rows.values() if not _stale(r)]
+    use += [mirrored(r) for r in use]
     if len({float(r["error_x100"]) <= BAD_ABOVE for r in use}) < 2:
         log("calibrate: need both good and bad maps to fit; run more pairs")
         return 1

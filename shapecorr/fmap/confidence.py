@@ -38,8 +38,8 @@ None; the model then used is the one calibrated without them.
 
 Every function takes and returns NumPy arrays. Costs are linear in the number of vertices.
 On shapes above :data:`SUBSAMPLE_ABOVE` vertices the signals are measured on that many seeded
-random vertices of each shape (on the target: the faces and edges whose first vertex is
-sampled), which keeps a 160k-vertex pair about as cheap as a 20k one; the per-vertex
+random vertices of each shape (on the target: the faces whose first vertex is sampled, the
+edges at a sampled vertex), which keeps a 160k-vertex pair about as cheap as a 20k one; the per-vertex
 confidence is then computed on the sampled target vertices and given to every other vertex
 from its nearest sampled one. The functional-map signals (orthogonality, area distortion)
 cost ``O(n k)`` and are not sampled.
@@ -269,7 +269,7 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     the reverse; ``descr*`` the same descriptors on both shapes (optional); ``sign*`` the
     shapes' orientation signs when known (else computed). Above ``max_samples`` vertices the
     signals are measured on that many seeded random vertices of each shape (the target's
-    faces and edges: those whose first vertex is sampled). See the module docstring.
+    faces: those whose first vertex is sampled). See the module docstring.
     """
     p2p_21 = _check_map(p2p_21, shape2.n_vertices, shape1.n_vertices, "p2p_21")
     p2p_12 = _check_map(p2p_12, shape1.n_vertices, shape2.n_vertices, "p2p_12")
@@ -292,7 +292,8 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     v["area_distortion"] = area_distortion(p2p_21, evecs1, mass1, mass2)
     v["coverage"] = area_coverage(p2p_21, mass1)
     edges2 = graph_edges(shape2)
-    edges2 = edges2[in_rows[edges2[:, 0]]]
+    if len(rows) < n2:  # every edge at a sampled vertex: their torn status is exact
+        edges2 = edges2[in_rows[edges2[:, 0]] | in_rows[edges2[:, 1]]]
     torn = torn_vertices(p2p_21, shape1.vertices, edges2, n2, vertices2=shape2.vertices)[rows]
     v["discontinuity"] = weighted_mean(torn.astype(np.float64), w2)
     pv["torn"] = torn
@@ -373,7 +374,19 @@ LOG_SIGNALS = frozenset({"cycle_error", "descriptor_residual", "orthogonality_er
 @dataclass(frozen=True)
 class LogisticModel:
     """``P(good) = sigmoid(coef . (x - mean) / scale + intercept)`` on :func:`feature_vector`;
-    a map is trusted when that is at least ``threshold``."""
+    a map is trusted when that is at least ``threshold``.
+
+    ``lo``/``hi``: the range of each feature in the calibration data. A feature better than
+    anything seen there is taken at the best value seen (the model never grants more trust
+    than the data showed); a worse one is used as it is, lowering the confidence further.
+
+    ``gate = (feature, low, high)``: the probability is multiplied by
+    ``clip((x - low) / (high - low), 0, 1)`` of that (untransformed) feature. The smooth
+    orientation score of every correct calibration map is at least ``high``; a map with a
+    lower one has part of the shape reversed, whatever the other signals say (a whole
+    mirror image keeps a perfect cycle consistency, smoothness and descriptors), and an
+    additive model alone would let those outvote it.
+    """
 
     name: str
     features: tuple
@@ -382,20 +395,39 @@ class LogisticModel:
     coef: np.ndarray
     intercept: float
     threshold: float
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    gate: tuple | None = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        z = ((np.atleast_2d(X) - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        raw = X
+        if self.lo is not None and self.hi is not None:
+            X = np.where(self.coef > 0, np.minimum(X, self.hi), np.maximum(X, self.lo))
+        z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        if self.gate is not None:
+            name, low, high = self.gate
+            x = raw[:, self.features.index(name)]
+            p = p * np.clip((x - low) / max(high - low, 1e-12), 0.0, 1.0)
+        return p
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "features": list(self.features), "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept,
-                "threshold": self.threshold}
+        d = {"name": self.name, "features": list(self.features), "mean": self.mean.tolist(),
+             "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept,
+             "threshold": self.threshold}
+        if self.lo is not None and self.hi is not None:
+            d.update(lo=self.lo.tolist(), hi=self.hi.tolist())
+        if self.gate is not None:
+            d["gate"] = list(self.gate)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "LogisticModel":
+        rng = {k: np.asarray(d[k], float) for k in ("lo", "hi") if k in d}
+        gate = None if d.get("gate") is None else (str(d["gate"][0]), float(d["gate"][1]), float(d["gate"][2]))
         return cls(d["name"], tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
-                   np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]))
+                   np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]), gate=gate, **rng)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float,
@@ -478,15 +510,16 @@ def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np
                      mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
                      descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
                      sign1: float | None = None, sign2: float | None = None, per_vertex: bool = True,
-                     models=None) -> Confidence:
+                     max_samples: int = SUBSAMPLE_ABOVE, models=None) -> Confidence:
     """The calibrated confidence of a match between two normalized (unit-area) shapes.
 
-    Arguments as :func:`match_signals`; ``per_vertex=False`` skips the per-vertex array;
+    Arguments as :func:`match_signals` (``max_samples``: vertices per shape above which the
+    signals are measured on a sample); ``per_vertex=False`` skips the per-vertex array;
     ``models`` replaces the bundled calibrated models (a sequence of :class:`LogisticModel`,
     richest first).
     """
     sig = match_signals(shape1, shape2, evecs1, mass1, evecs2, mass2, fmap_12, p2p_21, p2p_12, descr1, descr2,
-                        sign1=sign1, sign2=sign2)
+                        sign1=sign1, sign2=sign2, max_samples=max_samples)
     models = load_models() if models is None else models
     model = choose_model(sig.values, models)
     value = float(model.predict(feature_vector(sig.values, model.features))[0])

@@ -194,6 +194,19 @@ def test_logistic_model_roundtrip_and_choice():
     assert cf.choose_model({"coverage": 0.9, "orientation": None}, [m_all, m_cov]) is m_cov
     with pytest.raises(ValueError, match="no confidence model"):
         cf.choose_model({"coverage": None}, [m_all, m_cov])
+    # a feature better than the calibration range is taken at its best; a worse one is not clipped
+    ranged = cf.LogisticModel("r", ("coverage",), np.zeros(1), np.ones(1), np.array([1.0]), 0.0, 0.5,
+                              np.array([-1.0]), np.array([2.0]))
+    assert ranged.predict(np.array([[5.0]]))[0] == ranged.predict(np.array([[2.0]]))[0]
+    assert ranged.predict(np.array([[-5.0]]))[0] == pytest.approx(1 / (1 + np.exp(5.0)))
+    assert cf.LogisticModel.from_dict(ranged.to_dict()).hi[0] == 2.0
+    # the gate: full value from high up, none at low, linear between
+    gated = dataclasses.replace(m_all, gate=("orientation", 0.0, 0.8))
+    base = m_all.predict(np.array([[0.5, 0.4]]))[0]
+    assert gated.predict(np.array([[0.5, 0.4]]))[0] == pytest.approx(0.5 * base)
+    assert gated.predict(np.array([[0.5, -0.3]]))[0] == 0.0
+    assert gated.predict(np.array([[0.5, 0.9]]))[0] == m_all.predict(np.array([[0.5, 0.9]]))[0]
+    assert cf.LogisticModel.from_dict(gated.to_dict()).gate == ("orientation", 0.0, 0.8)
     # log signals enter as log(x + 1e-3)
     assert cf.feature_vector({"cycle_error": 0.999}, ["cycle_error"])[0] == pytest.approx(0.0)
 
@@ -256,3 +269,37 @@ def test_point_cloud_pair_uses_the_model_without_orientation(pair):
     c = cf.match_confidence(point_cloud(s1), point_cloud(s2), e1, m1, e2, m2, C, pair["p2p_21"], p2p_12,
                             per_vertex=False)
     assert c.model == "point_cloud_no_descriptors" and c.per_vertex is None
+
+
+def test_signals_on_a_sample_of_a_large_shape_match_the_full_ones(pair):
+    """Above max_samples vertices the signals are measured on a seeded sample: close to the
+    full values, and the per-vertex confidence still covers every target vertex."""
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    half = pair["mirror"][pair["p2p_21"]]
+    half = np.where(pair["z1"][pair["p2p_21"]] > 0, half, pair["p2p_21"])
+    C, p2p_12 = map_arrays(pair, half)
+    full = cf.match_signals(s1, s2, e1, m1, e2, m2, C, half, p2p_12, d1, d2)
+    part = cf.match_signals(s1, s2, e1, m1, e2, m2, C, half, p2p_12, d1, d2, max_samples=200)
+    assert len(full.rows) == s2.n_vertices and len(part.rows) == 200
+    tolerance = {"orientation_smooth": {"abs": 0.05}, "cycle_error": {"rel": 0.3}, "descriptor_residual": {"rel": 0.5},
+                 "discontinuity": {"abs": 0.04}}  # sampling error of 200 of 410 vertices
+    for name, tol in tolerance.items():
+        assert part.values[name] == pytest.approx(full.values[name], **tol), name
+    assert part.values["orthogonality_error"] == full.values["orthogonality_error"]  # never sampled
+    pv = cf.per_vertex_confidence(part, s2.vertices)
+    assert pv.shape == (s2.n_vertices,)
+    assert np.array_equal(pv[part.rows], cf.per_vertex_confidence(part))
+
+
+def test_the_reported_silent_failures_are_flagged(pair):
+    """Issue 10: a bent mesh matched 70 % wrong had an orientation score of 0.05, a mirror-
+    symmetric one 15 % wrong 0.35. With everything else as in a correct map, such an
+    orientation alone makes the calibrated confidence low."""
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    C, p2p_12 = map_arrays(pair, pair["p2p_21"])
+    good = cf.match_signals(s1, s2, e1, m1, e2, m2, C, pair["p2p_21"], p2p_12, d1, d2).values
+    model = cf.load_models()[0]
+    for score in (0.05, 0.35):
+        x = cf.feature_vector({**good, "orientation_smooth": score}, model.features)
+        assert model.predict(x)[0] < model.threshold
+    assert model.predict(cf.feature_vector(good, model.features))[0] > model.threshold
