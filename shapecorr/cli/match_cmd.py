@@ -152,13 +152,12 @@ def _report(args, m, picture) -> dict:
 
 
 def versions(ours: str) -> dict:
-    """Versions of the main dependencies, read from the installed metadata (nothing imported)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of Python and of the libraries the match used (torch only when it was loaded:
+    on the CPU the feature network runs in NumPy)."""
+    import numpy
+    import scipy
 
-    out = {"shapecorr": ours, "python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("numpy", "scipy", "torch"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+    torch = sys.modules.get("torch")
+    return {"shapecorr": ours, "python": platform.python_version(), "platform": platform.platform(),
+            "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "torch": getattr(torch, "__version__", None)}

@@ -100,7 +100,7 @@ def test_spot_report_json(spot_run):
     assert report["preset"] == "fast"
     assert report["settings"] == load_preset("fast").to_dict()
     assert report["versions"]["shapecorr"] == shapecorr.__version__
-    for key in ("numpy", "scipy", "python"):
+    for key in ("numpy", "scipy", "python"):  # torch: only when it was used
         assert report["versions"][key]
     timings = report["timings"]
     assert timings["total"] > 0 and {"load", "prepare", "zoomout", "picture"} <= set(timings)
@@ -546,3 +546,17 @@ def test_console_script_warning_is_one_clean_line(tmp_path, tiny_pair):
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith(f"shapecorr: warning: {bad}: ") and "degenerate" in lines[0]
     assert ".py" not in res.stderr and "Warning:" not in res.stderr
+
+
+def test_match_imports_nothing_it_does_not_use(tmp_path, tiny_pair):
+    """What we saw: the CLI was slow where the library is fast (torch import, a VTK picture).
+    `shapecorr match` on OFF/OBJ files, picture included, loads none of the heavy libraries."""
+    a, b, _ = tiny_pair
+    code = ("import sys\nfrom shapecorr.cli import main\n"
+            f"rc = main(['match', {str(a)!r}, {str(b)!r}, '--out', {str(tmp_path / 'o')!r}, '--k', '12', '-q'])\n"
+            "heavy = ('torch', 'pyvista', 'vtk', 'vtkmodules', 'matplotlib', 'trimesh', 'PySide6')\n"
+            "print(rc, sorted(m for m in heavy if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "0 []"
+    assert (tmp_path / "o" / "correspondence.png").is_file()
