@@ -408,6 +408,20 @@ def test_internal_error_says_so_and_keeps_the_traceback_in_a_log(tmp_path, tiny_
     _no_leftovers(tmp_path, "o")
 
 
+def test_never_overwrites_an_input_file(tmp_path, capsys):
+    """A point cloud saved as out/source_to_target.txt is an input: the command refuses to
+    write its map over it."""
+    s = point_cloud(bumpy(2))
+    a = tmp_path / "source_to_target.txt"
+    s.save(a)
+    before = a.read_bytes()
+    b = tmp_path / "b.xyz"
+    permuted_copy(s, seed=3)[0].save(b)
+    line = _run_bad(["match", str(a), str(b), "--out", str(tmp_path)], capsys, tmp_path / "never")
+    assert "overwrite an input file" in line and "source_to_target.txt" in line
+    assert a.read_bytes() == before
+
+
 def _degenerate_copy(path: Path, shape) -> Path:
     """``shape`` written with one extra zero-area face (a repeated vertex)."""
     faces = np.vstack([shape.faces, [[0, 1, 1]]])

@@ -100,6 +100,17 @@ def test_map_is_refused_for_a_permuted_target(texture_run, tmp_path, capsys):
     assert report["match"]["other_shapes_allowed"] is True
 
 
+def test_strict_refuses_an_imperfect_target(tmp_path, capsys):
+    from helpers import write_off
+
+    posed = load(SPOT / "spot_posed.obj")
+    faces = np.vstack([posed.faces, [[0, 1, 1]]])  # one zero-area face
+    bad = write_off(tmp_path / "posed_degenerate.off", posed.vertices, faces)
+    _fails(["transfer", str(SPOT / "spot.obj"), str(bad), "--out", str(tmp_path / "o"), "--strict"], capsys,
+           "posed_degenerate.off", "degenerate")
+    assert not (tmp_path / "o").exists()
+
+
 def test_allow_other_shapes_needs_a_map(tmp_path, capsys):
     _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(tmp_path / "o"),
             "--allow-other-shapes"], capsys, "--allow-other-shapes", "--map")
