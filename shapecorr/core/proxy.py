@@ -98,10 +98,11 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, n_target: int, *,
     import fast_simplification
 
     faces = np.asarray(faces)
-    used = np.unique(faces)
-    # (copies: the decimator needs writable arrays) the decimator counts triangles: a closed mesh has about two per vertex; open meshes fewer
-    per_vertex = len(faces) / max(len(used), 1)
+    n_used = int(np.count_nonzero(np.bincount(faces.ravel(), minlength=len(vertices))))
+    # the decimator counts triangles: a closed mesh has about two per vertex, open meshes fewer
+    per_vertex = len(faces) / max(n_used, 1)
     target_faces = max(4, int(round(per_vertex * n_target)))
+    # (np.array copies: the decimator needs writable arrays)
     v, f = fast_simplification.simplify(np.array(vertices, dtype=np.float64), faces.astype(np.int32),
                                         target_count=target_faces, agg=aggressiveness)
     return clean_mesh(np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64))
@@ -118,23 +119,10 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, rel_tol: float = 1e-12) 
     f = f[~repeated & (area2 > rel_tol * scale)]
     if len(f) == 0:
         raise ShapeError("decimation left no usable face; the mesh is too small or degenerate for a proxy.")
-    used = np.unique(f)
+    used = np.flatnonzero(np.bincount(f.ravel(), minlength=len(v)))
     new_index = np.full(len(v), -1, dtype=np.int64)
     new_index[used] = np.arange(len(used))
     return v[used], new_index[f]
-
-
-def _vertex_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """``(n_vertices, max valence)``: the faces around each vertex, padded with -1."""
-    corner_vertex = faces.ravel()
-    order = np.argsort(corner_vertex, kind="stable")
-    counts = np.bincount(corner_vertex, minlength=n_vertices)
-    width = max(1, int(counts.max()))
-    out = np.full((n_vertices, width), -1, dtype=np.int64)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    slot = np.arange(len(order)) - np.repeat(starts, counts)
-    out[corner_vertex[order], slot] = order // 3
-    return out
 
 
 def project_on_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *,
@@ -162,7 +150,7 @@ def project_on_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
                          f"{vertices.shape}.")
     k = min(n_nearest, len(vertices))
     nearest = cKDTree(vertices).query(points, k=k)[1].reshape(len(points), k)
-    vf = _vertex_faces(faces, len(vertices))
+    vf_ptr, vf_faces = _vertex_faces(faces, len(vertices))
     frames = _FaceFrames(vertices, faces)
     q = len(points)
     face = np.empty(q, dtype=np.int64)
@@ -170,26 +158,47 @@ def project_on_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
     dist = np.empty(q)
     for s in range(0, q, block):
         p = points[s:s + block]
-        # (point, candidate face) pairs, each face once per point, grouped by point
-        cand = np.sort(vf[nearest[s:s + block]].reshape(len(p), -1), axis=1)
-        keep = cand >= 0
-        keep[:, 1:] &= cand[:, 1:] != cand[:, :-1]
-        pt, col = np.nonzero(keep)
-        cf = cand[pt, col]
+        pt, cf = _candidate_pairs(nearest[s:s + block], vf_ptr, vf_faces, len(faces))
         w, d2 = frames.closest(p[pt], cf)
+        starts = np.flatnonzero(np.r_[True, pt[1:] != pt[:-1]])  # pairs come grouped by point
+        group = np.cumsum(np.r_[True, pt[1:] != pt[:-1]]) - 1
         score = d2
         if point_normals is not None:
             against = (frames.normal[cf] * point_normals[s:s + block][pt]).sum(1) < 0
-            new = np.r_[True, pt[1:] != pt[:-1]]  # pairs are grouped by point
-            agree_any = np.logical_or.reduceat(~against, np.flatnonzero(new))[np.cumsum(new) - 1]
+            agree_any = np.logical_or.reduceat(~against, starts)[group]
             # faces pointing the other way count only for points with no agreeing candidate
             score = np.where(against & agree_any, np.inf, d2)
-        order = np.lexsort((score, pt))  # by point, then by score: the first of each point is its best
-        first = order[np.flatnonzero(np.r_[True, pt[order][1:] != pt[order][:-1]])]
+        best_score = np.minimum.reduceat(score, starts)[group]
+        hit = np.flatnonzero(score == best_score)
+        first = hit[np.r_[True, pt[hit][1:] != pt[hit][:-1]]]  # the first best pair of each point
         face[s:s + block] = cf[first]
         dist[s:s + block] = np.sqrt(d2[first])
         bary[s:s + block] = w[first]
     return face, bary, dist
+
+
+def _vertex_faces(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """The faces around each vertex as CSR arrays ``(indptr (n+1,), faces)``."""
+    corner_vertex = faces.ravel()
+    order = np.argsort(corner_vertex, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(corner_vertex, minlength=n_vertices))]
+    return indptr, order // 3
+
+
+def _candidate_pairs(nearest: np.ndarray, vf_ptr: np.ndarray, vf_faces: np.ndarray,
+                     n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(point, face)`` pairs: the faces around each point's nearest vertices, each once,
+    sorted by point."""
+    b, k = nearest.shape
+    counts = vf_ptr[nearest + 1] - vf_ptr[nearest]  # (b, k)
+    total = counts.sum()
+    pt = np.repeat(np.arange(b), counts.sum(1))
+    # position of every pair inside its vertex's face list
+    starts = np.repeat(vf_ptr[nearest].ravel(), counts.ravel())
+    offset = np.arange(total) - np.repeat(np.cumsum(counts.ravel()) - counts.ravel(), counts.ravel())
+    key = np.sort(pt * np.int64(n_faces) + vf_faces[starts + offset])
+    key = key[np.r_[True, key[1:] != key[:-1]]]  # (np.unique hashes: several times slower here)
+    return key // n_faces, key % n_faces
 
 
 class _FaceFrames:
