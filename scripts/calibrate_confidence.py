@@ -356,7 +356,7 @@ def rates(p: np.ndarray, y: np.ndarray, threshold: float) -> dict:
     """ROC AUC, catch rate (bad maps flagged) and false-flag rate (good maps flagged)."""
     flagged = p < threshold
     bad = y == 0
-    return {"n": int(len(y)), "n_bad": int(bad.sum()), "auc": roc_auc(p, y),
+    return {"n": len(y), "n_bad": int(bad.sum()), "auc": roc_auc(p, y),
             "catch_rate": float(flagged[bad].mean()) if bad.any() else None,
             "false_flag_rate": float(flagged[~bad].mean()) if (~bad).any() else None}
 
@@ -473,15 +473,16 @@ def plot(result: dict, path: Path) -> None:
 
 def markdown(summary: dict) -> str:
     lines = ["# Match confidence: calibration", "", f"Command: `{summary['command']}`", "",
-             f"{summary['n_rows']} matched maps ({summary['n_bad']} bad: mean geodesic error x100 > {BAD_ABOVE:g}), "
+             (f"{summary['n_rows']} matched maps ({summary['n_bad']} bad: mean geodesic error x100 > {BAD_ABOVE:g}), "
              f"and, to check, each of them onto the mirror image of its target ({summary['n_mirrored']} whole "
              "left-right flips, see `mirrored` in the script; not used for fitting). "
              f"shapecorr maps from commit {summary['maps_commit']}; errors at {summary['points']} ground-truth points "
              "per pair. A map is flagged when its confidence is below the threshold; catch rate = bad maps "
-             "flagged, false-flag rate = good maps flagged.", ""]
+             "flagged, false-flag rate = good maps flagged."), ""]
 
     def table(title, block):
-        out = [f"## {title}", "", "| feature set | rows | n | bad | ROC AUC | catch | false flags |", "|---|---|---|---|---|---|---|"]
+        out = [f"## {title}", "", "| feature set | rows | n | bad | ROC AUC | catch | false flags |",
+               "|---|---|---|---|---|---|---|"]
         for name, per in block.items():
             for k, r in per.items():
                 if " / " in k and name != "mesh":  # per-preset detail for the main model only
@@ -502,8 +503,8 @@ def markdown(summary: dict) -> str:
     lines += [f"| {k} | {v:.3f} |" for k, v in summary["single_signals"].items()]
     pv = summary.get("per_vertex")
     if pv:
-        lines += ["", f"Per-vertex confidence vs vertex error > {VERTEX_BAD_ABOVE:g}: mean within-pair ROC AUC "
-                      f"{pv['mean_within_pair_auc']:.3f} over {pv['n_pairs']} maps with both kinds of vertices."]
+        lines += ["", (f"Per-vertex confidence vs vertex error > {VERTEX_BAD_ABOVE:g}: mean within-pair ROC AUC "
+                       f"{pv['mean_within_pair_auc']:.3f} over {pv['n_pairs']} maps with both kinds of vertices.")]
     return "\n".join(lines) + "\n"
 
 
@@ -582,7 +583,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "confidence_cache",
                     help="cached maps and errors per pair (%(default)s)")
     ap.add_argument("--no-run", action="store_true",
-                    help="run no new match: refit on the rows in OUT/pairs.csv (stale signals recomputed from the cache)")
+                    help="run no new match: refit on the rows in OUT/pairs.csv (stale signals recomputed from "
+                         "the cached maps)")
     ap.add_argument("--no-fit", action="store_true", help="only gather rows")
     ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the logistic fits (%(default)s)")
     ap.add_argument("--write-model", metavar="JSON", default=None,

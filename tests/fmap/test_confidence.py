@@ -10,8 +10,8 @@ import pytest
 from helpers import ellipsoid, grid, inverse_permutation, permuted_copy, point_cloud
 
 from shapecorr import Shape
-from shapecorr.fmap import fmap_to_p2p, orientation_score_fmap, p2p_to_fmap
 from shapecorr.fmap import confidence as cf
+from shapecorr.fmap import fmap_to_p2p, orientation_score_fmap, p2p_to_fmap
 from shapecorr.spectral import eigenbasis, normalize_descriptors, wks
 
 K = 30
@@ -38,7 +38,7 @@ def pair():
 
 def map_arrays(pair, p2p_21):
     """``fmap_12`` of a vertex map and the reverse map from its adjoint, as the pipeline makes them."""
-    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    (_, e1, _, _), (_, e2, m2, _) = pair["P1"], pair["P2"]
     C = p2p_to_fmap(p2p_21, e1, e2, m2, k1=K, k2=K)
     p2p_12 = fmap_to_p2p(C.T, e2, e1)
     return C, p2p_12
@@ -111,7 +111,7 @@ def test_torn_vertices_mark_both_ends_of_a_stretched_edge():
 
 
 def test_face_orientation_fmap_averages_to_orientation_score_fmap(pair):
-    (s1, e1, m1, _), (s2, e2, m2, _) = pair["P1"], pair["P2"]
+    (s1, e1, m1, _), (s2, e2, _, _) = pair["P1"], pair["P2"]
     C, _ = map_arrays(pair, pair["p2p_21"])
     n1, _ = cf.outward(s1, None)
     _, f2 = cf.outward(s2, None)
@@ -130,7 +130,7 @@ def test_faces_to_vertices_and_smoothing_known_values():
 
 
 def test_maps_are_checked():
-    (s1, e1, m1, d1), (s2, e2, m2, d2) = prepare_small()
+    (s1, e1, m1, _), (s2, e2, m2, _) = prepare_small()
     n = s1.n_vertices
     with pytest.raises(ValueError, match="p2p_21: expected one entry per vertex"):
         cf.match_signals(s1, s2, e1, m1, e2, m2, np.eye(K), np.arange(n - 1), np.arange(n))
@@ -303,3 +303,12 @@ def test_the_reported_silent_failures_are_flagged(pair):
         x = cf.feature_vector({**good, "orientation_smooth": score}, model.features)
         assert model.predict(x)[0] < model.threshold
     assert model.predict(cf.feature_vector(good, model.features))[0] > model.threshold
+
+
+def test_advice_names_the_likely_cause():
+    good = {"orientation_smooth": 0.9, "descriptor_residual": 0.03, "area_distortion": 0.05, "discontinuity": 0.0}
+    assert "mirrored" in cf.advice({**good, "orientation_smooth": 0.3})
+    assert "near-isometric" in cf.advice({**good, "descriptor_residual": 0.4})
+    assert "tears" in cf.advice({**good, "discontinuity": 0.2})
+    assert "disagree" in cf.advice(good)
+    assert "mirrored" not in cf.advice({**good, "orientation_smooth": None})  # point clouds
