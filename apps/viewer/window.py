@@ -98,8 +98,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         frame = QtWidgets.QFrame()
         layout = QtWidgets.QVBoxLayout(frame)
         layout.setContentsMargins(0, 0, 0, 0)
-        # no MSAA (4x the cost under software OpenGL); FXAA smooths edges almost for free
-        self.plotter = QtInteractor(frame, shape=(1, 2), border=True, border_color="gray", multi_samples=0)
+        # no MSAA (4x the cost under software OpenGL); FXAA smooths edges almost for free. No
+        # auto_update: its timer re-renders the scene 5 times a second even when nothing changed
+        # (with software OpenGL, a CPU core taken from the match); every change here renders.
+        self.plotter = QtInteractor(frame, shape=(1, 2), border=True, border_color="gray", multi_samples=0,
+                                    auto_update=False)
         layout.addWidget(self.plotter.interactor)
         self.setCentralWidget(frame)
         self.plotter.set_background(BACKGROUND)
