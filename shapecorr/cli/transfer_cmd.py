@@ -104,40 +104,53 @@ def _read_vector(path: str, what: str, n: int, dtype):
 
 def run(args) -> int:
     progress = Progress(args.quiet, prefix="shapecorr transfer")
-    # every argument is checked before any work
+    settings = _check_arguments(args)  # every argument is checked before any work
+    out = Path(args.out)
+    t_all = time.perf_counter()
+    source, target, labels, field = _load_inputs(args)
+    saved = _saved_match(args, source, target, settings)
+    inputs = [args.source, args.target, source.texture, args.labels, args.field, args.map]
+    check_not_inputs(out, _output_names(args.what, source, target) + ["match"], inputs)
+    with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the match
+        report = _transfer(args, source, target, saved, settings, labels, field, tmp, progress, t_all)
+    progress(f"wrote {out}")
+    if not args.quiet:
+        print(f"{out}: {', '.join(report['outputs'])}{_texture_note(report)}")
+    return 0
+
+
+def _check_arguments(args):
+    """Options that go together, files that exist, the output folder; the match settings
+    (None with --map)."""
     if args.what == "labels" and not args.labels:
         raise CommandError("--what labels needs --labels FILE (one integer label per source vertex).")
     if args.what == "field" and not args.field:
         raise CommandError("--what field needs --field FILE (one value per source vertex).")
     if args.allow_other_shapes and not args.map:
         raise CommandError("--allow-other-shapes only applies to --map (a saved match).")
-    settings = None
-    if not args.map:
-        from ..config import load_preset
-
-        settings = load_preset(args.preset)
-    elif not Path(args.map).is_dir():
+    if args.map and not Path(args.map).is_dir():
         raise CommandError(f"--map {args.map}: no such folder; give the --out folder of `shapecorr match`.")
-    check_input_file(args.source, "SOURCE")
-    check_input_file(args.target, "TARGET")
-    check_input_file(args.labels, "--labels")
-    check_input_file(args.field, "--field")
+    for path, what in ((args.source, "SOURCE"), (args.target, "TARGET"), (args.labels, "--labels"),
+                       (args.field, "--field")):
+        check_input_file(path, what)
     check_device(args.device)
-    out = Path(args.out)
-    check_output_folder(out)
-    t_all = time.perf_counter()
-    from ..core import load
+    check_output_folder(Path(args.out))
+    if args.map:
+        return None
+    from ..config import load_preset
+
+    return load_preset(args.preset)
+
+
+def _load_inputs(args):
+    """Both shapes and the labels or field; inputs that cannot work fail here, before the match."""
+    import numpy as np
+
+    from ..core import TextureError, load
+    from ..transfer import check_texture_inputs
 
     source = load(args.source, strict=args.strict)
     target = load(args.target, strict=args.strict)
-
-    import numpy as np
-
-    from ..core import TextureError
-    from ..result import Match
-    from ..transfer import check_texture_inputs
-
-    # fail early, before the (long) match, on inputs that cannot work
     if args.what == "texture":
         check_texture_inputs(source, target)
     elif args.what == "colors" and source.vertex_colors is None and not (
@@ -146,58 +159,53 @@ def run(args) -> int:
                            "colours from.")
     labels = _read_vector(args.labels, "--labels", source.n_vertices, np.int64) if args.what == "labels" else None
     field = _read_vector(args.field, "--field", source.n_vertices, np.float64) if args.what == "field" else None
-    saved = None
-    if args.map:
-        saved = Match.load(args.map)
-        saved.check_shapes(source, target, allow_other=args.allow_other_shapes)
-        if args.allow_other_shapes:  # the user vouches for these shapes: the match is taken as theirs
-            from dataclasses import replace
+    return source, target, labels, field
 
-            saved = replace(saved, source_hash=source.content_hash, target_hash=target.content_hash)
-    else:
+
+def _saved_match(args, source, target, settings):
+    """The match of --map, refused for other shapes unless --allow-other-shapes (None without
+    --map, after checking that the shapes can carry the settings' map sizes)."""
+    if not args.map:
         from ..pipeline import plan_pair
 
-        plan_pair(source.n_vertices, target.n_vertices, settings, args.device)  # sizes the shapes can carry
+        plan_pair(source.n_vertices, target.n_vertices, settings, args.device)
+        return None
+    from ..result import Match
 
+    saved = Match.load(args.map)
+    saved.check_shapes(source, target, allow_other=args.allow_other_shapes)
+    if args.allow_other_shapes:  # the user vouches for these shapes: the match is taken as theirs
+        from dataclasses import replace
+
+        saved = replace(saved, source_hash=source.content_hash, target_hash=target.content_hash)
+    return saved
+
+
+def _output_names(what: str, source, target) -> list[str]:
     stem = target.name
-    outputs = {
+    return {
         "texture": [f"{stem}_textured.obj", f"{stem}_textured.mtl"]
         + ([Path(source.texture).name] if source.texture is not None else []),
         "colors": [f"{stem}_colored.ply"],
         "labels": ["labels.txt", f"{stem}_labels.ply"],
         "field": ["field.txt", f"{stem}_field.ply"],
-    }[args.what] + ["report.json", "preview.png"]
-    inputs = [Path(args.source), Path(args.target)] + ([Path(source.texture)] if source.texture is not None else [])
-    inputs += [Path(p) for p in (args.labels, args.field, args.map) if p]
-    check_not_inputs(out, outputs + ["match"], inputs)
-    with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the match
-        report = _transfer(args, source, target, saved, settings, labels, field, tmp, progress, t_all)
-    progress(f"wrote {out}")
-    if not args.quiet:
-        extra = ""
-        if args.what == "texture":
-            t = report["texture"]
-            extra = (f" (streak faces: {100 * t['streak_fraction_relative']:.2f} % relative to the source faces they "
-                     f"land on; UV density > 10x median: {100 * t['streak_fraction_result']:.2f} % vs "
-                     f"{100 * t['streak_fraction_source']:.2f} % on the source; {t['n_seam_faces']} faces across seams)")
-        print(f"{out}: {', '.join(report['outputs'])}{extra}")
-    return 0
+    }[what] + ["report.json", "preview.png"]
+
+
+def _texture_note(report: dict) -> str:
+    if report["what"] != "texture":
+        return ""
+    t = report["texture"]
+    return (f" (streak faces: {100 * t['streak_fraction_relative']:.2f} % relative to the source faces they "
+            f"land on; UV density > 10x median: {100 * t['streak_fraction_result']:.2f} % vs "
+            f"{100 * t['streak_fraction_source']:.2f} % on the source; {t['n_seam_faces']} faces across seams)")
 
 
 def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, progress, t_all) -> dict:
     """Match (or take the saved match), transfer, write everything into ``tmp``; the report."""
-    import numpy as np
-
     from ..pipeline import match
-    from ..transfer import (
-        precise_map,
-        texture_from_surface_map,
-        transfer_colors,
-        transfer_field,
-        transfer_labels,
-    )
+    from ..transfer import precise_map
 
-    stem = target.name
     timings = {}
     t0 = time.perf_counter()
     if saved is not None:
@@ -207,7 +215,6 @@ def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, p
         m = match(source, target, settings, device=args.device,
                   progress=lambda stage, frac: progress(f"match: {stage}", frac))
     timings["match"] = round(time.perf_counter() - t0, 3)
-
     report = {"what": args.what, "source": source.summary(), "target": target.summary(),
               "confidence": m.info.get("confidence"),
               "match": {"from": args.map or "computed", "preset": None if args.map else args.preset,
@@ -221,47 +228,18 @@ def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, p
     timings["surface_map"] = round(time.perf_counter() - t0, 3)
     progress(f"surface map ({args.method})")
     t0 = time.perf_counter()
-    preview = [source, target]
-    if args.what == "texture":
-        res = texture_from_surface_map(source, target, smap)
-        res.stats["method"] = args.method
-        result = res.shape.copy(name=f"{stem}_textured")
-        result.save(tmp / f"{stem}_textured.obj")
-        report["texture"] = res.stats
-        report["texture"]["image"] = str(source.texture)
-        preview.append(result.copy(texture=tmp / Path(source.texture).name))
-    elif args.what == "colors":
-        colors = transfer_colors(m, source, target, method=args.method, surface_map=smap)
-        result = target.copy(vertex_colors=colors, uv=None, face_uv=None, texture=None)
-        result.save(tmp / f"{stem}_colored.ply")
-        preview.append(result)
-    elif args.what == "labels":
-        out_labels = transfer_labels(m, source, target, labels, method=args.label_method, surface_map=smap)
-        np.savetxt(tmp / "labels.txt", out_labels, fmt="%d")
-        colors = _label_colors(labels, out_labels)
-        result = target.copy(vertex_colors=colors[1], uv=None, face_uv=None, texture=None)
-        result.save(tmp / f"{stem}_labels.ply")
-        preview = [source.copy(vertex_colors=colors[0], texture=None, uv=None, face_uv=None), target, result]
-        report["labels"] = {"method": args.label_method, "n_labels_source": int(np.unique(labels).size),
-                            "n_labels_target": int(np.unique(out_labels).size)}
-    else:
-        out_field = transfer_field(m, source, target, field, method=args.field_method, surface_map=smap)
-        np.savetxt(tmp / "field.txt", out_field, fmt="%.9g")
-        c1, c2 = _field_colors(field, out_field)
-        result = target.copy(vertex_colors=c2, uv=None, face_uv=None, texture=None)
-        result.save(tmp / f"{stem}_field.ply")
-        preview = [source.copy(vertex_colors=c1, texture=None, uv=None, face_uv=None), target, result]
-        report["field"] = {"method": args.field_method,
-                           "source_range": [float(field.min()), float(field.max())],
-                           "target_range": [float(out_field.min()), float(out_field.max())]}
+    data = {"labels": labels, "field": field}.get(args.what)
+    preview, details = WRITERS[args.what](args, m, source, target, smap, data, tmp)
+    if details is not None:
+        report[args.what] = details
     timings["transfer"] = round(time.perf_counter() - t0, 3)
     progress(f"{args.what} transferred")
-    if not args.map:
+    if saved is None:
         m.save(tmp / "match")
     if not args.no_preview:
-        t0 = time.perf_counter()
         from ..render import render_side_by_side
 
+        t0 = time.perf_counter()
         render_side_by_side(preview, tmp / "preview.png", titles=("source", "target", "result"))
         timings["preview"] = round(time.perf_counter() - t0, 3)
         progress("preview rendered")
@@ -270,6 +248,63 @@ def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, p
     report["outputs"] = sorted([p.name for p in tmp.iterdir()] + ["report.json"])
     (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default))
     return report
+
+
+def _plain(shape, colors):
+    """``shape`` wearing per-vertex ``colors`` only (no UVs, no texture)."""
+    return shape.copy(vertex_colors=colors, uv=None, face_uv=None, texture=None)
+
+
+def _write_texture(args, m, source, target, smap, data, tmp: Path):
+    from ..transfer import texture_from_surface_map
+
+    res = texture_from_surface_map(source, target, smap)
+    result = res.shape.copy(name=f"{target.name}_textured")
+    result.save(tmp / f"{target.name}_textured.obj")
+    stats = {**res.stats, "method": args.method, "image": str(source.texture)}
+    return [source, target, result.copy(texture=tmp / Path(source.texture).name)], stats
+
+
+def _write_colors(args, m, source, target, smap, data, tmp: Path):
+    from ..transfer import transfer_colors
+
+    result = _plain(target, transfer_colors(m, source, target, method=args.method, surface_map=smap))
+    result.save(tmp / f"{target.name}_colored.ply")
+    return [source, target, result], None
+
+
+def _write_labels(args, m, source, target, smap, labels, tmp: Path):
+    import numpy as np
+
+    from ..transfer import transfer_labels
+
+    out_labels = transfer_labels(m, source, target, labels, method=args.label_method, surface_map=smap)
+    np.savetxt(tmp / "labels.txt", out_labels, fmt="%d")
+    c1, c2 = _label_colors(labels, out_labels)
+    result = _plain(target, c2)
+    result.save(tmp / f"{target.name}_labels.ply")
+    details = {"method": args.label_method, "n_labels_source": int(np.unique(labels).size),
+               "n_labels_target": int(np.unique(out_labels).size)}
+    return [_plain(source, c1), target, result], details
+
+
+def _write_field(args, m, source, target, smap, field, tmp: Path):
+    import numpy as np
+
+    from ..transfer import transfer_field
+
+    out_field = transfer_field(m, source, target, field, method=args.field_method, surface_map=smap)
+    np.savetxt(tmp / "field.txt", out_field, fmt="%.9g")
+    c1, c2 = _field_colors(field, out_field)
+    result = _plain(target, c2)
+    result.save(tmp / f"{target.name}_field.ply")
+    details = {"method": args.field_method, "source_range": [float(field.min()), float(field.max())],
+               "target_range": [float(out_field.min()), float(out_field.max())]}
+    return [_plain(source, c1), target, result], details
+
+
+# what --what writes: (arguments, match, source, target, surface map, labels/field, folder) -> (preview, report)
+WRITERS = {"texture": _write_texture, "colors": _write_colors, "labels": _write_labels, "field": _write_field}
 
 
 def _label_colors(labels_src, labels_tgt):
