@@ -285,13 +285,14 @@ def worker(argv) -> int:
             timings["bases_from_cache"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lifted = lift_fmap(m.fmap_12, proxy1, proxy2, P1.evecs, P2.evecs, p2p_21_proxy=m.p2p_21,
-                               p2p_12_proxy=m.p2p_12, rings=a.rings, refine_iters=a.refine_iters)
+                               p2p_12_proxy=m.p2p_12, rings=a.rings)
             timings["lift"] = time.perf_counter() - t0
             p2p_21, p2p_12 = lifted.p2p_21, lifted.p2p_12
         total = time.perf_counter() - t_all
+    cpu = time.process_time()  # CPU seconds of all the process's threads, imports included
     np.save(Path(a.out) / "p2p_21.npy", p2p_21)
     np.save(Path(a.out) / "p2p_12.npy", p2p_12)
-    print(json.dumps({"time_s": total, "timings": {k: round(v, 3) for k, v in timings.items()},
+    print(json.dumps({"time_s": total, "cpu_s": cpu, "timings": {k: round(v, 3) for k, v in timings.items()},
                       "peak_rss_mb": peak_rss_kb() / 1024, "n_source": len(p2p_12), "n_target": len(p2p_21),
                       "confidence": m.info.get("confidence")}))
     return 0
@@ -389,8 +390,9 @@ def bench_realworld(args, out: Path) -> dict:
                     res = run_worker(method, p1, p2, args)
                     set_cache_dir(None)
                     geo = GeodesicDistances(src, cache=False)
-                    pts = np.sort(np.random.default_rng(1).choice(tgt.n_vertices, min(args.points, tgt.n_vertices),
-                                                                   replace=False))
+                    # ground-truth points: target vertices whose source vertex lies on a face
+                    usable = np.flatnonzero(np.isin(perm, src.faces.ravel()))
+                    pts = np.sort(np.random.default_rng(1).choice(usable, min(args.points, len(usable)), replace=False))
                     err = float(100 * geo.between(perm[pts], res["p2p_21"][pts]).mean() / geo.sqrt_area)
                     row = {"model": name, "size": label, "method": method, "error_x100": err,
                            **{k: v for k, v in res.items() if not k.startswith("p2p")}}
@@ -405,21 +407,29 @@ def bench_realworld(args, out: Path) -> dict:
     return result
 
 
+def _median_of(rows: list[dict], key: str) -> str:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return f"{np.median(vals):.1f} s" if vals else "n/a"
+
+
 def markdown(result: dict, machine: dict, command: str, args) -> str:
     rows = result["rows"]
     lines = [f"# Large meshes through proxies: {result['set']}", "", f"`{command}`", "",
              f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB; "
-             "**timings under load** (the 2 cores were shared with other jobs), proxy size "
-             f"{args.proxy_size}, lift rings {args.rings}, full-resolution refits {args.refine_iters}.", ""]
+             "**timings under load** (the 2 cores were shared with other jobs: wall times are several times "
+             "what an idle machine gives; the CPU time of the process, all threads, is the steadier figure), "
+             f"proxy size {args.proxy_size}, lift rings {args.rings}, full-resolution refits {args.refine_iters}.", ""]
     key = "source" if rows and "source" in rows[0] else "model"
-    lines += ["| size | method | pairs | vertices (median) | mean error x100 | time median (max) | peak memory (max) | per-pair errors |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["| size | method | pairs | vertices (median) | mean error x100 | time median (max) | CPU time median "
+              "| peak memory (max) | per-pair errors |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for size in dict.fromkeys(r["size"] for r in rows):
         for method in dict.fromkeys(r["method"] for r in rows if r["size"] == size):
             rs = [r for r in rows if r["size"] == size and r["method"] == method]
             t = [r["time_s"] for r in rs]
             lines.append(f"| {size} | {method} | {len(rs)} | {int(np.median([r['n_source'] for r in rs]))} "
                          f"| {np.mean([r['error_x100'] for r in rs]):.2f} | {np.median(t):.1f} s ({max(t):.1f} s) "
+                         f"| {_median_of(rs, 'cpu_s')} "
                          f"| {max(r['peak_rss_mb'] for r in rs):.0f} MB | "
                          + ", ".join(f"{r['error_x100']:.2f}" for r in rs) + " |")
     lines += ["", "Time per stage (median, s):", ""]
@@ -433,6 +443,20 @@ def markdown(result: dict, machine: dict, command: str, args) -> str:
             lines.append(f"- {size} {method}: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in stages.items()))
     lines += ["", f"Per {key}: see large_{result['set']}.json.", ""]
     return "\n".join(lines)
+
+
+def report(paths: list[Path], out: Path) -> int:
+    """Tables of one or more earlier runs of the same set, merged (rows in file order)."""
+    results = [json.loads(Path(p).read_text()) for p in paths]
+    first = results[0]
+    merged = dict(first, rows=[r for res in results for r in res["rows"]])
+    commands = " && ".join(res.get("command", "?") for res in results)
+    settings = argparse.Namespace(**first.get("settings", {"proxy_size": "?", "rings": "?", "refine_iters": "?"}))
+    md = markdown(merged, first.get("machine", {}), commands, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"large_{first['set']}.md").write_text(md)
+    print(md)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -455,7 +479,11 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, default=1000)
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per match")
     ap.add_argument("--out", type=Path, default=ROOT / "bench_out" / "large")
+    ap.add_argument("--report", type=Path, nargs="+", metavar="JSON",
+                    help="only rewrite the tables of earlier runs (large_*.json; several are merged)")
     args = ap.parse_args(argv)
+    if args.report:
+        return report(args.report, args.out)
     if not args.faust and not args.realworld:
         ap.error("give --faust DIR and/or --realworld DIR")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -463,7 +491,8 @@ def main(argv=None) -> int:
     command = "python scripts/bench_large.py " + " ".join(map(str, argv))
     for run in ((bench_faust,) if args.faust else ()) + ((bench_realworld,) if args.realworld else ()):
         result = run(args, args.out)
-        result.update(machine=machine, command=command)
+        result.update(machine=machine, command=command,
+                      settings={"proxy_size": args.proxy_size, "rings": args.rings, "refine_iters": args.refine_iters})
         write_json(args.out / f"large_{result['set']}.json", jsonable(result))
         md = markdown(result, machine, command, args)
         (args.out / f"large_{result['set']}.md").write_text(md)

@@ -62,15 +62,6 @@ def test_lift_follows_a_nontrivial_functional_map(full_and_proxy):
     np.testing.assert_array_equal(lifted.p2p_21, perm)
 
 
-def test_refits_keep_an_exact_map(full_and_proxy):
-    shape, proxy1 = full_and_proxy
-    perm = np.random.default_rng(6).permutation(shape.n_vertices)
-    phi = _basis(proxy1)
-    lifted = lift_fmap(np.eye(9), proxy1, _permuted(proxy1, perm), phi, phi, refine_iters=1, refine_samples=500)
-    np.testing.assert_array_equal(lifted.p2p_21, perm)
-    np.testing.assert_allclose(lifted.fmap_12, np.eye(9), atol=1e-8)
-
-
 def test_local_nearest_equals_brute_force_when_candidates_cover_everything():
     rng = np.random.default_rng(7)
     db = rng.standard_normal((300, 5))
