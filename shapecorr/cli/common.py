@@ -36,8 +36,7 @@ def run_command(args) -> int:
     """Run ``args.func(args)``: warnings as one line each, user errors as one line and status
     2, internal errors as one line naming a log file with the traceback and status 1."""
     prog = f"shapecorr {args.command}"
-    _route_library_logging()
-    with one_line_warnings():
+    with one_line_warnings(), library_log_lines():
         try:
             return int(args.func(args) or 0)
         except ShapecorrError as exc:
@@ -55,16 +54,13 @@ def run_command(args) -> int:
         except Exception as exc:  # a bug: say so, keep the traceback in a file
             log = write_crash_log(prog, getattr(args, "argv", sys.argv[1:]), exc)
             where = f"the traceback is in {log}" if log else "no log file could be written"
-            _error_line(prog, f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); this is a bug in "
-                              f"shapecorr, not in your input; {where}; please report it.", kind="internal error")
+            print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(str(exc))}; this is a bug in "
+                  f"shapecorr, not in your input; {where}; please report it.", file=sys.stderr, flush=True)
             return 1
 
 
-def _error_line(prog: str, message: str, kind: str = "error") -> None:
-    if kind == "internal error":
-        print(f"{prog}: {message}", file=sys.stderr, flush=True)
-    else:
-        print(f"{prog}: {kind}: {message}", file=sys.stderr, flush=True)
+def _error_line(prog: str, message: str) -> None:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
 
 
 def _one_line(text: str) -> str:
@@ -142,16 +138,19 @@ class _OneLineFormatter(logging.Formatter):
         return f"shapecorr: {record.levelname.lower()}: {_one_line(record.getMessage())}"
 
 
-def _route_library_logging() -> None:
-    """Library log records of level WARNING and above print as one line on stderr."""
-    root = logging.getLogger("shapecorr")
-    if not any(getattr(h, "_shapecorr_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(_OneLineFormatter())
-        handler.setLevel(logging.WARNING)
-        handler._shapecorr_cli = True
-        root.addHandler(handler)
-        root.propagate = False
+@contextmanager
+def library_log_lines():
+    """Within the block, shapecorr's log records of level WARNING and above print as one line
+    ``shapecorr: warning: ...`` on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineFormatter())
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("shapecorr")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 # ----------------------------------------------------------------------------- progress
