@@ -1,10 +1,11 @@
-"""Off-screen rendering (pyvista/VTK, works without a screen): correspondence colours,
-side-by-side pictures of maps, textured shapes. Used by the CLI, texture transfer and the viewer.
+"""Off-screen pictures (a small NumPy rasterizer and Pillow: no screen, no OpenGL, no VTK):
+correspondence colours, side-by-side pictures of maps, textured shapes. Used by the CLI,
+texture transfer and the viewer (which draws interactively with VTK itself).
 
 Public names (stable; the viewer relies on them):
 
 - :data:`COLOR_SCHEMES`, :func:`correspondence_colors` ``(shape, scheme="xyz") -> (n, 3) uint8``
-- :func:`render_shapes` ``(shapes, path=None, *, colors, textured, titles, window_size, view, ...)``
+- :func:`render_shapes` ``(shapes, path=None, *, colors, textured, titles, caption, window_size, view, ...)``
 - :func:`render_correspondence` ``(source, target, p2p_21, path=None, *, scheme, window_size, ...)``
 - :func:`render_textured` ``(shape, path=None, *, window_size, ...)``
 - :func:`render_side_by_side` ``(shapes, path=None, *, titles, ...)``
