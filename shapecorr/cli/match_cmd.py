@@ -114,17 +114,18 @@ def run(args) -> int:
     return 0
 
 
-def _confidence_text(m) -> str:
+def _confidence_text(m, low_note: str = " (low: check correspondence.png)") -> str:
     c = m.info.get("confidence")
     if c is None:
         return "confidence not computed"
-    return f"confidence {c:.2f}" + (" (low: check the picture)" if m.info.get("confidence_low") else "")
+    return f"confidence {c:.2f}" + (low_note if m.info.get("confidence_low") else "")
 
 
 def _picture(source, target, m, path: Path, scheme: str) -> str:
     from ..render import render_correspondence
 
-    render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=_confidence_text(m))
+    caption = _confidence_text(m, " (low: probably wrong in places)")
+    render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=caption)
     return path.name
 
 

@@ -469,6 +469,34 @@ def test_library_log_warnings_are_one_line_and_only_while_a_command_runs(capsys)
     assert logging.getLogger("shapecorr").handlers == handlers
 
 
+def test_low_confidence_is_said_once_in_one_line_and_recorded(tmp_path, tiny_pair, capsys, monkeypatch):
+    """A match the pipeline does not trust: its warning (one line), the final line and
+    report.json say so."""
+    import warnings
+
+    import shapecorr.pipeline
+    from shapecorr.core import LowConfidenceWarning
+
+    real_match = shapecorr.pipeline.match
+
+    def distrusted(*args, **kwargs):
+        m = real_match(*args, **kwargs)
+        m.info.update(confidence=0.12, confidence_low=True)
+        warnings.warn(LowConfidenceWarning("a -> b: low confidence 0.12 (below 0.50); try --preset accurate"))
+        return m
+
+    monkeypatch.setattr(shapecorr.pipeline, "match", distrusted)
+    a, b, _ = tiny_pair
+    out = tmp_path / "o"
+    assert main(["match", str(a), str(b), "--out", str(out), "--k", "12"]) == 0
+    lines = _stderr_lines(capsys.readouterr().err)
+    assert [ln for ln in lines if "warning" in ln] == [
+        "shapecorr: warning: a -> b: low confidence 0.12 (below 0.50); try --preset accurate"]
+    assert lines[-1].endswith("confidence 0.12 (low: check correspondence.png)")
+    report = json.loads((out / "report.json").read_text())
+    assert report["confidence"] == 0.12 and report["confidence_low"] is True
+
+
 def _follow_advice(argv, line):
     """``argv`` with the options an error line advises (``--k N``, ``--preset NAME``)."""
     argv = list(argv)
