@@ -135,7 +135,7 @@ def sweep(args, ds, pairs, out: Path) -> dict:
     import shapecorr
     from shapecorr import load, set_cache_dir
     from shapecorr.eval import GeodesicDistances, evaluate_map
-    from shapecorr.fmap.setup import load_preset, prepare
+    from shapecorr.pipeline import load_preset, prepare
     from shapecorr.learn import features, load_feature_model, surface_operators
 
     settings = load_preset(args.preset, init="learned")

@@ -22,8 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shapecorr.core.shape import ShapeWarning  # noqa: E402
+from shapecorr.core import ShapeWarning  # noqa: E402
 from shapecorr.learn import FeatureModel, FeatureNetConfig  # noqa: E402
+from shapecorr.learn.convert import convert  # noqa: E402
 from shapecorr.learn.train import TrainSettings, load_training_shapes, train_features  # noqa: E402
 
 
@@ -74,6 +75,7 @@ def main(argv=None):
     if out.exists():
         out.replace(out.with_suffix(".pt.bak"))
     model.save(out)
+    convert(out)  # the .npz copy the CPU pipeline loads without torch (its SHA-256 names this .pt)
     out.with_suffix(".partial.pt").unlink(missing_ok=True)
     print(json.dumps({"model": str(out), "history": model.meta["history"]}, indent=1))
 

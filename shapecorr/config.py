@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import SettingsError
+from .learn.features import bundled_models
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-MODEL_DIR = Path(__file__).resolve().parent / "learn" / "weights"
 LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
 DESCRIPTORS = ("wks", "hks")
 INITS = ("learned", "axiomatic")
@@ -62,7 +62,7 @@ class FeatureSettings:
     # fine-tuned on the same shapes as meshes and as point clouds of their vertices
     feature_model_point_cloud: str | None = "faust_r_wks_pc"
     k_features: int = 100  # eigenpairs computed for the network (>= its k_input and k_diffusion)
-    feature_threads: int | None = None  # CPU threads for the network (None: all usable cores)
+    feature_threads: int | None = None  # CPU threads for the network's matrix products (None: all usable cores)
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -283,14 +283,7 @@ class MatchSettings:
         return out
 
 
-# ------------------------------------------------------------------- models and presets
-def bundled_models() -> list[str]:
-    """Names of the feature models shipped in the package."""
-    if not MODEL_DIR.exists():
-        return []
-    return sorted({p.stem for p in MODEL_DIR.iterdir() if p.suffix in (".pt", ".npz")})
-
-
+# ------------------------------------------------------------------------------ presets
 def _model_exists(name: str) -> bool:
     return name in bundled_models() or Path(name).expanduser().is_file()
 

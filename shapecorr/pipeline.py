@@ -34,6 +34,7 @@ from .fmap import (
     solve_fmap,
     zoomout,
 )
+from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, shape_descriptors
 from .fmap.refine import farthest_point_sampling_spectral
 from .result import Match
@@ -42,7 +43,7 @@ from .spectral import multiplication_operators, orientation_operators
 log = logging.getLogger(__name__)
 
 __all__ = ["match", "Match", "MatchSettings", "load_preset", "available_presets", "Candidate", "PairPlan",
-           "plan_pair", "prepare_pair", "as_shape"]
+           "plan_pair", "prepare", "prepare_pair", "as_shape"]
 
 
 def as_shape(x, *, strict: bool = False) -> Shape:
@@ -120,6 +121,13 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
     if s.refine_iters and max(n1, n2) > s.refine_max_vertices and not str(device).startswith("cuda"):
         refine_subset = min(s.refine_max_vertices, n2)
     return PairPlan(large, (k_basis[0], k_basis[1]), s.k_init, k_final, n_samples, refine_subset)
+
+
+def prepare(shape: Shape, s: MatchSettings, *, device: str = "cpu", cache: bool | None = None) -> Prepared:
+    """One shape prepared as :func:`match` prepares it when paired with a shape of its size."""
+    plan = plan_pair(shape.n_vertices, shape.n_vertices, s, device)
+    return prepare_shape(shape, plan.k_basis[0], laplacian_kind=s.laplacian, point_cloud_normals=s.init == "learned",
+                         device=device, cache=cache)
 
 
 def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, device: str = "cpu",
@@ -311,7 +319,8 @@ def learned_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     name = feature_model_name(s, P1, P2)
     model = load_feature_model(name, device=device)
     feats = [model.features(surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config,
-                                              device=device)) for P in (P1, P2)]
+                                              device=device), threads=s.feature_threads or usable_cores())
+             for P in (P1, P2)]
     if queries is None:
         p2p_21 = knn_blocked(feats[1], feats[0], device=device)
         return p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k, k2=k)

@@ -161,7 +161,7 @@ def feature_operators_of_copies(shape: Shape, settings, config, seed: int = 3) -
     """The learned-feature operators of ``shape``, of a permuted and rigidly moved copy and of
     its mirror image (``{"orig", "copy", "mirror"}``), prepared as the matcher does, and the
     copy's permutation."""
-    from shapecorr.fmap.setup import prepare
+    from shapecorr.pipeline import prepare
     from shapecorr.learn import surface_operators
 
     copy, perm = permuted_copy(shape, seed=seed, rigid=True)

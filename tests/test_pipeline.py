@@ -15,8 +15,7 @@ import shapecorr
 from shapecorr import Match, load_preset, match
 from shapecorr.core import MatchFileError, SettingsError, ShapeMismatchError, TooFewPointsError
 from shapecorr.fmap import orientation_score
-from shapecorr.fmap.prepare import prepare_shape
-from shapecorr.pipeline import plan_pair
+from shapecorr.pipeline import plan_pair, prepare
 
 from helpers import (
     bumpy,
@@ -31,12 +30,6 @@ from helpers import (
 )
 
 SMALL = dict(k_init=15, k_final=30, k_descriptor=30)  # overrides for tiny shapes
-
-
-def prepare(shape, settings):
-    """A shape prepared as the pipeline prepares it for a pair of two such shapes."""
-    plan = plan_pair(shape.n_vertices, shape.n_vertices, settings)
-    return prepare_shape(shape, plan.k_basis[0], point_cloud_normals=settings.init == "learned")
 
 
 @pytest.fixture(scope="module")

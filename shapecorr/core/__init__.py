@@ -2,6 +2,7 @@
 
 from .cache import default_cache_dir, get_cache, set_cache_dir
 from .errors import (
+    DatasetError,
     DegenerateFacesError,
     DisconnectedShapeError,
     DuplicateVerticesError,
@@ -28,11 +29,15 @@ from .errors import (
     UnreferencedVerticesError,
     UnsupportedFormatError,
 )
+from .indices import read_indices, read_vts
 from .io import READ_FORMATS, WRITE_FORMATS, load, merge_duplicate_vertices, save
 from .shape import Shape, ShapeIssue, Transform
 
 __all__ = [
     "READ_FORMATS",
+    "DatasetError",
+    "read_indices",
+    "read_vts",
     "WRITE_FORMATS",
     "DegenerateFacesError",
     "DisconnectedShapeError",

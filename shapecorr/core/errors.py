@@ -120,3 +120,7 @@ class ShapeWarning(ShapecorrWarning):
 
 class LowConfidenceWarning(ShapecorrWarning):
     """A match whose confidence is below the calibrated threshold: probably wrong somewhere."""
+
+
+class DatasetError(ShapecorrError, ValueError):
+    """A benchmark folder, pairs file or ground-truth file that cannot be used."""

@@ -16,25 +16,41 @@ log = logging.getLogger(__name__)
 
 
 class GeodesicSolver:
-    """Reusable heat-method solver for one shape (the factorization is computed once)."""
+    """Reusable heat-method solver for one shape (the factorization is computed once).
+
+    Imperfect meshes are solved on their surface as the Laplacian sees it
+    (:attr:`Shape.surface_faces`: degenerate faces dropped, seams joined); a vertex off that
+    surface (used by no face, or a joined repeat) takes the distances of its nearest surface
+    vertex, so every result has one entry per vertex of the shape.
+    """
 
     def __init__(self, shape: Shape, t_coef: float = 1.0):
         import potpourri3d as pp3d
+        from scipy.spatial import cKDTree
 
         self.shape = shape
+        n = shape.n_vertices
+        keep = shape.surface_vertices if shape.is_mesh else np.arange(n)
+        compact = np.full(n, -1, dtype=np.int64)
+        compact[keep] = np.arange(len(keep))
+        # each vertex's row in the solver: its own, or its nearest surface vertex's
+        self._row = compact.copy()
+        others = np.flatnonzero(compact < 0)
+        if others.size:
+            self._row[others] = cKDTree(shape.vertices[keep]).query(shape.vertices[others])[1]
         if shape.is_mesh:
-            self._solver = pp3d.MeshHeatMethodDistanceSolver(shape.vertices, shape.faces, t_coef=t_coef)
+            self._solver = pp3d.MeshHeatMethodDistanceSolver(shape.vertices[keep], compact[shape.surface_faces],
+                                                             t_coef=t_coef)
         else:
             self._solver = pp3d.PointCloudHeatSolver(shape.vertices, t_coef=t_coef)
 
     def distances_from(self, source: int | list[int]) -> np.ndarray:
         """Distances ``(n,)`` from one vertex (or the nearest of several)."""
         if np.ndim(source) == 0:
-            return np.asarray(self._solver.compute_distance(int(source)))
-        srcs = [int(s) for s in source]
-        if self.shape.is_mesh:
-            return np.asarray(self._solver.compute_distance_multisource(srcs))
-        return np.asarray(self._solver.compute_distance_multisource(srcs))
+            d = self._solver.compute_distance(int(self._row[int(source)]))
+        else:
+            d = self._solver.compute_distance_multisource(sorted({int(self._row[int(s)]) for s in source}))
+        return np.asarray(d)[self._row]
 
 
 def geodesic_distances(shape: Shape, source) -> np.ndarray:

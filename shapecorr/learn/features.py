@@ -58,7 +58,7 @@ def surface_operators(shape: Shape, evals: np.ndarray, evecs: np.ndarray, mass: 
     """
     if shape.is_mesh and vertex_normals is None:
         raise ValueError("learned features on a mesh need its outward vertex normals "
-                         "(Prepared.vertex_normals from shapecorr.fmap.setup.prepare).")
+                         "(Prepared.vertex_normals from shapecorr.fmap.prepare.prepare_shape).")
     n = shape.n_vertices
     if vertex_normals is not None and np.shape(vertex_normals) != (n, 3):
         raise ValueError(f"vertex_normals must be ({n}, 3) for this {n}-vertex shape, "
@@ -73,11 +73,11 @@ def surface_operators(shape: Shape, evals: np.ndarray, evecs: np.ndarray, mass: 
     else:
         from ..core.pointcloud import knn_edges, outward_normals
 
-        if gradient_k is None:
-            gradient_k = POINT_CLOUD_GRADIENT_K
-        if n < gradient_k + 1:
+        if gradient_k is None:  # tiny clouds: all the other points (as their Laplacian and normals)
+            gradient_k = min(POINT_CLOUD_GRADIENT_K, n - 1)
+        if n < gradient_k + 1 or gradient_k < 2:
             raise TooFewPointsError(f"learned features on a point cloud use {gradient_k} neighbours per point and "
-                                    f"need at least {gradient_k + 1} points, got {n}.")
+                                    f"need at least {max(gradient_k + 1, 3)} points, got {n}.")
         normals = outward_normals(shape.vertices) if vertex_normals is None else vertex_normals
         gx, gy = gradient_operators(shape.vertices, knn_edges(shape.vertices, gradient_k), normals)
     ops = SurfaceOperators(np.asarray(mass), np.asarray(evals[:k_diff]), np.asarray(evecs[:, :k_diff]), gx, gy,

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import Shape, load
-from ..fmap.setup import MatchSettings, load_preset, prepare
+from ..core import Shape, load, read_vts
+from ..fmap.prepare import prepare_shape
 from .diffusionnet import FeatureNet, TorchOperators
 from .features import FeatureModel, surface_operators
 from .network import FeatureNetConfig, SurfaceOperators
@@ -58,9 +58,10 @@ def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Sh
 
 
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
-                         settings: MatchSettings | None = None, progress=True, augment: int = 0,
-                         seed: int = 0, point_clouds: bool = False) -> list[TrainShape]:
-    """Prepare shapes (normalization and eigenbasis exactly as the matcher does; cached).
+                         progress=True, augment: int = 0, seed: int = 0,
+                         point_clouds: bool = False) -> list[TrainShape]:
+    """Prepare shapes (normalization, eigenbasis of ``config``'s size and outward normals
+    exactly as the matcher does for the learned features; cached).
 
     ``augment``: that many randomly :func:`stretched` copies of every shape are added.
     ``point_clouds``: every mesh is also added as a point cloud of its vertices (point-cloud
@@ -70,7 +71,7 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
     from tqdm import tqdm
 
     folder = Path(folder)
-    s = settings or load_preset("default")
+    k = max(config.k_input, config.k_diffusion)
     rng = np.random.default_rng(seed)
     out = []
     for name in tqdm(names, desc="preparing shapes", disable=not progress):
@@ -82,12 +83,12 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
         if not vts.exists():
             raise FileNotFoundError(f"{vts}: ground truth missing (training needs corres/NAME.vts).")
         shape = load(path)
-        gt = np.loadtxt(vts, dtype=np.int64).ravel() - 1
+        gt = read_vts(vts, shape.n_vertices)
         variants = [(name, shape)] + [(f"{name}~{i + 1}", stretched(shape, rng)) for i in range(augment)]
         if point_clouds:
             variants += [(f"{n}~pc", Shape(sh.vertices, None, name=f"{sh.name}_pc")) for n, sh in variants]
         for vname, sh in variants:
-            P = prepare(sh, s)
+            P = prepare_shape(sh, min(k, sh.n_vertices - 2), point_cloud_normals=True)
             ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
             out.append(TrainShape(vname, ops, gt, P.shape.vertices))
     return out

@@ -44,12 +44,24 @@ def point_cloud_laplacian(vertices: np.ndarray, n_neighbors: int = 30, mollify: 
 
 
 def cotan_laplacian(vertices: np.ndarray, faces: np.ndarray):
-    """Classic cotangent Laplacian and barycentric lumped mass (NumPy/SciPy)."""
-    L, mass = cotan_laplacian_torch(vertices, faces, device="cpu")
-    L = L.coalesce()
-    idx = L.indices().numpy()
-    return (sp.csr_matrix((L.values().numpy(), (idx[0], idx[1])), shape=tuple(L.shape)),
-            mass.numpy())
+    """Classic cotangent Laplacian (weak form, PSD) and barycentric lumped mass (NumPy/SciPy);
+    :func:`cotan_laplacian_torch` is the same on a torch device."""
+    V = np.asarray(vertices, dtype=np.float64)
+    F = np.asarray(faces, dtype=np.int64)
+    n = len(V)
+    v0, v1, v2 = V[F[:, 0]], V[F[:, 1]], V[F[:, 2]]
+
+    def cot(a, b):  # cot of the angle between the edges a and b leaving one corner
+        return np.einsum("ij,ij->i", a, b) / np.maximum(np.linalg.norm(np.cross(a, b), axis=1), 1e-30)
+
+    w = 0.5 * np.concatenate([cot(v1 - v0, v2 - v0), cot(v2 - v1, v0 - v1), cot(v0 - v2, v1 - v2)])
+    ii = np.concatenate([F[:, 1], F[:, 2], F[:, 0]])  # each corner's opposite edge (ii, jj)
+    jj = np.concatenate([F[:, 2], F[:, 0], F[:, 1]])
+    L = sp.coo_matrix((np.concatenate([-w, -w, w, w]), (np.concatenate([ii, jj, ii, jj]),
+                                                        np.concatenate([jj, ii, ii, jj]))), shape=(n, n)).tocsr()
+    area = 0.5 * np.linalg.norm(np.cross(v1 - v0, v2 - v0), axis=1)
+    mass = np.bincount(F.reshape(-1), weights=np.repeat(area / 3.0, 3), minlength=n)
+    return L, mass
 
 
 def cotan_laplacian_torch(vertices, faces, device="cpu", dtype=None):

@@ -17,7 +17,7 @@ from helpers import (
     write_off,
 )
 
-from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import (
     DEFAULT_MODEL,
     FeatureModel,
@@ -165,7 +165,7 @@ def test_training_on_generated_shapes_learns_the_correspondence(tmp_path):
         np.savetxt(tmp_path / "corres" / f"{name}.vts", inverse_permutation(perm) + 1, fmt="%d")
         names.append(name)
     settings = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
-    shapes = load_training_shapes(tmp_path, names, TINY, settings, progress=False)
+    shapes = load_training_shapes(tmp_path, names, TINY, progress=False)
     pairs = [(0, 1), (2, 3), (1, 2)]
     torch.manual_seed(0)
     untrained = feature_match_distance(FeatureModel(FeatureNet(TINY)), shapes, pairs)
@@ -237,7 +237,7 @@ def test_training_on_point_clouds_and_fine_tuning(tmp_path):
         np.savetxt(tmp_path / "corres" / f"p_{i}.vts", inverse_permutation(perm) + 1, fmt="%d")
         names.append(f"p_{i}")
     settings = load_preset("default", k_final=30, k_init=15, k_descriptor=30)
-    shapes = load_training_shapes(tmp_path, names, TINY, settings, progress=False, point_clouds=True)
+    shapes = load_training_shapes(tmp_path, names, TINY, progress=False, point_clouds=True)
     assert [s.name for s in shapes] == ["p_0", "p_0~pc", "p_1", "p_1~pc"]
     assert shapes[1].ops.grad_x.shape == shapes[0].ops.grad_x.shape and np.array_equal(shapes[1].gt, shapes[0].gt)
     torch.manual_seed(0)

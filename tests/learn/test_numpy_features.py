@@ -14,7 +14,7 @@ import pytest
 import torch
 from helpers import bumpy, ellipsoid, point_cloud
 
-from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import (
     DEFAULT_MODEL,
     FeatureModel,
@@ -184,7 +184,7 @@ import numpy as np
 sys.path.insert(0, {str(REPO / "tests")!r})
 import shapecorr, shapecorr.learn
 from helpers import bumpy, point_cloud
-from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import load_feature_model, surface_operators
 model = load_feature_model()
 for shape in (bumpy(3), point_cloud(bumpy(3))):

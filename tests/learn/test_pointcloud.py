@@ -26,7 +26,7 @@ from shapecorr.core.pointcloud import (
     orient_normals_outward,
     outward_normals,
 )
-from shapecorr.fmap.setup import load_preset, prepare
+from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import (
     FeatureModel,
     FeatureNet,
@@ -103,8 +103,11 @@ def test_knn_edges_are_unique_undirected_pairs():
 
 
 def test_bad_inputs_give_clear_errors():
+    few = np.random.default_rng(0).standard_normal((5, 3))
     with pytest.raises(TooFewPointsError, match=r"k=10 neighbours per point need at least 11 points, got 5"):
-        outward_normals(np.random.default_rng(0).standard_normal((5, 3)))
+        estimate_normals(few, 10)
+    n = outward_normals(few)  # a tiny cloud: the neighbourhoods are all the other points
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0)
     with pytest.raises(ValueError, match=r"\(n, 3\) array"):
         knn_edges(np.zeros((10, 2)), 3)
     pts = icosphere(1).vertices
@@ -116,10 +119,10 @@ def test_bad_inputs_give_clear_errors():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         estimate_normals(bad)
-    # a point cloud too small for learned features
+    # a point cloud smaller than the gradients' 12 neighbours: all the other points are used
     tiny = shapecorr.Shape(icosphere(1).vertices[:12])
-    with pytest.raises(ValueError, match="12 neighbours per point and need at least 13 points, got 12"):
-        shapecorr.match(tiny, tiny, k_final=5, k_init=3, k_descriptor=5, k_init_candidates=(3,), k_features=10)
+    m = shapecorr.match(tiny, tiny, k_final=5, k_init=3, k_descriptor=5, k_init_candidates=(3,), k_features=10)
+    assert m.p2p_21.shape == (12,) and m.fmap_12.shape == (5, 5)
 
 
 @pytest.fixture(scope="module")
