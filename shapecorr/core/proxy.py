@@ -71,8 +71,9 @@ def make_proxy(shape: Shape, n_target: int = 8000, *, aggressiveness: float = 7.
     its degenerate faces and unused vertices are then removed. Every full vertex, including
     vertices used by no face, is projected onto the proxy surface (:func:`project_on_mesh`,
     preferring faces whose normal agrees with the vertex normal, so that the two sides of a thin
-    part are not confused). Raises :class:`ShapeError` for point clouds and for shapes that are
-    not larger than ``n_target``.
+    part are not confused). A shape of at most ``n_target`` vertices is its own proxy (each
+    vertex located on one of its faces), so that a pair of a large and a small shape goes through
+    the same steps. Raises :class:`ShapeError` for point clouds.
     """
     if not shape.is_mesh:
         raise ShapeError(f"{shape.name}: a proxy needs a mesh (faces); this is a point cloud. Match "
@@ -80,10 +81,10 @@ def make_proxy(shape: Shape, n_target: int = 8000, *, aggressiveness: float = 7.
     if n_target < 4:
         raise ValueError(f"make_proxy: n_target={n_target} is too small; use a few thousand vertices.")
     if shape.n_vertices <= n_target:
-        raise ShapeError(f"{shape.name}: {shape.n_vertices} vertices is not more than the proxy size "
-                         f"{n_target}; match the shape itself.", shape.path)
-    vertices, faces = decimate(shape.vertices, shape.faces, n_target, aggressiveness=aggressiveness)
-    proxy = Shape(vertices, faces, name=f"{shape.name}-proxy")
+        proxy = shape
+    else:
+        vertices, faces = decimate(shape.vertices, shape.faces, n_target, aggressiveness=aggressiveness)
+        proxy = Shape(vertices, faces, name=f"{shape.name}-proxy")
     normals = shape.vertex_normals
     face, bary, dist = project_on_mesh(shape.vertices, proxy.vertices, proxy.faces, point_normals=normals)
     log.info("%s: proxy of %d vertices (from %d); projection distance median %.3g, max %.3g",

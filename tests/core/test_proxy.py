@@ -102,12 +102,19 @@ def test_proxy_vertices_used_by_no_face_are_projected_too():
     assert p.distance[-1] == pytest.approx(0.5, abs=0.05)
 
 
-def test_make_proxy_refuses_point_clouds_and_small_shapes():
+def test_make_proxy_refuses_point_clouds():
     s = _sphere(2)
     with pytest.raises(ShapeError, match="point cloud"):
         make_proxy(Shape(s.vertices), 100)
-    with pytest.raises(ShapeError, match="not more than"):
-        make_proxy(s, s.n_vertices)
+
+
+def test_a_small_shape_is_its_own_proxy():
+    s = _sphere(2)
+    p = make_proxy(s, s.n_vertices)
+    assert p.shape is s
+    np.testing.assert_array_equal(p.anchor(), np.arange(s.n_vertices))  # every vertex sits on itself
+    np.testing.assert_allclose(p.distance, 0, atol=1e-12)
+    np.testing.assert_allclose(p.interpolate(s.vertices), s.vertices, atol=1e-12)
 
 
 def test_clean_mesh_drops_degenerate_faces_and_unused_vertices():

@@ -104,3 +104,21 @@ def test_lift_checks_the_basis_sizes(full_and_proxy):
         lift_fmap(np.eye(9), proxy, proxy, phi, phi[:, :5])
     with pytest.raises(ValueError, match="evecs_proxy1"):
         lift_fmap(np.eye(9), proxy, proxy, phi[:-1], phi)
+
+
+def test_shapes_that_are_their_own_proxies_give_the_plain_conversion():
+    """With identity proxies and rings covering the whole mesh, the lift is fmap_to_p2p itself."""
+    import trimesh
+
+    from shapecorr.fmap.convert import fmap_to_p2p
+
+    m = trimesh.creation.icosphere(subdivisions=3)  # 642 vertices
+    rng = np.random.default_rng(9)
+    shapes = [Shape(np.asarray(m.vertices) * (1 + 0.03 * rng.standard_normal((642, 1))), np.asarray(m.faces))
+              for _ in range(2)]
+    proxies = [make_proxy(s, s.n_vertices) for s in shapes]
+    phi1, phi2 = _basis(proxies[0]), _basis(proxies[1])
+    C = np.eye(9) + 0.1 * rng.standard_normal((9, 9))
+    lifted = lift_fmap(C, proxies[0], proxies[1], phi1, phi2, rings=40)
+    np.testing.assert_array_equal(lifted.p2p_21, fmap_to_p2p(C, phi1, phi2))
+    np.testing.assert_array_equal(lifted.p2p_12, fmap_to_p2p(C.T, phi2, phi1))
