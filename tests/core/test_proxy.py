@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapecorr.core import Shape, ShapeError
+from shapecorr.core import SettingsError, Shape, ShapeError
 from shapecorr.core.proxy import barycentric_interpolate, clean_mesh, make_proxy, project_on_mesh
 
 
@@ -106,6 +106,8 @@ def test_make_proxy_refuses_point_clouds():
     s = _sphere(2)
     with pytest.raises(ShapeError, match="point cloud"):
         make_proxy(Shape(s.vertices), 100)
+    with pytest.raises(SettingsError, match="too small"):
+        make_proxy(s, 3)
 
 
 def test_a_small_shape_is_its_own_proxy():
