@@ -79,7 +79,13 @@ def run(args) -> int:
     check_output_folder(Path(args.out))
 
     from ..config import load_preset
-    from ..eval import DEFAULT_THRESHOLDS, Dataset, PairEvaluator, find_pairs_file, read_pairs
+    from ..eval import (
+        DEFAULT_THRESHOLDS,
+        Dataset,
+        PairEvaluator,
+        find_pairs_file,
+        read_pairs,
+    )
 
     settings = load_preset(args.preset)
     ds = Dataset(dataset)
