@@ -95,6 +95,7 @@ def run(args) -> int:
     with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the work
         source = load(paths[0], strict=args.strict)
         target = load(paths[1], strict=args.strict)
+        check_not_inputs(out, OUTPUTS, [source.texture, target.texture])  # an OBJ's texture image too
         plan_pair(source.n_vertices, target.n_vertices, settings, args.device)  # sizes the shapes can carry
         progress(f"loaded {source.name} ({source.n_vertices} v) and {target.name} ({target.n_vertices} v)", 0.0)
         m = match(source, target, settings, device=args.device, progress=progress)

@@ -422,6 +422,22 @@ def test_never_overwrites_an_input_file(tmp_path, capsys):
     assert a.read_bytes() == before
 
 
+def test_never_overwrites_a_texture_image_of_an_input(tmp_path, capsys):
+    """An OBJ whose texture image is called correspondence.png, matched into its own folder."""
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("spot.obj", "spot_posed.obj"):
+        shutil.copy(SPOT / name, d / name)
+    (d / "spot.mtl").write_text((SPOT / "spot.mtl").read_text().replace("spot_texture.png", "correspondence.png"))
+    shutil.copy(SPOT / "spot_texture.png", d / "correspondence.png")
+    before = (d / "correspondence.png").read_bytes()
+    line = _run_bad(["match", str(d / "spot.obj"), str(d / "spot_posed.obj"), "--out", str(d)], capsys,
+                    tmp_path / "never")
+    assert "overwrite an input file" in line and "correspondence.png" in line
+    assert (d / "correspondence.png").read_bytes() == before
+    assert sorted(p.name for p in d.iterdir()) == ["correspondence.png", "spot.mtl", "spot.obj", "spot_posed.obj"]
+
+
 def _degenerate_copy(path: Path, shape) -> Path:
     """``shape`` written with one extra zero-area face (a repeated vertex)."""
     faces = np.vstack([shape.faces, [[0, 1, 1]]])
