@@ -87,18 +87,22 @@ def register(subparsers) -> None:
 
 
 def _read_vector(path: str, what: str, n: int, dtype):
+    """One value (or row) per source vertex from a .txt or .npy file; errors name the file."""
     import numpy as np
 
     p = Path(path)
-    if not p.exists():
-        raise CommandError(f"{what} {path}: no such file.")
     try:
-        arr = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, dtype=dtype, ndmin=1)
-    except ValueError as exc:
+        arr = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, dtype=np.float64, ndmin=1)
+    except (ValueError, EOFError) as exc:
         raise CommandError(f"{what} {path}: could not read it ({exc}); give one value per line.") from exc
     arr = np.asarray(arr)
-    if arr.shape[0] != n:
-        raise CommandError(f"{what} {path}: {arr.shape[0]} rows but the source has {n} vertices.")
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise CommandError(f"{what} {path}: {arr.shape[0] if arr.ndim else 1} rows but the source has {n} "
+                           "vertices; give one per source vertex.")
+    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+        raise CommandError(f"{what} {path}: values must be finite numbers (found NaN, infinity or text).")
+    if dtype is np.int64 and not np.array_equal(arr, np.round(arr)):
+        raise CommandError(f"{what} {path}: labels must be integers.")
     return arr.astype(dtype)
 
 

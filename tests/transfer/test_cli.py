@@ -111,6 +111,23 @@ def test_strict_refuses_an_imperfect_target(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("what, name, content, words", [
+    ("field", "f.txt", "nan\n" * 2930, ["f.txt", "finite"]),
+    ("field", "short.txt", "1\n2\n", ["short.txt", "2 rows", "2930"]),
+    ("field", "empty.npy", None, ["empty.npy", "could not read"]),
+    ("labels", "frac.txt", "0.5\n" * 2930, ["frac.txt", "integers"]),
+])
+def test_bad_labels_and_fields_are_user_errors(tmp_path, capsys, what, name, content, words):
+    f = tmp_path / name
+    if content is None:
+        f.write_bytes(b"")
+    else:
+        f.write_text(content)
+    _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", what, f"--{what}", str(f),
+            "--out", str(tmp_path / "o")], capsys, *words)
+    assert not (tmp_path / "o").exists()
+
+
 def test_allow_other_shapes_needs_a_map(tmp_path, capsys):
     _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(tmp_path / "o"),
             "--allow-other-shapes"], capsys, "--allow-other-shapes", "--map")
