@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("--points", type=int, metavar="N",
                    help="score only N ground-truth points (a fixed random subset; for large meshes, where "
                         "geodesics are solved per point; default: all)")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
 

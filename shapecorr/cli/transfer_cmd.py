@@ -82,7 +82,7 @@ def register(subparsers) -> None:
                         "(default: %(default)s)")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
 
