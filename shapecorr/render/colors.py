@@ -14,10 +14,11 @@ from ..core import Shape
 COLOR_SCHEMES = ("xyz", "spectral", "stripes", "geodesic")
 
 
-def _unit(x: np.ndarray, lo_q: float = 0.0, hi_q: float = 1.0) -> np.ndarray:
-    """Each column scaled to [0, 1] (between the given quantiles)."""
-    lo = np.quantile(x, lo_q, axis=0)
-    hi = np.quantile(x, hi_q, axis=0)
+def _unit(x: np.ndarray, lo_q: float = 0.0, hi_q: float = 1.0, rows=None) -> np.ndarray:
+    """Each column scaled to [0, 1] between the given quantiles (of ``rows`` only, if given)."""
+    ref = x if rows is None else x[rows]
+    lo = np.quantile(ref, lo_q, axis=0)
+    hi = np.quantile(ref, hi_q, axis=0)
     return np.clip((x - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
 
 
@@ -37,10 +38,11 @@ def correspondence_colors(shape: Shape, scheme: str = "xyz", *, k: int = 4, n_st
     ``k`` and ``n_stripes`` tune the spectral and banded schemes.
     """
     v = np.asarray(shape.vertices, dtype=np.float64)
+    drawn = shape.surface_vertices if shape.is_mesh else None  # a stray vertex does not wash out the colours
     if scheme == "xyz":
-        return _to_uint8(_unit(v))
+        return _to_uint8(_unit(v, rows=drawn))
     if scheme == "stripes":
-        t = _unit(v)
+        t = _unit(v, rows=drawn)
         s = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * n_stripes * t))
         rgb = 0.25 + 0.55 * s + 0.2 * t
         return _to_uint8(rgb / rgb.max())

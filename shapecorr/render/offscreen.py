@@ -34,9 +34,11 @@ FILL = 0.9  # fraction of a panel the largest shape spans
 
 
 def _display_frame(shape: Shape) -> np.ndarray:
-    """Vertices centred on the bounding-box centre and scaled to unit diagonal."""
+    """Vertices centred on the bounding-box centre of what is drawn (a mesh's faces: a stray
+    vertex used by no face does not shrink the picture) and scaled to unit diagonal."""
     v = np.asarray(shape.vertices, dtype=np.float64)
-    lo, hi = v.min(0), v.max(0)
+    drawn = v[shape.surface_vertices] if shape.is_mesh else v
+    lo, hi = drawn.min(0), drawn.max(0)
     diag = float(np.linalg.norm(hi - lo)) or 1.0
     return (v - 0.5 * (lo + hi)) / diag
 
@@ -97,12 +99,16 @@ class _Panel:
         self.cull = front_side(shape.faces, shape.vertices, shape.n_components) if shape.is_mesh else 0
         self.colors = None if colors is None else _as_rgb_uint8(colors).astype(np.float64) / 255.0
 
+    def _drawn_xy(self) -> np.ndarray:
+        return self.cam[self.shape.surface_vertices, :2] if self.shape.is_mesh else self.cam[:, :2]
+
     def half_extent(self) -> np.ndarray:
-        lo, hi = self.cam[:, :2].min(0), self.cam[:, :2].max(0)
-        return np.maximum(0.5 * (hi - lo), 1e-9)
+        xy = self._drawn_xy()
+        return np.maximum(0.5 * (xy.max(0) - xy.min(0)), 1e-9)
 
     def centre(self) -> np.ndarray:
-        return 0.5 * (self.cam[:, :2].min(0) + self.cam[:, :2].max(0))
+        xy = self._drawn_xy()
+        return 0.5 * (xy.min(0) + xy.max(0))
 
     def draw(self, size: tuple[int, int], scale: float, background: np.ndarray, lighting: bool,
              point_radius: float) -> np.ndarray:

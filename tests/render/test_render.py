@@ -156,3 +156,15 @@ def test_pictures_need_no_vtk_or_matplotlib(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_a_stray_vertex_changes_neither_framing_nor_colours():
+    """A vertex used by no face, far away (imperfect input that is kept): the picture of the
+    mesh and the colours of its surface are those of the mesh without it."""
+    blob = _blob()
+    stray = Shape(np.vstack([blob.vertices, [[50.0, 50.0, 50.0]]]), blob.faces)
+    for scheme in ("xyz", "stripes"):
+        assert np.array_equal(correspondence_colors(stray, scheme)[:-1], correspondence_colors(blob, scheme))
+    a = render_shapes([blob], window_size=(120, 100))
+    b = render_shapes([stray], window_size=(120, 100))
+    assert np.array_equal(a, b)
