@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..core import Shape
+from ..core import DatasetError, Shape
 
 #: default PCK thresholds: normalized geodesic error in [0, 0.25] (the plot shows [0, 0.1] too)
 DEFAULT_THRESHOLDS = np.linspace(0.0, 0.25, 251)
@@ -46,7 +46,9 @@ class GeodesicDistances:
     def area(self) -> float:
         if self.shape.is_mesh:
             return float(self.shape.area)
-        raise ValueError("geodesic error needs the area of the source: give a mesh, not a point cloud.")
+        raise DatasetError(f"{self.shape.path or self.shape.name}: the geodesic error is measured on the source's "
+                           "surface, and this source is a point cloud; evaluate on meshes (the error needs the "
+                           "source's area and faces).")
 
     @property
     def sqrt_area(self) -> float:
