@@ -90,7 +90,8 @@ def exact_match(source: Shape, target: Shape, p2p_21, p2p_12, k: int = 20):
     s = load_preset(None, k_init=k, k_final=k, k_descriptor=k, n_descriptors=20, flip_check=False)
     P1, P2 = prepare(source, s), prepare(target, s)
     C = p2p_to_fmap(np.asarray(p2p_21), P1.evecs, P2.evecs, P2.mass, k1=k, k2=k)
-    return Match(p2p_21=np.asarray(p2p_21), p2p_12=np.asarray(p2p_12), fmap_12=C, settings=s.to_dict())
+    return Match(p2p_21=np.asarray(p2p_21), p2p_12=np.asarray(p2p_12), fmap_12=C, settings=s.to_dict(),
+                 info={"k_basis": [P1.evecs.shape[1], P2.evecs.shape[1]]})  # as the pipeline records it
 
 
 @pytest.fixture
