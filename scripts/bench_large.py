@@ -250,6 +250,7 @@ def worker(argv) -> int:
     ap.add_argument("--refine-iters", type=int, default=0)
     ap.add_argument("--rings", type=int, default=2)
     ap.add_argument("--preset", default="default")
+    ap.add_argument("--proxy-large-above", type=int, help="large_above for the proxies' match (default: the preset's)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     import shapecorr
@@ -275,11 +276,12 @@ def worker(argv) -> int:
             proxy1, proxy2 = make_proxy(src, a.proxy_size), make_proxy(tgt, a.proxy_size)
             timings["proxy"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            m = shapecorr.match(proxy1.shape, proxy2.shape, preset=a.preset)
+            over = {} if a.proxy_large_above is None else {"large_above": a.proxy_large_above}
+            m = shapecorr.match(proxy1.shape, proxy2.shape, preset=a.preset, **over)
             timings["match_proxies"] = time.perf_counter() - t0
             timings.update({f"match.{k}": v for k, v in m.timings.items()})
             t0 = time.perf_counter()
-            s = load_preset(a.preset)
+            s = load_preset(a.preset, **over)
             plan = plan_pair(proxy1.shape.n_vertices, proxy2.shape.n_vertices, s)
             P1, P2 = prepare_pair(proxy1.shape, proxy2.shape, s, plan)  # the match's bases (cached)
             timings["bases_from_cache"] = time.perf_counter() - t0
@@ -303,6 +305,8 @@ def run_worker(method: str, p1: Path, p2: Path, args) -> dict:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", method, str(p1), str(p2), tmp,
                "--proxy-size", str(args.proxy_size), "--refine-iters", str(args.refine_iters),
                "--rings", str(args.rings)]
+        if args.proxy_large_above is not None:
+            cmd += ["--proxy-large-above", str(args.proxy_large_above)]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
         wall = time.perf_counter() - t0
@@ -421,7 +425,8 @@ def markdown(result: dict, machine: dict, command: str, args) -> str:
              f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB; "
              "**timings under load** (the 2 cores were shared with other jobs: wall times are several times "
              "what an idle machine gives; the CPU time of the process, all threads, is the steadier figure), "
-             f"proxy size {args.proxy_size}, lift rings {args.rings}, full-resolution refits {args.refine_iters}.", ""]
+             f"proxy size {args.proxy_size}, lift rings {args.rings}, proxies matched with large_above "
+             f"{getattr(args, 'proxy_large_above', None) or 'of the preset (8000)'}.", ""]
     key = "source" if rows and "source" in rows[0] else "model"
     lines += ["| size | method | pairs | vertices (median) | mean error x100 | time median (max) | CPU time median "
               "| peak memory (max) | per-pair errors |",
@@ -454,7 +459,7 @@ def report(paths: list[Path], out: Path) -> int:
     first = results[0]
     merged = dict(first, rows=[r for res in results for r in res["rows"]])
     commands = " && ".join(res.get("command", "?") for res in results)
-    settings = argparse.Namespace(**first.get("settings", {"proxy_size": "?", "rings": "?", "refine_iters": "?"}))
+    settings = argparse.Namespace(**{"proxy_size": "?", "rings": "?", **first.get("settings", {})})
     md = markdown(merged, first.get("machine", {}), commands, settings)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"large_{first['set']}.md").write_text(md)
@@ -479,6 +484,9 @@ def main(argv=None) -> int:
     ap.add_argument("--proxy-size", type=int, default=8000)
     ap.add_argument("--refine-iters", type=int, default=0)
     ap.add_argument("--rings", type=int, default=2)
+    ap.add_argument("--proxy-large-above", type=int,
+                    help="match the proxies with this large_above (e.g. 5000 with --proxy-size 6000: the "
+                         "large-pair settings, k_final 130 on 5000 samples, for 6k proxies)")
     ap.add_argument("--points", type=int, default=1000)
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per match")
     ap.add_argument("--out", type=Path, default=ROOT / "bench_out" / "large")
@@ -495,7 +503,8 @@ def main(argv=None) -> int:
     for run in ((bench_faust,) if args.faust else ()) + ((bench_realworld,) if args.realworld else ()):
         result = run(args, args.out)
         result.update(machine=machine, command=command,
-                      settings={"proxy_size": args.proxy_size, "rings": args.rings, "refine_iters": args.refine_iters})
+                      settings={"proxy_size": args.proxy_size, "rings": args.rings,
+                                "proxy_large_above": args.proxy_large_above})
         write_json(args.out / f"large_{result['set']}.json", jsonable(result))
         md = markdown(result, machine, command, args)
         (args.out / f"large_{result['set']}.md").write_text(md)
