@@ -247,7 +247,6 @@ def worker(argv) -> int:
     ap.add_argument("tgt")
     ap.add_argument("out")
     ap.add_argument("--proxy-size", type=int, default=8000)
-    ap.add_argument("--refine-iters", type=int, default=0)
     ap.add_argument("--rings", type=int, default=2)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--proxy-large-above", type=int, help="large_above for the proxies' match (default: the preset's)")
@@ -303,7 +302,7 @@ def worker(argv) -> int:
 def run_worker(method: str, p1: Path, p2: Path, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="shapecorr-large-out-") as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", method, str(p1), str(p2), tmp,
-               "--proxy-size", str(args.proxy_size), "--refine-iters", str(args.refine_iters),
+               "--proxy-size", str(args.proxy_size),
                "--rings", str(args.rings)]
         if args.proxy_large_above is not None:
             cmd += ["--proxy-large-above", str(args.proxy_large_above)]
@@ -482,7 +481,6 @@ def main(argv=None) -> int:
     ap.add_argument("--direct-sizes", nargs="*", default=[], help="sizes also matched without a proxy "
                     "(FAUST: 20k 80k 125k; real models: full)")
     ap.add_argument("--proxy-size", type=int, default=8000)
-    ap.add_argument("--refine-iters", type=int, default=0)
     ap.add_argument("--rings", type=int, default=2)
     ap.add_argument("--proxy-large-above", type=int,
                     help="match the proxies with this large_above (e.g. 5000 with --proxy-size 6000: the "
