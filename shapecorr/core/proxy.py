@@ -38,7 +38,7 @@ class Proxy(NamedTuple):
 
     @property
     def n_full(self) -> int:
-        return int(len(self.face))
+        return len(self.face)
 
     def interpolate(self, values: np.ndarray) -> np.ndarray:
         """Per-proxy-vertex ``values (n_proxy, ...)`` carried to the full vertices ``(n_full, ...)``."""
@@ -102,7 +102,7 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, n_target: int, *,
     n_used = int(np.count_nonzero(np.bincount(faces.ravel(), minlength=len(vertices))))
     # the decimator counts triangles: a closed mesh has about two per vertex, open meshes fewer
     per_vertex = len(faces) / max(n_used, 1)
-    target_faces = max(4, int(round(per_vertex * n_target)))
+    target_faces = max(4, round(per_vertex * n_target))
     # (np.array copies: the decimator needs writable arrays)
     v, f = fast_simplification.simplify(np.array(vertices, dtype=np.float64), faces.astype(np.int32),
                                         target_count=target_faces, agg=aggressiveness)
@@ -190,7 +190,7 @@ def _candidate_pairs(nearest: np.ndarray, vf_ptr: np.ndarray, vf_faces: np.ndarr
                      n_faces: int) -> tuple[np.ndarray, np.ndarray]:
     """``(point, face)`` pairs: the faces around each point's nearest vertices, each once,
     sorted by point."""
-    b, k = nearest.shape
+    b = len(nearest)
     counts = vf_ptr[nearest + 1] - vf_ptr[nearest]  # (b, k)
     total = counts.sum()
     pt = np.repeat(np.arange(b), counts.sum(1))

@@ -25,6 +25,7 @@ since the interpolated bases span the same functions as the proxies' own.
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -124,7 +125,7 @@ def local_nearest(queries: np.ndarray, database: np.ndarray, seeds: np.ndarray,
     bounds = np.flatnonzero(np.r_[True, sorted_seeds[1:] != sorted_seeds[:-1], True])
     indptr, indices = candidates.indptr, candidates.indices
     with threadpool_limits(1, user_api="blas"):
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in pairwise(bounds):
             _nearest_of_group(queries, database, db_sq, order[a:b], sorted_seeds[a], indptr, indices, out)
     return out
 

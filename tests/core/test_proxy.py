@@ -71,7 +71,7 @@ def test_normals_keep_a_point_on_its_own_side_of_a_thin_part():
     point = np.array([[0.4, 0.6, 0.004]])  # nearer the bottom sheet, but its normal says "top"
     face_plain, _, dist_plain = project_on_mesh(point, plate.vertices, plate.faces)
     assert face_plain[0] in (0, 1) and dist_plain[0] == pytest.approx(0.004)
-    face, bary, dist = project_on_mesh(point, plate.vertices, plate.faces, point_normals=np.array([[0.0, 0, 1]]))
+    face, _, dist = project_on_mesh(point, plate.vertices, plate.faces, point_normals=np.array([[0.0, 0, 1]]))
     assert face[0] in (2, 3) and dist[0] == pytest.approx(0.006)
     # with no agreeing face at all, the nearest one is used
     face, _, _ = project_on_mesh(point, plate.vertices, plate.faces[:2], point_normals=np.array([[0.0, 0, 1]]))
