@@ -24,9 +24,14 @@ Shapes:
   same pair at ~5k vertices (the model decimated, then bent and permuted the same way), matched
   directly and measured on its own geodesics.
 
-    python scripts/bench_large.py --faust ../shared/data/FAUST_r/vtx_5k --pairs tuning --out docs/bench/large_cpu
-    python scripts/bench_large.py --faust ../shared/data/FAUST_r/vtx_5k --pairs holdout --out docs/bench/large_cpu
-    python scripts/bench_large.py --realworld ../shared/data/realworld --models stanford-bunny igea --out docs/bench/large_cpu
+    python scripts/bench_large.py --faust ../shared/data/FAUST_r/vtx_5k --pairs tuning --sizes 5k 125k \
+        --proxy-size 10000 --out docs/bench/large_cpu/tuning_p10000
+    python scripts/bench_large.py --faust ../shared/data/FAUST_r/vtx_5k --pairs holdout --proxy-size 10000 \
+        --out docs/bench/large_cpu/holdout
+    python scripts/bench_large.py --realworld ../shared/data/realworld --models stanford-bunny \
+        --direct-sizes full --out docs/bench/large_cpu/realworld
+    python scripts/bench_large.py --report docs/bench/large_cpu/holdout/large_faust_holdout.json \
+        --out docs/bench/large_cpu/holdout          # tables only, from the JSON of a run
 
 Writes OUT/large_<set>.json (rewritten after every match) and OUT/large_<set>.md.
 """
