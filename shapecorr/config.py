@@ -136,14 +136,27 @@ class LargeSettings:
     """A pair is *large* when both shapes have more than ``large_above`` vertices; a finer mesh
     resolves more eigenfunctions, so ZoomOut then grows the map to ``k_final_large`` on
     ``zoomout_samples_large`` samples, and the target's samples are matched among all source
-    vertices (FAUST_r subdivided to 80k vertices, 5 pairs: 1.39 -> 1.26 x100)."""
+    vertices (FAUST_r subdivided to 80k vertices, 5 pairs: 1.39 -> 1.26 x100).
+
+    Two meshes of which one has more than ``proxy_above`` vertices are matched through proxies
+    of about ``proxy_size`` vertices each (:mod:`shapecorr.core.proxy`: quadric decimation, every
+    vertex projected onto it) and the map is lifted to every vertex (:mod:`shapecorr.fmap.lift`):
+    a 125k-vertex FAUST_r pair in about 30 s of CPU and under 1 GB, as accurate as at 5k
+    (``docs/bench/large_cpu``). ``proxy_above: null`` matches at full resolution."""
 
     large_above: int = 8000
     k_final_large: int | None = 130  # None: k_final
     zoomout_samples_large: int | None = 5000  # None: zoomout_samples
+    proxy_above: int | None = 30000
+    proxy_size: int = 10000  # above large_above, so that proxy pairs are large pairs
 
     def __post_init__(self):
         _positive_int("large_above", self.large_above, minimum=10)
+        _positive_int("proxy_above", self.proxy_above, allow_none=True, minimum=100)
+        _positive_int("proxy_size", self.proxy_size, minimum=100)
+        if self.proxy_above is not None:
+            _check(self.proxy_size < self.proxy_above, f"proxy_size ({self.proxy_size}) must be below proxy_above "
+                   f"({self.proxy_above}): a proxy stands in for a larger shape.")
         _positive_int("k_final_large", self.k_final_large, allow_none=True, minimum=2)
         _positive_int("zoomout_samples_large", self.zoomout_samples_large, allow_none=True, minimum=10)
 

@@ -194,8 +194,13 @@ class _Run:
         src, tgt = as_shape(source, strict=strict), as_shape(target, strict=strict)
         self._stage("load", 0.05, t0)
         t0 = time.perf_counter()
-        self.plan = plan_pair(src.n_vertices, tgt.n_vertices, self.s, self.device)
-        self.P1, self.P2 = prepare_pair(src, tgt, self.s, self.plan, device=self.device, cache=self.cache)
+        self.proxies = make_proxies(src, tgt, self.s)
+        work = (src, tgt) if self.proxies is None else (self.proxies[0].shape, self.proxies[1].shape)
+        if self.proxies is not None:
+            self._stage("proxy", 0.15, t0)
+            t0 = time.perf_counter()
+        self.plan = plan_pair(work[0].n_vertices, work[1].n_vertices, self.s, self.device)
+        self.P1, self.P2 = prepare_pair(*work, self.s, self.plan, device=self.device, cache=self.cache)
         self._stage("prepare", 0.5, t0)
         t0 = time.perf_counter()
         self._setup_refinement()
@@ -207,8 +212,9 @@ class _Run:
         if fallback:
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = select(candidates)
+        maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
-        result = self._result(src, tgt, candidates, best, fallback)
+        result = self._result(src, tgt, candidates, best, fallback, maps)
         if best.confidence.low:
             warnings.warn(LowConfidenceWarning(
                 f"{src.name} -> {tgt.name}: low confidence {best.trust:.2f} (below {best.confidence.threshold:.2f}); "
@@ -269,8 +275,26 @@ class _Run:
         self._stage("confidence", 0.95, t0)
         return cand
 
+    def _full_resolution_maps(self, best: Candidate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(p2p_21, p2p_12, vertex_confidence)`` of the input shapes: the best candidate's, or
+        lifted from the proxies to every vertex."""
+        per_vertex = best.confidence.per_vertex
+        if self.proxies is None:
+            return best.p2p_21, best.p2p_12, per_vertex
+        from .fmap.lift import lift_fmap
+
+        t0 = time.perf_counter()
+        proxy1, proxy2 = self.proxies
+        lifted = lift_fmap(best.fmap_12, proxy1, proxy2, self.P1.evecs, self.P2.evecs, p2p_21_proxy=best.p2p_21,
+                           p2p_12_proxy=best.p2p_12)
+        if per_vertex is not None:
+            per_vertex = np.clip(proxy2.interpolate(per_vertex), 0.0, 1.0)
+        self._stage("lift", 1.0, t0)
+        return lifted.p2p_21, lifted.p2p_12, per_vertex
+
     # -------------------------------------------------------------------- result
-    def _result(self, src: Shape, tgt: Shape, candidates: list[Candidate], best: Candidate, fallback: bool) -> Match:
+    def _result(self, src: Shape, tgt: Shape, candidates: list[Candidate], best: Candidate, fallback: bool,
+                maps: tuple) -> Match:
         s, plan, conf = self.s, self.plan, best.confidence
         info = {
             "candidates": [c.summary() for c in candidates],
@@ -293,14 +317,30 @@ class _Run:
             "zoomout_samples": plan.n_samples,
             "refine_on_subsets": self.refine_subset is not None,
             "shape_kinds": ["mesh" if P.shape.is_mesh else "point_cloud" for P in (self.P1, self.P2)],
+            # matched through proxies (the functional map is in the proxies' bases), or None
+            "proxy": None if self.proxies is None else {
+                "sizes": [int(p.shape.n_vertices) for p in self.proxies],
+                "projection_distance_max": [float(p.distance.max()) if len(p.distance) else 0.0 for p in self.proxies]},
         }
-        return Match(p2p_21=best.p2p_21, p2p_12=best.p2p_12, fmap_12=best.fmap_12, settings=s.to_dict(),
+        p2p_21, p2p_12, per_vertex = maps
+        return Match(p2p_21=p2p_21, p2p_12=p2p_12, fmap_12=best.fmap_12, settings=s.to_dict(),
                      timings=dict(self.timings), info=info, source_summary=src.summary(),
                      target_summary=tgt.summary(), source_hash=src.content_hash, target_hash=tgt.content_hash,
-                     vertex_confidence=conf.per_vertex)
+                     vertex_confidence=per_vertex)
 
 
 # ----------------------------------------------------------------------- the steps
+def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
+    """Proxies of both shapes when two meshes include one above ``proxy_above`` vertices (a
+    shape of at most ``proxy_size`` vertices is its own proxy), else None."""
+    above = s.large.proxy_above
+    if above is None or not (src.is_mesh and tgt.is_mesh) or max(src.n_vertices, tgt.n_vertices) <= above:
+        return None
+    from .core.proxy import make_proxy
+
+    return make_proxy(src, s.large.proxy_size), make_proxy(tgt, s.large.proxy_size)
+
+
 def feature_model_name(s: MatchSettings, P1: Prepared, P2: Prepared) -> str:
     """A pair with a point cloud uses the model that also learned from point clouds."""
     if s.feature_model_point_cloud and not (P1.shape.is_mesh and P2.shape.is_mesh):
