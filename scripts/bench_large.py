@@ -4,10 +4,10 @@
 Each match runs in its own process with an empty cache (time from the files to both full-resolution
 vertex maps; peak memory = the process's VmHWM). Methods:
 
-- ``proxy``: decimate both shapes to ``--proxy-size`` vertices (``make_proxy``), match the proxies
-  with ``shapecorr.match`` (default preset), lift the functional map to every full vertex
-  (``lift_fmap``);
-- ``direct``: ``shapecorr.match`` on the shapes themselves (the pipeline without proxies).
+- ``proxy``: ``shapecorr.match`` through proxies of ``--proxy-size`` vertices whatever the size
+  (the pipeline decimates both shapes, ``make_proxy``, matches the proxies and lifts the map to
+  every full vertex, ``lift_fmap``; by default it does so above 30 000 vertices);
+- ``direct``: ``shapecorr.match`` on the shapes themselves (``proxy_above=None``).
 
 Shapes:
 
@@ -251,8 +251,7 @@ def worker(argv) -> int:
     ap.add_argument("src")
     ap.add_argument("tgt")
     ap.add_argument("out")
-    ap.add_argument("--proxy-size", type=int, default=8000)
-    ap.add_argument("--rings", type=int, default=2)
+    ap.add_argument("--proxy-size", type=int, default=10000)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--proxy-large-above", type=int, help="large_above for the proxies' match (default: the preset's)")
     a = ap.parse_args(argv)
@@ -266,34 +265,17 @@ def worker(argv) -> int:
         t_all = t0 = time.perf_counter()
         src, tgt = load(a.src, warn=False), load(a.tgt, warn=False)
         timings["load"] = time.perf_counter() - t0
-        if a.method == "direct":
-            m = shapecorr.match(src, tgt, preset=a.preset)
-            p2p_21, p2p_12 = m.p2p_21, m.p2p_12
-            timings["match"] = time.perf_counter() - t0 - timings["load"]
-            timings.update({f"match.{k}": v for k, v in m.timings.items()})
-        else:
-            from shapecorr.core.proxy import make_proxy
-            from shapecorr.fmap.lift import lift_fmap
-            from shapecorr.pipeline import load_preset, plan_pair, prepare_pair
-
-            t0 = time.perf_counter()
-            proxy1, proxy2 = make_proxy(src, a.proxy_size), make_proxy(tgt, a.proxy_size)
-            timings["proxy"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            over = {} if a.proxy_large_above is None else {"large_above": a.proxy_large_above}
-            m = shapecorr.match(proxy1.shape, proxy2.shape, preset=a.preset, **over)
-            timings["match_proxies"] = time.perf_counter() - t0
-            timings.update({f"match.{k}": v for k, v in m.timings.items()})
-            t0 = time.perf_counter()
-            s = load_preset(a.preset, **over)
-            plan = plan_pair(proxy1.shape.n_vertices, proxy2.shape.n_vertices, s)
-            P1, P2 = prepare_pair(proxy1.shape, proxy2.shape, s, plan)  # the match's bases (cached)
-            timings["bases_from_cache"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lifted = lift_fmap(m.fmap_12, proxy1, proxy2, P1.evecs, P2.evecs, p2p_21_proxy=m.p2p_21,
-                               p2p_12_proxy=m.p2p_12, rings=a.rings)
-            timings["lift"] = time.perf_counter() - t0
-            p2p_21, p2p_12 = lifted.p2p_21, lifted.p2p_12
+        # the pipeline itself: "proxy" matches through proxies of --proxy-size vertices whatever
+        # the size, "direct" at full resolution
+        over = {"proxy_above": a.proxy_size + 1, "proxy_size": a.proxy_size} if a.method == "proxy" else \
+            {"proxy_above": None}
+        if a.proxy_large_above is not None:
+            over["large_above"] = a.proxy_large_above
+        t0 = time.perf_counter()
+        m = shapecorr.match(src, tgt, preset=a.preset, **over)
+        timings["match"] = time.perf_counter() - t0
+        timings.update({f"match.{k}": v for k, v in m.timings.items()})
+        p2p_21, p2p_12 = m.p2p_21, m.p2p_12
         total = time.perf_counter() - t_all
     cpu = time.process_time()  # CPU seconds of all the process's threads, imports included
     np.save(Path(a.out) / "p2p_21.npy", p2p_21)
@@ -307,8 +289,7 @@ def worker(argv) -> int:
 def run_worker(method: str, p1: Path, p2: Path, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="shapecorr-large-out-") as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", method, str(p1), str(p2), tmp,
-               "--proxy-size", str(args.proxy_size),
-               "--rings", str(args.rings)]
+               "--proxy-size", str(args.proxy_size)]
         if args.proxy_large_above is not None:
             cmd += ["--proxy-large-above", str(args.proxy_large_above)]
         t0 = time.perf_counter()
@@ -428,7 +409,7 @@ def markdown(result: dict, machine: dict, command: str, args) -> str:
              (f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB; "
              "**timings under load** (the 2 cores were shared with other jobs: wall times are several times "
              "what an idle machine gives; the CPU time of the process, all threads, is the steadier figure), "
-             f"proxy size {args.proxy_size}, lift rings {args.rings}, proxies matched with large_above "
+             f"proxy size {args.proxy_size}, lift rings {getattr(args, 'rings', 2)}, proxies matched with large_above "
              f"{getattr(args, 'proxy_large_above', None) or 'of the preset (8000)'}."), ""]
     key = "source" if rows and "source" in rows[0] else "model"
     lines += [("| size | method | pairs | vertices (median) | mean error x100 | time median (max) | CPU time median "
@@ -484,8 +465,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bend", type=float, default=30.0, help="bend of the real models' copies, degrees")
     ap.add_argument("--direct-sizes", nargs="*", default=[], help="sizes also matched without a proxy "
                     "(FAUST: 20k 80k 125k; real models: full)")
-    ap.add_argument("--proxy-size", type=int, default=8000)
-    ap.add_argument("--rings", type=int, default=2)
+    ap.add_argument("--proxy-size", type=int, default=10000)
     ap.add_argument("--proxy-large-above", type=int,
                     help="match the proxies with this large_above (e.g. 5000 with --proxy-size 6000: the "
                          "large-pair settings, k_final 130 on 5000 samples, for 6k proxies)")
@@ -505,7 +485,7 @@ def main(argv=None) -> int:
     for run in ((bench_faust,) if args.faust else ()) + ((bench_realworld,) if args.realworld else ()):
         result = run(args, args.out)
         result.update(machine=machine, command=command,
-                      settings={"proxy_size": args.proxy_size, "rings": args.rings,
+                      settings={"proxy_size": args.proxy_size, "rings": 2,
                                 "proxy_large_above": args.proxy_large_above})
         write_json(args.out / f"large_{result['set']}.json", jsonable(result))
         md = markdown(result, machine, command, args)
