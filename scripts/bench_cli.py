@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -119,25 +118,11 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def machine() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    """The machine and versions, as the accuracy benchmark records them."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_match import machine_info
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("shapecorr", "pyfmaps", "numpy", "scipy"):
-        try:
-            info[dist] = version(dist)
-        except PackageNotFoundError:
-            info[dist] = None
-    info["git_commit"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                        capture_output=True, text=True).stdout.strip()
-    return info
+    return machine_info("cpu")
 
 
 def markdown(result: dict) -> str:
