@@ -58,7 +58,9 @@ TARGET_CATCH = 0.9  # the threshold catches this fraction of the bad training ma
 TOSCA_GROUPS = {"A": ("cat", "horse", "michael", "wolf"), "B": ("centaur", "david", "dog", "victoria")}
 #: the orientation gate: no trust at this smooth orientation score (as many faces reversed as kept)
 GATE_FEATURE, GATE_LOW = "orientation_smooth", 0.0
-VERTEX_BAD_ABOVE = 0.1  # a vertex is wrong when its geodesic error is above 0.1 sqrt(area)
+VERTEX_BAD_ABOVE = 0.1
+#: mean-error bands (x100) whose flag rates are reported
+ERROR_BANDS = ((0, 3), (3, 5), (5, 8), (8, 15), (15, 1000))  # a vertex is wrong when its geodesic error is above 0.1 sqrt(area)
 #: bumped when the signals change: rows of an older version are recomputed from the cached maps
 SIGNALS_VERSION = 4
 
@@ -214,9 +216,11 @@ def roc_auc(scores, labels) -> float:
 
 def signal_row(P1, P2, res: dict) -> dict:
     from shapecorr.fmap.confidence import match_signals, per_vertex_confidence
+    from shapecorr.pipeline import confidence_descriptors
 
     sig = match_signals(P1.shape, P2.shape, P1.evecs, P1.mass, P2.evecs, P2.mass, res["fmap_12"],
-                        res["p2p_21"].astype(np.int64), res["p2p_12"].astype(np.int64), P1.descr, P2.descr,
+                        res["p2p_21"].astype(np.int64), res["p2p_12"].astype(np.int64), confidence_descriptors(P1),
+                        confidence_descriptors(P2),
                         sign1=P1.sign, sign2=P2.sign)
     row = dict(sig.values)
     pv = per_vertex_confidence(sig)[res["gt_target_vertices"]]
@@ -303,13 +307,14 @@ def design(rows: list[dict], features) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mirrored(row: dict) -> dict:
-    """The same map onto the target's mirror image: a whole left-right flip, made exactly.
+    """A whole left-right flip of the map: the map composed with the target's left-right symmetry.
 
-    Reflecting the target (faces rewound to stay outward) leaves its eigenbasis, descriptors
-    and distances as they are, so every signal but the two orientation scores is unchanged
-    and those change sign (each mapped triangle reverses); the map's error is then its error
-    against the mirrored ground truth. The pipeline's candidates rarely leave a whole flip;
-    these rows check that the confidence catches one (they are not used for fitting).
+    That symmetry is (nearly) an isometry that reverses orientation, so the flipped map has
+    the map's signals except the two orientation scores, which change sign (exactly so for the
+    same map onto the target's mirror image, whose intrinsic geometry is the target's), and its
+    error is the map's error against the mirrored ground truth. The pipeline's candidates
+    rarely leave a whole flip; these rows check that the confidence catches one (they are not
+    used for fitting).
     """
     out = dict(row, kind="mirrored", error_x100=row["error_sym_x100"], error_sym_x100=row["error_x100"])
     for name in ("orientation", "orientation_smooth"):
@@ -418,6 +423,12 @@ def calibrate(rows: list[dict], l2: float) -> dict:
         if name == "mesh":
             real = is_real(rows)
             result["_pred"] = {"in_sample": p[real], "held_out": ph[real], "y": y[real], "threshold": m.threshold}
+            err = np.array([float(r["error_x100"]) for r in rows])
+            result["by_error"] = {
+                f"{lo:g}-{hi:g}": {"n": int((sel := real & (err > lo) & (err <= hi)).sum()),
+                                   "flagged_in_sample": float((p[sel] < m.threshold).mean()) if sel.any() else None,
+                                   "flagged_held_out": float((ph[sel] < th[sel]).mean()) if sel.any() else None}
+                for lo, hi in ERROR_BANDS}
     from shapecorr.fmap.confidence import SIGNAL_NAMES
 
     real = is_real(rows)
@@ -474,8 +485,8 @@ def plot(result: dict, path: Path) -> None:
 def markdown(summary: dict) -> str:
     lines = ["# Match confidence: calibration", "", f"Command: `{summary['command']}`", "",
              (f"{summary['n_rows']} matched maps ({summary['n_bad']} bad: mean geodesic error x100 > {BAD_ABOVE:g}), "
-             f"and, to check, each of them onto the mirror image of its target ({summary['n_mirrored']} whole "
-             "left-right flips, see `mirrored` in the script; not used for fitting). "
+             f"and, to check, each of them flipped left-right as a whole ({summary['n_mirrored']} maps, see "
+             "`mirrored` in the script; not used for fitting). "
              f"shapecorr maps from commit {summary['maps_commit']}; errors at {summary['points']} ground-truth points "
              "per pair. A map is flagged when its confidence is below the threshold; catch rate = bad maps "
              "flagged, false-flag rate = good maps flagged."), ""]
@@ -498,7 +509,12 @@ def markdown(summary: dict) -> str:
     lines += table("Fitted on all maps (the shipped models, thresholds "
                    + ", ".join(f"{m['name']} {m['threshold']:.3f}" for m in summary["models"]) + ")",
                    summary["in_sample"])
-    lines += ["## Each signal alone (ROC AUC for separating good from bad; < 0.5: lower is better)", "",
+    lines += ["## Maps flagged by the mesh model, by mean error x100", "",
+              "| error | maps | flagged (fitted on all) | flagged (held out) |", "|---|---|---|---|"]
+    for band, r in summary["flagged_by_error_x100"].items():
+        if r["n"]:
+            lines.append(f"| {band} | {r['n']} | {100 * r['flagged_in_sample']:.0f} % | {100 * r['flagged_held_out']:.0f} % |")
+    lines += ["", "## Each signal alone (ROC AUC for separating good from bad; < 0.5: lower is better)", "",
               "| signal | AUC |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in summary["single_signals"].items()]
     pv = summary.get("per_vertex")
@@ -517,9 +533,9 @@ def write_outputs(rows: list[dict], args, command: str) -> dict:
     summary = {"command": command, "n_rows": int(is_real(rows).sum()), "n_bad": int((pred["y"] == 0).sum()),
                "n_mirrored": int((~is_real(rows)).sum()),
                "bad_above_x100": BAD_ABOVE, "target_catch": TARGET_CATCH, "maps_commit": commit,
-               "points": args.points or "all", "tosca_groups": TOSCA_GROUPS,
+               "points": "/".join(sorted({str(r.get("n_points")) for r in rows})), "tosca_groups": TOSCA_GROUPS,
                "models": [m.to_dict() for m in models], "held_out": res["held_out"], "in_sample": res["in_sample"],
-               "single_signals": res["single_signals"],
+               "single_signals": res["single_signals"], "flagged_by_error_x100": res["by_error"],
                "per_vertex": {"mean_within_pair_auc": float(np.nanmean(pv)) if np.isfinite(pv).any() else None,
                               "n_pairs": int(np.isfinite(pv).sum())}}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -548,9 +564,11 @@ def gather(args, tasks, rows: dict, csv_path: Path) -> None:
     evaluator = Evaluator(args.points)
     preparer = Preparer()
     todo = [t for t in tasks if _stale(rows.get((t[0], t[4], t[2], t[3])))]
+    done = len(tasks) - len(todo)
     if args.no_run:  # only the maps already cached (their signals recomputed)
         todo = [t for t in todo if (args.cache / t[0] / t[4] / f"{t[2]}__{t[3]}.npz").exists()]
-    log(f"calibrate: {len(tasks)} maps, {len(tasks) - len(todo)} already in {csv_path}, {len(todo)} to do")
+    log(f"calibrate: {len(tasks)} maps, {done} already in {csv_path}, {len(todo)} to do"
+        + (" (cached maps whose signals are out of date)" if args.no_run else ""))
     t_start = time.perf_counter()
     for i, (dataset, ds, a, b, preset) in enumerate(todo, 1):
         res = cached_match(args.cache, evaluator, dataset, ds, a, b, preset)

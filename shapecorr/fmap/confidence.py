@@ -29,18 +29,24 @@ prepared shapes (normalized to unit area), their eigenbases and the maps themsel
     (more than 0.1 and 4 edge lengths: the seam of a partial flip, a torn region). Point
     clouds use their k-nearest-neighbour graph.
 
-:func:`match_confidence` combines them into a value in ``[0, 1]`` (the probability, under a
-logistic model calibrated on FAUST_r and TOSCA_r, that the map's mean geodesic error is at most
-0.05 sqrt(area); see ``scripts/calibrate_confidence.py`` and ``confidence_model.json``), a
-threshold below which the map should not be trusted, a per-vertex confidence on the target
-and one sentence of advice. Signals that cannot be measured (no faces, no descriptors) are
-None; the model then used is the one calibrated without them.
+:func:`match_confidence` combines the resolution-independent ones (:data:`MODEL_SIGNALS`)
+into a value in ``[0, 1]``: the probability, under a logistic model calibrated on FAUST_r and
+TOSCA_r, that the map's mean geodesic error is at most 0.05 sqrt(area), times an orientation
+gate (no trust below the smooth orientation score of every correct calibration map; see
+:class:`LogisticModel`, ``scripts/calibrate_confidence.py`` and ``confidence_model.json``).
+It also gives the threshold below which the map should not be trusted, a per-vertex
+confidence on the target and one sentence of advice. Signals that cannot be measured are
+None, deliberately: a point cloud has no faces (no orientation signals; a whole mirror image
+then cannot be told from the right map), descriptors may not be given; the model used is
+then the richest one calibrated without them (``point_cloud``, ``mesh_no_descriptors``,
+...). The point-cloud models were fitted on the same mesh maps with the orientation signals
+left out, not on point-cloud matches.
 
 Every function takes and returns NumPy arrays. Costs are linear in the number of vertices.
 On shapes above :data:`SUBSAMPLE_ABOVE` vertices the signals are measured on that many seeded
 random vertices of each shape (on the target: the faces whose first vertex is sampled, the
-edges at a sampled vertex), which keeps a 160k-vertex pair about as cheap as a 20k one; the per-vertex
-confidence is then computed on the sampled target vertices and given to every other vertex
+edges at a sampled vertex), which keeps a 160k-vertex pair about as cheap as a 20k one; the
+per-vertex confidence is then computed on the sampled target vertices and given to every other vertex
 from its nearest sampled one. The functional-map signals (orthogonality, area distortion)
 cost ``O(n k)`` and are not sampled.
 """
@@ -72,7 +78,7 @@ SIGNAL_NAMES = ("orientation", "orientation_smooth", "cycle_error", "descriptor_
 #: source); their smooth counterparts (orientation_smooth, area_distortion) do not
 MODEL_SIGNALS = ("orientation_smooth", "cycle_error", "descriptor_residual", "orthogonality_error",
                  "area_distortion", "discontinuity")
-#: above this many target vertices the descriptor residual is measured on this many samples
+#: above this many vertices the signals are measured on this many sampled vertices
 SUBSAMPLE_ABOVE = 20_000
 #: leading block of the functional map whose orthogonality is measured
 ORTHO_K = 30
