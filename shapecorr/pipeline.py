@@ -204,7 +204,7 @@ class _Run:
         self._stage("prepare", 0.5, t0)
         t0 = time.perf_counter()
         self._setup_refinement()
-        self._stage("fmap_operators", 0.55, t0)
+        self._stage("sampling", 0.55, t0)
 
         candidates = self._first_candidates()
         best = select(candidates)
