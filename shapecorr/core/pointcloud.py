@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from .errors import NonFiniteCoordinatesError, TooFewPointsError
 
@@ -51,6 +50,8 @@ def knn(points, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, indices)``, each ``(n, k)``: every point's k nearest *other* points,
     nearest first (a duplicate point counts as a neighbour at distance 0)."""
     p = _check_points(points, k, "knn")
+    from scipy.spatial import cKDTree  # here: scipy.spatial costs 0.25 s to import, meshes never need it
+
     dist, idx = cKDTree(p).query(p, k=k + 1)
     # drop the point itself; with duplicates the point may not come first, so remove it by index
     n = len(p)
