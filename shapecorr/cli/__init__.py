@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import eval_cmd, match_cmd, transfer_cmd, view_cmd
+from . import eval_cmd
+from . import match_cmd
+from . import transfer_cmd
+from . import view_cmd
 
-COMMANDS = (match_cmd, eval_cmd, transfer_cmd, view_cmd)
+COMMANDS = (
+    match_cmd,
+    eval_cmd,
+    transfer_cmd,
+    view_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
