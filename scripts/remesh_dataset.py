@@ -1,0 +1,239 @@
+#!/usr/bin/env python
+"""Re-mesh benchmark shapes anisotropically at random resolutions, with their ground truth.
+
+Made for the generalization benchmark (``scripts/bench_generalize.py``): a matcher trained or
+tuned on FAUST_r's ~5k-vertex meshes must give the same map when the same bodies come with
+another connectivity, another resolution and elongated triangles. For each shape (FAUST_r test
+shapes ``tr_reg_080..099`` by default), seeded per shape:
+
+1. the mesh is stretched by a random factor (``--stretch``, 2-4 by default) along a random
+   direction;
+2. it is remeshed isotropically there (MeshLab's explicit isotropic remeshing, pymeshlab) to
+   about 1.3 x the target number of vertices, drawn log-uniformly in ``--min-vertices`` ..
+   ``--max-vertices`` (2k-40k);
+3. quadric edge collapse (fast_simplification) brings it to the target (uneven density: flat
+   regions lose more vertices than curved ones);
+4. the stretch is undone, so the triangles that were regular in the stretched space are
+   elongated across the stretch direction (anisotropic), at another orientation on every shape.
+
+Ground truth is transported by position: template point ``i`` (vertex ``gt[i]`` of the original
+mesh) goes to the new vertex nearest that point, in ``corres/NAME.vts`` (1-based, as FAUST_r; the
+mirrored ``.sym.vts`` likewise). The transport error (the distance from each original point to
+its new vertex, in units of sqrt(area) x100, the benchmark's unit) is recorded per shape in
+``remesh.json``: it is a floor under any matcher's error on the coarse shapes.
+
+``--point-clouds DIR`` also writes the original shapes' vertices as point clouds (``NAME.ply``,
+vertices only, in the original order, so ``corres/`` is copied unchanged).
+
+Data is never committed: write it under ``out/`` (ignored by git).
+
+    python scripts/remesh_dataset.py ../shared/data/FAUST_r/vtx_5k --out out/faust_r_remeshed \\
+        --point-clouds out/faust_r_pc
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FAUST_TEST = tuple(f"tr_reg_{i:03d}" for i in range(80, 100))
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- geometry
+def stretch_matrix(direction: np.ndarray, factor: float) -> np.ndarray:
+    """``(3, 3)``: scales by ``factor`` along the unit ``direction``, identity across it."""
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+    return np.eye(3) + (factor - 1.0) * np.outer(d, d)
+
+
+def edge_length_for(area: float, n_vertices: int) -> float:
+    """Edge length of a regular triangulation of ``area`` with about ``n_vertices`` vertices
+    (2 faces per vertex, equilateral faces of area sqrt(3)/4 l^2)."""
+    return float(np.sqrt(2.0 * area / (np.sqrt(3.0) * n_vertices)))
+
+
+def mesh_area(v: np.ndarray, f: np.ndarray) -> float:
+    return float(0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1).sum())
+
+
+def isotropic_remesh(v: np.ndarray, f: np.ndarray, n_vertices: int, iterations: int = 6) -> tuple:
+    """MeshLab's explicit isotropic remeshing to about ``n_vertices`` vertices."""
+    import pymeshlab
+
+    ms = pymeshlab.MeshSet()
+    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v, face_matrix=f.astype(np.int32)))
+    length = edge_length_for(mesh_area(v, f), n_vertices)
+    ms.meshing_isotropic_explicit_remeshing(iterations=iterations, targetlen=pymeshlab.PureValue(length))
+    ms.meshing_remove_unreferenced_vertices()
+    m = ms.current_mesh()
+    return np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
+
+
+def decimate(v: np.ndarray, f: np.ndarray, n_vertices: int) -> tuple:
+    """Quadric edge collapse to about ``n_vertices`` vertices (unused vertices dropped)."""
+    import fast_simplification
+
+    if n_vertices >= len(v):
+        return v, f
+    v2, f2 = fast_simplification.simplify(v.astype(np.float32), f.astype(np.int32),
+                                          target_reduction=1.0 - n_vertices / len(v))
+    v2, f2 = np.asarray(v2, dtype=np.float64), np.asarray(f2, dtype=np.int64)
+    f2 = f2[(f2[:, 0] != f2[:, 1]) & (f2[:, 1] != f2[:, 2]) & (f2[:, 0] != f2[:, 2])]
+    used = np.unique(f2)
+    new = np.full(len(v2), -1, dtype=np.int64)
+    new[used] = np.arange(len(used))
+    return v2[used], new[f2]
+
+
+def anisotropic_remesh(v: np.ndarray, f: np.ndarray, n_vertices: int, rng: np.random.Generator,
+                       stretch=(2.0, 4.0)) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(vertices, faces, how)``: the surface of ``(v, f)`` with new, anisotropic connectivity
+    of about ``n_vertices`` vertices (see the module docstring)."""
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    factor = float(rng.uniform(*stretch))
+    S = stretch_matrix(direction, factor)
+    vs = v @ S.T
+    vr, fr = isotropic_remesh(vs, f, int(round(1.3 * n_vertices)))
+    vr, fr = decimate(vr, fr, n_vertices)
+    vr = vr @ np.linalg.inv(S).T
+    return vr, fr, {"stretch_direction": direction.round(6).tolist(), "stretch_factor": round(factor, 4)}
+
+
+def transport_ground_truth(points: np.ndarray, new_vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, distance)``: the nearest new vertex of each point (0-based) and how far it is."""
+    from scipy.spatial import cKDTree
+
+    dist, idx = cKDTree(new_vertices).query(points)
+    return idx.astype(np.int64), dist
+
+
+# ----------------------------------------------------------------------------- files
+def write_vts(path: Path, idx0: np.ndarray) -> None:
+    """1-based indices, one per line (the FAUST_r ``.vts`` convention)."""
+    path.write_text("\n".join(str(int(i) + 1) for i in idx0) + "\n")
+
+
+def shape_seed(seed: int, name: str) -> int:
+    """A per-shape seed that does not depend on which other shapes are processed."""
+    return int(np.random.SeedSequence([seed, *name.encode()]).generate_state(1)[0])
+
+
+def remesh_one(ds, name: str, out: Path, args) -> dict:
+    from shapecorr import Shape, load, save
+
+    rng = np.random.default_rng(shape_seed(args.seed, name))
+    lo, hi = np.log(args.min_vertices), np.log(args.max_vertices)
+    n_target = int(round(np.exp(rng.uniform(lo, hi))))
+    shape = load(ds.shape_path(name), warn=False)
+    v, f = np.asarray(shape.vertices, dtype=np.float64), np.asarray(shape.faces, dtype=np.int64)
+    t0 = time.perf_counter()
+    vr, fr, how = anisotropic_remesh(v, f, n_target, rng, stretch=tuple(args.stretch))
+    save(Shape(vr, fr, name=name), out / f"{name}.off")
+    unit = 100.0 / np.sqrt(mesh_area(v, f))
+    record = {"name": name, "n_original": int(len(v)), "n_target": n_target, "n_vertices": int(len(vr)),
+              "n_faces": int(len(fr)), **how, "time_s": round(time.perf_counter() - t0, 2)}
+    for sym in (False, True):
+        if sym and not ds.has_sym(name):
+            continue
+        gt = ds.gt(name, sym=sym)
+        idx, dist = transport_ground_truth(v[gt], vr)
+        write_vts(out / "corres" / f"{name}{'.sym' if sym else ''}.vts", idx)
+        if not sym:
+            record["transport_error_x100"] = {"mean": round(float(dist.mean() * unit), 4),
+                                              "max": round(float(dist.max() * unit), 4)}
+    return record
+
+
+def write_point_clouds(ds, names, out: Path) -> None:
+    from shapecorr import Shape, load, save
+
+    (out / "corres").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shape = load(ds.shape_path(name), warn=False)
+        save(Shape(np.asarray(shape.vertices), None, name=name), out / f"{name}.ply")
+        for sym in (False, True):
+            src = ds.gt_path(name, sym)
+            if src.exists():
+                shutil.copyfile(src, out / "corres" / src.name)
+    write_pairs(out / "test_pairs.txt", names)
+    (out / "README.md").write_text(
+        f"Point clouds of the vertices of {len(names)} shapes of {ds.folder} (same order, so corres/ is the "
+        "original ground truth). Made by scripts/remesh_dataset.py; not for redistribution.\n")
+    log(f"point clouds: {len(names)} shapes in {out}")
+
+
+def write_pairs(path: Path, names) -> None:
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in itertools.combinations(names, 2)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", type=Path, help="folder with NAME.off and corres/NAME.vts (+ .sym.vts): FAUST_r/vtx_5k")
+    ap.add_argument("--out", type=Path, required=True, help="output folder for the remeshed set (under out/)")
+    ap.add_argument("--names", nargs="+", default=list(FAUST_TEST), help="shapes (default: tr_reg_080..099)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-vertices", type=int, default=2000)
+    ap.add_argument("--max-vertices", type=int, default=40000)
+    ap.add_argument("--stretch", type=float, nargs=2, default=(2.0, 4.0), metavar=("LO", "HI"),
+                    help="stretch factor range of the anisotropy (default: 2 4)")
+    ap.add_argument("--point-clouds", type=Path, metavar="DIR", help="also write the original vertices as point clouds")
+    args = ap.parse_args(argv)
+    if not 100 <= args.min_vertices <= args.max_vertices:
+        ap.error("need 100 <= --min-vertices <= --max-vertices")
+    if args.stretch[0] < 1.0 or args.stretch[0] > args.stretch[1]:
+        ap.error("--stretch LO HI needs 1 <= LO <= HI")
+
+    from shapecorr.eval import Dataset, DatasetError
+
+    try:
+        ds = Dataset(args.dataset)
+        ds.check_pairs([(n, n) for n in args.names])
+    except DatasetError as exc:
+        print(f"remesh_dataset: error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out
+    if out.exists() and any(out.iterdir()) and not (out / "remesh.json").exists():
+        print(f"remesh_dataset: error: {out} exists and is not a folder this script wrote; choose another --out.",
+              file=sys.stderr)
+        return 2
+    (out / "corres").mkdir(parents=True, exist_ok=True)
+    records = []
+    for name in args.names:
+        rec = remesh_one(ds, name, out, args)
+        records.append(rec)
+        log(f"{name}: {rec['n_original']} -> {rec['n_vertices']} vertices (stretch {rec['stretch_factor']:.2f}), "
+            f"transport error mean {rec['transport_error_x100']['mean']:.3f} max "
+            f"{rec['transport_error_x100']['max']:.3f} (x100), {rec['time_s']:.1f}s")
+    write_pairs(out / "test_pairs.txt", args.names)
+    meta = {"command": "python scripts/remesh_dataset.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv)),
+            "source": str(ds.folder.resolve()), "seed": args.seed,
+            "vertices_range": [args.min_vertices, args.max_vertices], "stretch_range": list(args.stretch),
+            "shapes": records}
+    (out / "remesh.json").write_text(json.dumps(meta, indent=1))
+    (out / "README.md").write_text(
+        f"{len(records)} shapes of {ds.folder} remeshed anisotropically by scripts/remesh_dataset.py (see remesh.json "
+        "for each shape's size, stretch and ground-truth transport error). Not for redistribution.\n")
+    if args.point_clouds:
+        write_point_clouds(ds, args.names, args.point_clouds)
+    log(f"remeshed {len(records)} shapes into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
