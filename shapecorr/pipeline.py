@@ -35,7 +35,7 @@ from .fmap import (
     zoomout,
 )
 from .fmap.convert import usable_cores
-from .fmap.prepare import Prepared, prepare_shape, shape_descriptors
+from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
 from .fmap.refine import farthest_point_sampling_spectral
 from .result import Match
 from .spectral import multiplication_operators, orientation_operators
@@ -134,8 +134,8 @@ def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, de
                  cache: bool | None = None) -> tuple[Prepared, Prepared]:
     """Normalized shapes, eigenbases and outward normals of both shapes (cached)."""
     normals = s.init == "learned"  # the learned features' tangent frames need outward normals
-    return tuple(prepare_shape(sh, k, laplacian_kind=s.laplacian, point_cloud_normals=normals, device=device,
-                               cache=cache) for sh, k in zip((src, tgt), plan.k_basis))
+    return prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
+                          device=device, cache=cache)
 
 
 # ------------------------------------------------------------------------- candidates

@@ -8,12 +8,24 @@ axiomatic solve needs them.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..core import Shape
 from ..spectral import eigenbasis, hks, laplacian, normalize_descriptors, orientation_sign, wks
+from .convert import usable_cores
+
+log = logging.getLogger(__name__)
+
+#: two shapes are prepared at once (one in a forked process) when both have at least this many
+#: vertices: below it the eigensolve is too quick to pay for the fork and the copy back
+PARALLEL_MIN_VERTICES = 2000
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,84 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
 
             vn = outward_normals(norm.vertices)
     return Prepared(norm, basis.evals, basis.evecs, basis.mass, sign, vn)
+
+
+def prepare_shapes(shapes: Sequence[Shape], ks: Sequence[int], *, laplacian_kind: str = "auto",
+                   point_cloud_normals: bool = False, device: str = "cpu", cache: bool | None = None,
+                   parallel: bool = True) -> tuple[Prepared, ...]:
+    """:func:`prepare_shape` of each shape with its ``k``; the same results as one after the other.
+
+    The eigensolver (ARPACK) holds the GIL, so threads do not overlap two eigensolves. With
+    ``parallel`` and where it is safe and pays (:func:`_fork_pays`), the second shape is prepared
+    in a forked child process while this process prepares the first, and its result comes back
+    through a pipe: a 5k-vertex pair takes one eigensolve's time instead of two. If the child
+    fails in any way, this process prepares that shape itself (so errors are raised from here,
+    exactly as without ``parallel``).
+    """
+    if len(shapes) != len(ks):
+        raise ValueError(f"prepare_shapes: {len(shapes)} shapes but {len(ks)} values of k.")
+
+    def job(i: int) -> Callable[[], Prepared]:
+        return lambda: prepare_shape(shapes[i], ks[i], laplacian_kind=laplacian_kind,
+                                     point_cloud_normals=point_cloud_normals, device=device, cache=cache)
+
+    jobs = [job(i) for i in range(len(shapes))]
+    if not (parallel and len(jobs) == 2 and _fork_pays(shapes, device)):
+        return tuple(j() for j in jobs)
+    return _first_here_second_forked(jobs[0], jobs[1])
+
+
+def _fork_pays(shapes: Sequence[Shape], device: str) -> bool:
+    """Whether preparing two shapes in a forked child is both safe and worth it.
+
+    Safe: Linux (fork is the platform's own model; macOS system libraries are not fork-safe),
+    a single-threaded process (a fork copies only the calling thread; a lock held by another
+    thread, e.g. the viewer's, would never be released in the child) that is not itself a
+    daemonic multiprocessing worker, and the CPU device. Worth it: two or more usable cores and
+    both shapes of at least :data:`PARALLEL_MIN_VERTICES` vertices.
+    """
+    return (sys.platform.startswith("linux") and str(device) == "cpu" and usable_cores() >= 2
+            and threading.active_count() == 1 and not multiprocessing.current_process().daemon
+            and min(sh.n_vertices for sh in shapes) >= PARALLEL_MIN_VERTICES)
+
+
+def _send_result(compute: Callable[[], Prepared], conn) -> None:
+    """In the forked child: compute and send ``("ok", Prepared)``, or ``("failed", message)``."""
+    try:
+        conn.send(("ok", compute()))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which redoes the work
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _first_here_second_forked(first: Callable[[], Prepared], second: Callable[[], Prepared]) -> tuple:
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    try:
+        child = ctx.Process(target=_send_result, args=(second, send), daemon=True)
+        child.start()
+    except OSError as exc:  # no processes left, no memory for the fork
+        log.info("could not fork to prepare the second shape (%s); preparing both here", exc)
+        return first(), second()
+    finally:
+        send.close()
+    status, value = "failed", "not received"
+    try:
+        p1 = first()
+        try:
+            status, value = receive.recv()
+        except Exception as exc:  # noqa: BLE001 - a dead child (EOFError) or an unreadable result
+            status, value = "failed", f"{type(exc).__name__}: {exc} (child exit status {child.exitcode})"
+    finally:
+        receive.close()
+        if status != "ok":  # e.g. first() raised: the child may be blocked writing to the pipe
+            child.terminate()
+        child.join()
+    if status != "ok":
+        log.info("preparing the second shape in a forked process failed (%s); preparing it here", value)
+        value = second()
+    return p1, value
 
 
 def shape_descriptors(P: Prepared, *, descriptor: str = "wks", n_descriptors: int = 100, step: int = 2,
