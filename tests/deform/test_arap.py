@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from shapecorr.core.errors import SettingsError, ShapeError
-from shapecorr.deform import ArapDeformer, ArapSettings, UnconstrainedPartWarning, arap_energy
+from shapecorr.deform import (
+    ArapDeformer,
+    ArapSettings,
+    UnconstrainedPartWarning,
+    arap_energy,
+)
 from shapecorr.deform.arap import rotations_newton, rotations_svd
 
 
