@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import deform_cmd
+from . import collection_cmd
 from . import eval_cmd
 from . import match_cmd
 from . import transfer_cmd
@@ -19,7 +21,9 @@ COMMANDS = (
     match_cmd,
     eval_cmd,
     transfer_cmd,
+    deform_cmd,
     view_cmd,
+    collection_cmd,
 )
 
 

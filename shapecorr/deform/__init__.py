@@ -6,13 +6,16 @@ are added alongside).
 >>> new_vertices = d.solve([[0.1, 0.2, 0.3]]).vertices
 """
 
-from .arap import ArapDeformer, ArapResult, ArapSettings, UnconstrainedPartWarning, arap_deform, arap_energy
+from .arap import (ArapDeformer, ArapResult, ArapSettings, UnconstrainedPartWarning, arap_deform, arap_energy,
+                   deform_shape)
+from .handles import HandleFileError, Handles, parse_handles, read_handles, write_handles
 from .gradients import PoissonSolver, deformation_gradients, gradient_operator, solve_from_gradients
 from .morph import Morph, end_positions, morph, polar_decomposition
 from .transfer import DeformationTransfer, deformed_at_source, transfer_deformation
 
 __all__ = [
     "ArapDeformer", "ArapResult", "ArapSettings", "UnconstrainedPartWarning", "arap_deform", "arap_energy",
+    "deform_shape", "HandleFileError", "Handles", "parse_handles", "read_handles", "write_handles",
     "transfer_deformation", "deformed_at_source", "DeformationTransfer", "morph", "Morph", "end_positions",
     "polar_decomposition", "deformation_gradients", "gradient_operator", "PoissonSolver", "solve_from_gradients",
 ]

@@ -606,3 +606,15 @@ def arap_deform(vertices, faces, fixed_ids, moved_ids, moved_positions, *,
     """One-call ARAP deformation (factor, then solve from the rest shape)."""
     d = ArapDeformer(vertices, faces, fixed_ids, moved_ids, settings=settings)
     return d.solve(moved_positions, warm_start=False)
+
+
+def deform_shape(shape, fixed_ids=(), moved_ids=(), moved_positions=(), *, settings: ArapSettings | None = None,
+                 iterations: int | None = None):
+    """ARAP-deform a :class:`~shapecorr.core.Shape` (mesh or point cloud) in its own units.
+
+    Returns ``(deformed, result)``: a copy of ``shape`` with the new vertex positions (same
+    vertex order, faces, UVs and texture) and the :class:`ArapResult`.
+    """
+    d = ArapDeformer(shape.vertices, shape.faces, fixed_ids, moved_ids, settings=settings)
+    res = d.solve(moved_positions, iterations=iterations, warm_start=False)
+    return shape.copy(vertices=res.vertices), res
