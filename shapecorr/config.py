@@ -30,6 +30,7 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
 DESCRIPTORS = ("wks", "hks")
 INITS = ("learned", "axiomatic")
+ADAPT_WHEN = ("never", "always", "low_confidence")
 
 
 def _check(cond: bool, message: str) -> None:
@@ -63,6 +64,12 @@ class FeatureSettings:
     feature_model_point_cloud: str | None = "faust_r_wks_pc"
     k_features: int = 100  # eigenpairs computed for the network (>= its k_input and k_diffusion)
     feature_threads: int | None = None  # CPU threads for the network's matrix products (None: all usable cores)
+    # test-time adaptation: the network fine-tuned on the pair itself with the self-supervised
+    # loss (no ground truth), giving one more candidate map: "never", "always", or
+    # "low_confidence" (only when the learned map's confidence is below its threshold)
+    adapt_when: str = "never"
+    adapt_steps: int = 20  # Adam steps when it runs (shapecorr.learn.adapt.ADAPT_STEPS)
+    adapt_lr: float = 1e-4  # their learning rate (shapecorr.learn.adapt.ADAPT_LR)
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -74,6 +81,11 @@ class FeatureSettings:
                    f"{', '.join(bundled_models()) or 'none'} (or give the path of a trained model file).")
         _positive_int("k_features", self.k_features, minimum=2)
         _positive_int("feature_threads", self.feature_threads, allow_none=True)
+        _check(self.adapt_when in ADAPT_WHEN, f"unknown adapt_when {self.adapt_when!r}; use one of "
+               f"{', '.join(ADAPT_WHEN)} (test-time adaptation of the feature network on the pair).")
+        _positive_int("adapt_steps", self.adapt_steps)
+        _number("adapt_lr", self.adapt_lr, minimum=0.0)
+        _check(self.adapt_lr > 0, f"adapt_lr must be a number > 0, got {self.adapt_lr!r}.")
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,9 @@ class MatchSettings:
         _positive_int("blas_threads", self.blas_threads, allow_none=True)
         for name, cls in GROUPS.items():
             _check(isinstance(getattr(self, name), cls), f"{name} must be a {cls.__name__}.")
+        _check(self.init == "learned" or self.features.adapt_when == "never",
+               f"adapt_when={self.features.adapt_when!r} adapts the learned features, but init is {self.init!r}; "
+               "use init 'learned' (a preset other than 'axiomatic') or adapt_when 'never'.")
 
     def __getattr__(self, name: str) -> Any:
         """Flat read access to grouped settings (``s.k_final`` is ``s.zoomout.k_final``)."""

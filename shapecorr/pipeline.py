@@ -7,7 +7,10 @@
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
 5. :func:`assess`         orientation scores and the ground-truth-free confidence
 6. :func:`select`         one rule: the candidate with the highest confidence
-7. fallback               a learned map that is not trusted also runs the axiomatic candidates
+7. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
+                          learned map: :func:`adapted_initial_map` (the network fine-tuned on
+                          the pair, no ground truth) gives one more candidate
+8. fallback               a learned map that is not trusted also runs the axiomatic candidates
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
 through :func:`match`.
@@ -143,7 +146,7 @@ def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, de
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "axiomatic" or "axiomatic_fallback"
+    init: str  # "learned", "learned_adapted", "axiomatic" or "axiomatic_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -208,6 +211,11 @@ class _Run:
 
         candidates = self._first_candidates()
         best = select(candidates)
+        self.adaptation = self._adaptation_reason(best)
+        if self.adaptation["ran"]:
+            candidates.append(self._adapted_candidate())
+            best = select(candidates)
+            self.adaptation.update(confidence=round(candidates[-1].trust, 4), kept=best is candidates[-1])
         fallback = self._needs_fallback(best)
         if fallback:
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
@@ -227,6 +235,34 @@ class _Run:
         f = self.s.fallback
         below = best.confidence.threshold if f.fallback_below is None else f.fallback_below
         return self.s.init == "learned" and both_meshes and f.use_fallback and best.trust < below
+
+    def _adaptation_reason(self, best: Candidate) -> dict:
+        """Whether test-time adaptation runs on this pair (``adapt_when``), and why."""
+        when = self.s.adapt_when
+        info = {"ran": False, "when": when}
+        if self.s.init != "learned" or when == "never":
+            return info
+        if when == "low_confidence":
+            if not best.confidence.low:
+                return {**info, "reason": f"confidence {best.trust:.2f} not below {best.confidence.threshold:.2f}"}
+            reason = f"low confidence {best.trust:.2f} (below {best.confidence.threshold:.2f})"
+        else:
+            reason = "always"
+        return {**info, "ran": True, "reason": reason, "steps": self.s.adapt_steps, "lr": self.s.adapt_lr,
+                "confidence_before": round(best.trust, 4)}
+
+    def _adapted_candidate(self) -> Candidate:
+        """The learned initial map again, from the network fine-tuned on this pair."""
+        t0 = time.perf_counter()
+        progress = None
+        if self.progress:
+            progress = (lambda step, steps, loss: self.progress(f"adaptation step {step}/{steps} (loss {loss:.4g})",
+                                                                0.6 + 0.15 * step / max(steps, 1)))
+        C0 = adapted_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
+                                 queries=self.samples[1] if self.samples is not None else None, progress=progress)
+        self._stage("adaptation", 0.75, t0)
+        self.adaptation["time_s"] = self.timings["adaptation"]
+        return self._candidate("learned_adapted", self.plan.k_init, None, C0)
 
     def _first_candidates(self) -> list[Candidate]:
         if self.s.init == "learned":
@@ -301,6 +337,8 @@ class _Run:
             "init": best.init,
             "feature_model": feature_model_name(s, self.P1, self.P2) if s.init == "learned" else None,
             "axiomatic_fallback": bool(fallback),  # the learned map was not trusted: axiomatic candidates ran too
+            # test-time adaptation: whether it ran, why, its steps, time and the adapted map's confidence
+            "adaptation": self.adaptation,
             "chosen_w_orient_multiplier": best.w_orient_multiplier,
             "orientation_score": best.orientation_score,
             # measured on the functional map: about 0.9 for correct FAUST_r maps, negative for flips
@@ -356,11 +394,37 @@ def learned_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     the map is fitted on them by least squares, which keeps large shapes cheap."""
     from .learn import load_feature_model, surface_operators
 
-    name = feature_model_name(s, P1, P2)
-    model = load_feature_model(name, device=device)
+    model = load_feature_model(feature_model_name(s, P1, P2), device=device)
     feats = [model.features(surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config,
                                               device=device), threads=s.feature_threads or usable_cores())
              for P in (P1, P2)]
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
+                        queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
+    """Initial ``fmap_12 (k, k)`` as :func:`learned_initial_map`, from features of the network
+    fine-tuned on this pair (``adapt_steps`` steps at ``adapt_lr``, seeded by ``seed``) with
+    the self-supervised deep functional-map loss, which needs no ground truth
+    (:func:`shapecorr.learn.adapt.adapt_features`). The bundled model itself is not changed."""
+    from .learn import load_feature_model, surface_operators
+    from .learn.adapt import adapt_features
+    from .learn.selfsup import SpectralData
+
+    model = load_feature_model(feature_model_name(s, P1, P2), device=device)
+    ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
+           for P in (P1, P2)]
+    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, len(P.evals)), device=device)
+            for P in (P1, P2)]
+    feats = adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=s.adapt_steps, lr=s.adapt_lr,
+                           seed=s.seed, device=device, progress=progress,
+                           threads=s.feature_threads or usable_cores())
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def features_to_fmap(feats, P1: Prepared, P2: Prepared, k: int, *, device: str = "cpu",
+                     queries: np.ndarray | None = None) -> np.ndarray:
+    """``fmap_12 (k, k)`` of the nearest-feature vertex map of per-vertex ``feats`` (source, target)."""
     if queries is None:
         p2p_21 = knn_blocked(feats[1], feats[0], device=device)
         return p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k, k2=k)

@@ -389,3 +389,56 @@ def test_large_meshes_are_matched_through_proxies_and_lifted_to_every_vertex():
     assert m.vertex_confidence.shape == (t.n_vertices,) and not m.info["confidence_low"]
     direct = match(s, t, "default", proxy_above=None, **SMALL)
     assert direct.info["proxy"] is None
+
+
+# ----------------------------------------------------------------------------- test-time adaptation
+def test_adaptation_adds_a_candidate_selected_by_confidence(blob_pair):
+    """``adapt_when="always"``: the network fine-tuned on the pair gives one more candidate
+    (``learned_adapted``); the most trusted candidate is kept, the permutation is still
+    recovered, and ``info["adaptation"]`` says that it ran, how, for how long and what it gave."""
+    s, t, perm = blob_pair
+    m = match(s, t, "default", adapt_when="always", adapt_steps=2, **SMALL)
+    kinds = [c["init"] for c in m.info["candidates"]]
+    assert kinds[:2] == ["learned", "learned_adapted"]
+    a = m.info["adaptation"]
+    assert a["ran"] and a["when"] == "always" and a["steps"] == 2 and a["lr"] == load_preset().adapt_lr
+    assert a["time_s"] == m.timings["adaptation"] > 0
+    adapted = m.info["candidates"][1]["confidence"]
+    assert a["confidence"] == adapted and a["kept"] == (m.info["init"] == "learned_adapted")
+    assert m.confidence == max(c["confidence"] for c in m.info["candidates"])
+    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+
+
+def test_adaptation_when_confidence_is_low_only(blob_pair):
+    """``low_confidence``: a trusted learned map is kept as it is (no adaptation, the reason
+    recorded); by default adaptation never runs."""
+    s, t, _ = blob_pair
+    m = match(s, t, "default", adapt_when="low_confidence", **SMALL)
+    a = m.info["adaptation"]
+    assert not m.info["confidence_low"] and not a["ran"] and "not below" in a["reason"]
+    assert "adaptation" not in m.timings and [c["init"] for c in m.info["candidates"]] == ["learned"]
+    assert match(s, t, "default", **SMALL).info["adaptation"] == {"ran": False, "when": "never"}
+
+
+def test_adaptation_decision_rule():
+    """The rule itself, on candidates of known confidence: "low_confidence" runs below the
+    threshold only, "always" always, "never" never; an axiomatic pipeline cannot adapt."""
+    from types import SimpleNamespace
+
+    from shapecorr.pipeline import Candidate, _Run
+
+    def cand(value, threshold=0.7):
+        c = Candidate("learned", 30, None, np.eye(2), np.zeros(2, int), np.zeros(2, int))
+        c.confidence = SimpleNamespace(value=value, threshold=threshold, low=value < threshold)
+        return c
+
+    def decide(when, value):
+        return _Run(load_preset("default", adapt_when=when), "cpu", None, None)._adaptation_reason(cand(value))
+
+    low = decide("low_confidence", 0.4)
+    assert low["ran"] and "low confidence 0.40" in low["reason"] and low["confidence_before"] == 0.4
+    assert not decide("low_confidence", 0.9)["ran"]
+    assert decide("always", 0.9)["ran"] and not decide("never", 0.1)["ran"]
+    with pytest.raises(SettingsError, match="adapts the learned features"):
+        load_preset("axiomatic", adapt_when="always")

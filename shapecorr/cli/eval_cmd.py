@@ -48,6 +48,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", default="default", metavar="NAME",
                    help="match preset: a shipped name (default: %(default)s) or a YAML file")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
+    from .match_cmd import add_model_arguments
+
+    add_model_arguments(p)
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pairs")
     p.add_argument("--flip-fraction", type=float, default=0.05, metavar="F",
                    help="a map counts as flipped when more than this fraction of points is nearer the "
@@ -87,7 +90,9 @@ def run(args) -> int:
         read_pairs,
     )
 
-    settings = load_preset(args.preset)
+    from .match_cmd import model_overrides
+
+    settings = load_preset(args.preset, **model_overrides(args))
     ds = Dataset(dataset)
     pairs_file = Path(args.pairs) if args.pairs else find_pairs_file(dataset)
     if pairs_file is None:
@@ -136,8 +141,11 @@ def _evaluate(args, settings, evaluator, pairs, pairs_file: Path, tmp: Path) -> 
         t0 = time.perf_counter()
         r, errors = evaluator.evaluate(a, b, m.p2p_21, m.p2p_12)
         all_errors.append(errors)
+        adaptation = m.info.get("adaptation") or {}
         row = {**r, "confidence": m.confidence, "time_s": round(t_match, 4),
-               "eval_time_s": round(time.perf_counter() - t0, 4), "timings": m.timings}
+               "eval_time_s": round(time.perf_counter() - t0, 4), "timings": m.timings,
+               "init": m.info.get("init"), "adapted": bool(adaptation.get("ran")),
+               "adaptation_time_s": adaptation.get("time_s")}
         rows.append(row)
         flip = "" if r["flipped"] is None else ("  FLIPPED" if r["flipped"] else "")
         _log(args, f"[{i:{len(str(len(pairs)))}d}/{len(pairs)}] {a} -> {b}: error {r['mean_error_x100']:.2f}  "
@@ -156,6 +164,7 @@ def _evaluate(args, settings, evaluator, pairs, pairs_file: Path, tmp: Path) -> 
         "dataset": str(evaluator.ds.folder.resolve()),
         "pairs_file": str(pairs_file.resolve()),
         "preset": args.preset,
+        "feature_model": settings.feature_model if settings.init == "learned" else None,
         "settings": settings.to_dict(),
         "device": args.device,
         "flip_fraction": args.flip_fraction,
@@ -169,7 +178,7 @@ def _evaluate(args, settings, evaluator, pairs, pairs_file: Path, tmp: Path) -> 
     (tmp / "results.json").write_text(json.dumps(results, indent=2, default=json_default))
     cols = ["source", "target", "n_source", "n_target", "mean_error_x100", "median_error_x100",
             "mean_error_sym_x100", "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12",
-            "confidence", "time_s", "eval_time_s"]
+            "confidence", "init", "adapted", "adaptation_time_s", "time_s", "eval_time_s"]
     with open(tmp / "pairs.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()

@@ -18,6 +18,10 @@ from .common import (
     check_not_inputs,
 )
 
+#: ``--adapt`` given without STEPS: the preset's ``adapt_steps`` (not a string: argparse would
+#: convert it with ``type``)
+ADAPT_PRESET_STEPS = True
+
 HELP = "match two shapes (meshes or point clouds) and write both vertex maps"
 
 OUTPUTS = ("source_to_target.txt", "target_to_source.txt", "fmap.npy", "match.json", "vertex_confidence.npy",
@@ -60,6 +64,7 @@ def register(sub) -> None:
                    help=f"named settings ({', '.join(available_presets())}) or a YAML file (default: default)")
     p.add_argument("--k", type=int, default=None, metavar="K",
                    help="final functional-map size (ZoomOut target); overrides the preset's k_final")
+    add_model_arguments(p)
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes (degenerate faces, duplicate vertices, holes, ...) "
                         "instead of handling them with a warning")
@@ -72,13 +77,56 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def add_model_arguments(p) -> None:
+    """``--model`` and ``--adapt [STEPS]``: the feature network and its test-time adaptation
+    (shared by ``match``, ``view``, ``eval`` and ``transfer``)."""
+    from ..learn import bundled_models
+
+    p.add_argument("--model", metavar="NAME_OR_FILE",
+                   help="feature network: a bundled model (" + ", ".join(bundled_models()) + ") or a model file "
+                        "(.npz/.pt, e.g. from `shapecorr train`); overrides the preset's feature_model, also for "
+                        "point clouds")
+    p.add_argument("--adapt", nargs="?", type=int, const=ADAPT_PRESET_STEPS, default=None, metavar="STEPS",
+                   help="test-time adaptation: fine-tune the feature network on this pair (no ground truth needed) "
+                        "and keep the more trusted map; STEPS optimizer steps (default: the preset's adapt_steps). "
+                        "Put it after the shapes, or write --adapt=STEPS")
+
+
+def model_overrides(args) -> dict:
+    """The settings that ``--model`` and ``--adapt`` change (checked: a missing model file is
+    named with its path)."""
+    from ..learn import bundled_models
+
+    out: dict = {}
+    model = getattr(args, "model", None)
+    if model is not None:
+        path = Path(model).expanduser()
+        if model not in bundled_models():
+            if not path.exists():
+                raise CommandError(f"--model {model}: no such file (and no bundled model of that name; bundled: "
+                                   f"{', '.join(bundled_models())}).")
+            if path.is_dir():
+                raise CommandError(f"--model {model}: is a folder; give a model file (.npz or .pt).")
+            model = str(path)
+        out["feature_model"] = model
+    adapt = getattr(args, "adapt", None)
+    if adapt is not None:
+        out["adapt_when"] = "always"
+        if adapt is not ADAPT_PRESET_STEPS:
+            if adapt < 1:
+                raise CommandError(f"--adapt STEPS must be at least 1, got {adapt}.")
+            out["adapt_steps"] = adapt
+    return out
+
+
 def settings_from_args(args):
-    """The match settings of ``--preset`` and ``--k`` (a ``SettingsError`` names what is wrong)."""
+    """The match settings of ``--preset``, ``--k``, ``--model`` and ``--adapt`` (a
+    ``SettingsError`` names what is wrong)."""
     from ..config import load_preset
 
     if args.k is not None and args.k < 2:
         raise CommandError(f"--k must be at least 2, got {args.k}.")
-    return load_preset(args.preset, **({} if args.k is None else {"k_final": args.k}))
+    return load_preset(args.preset, **({} if args.k is None else {"k_final": args.k}), **model_overrides(args))
 
 
 def run(args) -> int:
@@ -137,6 +185,8 @@ def _report(args, m, picture) -> dict:
         "command": "shapecorr match",
         "argv": getattr(args, "argv", sys.argv[1:]),
         "preset": args.preset,
+        "feature_model": m.info.get("feature_model"),
+        "adaptation": m.info.get("adaptation"),
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
         "confidence_details": m.info.get("confidence_details"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .common import CommandError
@@ -31,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", help="match preset (a name as in `shapecorr match --preset`, or a YAML file)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="where the match runs (as in `shapecorr match`)")
+    from .match_cmd import add_model_arguments
+
+    add_model_arguments(p)
     p.add_argument("--no-match", dest="auto_match", action="store_false",
                    help="open the shapes without starting the match (Ctrl+M starts it)")
     p.add_argument("--strict", action="store_true",
@@ -67,6 +71,9 @@ def run(args) -> int:
 
         if args.preset not in available_presets() and not Path(args.preset).exists():
             raise CommandError(f"unknown preset {args.preset!r}; available: {', '.join(available_presets())}.")
+    from .match_cmd import model_overrides
+
+    overrides = model_overrides(args)  # a missing --model file fails here, before the window opens
     if args.device == "cuda":
         import torch
 
@@ -77,7 +84,32 @@ def run(args) -> int:
         from apps.viewer.app import run_viewer
     except ImportError as exc:
         raise CommandError(f"the viewer could not be imported ({exc}); {INSTALL_HINT}") from exc
-    return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
-                      gt_source=args.gt_source, gt_target=args.gt_target, preset=args.preset,
-                      device=args.device, strict=args.strict, auto_match=args.auto_match,
-                      screenshot=args.screenshot)
+    with preset_with_overrides(args.preset, overrides) as preset:
+        return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
+                          gt_source=args.gt_source, gt_target=args.gt_target, preset=preset,
+                          device=args.device, strict=args.strict, auto_match=args.auto_match,
+                          screenshot=args.screenshot)
+
+
+@contextmanager
+def preset_with_overrides(preset: str | None, overrides: dict):
+    """The viewer takes presets by name or YAML file: with ``--model``/``--adapt``, the chosen
+    preset with those changes is written to a temporary YAML file for the viewer's lifetime
+    (its name says what it is in the viewer's preset menu)."""
+    if not overrides:
+        yield preset
+        return
+    import tempfile
+
+    import yaml
+
+    from ..config import load_preset
+
+    settings = load_preset(preset, **overrides)  # checked here: a bad value is one line, exit 2
+    label = "+".join([Path(preset).stem if preset else "default"]
+                     + [f"{k}={Path(str(v)).stem}" for k, v in sorted(overrides.items())])
+    with tempfile.TemporaryDirectory(prefix="shapecorr-view-") as tmp:
+        path = Path(tmp) / f"{label}.yaml"
+        path.write_text(yaml.safe_dump({"description": f"{preset or 'default'} with {overrides}",
+                                        **settings.to_dict()}, sort_keys=False))
+        yield str(path)

@@ -627,3 +627,52 @@ def test_match_imports_nothing_it_does_not_use(tmp_path, tiny_pair):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "0 []"
     assert (tmp_path / "o" / "correspondence.png").is_file()
+
+
+# ----------------------------------------------------------------------------- --model, --adapt
+def test_model_file_and_adaptation_end_to_end(tmp_path, tiny_pair, capsys):
+    """``--model FILE --adapt=STEPS``: the given network, adapted to the pair for STEPS steps
+    (progress per step on stderr); report.json names the model and the adaptation; the
+    permutation is recovered."""
+    from shapecorr.learn import load_feature_model
+
+    a, b, perm = tiny_pair
+    model = load_feature_model().save(tmp_path / "copy.npz")  # a model file, not a bundled name
+    out = tmp_path / "res"
+    rc = main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "20", "--no-picture",
+               "--model", str(model), "--adapt=2"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "adaptation step 2/2" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["feature_model"] == str(model)
+    assert report["adaptation"]["ran"] and report["adaptation"]["steps"] == 2
+    settings = shapecorr.MatchSettings.from_dict(report["settings"])
+    assert (settings.adapt_when, settings.adapt_steps, settings.feature_model) == ("always", 2, str(model))
+    t2s = np.loadtxt(out / "target_to_source.txt", dtype=np.int64)
+    assert (t2s == perm).mean() >= 0.95
+
+
+def test_adapt_without_steps_takes_the_presets(tiny_pair):
+    from shapecorr.cli import build_parser
+    from shapecorr.cli.match_cmd import settings_from_args
+
+    a, b, _ = tiny_pair
+    args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt"])
+    assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_steps) == (
+        "always", load_preset("default").adapt_steps)
+    args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt", "7"])
+    assert settings_from_args(args).adapt_steps == 7
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--model", "no/such/model.npz"], "--model no/such/model.npz: no such file"),
+    (["--model", "nomodel"], "--model nomodel: no such file (and no bundled model of that name"),
+    (["--adapt=0"], "--adapt STEPS must be at least 1"),
+    (["--adapt", "--preset", "axiomatic"], "adapts the learned features, but init is 'axiomatic'"),
+])
+def test_bad_model_or_adapt_is_one_line_and_exit_2(tmp_path, tiny_pair, capsys, extra, words):
+    a, b, _ = tiny_pair
+    out = tmp_path / "o"
+    line = _run_bad(["match", str(a), str(b), "--out", str(out), *extra], capsys, out)
+    assert words in line
