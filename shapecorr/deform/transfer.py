@@ -1,0 +1,187 @@
+"""Deformation transfer through a match (Sumner & Popovic, SIGGRAPH 2004).
+
+Given a source shape at rest, the same source deformed (same vertices, moved) and a
+:class:`~shapecorr.result.Match` from the source to a target, deform the target the same way:
+
+1. the deformation gradient of every source triangle (:func:`.gradients.deformation_gradients`);
+2. every target triangle takes the gradient of one source triangle: the source face that
+   contains the matched point of the target triangle's centroid (the three corners' matched
+   points on the source surface, averaged, projected back onto the source faces around them)
+   - one robust rule that needs no triangle-to-triangle correspondence and tolerates meshes of
+   different resolution;
+3. the gradients are conjugated by the rotation that best aligns the source onto the target
+   (Kabsch on the matched points), so that a target lying in another orientation is deformed
+   in its own frame (``align=False`` skips this; the rotation is the identity when both shapes
+   lie the same way);
+4. the target vertices are the least-squares fit of those gradients (:class:`.gradients.PoissonSolver`),
+   with the target's centroid moved by the mean displacement of its matched source points.
+
+>>> import shapecorr
+>>> from shapecorr.deform import transfer_deformation
+>>> m = shapecorr.match(source, target)
+>>> new_target_vertices = transfer_deformation(source, source_deformed, target, m)
+
+SOURCE_DEFORMED meshed differently from SOURCE (two scans of one person) is first read at the
+source's vertices through a match ``source_deformed -> source``: :func:`deformed_at_source`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import numpy as np
+
+from .gradients import PoissonSolver, deformation_gradients
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DeformationTransfer",
+    "best_rotation",
+    "deformed_at_source",
+    "same_mesh",
+    "target_to_source_faces",
+    "transfer_deformation",
+]
+
+
+class DeformationTransfer(NamedTuple):
+    """What :func:`transfer_deformation` computed, for reports and pictures."""
+
+    vertices: np.ndarray  # (n2, 3) the deformed target
+    face_map: np.ndarray  # (m2,) source face whose gradient each target face takes
+    rotation: np.ndarray  # (3, 3) source frame -> target frame (identity without align)
+    gradients: np.ndarray  # (m2, 3, 3) the gradients prescribed to the target faces
+
+
+def same_mesh(a, b) -> bool:
+    """True when two shapes have the same vertex count and the same faces (one mesh, moved)."""
+    return (a.n_vertices == b.n_vertices and a.is_mesh and b.is_mesh and a.faces.shape == b.faces.shape
+            and bool(np.array_equal(a.faces, b.faces)))
+
+
+def best_rotation(X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The rotation ``R`` (det +1) minimizing ``sum_i w_i |R (x_i - x_bar) - (y_i - y_bar)|^2`` (Kabsch)."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    Xc = X - w @ X
+    Yc = Y - w @ Y
+    U, _, Vt = np.linalg.svd((w[:, None] * Yc).T @ Xc)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt)) or 1.0])
+    return U @ D @ Vt
+
+
+def _surface_points(match, source, target, method: str, surface_map, device: str):
+    """Per target vertex: (source face, barycentric weights) of its matched point on the source."""
+    if surface_map is not None:
+        face, bary = np.asarray(surface_map.face, dtype=np.int64), np.asarray(surface_map.bary, dtype=np.float64)
+        if face.shape != (target.n_vertices,) or bary.shape != (target.n_vertices, 3):
+            raise ValueError(f"surface_map must give one source point per target vertex ({target.n_vertices}); "
+                             f"got face {face.shape}, bary {bary.shape}.")
+        return face, bary
+    if match is None:
+        raise ValueError("transfer_deformation needs a match (source -> target) or a surface_map.")
+    from ..transfer import precise_map  # the same precise points as texture transfer
+
+    smap = precise_map(match, source, target, method=method, device=device)
+    return np.asarray(smap.face), np.asarray(smap.bary)
+
+
+def target_to_source_faces(source, target, face: np.ndarray, bary: np.ndarray, rings: int = 1) -> np.ndarray:
+    """For every target face, the source face holding the matched point of its centroid ``(m2,)``.
+
+    ``face, bary`` place each target vertex on the source surface. The centroid's matched point
+    is the mean of its three corners' matched points, projected onto the source faces around
+    those points (``rings`` rings of faces around the nearest source vertex of each corner), so a
+    target triangle whose corners land on different source faces still picks one of them (or
+    one between them), never a far-away face.
+    """
+    from ..transfer.surface import candidate_faces, project_on_faces
+
+    V1, F1 = source.vertices, source.faces
+    pts = np.einsum("nk,nkd->nd", bary, V1[F1[face]])  # (n2, 3) matched points
+    F2 = target.faces
+    centre = pts[F2].mean(axis=1)  # (m2, 3)
+    nearest = F1[face, bary.argmax(axis=1)]  # (n2,) nearest source vertex of each matched point
+    per_corner = candidate_faces(F1, nearest, len(V1), rings=rings)  # (n2, c)
+    cand = np.concatenate([per_corner[F2[:, k]] for k in range(3)], axis=1)  # (m2, 3c), -1 padded
+    smap, _ = project_on_faces(centre, V1, F1, cand)
+    return np.asarray(smap.face)
+
+
+def deformed_at_source(source, source_deformed, match=None, *, method: str = "spectral", surface_map=None,
+                       device: str = "cpu") -> np.ndarray:
+    """Positions ``(n1, 3)`` of the deformed source at the rest source's vertices.
+
+    ``source_deformed``: an ``(n1, 3)`` array, or a shape. The same mesh (same vertex count and
+    faces) is taken as it is; a shape meshed differently needs ``match`` from ``source_deformed``
+    to ``source`` (``shapecorr.match(source_deformed, source)``; its precise points of the source's
+    vertices on the deformed surface are used, ``method`` as in :func:`shapecorr.transfer.precise_map`)
+    or ``surface_map`` (one point of ``source_deformed`` per source vertex).
+    """
+    if not hasattr(source_deformed, "vertices"):
+        d = np.asarray(source_deformed, dtype=np.float64)
+        if d.shape != (source.n_vertices, 3):
+            raise ValueError(f"the deformed source has shape {d.shape} but the source has {source.n_vertices} "
+                             "vertices; give an (n_source, 3) array or a shape with a match to the source.")
+        return d
+    if same_mesh(source, source_deformed) and match is None and surface_map is None:
+        return np.asarray(source_deformed.vertices, dtype=np.float64)
+    if not source_deformed.is_mesh:
+        raise ValueError(f"{source_deformed.name}: a deformed source meshed differently must be a mesh "
+                         "(its surface carries the source's points).")
+    face, bary = _surface_points(match, source_deformed, source, method, surface_map, device)
+    return np.einsum("nk,nkd->nd", bary, source_deformed.vertices[source_deformed.faces[face]])
+
+
+def transfer_deformation(source, source_deformed, target, match=None, *, method: str = "spectral",
+                         surface_map=None, align: bool = True, device: str = "cpu",
+                         details: bool = False):
+    """Apply the change ``source -> source_deformed`` to ``target``; the new target vertices ``(n2, 3)``.
+
+    source, target : :class:`~shapecorr.core.Shape` triangle meshes (the target in its own vertex
+        order, which the result keeps).
+    source_deformed : ``(n1, 3)`` positions of the source's vertices, or a shape (see
+        :func:`deformed_at_source`; a shape meshed differently must be brought to the source's
+        vertices with that function first).
+    match : :class:`~shapecorr.result.Match` source -> target (``shapecorr.match(source, target)``).
+    method : how target vertices land on the source surface: ``"spectral"`` (precise points
+        through the functional map, default) or ``"vertex"`` (the vertex map); any method of
+        :func:`shapecorr.transfer.precise_map`. ``surface_map`` (face + barycentric weights per
+        target vertex) replaces both.
+    align : deform the target in its own frame (conjugate the gradients by the best rotation
+        from the source onto the target); without it the gradients are used as they are.
+    details : return a :class:`DeformationTransfer` (vertices, face map, rotation, gradients).
+    """
+    for shape, what in ((source, "source"), (target, "target")):
+        if not getattr(shape, "is_mesh", False):
+            raise ValueError(f"{getattr(shape, 'name', what)}: the {what} must be a triangle mesh "
+                             "(deformation gradients live on triangles).")
+    if hasattr(source_deformed, "vertices") and not same_mesh(source, source_deformed):
+        raise ValueError(f"{source_deformed.name}: the deformed source is meshed differently from the source "
+                         f"({source_deformed.n_vertices} vs {source.n_vertices} vertices or other faces); read it "
+                         "at the source's vertices first: deformed_at_source(source, source_deformed, "
+                         "shapecorr.match(source_deformed, source)).")
+    D = deformed_at_source(source, source_deformed)
+    if match is not None and surface_map is None:
+        match.check_shapes(source, target, allow_other=True)
+    face, bary = _surface_points(match, source, target, method, surface_map, device)
+    face_map = target_to_source_faces(source, target, face, bary)
+    Q = deformation_gradients(source.vertices, source.faces, D)[face_map]  # (m2, 3, 3)
+    pts = np.einsum("nk,nkd->nd", bary, source.vertices[source.faces[face]])
+    R = np.eye(3)
+    if align:
+        R = best_rotation(pts, target.vertices)
+        Q = R @ Q @ R.T
+    moved = np.einsum("nk,nkd->nd", bary, D[source.faces[face]]) - pts  # source displacement at matched points
+    solver = PoissonSolver(target.vertices, target.faces)
+    mass = np.zeros(target.n_vertices)
+    np.add.at(mass, target.faces.ravel(), np.repeat(solver.areas / 3.0, 3))
+    shift = (mass @ moved) / max(mass.sum(), 1e-300) @ R.T
+    X = solver.solve(Q, shift=shift)
+    log.info("deformation transfer: %d target faces took gradients from %d source faces", len(face_map),
+             len(np.unique(face_map)))
+    return DeformationTransfer(X, face_map, R, Q) if details else X

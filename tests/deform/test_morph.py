@@ -1,0 +1,143 @@
+"""In-between shapes: as-rigid-as-possible interpolation of deformation gradients (shapecorr.deform.morph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import bumpy, permuted_copy
+
+from shapecorr import Shape
+from shapecorr.deform import Morph, end_positions, morph, polar_decomposition
+from shapecorr.deform.morph import consistent_rotation_vectors
+from shapecorr.deform.transfer import best_rotation
+from shapecorr.transfer import SurfaceMap
+
+from .test_transfer import exact_match, rotation
+
+
+def tube(n_z: int = 25, n_theta: int = 16, length: float = 3.0, radius: float = 0.3) -> Shape:
+    """A closed tube along z: ``n_z`` rings of ``n_theta`` vertices and a centre vertex on each cap."""
+    th = 2 * np.pi * np.arange(n_theta) / n_theta
+    z = np.linspace(0.0, length, n_z)
+    ring = np.stack([radius * np.cos(th), radius * np.sin(th)], 1)
+    v = np.concatenate([np.column_stack([np.tile(ring, (n_z, 1)), np.repeat(z, n_theta)]),
+                        [[0.0, 0.0, 0.0], [0.0, 0.0, length]]])
+    f = []
+    for i in range(n_z - 1):
+        for k in range(n_theta):
+            a, b = i * n_theta + k, i * n_theta + (k + 1) % n_theta
+            f += [(a, b, b + n_theta), (a, b + n_theta, a + n_theta)]
+    bottom, top = n_z * n_theta, n_z * n_theta + 1
+    for k in range(n_theta):
+        k1 = (k + 1) % n_theta
+        f += [(bottom, k1, k), (top, (n_z - 1) * n_theta + k, (n_z - 1) * n_theta + k1)]
+    return Shape(v, np.asarray(f), name="tube")
+
+
+def twisted(v: np.ndarray, turns: float) -> np.ndarray:
+    """Twist about the z axis, the angle growing linearly from 0 to ``turns * 2 pi`` along z."""
+    z = (v[:, 2] - v[:, 2].min()) / np.ptp(v[:, 2])
+    a = 2 * np.pi * turns * z
+    c, s = np.cos(a), np.sin(a)
+    return np.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1], v[:, 2]], 1)
+
+
+def rigid_residual(X: np.ndarray, Y: np.ndarray) -> float:
+    """Largest distance between X and Y after the best rotation and translation of X onto Y."""
+    R = best_rotation(X, Y)
+    return float(np.abs((X - X.mean(0)) @ R.T - (Y - Y.mean(0))).max())
+
+
+@pytest.fixture(scope="module")
+def blob():
+    return bumpy(3)
+
+
+def test_polar_decomposition():
+    rng = np.random.default_rng(0)
+    Q = rng.standard_normal((50, 3, 3))
+    R, S = polar_decomposition(Q)
+    assert np.allclose(R @ S, Q, atol=1e-12)
+    assert np.allclose(R @ np.transpose(R, (0, 2, 1)), np.eye(3), atol=1e-12)
+    assert np.allclose(np.linalg.det(R), 1.0)
+    assert np.allclose(S, np.transpose(S, (0, 2, 1)))
+    pos = np.linalg.det(Q) > 0  # a proper deformation: the stretch is positive definite
+    assert np.linalg.eigvalsh(S[pos]).min() > 0
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_endpoints_are_the_inputs(blob, align):
+    end = twisted(blob.vertices, 0.3) * [1.0, 1.4, 0.9] @ rotation(2.5, (1, 1, 0)).T + [2.0, 0.0, -1.0]
+    frames = Morph(blob.vertices, blob.faces, end, align=align).frames(4)
+    assert len(frames) == 4
+    assert np.allclose(frames[0], blob.vertices, atol=1e-10)
+    assert np.allclose(frames[-1], end, atol=1e-10)
+
+
+@pytest.mark.parametrize("angle", [1.0, 2.8])
+@pytest.mark.parametrize("align", [True, False])
+def test_midpoint_of_a_rotation_is_the_half_rotation(blob, angle, align):
+    R = rotation(angle, (0.3, 1.0, 0.2))
+    end = blob.vertices @ R.T + [0.5, 1.0, 0.0]
+    mid = Morph(blob.vertices, blob.faces, end, align=align).frame(0.5)
+    half = blob.vertices @ rotation(angle / 2, (0.3, 1.0, 0.2)).T
+    assert np.allclose(mid - mid.mean(0), half - half.mean(0), atol=1e-9)
+    # linear vertex blending shrinks it: its size falls by cos(angle / 2)
+    # linear vertex blending shrinks it: (I + R) / 2 scales what is across the axis by cos(angle / 2)
+    size = lambda x: np.linalg.norm(x - x.mean(0), axis=1).mean()
+    linear = 0.5 * (blob.vertices + end)
+    assert size(mid) == pytest.approx(size(blob.vertices), rel=1e-9)
+    assert size(linear) < (0.6 if angle > 2 else 0.95) * size(blob.vertices)
+
+
+def test_rotation_branches_are_consistent_across_a_long_twist():
+    """A bar twisted by 300 degrees: the far end turns by more than pi, so principal rotation
+    vectors would jump by ~2 pi between neighbours; the chosen branches grow smoothly, and the
+    middle frame is the bar twisted half as much."""
+    bar = tube()
+    end = twisted(bar.vertices, 300 / 360)
+    m = Morph(bar.vertices, bar.faces, end, align=False)
+    angle = np.linalg.norm(m.rotvecs, axis=1)
+    assert angle.max() > 1.5 * np.pi
+    from shapecorr.deform.morph import _face_adjacency
+
+    adj = _face_adjacency(bar.faces).tocoo()
+    jump = lambda w: np.linalg.norm(w[adj.row] - w[adj.col], axis=1).max()
+    from scipy.spatial.transform import Rotation
+
+    principal = Rotation.from_rotvec(m.rotvecs).as_rotvec()
+    assert jump(principal) > 5.0 and jump(m.rotvecs) < 2.0  # (cap to side faces: shear tilts the axis)
+    expected = twisted(bar.vertices, 150 / 360)
+    ours = rigid_residual(m.frame(0.5), expected)
+    linear = rigid_residual(0.5 * (bar.vertices + end), expected)  # the far end collapses to the axis
+    assert ours < 0.25 * 0.3 and ours < linear / 3, (ours, linear)
+    # exp of the chosen branches is still each face's rotation
+    from shapecorr.deform import deformation_gradients
+
+    R, _ = polar_decomposition(deformation_gradients(bar.vertices, bar.faces, end))
+    assert np.allclose(Rotation.from_rotvec(consistent_rotation_vectors(R, bar.faces)).as_matrix(), R, atol=1e-9)
+
+
+def test_morph_through_a_match(blob):
+    """The API on a match: a rotated, permuted copy; frames in the source's mesh, the ends exact."""
+    target, perm = permuted_copy(blob, seed=7, rigid=True)
+    m = exact_match(blob, target, perm)
+    inv = m.p2p_12
+    for method in ("vertex", "spectral"):
+        assert np.allclose(end_positions(blob, target, m, method=method), target.vertices[inv], atol=1e-9)
+    frames = morph(blob, target, m, 5)
+    assert len(frames) == 5 and all(f.shape == blob.vertices.shape for f in frames)
+    assert np.allclose(frames[0], blob.vertices, atol=1e-10)
+    assert np.allclose(frames[-1], target.vertices[inv], atol=1e-8)
+    assert all(rigid_residual(f, blob.vertices) < 1e-8 for f in frames)  # a rigid copy morphs rigidly
+    smap = SurfaceMap.from_vertex_map(inv, target.faces)
+    assert np.allclose(morph(blob, target, n_frames=2, surface_map=smap)[-1], target.vertices[inv], atol=1e-10)
+
+
+def test_bad_inputs(blob):
+    with pytest.raises(ValueError, match="at least 2"):
+        Morph(blob.vertices, blob.faces, blob.vertices).frames(1)
+    with pytest.raises(ValueError, match="do not match"):
+        Morph(blob.vertices, blob.faces, blob.vertices[:5])
+    with pytest.raises(ValueError, match="needs a match"):
+        morph(blob, blob, None, 3)
