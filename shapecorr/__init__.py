@@ -22,6 +22,10 @@ __all__ = ["Shape", "load", "save", "match", "Match", "MatchSettings", "load_pre
 
 
 def __getattr__(name):  # lazy access to application layers (keeps `import shapecorr` light)
+    if name == "collection":  # many shapes at once: shapecorr.collection(paths, ...) (Ray is optional)
+        import importlib
+
+        return importlib.import_module(".collection", __name__)
     if name in ("transfer_texture", "transfer_colors", "transfer_labels", "transfer_field"):
         from . import transfer
 

@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Benchmark: a collection (maps through a template, made consistent) against pairwise matching.
+
+Runs ``shapecorr.collection`` on shapes of a FAUST_r/TOSCA_r-style folder (ground truth in
+corres/NAME.vts), then, for every ordered pair (a, b) of the collection with a < b, the map
+``p2p_21`` (vertex of a for each vertex of b) obtained three ways:
+
+- ``composed_direct``: through the template with the direct maps (before consistency);
+- ``composed_consistent``: through the template with the final maps (``shapecorr collection-map``);
+- ``pairwise``: independent pairwise matching of the same pair with the default preset, read from
+  a pairs.csv of scripts/bench_match.py (``--pairwise-csv``, e.g. docs/bench/faust_cpu_confidence);
+  the neighbour pairs that the collection itself matched are evaluated as well (``pairwise_run``).
+
+Error: geodesic distance on a (the source) / sqrt(area), x100, as in scripts/bench_match.py.
+The collection runs with a fresh cache folder (cold: every shape prepared here); the geodesics
+of the evaluation come from the default cache.
+
+    nice -n 5 python scripts/bench_collection.py ../shared/data/FAUST_r/vtx_5k --first 80 --count 20 \
+        --engine ray --num-cpus 2 --pairwise-csv docs/bench/faust_cpu_confidence/pairs.csv \
+        --out docs/bench/collection_cpu
+
+Writes OUT/bench.json, OUT/bench_results.md, OUT/pairs.csv and copies the run's gallery.png and
+report.json there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_pairwise(path) -> dict:
+    """``{(source, target): mean error x100}`` of the method 'ours' in a bench_match pairs.csv."""
+    if not path:
+        return {}
+    out = {}
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            if row.get("method", "ours") == "ours":
+                out[(row["source"], row["target"])] = float(row["mean_error_x100"])
+    return out
+
+
+def stats(values) -> dict:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if not len(v):
+        return {"n": 0}
+    return {"n": len(v), "mean": round(float(v.mean()), 3), "median": round(float(np.median(v)), 3),
+            "max": round(float(v.max()), 3), "above_5": int((v > 5).sum())}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", help="folder with NAME.off and corres/NAME.vts")
+    ap.add_argument("--names", nargs="*", help="shape names (default: --first/--count of the sorted names)")
+    ap.add_argument("--first", type=int, default=80, help="index of the first shape in the sorted names")
+    ap.add_argument("--count", type=int, default=20, help="number of shapes")
+    ap.add_argument("--engine", default="ray", choices=["ray", "local"])
+    ap.add_argument("--num-cpus", type=int, default=2, help="a local Ray's workers")
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--neighbours", type=int, default=2)
+    ap.add_argument("--pairwise-csv", help="pairs.csv of scripts/bench_match.py with the pairwise errors")
+    ap.add_argument("--run-dir", help="the collection's output folder (default: a temporary one); reused if it "
+                                      "exists (a resumed run)")
+    ap.add_argument("--out", required=True, help="where the benchmark's results go")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from bench_match import machine_info
+
+    import shapecorr
+    from shapecorr.collection import CollectionFolder, CollectionSettings, collection
+    from shapecorr.collection.store import read_npz
+    from shapecorr.eval.datasets import Dataset
+    from shapecorr.eval.metrics import GeodesicDistances, geodesic_errors
+
+    ds = Dataset(args.dataset)
+    names = args.names or ds.names[args.first:args.first + args.count]
+    paths = [ds.shape_path(n) for n in names]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="bench-collection-"))
+    cache = Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
+    shapecorr.set_cache_dir(cache)
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    res = collection(paths, out=run_dir, preset=args.preset, engine=args.engine, num_cpus=args.num_cpus,
+                     settings=CollectionSettings(neighbours=args.neighbours), progress=True)
+    wall = time.perf_counter() - t0
+    driver_cpu = time.process_time() - cpu0
+    shapecorr.set_cache_dir("default")
+    shutil.rmtree(cache, ignore_errors=True)
+    log(f"collection: {len(res.names)} shapes in {wall:.1f} s (template {res.template})")
+
+    folder = CollectionFolder(run_dir)
+    direct = {n: read_npz(folder.direct_path(n)) for n in res.names}
+    final = {n: (folder.to_template(n), folder.from_template(n)) for n in res.names}
+    edges = {}
+    for p in (folder.work / "edges").glob("*.npz"):
+        a, b = p.stem.split("--")
+        edges[(a, b)] = read_npz(p)
+    pairwise = read_pairwise(args.pairwise_csv)
+
+    rows = []
+    dist = {}
+    for a, b in itertools.combinations(sorted(res.names), 2):
+        if a not in dist:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dist[a] = GeodesicDistances(shapecorr.load(ds.shape_path(a)))
+        gt_a, gt_b = ds.gt(a), ds.gt(b)
+
+        def err(p2p_ba, gt_a=gt_a, gt_b=gt_b, d=dist[a]):
+            return float(geodesic_errors(None, p2p_ba, gt_a, gt_b, distances=d).mean() * 100)
+
+        # p2p_21 with source a, target b: vertex of a for each vertex of b = a's from_template after b's to_template
+        row = {"source": a, "target": b,
+               "composed_direct": err(direct[a]["from_template"][direct[b]["to_template"]]),
+               "composed_consistent": err(final[a][1][final[b][0]]),
+               "pairwise": pairwise.get((a, b)), "pairwise_run": None}
+        if (a, b) in edges:
+            row["pairwise_run"] = err(edges[(a, b)]["p2p_ba"])
+        elif (b, a) in edges:
+            row["pairwise_run"] = err(edges[(b, a)]["p2p_ab"])
+        rows.append(row)
+        log(f"{a} -> {b}: direct {row['composed_direct']:.2f}  consistent {row['composed_consistent']:.2f}  "
+            f"pairwise {row['pairwise'] if row['pairwise'] is None else round(row['pairwise'], 2)}")
+        if len(dist) > 3:  # keep memory bounded: sources come in sorted order
+            for k in [k for k in dist if k < a]:
+                del dist[k]
+
+    with_pw = [r for r in rows if r["pairwise"] is not None]
+    report = res.report
+    summary = {
+        "dataset": str(args.dataset), "names": names, "template": res.template,
+        "engine": report["engine"], "num_cpus": args.num_cpus, "preset": args.preset, "neighbours": args.neighbours,
+        "wall_s": round(wall, 2), "driver_cpu_s": round(driver_cpu, 2),
+        "seconds_per_shape": round(wall / max(len(res.names), 1), 3),
+        "timings_s": report["timings_s"], "failures": report["failures"],
+        "errors_x100": {
+            "composed_direct": stats(r["composed_direct"] for r in rows),
+            "composed_consistent": stats(r["composed_consistent"] for r in rows),
+            "pairwise (csv)": stats(r["pairwise"] for r in with_pw),
+            "composed_consistent on pairs with a pairwise figure": stats(r["composed_consistent"] for r in with_pw),
+            "pairwise_run (neighbour edges)": stats(r["pairwise_run"] for r in rows),
+            "composed_consistent on neighbour edges": stats(r["composed_consistent"] for r in rows
+                                                            if r["pairwise_run"] is not None),
+        },
+        "pairs_consistent_above_5_where_pairwise_not": sum(
+            1 for r in with_pw if r["composed_consistent"] > 5 and r["pairwise"] <= 5),
+        "consistency": report["consistency"], "confidence": report["confidence"],
+        "machine": machine_info("cpu"),
+    }
+    (out / "bench.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    with open(out / "pairs.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    for name in ("gallery.png", "report.json"):
+        if (run_dir / name).exists():
+            shutil.copy(run_dir / name, out / name)
+    (out / "bench_results.md").write_text(markdown(summary, " ".join(["python"] + sys.argv)))
+    log(json.dumps(summary["errors_x100"], indent=1))
+    return 0
+
+
+def markdown(s: dict, command: str) -> str:
+    e = s["errors_x100"]
+    lines = [f"# Collection benchmark: {len(s['names'])} shapes of {s['dataset']}", "",
+             f"Command: `{command}`", "",
+             f"Template (medoid): {s['template']}; engine {s['engine']['name']} with {s['engine']['workers']} "
+             f"worker(s); preset {s['preset']}; {s['neighbours']} neighbours per shape.", "",
+             "| maps of all pairs (a, b), a < b | pairs | mean error x100 | median | max | pairs > 5 |",
+             "|---|---|---|---|---|---|"]
+    for key, st in e.items():
+        if st.get("n"):
+            lines.append(f"| {key} | {st['n']} | {st['mean']:.2f} | {st['median']:.2f} | {st['max']:.2f} | "
+                         f"{st['above_5']} |")
+    c = s["consistency"]
+    lines += ["", f"Pairs above 5 with the consistent maps where pairwise was not: "
+                  f"{s['pairs_consistent_above_5_where_pairwise_not']}.", "",
+              "Cycle figures (unit-area shapes): round trip shape -> template -> shape "
+              f"{c['roundtrip_before']:.4f} before, {c['roundtrip_after']:.4f} after; triangle a -> b -> template "
+              f"vs a -> template {c['triangle_before']} before, {c['triangle_after']} after.", "",
+              f"Wall time {s['wall_s']} s for {len(s['names'])} shapes ({s['seconds_per_shape']} s per shape); "
+              f"stages (s): " + ", ".join(f"{k} {v}" for k, v in s["timings_s"].items()), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""``shapecorr collection DIR --out OUT``: a folder of shapes in consistent correspondence through a
+template; ``shapecorr collection-map OUT A B --out DIR``: the map between two of them, composed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .common import (
+    CommandError,
+    atomic_output_dir,
+    check_not_inputs,
+    check_output_folder,
+)
+
+DESCRIPTION = """\
+Put every shape of DIR in correspondence with a template (the medoid of the collection unless
+--template names one), then make the maps consistent across the collection: maps through
+neighbouring shapes replace unreliable direct maps, and a joint refinement (synchronized
+latent bases, consistent ZoomOut) makes A -> B agree with A -> template -> B. Writes into OUT:
+
+  template.txt                 the template's name (and file)
+  maps/NAME_to_template.txt    line i: the template vertex matched to vertex i of NAME
+  maps/template_to_NAME.txt    line t: the vertex of NAME matched to template vertex t
+  maps/NAME_confidence.json    the map's confidence (final and direct) and its route
+  report.json                  timings per stage, failures, consistency figures
+  gallery.png                  the shapes coloured through the template
+  work/                        what a rerun reuses (delete it when done)
+
+NAME is the file name without extension. Runs on a local Ray (all cores; --num-cpus caps it)
+or on a running cluster (--address); without Ray installed, in this process. Rerun the same
+command to resume: finished shapes are not redone. A shape that cannot be read or matched is
+listed in report.json with its error; the rest goes on. Nothing is written into DIR.
+Pairwise maps: `shapecorr collection-map OUT A B --out PAIR_DIR`.
+"""
+
+MAP_DESCRIPTION = """\
+The map between shapes A and B of a collection, composed through the template from OUT's map
+files (no recomputation): A -> B is template_to_B[A_to_template]. Writes into --out DIR:
+
+  source_to_target.txt   line i: the vertex of B matched to vertex i of A
+  target_to_source.txt   line j: the vertex of A matched to vertex j of B
+  map.json               the names, the template, both maps' confidences
+  correspondence.png     A and B side by side, matched points share a colour
+"""
+
+PAIR_OUTPUTS = ("source_to_target.txt", "target_to_source.txt", "map.json", "correspondence.png")
+
+
+def register(sub) -> None:
+    from ..config import available_presets
+
+    p = sub.add_parser("collection", help="match a folder of shapes to a template, consistently (Ray)",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", metavar="DIR", help="folder of shapes (.off .obj .ply .stl .glb .gltf .xyz .pts)")
+    p.add_argument("--out", "-o", required=True, metavar="OUT", help="output folder (created if needed)")
+    p.add_argument("--template", metavar="SHAPE",
+                   help="the template: a shape's name (file name without extension) or file; default: the "
+                        "medoid of the collection (or the previous run's)")
+    p.add_argument("--preset", default="default", metavar="P",
+                   help=f"match settings ({', '.join(available_presets())}) or a YAML file (default: default)")
+    p.add_argument("--address", metavar="ADDRESS",
+                   help="join a running Ray cluster (e.g. ray://HEAD:10001 or auto); default: a local Ray")
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"],
+                   help="ray, local (in this process) or auto (Ray when installed; default)")
+    p.add_argument("--num-cpus", type=int, metavar="N", help="workers of a local Ray (default: all cores)")
+    p.add_argument("--neighbours", type=int, default=2, metavar="K",
+                   help="nearest shapes each shape is also matched to (the shape graph; default 2; 0: none)")
+    p.add_argument("--no-consistency", action="store_true",
+                   help="keep the direct maps to the template (no joint refinement)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the spectral work runs")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+    m = sub.add_parser("collection-map", help="the map between two shapes of a collection, composed",
+                       description=MAP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("collection", metavar="OUT", help="output folder of `shapecorr collection`")
+    m.add_argument("a", metavar="A", help="source shape's name")
+    m.add_argument("b", metavar="B", help="target shape's name")
+    m.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the pair")
+    m.add_argument("--no-picture", action="store_true", help="skip correspondence.png")
+    m.set_defaults(func=run_map)
+
+
+def _check_args(args) -> None:
+    folder = Path(args.folder)
+    if not folder.exists():
+        raise CommandError(f"DIR {folder}: no such folder.")
+    if not folder.is_dir():
+        raise CommandError(f"DIR {folder}: not a folder; give the folder holding the shapes.")
+    check_output_folder(Path(args.out))
+    if args.preset:
+        from ..config import available_presets
+
+        if args.preset not in available_presets() and not Path(args.preset).exists():
+            raise CommandError(f"--preset {args.preset}: unknown; available: {', '.join(available_presets())} "
+                               "(or a YAML file).")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        raise CommandError(f"--num-cpus {args.num_cpus}: give at least 1.")
+    if args.neighbours < 0:
+        raise CommandError(f"--neighbours {args.neighbours}: give 0 or more.")
+    if args.address and args.engine == "local":
+        raise CommandError("--address joins a Ray cluster; it cannot go with --engine local.")
+    if args.device == "cuda":
+        from .common import check_device
+
+        check_device("cuda")
+
+
+def run(args) -> int:
+    _check_args(args)
+    from ..collection import CollectionSettings, collection
+
+    settings = CollectionSettings(neighbours=args.neighbours, consistent=not args.no_consistency)
+    res = collection(Path(args.folder), args.template, out=Path(args.out), preset=args.preset, settings=settings,
+                     engine=args.engine, address=args.address, num_cpus=args.num_cpus, device=args.device,
+                     progress=not args.quiet)
+    r = res.report
+    c = r["consistency"]
+    print(f"{r['shapes']['done']} shapes matched to template {res.template} in {r['timings_s']['total']:.1f} s "
+          f"({r['engine']['name']}, {r['engine']['workers']} worker(s)); {len(res.failures)} failure(s); "
+          f"round trip {_fmt(c['roundtrip_before'])} -> {_fmt(c['roundtrip_after'])}, "
+          f"cycle {_fmt(c['triangle_before'])} -> {_fmt(c['triangle_after'])} (before -> after consistency)")
+    for f in res.failures:
+        print(f"  failed: {f['name']} ({f['stage']}): {f['error']}", file=sys.stderr)
+    print(f"maps in {Path(args.out) / 'maps'}; report {Path(args.out) / 'report.json'}")
+    return 0
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def run_map(args) -> int:
+    from ..collection import CollectionFolder, compose
+    from ..collection.store import write_indices
+
+    folder = CollectionFolder(args.collection)
+    folder.check()
+    out = Path(args.out)
+    check_output_folder(out)
+    p2p_ab, p2p_ba = compose(folder, args.a, args.b)
+    template = folder.template()
+    paths = [_shape_path(folder, n) for n in (args.a, args.b)]
+    check_not_inputs(out, PAIR_OUTPUTS, [p for p in paths if p])
+    info = {"source": args.a, "target": args.b, "template": template, "composed": "through the template",
+            "source_confidence": folder.confidence(args.a).get("confidence"),
+            "target_confidence": folder.confidence(args.b).get("confidence"),
+            "source_file": paths[0], "target_file": paths[1]}
+    with atomic_output_dir(out) as tmp:
+        write_indices(tmp / "source_to_target.txt", p2p_ab)
+        write_indices(tmp / "target_to_source.txt", p2p_ba)
+        (tmp / "map.json").write_text(json.dumps(info, indent=2) + "\n")
+        if not args.no_picture and all(paths):
+            _picture(tmp / "correspondence.png", paths, p2p_ba, args.a, args.b)
+    print(f"{args.a} -> {args.b} through template {template}: {out / 'source_to_target.txt'} "
+          f"({len(p2p_ab)} lines), {out / 'target_to_source.txt'} ({len(p2p_ba)} lines)")
+    return 0
+
+
+def _shape_path(folder, name: str) -> str | None:
+    rec = folder.record_path(name)
+    if rec.exists():
+        path = json.loads(rec.read_text()).get("path")
+        if path and Path(path).exists():
+            return path
+    if name == folder.template():
+        return folder.template_file()
+    return None
+
+
+def _picture(path: Path, paths: list, p2p_ba, a: str, b: str) -> None:
+    import warnings
+
+    from ..core import load
+    from ..render import render_correspondence
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa, sb = load(paths[0]), load(paths[1])
+    render_correspondence(sa, sb, p2p_ba, path, titles=(a, f"{b} (colours through the template)"))

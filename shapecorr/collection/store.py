@@ -1,0 +1,195 @@
+"""The output folder of a collection: its layout, atomic writes, and reading it back.
+
+::
+
+    OUT/template.txt                  the template's name (first line) and file (second line)
+    OUT/maps/NAME_to_template.txt     line i: the template vertex matched to vertex i of NAME
+    OUT/maps/template_to_NAME.txt     line t: the vertex of NAME matched to template vertex t
+    OUT/maps/NAME_confidence.json     the map's confidence (final and direct), its route
+    OUT/report.json                   timings per stage, failures, consistency figures
+    OUT/gallery.png                   the shapes coloured through the template
+    OUT/work/...                      what a rerun reuses (per-shape records, direct and
+                                      neighbour maps); safe to delete once the run is done
+
+Every file is written to a temporary name and renamed, so a run killed half-way never leaves
+a truncated file that a rerun would take as done. Pairwise maps are compositions of the
+files (:func:`compose`): ``A -> B`` is ``template_to_B[A_to_template]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..core import MatchFileError, OutputError
+from ..core.jsonio import json_default
+
+TEMPLATE_FILE = "template.txt"
+REPORT_FILE = "report.json"
+GALLERY_FILE = "gallery.png"
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def _atomic(path: Path, write) -> Path:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write here ({exc.strerror or exc}); choose another --out "
+                          "folder.") from exc
+    return path
+
+
+def write_text(path, text: str) -> Path:
+    return _atomic(path, lambda fh: fh.write(text.encode()))
+
+
+def write_json(path, value) -> Path:
+    return write_text(path, json.dumps(value, indent=2, default=json_default, allow_nan=False) + "\n")
+
+
+def write_indices(path, values) -> Path:
+    """One integer per line (a vertex map)."""
+    values = np.asarray(values, dtype=np.int64)
+    return write_text(path, "".join(f"{int(v)}\n" for v in values))
+
+
+def write_npz(path, **arrays) -> Path:
+    return _atomic(path, lambda fh: np.savez(fh, **arrays))
+
+
+def read_npz(path) -> dict | None:
+    """The arrays of a work file, or None if it is missing or unreadable (then it is redone)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+# ----------------------------------------------------------------------------- layout
+class CollectionFolder:
+    """Paths in, and reading of, a collection's output folder."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    # where things go
+    @property
+    def maps(self) -> Path:
+        return self.root / "maps"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def to_template_path(self, name: str) -> Path:
+        return self.maps / f"{name}_to_template.txt"
+
+    def from_template_path(self, name: str) -> Path:
+        return self.maps / f"template_to_{name}.txt"
+
+    def confidence_path(self, name: str) -> Path:
+        return self.maps / f"{name}_confidence.json"
+
+    def record_path(self, name: str) -> Path:
+        return self.work / "shapes" / f"{name}.json"
+
+    def direct_path(self, name: str) -> Path:
+        return self.work / "direct" / f"{name}.npz"
+
+    def edge_path(self, a: str, b: str) -> Path:
+        return self.work / "edges" / f"{a}--{b}.npz"
+
+    @property
+    def report_path(self) -> Path:
+        return self.root / REPORT_FILE
+
+    @property
+    def gallery_path(self) -> Path:
+        return self.root / GALLERY_FILE
+
+    @property
+    def template_path(self) -> Path:
+        return self.root / TEMPLATE_FILE
+
+    # reading
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise MatchFileError(f"{self.root}: no such folder; give the --out folder of `shapecorr collection`.")
+        if not self.template_path.exists():
+            raise MatchFileError(f"{self.root}: not a collection output (no {TEMPLATE_FILE}); create one with "
+                                 "`shapecorr collection DIR --out OUT`.")
+
+    def template(self) -> str:
+        """The template's name."""
+        self.check()
+        lines = self.template_path.read_text().splitlines()
+        if not lines or not lines[0].strip():
+            raise MatchFileError(f"{self.template_path}: empty; rerun `shapecorr collection`.")
+        return lines[0].strip()
+
+    def template_file(self) -> str | None:
+        lines = self.template_path.read_text().splitlines() if self.template_path.exists() else []
+        return lines[1].strip() if len(lines) > 1 else None
+
+    def names(self) -> list[str]:
+        """Shapes with maps (the template included)."""
+        suffix = "_to_template.txt"
+        return sorted(p.name[: -len(suffix)] for p in self.maps.glob(f"*{suffix}"))
+
+    def _read_map(self, path: Path, name: str) -> np.ndarray:
+        if not path.exists():
+            known = self.names()
+            hint = f" (it has {len(known)}: {', '.join(known[:6])}{' ...' if len(known) > 6 else ''})" if known else ""
+            raise MatchFileError(f"{path}: no map for {name!r} in this collection{hint}; the name is the "
+                                 "shape's file name without extension.")
+        try:
+            return np.atleast_1d(np.loadtxt(path, dtype=np.int64))
+        except ValueError as exc:
+            raise MatchFileError(f"{path}: garbled map file ({exc}); rerun `shapecorr collection`.") from exc
+
+    def to_template(self, name: str) -> np.ndarray:
+        """Line i: the template vertex matched to vertex i of ``name``."""
+        return self._read_map(self.to_template_path(name), name)
+
+    def from_template(self, name: str) -> np.ndarray:
+        """Line t: the vertex of ``name`` matched to template vertex t."""
+        return self._read_map(self.from_template_path(name), name)
+
+    def confidence(self, name: str) -> dict:
+        path = self.confidence_path(name)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def report(self) -> dict:
+        return json.loads(self.report_path.read_text()) if self.report_path.exists() else {}
+
+
+def compose(folder, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(p2p_ab, p2p_ba)`` through the template, from the files alone (no recomputation):
+    ``p2p_ab[i]`` is the vertex of ``b`` matched to vertex i of ``a`` (``template_to_b`` after
+    ``a_to_template``), ``p2p_ba`` the other way."""
+    f = folder if isinstance(folder, CollectionFolder) else CollectionFolder(folder)
+    f.check()
+    a_to_t, b_to_t = f.to_template(a), f.to_template(b)
+    t_to_a, t_to_b = f.from_template(a), f.from_template(b)
+    if len(t_to_a) != len(t_to_b):
+        raise MatchFileError(f"{f.root}: template_to_{a}.txt and template_to_{b}.txt have {len(t_to_a)} and "
+                             f"{len(t_to_b)} lines; they come from different runs (rerun the collection).")
+    for name, m, n in ((a, a_to_t, len(t_to_a)), (b, b_to_t, len(t_to_b))):
+        if len(m) and (m.min() < 0 or m.max() >= n):
+            raise MatchFileError(f"{f.to_template_path(name)}: template vertices beyond the template's {n}; the "
+                                 "files come from different runs (rerun the collection).")
+    return t_to_b[a_to_t], t_to_a[b_to_t]

@@ -1,0 +1,233 @@
+"""The work of a collection, one shape or one pair at a time: the functions the executors run.
+
+Each function takes paths and a :class:`WorkContext` (settings, cache folder, output folder),
+writes its result under ``OUT/work`` or ``OUT/maps`` (atomically) and returns a small record.
+A result already on disk for the same input file, template and settings is returned without
+recomputation, which is what makes a rerun resume. All matching goes through
+:mod:`shapecorr.pipeline` (``prepare``, ``match``, ``assess``), as every front end does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import MatchSettings
+from ..core import load, set_cache_dir
+from ..fmap import p2p_to_fmap
+from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
+from . import consistency as cons
+from .graph import signature
+from .store import CollectionFolder, read_npz, write_indices, write_json, write_npz
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """What every task needs besides its own inputs (one copy in the object store)."""
+
+    settings: MatchSettings
+    out: str
+    cache_dir: str | None  # the disk cache folder (None: disabled)
+    device: str = "cpu"
+
+    @property
+    def folder(self) -> CollectionFolder:
+        return CollectionFolder(self.out)
+
+    @property
+    def key(self) -> str:
+        """Identifies the match settings: results made with others are redone."""
+        blob = json.dumps(self.settings.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def enter(self) -> None:
+        """Use the run's cache folder in this worker (a Ray worker starts with the default)."""
+        set_cache_dir(self.cache_dir)
+
+
+def _file_stamp(path) -> list:
+    st = Path(path).stat()
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _warning_texts(caught) -> list[str]:
+    return sorted({" ".join(str(w.message).split()) for w in caught})
+
+
+# ----------------------------------------------------------------------------- per shape
+def prepare_shape_task(name: str, path: str, ctx: WorkContext) -> dict:
+    """Load one shape, prepare it as the matcher will (eigenbasis into the disk cache) and
+    return its record: vertex count, content hash, shape-DNA signature. Raises on an
+    unreadable or unusable file (the caller records it)."""
+    ctx.enter()
+    folder = ctx.folder
+    stamp = _file_stamp(path)
+    rec_path = folder.record_path(name)
+    if rec_path.exists():
+        try:
+            rec = json.loads(rec_path.read_text())
+            if rec.get("stamp") == stamp and rec.get("key") == ctx.key and rec.get("path") == str(path):
+                return dict(rec, reused=True)
+        except (OSError, json.JSONDecodeError):
+            pass
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shape = load(path)
+        P = prepare(shape, ctx.settings, device=ctx.device)
+    rec = {"name": name, "path": str(path), "stamp": stamp, "key": ctx.key, "n_vertices": int(shape.n_vertices),
+           "kind": "mesh" if shape.is_mesh else "point_cloud", "hash": shape.content_hash,
+           "signature": [round(float(x), 6) for x in signature(P.evals)], "warnings": _warning_texts(caught),
+           "time_s": round(time.perf_counter() - t0, 4)}
+    write_json(rec_path, rec)
+    return dict(rec, reused=False)
+
+
+def match_template_task(name: str, path: str, shape_hash: str, template: dict, ctx: WorkContext) -> dict:
+    """The direct map of one shape to the template (``shapecorr.match(shape, template)``),
+    kept in ``work/direct/NAME.npz``: ``to_template`` (template vertex per shape vertex),
+    ``from_template`` (shape vertex per template vertex) and the confidence."""
+    ctx.enter()
+    dest = ctx.folder.direct_path(name)
+    done = read_npz(dest) if dest.exists() else None
+    if done is not None and str(done["template_hash"]) == template["hash"] and str(done["key"]) == ctx.key \
+            and str(done["shape_hash"]) == shape_hash:
+        return _direct_summary(name, done, reused=True)
+    t0 = time.perf_counter()
+    if name == template["name"]:
+        n = int(template["n_vertices"])
+        ident = np.arange(n)
+        arrays = dict(to_template=ident, from_template=ident, confidence=1.0, threshold=0.0, timings="{}",
+                      warnings="[]")
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = match(path, template["path"], ctx.settings, device=ctx.device)
+        arrays = dict(to_template=m.p2p_12, from_template=m.p2p_21, confidence=float(m.info["confidence"]),
+                      threshold=float(m.info["confidence_threshold"]), timings=json.dumps(m.timings),
+                      warnings=json.dumps(_warning_texts(caught)))
+    arrays.update(template_hash=template["hash"], key=ctx.key, shape_hash=shape_hash,
+                  time_s=time.perf_counter() - t0)
+    write_npz(dest, **arrays)
+    return _direct_summary(name, arrays, reused=False)
+
+
+def _direct_summary(name: str, d: dict, *, reused: bool) -> dict:
+    return {"name": name, "confidence": float(d["confidence"]), "threshold": float(d["threshold"]),
+            "time_s": round(float(d["time_s"]), 4), "timings": json.loads(str(d["timings"])),
+            "warnings": json.loads(str(d["warnings"])), "reused": reused}
+
+
+def match_pair_task(a: dict, b: dict, ctx: WorkContext) -> dict:
+    """An independent pairwise map between neighbours ``a`` and ``b`` (their records; kept in
+    ``work/edges/A--B.npz``:
+    ``p2p_ab`` vertex of b per vertex of a, ``p2p_ba`` the other way, the confidence)."""
+    ctx.enter()
+    (a, path_a, hash_a), (b, path_b, hash_b) = ((r["name"], r["path"], r["hash"]) for r in (a, b))
+    dest = ctx.folder.edge_path(a, b)
+    hashes = f"{hash_a}:{hash_b}"
+    done = read_npz(dest) if dest.exists() else None
+    if done is not None and str(done["key"]) == ctx.key and str(done["hashes"]) == hashes:
+        return {"a": a, "b": b, "confidence": float(done["confidence"]), "threshold": float(done["threshold"]),
+                "time_s": round(float(done["time_s"]), 4), "reused": True}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = match(path_a, path_b, ctx.settings, device=ctx.device)
+    arrays = dict(p2p_ab=m.p2p_12, p2p_ba=m.p2p_21, confidence=float(m.info["confidence"]),
+                  threshold=float(m.info["confidence_threshold"]), key=ctx.key, hashes=hashes,
+                  time_s=time.perf_counter() - t0)
+    write_npz(dest, **arrays)
+    return {"a": a, "b": b, "confidence": arrays["confidence"], "threshold": arrays["threshold"],
+            "time_s": round(arrays["time_s"], 4), "reused": False}
+
+
+# ----------------------------------------------------------------------------- joint refinement
+def basis_task(path: str, ctx: WorkContext, n_samples: int | None) -> cons.Basis:
+    """The prepared shape's basis for the joint refinement (from the disk cache)."""
+    ctx.enter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        P = prepare(load(path), ctx.settings, device=ctx.device)
+    return cons.make_basis(P.evecs, P.mass, P.shape.vertices, n_samples, seed=ctx.settings.seed)
+
+
+def initial_edge_task(Bi: cons.Basis, Bj: cons.Basis, ctx: WorkContext, kind: str, a: str, b: str, k: int):
+    """``(X_ab, X_ba)`` at size ``k`` from an edge's stored vertex maps (``kind``: ``"template"``
+    for a shape's direct map, ``a`` the shape and ``b`` the template; ``"pair"`` for neighbours)."""
+    folder = ctx.folder
+    if kind == "template":
+        d = read_npz(folder.direct_path(a))
+        return cons.initial_edge_fmaps(Bi, Bj, d["from_template"], d["to_template"], k)
+    d = read_npz(folder.edge_path(a, b))
+    return cons.initial_edge_fmaps(Bi, Bj, d["p2p_ba"], d["p2p_ab"], k)
+
+
+def refit_edges_task(Bi: cons.Basis, Bj: cons.Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int):
+    return cons.refit_edge(Bi, Bj, Ai, Aj, k_next)
+
+
+def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.ndarray | None, template: dict,
+                    ctx: WorkContext, route: dict) -> dict:
+    """Write a shape's final maps to and from the template (``OUT/maps``), their confidence
+    (the pipeline's calibrated confidence of the final map) and its cycle figures before and
+    after the consistency step (``A`` None: the direct maps are kept)."""
+    ctx.enter()
+    folder = ctx.folder
+    direct = read_npz(folder.direct_path(name))
+    t0 = time.perf_counter()
+    if name == template["name"] or A is None:
+        to_t, from_t = direct["to_template"], direct["from_template"]
+    else:
+        to_t, from_t = cons.final_maps(B, BT, A)
+    rec = {"name": name, "direct_confidence": round(float(direct["confidence"]), 4), **route,
+           "roundtrip_before": cons.roundtrip_error(B.vertices, direct["to_template"], direct["from_template"]),
+           "roundtrip_after": cons.roundtrip_error(B.vertices, to_t, from_t)}
+    if name == template["name"]:
+        rec.update(confidence=1.0, confidence_low=False, threshold=float(direct["threshold"]))
+    else:
+        rec.update(_final_confidence(path, template["path"], B, BT, to_t, from_t, ctx))
+    write_indices(folder.to_template_path(name), to_t)
+    write_indices(folder.from_template_path(name), from_t)
+    rec["time_s"] = round(time.perf_counter() - t0, 4)
+    write_json(folder.confidence_path(name), rec)
+    return rec
+
+
+def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray,
+                      from_t: np.ndarray, ctx: WorkContext) -> dict:
+    """The pipeline's calibrated confidence of the final map ``shape -> template``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        P1 = prepare(load(path), ctx.settings, device=ctx.device)
+        P2 = prepare(load(template_path), ctx.settings, device=ctx.device)
+    k = min(B.k, BT.k, ctx.settings.k_final)
+    fmap_12 = p2p_to_fmap(from_t, P1.evecs[:, :k], P2.evecs[:, :k], P2.mass)
+    cand = assess(Candidate("collection", k, None, fmap_12, from_t, to_t), P1, P2,
+                  (confidence_descriptors(P1), confidence_descriptors(P2)))
+    c = cand.confidence
+    return {"confidence": round(float(c.value), 4), "confidence_low": bool(c.low), "threshold": float(c.threshold)}
+
+
+def triangle_task(B_template: cons.Basis, ctx: WorkContext, a: str, b: str, before: bool) -> tuple[float, float]:
+    """The cycle ``a -> b -> template -> a`` with the independent pairwise map of a neighbour
+    edge, for the maps to the template before (direct) or after (final files) the consistency
+    step: ``(error from a, error from b)`` (see :func:`consistency.triangle_error`)."""
+    folder = ctx.folder
+    e = read_npz(folder.edge_path(a, b))
+    if before:
+        ta, tb = read_npz(folder.direct_path(a))["to_template"], read_npz(folder.direct_path(b))["to_template"]
+    else:
+        ta, tb = folder.to_template(a), folder.to_template(b)
+    V = B_template.vertices
+    return cons.triangle_error(V, ta, tb, e["p2p_ab"]), cons.triangle_error(V, tb, ta, e["p2p_ba"])

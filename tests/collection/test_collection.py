@@ -1,0 +1,160 @@
+"""End to end: a folder of permuted copies of one shape (exact answers), in this process and on Ray."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from helpers import bumpy, inverse_permutation, permuted_copy, write_off
+
+import shapecorr
+from shapecorr.collection import (
+    CollectionError,
+    CollectionSettings,
+    collection,
+    compose,
+    ray_available,
+)
+
+MATCH = dict(preset="axiomatic", k_final=30, k_init=20)  # small sizes for 162-vertex shapes
+SETTINGS = CollectionSettings(k_init=10, step=10, samples=None, gallery_shapes=4)
+
+
+def make_folder(folder, n: int = 5, seed: int = 0) -> dict:
+    """``n`` permuted, moved copies of one shape (``s0``..) plus a broken file and a note;
+    returns each copy's permutation (vertex j of the copy is vertex perm[j] of the original)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shape = bumpy(2)
+    perms = {}
+    for i in range(n):
+        copy, perm = permuted_copy(shape, seed + i, rigid=True)
+        write_off(folder / f"s{i}.off", copy.vertices, copy.faces)
+        perms[f"s{i}"] = perm
+    (folder / "broken.off").write_text("OFF\n3 1 0\n0 0 0\n")
+    (folder / "notes.txt").write_text("not a shape\n")
+    return perms
+
+
+def truth_to(perms, a: str, b: str) -> np.ndarray:
+    """Vertex of b for each vertex of a."""
+    return inverse_permutation(perms[b])[perms[a]]
+
+
+def snapshot(folder) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coll")
+    shapecorr.set_cache_dir(root / "cache")
+    perms = make_folder(root / "shapes")
+    before = snapshot(root / "shapes")
+    res = collection(root / "shapes", out=root / "out", engine="local", settings=SETTINGS, **MATCH)
+    return root, perms, res, before
+
+
+def test_layout_and_line_counts(done):
+    root, perms, res, before = done
+    out = root / "out"
+    assert (out / "template.txt").read_text().splitlines()[0] == res.template
+    assert sorted(res.names) == sorted(perms)
+    n_template = 162
+    for name in perms:
+        assert len((out / "maps" / f"{name}_to_template.txt").read_text().splitlines()) == 162
+        assert len((out / "maps" / f"template_to_{name}.txt").read_text().splitlines()) == n_template
+        conf = json.loads((out / "maps" / f"{name}_confidence.json").read_text())
+        assert 0.0 <= conf["confidence"] <= 1.0 and "direct_confidence" in conf
+    report = json.loads((out / "report.json").read_text())
+    for stage in ("prepare", "template", "match", "neighbours", "consistency", "maps", "gallery", "total"):
+        assert stage in report["timings_s"]
+    assert report["shapes"]["done"] == 5 and report["engine"]["name"] == "in-process"
+    assert (out / "gallery.png").stat().st_size > 1000
+    assert snapshot(root / "shapes") == before  # nothing written into the user's folder
+
+
+def test_broken_file_is_reported_and_the_rest_completes(done):
+    _, _, res, _ = done
+    assert [f["name"] for f in res.failures] == ["broken"]
+    assert res.failures[0]["stage"] == "prepare" and "ShapeParseError" in res.failures[0]["error"]
+    assert "broken" not in res.names
+
+
+def test_maps_are_exact_and_compose(done):
+    root, perms, res, _ = done
+    T = res.template
+    for name in perms:
+        np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, T))
+        np.testing.assert_array_equal(res.from_template(name), truth_to(perms, T, name))
+    p2p_ab, p2p_ba = compose(root / "out", "s1", "s3")
+    np.testing.assert_array_equal(p2p_ab, truth_to(perms, "s1", "s3"))
+    np.testing.assert_array_equal(p2p_ba, truth_to(perms, "s3", "s1"))
+    c = res.report["consistency"]
+    assert c["joint_refinement"] and c["neighbour_edges"] > 0
+    assert c["roundtrip_after"] == 0.0 and c["triangle_after"] == 0.0  # cycles close
+
+
+def test_rerun_resumes_without_recomputing(done, monkeypatch):
+    root, perms, _, _ = done
+    from shapecorr.collection import work
+
+    calls = []
+
+    def counting_match(a, b, *args, **kwargs):
+        calls.append((str(a), str(b)))
+        return real_match(a, b, *args, **kwargs)
+
+    real_match = work.match
+    monkeypatch.setattr(work, "match", counting_match)
+    res = collection(root / "shapes", out=root / "out", engine="local", settings=SETTINGS, **MATCH)
+    assert calls == []
+    reused = res.report["shapes"]["reused"]
+    assert reused["prepared_reused"] == 5 and reused["matched_reused"] == 5 and reused["consistency_reused"]
+    # one more shape: only it is matched (to the template, and to its neighbours)
+    shape = bumpy(2)
+    copy, perm = permuted_copy(shape, 11, rigid=True)
+    extra = root / "shapes2"
+    shutil.copytree(root / "shapes", extra)
+    write_off(extra / "s9.off", copy.vertices, copy.faces)
+    res = collection(extra, out=root / "out", engine="local", settings=SETTINGS, **MATCH)
+    assert calls and all("s9" in a or "s9" in b for a, b in calls)
+    assert res.report["shapes"]["reused"]["matched_reused"] == 5
+    np.testing.assert_array_equal(res.to_template("s9"), inverse_permutation(perms[res.template])[perm])
+
+
+def test_output_inside_the_input_folder_is_refused(tmp_path):
+    make_folder(tmp_path / "shapes", n=2)
+    with pytest.raises(CollectionError, match="never written"):
+        collection(tmp_path / "shapes", out=tmp_path / "shapes" / "out", engine="local", **MATCH)
+    with pytest.raises(CollectionError, match="no such file or folder"):
+        collection(tmp_path / "missing", out=tmp_path / "o", engine="local", **MATCH)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CollectionError, match="no shape files"):
+        collection(tmp_path / "empty", out=tmp_path / "o", engine="local", **MATCH)
+
+
+def test_given_template_and_python_entry_point(tmp_path):
+    perms = make_folder(tmp_path / "shapes", n=3)
+    res = shapecorr.collection(sorted((tmp_path / "shapes").glob("s*.off")), template="s2", out=tmp_path / "out",
+                               engine="local", settings=CollectionSettings(neighbours=0, gallery=False), **MATCH)
+    assert res.template == "s2" and res.report["template_chosen"] == "given"
+    assert not res.report["consistency"]["joint_refinement"]  # no neighbours: the direct maps
+    np.testing.assert_array_equal(res.map("s0", "s1"), truth_to(perms, "s0", "s1"))
+    with pytest.raises(CollectionError, match="not a shape of the collection"):
+        collection(tmp_path / "shapes", template="nope", out=tmp_path / "out2", engine="local", **MATCH)
+
+
+@pytest.mark.skipif(not ray_available(), reason="ray is not installed (extra 'collection')")
+def test_six_shapes_on_a_local_ray(tmp_path):
+    """The CI check on Ray: 6 permuted copies on a local Ray, exact maps, cycles closed."""
+    perms = make_folder(tmp_path / "shapes", n=6, seed=20)
+    res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="ray", num_cpus=2, settings=SETTINGS, **MATCH)
+    assert res.report["engine"]["name"] == "ray"
+    assert [f["name"] for f in res.failures] == ["broken"]
+    T = res.template
+    for name in perms:
+        np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, T))
+    np.testing.assert_array_equal(res.map("s0", "s5"), truth_to(perms, "s0", "s5"))
+    assert res.report["consistency"]["roundtrip_after"] == 0.0

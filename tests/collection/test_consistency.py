@@ -1,0 +1,118 @@
+"""Synchronization and consistent ZoomOut on collections with exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import bumpy, inverse_permutation
+
+from shapecorr.collection import consistency as cons
+from shapecorr.pipeline import load_preset, prepare
+
+
+def random_orthogonal(k: int, rng) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((k, k)))
+    return q * np.sign(np.diag(r))
+
+
+def test_synchronize_recovers_consistent_latent_bases():
+    rng = np.random.default_rng(0)
+    k, n = 6, 5
+    Q = [np.eye(k)] + [random_orthogonal(k, rng) for _ in range(n - 1)]  # shape 0 is the anchor
+    edges = [(1, 0), (2, 0), (3, 0), (4, 0), (1, 2), (2, 3), (3, 4)]
+    fmaps, weights = {}, {}
+    for i, j in edges:
+        fmaps[(i, j)] = Q[j] @ Q[i].T  # X_ij A_i = A_j
+        fmaps[(j, i)] = Q[i] @ Q[j].T
+        weights[(i, j)] = weights[(j, i)] = 1.0
+    res = cons.synchronize(n, 0, fmaps, weights, init=[None] + [np.eye(k)] * (n - 1))
+    for i in range(n):
+        np.testing.assert_allclose(res.A[i], Q[i], atol=1e-6)
+    assert res.residual < 1e-10
+
+
+def test_a_wrong_low_confidence_map_is_outvoted_by_neighbours():
+    rng = np.random.default_rng(1)
+    k, n = 5, 4
+    Q = [np.eye(k)] + [random_orthogonal(k, rng) for _ in range(n - 1)]
+    fmaps, weights = {}, {}
+    for i, j in [(1, 0), (2, 0), (3, 0), (1, 3), (2, 3)]:
+        fmaps[(i, j)], fmaps[(j, i)] = Q[j] @ Q[i].T, Q[i] @ Q[j].T
+        weights[(i, j)] = weights[(j, i)] = cons.edge_weight(0.95, 0.7)
+    wrong = random_orthogonal(k, rng)  # shape 3's direct map is wrong and not trusted
+    fmaps[(3, 0)], fmaps[(0, 3)] = wrong, wrong.T
+    weights[(3, 0)] = weights[(0, 3)] = cons.edge_weight(0.2, 0.7)
+    res = cons.synchronize(n, 0, fmaps, weights)
+    assert np.linalg.norm(res.A[3] - Q[3]) < 0.05 * np.linalg.norm(Q[3])
+    assert np.linalg.norm(wrong.T - Q[3]) > 1.0  # the direct map alone was far off
+
+
+def test_edge_weight():
+    assert cons.edge_weight(0.9, 0.7) == pytest.approx(0.81)
+    assert cons.edge_weight(0.5, 0.7) == pytest.approx(0.25 * cons.LOW_CONFIDENCE_FACTOR)
+    assert cons.edge_weight(0.0, 0.7) > 0
+
+
+def test_zoom_sizes():
+    assert cons.zoom_sizes(20, 50, 10) == [20, 30, 40, 50]
+    assert cons.zoom_sizes(20, 45, 10) == [20, 30, 40, 45]
+    assert cons.zoom_sizes(60, 50, 10) == [50]
+
+
+@pytest.fixture(scope="module")
+def permuted_collection():
+    """Five permuted copies of one shape: exact bases (permuted rows) and exact maps."""
+    shape = bumpy(2)
+    P = prepare(shape, load_preset("axiomatic", k_final=30, k_init=20), cache=False)
+    rng = np.random.default_rng(3)
+    perms = [np.arange(shape.n_vertices)] + [rng.permutation(shape.n_vertices) for _ in range(4)]
+    bases = [cons.make_basis(P.evecs[p], P.mass[p], P.shape.vertices[p], None) for p in perms]
+    return bases, perms
+
+
+def exact_p2p(perms, i, j):
+    """Vertex of copy i for each vertex of copy j (copy vertex v is original perms[.][v])."""
+    return inverse_permutation(perms[i])[perms[j]]
+
+
+def test_consistent_zoomout_repairs_a_wrong_direct_map(permuted_collection):
+    bases, perms = permuted_collection
+    n, T = len(bases), 0
+    edges = [(i, T) for i in range(1, n)] + [(1, 2), (2, 3), (3, 4), (1, 4)]
+    k0 = 10
+    fmaps, weights = {}, {}
+    for i, j in edges:
+        p_ji, p_ij = exact_p2p(perms, i, j), exact_p2p(perms, j, i)
+        conf = 0.95
+        if (i, j) == (3, T):  # shape 3's direct map: a random vertex map, low confidence
+            p_ji = np.random.default_rng(0).integers(0, bases[i].n, bases[j].n)
+            p_ij = np.random.default_rng(1).integers(0, bases[j].n, bases[i].n)
+            conf = 0.1
+        fmaps[(i, j)], fmaps[(j, i)] = cons.initial_edge_fmaps(bases[i], bases[j], p_ji, p_ij, k0)
+        weights[(i, j)] = weights[(j, i)] = cons.edge_weight(conf, 0.7)
+
+    def refit(A, k_next):
+        out = {}
+        for i, j in edges:
+            out[(i, j)], out[(j, i)] = cons.refit_edge(bases[i], bases[j], A[i], A[j], k_next)
+        return out
+
+    A, history = cons.consistent_zoomout(n, T, fmaps, weights, cons.zoom_sizes(k0, 30, 10), refit, refine_iters=1)
+    assert [h["k"] for h in history] == [10, 20, 30, 30]
+    for i in range(1, n):
+        to_t, from_t = cons.final_maps(bases[i], bases[T], A[i])
+        assert (to_t == exact_p2p(perms, T, i)).mean() > 0.97, i
+        assert (from_t == exact_p2p(perms, i, T)).mean() > 0.97, i
+        # the cycle shape -> template -> shape closes
+        assert cons.roundtrip_error(bases[i].vertices, to_t, from_t) < 0.01
+
+
+def test_cycle_figures_are_zero_for_exact_maps(permuted_collection):
+    bases, perms = permuted_collection
+    to_t = [exact_p2p(perms, 0, i) for i in range(len(perms))]
+    from_t = [exact_p2p(perms, i, 0) for i in range(len(perms))]
+    assert cons.roundtrip_error(bases[1].vertices, to_t[1], from_t[1]) == 0.0
+    assert cons.triangle_error(bases[0].vertices, to_t[1], to_t[2], exact_p2p(perms, 2, 1)) == 0.0
+    # a wrong pairwise map leaves the cycle open
+    wrong = np.roll(exact_p2p(perms, 2, 1), 7)
+    assert cons.triangle_error(bases[0].vertices, to_t[1], to_t[2], wrong) > 0.05

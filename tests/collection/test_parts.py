@@ -1,0 +1,126 @@
+"""Shape graph and template choice, the output folder and composition, the in-process executor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapecorr.collection import (
+    CollectionFolder,
+    InProcessExecutor,
+    compose,
+    graph,
+    make_executor,
+)
+from shapecorr.collection.store import write_indices, write_text
+from shapecorr.core import MatchFileError, SettingsError
+
+
+# ----------------------------------------------------------------------------- graph
+def test_medoid_is_the_middle_of_a_line():
+    sigs = [np.array([0.0, x]) for x in (0.0, 1.0, 2.5, 3.0, 10.0)]
+    assert graph.medoid(sigs) == 2  # sums: 16.5, 13.5, 12.5, 13, 34.5 ... the smallest at 2.5
+
+
+def test_medoid_matches_a_naive_loop_and_samples_large_collections():
+    rng = np.random.default_rng(0)
+    sigs = list(rng.standard_normal((40, 3)))
+    sums = [sum(float(np.linalg.norm(a - b)) for b in sigs) for a in sigs]
+    assert graph.medoid(sigs) == int(np.argmin(sums))
+    sampled = graph.medoid(sigs, sample=10, seed=1)  # the medoid of a seeded sample of 10
+    assert sampled == graph.medoid(sigs, sample=10, seed=1) and 0 <= sampled < 40
+
+
+def test_signature_skips_the_constant_mode_and_is_log():
+    ev = np.array([0.0, 1.0, np.e, np.e ** 2])
+    np.testing.assert_allclose(graph.signature(ev, 3), [0.0, 1.0, 2.0])
+
+
+def test_nearest_neighbours_and_graph():
+    sigs = [np.array([x]) for x in (0.0, 1.0, 2.1, 3.3, 4.6)]
+    nn = graph.nearest_neighbours(sigs, 2)
+    assert nn[0].tolist() == [1, 2]
+    assert nn[2].tolist() == [1, 3]
+    assert nn[4].tolist() == [3, 2]
+    edges = graph.shape_graph(sigs, 1, template=2)
+    # nearest: 0->1, 1->0, 2->1 (template: left out), 3->2 (template: out), 4->3
+    assert edges == [(0, 1), (3, 4)]
+    assert graph.nearest_neighbours(sigs[:1], 3).shape == (1, 0)
+
+
+def test_signatures_of_different_lengths_are_cut_to_the_shortest():
+    assert graph.medoid([np.zeros(5), np.ones(3), np.full(4, 0.4)]) == 2
+
+
+# ----------------------------------------------------------------------------- store
+@pytest.fixture
+def fake_collection(tmp_path):
+    """Template T (4 vertices), A (3 vertices), B (5 vertices) with hand-written maps."""
+    f = CollectionFolder(tmp_path / "out")
+    write_text(f.template_path, "T\n/somewhere/T.off\n")
+    maps = {"T": ([0, 1, 2, 3], [0, 1, 2, 3]), "A": ([3, 0, 1], [1, 2, 2, 0]), "B": ([0, 0, 1, 2, 3], [1, 2, 3, 4])}
+    for name, (to_t, from_t) in maps.items():
+        write_indices(f.to_template_path(name), to_t)
+        write_indices(f.from_template_path(name), from_t)
+    return f, maps
+
+
+def test_compose_is_the_composition_of_the_files(fake_collection):
+    f, maps = fake_collection
+    p2p_ab, p2p_ba = compose(f, "A", "B")
+    assert p2p_ab.tolist() == [np.array(maps["B"][1])[t] for t in maps["A"][0]]
+    assert p2p_ab.tolist() == [4, 1, 2]
+    assert p2p_ba.tolist() == [1, 1, 2, 2, 0]
+    assert f.names() == ["A", "B", "T"]
+    assert f.template() == "T" and f.template_file() == "/somewhere/T.off"
+    # through the template itself: the map to the template
+    assert compose(f, "A", "T")[0].tolist() == maps["A"][0]
+
+
+def test_compose_errors_name_the_problem(fake_collection, tmp_path):
+    f, _ = fake_collection
+    with pytest.raises(MatchFileError, match="no map for 'C'"):
+        compose(f, "A", "C")
+    with pytest.raises(MatchFileError, match="not a collection output"):
+        compose(tmp_path, "A", "B")
+    write_indices(f.to_template_path("A"), [9, 0, 1])  # beyond the template
+    with pytest.raises(MatchFileError, match="different runs"):
+        compose(f, "A", "B")
+
+
+def test_atomic_writes_leave_no_partial_files(tmp_path):
+    write_indices(tmp_path / "m.txt", np.arange(3))
+    assert (tmp_path / "m.txt").read_text() == "0\n1\n2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.txt"]
+
+
+# ----------------------------------------------------------------------------- executors
+def _square(x):
+    return x * x
+
+
+def _boom(x):
+    raise ValueError(f"bad {x}")
+
+
+def test_in_process_executor_defers_and_resolves_handles():
+    ex = InProcessExecutor()
+    big = ex.put(np.arange(4))
+    h = ex.call(np.sum, big)
+    h2 = ex.call(_square, h)  # a handle as an argument stands for its value
+    assert ex.get(h2) == 36
+    bad = ex.call(_boom, 3)
+    done = list(ex.as_completed([h, bad, h2]))
+    assert done == [h, bad, h2]
+    with pytest.raises(ValueError, match="bad 3"):
+        ex.get(bad)
+    with pytest.raises(ValueError, match="bad 3"):  # again, as Ray does
+        ex.get(bad)
+
+
+def test_make_executor_choices():
+    assert isinstance(make_executor("local"), InProcessExecutor)
+    with pytest.raises(SettingsError, match="engine="):
+        make_executor("spark")
+    with pytest.raises(SettingsError, match="address"):
+        make_executor("local", address="ray://x:1")
