@@ -39,6 +39,9 @@ def register(subparsers) -> None:
                    help="open the shapes without starting the match (Ctrl+M starts it)")
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect shapes (zero-area faces, ...) instead of opening them with warnings")
+    p.add_argument("--collection", metavar="OUT",
+                   help="open a collection (the --out folder of `shapecorr collection`): the template and one "
+                        "shape with its map; Page Down / Page Up step through the shapes")
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -80,6 +83,8 @@ def run(args) -> int:
         if not torch.cuda.is_available():
             raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
     _check_viewer_deps()
+    if args.collection:  # the template and the collection's shapes, one at a time
+        return _run_collection(args)
     try:
         from apps.viewer.app import run_viewer
     except ImportError as exc:
@@ -113,3 +118,15 @@ def preset_with_overrides(preset: str | None, overrides: dict):
         path.write_text(yaml.safe_dump({"description": f"{preset or 'default'} with {overrides}",
                                         **settings.to_dict()}, sort_keys=False))
         yield str(path)
+
+
+def _run_collection(args) -> int:
+    if args.source or args.target or args.match_dir:
+        raise CommandError("--collection opens the collection's own shapes; give no SOURCE, TARGET or --map.")
+    from ..collection import CollectionFolder
+
+    CollectionFolder(args.collection).check()
+    from apps.viewer.collection import run_collection_viewer
+
+    return run_collection_viewer(args.collection, preset=args.preset, device=args.device, strict=args.strict,
+                                 screenshot=args.screenshot)
