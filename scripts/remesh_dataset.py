@@ -109,7 +109,7 @@ def anisotropic_remesh(v: np.ndarray, f: np.ndarray, n_vertices: int, rng: np.ra
     factor = float(rng.uniform(*stretch))
     S = stretch_matrix(direction, factor)
     vs = v @ S.T
-    vr, fr = isotropic_remesh(vs, f, int(round(1.3 * n_vertices)))
+    vr, fr = isotropic_remesh(vs, f, round(1.3 * n_vertices))
     vr, fr = decimate(vr, fr, n_vertices)
     vr = vr @ np.linalg.inv(S).T
     return vr, fr, {"stretch_direction": direction.round(6).tolist(), "stretch_factor": round(factor, 4)}
@@ -139,15 +139,15 @@ def remesh_one(ds, name: str, out: Path, args) -> dict:
 
     rng = np.random.default_rng(shape_seed(args.seed, name))
     lo, hi = np.log(args.min_vertices), np.log(args.max_vertices)
-    n_target = int(round(np.exp(rng.uniform(lo, hi))))
+    n_target = round(np.exp(rng.uniform(lo, hi)))
     shape = load(ds.shape_path(name), warn=False)
     v, f = np.asarray(shape.vertices, dtype=np.float64), np.asarray(shape.faces, dtype=np.int64)
     t0 = time.perf_counter()
     vr, fr, how = anisotropic_remesh(v, f, n_target, rng, stretch=tuple(args.stretch))
     save(Shape(vr, fr, name=name), out / f"{name}.off")
     unit = 100.0 / np.sqrt(mesh_area(v, f))
-    record = {"name": name, "n_original": int(len(v)), "n_target": n_target, "n_vertices": int(len(vr)),
-              "n_faces": int(len(fr)), **how, "time_s": round(time.perf_counter() - t0, 2)}
+    record = {"name": name, "n_original": len(v), "n_target": n_target, "n_vertices": len(vr),
+              "n_faces": len(fr), **how, "time_s": round(time.perf_counter() - t0, 2)}
     for sym in (False, True):
         if sym and not ds.has_sym(name):
             continue

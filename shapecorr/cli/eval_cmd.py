@@ -89,7 +89,6 @@ def run(args) -> int:
         find_pairs_file,
         read_pairs,
     )
-
     from .match_cmd import model_overrides
 
     settings = load_preset(args.preset, **model_overrides(args))
