@@ -113,3 +113,11 @@ def test_eval_bad_input_exit_2(tiny_dataset, tmp_path, capsys, case, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("shapecorr eval: error:") and message in err[0], err
     assert not out.exists() or case == "out_is_file"
+
+
+def test_eval_missing_model_is_one_line_and_exit_2(tiny_dataset, tmp_path, capsys):
+    rc = main(["eval", str(tiny_dataset), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "none.npz")])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1
+    assert lines[0].startswith("shapecorr eval: error: --model ") and "none.npz: no such file" in lines[0]
+    assert not (tmp_path / "o").exists()

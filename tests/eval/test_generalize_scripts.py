@@ -1,0 +1,108 @@
+"""scripts/remesh_dataset.py and scripts/bench_generalize.py: their pieces on small generated
+shapes (the benchmark data in ../shared is not needed)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import ellipsoid, write_off, write_vts
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _load(name):
+    sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def remesh():
+    return _load("remesh_dataset")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("bench_generalize")
+
+
+def test_stretch_is_a_scaling_along_one_direction(remesh):
+    d = np.array([1.0, 2.0, 2.0]) / 3.0
+    S = remesh.stretch_matrix(d * 5, 3.0)
+    assert np.allclose(S @ d, 3.0 * d)
+    across = np.cross(d, [0.0, 0.0, 1.0])
+    assert np.allclose(S @ across, across)
+    assert remesh.edge_length_for(np.sqrt(3.0) / 4 * 2 * 100, 100) == pytest.approx(1.0)
+
+
+def test_ground_truth_goes_to_the_nearest_new_vertex(remesh):
+    new = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    idx, dist = remesh.transport_ground_truth(np.array([[0.9, 0.1, 0], [0.1, 0.2, 0]]), new)
+    assert idx.tolist() == [1, 0] and dist == pytest.approx([np.sqrt(0.02), np.sqrt(0.05)])
+
+
+def test_remesh_dataset_end_to_end(remesh, tmp_path):
+    """Two ellipsoids remeshed to new, different connectivity within the asked range; the
+    transported ground truth stays on the same points (within the new mesh's spacing), the
+    mirrored one too, and the point-cloud set keeps the original vertices and ground truth."""
+    pytest.importorskip("pymeshlab")
+    pytest.importorskip("fast_simplification")
+    from shapecorr import load
+
+    src = tmp_path / "src"
+    (src / "corres").mkdir(parents=True)
+    v, f, mirror = ellipsoid(24, 32)
+    gt = np.arange(0, len(v), 3)
+    for name, bend in (("ell_a", 0.0), ("ell_b", 0.2)):
+        vv = v.copy()
+        vv[:, 1] += bend * vv[:, 2] ** 2
+        write_off(src / f"{name}.off", vv, f)
+        write_vts(src / "corres" / f"{name}.vts", gt)
+        write_vts(src / "corres" / f"{name}.sym.vts", mirror[gt])
+    out, pc = tmp_path / "remeshed", tmp_path / "pc"
+    assert remesh.main([str(src), "--out", str(out), "--names", "ell_a", "ell_b", "--min-vertices", "300",
+                        "--max-vertices", "1200", "--point-clouds", str(pc)]) == 0
+    meta = json.loads((out / "remesh.json").read_text())
+    assert [r["name"] for r in meta["shapes"]] == ["ell_a", "ell_b"]
+    for r in meta["shapes"]:
+        new = load(out / f"{r['name']}.off", warn=False)
+        assert new.is_mesh and 0.7 * r["n_target"] <= new.n_vertices <= 1.3 * r["n_target"]
+        assert 300 * 0.7 <= new.n_vertices <= 1200 * 1.3 and new.n_vertices != len(v)
+        old = load(src / f"{r['name']}.off", warn=False)
+        spacing = np.sqrt(new.area / new.n_vertices)
+        for sym, idx_old in (("", gt), (".sym", mirror[gt])):
+            idx = np.loadtxt(out / "corres" / f"{r['name']}{sym}.vts", dtype=np.int64) - 1
+            assert len(idx) == len(gt)
+            assert np.linalg.norm(new.vertices[idx] - old.vertices[idx_old], axis=1).max() < 2 * spacing
+    assert (out / "test_pairs.txt").read_text() == "ell_a\tell_b\n"
+    cloud = load(pc / "ell_a.ply", warn=False)
+    assert not cloud.is_mesh and np.allclose(cloud.vertices, v, atol=1e-5)
+    assert (pc / "corres" / "ell_a.vts").read_text() == (src / "corres" / "ell_a.vts").read_text()
+
+
+def test_bench_pieces(bench, tmp_path):
+    """Per-class limits, model keys that change with the file's content, targets, and rows that
+    survive an interrupted write."""
+    pairs = [("cat0", "cat1"), ("cat0", "cat2"), ("dog0", "dog1"), ("cat1", "cat2")]
+    bs = bench.BenchSet("tosca", None, [])
+    assert bench.limit_per_class(pairs, 1, bs.klass) == [("cat0", "cat1"), ("dog0", "dog1")]
+    assert bench.limit_per_class(pairs, None, bs.klass) == pairs
+    assert bench.model_key(None)[0] == "preset-models" and bench.model_key("faust_r_wks") == ("faust_r_wks",) * 2
+    model = tmp_path / "m.npz"
+    model.write_bytes(b"one")
+    k1 = bench.model_key(str(model))
+    model.write_bytes(b"two")
+    assert k1[1] == bench.model_key(str(model))[1] == "m" and k1[0] != bench.model_key(str(model))[0]
+    s = {"mean": 2.0, "n_above_5": 1, "share_above_5": 0.04}
+    assert bench.target_text("tosca", s) == "met" and bench.target_text("remeshed", s) == "not met"
+    assert bench.target_text("pc", s) == "met" and bench.target_text("catlion", s) == "–"
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"set": "faust", "method": "m", "source": "a", "target": "b"}) + "\n{\"set\": ")
+    assert [bench.row_key(r) for r in bench.read_rows(rows)] == [("faust", "m", "a", "b")]
