@@ -19,11 +19,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import Shape
-from .surface import SurfaceMap, candidate_faces, project_on_faces
+from .surface import SurfaceMap, candidate_faces, project_on_faces, project_on_surface
 
 log = logging.getLogger(__name__)
 
-PRECISE_METHODS = ("spectral", "vertex")
+PRECISE_METHODS = ("spectral", "vertex", "register")
 
 
 class SpectralBases(NamedTuple):
@@ -90,14 +90,19 @@ def precise_map_arrays(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarr
 
 def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral", k: int | None = None,
                 iterations: int = 3, rings: int = 2, device: str = "cpu", cache: bool | None = None,
-                bases: SpectralBases | None = None) -> SurfaceMap:
+                bases: SpectralBases | None = None, register_settings=None, progress=None) -> SurfaceMap:
     """For each target vertex, a point on the source surface (:class:`SurfaceMap`).
 
     method:
       - ``"spectral"`` (default): refine ``match.p2p_21`` by projecting each target vertex's
         spectral embedding onto the source triangles through ``match.fmap_12`` (smooth, sub-vertex
         precision; ``k`` and ``iterations`` as in :func:`precise_map_arrays`);
-      - ``"vertex"``: the vertex map itself (each point sits on a source vertex).
+      - ``"vertex"``: the vertex map itself (each point sits on a source vertex);
+      - ``"register"``: deform the source onto the target starting from the match's vertex maps
+        (ARAP-regularized non-rigid ICP, :func:`shapecorr.deform.register.register` with
+        ``register_settings``), then take for each target vertex the closest point of the
+        deformed source surface (precise wherever the two surfaces are brought together,
+        whatever the two meshings; ``progress`` as there).
     A point-cloud source has no triangles: the vertex map is used whatever the method.
     """
     if method not in PRECISE_METHODS:
@@ -108,8 +113,22 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
                          "(use the vertex map match.p2p_21).")
     if method == "vertex":
         return SurfaceMap.from_vertex_map(match.p2p_21, source.faces)
+    if method == "register":
+        return registered_map(match, source, target, settings=register_settings, progress=progress)
     bases = bases or spectral_bases(match, source, target, device=device, cache=cache)
     smap, ratio = precise_map_arrays(np.asarray(match.fmap_12), bases.evecs1, bases.evecs2, source.faces,
                                      match.p2p_21, mass2=bases.mass2, k=k, iterations=iterations, rings=rings)
     log.info("precise map: embedding residual reduced to %.2f of the vertex map's (median)", float(np.median(ratio)))
+    return smap
+
+
+def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None) -> SurfaceMap:
+    """The precise map read off a registration: each target vertex -> the closest point of the
+    source deformed onto the target (see :func:`precise_map`, ``method="register"``)."""
+    from ..deform.register import register
+
+    reg = register(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress)
+    smap, dist = project_on_surface(target.vertices, reg.vertices, source.faces)
+    log.info("registered map: median distance of the target vertices to the deformed source %.3g "
+             "(x sqrt(area))", float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
     return smap

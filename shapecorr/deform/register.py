@@ -1,0 +1,324 @@
+"""Non-rigid registration: deform the source onto the target, starting from a vertex map.
+
+A vertex map between two independently meshed shapes is only as precise as the meshes are
+fine, and a wrong vertex here and there is common. Registration makes it precise: the source
+surface itself is deformed until it lies on the target, and the map is then read off as the
+closest point of the deformed source to each target vertex (a face and barycentric weights;
+:func:`shapecorr.transfer.precise_map` with ``method="register"`` does that).
+
+The method is an ARAP-regularized non-rigid ICP (in the spirit of Amberg et al. 2007, "Optimal
+step nonrigid ICP", with the as-rigid-as-possible energy of :mod:`.arap` as the regularizer):
+
+1. a similarity transform (rotation, uniform scale, translation) that best aligns the source to
+   the target through the vertex map (weighted Procrustes, trimmed of the worst pairs);
+2. a first deformation that pulls each source vertex towards the target vertices matched to it
+   (both directions of the map), under a stiff ARAP energy: wrong matches are outvoted by their
+   neighbours instead of tearing the surface;
+3. ICP stages with a shrinking stiffness: closest-point pairs in both directions (deformed
+   source vertex -> nearest target vertex, target vertex -> nearest deformed source vertex),
+   pairs whose normals disagree or that are far apart are dropped, and the deformation
+   minimizes ``stiffness * E_arap + sum_pairs w (alpha |x - q|^2 + beta (n . (x - q))^2)``: the
+   point-to-plane term lets the surfaces slide along each other (exact on smooth parts
+   whatever the two meshings), the small point-to-point term keeps them from drifting. Each
+   pairing is followed by a few local-global iterations (rotations, then one sparse solve of
+   the ``3n x 3n`` system, factored once per pairing).
+
+All lengths are measured in units of the target's ``sqrt(area)``, so the settings do not depend
+on the shapes' size or resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..core import Shape
+from ..core.errors import SettingsError, ShapeError
+from .arap import (
+    arap_operators,
+    cell_energy,
+    covariances,
+    identity_rotations,
+    make_factor,
+    rotation_rhs,
+    rotations_newton,
+    rotations_svd,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise SettingsError(message)
+
+
+@dataclass(frozen=True)
+class RegisterSettings:
+    """How the source is deformed onto the target (lengths in units of the target's sqrt(area)).
+
+    stiffness : ARAP weight of each ICP stage, shrinking (stiff first: the shapes are brought
+        together as a whole; soft last: details are fitted).
+    init_stiffness, init_iterations : ARAP weight and local-global iterations of the first
+        deformation, towards the vertex map's matches.
+    pairings : closest-point pairings per stage.
+    inner_iterations : local-global iterations per pairing.
+    point_to_point, point_to_plane : weights of the two data terms.
+    normal_cos : pairs whose normals make a larger angle than ``arccos(normal_cos)`` are dropped.
+    max_distance : pairs further apart than this (and than ``distance_factor`` times the median
+        pair distance) are dropped.
+    trim : fraction of the vertex map's pairs ignored (the worst) by the similarity alignment.
+    knn : neighbours of the ARAP graph when the source is a point cloud.
+    """
+
+    stiffness: tuple = (0.003, 0.001, 3e-4, 1e-4, 3e-5)
+    init_stiffness: float = 0.003
+    init_iterations: int = 20
+    pairings: int = 4
+    inner_iterations: int = 2
+    point_to_point: float = 0.01
+    point_to_plane: float = 1.0
+    normal_cos: float = 0.5
+    max_distance: float = 0.1
+    distance_factor: float = 4.0
+    trim: float = 0.2
+    knn: int = 8
+    solver: str = "auto"
+
+    def __post_init__(self):
+        object.__setattr__(self, "stiffness", tuple(self.stiffness))
+        _check(len(self.stiffness) >= 1 and all(isinstance(s, (int, float)) and s > 0 for s in self.stiffness),
+               f"stiffness must be a list of positive numbers, got {self.stiffness!r}.")
+        for name in ("init_stiffness", "max_distance", "distance_factor"):
+            v = getattr(self, name)
+            _check(isinstance(v, (int, float)) and v > 0, f"{name} must be a positive number, got {v!r}.")
+        for name in ("point_to_point", "point_to_plane"):
+            v = getattr(self, name)
+            _check(isinstance(v, (int, float)) and v >= 0, f"{name} must be a number >= 0, got {v!r}.")
+        _check(self.point_to_point + self.point_to_plane > 0, "point_to_point and point_to_plane cannot both be 0.")
+        for name in ("pairings", "inner_iterations", "init_iterations", "knn"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{name} must be an integer >= 1, got {v!r}.")
+        _check(isinstance(self.normal_cos, (int, float)) and -1 <= self.normal_cos < 1,
+               f"normal_cos must be in [-1, 1), got {self.normal_cos!r}.")
+        _check(isinstance(self.trim, (int, float)) and 0 <= self.trim < 1, f"trim must be in [0, 1), got {self.trim!r}.")
+
+
+class Registration(NamedTuple):
+    """The deformed source and how well it fits."""
+
+    vertices: np.ndarray  # (n1, 3) the source deformed onto the target, in the target's coordinates
+    rest: np.ndarray  # (n1, 3) the source after the similarity alignment only
+    fit: list  # per pairing: (stiffness, median pair distance / sqrt(area), pairs kept)
+    seconds: float
+
+
+# ----------------------------------------------------------------------------- pieces
+def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(s, R, t)`` minimizing ``sum w |s R src + t - dst|^2`` (Umeyama 1991), R a rotation."""
+    w = weights / weights.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    a, b = src - mu_s, dst - mu_d
+    cov = (b * w[:, None]).T @ a
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(U @ Vt)) or 1.0
+    D = np.diag([1.0, 1.0, d])
+    R = U @ D @ Vt
+    var = (w * (a ** 2).sum(1)).sum()
+    s = float((S * np.diag(D)).sum() / max(var, 1e-300))
+    return s, R, mu_d - s * R @ mu_s
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
+    """Area-weighted unit vertex normals of a mesh; PCA normals oriented outward for a point cloud."""
+    if faces is None:
+        from ..core.pointcloud import outward_normals
+
+        return outward_normals(vertices)
+    return Shape(vertices, faces, validate=False).vertex_normals
+
+
+def vertex_mass(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
+    """Lumped (one third of the adjacent triangle areas) vertex areas; uniform for a point cloud."""
+    n = len(vertices)
+    if faces is None:
+        return np.full(n, 1.0 / n)
+    v = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+    return np.bincount(faces.ravel(), weights=np.repeat(area / 3.0, 3), minlength=n)
+
+
+class _Pairs(NamedTuple):
+    """Data pairs: source vertex ``i`` should reach ``q`` (normal ``n``), weight ``w``."""
+
+    i: np.ndarray
+    q: np.ndarray
+    n: np.ndarray
+    w: np.ndarray
+
+
+def _point_pairs_system(corners: np.ndarray, bary: np.ndarray, q: np.ndarray, w: np.ndarray, n1: int):
+    """``(3n, 3n)`` matrix and ``(n, 3)`` right-hand side of ``sum_p w_p |sum_k bary_pk x_{corners_pk} - q_p|^2``
+    (points on the source surface pulled towards target positions)."""
+    p = len(corners)
+    B = sp.csr_matrix((bary.ravel(), (np.repeat(np.arange(p), 3), corners.ravel())), shape=(p, n1))
+    BtW = B.T @ sp.diags(w)
+    return sp.kron(BtW @ B, sp.identity(3), format="csr"), BtW @ q
+
+
+def _concat(*pairs: _Pairs) -> _Pairs:
+    return _Pairs(*(np.concatenate(parts) for parts in zip(*pairs)))
+
+
+def _data_system(pairs: _Pairs, n1: int, alpha: float, beta: float):
+    """Block-diagonal ``(3n, 3n)`` matrix and ``(n, 3)`` right-hand side of
+    ``sum w (alpha |x_i - q|^2 + beta (n . (x_i - q))^2)``."""
+    W = pairs.w[:, None, None] * (alpha * np.eye(3) + beta * pairs.n[:, :, None] * pairs.n[:, None, :])  # (p, 3, 3)
+    blocks = np.zeros((n1, 3, 3))
+    np.add.at(blocks, pairs.i, W)
+    rhs = np.zeros((n1, 3))
+    np.add.at(rhs, pairs.i, (W @ pairs.q[:, :, None])[:, :, 0])
+    rows = (3 * np.arange(n1)[:, None, None] + np.arange(3)[None, :, None]).repeat(3, axis=2)
+    cols = rows.transpose(0, 2, 1)
+    D = sp.csr_matrix((blocks.ravel(), (rows.ravel(), cols.ravel())), shape=(3 * n1, 3 * n1))
+    return D, rhs
+
+
+def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettings) -> tuple[_Pairs, float]:
+    """Closest-vertex pairs both ways, filtered by normals and distance."""
+    from scipy.spatial import cKDTree
+
+    d12, j = tree2.query(x)  # deformed source vertex -> nearest target vertex
+    d21, i = cKDTree(x).query(V2)  # target vertex -> nearest deformed source vertex
+    med = float(np.median(np.concatenate([d12, d21])))
+    limit = min(settings.max_distance * scale, max(settings.distance_factor * med, 1e-12 * scale))
+    keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos)
+    keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos)
+    src = np.arange(len(x))
+    pairs = _concat(_Pairs(src[keep1], V2[j[keep1]], N2[j[keep1]], m1[keep1]),
+                    _Pairs(i[keep2], V2[keep2], N2[keep2], m2[keep2]))
+    return pairs, med / scale
+
+
+def _map_pairs(p2p_21, p2p_12, V2, N2, m1, m2) -> _Pairs:
+    """Pairs from the vertex map (both directions when ``p2p_12`` is given)."""
+    parts = [_Pairs(np.asarray(p2p_21), V2, N2, m2)]
+    if p2p_12 is not None:
+        p2p_12 = np.asarray(p2p_12)
+        parts.append(_Pairs(np.arange(len(p2p_12)), V2[p2p_12], N2[p2p_12], m1))
+    return _concat(*parts)
+
+
+class _ArapFit:
+    """Minimizes ``stiffness * E_arap(x) + data(x)`` by local-global iterations; the
+    ``(3n, 3n)`` system is factored once per set of pairs."""
+
+    def __init__(self, rest: np.ndarray, faces, settings: RegisterSettings):
+        self.n = len(rest)
+        self.ops = arap_operators(rest, cell_energy(rest, faces, settings.knn))
+        self.Q3 = sp.kron(self.ops.Q, sp.identity(3), format="csr")
+        self.settings = settings
+        self.R = identity_rotations(self.n)
+        self._warm = False
+
+    def run(self, x: np.ndarray, pairs, stiffness: float, iterations: int, alpha: float,
+            beta: float) -> np.ndarray:
+        """``pairs``: :class:`_Pairs`, or an already assembled ``(matrix, rhs)`` data system."""
+        D, data_rhs = _data_system(pairs, self.n, alpha, beta) if isinstance(pairs, _Pairs) else pairs
+        factor = make_factor(stiffness * self.Q3 + D, self.settings.solver)
+        for _ in range(iterations):
+            A = covariances(self.ops, x)
+            self.R = rotations_newton(A, self.R, steps=3) if self._warm else rotations_svd(A)
+            self._warm = True
+            rhs = stiffness * rotation_rhs(self.ops, self.R) + data_rhs
+            x = factor.solve(rhs.reshape(-1, 1)).reshape(self.n, 3)
+        return x
+
+
+# ----------------------------------------------------------------------------- registration
+def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=None,
+             settings: RegisterSettings | None = None, progress=None) -> Registration:
+    """Deform ``source`` onto ``target`` starting from the vertex map ``p2p_21`` (target vertex
+    -> source vertex; ``p2p_12`` is used too when given). Returns the :class:`Registration`;
+    its ``vertices`` are the deformed source in the target's coordinates (source vertex order).
+
+    ``init_points``: optionally ``(face (n2,), bary (n2, 3))``, a point on the source surface for
+    each target vertex (a precise map, e.g. the spectral one): the first deformation then pulls
+    these points, rather than the vertices of ``p2p_21``, towards the target vertices.
+
+    ``progress``: optional callable ``(stage: str, fraction)``.
+    """
+    t0 = time.perf_counter()
+    settings = settings or RegisterSettings()
+    V1, F1 = np.asarray(source.vertices, np.float64), source.faces
+    V2, F2 = np.asarray(target.vertices, np.float64), target.faces
+    p2p_21 = np.asarray(p2p_21, dtype=np.int64)
+    if p2p_21.shape != (len(V2),) or p2p_21.min() < 0 or p2p_21.max() >= len(V1):
+        raise ShapeError(f"p2p_21 must give a source vertex (0..{len(V1) - 1}) for each of the {len(V2)} target "
+                         f"vertices, got shape {p2p_21.shape}.")
+    if p2p_12 is not None:
+        p2p_12 = np.asarray(p2p_12, dtype=np.int64)
+        if p2p_12.shape != (len(V1),) or p2p_12.min() < 0 or p2p_12.max() >= len(V2):
+            raise ShapeError(f"p2p_12 must give a target vertex for each of the {len(V1)} source vertices.")
+    m2 = vertex_mass(V2, F2)
+    scale = float(np.sqrt(m2.sum()))  # lengths in units of the target's sqrt(area)
+    m2 = m2 / m2.sum()
+    N2 = vertex_normals(V2, F2)
+
+    # 1. similarity alignment through the map, trimmed of its worst pairs
+    src_pts, w = V1[p2p_21], m2
+    if init_points is not None and F1 is not None:
+        src_pts = (np.asarray(init_points[1])[:, :, None] * V1[F1[np.asarray(init_points[0])]]).sum(1)
+    s, R, t = similarity_transform(src_pts, V2, w)
+    if settings.trim:
+        res = np.linalg.norm(s * src_pts @ R.T + t - V2, axis=1)
+        keep = res <= np.quantile(res, 1.0 - settings.trim)
+        s, R, t = similarity_transform(src_pts[keep], V2[keep], w[keep])
+    rest = s * V1 @ R.T + t
+    m1 = vertex_mass(rest, F1)
+    m1 = m1 / m1.sum()
+
+    # work in units of sqrt(area): stiffness and data weights are then scale-free
+    c = V2.mean(0)
+    rest_n, V2n = (rest - c) / scale, (V2 - c) / scale
+    fit = _ArapFit(rest_n, F1, settings)
+    alpha, beta = settings.point_to_point, settings.point_to_plane
+
+    # 2. towards the vertex map's matches, stiffly (point to point: the map says where, not just how far)
+    x = rest_n.copy()
+    if init_points is None:
+        init = _map_pairs(p2p_21, p2p_12, V2n, N2, m1, m2)
+    else:
+        face, bary = (np.asarray(a) for a in init_points)
+        if F1 is None or face.shape != (len(V2),) or np.shape(bary) != (len(V2), 3):
+            raise ShapeError(f"init_points must be (face, bary) on the source mesh for each of the {len(V2)} "
+                             "target vertices.")
+        init = _point_pairs_system(F1[face], np.asarray(bary, np.float64), V2n, m2, len(V1))
+        if p2p_12 is not None:
+            D2, r2 = _data_system(_Pairs(np.arange(len(V1)), V2n[p2p_12], N2[p2p_12], m1), len(V1), 1.0, 0.0)
+            init = (init[0] + D2, init[1] + r2)
+    x = fit.run(x, init, settings.init_stiffness, settings.init_iterations, 1.0, 0.0)
+
+    # 3. ICP stages with a shrinking stiffness
+    from scipy.spatial import cKDTree
+
+    tree2 = cKDTree(V2n)
+    history = []
+    total = len(settings.stiffness) * settings.pairings
+    for k, stiffness in enumerate(settings.stiffness):
+        for p in range(settings.pairings):
+            nx = vertex_normals(x, F1)
+            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings)
+            history.append((float(stiffness), med, len(pairs.i)))
+            x = fit.run(x, pairs, stiffness, settings.inner_iterations, alpha, beta)
+            if progress is not None:
+                progress(f"registration: stiffness {stiffness:g}, median distance {med:.2e}",
+                         (k * settings.pairings + p + 1) / total)
+    log.info("registration: median pair distance %.3g -> %.3g (x sqrt(area)) in %.1f s", history[0][1],
+             history[-1][1], time.perf_counter() - t0)
+    return Registration(x * scale + c, rest, history, time.perf_counter() - t0)

@@ -1,0 +1,99 @@
+"""Registration: a shape deformed onto a bent, vertex-permuted copy of itself recovers the
+permutation exactly, from a vertex map with many wrong entries; the precise map of
+``precise_map(method="register")``; settings and input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapecorr import Shape
+from shapecorr.core.errors import SettingsError, ShapeError
+from shapecorr.deform.register import RegisterSettings, register, similarity_transform
+
+from helpers import ellipsoid, inverse_permutation, permuted_copy, vertex_adjacency
+
+
+def bent(shape: Shape, angle: float = 40.0, width: float = 0.6) -> Shape:
+    """Bend a shape lying along z like a joint: the upper half turns by ``angle`` about the y axis
+    through the middle, blended smoothly over the middle ``width`` of its length (near isometric)."""
+    v = shape.vertices
+    z0, z1 = v[:, 2].min(), v[:, 2].max()
+    mid, width = 0.5 * (z0 + z1), width * (z1 - z0)
+    t = np.clip((v[:, 2] - (mid - 0.5 * width)) / width, 0.0, 1.0)
+    w = t * t * (3 - 2 * t)  # smoothstep
+    a = np.deg2rad(angle) * w
+    p = v - [0.0, 0.0, mid]
+    out = np.stack([p[:, 0] * np.cos(a) + p[:, 2] * np.sin(a), p[:, 1], -p[:, 0] * np.sin(a) + p[:, 2] * np.cos(a)], 1)
+    return Shape(out + [0.0, 0.0, mid], shape.faces, name=f"{shape.name}_bent")
+
+
+def corrupt(p2p: np.ndarray, shape: Shape, fraction: float, seed: int = 0) -> np.ndarray:
+    """Replace ``fraction`` of the entries by a neighbour of the right vertex (a typical map error)."""
+    rng = np.random.default_rng(seed)
+    adj = vertex_adjacency(shape).tolil().rows
+    out = p2p.copy()
+    for j in rng.choice(len(p2p), int(fraction * len(p2p)), replace=False):
+        out[j] = rng.choice(adj[p2p[j]])
+    return out
+
+
+@pytest.fixture(scope="module")
+def pair():
+    # an elongated, tapered, curved ellipsoid: no symmetry but a mirror (a shape with a rotational
+    # symmetry, such as a capsule, can turn about its axis at no cost: only the map could tell)
+    src, _ = ellipsoid(n_lat=20, n_lon=16, radii=(0.5, 0.35, 1.5), bend=0.3, taper=0.3)
+    tgt, perm = permuted_copy(bent(src), seed=1, rigid=True)  # vertex j of tgt is vertex perm[j] of src
+    return src, tgt, perm
+
+
+def test_registration_recovers_the_permutation_exactly(pair):
+    src, tgt, perm = pair
+    p2p_21 = corrupt(perm, src, 0.3)
+    p2p_12 = corrupt(inverse_permutation(perm), tgt, 0.3, seed=1)
+    assert (p2p_21 != perm).mean() > 0.25
+    reg = register(src, tgt, p2p_21, p2p_12)
+    # the deformed source lies on the target, vertex on vertex (to a small fraction of an edge:
+    # the bend is not exactly isometric, and ARAP keeps a little of the rest shape)
+    scale = np.sqrt(tgt.area)
+    misfit = np.linalg.norm(reg.vertices[perm] - tgt.vertices, axis=1) / scale
+    assert misfit.mean() < 0.01 and misfit.max() < 0.05
+    from shapecorr.transfer.surface import project_on_surface
+
+    smap, _ = project_on_surface(tgt.vertices, reg.vertices, src.faces)
+    np.testing.assert_array_equal(smap.nearest_vertex(src.faces), perm)
+
+
+def test_precise_map_register_method(pair):
+    from shapecorr.result import Match
+    from shapecorr.transfer import precise_map
+
+    src, tgt, perm = pair
+    m = Match(p2p_21=corrupt(perm, src, 0.2), p2p_12=inverse_permutation(perm), fmap_12=np.eye(2))
+    smap = precise_map(m, src, tgt, method="register")
+    np.testing.assert_array_equal(smap.nearest_vertex(src.faces), perm)
+    # each target vertex lands next to its source vertex (a small fraction of an edge away)
+    err = np.linalg.norm(smap.points(src.vertices, src.faces) - src.vertices[perm], axis=1)
+    assert err.mean() < 0.01 * np.sqrt(src.area)
+
+
+def test_similarity_transform_is_exact():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((50, 3))
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    q *= np.sign(np.linalg.det(q))
+    b = 2.5 * a @ q.T + [1.0, -2.0, 0.5]
+    s, R, t = similarity_transform(a, b, np.ones(50))
+    assert np.isclose(s, 2.5)
+    np.testing.assert_allclose(R, q, atol=1e-12)
+    np.testing.assert_allclose(t, [1.0, -2.0, 0.5], atol=1e-12)
+
+
+def test_bad_inputs(pair):
+    src, tgt, perm = pair
+    with pytest.raises(ShapeError, match="p2p_21 must give a source vertex"):
+        register(src, tgt, perm[:-1])
+    with pytest.raises(SettingsError, match="stiffness"):
+        RegisterSettings(stiffness=(1.0, -1.0))
+    with pytest.raises(SettingsError, match="trim"):
+        RegisterSettings(trim=1.0)
