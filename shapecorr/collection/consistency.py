@@ -81,9 +81,8 @@ def _fit(p2p_ji: np.ndarray, Bi: Basis, Bj: Basis, k: int, rows: np.ndarray | No
     if rows is None or len(rows) == Bj.n:
         return p2p_to_fmap(p2p_ji, Bi.evecs[:, :k].astype(np.float64), Bj.evecs[:, :k].astype(np.float64),
                            Bj.mass)
-    A = Bj.evecs[rows, :k].astype(np.float64)
-    b = Bi.evecs[p2p_ji, :k].astype(np.float64)
-    return np.linalg.lstsq(A, b, rcond=None)[0].T
+    return p2p_to_fmap(p2p_ji, Bi.evecs[:, :k].astype(np.float64), Bj.evecs[:, :k].astype(np.float64),
+                       queries=rows)
 
 
 def initial_edge_fmaps(Bi: Basis, Bj: Basis, p2p_ji: np.ndarray, p2p_ij: np.ndarray, k: int):

@@ -59,14 +59,24 @@ def test_zoom_sizes():
     assert cons.zoom_sizes(60, 50, 10) == [50]
 
 
-@pytest.fixture(scope="module")
-def permuted_collection():
-    """Five permuted copies of one shape: exact bases (permuted rows) and exact maps."""
+def rotated_first_block(evecs: np.ndarray, rng, size: int = 10) -> np.ndarray:
+    """The basis with its first ``size`` functions mixed by a random rotation: still
+    mass-orthonormal, and the maps between such bases are not symmetric matrices."""
+    out = evecs.copy()
+    out[:, :size] = evecs[:, :size] @ random_orthogonal(size, rng)
+    return out
+
+
+@pytest.fixture(scope="module", params=[None, 100], ids=["all-vertices", "samples"])
+def permuted_collection(request):
+    """Five permuted copies of one shape: bases with permuted rows (the first functions mixed
+    differently on each copy) and exact maps; edge maps fitted on all vertices or on samples."""
     shape = bumpy(2)
     P = prepare(shape, load_preset("axiomatic", k_final=30, k_init=20), cache=False)
     rng = np.random.default_rng(3)
     perms = [np.arange(shape.n_vertices)] + [rng.permutation(shape.n_vertices) for _ in range(4)]
-    bases = [cons.make_basis(P.evecs[p], P.mass[p], P.shape.vertices[p], None) for p in perms]
+    bases = [cons.make_basis(P.evecs[p] if i == 0 else rotated_first_block(P.evecs[p], rng), P.mass[p],
+                             P.shape.vertices[p], request.param) for i, p in enumerate(perms)]
     return bases, perms
 
 
@@ -116,3 +126,19 @@ def test_cycle_figures_are_zero_for_exact_maps(permuted_collection):
     # a wrong pairwise map leaves the cycle open
     wrong = np.roll(exact_p2p(perms, 2, 1), 7)
     assert cons.triangle_error(bases[0].vertices, to_t[1], to_t[2], wrong) > 0.05
+
+
+def test_refit_edge_gives_the_exact_maps(permuted_collection):
+    """With exact latent matrices, one refit step returns the exact functional maps of the
+    edge (on all vertices, or fitted on the samples), in both directions."""
+    bases, perms = permuted_collection
+    i, j, T, k = 1, 2, 0, 20
+    exact = {}
+    for a, b in ((i, j), (j, i), (T, i), (T, j)):
+        exact[(a, b)] = cons.initial_edge_fmaps(bases[a], bases[b], exact_p2p(perms, a, b), exact_p2p(perms, b, a),
+                                                k)[0]
+    A_i, A_j = exact[(T, i)], exact[(T, j)]  # A_i = X_Ti
+    X_ij, X_ji = cons.refit_edge(bases[i], bases[j], A_i, A_j, k)
+    np.testing.assert_allclose(X_ij, exact[(i, j)], atol=1e-5)
+    np.testing.assert_allclose(X_ji, exact[(j, i)], atol=1e-5)
+    assert np.abs(X_ij - X_ij.T).max() > 0.1  # not symmetric: a transposed fit would fail
