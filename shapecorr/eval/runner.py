@@ -19,11 +19,15 @@ class PairEvaluator:
     Shapes are loaded once and kept (the last ``keep_shapes``, so their derived data is
     reused); geodesic distances of the last ``keep_geodesics`` sources are kept (about 100 MB
     each at 5k vertices): evaluate pairs grouped by source. ``points``: evaluate on this many
-    ground-truth points (a seeded random subset; None: all).
+    ground-truth points (a seeded random subset; None: all). ``dense_max``: sources up to this
+    many vertices get the all-pairs geodesic matrix (cached on disk, cheap per pair when a
+    source has many pairs); larger ones, or all with ``dense_max=0``, solve only the rows the
+    evaluated points need (cheaper for a few points on a source used once).
     """
 
     def __init__(self, ds: Dataset, *, thresholds=DEFAULT_THRESHOLDS, flip_fraction: float = FLIP_FRACTION,
-                 points: int | None = None, keep_shapes: int = 24, keep_geodesics: int = 2):
+                 points: int | None = None, keep_shapes: int = 24, keep_geodesics: int = 2,
+                 dense_max: int = 10_000):
         self.ds = ds
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
         self.flip_fraction = flip_fraction
@@ -31,6 +35,7 @@ class PairEvaluator:
         self._shapes: OrderedDict = OrderedDict()
         self._dists: OrderedDict = OrderedDict()
         self.keep_shapes, self.keep_geodesics = keep_shapes, keep_geodesics
+        self.dense_max = dense_max
 
     def check(self, pairs) -> None:
         """Fail before any work on unknown shapes or missing or garbled ground truth."""
@@ -44,7 +49,8 @@ class PairEvaluator:
         return _lru(self._shapes, name, lambda: load(self.ds.shape_path(name), warn=False), self.keep_shapes)
 
     def distances(self, name: str) -> GeodesicDistances:
-        return _lru(self._dists, name, lambda: GeodesicDistances(self.shape(name)), self.keep_geodesics)
+        return _lru(self._dists, name, lambda: GeodesicDistances(self.shape(name), dense_max=self.dense_max),
+                    self.keep_geodesics)
 
     def evaluate(self, a: str, b: str, p2p_21, p2p_12=None) -> tuple[dict, np.ndarray]:
         """One row of measures of the map ``a -> b`` (``p2p_21``: vertex of ``a`` for each vertex of
