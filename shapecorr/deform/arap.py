@@ -536,11 +536,14 @@ class ArapDeformer:
             raise ShapeError(f"{len(T)} positions given for {self.n_points} handle points.")
         return T
 
-    def _global(self, rhs: np.ndarray, xc: np.ndarray) -> np.ndarray:
+    def _global(self, rhs: np.ndarray, xc: np.ndarray, coupling: np.ndarray | None = None) -> np.ndarray:
+        """The global step: free vertices from ``Q_ff x_f = rhs_f - Q_fc x_c`` (``coupling`` is
+        ``Q_fc x_c``, the same for every iteration of one solve)."""
         x = np.empty_like(self.rest)
         x[self.constrained] = xc
         if len(self.free):
-            x[self.free] = self.factor.solve(rhs[self.free] - self._Qfc @ xc)
+            coupling = self._Qfc @ xc if coupling is None else coupling
+            x[self.free] = self.factor.solve(rhs[self.free] - coupling)
         return x
 
     def solve(self, moved_positions=(), *, point_positions=None, iterations: int | None = None,
@@ -571,8 +574,9 @@ class ArapDeformer:
         R = self._R if warm else identity_rotations(len(self.rest))
         energies = []
         x = None
+        coupling = self._Qfc @ xc
         for _ in range(iters):
-            x = self._global(rotation_rhs(self.ops, R) + point_rhs, xc)
+            x = self._global(rotation_rhs(self.ops, R) + point_rhs, xc, coupling)
             A = covariances(self.ops, x)
             R = rotations_newton(A, R, steps=self.settings.newton_steps) if (warm or energies) else rotations_svd(A)
             e = arap_energy_value(self.ops, x, A, R)
