@@ -26,7 +26,7 @@ from .selfsup import LossWeights, SpectralData, unsupervised_pair_loss
 #: default number of adaptation steps and learning rate (Adam). The loss's fmap size is that of
 #: the SpectralData given (the pipeline passes its k_init-sized bases).
 ADAPT_STEPS = 20
-ADAPT_LR = 1e-4
+ADAPT_LR = 1e-3
 ADAPT_BLOCKS = 1
 
 
