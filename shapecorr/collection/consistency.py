@@ -96,14 +96,15 @@ def embedding(B: Basis, A: np.ndarray) -> np.ndarray:
     return B.evecs[:, :A.shape[0]] @ A.astype(np.float32)
 
 
-def refit_edge(Bi: Basis, Bj: Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int):
+def refit_edge(Bi: Basis, Bj: Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int, full: bool = False):
     """One consistent-ZoomOut step on an edge: vertex maps by nearest neighbours in the latent
-    embeddings (each shape's samples among all vertices of the other), then ``(X_ij, X_ji)``
-    fitted at size ``k_next``."""
+    embeddings (each shape's samples among all vertices of the other; with ``full``, every
+    vertex), then ``(X_ij, X_ji)`` fitted at size ``k_next``."""
     Ei, Ej = embedding(Bi, Ai), embedding(Bj, Aj)
-    p2p_ji = knn_blocked(Ej[Bj.samples], Ei)
-    p2p_ij = knn_blocked(Ei[Bi.samples], Ej)
-    return _fit(p2p_ji, Bi, Bj, k_next, Bj.samples), _fit(p2p_ij, Bj, Bi, k_next, Bi.samples)
+    rows_i, rows_j = (None, None) if full else (Bi.samples, Bj.samples)
+    p2p_ji = knn_blocked(Ej if rows_j is None else Ej[rows_j], Ei)
+    p2p_ij = knn_blocked(Ei if rows_i is None else Ei[rows_i], Ej)
+    return _fit(p2p_ji, Bi, Bj, k_next, rows_j), _fit(p2p_ij, Bj, Bi, k_next, rows_i)
 
 
 def final_maps(B: Basis, B_template: Basis, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,30 +225,32 @@ def zoom_sizes(k_init: int, k_final: int, step: int) -> list[int]:
 
 
 def consistent_zoomout(n: int, anchor: int, fmaps0: dict, weights: dict, sizes: list[int],
-                       refit: Callable[[list, int], dict], *, refine_iters: int = 1,
+                       refit: Callable[[list, int, bool], dict], *, refine_iters: int = 1, full_iters: int = 0,
                        on_step: Callable[[dict], None] | None = None) -> tuple[list, list[dict]]:
     """Consistent ZoomOut over ``sizes`` (the first is the size of ``fmaps0``).
 
-    ``refit(A, k_next)`` returns the edge maps at ``k_next`` refitted from the latent matrices
-    ``A`` (a dict like ``fmaps0``). After the last size, ``refine_iters`` more refit and
-    synchronize rounds at that size. Returns the final ``A`` and one record per round.
+    ``refit(A, k_next, full)`` returns the edge maps at ``k_next`` refitted from the latent
+    matrices ``A`` (a dict like ``fmaps0``; ``full``: on every vertex, not only the samples).
+    After the last size, ``refine_iters`` more refit-and-synchronize rounds at that size on the
+    samples, then ``full_iters`` on all vertices (they recover what sampling costs, as the
+    pipeline's full-resolution ZoomOut steps do). Returns the final ``A`` and one record per round.
     """
     fmaps = fmaps0
     history = []
     A = None
-    plan = list(sizes[1:]) + [sizes[-1]] * refine_iters
-    k = sizes[0]
+    plan = [(k, False) for k in sizes[1:]] + [(sizes[-1], False)] * refine_iters + [(sizes[-1], True)] * full_iters
+    k, full = sizes[0], False
     while True:
         res = synchronize(n, anchor, fmaps, weights, init=None if A is None else _grow(A, k))
         A = res.A
-        record = {"k": int(k), "sweeps": res.sweeps, "residual": round(res.residual, 8)}
+        record = {"k": int(k), "all_vertices": full, "sweeps": res.sweeps, "residual": round(res.residual, 8)}
         history.append(record)
         if on_step:
             on_step(record)
         if not plan:
             return A, history
-        k = plan.pop(0)
-        fmaps = refit(A, k)
+        k, full = plan.pop(0)
+        fmaps = refit(A, k, full)
 
 
 def _grow(A: list, k: int) -> list:

@@ -59,7 +59,8 @@ class CollectionSettings:
     consistent : run the joint refinement (False: the direct maps are the final maps).
     k_init : size at which the consistent ZoomOut starts (the direct maps are projected to it).
     step : size increment per round; the final size is the match settings' ``k_final``.
-    refine_rounds : extra refit-and-synchronize rounds at the final size.
+    refine_rounds : extra refit-and-synchronize rounds at the final size (on the samples).
+    full_rounds : then rounds at the final size on all vertices (slower, more accurate).
     samples : vertices per shape on which edge maps are fitted during the rounds (None: all).
     low_factor : weight factor of an edge whose confidence is below the threshold.
     gallery : draw ``gallery.png`` (at most ``gallery_shapes`` shapes, evenly chosen).
@@ -70,13 +71,14 @@ class CollectionSettings:
     k_init: int = 20
     step: int = 10
     refine_rounds: int = 1
+    full_rounds: int = 1
     samples: int | None = 2000
     low_factor: float = cons.LOW_CONFIDENCE_FACTOR
     gallery: bool = True
     gallery_shapes: int = 40
 
     def __post_init__(self):
-        for name in ("neighbours", "refine_rounds"):
+        for name in ("neighbours", "refine_rounds", "full_rounds"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise SettingsError(f"collection setting {name}={v!r}: use an integer >= 0.")
@@ -230,6 +232,7 @@ class _Run:
         self.timings: dict = {}
         self.failures: list = []
         self.counts: dict = {}
+        self.cpu: dict = {}  # CPU seconds of the tasks run (not reused) per stage, in whichever process
         self.ex = None
         self.ctx_ref = None
 
@@ -282,6 +285,7 @@ class _Run:
             else:
                 records.append(res)
         self.counts["prepared_reused"] = sum(bool(r.get("reused")) for r in records)
+        self.cpu["prepare"] = _cpu(records)
         self._stage("prepare", t0)
         return records
 
@@ -331,6 +335,7 @@ class _Run:
             else:
                 direct[r["name"]] = res
         self.counts["matched_reused"] = sum(bool(d["reused"]) for d in direct.values())
+        self.cpu["match"] = _cpu(direct.values())
         self._stage("match", t0)
         return direct
 
@@ -352,6 +357,7 @@ class _Run:
             else:
                 edges.append(res)
         self.counts["pairs_reused"] = sum(bool(e["reused"]) for e in edges)
+        self.cpu["neighbours"] = _cpu(edges)
         self._stage("neighbours", t0)
         return edges
 
@@ -390,11 +396,11 @@ class _Run:
         if joint:
             fmaps = self._initial_fmaps(undirected, bases, names, t_idx, sizes[0])
 
-            def refit(A_now, k_next):
-                return self._refit(undirected, bases, A_now, k_next)
+            def refit(A_now, k_next, full):
+                return self._refit(undirected, bases, A_now, k_next, full)
 
             A, history = cons.consistent_zoomout(len(names), t_idx, fmaps, weights, sizes, refit,
-                                                 refine_iters=self.cs.refine_rounds)
+                                                 refine_iters=self.cs.refine_rounds, full_iters=self.cs.full_rounds)
         self._stage("consistency", t0)
         t0 = time.perf_counter()
         calls = [(n, work.final_maps_task, (n, r["path"], bases[index[n]], bases[t_idx],
@@ -407,6 +413,7 @@ class _Run:
             else:
                 final[n] = res
         self._stage("maps", t0)
+        self.cpu["maps"] = _cpu(final.values())
         t0 = time.perf_counter()
         triangles = self._triangles(edges, bases[t_idx], final) if edges else {}
         self._stage("figures", t0)
@@ -451,7 +458,7 @@ class _Run:
             fmaps[(i, j)], fmaps[(j, i)] = res
         return fmaps
 
-    def _refit(self, undirected, bases, A, k_next) -> dict:
+    def _refit(self, undirected, bases, A, k_next, full) -> dict:
         A_refs = {}
 
         def ref(i):
@@ -459,10 +466,11 @@ class _Run:
                 A_refs[i] = self.ex.put(np.asarray(A[i], dtype=np.float32))
             return A_refs[i]
 
-        calls = [((i, j), work.refit_edges_task, (bases[i], bases[j], ref(i), ref(j), k_next))
+        calls = [((i, j), work.refit_edges_task, (bases[i], bases[j], ref(i), ref(j), k_next, full))
                  for _, i, j in undirected]
         fmaps = {}
-        for (i, j), res in self._map(calls, f"consistent ZoomOut k={k_next}", "edge"):
+        desc = f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}"
+        for (i, j), res in self._map(calls, desc, "edge"):
             if isinstance(res, Exception):
                 raise res
             fmaps[(i, j)], fmaps[(j, i)] = res
@@ -514,6 +522,9 @@ class _Run:
             "shapes": {"found": self.counts.get("found"), "done": n_done, "failed": len([f for f in self.failures if f["stage"] != "neighbours"]),
                        "reused": {k: v for k, v in self.counts.items()}},
             "timings_s": self.timings,
+            # CPU seconds inside the per-shape and per-pair tasks (wall time on a loaded machine
+            # is not a measure of the work; these are)
+            "task_cpu_s": self.cpu,
             "shapes_per_s": round(n_done / self.timings["total"], 4) if self.timings.get("total") else None,
             "failures": self.failures,
             "confidence": {"threshold": thr,
@@ -540,6 +551,12 @@ class _Run:
                 f"{self.folder.root}: {len(final_low)} shape(s) with a low-confidence map to the template "
                 f"({', '.join(final_low[:5])}{' ...' if len(final_low) > 5 else ''}); see report.json."), stacklevel=3)
         return report
+
+
+def _cpu(records) -> dict:
+    """Sum and count of the CPU seconds of the records that were computed in this run."""
+    run = [float(r.get("cpu_s", 0.0)) for r in records if not r.get("reused")]
+    return {"tasks": len(run), "total": round(sum(run), 3), "mean": round(sum(run) / len(run), 4) if run else None}
 
 
 def _mean(values) -> float | None:

@@ -29,6 +29,8 @@ from ..core import MatchFileError, OutputError
 from ..core.jsonio import json_default
 
 TEMPLATE_FILE = "template.txt"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 REPORT_FILE = "report.json"
 GALLERY_FILE = "gallery.png"
 
@@ -42,6 +44,7 @@ def _atomic(path: Path, write) -> Path:
         try:
             with os.fdopen(fd, "wb") as fh:
                 write(fh)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # as a plain open() would create it (mkstemp makes it private)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -80,7 +80,7 @@ def prepare_shape_task(name: str, path: str, ctx: WorkContext) -> dict:
                 return dict(rec, reused=True)
         except (OSError, json.JSONDecodeError):
             pass
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         shape = load(path)
@@ -88,7 +88,7 @@ def prepare_shape_task(name: str, path: str, ctx: WorkContext) -> dict:
     rec = {"name": name, "path": str(path), "stamp": stamp, "key": ctx.key, "n_vertices": int(shape.n_vertices),
            "kind": "mesh" if shape.is_mesh else "point_cloud", "hash": shape.content_hash,
            "signature": [round(float(x), 6) for x in signature(P.evals)], "warnings": _warning_texts(caught),
-           "time_s": round(time.perf_counter() - t0, 4)}
+           "time_s": round(time.perf_counter() - t0, 4), "cpu_s": round(time.process_time() - c0, 4)}
     write_json(rec_path, rec)
     return dict(rec, reused=False)
 
@@ -103,7 +103,7 @@ def match_template_task(name: str, path: str, shape_hash: str, template: dict, c
     if done is not None and str(done["template_hash"]) == template["hash"] and str(done["key"]) == ctx.key \
             and str(done["shape_hash"]) == shape_hash:
         return _direct_summary(name, done, reused=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if name == template["name"]:
         n = int(template["n_vertices"])
         ident = np.arange(n)
@@ -117,14 +117,15 @@ def match_template_task(name: str, path: str, shape_hash: str, template: dict, c
                       threshold=float(m.info["confidence_threshold"]), timings=json.dumps(m.timings),
                       warnings=json.dumps(_warning_texts(caught)))
     arrays.update(template_hash=template["hash"], key=ctx.key, shape_hash=shape_hash,
-                  time_s=time.perf_counter() - t0)
+                  time_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     write_npz(dest, **arrays)
     return _direct_summary(name, arrays, reused=False)
 
 
 def _direct_summary(name: str, d: dict, *, reused: bool) -> dict:
     return {"name": name, "confidence": float(d["confidence"]), "threshold": float(d["threshold"]),
-            "time_s": round(float(d["time_s"]), 4), "timings": json.loads(str(d["timings"])),
+            "time_s": round(float(d["time_s"]), 4), "cpu_s": round(float(d.get("cpu_s", 0.0)), 4),
+            "timings": json.loads(str(d["timings"])),
             "warnings": json.loads(str(d["warnings"])), "reused": reused}
 
 
@@ -139,17 +140,18 @@ def match_pair_task(a: dict, b: dict, ctx: WorkContext) -> dict:
     done = read_npz(dest) if dest.exists() else None
     if done is not None and str(done["key"]) == ctx.key and str(done["hashes"]) == hashes:
         return {"a": a, "b": b, "confidence": float(done["confidence"]), "threshold": float(done["threshold"]),
-                "time_s": round(float(done["time_s"]), 4), "reused": True}
-    t0 = time.perf_counter()
+                "time_s": round(float(done["time_s"]), 4), "cpu_s": round(float(done.get("cpu_s", 0.0)), 4),
+                "reused": True}
+    t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = match(path_a, path_b, ctx.settings, device=ctx.device)
     arrays = dict(p2p_ab=m.p2p_12, p2p_ba=m.p2p_21, confidence=float(m.info["confidence"]),
                   threshold=float(m.info["confidence_threshold"]), key=ctx.key, hashes=hashes,
-                  time_s=time.perf_counter() - t0)
+                  time_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     write_npz(dest, **arrays)
     return {"a": a, "b": b, "confidence": arrays["confidence"], "threshold": arrays["threshold"],
-            "time_s": round(arrays["time_s"], 4), "reused": False}
+            "time_s": round(arrays["time_s"], 4), "cpu_s": round(arrays["cpu_s"], 4), "reused": False}
 
 
 # ----------------------------------------------------------------------------- joint refinement
@@ -173,8 +175,8 @@ def initial_edge_task(Bi: cons.Basis, Bj: cons.Basis, ctx: WorkContext, kind: st
     return cons.initial_edge_fmaps(Bi, Bj, d["p2p_ba"], d["p2p_ab"], k)
 
 
-def refit_edges_task(Bi: cons.Basis, Bj: cons.Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int):
-    return cons.refit_edge(Bi, Bj, Ai, Aj, k_next)
+def refit_edges_task(Bi: cons.Basis, Bj: cons.Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int, full: bool):
+    return cons.refit_edge(Bi, Bj, Ai, Aj, k_next, full)
 
 
 def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.ndarray | None, template: dict,
@@ -185,7 +187,7 @@ def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.n
     ctx.enter()
     folder = ctx.folder
     direct = read_npz(folder.direct_path(name))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if name == template["name"] or A is None:
         to_t, from_t = direct["to_template"], direct["from_template"]
     else:
@@ -200,6 +202,7 @@ def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.n
     write_indices(folder.to_template_path(name), to_t)
     write_indices(folder.from_template_path(name), from_t)
     rec["time_s"] = round(time.perf_counter() - t0, 4)
+    rec["cpu_s"] = round(time.process_time() - c0, 4)
     write_json(folder.confidence_path(name), rec)
     return rec
 

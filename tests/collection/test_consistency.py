@@ -101,14 +101,16 @@ def test_consistent_zoomout_repairs_a_wrong_direct_map(permuted_collection):
         fmaps[(i, j)], fmaps[(j, i)] = cons.initial_edge_fmaps(bases[i], bases[j], p_ji, p_ij, k0)
         weights[(i, j)] = weights[(j, i)] = cons.edge_weight(conf, 0.7)
 
-    def refit(A, k_next):
+    def refit(A, k_next, full):
         out = {}
         for i, j in edges:
-            out[(i, j)], out[(j, i)] = cons.refit_edge(bases[i], bases[j], A[i], A[j], k_next)
+            out[(i, j)], out[(j, i)] = cons.refit_edge(bases[i], bases[j], A[i], A[j], k_next, full)
         return out
 
-    A, history = cons.consistent_zoomout(n, T, fmaps, weights, cons.zoom_sizes(k0, 30, 10), refit, refine_iters=1)
-    assert [h["k"] for h in history] == [10, 20, 30, 30]
+    A, history = cons.consistent_zoomout(n, T, fmaps, weights, cons.zoom_sizes(k0, 30, 10), refit, refine_iters=1,
+                                         full_iters=1)
+    assert [(h["k"], h["all_vertices"]) for h in history] == [(10, False), (20, False), (30, False), (30, False),
+                                                               (30, True)]
     for i in range(1, n):
         to_t, from_t = cons.final_maps(bases[i], bases[T], A[i])
         assert (to_t == exact_p2p(perms, T, i)).mean() > 0.97, i
