@@ -676,3 +676,20 @@ def test_bad_model_or_adapt_is_one_line_and_exit_2(tmp_path, tiny_pair, capsys, 
     out = tmp_path / "o"
     line = _run_bad(["match", str(a), str(b), "--out", str(out), *extra], capsys, out)
     assert words in line
+
+
+def test_view_takes_model_and_adapt_through_a_preset_file(capsys):
+    """``shapecorr view --model/--adapt``: the viewer takes presets by name or file, so the
+    preset with those changes is written to a temporary YAML file while it runs; a missing
+    model file is one line and exit 2 before any window opens."""
+    from shapecorr.cli.view_cmd import preset_with_overrides
+
+    with preset_with_overrides("fast", {"adapt_when": "always", "adapt_steps": 3}) as path:
+        s = load_preset(path)
+        assert (s.adapt_when, s.adapt_steps, s.k_final) == ("always", 3, load_preset("fast").k_final)
+    assert not Path(path).exists()
+    with preset_with_overrides("fast", {}) as name:
+        assert name == "fast"
+    rc = main(["view", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--model", "no/such.npz"])
+    lines = _stderr_lines(capsys.readouterr().err)
+    assert rc == 2 and lines == [lines[0]] and "--model no/such.npz: no such file" in lines[0]
