@@ -94,14 +94,20 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
     return out
 
 
-def _pair_loss(net, a: TrainShape, b: TrainShape, idx: np.ndarray, tau: float) -> torch.Tensor:
-    fa = torch.nn.functional.normalize(net(a.torch_ops), dim=1)
-    fb = torch.nn.functional.normalize(net(b.torch_ops), dim=1)
-    ia = torch.from_numpy(a.gt[idx])
-    ib = torch.from_numpy(b.gt[idx])
+def correspondence_loss(fa: torch.Tensor, fb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor,
+                        tau: float) -> torch.Tensor:
+    """The supervised loss on unit features ``fa``, ``fb``: vertex ``ia[t]`` of a corresponds
+    to ``ib[t]`` of b; a softmax (temperature ``tau``) over all vertices of the other shape of
+    the cosine similarity must pick it (cross-entropy, mean of both directions)."""
     loss_ab = torch.nn.functional.cross_entropy(fa[ia] @ fb.T / tau, ib)
     loss_ba = torch.nn.functional.cross_entropy(fb[ib] @ fa.T / tau, ia)
     return 0.5 * (loss_ab + loss_ba)
+
+
+def _pair_loss(net, a: TrainShape, b: TrainShape, idx: np.ndarray, tau: float) -> torch.Tensor:
+    fa = torch.nn.functional.normalize(net(a.torch_ops), dim=1)
+    fb = torch.nn.functional.normalize(net(b.torch_ops), dim=1)
+    return correspondence_loss(fa, fb, torch.from_numpy(a.gt[idx]), torch.from_numpy(b.gt[idx]), tau)
 
 
 def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs: Sequence[tuple[int, int]]) -> float:

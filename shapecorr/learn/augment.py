@@ -1,0 +1,152 @@
+"""Training-time augmentation: the same surface with other meshing, other resolution, other
+proportions and other poses, so that learned features depend on the surface, not on its mesh.
+
+- :func:`decimated`: quadric edge collapse to fewer vertices (``fast_simplification``, through
+  :func:`shapecorr.core.proxy.decimate`, the one decimator of the package);
+- :func:`remeshed`: isotropic remeshing to a target vertex count (pymeshlab; more or fewer
+  vertices), or *anisotropic* remeshing: the shape is stretched along a random axis, remeshed
+  isotropically and stretched back, so that its triangles are long and thin in one direction;
+- :func:`stretched` (from :mod:`shapecorr.learn.train`): other body proportions;
+- :func:`bent`: a smooth, nearly isometric twist about a random axis (another pose).
+
+Remeshing and decimation renumber the vertices: a ground-truth correspondence does not survive
+them (the self-supervised loss needs none). Stretching and bending keep the vertex order.
+:func:`random_variant` draws one augmentation as :class:`AugmentSettings` asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core import Shape
+from ..core.errors import SettingsError
+from ..core.proxy import decimate
+from .train import stretched
+
+log = logging.getLogger(__name__)
+
+
+def have_pymeshlab() -> bool:
+    try:
+        import pymeshlab  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def decimated(shape: Shape, n_target: int) -> Shape:
+    """``shape`` decimated to about ``n_target`` vertices (itself if it has no more)."""
+    if shape.n_vertices <= n_target:
+        return shape
+    v, f = decimate(shape.vertices, shape.faces, n_target)
+    return Shape(v, f, name=f"{shape.name}~dec{len(v)}")
+
+
+def _edge_length(shape: Shape, n_target: int) -> float:
+    """The edge length of an equilateral mesh of ``shape``'s area with about ``n_target``
+    vertices (about two triangles per vertex)."""
+    return math.sqrt(2.0 * shape.area / (math.sqrt(3.0) * n_target))
+
+
+def remeshed(shape: Shape, n_target: int, *, anisotropy: float = 1.0, rng: np.random.Generator | None = None,
+             iterations: int = 3) -> Shape:
+    """``shape`` remeshed by pymeshlab's isotropic explicit remeshing to about ``n_target``
+    vertices. ``anisotropy > 1``: the triangles come out that many times longer along a random
+    axis (drawn with ``rng``) than across it. Raises ImportError without pymeshlab."""
+    import pymeshlab
+
+    v = np.asarray(shape.vertices, dtype=np.float64)
+    centre = v.mean(0)
+    q = np.eye(3)
+    scale = np.ones(3)
+    if anisotropy != 1.0:
+        q, _ = np.linalg.qr((rng or np.random.default_rng()).standard_normal((3, 3)))
+        scale = np.array([anisotropy, 1.0, 1.0])
+    work = ((v - centre) @ q) * scale
+    work_shape = Shape(work, shape.faces)
+    ms = pymeshlab.MeshSet()
+    ms.add_mesh(pymeshlab.Mesh(work, np.asarray(shape.faces, dtype=np.int32)))
+    ms.meshing_isotropic_explicit_remeshing(iterations=iterations,
+                                            targetlen=pymeshlab.PureValue(_edge_length(work_shape, n_target)))
+    m = ms.current_mesh()
+    out = (m.vertex_matrix() / scale) @ q.T + centre
+    faces = np.asarray(m.face_matrix(), dtype=np.int64)
+    tag = "aniso" if anisotropy != 1.0 else "iso"
+    return Shape(out, faces, name=f"{shape.name}~{tag}{len(out)}")
+
+
+def bent(shape: Shape, rng: np.random.Generator, amount: float = 0.5) -> Shape:
+    """``shape`` twisted about a random axis through its centre by an angle that grows
+    linearly along that axis (up to about ``amount`` radians across the shape): a smooth,
+    nearly isometric change of pose; vertex order unchanged."""
+    v = np.asarray(shape.vertices, dtype=np.float64)
+    c = v.mean(0)
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    local = (v - c) @ q  # axis 0 is the twist axis
+    extent = max(float(np.ptp(local[:, 0])), 1e-12)
+    a = amount * rng.choice([-1.0, 1.0]) * local[:, 0] / extent
+    ca, sa = np.cos(a), np.sin(a)
+    y, z = local[:, 1].copy(), local[:, 2].copy()
+    local[:, 1], local[:, 2] = ca * y - sa * z, sa * y + ca * z
+    return shape.copy(vertices=local @ q.T + c, name=f"{shape.name}~bent")
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """How :func:`random_variant` draws an augmentation.
+
+    ``resolution``: vertex counts drawn log-uniformly in this range for remeshed and decimated
+    variants. ``anisotropy``: the largest stretch factor of anisotropic remeshing (drawn in
+    ``[1.5, anisotropy]``). ``stretch``: log-range of the random proportions (0: none).
+    ``bend``: the largest twist in radians (0: none). ``remesh``: use pymeshlab remeshing when
+    installed (otherwise only decimation changes the mesh).
+    """
+
+    resolution: tuple[int, int] = (2000, 20000)
+    anisotropy: float = 3.0
+    stretch: float = 0.2
+    bend: float = 0.6
+    remesh: bool = True
+
+    def __post_init__(self):
+        lo, hi = self.resolution
+        if not (isinstance(lo, int) and isinstance(hi, int) and 100 <= lo <= hi):
+            raise SettingsError(f"AugmentSettings.resolution must be two integers 100 <= low <= high, got "
+                                f"{self.resolution!r}.")
+        if not (math.isfinite(self.anisotropy) and self.anisotropy >= 1.5):
+            raise SettingsError(f"AugmentSettings.anisotropy must be >= 1.5, got {self.anisotropy!r}.")
+        for name in ("stretch", "bend"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise SettingsError(f"AugmentSettings.{name} must be a finite number >= 0, got {v!r}.")
+
+
+def random_variant(shape: Shape, rng: np.random.Generator, settings: AugmentSettings = AugmentSettings()) -> Shape:
+    """One random augmented copy of a mesh: a random pose and proportions (when enabled), then
+    one of: decimation, isotropic remeshing, anisotropic remeshing (remeshing when pymeshlab is
+    installed and ``settings.remesh``), to a random resolution. Decimation cannot add vertices:
+    above the shape's own count it is remeshed instead (or kept when remeshing is off)."""
+    out = shape
+    if settings.bend:
+        out = bent(out, rng, rng.uniform(0.3, 1.0) * settings.bend)
+    if settings.stretch:
+        out = stretched(out, rng, settings.stretch)
+    lo, hi = settings.resolution
+    n = round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    can_remesh = settings.remesh and have_pymeshlab()
+    kind = rng.choice(["decimate", "iso", "aniso"]) if can_remesh else "decimate"
+    if kind == "decimate" and n >= shape.n_vertices:
+        kind = "iso" if can_remesh else "keep"
+    name = out.name
+    if kind == "decimate":
+        out = decimated(out, n)
+    elif kind == "iso":
+        out = remeshed(out, n, rng=rng)
+    elif kind == "aniso":
+        out = remeshed(out, n, anisotropy=float(rng.uniform(1.5, settings.anisotropy)), rng=rng)
+    log.debug("augmented %s -> %s (%d vertices)", name, out.name, out.n_vertices)
+    return out
