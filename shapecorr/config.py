@@ -68,8 +68,8 @@ class FeatureSettings:
     # loss (no ground truth), giving one more candidate map: "never", "always", or
     # "low_confidence" (only when the learned map's confidence is below its threshold)
     adapt_when: str = "never"
-    adapt_steps: int = 20  # Adam steps when it runs (shapecorr.learn.adapt.ADAPT_STEPS)
-    adapt_lr: float = 1e-4  # their learning rate (shapecorr.learn.adapt.ADAPT_LR)
+    adapt_steps: int | None = None  # optimizer steps when it runs (None: shapecorr.learn.adapt.ADAPT_STEPS)
+    adapt_lr: float | None = None  # their learning rate (None: shapecorr.learn.adapt.ADAPT_LR)
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -83,9 +83,10 @@ class FeatureSettings:
         _positive_int("feature_threads", self.feature_threads, allow_none=True)
         _check(self.adapt_when in ADAPT_WHEN, f"unknown adapt_when {self.adapt_when!r}; use one of "
                f"{', '.join(ADAPT_WHEN)} (test-time adaptation of the feature network on the pair).")
-        _positive_int("adapt_steps", self.adapt_steps)
-        _number("adapt_lr", self.adapt_lr, minimum=0.0)
-        _check(self.adapt_lr > 0, f"adapt_lr must be a number > 0, got {self.adapt_lr!r}.")
+        _positive_int("adapt_steps", self.adapt_steps, allow_none=True)
+        _number("adapt_lr", self.adapt_lr, allow_none=True, minimum=0.0)
+        _check(self.adapt_lr is None or self.adapt_lr > 0,
+               f"adapt_lr must be a number > 0 or null, got {self.adapt_lr!r}.")
 
 
 @dataclass(frozen=True)

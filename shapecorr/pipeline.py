@@ -248,7 +248,8 @@ class _Run:
             reason = f"low confidence {best.trust:.2f} (below {best.confidence.threshold:.2f})"
         else:
             reason = "always"
-        return {**info, "ran": True, "reason": reason, "steps": self.s.adapt_steps, "lr": self.s.adapt_lr,
+        steps, lr = adaptation_steps_lr(self.s)
+        return {**info, "ran": True, "reason": reason, "steps": steps, "lr": lr,
                 "confidence_before": round(best.trust, 4)}
 
     def _adapted_candidate(self) -> Candidate:
@@ -416,10 +417,20 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
            for P in (P1, P2)]
     spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, len(P.evals)), device=device)
             for P in (P1, P2)]
-    feats = adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=s.adapt_steps, lr=s.adapt_lr,
-                           seed=s.seed, device=device, progress=progress,
-                           threads=s.feature_threads or usable_cores())
+    steps, lr = adaptation_steps_lr(s)
+    feats = adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=steps, lr=lr, seed=s.seed, device=device,
+                           progress=progress, threads=s.feature_threads or usable_cores())
     return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def adaptation_steps_lr(s: MatchSettings) -> tuple[int, float]:
+    """The adaptation's steps and learning rate: the settings', or (None) the defaults of
+    :mod:`shapecorr.learn.adapt` (one home for them; that module imports torch, so the
+    settings do not read them)."""
+    from .learn import adapt
+
+    return (adapt.ADAPT_STEPS if s.adapt_steps is None else s.adapt_steps,
+            adapt.ADAPT_LR if s.adapt_lr is None else s.adapt_lr)
 
 
 def features_to_fmap(feats, P1: Prepared, P2: Prepared, k: int, *, device: str = "cpu",

@@ -112,19 +112,22 @@ def test_fallback_solve_is_applied_to_a_copy():
 
 
 def test_adaptation_settings_are_validated_and_match_the_adaptation_defaults():
-    """``adapt_when`` / ``adapt_steps`` / ``adapt_lr``: checked values; the defaults are those
-    of :mod:`shapecorr.learn.adapt` (config does not import torch to read them); the
-    ``accurate`` preset always adapts, the default never does (it would not fit the default's
-    time budget: see README, Generalization)."""
+    """``adapt_when`` / ``adapt_steps`` / ``adapt_lr``: checked values; unset (None), the steps
+    and rate are those of :mod:`shapecorr.learn.adapt` (config does not import torch to read
+    them); the ``accurate`` preset always adapts, the default never does (it would not fit the
+    default's time budget: see README, Generalization)."""
     from shapecorr.learn import adapt
+    from shapecorr.pipeline import adaptation_steps_lr
 
     s = load_preset("default")
-    assert (s.adapt_when, s.adapt_steps, s.adapt_lr) == ("never", adapt.ADAPT_STEPS, adapt.ADAPT_LR)
+    assert (s.adapt_when, s.adapt_steps, s.adapt_lr) == ("never", None, None)
+    assert adaptation_steps_lr(s) == (adapt.ADAPT_STEPS, adapt.ADAPT_LR)
+    assert adaptation_steps_lr(s.replace(adapt_steps=3, adapt_lr=0.5)) == (3, 0.5)
     assert load_preset("accurate").adapt_when == "always"
     assert load_preset("default", adapt_when="low_confidence", adapt_steps=5).adapt_steps == 5
     for changes, message in [({"adapt_when": "sometimes"}, "unknown adapt_when 'sometimes'"),
                              ({"adapt_steps": 0}, "adapt_steps must be an integer >= 1"),
-                             ({"adapt_lr": 0.0}, "adapt_lr must be a number > 0"),
+                             ({"adapt_lr": 0.0}, "adapt_lr must be a number > 0 or null"),
                              ({"adapt_lr": "fast"}, "adapt_lr must be a number")]:
         with pytest.raises(SettingsError, match=message):
             load_preset("default", **changes)

@@ -401,7 +401,9 @@ def test_adaptation_adds_a_candidate_selected_by_confidence(blob_pair):
     kinds = [c["init"] for c in m.info["candidates"]]
     assert kinds[:2] == ["learned", "learned_adapted"]
     a = m.info["adaptation"]
-    assert a["ran"] and a["when"] == "always" and a["steps"] == 2 and a["lr"] == load_preset().adapt_lr
+    from shapecorr.learn.adapt import ADAPT_LR
+
+    assert a["ran"] and a["when"] == "always" and a["steps"] == 2 and a["lr"] == ADAPT_LR
     assert a["time_s"] == m.timings["adaptation"] > 0
     adapted = m.info["candidates"][1]["confidence"]
     assert a["confidence"] == adapted and a["kept"] == (m.info["init"] == "learned_adapted")

@@ -88,7 +88,8 @@ def add_model_arguments(p) -> None:
                         "point clouds")
     p.add_argument("--adapt", nargs="?", type=int, const=ADAPT_PRESET_STEPS, default=None, metavar="STEPS",
                    help="test-time adaptation: fine-tune the feature network on this pair (no ground truth needed) "
-                        "and keep the more trusted map; STEPS optimizer steps (default: the preset's adapt_steps). "
+                        "and keep the more trusted map; STEPS optimizer steps (default: the preset's adapt_steps, else "
+                        "shapecorr.learn.adapt.ADAPT_STEPS). "
                         "Put it after the shapes, or write --adapt=STEPS")
 
 

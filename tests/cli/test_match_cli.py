@@ -659,8 +659,7 @@ def test_adapt_without_steps_takes_the_presets(tiny_pair):
 
     a, b, _ = tiny_pair
     args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt"])
-    assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_steps) == (
-        "always", load_preset("default").adapt_steps)
+    assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_steps) == ("always", None)
     args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt", "7"])
     assert settings_from_args(args).adapt_steps == 7
 
