@@ -14,18 +14,22 @@ from . import deform_cmd
 from . import collection_cmd
 from . import eval_cmd
 from . import match_cmd
+from . import morph_cmd
 from . import train_cmd
 from . import transfer_cmd
 from . import view_cmd
+from . import prior_cmd
 
 COMMANDS = (
     match_cmd,
     eval_cmd,
     train_cmd,
     transfer_cmd,
+    morph_cmd,
     deform_cmd,
     view_cmd,
     collection_cmd,
+    prior_cmd,
 )
 
 

@@ -1,0 +1,288 @@
+#!/usr/bin/env python
+"""Does refining the initial functional map toward the learned prior help ZoomOut?
+
+For each pair: the pipeline's axiomatic initial 30 x 30 map (``axiomatic`` preset, first
+candidate: shapecorr.pipeline.axiomatic_initial_map), then the pipeline's refinement
+(shapecorr.pipeline.refine: ZoomOut to 100 x 100 on 2000 samples + full-resolution steps) either
+directly ("zoomout") or after shapecorr.learn.prior.refine_toward_prior ("prior"; noise level
+estimated per map, 6 Heun steps, the input's signs). Same eigenbases, samples and everything
+else. Measured: geodesic error x100 of p2p_21 on the source, symmetry flips (more than 5 % of
+points nearer the mirrored truth), and how far the 30 x 30 map is from the ground-truth map
+before and after the prior, with signs (||C - C_gt||) and without (|| |C| - |C_gt| ||).
+
+Sets: FAUST_r test (all 190 pairs of tr_reg_080..099, never trained on) and TOSCA_r held-out
+classes (every within-class pair of centaur, dog, wolf: 54). ``--limit N`` takes N pairs of each
+set (a seeded shuffle, then grouped by source so geodesics are reused).
+
+    python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu
+    python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --limit 40
+
+Resumable: pairs already in OUT/pairs.csv are not run again. Writes OUT/pairs.csv,
+OUT/results.json, OUT/results.md and OUT/scatter.png (error with vs without the prior), and
+OUT/example_maps.png (|C| of one pair: initial, refined, ground truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from shapecorr.core import ShapecorrWarning  # noqa: E402
+from shapecorr.eval import Dataset, PairEvaluator, all_pairs  # noqa: E402
+
+TOSCA_HELD_OUT = ("centaur", "dog", "wolf")
+FIELDS = ("set", "group", "source", "target", "variant", "error", "flipped", "fmap_err", "fmap_abs_err", "sigma",
+          "seconds")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def pair_sets(data: Path, limit: int | None, seed: int) -> list[tuple[str, Dataset, list]]:
+    faust = Dataset(data / "FAUST_r" / "vtx_5k")
+    tosca = Dataset(data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
+    tosca_pairs = []
+    for c in TOSCA_HELD_OUT:
+        names = sorted((n for n in tosca.names if re.sub(r"\d+$", "", n) == c), key=lambda n: int(n[len(c):]))
+        tosca_pairs += all_pairs(names)
+    out = []
+    for name, ds, pairs in (("faust_test", faust, faust.test_split()), ("tosca_held_out", tosca, tosca_pairs)):
+        pairs = list(pairs)
+        random.Random(seed).shuffle(pairs)
+        if limit:
+            pairs = pairs[:limit]
+        out.append((name, ds, sorted(pairs)))
+    return out
+
+
+class PairRunner:
+    """The pipeline's steps for one pair, with and without the prior between init and ZoomOut."""
+
+    def __init__(self, prior, steps: int, scale: float):
+        from shapecorr.pipeline import load_preset
+
+        self.s = load_preset("axiomatic")
+        self.prior, self.steps, self.scale = prior, steps, scale
+
+    def run(self, ds: Dataset, ev: PairEvaluator, a: str, b: str) -> tuple[list[dict], dict]:
+        from shapecorr.fmap.refine import farthest_point_sampling_spectral
+        from shapecorr.learn.prior import fmap_from_correspondence
+        from shapecorr.pipeline import (
+            AxiomaticOperators,
+            axiomatic_initial_map,
+            axiomatic_inits,
+            plan_pair,
+            prepare_pair,
+            refine,
+        )
+
+        s = self.s
+        src, tgt = ev.shape(a), ev.shape(b)
+        plan = plan_pair(src.n_vertices, tgt.n_vertices, s)
+        P1, P2 = prepare_pair(src, tgt, s, plan)
+        samples = None
+        if plan.n_samples is not None:
+            samples = tuple(farthest_point_sampling_spectral(P.evecs, plan.n_samples, seed=s.seed) for P in (P1, P2))
+        subset = None
+        if plan.refine_subset is not None:
+            subset = np.sort(np.random.default_rng(s.seed).choice(P2.shape.n_vertices, plan.refine_subset,
+                                                                  replace=False))
+        ops = AxiomaticOperators(P1, P2, s.solve)
+        k, mult = axiomatic_inits(s.solve, plan.k_init, ops.use_orient, plan.k_basis)[0]
+        C0 = axiomatic_initial_map(ops, k, mult)
+        gt = fmap_from_correspondence(P1.evecs, P2.evecs, ds.gt(a), ds.gt(b), k)
+        t0 = time.perf_counter()
+        sigma = self.prior.estimate_noise_level(C0) * self.scale
+        C1 = self.prior.refine(C0, sigma=sigma, steps=self.steps)
+        t_prior = time.perf_counter() - t0
+        rows = []
+        for variant, C in (("zoomout", C0), ("prior", C1)):
+            t0 = time.perf_counter()
+            _, p2p_21, p2p_12 = refine(C, P1, P2, s, plan, samples=samples, refine_subset=subset)
+            secs = time.perf_counter() - t0 + (t_prior if variant == "prior" else 0.0)
+            r, _ = ev.evaluate(a, b, p2p_21, p2p_12)
+            rows.append({"source": a, "target": b, "variant": variant, "error": r["mean_error_x100"],
+                         "flipped": bool(r.get("flipped", False)),
+                         "fmap_err": float(np.linalg.norm(C[:k, :k] - gt)),
+                         "fmap_abs_err": float(np.linalg.norm(np.abs(C[:k, :k]) - np.abs(gt))),
+                         "sigma": sigma if variant == "prior" else 0.0, "seconds": round(secs, 3)})
+        return rows, {"C0": C0, "C1": C1, "gt": gt}
+
+
+def read_done(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for key in ("error", "fmap_err", "fmap_abs_err", "sigma", "seconds"):
+            r[key] = float(r[key])
+        r["flipped"] = r["flipped"] == "True"
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    out = {}
+    keys = sorted({(r["set"], r["group"]) for r in rows} | {(r["set"], "all") for r in rows})
+    for set_name, group in keys:
+        sel = [r for r in rows if r["set"] == set_name and (group == "all" or r["group"] == group)]
+        by = {v: {(r["source"], r["target"]): r for r in sel if r["variant"] == v} for v in ("zoomout", "prior")}
+        common = sorted(set(by["zoomout"]) & set(by["prior"]))
+        if not common:
+            continue
+        entry = {"pairs": len(common)}
+        for v in ("zoomout", "prior"):
+            rs = [by[v][p] for p in common]
+            entry[v] = {"mean_error": float(np.mean([r["error"] for r in rs])),
+                        "median_error": float(np.median([r["error"] for r in rs])),
+                        "flip_rate": float(np.mean([r["flipped"] for r in rs])),
+                        "fmap_err": float(np.mean([r["fmap_err"] for r in rs])),
+                        "fmap_abs_err": float(np.mean([r["fmap_abs_err"] for r in rs]))}
+        diff = np.array([by["prior"][p]["error"] - by["zoomout"][p]["error"] for p in common])
+        entry["prior_better"] = int((diff < -0.05).sum())
+        entry["prior_worse"] = int((diff > 0.05).sum())
+        entry["mean_sigma"] = float(np.mean([by["prior"][p]["sigma"] for p in common]))
+        out[f"{set_name}/{group}"] = entry
+    return out
+
+
+def write_report(out: Path, rows: list[dict], meta: dict) -> dict:
+    summary = summarize(rows)
+    (out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
+    lines = ["| set | pairs | ZoomOut: mean (median) error, flips | prior + ZoomOut: mean (median), flips | "
+             "better / worse pairs | 30x30 err C0 -> prior (signed; abs) |", "|---|---|---|---|---|---|"]
+    for key, e in summary.items():
+        z, p = e["zoomout"], e["prior"]
+        lines.append(f"| {key} | {e['pairs']} | {z['mean_error']:.2f} ({z['median_error']:.2f}), "
+                     f"{100 * z['flip_rate']:.0f} % | {p['mean_error']:.2f} ({p['median_error']:.2f}), "
+                     f"{100 * p['flip_rate']:.0f} % | {e['prior_better']} / {e['prior_worse']} | "
+                     f"{z['fmap_err']:.2f} -> {p['fmap_err']:.2f}; {z['fmap_abs_err']:.2f} -> {p['fmap_abs_err']:.2f} |")
+    (out / "results.md").write_text("\n".join([f"Command: `{meta['command']}`", "", *lines, ""]))
+    scatter(out / "scatter.png", rows)
+    return summary
+
+
+def scatter(path: Path, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    for set_name, marker in (("faust_test", "o"), ("tosca_held_out", "^")):
+        by = {v: {(r["source"], r["target"]): r["error"] for r in rows if r["set"] == set_name and r["variant"] == v}
+              for v in ("zoomout", "prior")}
+        common = sorted(set(by["zoomout"]) & set(by["prior"]))
+        if common:
+            ax.scatter([by["zoomout"][p] for p in common], [by["prior"][p] for p in common], marker=marker, s=14,
+                       alpha=0.7, label=f"{set_name} ({len(common)})")
+    lim = max([r["error"] for r in rows] + [1.0]) * 1.05
+    ax.plot([0, lim], [0, lim], "k--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ZoomOut from the axiomatic initial map (error x100)")
+    ax.set_ylabel("prior refinement, then ZoomOut (error x100)")
+    ax.set_title("below the diagonal: the prior helped")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def example_picture(path: Path, maps: dict, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.3), dpi=110)
+    for ax, (name, C) in zip(axes, (("axiomatic initial |C|", maps["C0"]), ("refined toward the prior", maps["C1"]),
+                                    ("ground truth |C|", maps["gt"]))):
+        im = ax.imshow(np.abs(C[:30, :30]), cmap="magma", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes), shrink=0.8)
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", help="folder holding FAUST_r/ and TOSCA_r/ (e.g. ../shared/data)")
+    ap.add_argument("--out", required=True, help="output folder (resumed if it holds pairs.csv)")
+    ap.add_argument("--prior", default=None, help="bundled prior name or .pt file (default: the bundled prior)")
+    ap.add_argument("--limit", type=int, help="pairs per set (a seeded shuffle)")
+    ap.add_argument("--sets", default="faust_test,tosca_held_out", help="which sets (default: %(default)s)")
+    ap.add_argument("--steps", type=int, default=6, help="ODE steps of the refinement (default: %(default)s)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the estimated noise level (default: 1)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    warnings.filterwarnings("ignore", category=ShapecorrWarning)
+    import torch
+
+    torch.set_num_threads(1)
+    from shapecorr.learn.prior import load_prior
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "pairs.csv"
+    rows = read_done(csv_path)
+    done = {(r["set"], r["source"], r["target"]) for r in rows if r["variant"] == "prior"}
+    prior = load_prior(a.prior)
+    runner = PairRunner(prior, a.steps, a.scale)
+    meta = {"command": "python scripts/bench_prior.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "prior": prior.name, "prior_k": prior.k, "steps": a.steps, "scale": a.scale,
+            "note": "timings under load from other jobs on a shared 2-core machine"}
+    wanted = [s for s in a.sets.split(",") if s]
+    new_file = not csv_path.exists()
+    with csv_path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        if new_file:
+            w.writeheader()
+        for set_name, ds, pairs in pair_sets(Path(a.data), a.limit, a.seed):
+            if set_name not in wanted:
+                continue
+            ev = PairEvaluator(ds, keep_geodesics=2)
+            todo = [p for p in pairs if (set_name, *p) not in done]
+            log(f"{set_name}: {len(pairs)} pairs, {len(todo)} to run")
+            for i, (x, y) in enumerate(todo, 1):
+                t0 = time.perf_counter()
+                pair_rows, maps = runner.run(ds, ev, x, y)
+                group = "all" if set_name == "faust_test" else re.sub(r"\d+$", "", x)
+                for r in pair_rows:
+                    r.update(set=set_name, group=group)
+                    w.writerow({k: r[k] for k in FIELDS})
+                    rows.append(r)
+                f.flush()
+                z, p = pair_rows
+                log(f"[{i}/{len(todo)}] {x} -> {y}: ZoomOut {z['error']:.2f}, prior {p['error']:.2f} "
+                    f"(sigma {p['sigma']:.3f}; |C| err {z['fmap_abs_err']:.2f} -> {p['fmap_abs_err']:.2f}) "
+                    f"{time.perf_counter() - t0:.1f}s")
+                if not (out / "example_maps.png").exists():
+                    example_picture(out / "example_maps.png", maps, f"{x} -> {y}: ZoomOut from initial "
+                                    f"{z['error']:.2f}, from refined {p['error']:.2f}")
+    summary = write_report(out, rows, meta)
+    for key, e in summary.items():
+        log(f"{key}: {e['pairs']} pairs, ZoomOut {e['zoomout']['mean_error']:.2f}, prior {e['prior']['mean_error']:.2f}"
+            f" (better {e['prior_better']}, worse {e['prior_worse']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
