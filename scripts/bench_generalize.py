@@ -202,6 +202,8 @@ def build_methods(args) -> list[Method]:
                 label = f"ours {preset}" + (f", {mlabel}" if model else "") + (f", adapt {adapt}" if adapt else "")
                 key = f"ours|{preset}|{mkey}|" + ("preset" if adapt is None else f"adapt{adapt}")
                 out.append(Method(key, label, "ours", preset, model, adapt))
+    if args.peer_only:
+        out = []
     if not args.no_peer:
         out.append(Method("pyfmaps", "pyfmaps (README quickstart)", "pyfmaps"))
     return out
@@ -266,7 +268,7 @@ def read_rows(path: Path) -> list[dict]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:  # a line cut by an interrupted run
                 continue
-    return rows
+    return list({row_key(r): r for r in rows}.values())  # the last row of a pair counts
 
 
 def row_key(row: dict) -> tuple:
@@ -278,7 +280,6 @@ def run(args, sets: list[BenchSet], methods: list[Method], rows_path: Path) -> N
     from shapecorr.core.jsonio import json_default
     from shapecorr.eval import DEFAULT_THRESHOLDS, PairEvaluator
 
-    done = {row_key(r) for r in read_rows(rows_path)}
     shapecorr.set_cache_dir(args.cache)  # eigenbases and geodesics kept across pairs and runs
     total = sum(len(bs.pairs) for bs in sets) * len(methods)
     i = 0
@@ -287,6 +288,7 @@ def run(args, sets: list[BenchSet], methods: list[Method], rows_path: Path) -> N
         evaluator.check(bs.pairs)
         for a, b in bs.pairs:
             parts = []
+            done = {row_key(r) for r in read_rows(rows_path)}  # re-read: another run may share the file
             for method in methods:
                 i += 1
                 if (bs.name, method.key, a, b) in done:
@@ -457,6 +459,7 @@ def parse_args(argv):
     ap.add_argument("--adapt", type=int, action="append", default=[], metavar="STEPS",
                     help="also run each of ours with test-time adaptation of STEPS steps")
     ap.add_argument("--no-peer", action="store_true", help="skip pyfmaps")
+    ap.add_argument("--peer-only", action="store_true", help="run pyfmaps only (e.g. beside a run of ours)")
     ap.add_argument("--peer-max-vertices", type=int, default=20000,
                     help="skip pyfmaps on pairs with a larger shape (slow) (default: %(default)s)")
     ap.add_argument("--limit", type=int, help="pairs per set (per class for tosca), after a seeded shuffle")
