@@ -14,7 +14,6 @@ from . import deform_cmd
 from . import collection_cmd
 from . import eval_cmd
 from . import match_cmd
-from . import morph_cmd
 from . import train_cmd
 from . import transfer_cmd
 from . import view_cmd
@@ -25,7 +24,6 @@ COMMANDS = (
     eval_cmd,
     train_cmd,
     transfer_cmd,
-    morph_cmd,
     deform_cmd,
     view_cmd,
     collection_cmd,
