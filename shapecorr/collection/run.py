@@ -21,6 +21,7 @@ rest goes on. What is on disk from an earlier run with the same inputs is reused
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -232,6 +233,7 @@ class _Run:
         self.timings: dict = {}
         self.failures: list = []
         self.counts: dict = {}
+        self.found: int | None = None
         self.cpu: dict = {}  # CPU seconds of the tasks run (not reused) per stage, in whichever process
         self.ex = None
         self.ctx_ref = None
@@ -245,26 +247,36 @@ class _Run:
 
     def _map(self, calls: list, desc: str, unit: str) -> list:
         """Run ``[(key, fn, args)]`` on the executor; ``[(key, result or exception)]`` in the
-        order given, with a progress bar."""
-        handles = {}
-        for key, fn, args in calls:
-            handles[self.ex.call(fn, *args)] = key
+        order given, with a progress bar. At most a window of tasks (8 per worker, at least 64)
+        is in flight, so the driver never holds a million pending tasks."""
+        window = max(64, 8 * int(getattr(self.ex, "workers", 1)))
+        todo = iter(calls)
+        pending: dict = {}
+
+        def submit(n: int) -> None:
+            for key, fn, args in itertools.islice(todo, n):
+                pending[self.ex.call(fn, *args)] = key
+
         bar = _Bar(self.progress, len(calls), desc, unit)
         results = {}
         try:
-            for h in self.ex.as_completed(list(handles)):
+            submit(window)
+            while pending:
+                h = next(iter(self.ex.as_completed(list(pending))))
+                key = pending.pop(h)
                 try:
-                    results[handles[h]] = self.ex.get(h)
+                    results[key] = self.ex.get(h)
                 except Exception as exc:  # the task's own error: recorded by the caller
-                    results[handles[h]] = exc
+                    results[key] = exc
                 bar.update()
+                submit(1)
         finally:
             bar.close()
         return [(key, results[key]) for key, _, _ in calls]
 
     # ------------------------------------------------------------------------- stages
     def run(self, shapes: list, template_arg) -> dict:
-        self.counts["found"] = len(shapes) + len(self.failures)
+        self.found = len(shapes) + len(self.failures)
         records = self.prepare(shapes)
         template = self.choose_template(records, template_arg, shapes)
         direct = self.match_template(records, template)
@@ -425,8 +437,8 @@ class _Run:
     def _weights(self, names, t_idx, direct, edges, thr):
         """Edge weights from the confidences; routes say which shapes lean on neighbours."""
         weights, undirected = {}, []
-        for n in names:
-            i = names.index(n)
+        index = {n: i for i, n in enumerate(names)}
+        for i, n in enumerate(names):
             if i == t_idx:
                 continue
             w = cons.edge_weight(direct[n]["confidence"], thr, self.cs.low_factor)
@@ -434,7 +446,7 @@ class _Run:
             undirected.append(("template", i, t_idx))
         nbrs: dict = {n: [] for n in names}
         for e in edges:
-            i, j = names.index(e["a"]), names.index(e["b"])
+            i, j = index[e["a"]], index[e["b"]]
             w = cons.edge_weight(e["confidence"], thr, self.cs.low_factor)
             weights[(i, j)] = weights[(j, i)] = w
             undirected.append(("pair", i, j))
@@ -519,7 +531,7 @@ class _Run:
             "template_chosen": result["template"]["chosen"],
             "engine": {"name": self.ex.name, "workers": self.ex.workers,
                        "address": getattr(self.ex, "address", None)},
-            "shapes": {"found": self.counts.get("found"), "done": n_done, "failed": len([f for f in self.failures if f["stage"] != "neighbours"]),
+            "shapes": {"found": self.found, "done": n_done, "failed": len([f for f in self.failures if f["stage"] != "neighbours"]),
                        "reused": {k: v for k, v in self.counts.items()}},
             "timings_s": self.timings,
             # CPU seconds inside the per-shape and per-pair tasks (wall time on a loaded machine

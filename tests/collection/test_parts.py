@@ -124,3 +124,19 @@ def test_make_executor_choices():
         make_executor("spark")
     with pytest.raises(SettingsError, match="address"):
         make_executor("local", address="ray://x:1")
+
+
+def test_task_window_keeps_order_and_errors(tmp_path):
+    """More tasks than the in-flight window: every result comes back, in the order given, and a
+    failing task is returned as its exception."""
+    from shapecorr.collection.run import CollectionSettings, _Run
+    from shapecorr.collection.work import WorkContext
+    from shapecorr.config import load_preset
+
+    run = _Run(WorkContext(load_preset(), str(tmp_path), None), CollectionSettings(), progress=False)
+    run.ex = InProcessExecutor()
+    calls = [(i, _boom if i == 70 else _square, (i,)) for i in range(150)]
+    out = run._map(calls, "test", "item")
+    assert [k for k, _ in out] == list(range(150))
+    assert [r for k, r in out if k != 70] == [i * i for i in range(150) if i != 70]
+    assert isinstance(out[70][1], ValueError)
