@@ -455,9 +455,10 @@ class ArapDeformer:
         self._Q = Q
         self._Qff = Q[self.free][:, self.free].tocsr()
         self._Qfc = Q[self.free][:, self.constrained].tocsr()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         self.factor = make_factor(self._Qff, self.settings.solver) if len(self.free) else None
         self.factor_seconds = time.perf_counter() - t1
+        self.factor_cpu_seconds = time.process_time() - c1  # this process's CPU time (all threads)
         self.setup_seconds = time.perf_counter() - t0
         self._x: np.ndarray | None = None  # last solution (warm start)
         self._R: np.ndarray | None = None  # its rotations

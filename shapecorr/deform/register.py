@@ -73,6 +73,9 @@ class RegisterSettings:
     max_distance : pairs further apart than this (and than ``distance_factor`` times the median
         pair distance) are dropped.
     trim : fraction of the vertex map's pairs ignored (the worst) by the similarity alignment.
+    anchor : weight, relative to the closest-point pairs, of the first deformation's pairs (the
+        vertex map's matches) kept in every ICP stage: a weak pull that stops parts sliding along
+        themselves where closest points cannot tell (a long tail or a limb is a tube).
     knn : neighbours of the ARAP graph when the source is a point cloud.
     """
 
@@ -87,6 +90,7 @@ class RegisterSettings:
     max_distance: float = 0.1
     distance_factor: float = 4.0
     trim: float = 0.2
+    anchor: float = 0.005
     knn: int = 8
     solver: str = "auto"
 
@@ -97,7 +101,7 @@ class RegisterSettings:
         for name in ("init_stiffness", "max_distance", "distance_factor"):
             v = getattr(self, name)
             _check(isinstance(v, (int, float)) and v > 0, f"{name} must be a positive number, got {v!r}.")
-        for name in ("point_to_point", "point_to_plane"):
+        for name in ("point_to_point", "point_to_plane", "anchor"):
             v = getattr(self, name)
             _check(isinstance(v, (int, float)) and v >= 0, f"{name} must be a number >= 0, got {v!r}.")
         _check(self.point_to_point + self.point_to_plane > 0, "point_to_point and point_to_plane cannot both be 0.")
@@ -302,7 +306,10 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
         if p2p_12 is not None:
             D2, r2 = _data_system(_Pairs(np.arange(len(V1)), V2n[p2p_12], N2[p2p_12], m1), len(V1), 1.0, 0.0)
             init = (init[0] + D2, init[1] + r2)
+    if isinstance(init, _Pairs):
+        init = _data_system(init, len(V1), 1.0, 0.0)
     x = fit.run(x, init, settings.init_stiffness, settings.init_iterations, 1.0, 0.0)
+    anchor = (settings.anchor * init[0], settings.anchor * init[1]) if settings.anchor else None
 
     # 3. ICP stages with a shrinking stiffness
     from scipy.spatial import cKDTree
@@ -315,6 +322,9 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
             nx = vertex_normals(x, F1)
             pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings)
             history.append((float(stiffness), med, len(pairs.i)))
+            if anchor is not None:
+                D, r = _data_system(pairs, len(V1), alpha, beta)
+                pairs = (D + anchor[0], r + anchor[1])
             x = fit.run(x, pairs, stiffness, settings.inner_iterations, alpha, beta)
             if progress is not None:
                 progress(f"registration: stiffness {stiffness:g}, median distance {med:.2e}",
