@@ -14,6 +14,7 @@ from . import deform_cmd
 from . import collection_cmd
 from . import eval_cmd
 from . import match_cmd
+from . import morph_cmd
 from . import train_cmd
 from . import transfer_cmd
 from . import view_cmd
@@ -24,6 +25,7 @@ COMMANDS = (
     eval_cmd,
     train_cmd,
     transfer_cmd,
+    morph_cmd,
     deform_cmd,
     view_cmd,
     collection_cmd,

@@ -1,4 +1,4 @@
-"""``shapecorr transfer``: carry a texture, colours, labels or a field from SOURCE onto TARGET."""
+"""``shapecorr transfer``: carry a texture, colours, labels, a field or a deformation from SOURCE onto TARGET."""
 
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ from .common import (
     check_output_folder,
 )
 
-WHAT = ("texture", "colors", "labels", "field")
+# how points are put on a surface for --what deformation: the registration keeps limbs whole where
+# the spectral points of a pose change fold thin parts (forearms, fingers) on FAUST_r
+DEFORMATION_METHOD = "register"
 
-HELP = "transfer a UV texture, vertex colours, segment labels or a scalar field from SOURCE to TARGET"
+WHAT = ("texture", "colors", "labels", "field", "deformation")
+
+HELP = ("transfer a UV texture, vertex colours, segment labels, a scalar field or a deformation from SOURCE "
+        "to TARGET")
 
 DESCRIPTION = """\
 Compute the correspondence between SOURCE and TARGET (or reuse a saved one with --map) and carry
@@ -34,7 +39,15 @@ what SOURCE wears onto TARGET:
   labels   integer segment labels (--labels FILE, one per source vertex), written as labels.txt
            plus a coloured PLY;
   field    a scalar field (--field FILE, one value per source vertex; .txt or .npy), carried
-           through the functional map (smooth), written as field.txt plus a coloured PLY.
+           through the functional map (smooth), written as field.txt plus a coloured PLY;
+  deformation
+           the change from SOURCE to --deformed SOURCE_DEFORMED (a pose change, an edit) applied
+           to TARGET (deformation transfer, Sumner & Popovic 2004: per-triangle deformation
+           gradients carried through the map, then one least-squares solve), written as
+           DIR/<target name>_deformed.ply in TARGET's vertex order. SOURCE_DEFORMED may be
+           meshed differently from SOURCE (two scans of one person): it is then matched to
+           SOURCE first (saved in DIR/deformed_match/); with the same vertices and faces it is
+           taken as it is.
 
 Also writes DIR/report.json (what was done, quality figures, timings) and DIR/preview.png
 (source, target and result rendered side by side off-screen), and, when the match was computed
@@ -50,6 +63,7 @@ examples:
   shapecorr transfer data/spot/spot.obj data/spot/spot_posed.obj --out out/spot2 --map out/spot/match
   shapecorr transfer data/spot/spot.obj scan.ply --what colors --out out/scan
   shapecorr transfer a.off b.off --what labels --labels a_labels.txt --out out/seg
+  shapecorr transfer a_rest.off b_rest.off --what deformation --deformed a_posed.off --out out/pose
 """
 
 
@@ -70,9 +84,11 @@ def register(subparsers) -> None:
                         "(default: %(default)s)")
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes instead of handling them with a warning")
-    p.add_argument("--method", choices=("spectral", "vertex"), default="spectral",
+    p.add_argument("--method", choices=("spectral", "vertex", "register"), default=None,
                    help="spectral: precise points on the source surface through the functional map "
-                        "(smooth); vertex: the nearest-vertex map (default: %(default)s)")
+                        "(smooth); vertex: the nearest-vertex map; register: the source deformed onto the "
+                        "target (ARAP non-rigid ICP from the match), then the closest points (default: "
+                        f"spectral; for --what deformation: {DEFORMATION_METHOD})")
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
     p.add_argument("--label-method", choices=("nearest", "vote"), default="vote",
                    help="labels: nearest point, or then a neighbourhood majority vote (default: %(default)s)")
@@ -80,6 +96,9 @@ def register(subparsers) -> None:
     p.add_argument("--field-method", choices=("fmap", "spectral", "vertex"), default="fmap",
                    help="field: through the functional map (smooth), at precise points, or the vertex map "
                         "(default: %(default)s)")
+    p.add_argument("--deformed", metavar="SOURCE_DEFORMED",
+                   help="for --what deformation: SOURCE after the change to transfer (same mesh moved, or "
+                        "another meshing of the same surface, which is then matched to SOURCE)")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -111,12 +130,12 @@ def run(args) -> int:
     settings = _check_arguments(args)  # every argument is checked before any work
     out = Path(args.out)
     t_all = time.perf_counter()
-    source, target, labels, field = _load_inputs(args)
+    source, target, data = _load_inputs(args, settings)
     saved = _saved_match(args, source, target, settings)
-    inputs = [args.source, args.target, source.texture, args.labels, args.field, args.map]
-    check_not_inputs(out, _output_names(args.what, source, target) + ["match"], inputs)
+    inputs = [args.source, args.target, source.texture, args.labels, args.field, args.map, args.deformed]
+    check_not_inputs(out, _output_names(args.what, source, target) + ["match", "deformed_match"], inputs)
     with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the match
-        report = _transfer(args, source, target, saved, settings, labels, field, tmp, progress, t_all)
+        report = _transfer(args, source, target, saved, settings, data, tmp, progress, t_all)
     progress(f"wrote {out}")
     if not args.quiet:
         print(f"{out}: {', '.join(report['outputs'])}{_texture_note(report)}")
@@ -130,24 +149,31 @@ def _check_arguments(args):
         raise CommandError("--what labels needs --labels FILE (one integer label per source vertex).")
     if args.what == "field" and not args.field:
         raise CommandError("--what field needs --field FILE (one value per source vertex).")
+    if args.what == "deformation" and not args.deformed:
+        raise CommandError("--what deformation needs --deformed SOURCE_DEFORMED (SOURCE after the change).")
+    if args.deformed and args.what != "deformation":
+        raise CommandError("--deformed only applies to --what deformation.")
+    if args.method is None:
+        args.method = DEFORMATION_METHOD if args.what == "deformation" else "spectral"
     if args.allow_other_shapes and not args.map:
         raise CommandError("--allow-other-shapes only applies to --map (a saved match).")
     if args.map and not Path(args.map).is_dir():
         raise CommandError(f"--map {args.map}: no such folder; give the --out folder of `shapecorr match`.")
     for path, what in ((args.source, "SOURCE"), (args.target, "TARGET"), (args.labels, "--labels"),
-                       (args.field, "--field")):
+                       (args.field, "--field"), (args.deformed, "--deformed")):
         check_input_file(path, what)
     check_device(args.device)
     check_output_folder(Path(args.out))
-    if args.map:
-        return None
     from ..config import load_preset
 
-    return load_preset(args.preset)
+    if args.map and args.what != "deformation":
+        return None
+    return load_preset(args.preset)  # --what deformation may match SOURCE_DEFORMED to SOURCE even with --map
 
 
-def _load_inputs(args):
-    """Both shapes and the labels or field; inputs that cannot work fail here, before the match."""
+def _load_inputs(args, settings):
+    """Both shapes and what is carried (the labels, the field or the deformed source; None for a
+    texture or colours); inputs that cannot work fail here, before the match."""
     import numpy as np
 
     from ..core import TextureError, load
@@ -161,9 +187,32 @@ def _load_inputs(args):
             source.is_mesh and source.has_uv and source.texture is not None):
         raise TextureError(f"{args.source}: the source has neither vertex colours nor a UV texture to take "
                            "colours from.")
-    labels = _read_vector(args.labels, "--labels", source.n_vertices, np.int64) if args.what == "labels" else None
-    field = _read_vector(args.field, "--field", source.n_vertices, np.float64) if args.what == "field" else None
-    return source, target, labels, field
+    if args.what == "labels":
+        return source, target, _read_vector(args.labels, "--labels", source.n_vertices, np.int64)
+    if args.what == "field":
+        return source, target, _read_vector(args.field, "--field", source.n_vertices, np.float64)
+    if args.what == "deformation":
+        return source, target, _load_deformed(args, source, target, settings)
+    return source, target, None
+
+
+def _load_deformed(args, source, target, settings):
+    """SOURCE_DEFORMED, checked: all three are triangle meshes, and one meshed differently from
+    SOURCE can be matched to it with the preset's sizes."""
+    from ..core import ShapeError, load
+    from ..deform.transfer import same_mesh
+
+    deformed = load(args.deformed, strict=args.strict)
+    for shape, path, what in ((source, args.source, "SOURCE"), (target, args.target, "TARGET"),
+                              (deformed, args.deformed, "--deformed")):
+        if not shape.is_mesh:
+            raise ShapeError(f"{what} {path}: a point cloud; --what deformation needs triangle meshes (the "
+                             "deformation is carried triangle by triangle).")
+    if not same_mesh(source, deformed):
+        from ..pipeline import plan_pair
+
+        plan_pair(deformed.n_vertices, source.n_vertices, settings, args.device)
+    return deformed
 
 
 def _saved_match(args, source, target, settings):
@@ -193,6 +242,7 @@ def _output_names(what: str, source, target) -> list[str]:
         "colors": [f"{stem}_colored.ply"],
         "labels": ["labels.txt", f"{stem}_labels.ply"],
         "field": ["field.txt", f"{stem}_field.ply"],
+        "deformation": [f"{stem}_deformed.ply"],
     }[what] + ["report.json", "preview.png"]
 
 
@@ -205,7 +255,7 @@ def _texture_note(report: dict) -> str:
             f"{100 * t['streak_fraction_source']:.2f} % on the source; {t['n_seam_faces']} faces across seams)")
 
 
-def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, progress, t_all) -> dict:
+def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, t_all) -> dict:
     """Match (or take the saved match), transfer, write everything into ``tmp``; the report."""
     from ..pipeline import match
     from ..transfer import precise_map
@@ -227,12 +277,17 @@ def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, p
               "method": args.method}
     t0 = time.perf_counter()
     smap = None
-    if source.is_mesh and (args.what in ("texture", "colors", "labels") or args.field_method == "spectral"):
-        smap = precise_map(m, source, target, method=args.method, device=args.device)
+    if source.is_mesh and (args.what in ("texture", "colors", "labels", "deformation")
+                           or args.field_method == "spectral"):
+        smap = precise_map(m, source, target, method=args.method, device=args.device,
+                           **({"progress": lambda stage, frac: progress(stage, frac)} if args.method == "register" else {}))
     timings["surface_map"] = round(time.perf_counter() - t0, 3)
     progress(f"surface map ({args.method})")
+    if args.what == "deformation":
+        t0 = time.perf_counter()
+        data = _deformed_at_source(args, source, data, settings, tmp, report, progress)
+        timings["deformed_source"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    data = {"labels": labels, "field": field}.get(args.what)
     preview, details = WRITERS[args.what](args, m, source, target, smap, data, tmp)
     if details is not None:
         report[args.what] = details
@@ -244,7 +299,7 @@ def _transfer(args, source, target, saved, settings, labels, field, tmp: Path, p
         from ..render import render_side_by_side
 
         t0 = time.perf_counter()
-        render_side_by_side(preview, tmp / "preview.png", titles=("source", "target", "result"))
+        render_side_by_side(preview, tmp / "preview.png", titles=PREVIEW_TITLES.get(args.what, ("source", "target", "result")))
         timings["preview"] = round(time.perf_counter() - t0, 3)
         progress("preview rendered")
     timings["total"] = round(time.perf_counter() - t_all, 3)
@@ -307,8 +362,60 @@ def _write_field(args, m, source, target, smap, field, tmp: Path):
     return [_plain(source, c1), target, result], details
 
 
-# what --what writes: (arguments, match, source, target, surface map, labels/field, folder) -> (preview, report)
-WRITERS = {"texture": _write_texture, "colors": _write_colors, "labels": _write_labels, "field": _write_field}
+def _deformed_at_source(args, source, deformed, settings, tmp: Path, report: dict, progress):
+    """``(deformed shape, (n1, 3) positions of SOURCE_DEFORMED at SOURCE's vertices)``: taken as
+    they are for the same mesh, else through a match SOURCE_DEFORMED -> SOURCE (saved in
+    ``tmp/deformed_match``) and the points of ``--method`` on the deformed surface."""
+    from ..deform import deformed_at_source
+    from ..deform.transfer import same_mesh
+    from ..pipeline import match
+
+    if same_mesh(source, deformed):
+        report["deformed_map"] = {"kind": "identity (same vertices and faces)"}
+        return deformed, deformed_at_source(source, deformed)
+    md = match(deformed, source, settings, device=args.device,
+               progress=lambda stage, frac: progress(f"match SOURCE_DEFORMED -> SOURCE: {stage}", frac))
+    md.save(tmp / "deformed_match")
+    kw = {"progress": lambda stage, frac: progress(stage, frac)} if args.method == "register" else {}
+    D = deformed_at_source(source, deformed, md, method=args.method, device=args.device, **kw)
+    report["deformed_map"] = {"kind": "matched", "preset": args.preset, "method": args.method,
+                              "confidence": md.info.get("confidence"), "saved": "deformed_match"}
+    progress(f"SOURCE_DEFORMED read at SOURCE's vertices ({args.method})")
+    return deformed, D
+
+
+def _write_deformation(args, m, source, target, smap, data, tmp: Path):
+    import numpy as np
+
+    from ..deform import transfer_deformation
+
+    D = data[1]  # (deformed shape, its positions at the source's vertices)
+    res = transfer_deformation(source, D, target, surface_map=smap, details=True)
+    result = target.copy(vertices=res.vertices, name=f"{target.name}_deformed", uv=None, face_uv=None,
+                         texture=None)
+    result.save(tmp / f"{target.name}_deformed.ply")
+    scale = float(np.sqrt(target.area))
+    moved = np.linalg.norm(res.vertices - target.vertices, axis=1) / scale
+    source_moved = np.linalg.norm(D - source.vertices, axis=1) / float(np.sqrt(source.area))
+    e = target.edges
+    stretch = (np.linalg.norm(res.vertices[e[:, 0]] - res.vertices[e[:, 1]], axis=1)
+               / np.maximum(np.linalg.norm(target.vertices[e[:, 0]] - target.vertices[e[:, 1]], axis=1), 1e-300))
+    details = {"method": args.method, "align_rotation": res.rotation,
+               "source_faces_used": int(np.unique(res.face_map).size),
+               "source_displacement_over_sqrt_area": {"mean": float(source_moved.mean()),
+                                                      "max": float(source_moved.max())},
+               "target_displacement_over_sqrt_area": {"mean": float(moved.mean()), "max": float(moved.max())},
+               "edge_length_ratio": {"median": float(np.median(stretch)), "p01": float(np.quantile(stretch, 0.01)),
+                                     "p99": float(np.quantile(stretch, 0.99))}}
+    source_after = source.copy(vertices=D, name="source deformed", uv=None, face_uv=None, texture=None)
+    return [_plain(target, None), result, _plain(source, None), source_after], details
+
+
+# what --what writes: (arguments, match, source, target, surface map, labels/field/deformed, folder) -> (preview, report)
+WRITERS = {"texture": _write_texture, "colors": _write_colors, "labels": _write_labels, "field": _write_field,
+           "deformation": _write_deformation}
+
+PREVIEW_TITLES = {"deformation": ("target", "target deformed", "source", "source deformed")}
 
 
 def _label_colors(labels_src, labels_tgt):

@@ -161,13 +161,15 @@ class Morph:
 
 
 def end_positions(source, target, match=None, *, method: str = "spectral", surface_map=None,
-                  device: str = "cpu") -> np.ndarray:
+                  device: str = "cpu", **precise_kwargs) -> np.ndarray:
     """Where the source's vertices land on the target ``(n1, 3)``.
 
     ``surface_map`` (face of the target + barycentric weights per source vertex) is used as
     given; otherwise ``method="vertex"`` takes ``match.p2p_12`` and ``"spectral"`` (default)
     precise points through the functional map of the reversed match (fitted to ``p2p_12`` in the
-    match's eigenbases), as :func:`shapecorr.transfer.precise_map` does for the other direction.
+    match's eigenbases), as :func:`shapecorr.transfer.precise_map` does for the other direction;
+    any other method of that function (e.g. ``"register"``, with ``precise_kwargs`` such as
+    ``progress``) runs on the reversed match.
     """
     if surface_map is not None:
         face = np.asarray(surface_map.face, dtype=np.int64)
@@ -183,7 +185,7 @@ def end_positions(source, target, match=None, *, method: str = "spectral", surfa
     from ..transfer import precise_map
 
     rev = reversed_match(match, source, target, device=device)
-    smap = precise_map(rev, target, source, method=method, device=device)
+    smap = precise_map(rev, target, source, method=method, device=device, **precise_kwargs)
     return np.einsum("nk,nkd->nd", smap.bary, target.vertices[target.faces[smap.face]])
 
 

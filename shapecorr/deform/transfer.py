@@ -74,7 +74,7 @@ def best_rotation(X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = Non
     return U @ D @ Vt
 
 
-def _surface_points(match, source, target, method: str, surface_map, device: str):
+def _surface_points(match, source, target, method: str, surface_map, device: str, **precise_kwargs):
     """Per target vertex: (source face, barycentric weights) of its matched point on the source."""
     if surface_map is not None:
         face, bary = np.asarray(surface_map.face, dtype=np.int64), np.asarray(surface_map.bary, dtype=np.float64)
@@ -86,7 +86,7 @@ def _surface_points(match, source, target, method: str, surface_map, device: str
         raise ValueError("transfer_deformation needs a match (source -> target) or a surface_map.")
     from ..transfer import precise_map  # the same precise points as texture transfer
 
-    smap = precise_map(match, source, target, method=method, device=device)
+    smap = precise_map(match, source, target, method=method, device=device, **precise_kwargs)
     return np.asarray(smap.face), np.asarray(smap.bary)
 
 
@@ -113,14 +113,19 @@ def target_to_source_faces(source, target, face: np.ndarray, bary: np.ndarray, r
 
 
 def deformed_at_source(source, source_deformed, match=None, *, method: str = "spectral", surface_map=None,
-                       device: str = "cpu") -> np.ndarray:
+                       device: str = "cpu", **precise_kwargs) -> np.ndarray:
     """Positions ``(n1, 3)`` of the deformed source at the rest source's vertices.
 
     ``source_deformed``: an ``(n1, 3)`` array, or a shape. The same mesh (same vertex count and
     faces) is taken as it is; a shape meshed differently needs ``match`` from ``source_deformed``
     to ``source`` (``shapecorr.match(source_deformed, source)``; its precise points of the source's
     vertices on the deformed surface are used, ``method`` as in :func:`shapecorr.transfer.precise_map`)
-    or ``surface_map`` (one point of ``source_deformed`` per source vertex).
+    or ``surface_map`` (one point of ``source_deformed`` per source vertex). Other keywords go to
+    :func:`~shapecorr.transfer.precise_map` (e.g. ``progress`` for ``method="register"``).
+
+    For a pose change between two scans ``method="register"`` is the robust choice: the source is
+    deformed onto the other scan as rigidly as possible, so thin parts (forearms, fingers) stay
+    whole where the spectral points may fold them.
     """
     if not hasattr(source_deformed, "vertices"):
         d = np.asarray(source_deformed, dtype=np.float64)
@@ -133,7 +138,7 @@ def deformed_at_source(source, source_deformed, match=None, *, method: str = "sp
     if not source_deformed.is_mesh:
         raise ValueError(f"{source_deformed.name}: a deformed source meshed differently must be a mesh "
                          "(its surface carries the source's points).")
-    face, bary = _surface_points(match, source_deformed, source, method, surface_map, device)
+    face, bary = _surface_points(match, source_deformed, source, method, surface_map, device, **precise_kwargs)
     return np.einsum("nk,nkd->nd", bary, source_deformed.vertices[source_deformed.faces[face]])
 
 

@@ -166,3 +166,84 @@ def test_never_overwrites_inputs(tmp_path, capsys):
     _fails(["transfer", str(d / "spot.obj"), str(d / "spot_posed.obj"), "--out", str(d)], capsys, "overwrite")
     assert (d / "spot_texture.png").read_bytes() == before
     assert sorted(p.name for p in d.iterdir()) == ["spot.mtl", "spot.obj", "spot_posed.obj", "spot_texture.png"]
+
+
+# ----------------------------------------------------------------------------- --what deformation
+def _rigid_residual(X, Y) -> float:
+    """Mean distance between X and Y after the best rotation and translation of X onto Y."""
+    from shapecorr.deform.transfer import best_rotation
+
+    R = best_rotation(X, Y)
+    return float(np.linalg.norm((X - X.mean(0)) @ R.T - (Y - Y.mean(0)), axis=1).mean())
+
+
+def _turned(vertices):
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_rotvec([0.3, 0.5, 0.1]).as_matrix()
+    return vertices @ R.T + [0.1, 0.0, 0.0], R
+
+
+def test_deformation_same_mesh(texture_run, tmp_path):
+    """SOURCE_DEFORMED with SOURCE's mesh: taken as it is; no change gives TARGET back exactly, a
+    rigid motion moves TARGET rigidly. DIR/<target name>_deformed.ply in TARGET's vertex order."""
+    from helpers import write_off
+
+    rc, out = texture_run
+    assert rc == 0
+    spot, posed = load(SPOT / "spot.obj"), load(SPOT / "spot_posed.obj")
+    same = write_off(tmp_path / "spot_same.off", spot.vertices, spot.faces)
+    base = ["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "deformation",
+            "--map", str(out / "match"), "--method", "spectral", "--quiet"]
+    assert main(base + ["--deformed", str(same), "--out", str(tmp_path / "same"), "--no-preview"]) == 0
+    result = load(tmp_path / "same" / "spot_posed_deformed.ply")
+    assert result.n_vertices == posed.n_vertices and np.array_equal(result.faces, posed.faces)
+    assert np.allclose(result.vertices, posed.vertices, atol=1e-5)
+    moved, _ = _turned(spot.vertices)
+    turned = write_off(tmp_path / "spot_turned.off", moved, spot.faces)
+    assert main(base + ["--deformed", str(turned), "--out", str(tmp_path / "turned")]) == 0
+    result = load(tmp_path / "turned" / "spot_posed_deformed.ply")
+    assert _rigid_residual(result.vertices, posed.vertices) < 1e-4 * np.sqrt(posed.area)
+    assert np.abs(result.vertices - posed.vertices).max() > 0.1  # it did move
+    report = json.loads((tmp_path / "turned" / "report.json").read_text())
+    assert report["what"] == "deformation" and report["deformed_map"]["kind"].startswith("identity")
+    assert sorted(report["outputs"]) == ["preview.png", "report.json", "spot_posed_deformed.ply"]
+    from PIL import Image
+
+    img = np.asarray(Image.open(tmp_path / "turned" / "preview.png"))
+    assert img.shape[1] > 2 * img.shape[0]  # four panels: target before/after, source before/after
+
+
+def test_deformation_from_another_meshing(texture_run, tmp_path):
+    """SOURCE_DEFORMED meshed differently (vertices renumbered, faces reordered): it is matched to
+    SOURCE first; a rigid motion of it still moves TARGET (almost) rigidly."""
+    from helpers import permuted_copy, write_off
+
+    rc, out = texture_run
+    assert rc == 0
+    spot, posed = load(SPOT / "spot.obj"), load(SPOT / "spot_posed.obj")
+    moved, _ = _turned(spot.vertices)
+    other, _ = permuted_copy(spot.copy(vertices=moved, uv=None, face_uv=None, texture=None), seed=2)
+    path = write_off(tmp_path / "spot_turned_remeshed.off", other.vertices, other.faces)
+    d = tmp_path / "o"
+    assert main(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "deformation",
+                 "--deformed", str(path), "--map", str(out / "match"), "--method", "spectral", "--preset", "fast",
+                 "--out", str(d), "--quiet", "--no-preview"]) == 0
+    result = load(d / "spot_posed_deformed.ply")
+    assert result.n_vertices == posed.n_vertices
+    assert _rigid_residual(result.vertices, posed.vertices) < 0.01 * np.sqrt(posed.area)
+    report = json.loads((d / "report.json").read_text())
+    assert report["deformed_map"]["kind"] == "matched" and (d / "deformed_match" / "match.json").exists()
+
+
+def test_deformation_argument_errors(tmp_path, capsys):
+    src, tgt = str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj")
+    out = str(tmp_path / "o")
+    _fails(["transfer", src, tgt, "--what", "deformation", "--out", out], capsys, "--deformed")
+    _fails(["transfer", src, tgt, "--deformed", src, "--out", out], capsys, "--deformed", "--what deformation")
+    _fails(["transfer", src, tgt, "--what", "deformation", "--deformed", str(tmp_path / "nope.off"), "--out", out],
+           capsys, "nope.off", "no such file")
+    np.savetxt(tmp_path / "cloud.xyz", load(src).vertices)
+    _fails(["transfer", src, tgt, "--what", "deformation", "--deformed", str(tmp_path / "cloud.xyz"), "--out", out],
+           capsys, "cloud.xyz", "point cloud")
+    assert not (tmp_path / "o").exists()
