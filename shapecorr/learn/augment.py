@@ -7,7 +7,8 @@ proportions and other poses, so that learned features depend on the surface, not
   vertices), or *anisotropic* remeshing: the shape is stretched along a random axis, remeshed
   isotropically and stretched back, so that its triangles are long and thin in one direction;
 - :func:`stretched` (from :mod:`shapecorr.learn.train`): other body proportions;
-- :func:`bent`: a smooth, nearly isometric twist about a random axis (another pose).
+- :func:`bent`: a smooth twist about a random axis (another pose; not exactly isometric: on a
+  blob twisted by 0.6 rad the median edge length changes by 7 %).
 
 Remeshing and decimation renumber the vertices: a ground-truth correspondence does not survive
 them (the self-supervised loss needs none). Stretching and bending keep the vertex order.
@@ -81,8 +82,9 @@ def remeshed(shape: Shape, n_target: int, *, anisotropy: float = 1.0, rng: np.ra
 
 def bent(shape: Shape, rng: np.random.Generator, amount: float = 0.5) -> Shape:
     """``shape`` twisted about a random axis through its centre by an angle that grows
-    linearly along that axis (up to about ``amount`` radians across the shape): a smooth,
-    nearly isometric change of pose; vertex order unchanged."""
+    linearly along that axis (up to about ``amount`` radians across the shape): a smooth
+    change of pose, isometric only near the axis (edges away from it are sheared); vertex
+    order unchanged."""
     v = np.asarray(shape.vertices, dtype=np.float64)
     c = v.mean(0)
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))

@@ -35,6 +35,7 @@ import torch
 from ..core import Shape, load, read_vts
 from ..core.errors import DatasetError, OutputError, SettingsError
 from ..fmap.prepare import prepare_shape
+from .adapt import frozen_prefix, head
 from .augment import AugmentSettings, decimated, random_variant
 from .diffusionnet import FeatureNet, TorchOperators
 from .features import FeatureModel, surface_operators
@@ -149,6 +150,9 @@ class SelfSupSettings:
     where both shapes have ground truth (0: none), over ``sup_points`` random template points,
     temperature ``weights.tau``; ``pairs``: ``"group"`` (both shapes of one group) or
     ``"any"``; ``checkpoint_every``, ``val_every``: steps between checkpoints and validations.
+    ``tune_blocks``: train only the last that many diffusion blocks and the output layer (None:
+    the whole network); the frozen blocks' output is then computed once per shape and reused,
+    which makes a step several times cheaper when fine-tuning a model (``init``).
     """
 
     steps: int = 2000
@@ -161,8 +165,12 @@ class SelfSupSettings:
     pairs: str = "group"
     checkpoint_every: int = 100
     val_every: int = 200
+    tune_blocks: int | None = None
 
     def __post_init__(self):
+        if self.tune_blocks is not None and (isinstance(self.tune_blocks, bool) or not isinstance(self.tune_blocks, int)
+                                             or self.tune_blocks < 0):
+            raise SettingsError(f"SelfSupSettings.tune_blocks must be None or an integer >= 0, got {self.tune_blocks!r}.")
         for name in ("steps", "checkpoint_every", "val_every", "sup_points"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -190,11 +198,60 @@ def draw_pair(pool: Sequence[TrainItem], rng: np.random.Generator, pairs: str = 
     return i, int(mates[int(rng.integers(len(mates)))])
 
 
-def step_loss(net: FeatureNet, a: TrainItem, b: TrainItem, s: SelfSupSettings, rng: np.random.Generator,
-              gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+class PartialNet:
+    """The network's forward pass when only its last blocks are trained: the frozen part's
+    output is computed once per pool item (by its position) and kept."""
+
+    def __init__(self, net: FeatureNet, tune_blocks: int | None):
+        self.net = net
+        n = net.config.n_blocks
+        self.first = 0 if tune_blocks is None else max(0, n - tune_blocks)
+        self._cache: dict[int, torch.Tensor] = {}
+        if self.first:
+            for p in [*net.first.parameters(), *(q for b in net.blocks[:self.first] for q in b.parameters())]:
+                p.requires_grad_(False)
+
+    def __call__(self, item: TrainItem, key: int) -> torch.Tensor:
+        if not self.first:
+            return self.net(item.torch_ops)
+        if key not in self._cache:
+            self._cache[key] = frozen_prefix(self.net, item.torch_ops, self.first)
+        return head(self.net, self._cache[key], item.torch_ops, self.first)
+
+    def parameters(self):
+        return [p for p in self.net.parameters() if p.requires_grad]
+
+
+#: the diffusion time given to trained channels whose time is exactly 0 (see wake_diffusion_times)
+WAKE_TIME = 1e-6
+
+
+def wake_diffusion_times(net: FeatureNet, first: int = 0) -> int:
+    """Give the diffusion times of blocks ``first..`` that are exactly 0 the value
+    :data:`WAKE_TIME`; returns how many. The network diffuses for ``|t|``, whose gradient torch
+    takes as 0 at ``t = 0``: a time that is exactly 0 (as in the supervised ``faust_r_wks``,
+    all 512 of them) can never be learned. 1e-6 scales an eigen-coefficient by ``exp(-1e-6
+    lambda)``, by less than 0.2 % up to the 100th eigenvalue of a unit-area surface (about
+    ``4 pi 100``), and lets training choose the time."""
+    n = 0
+    with torch.no_grad():
+        for block in net.blocks[first:]:
+            t = block.diffusion.time
+            zero = t == 0
+            n += int(zero.sum())
+            t[zero] = WAKE_TIME
+    return n
+
+
+def step_loss(net, a: TrainItem, b: TrainItem, s: SelfSupSettings, rng: np.random.Generator,
+              gen: torch.Generator, keys: tuple[int, int] = (0, 1)) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one training pair: self-supervised, plus the supervised term where both
-    shapes have ground truth and ``s.sup_weight > 0``."""
-    fa, fb = net(a.torch_ops), net(b.torch_ops)
+    shapes have ground truth and ``s.sup_weight > 0``. ``net``: a :class:`FeatureNet` or a
+    :class:`PartialNet` (``keys``: the items' positions in the pool, for its cache)."""
+    if isinstance(net, PartialNet):
+        fa, fb = net(a, keys[0]), net(b, keys[1])
+    else:
+        fa, fb = net(a.torch_ops), net(b.torch_ops)
     loss, parts = unsupervised_pair_loss(fa, fb, a.spec, b.spec, s.weights, generator=gen)
     if s.sup_weight and a.gt is not None and b.gt is not None:
         n_t = min(len(a.gt), len(b.gt))
@@ -314,7 +371,8 @@ def model_card(meta: dict) -> str:
              f"{data['variants']} augmented copies each; pool of {data['n_pool']} meshes, "
              f"{data['min_vertices']}-{data['max_vertices']} vertices"),
              f"- groups: {', '.join(data['groups'])}",
-             f"- validation: {', '.join(meta['val_shapes']) or 'none'}", "",
+             f"- validation: {', '.join(meta['val_shapes']) or 'none'}",
+             *([f"- notes: {meta['notes']}"] if meta.get("notes") else []), "",
              "## Recipe", "",
              f"- init: {meta['init'] or 'random'}; network {json.dumps(meta['config'])}",
              f"- settings: {json.dumps(s)}",
@@ -349,7 +407,7 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
                   init: FeatureModel | None = None, config: FeatureNetConfig | None = None,
                   val: Sequence[TrainItem] = (), resume: bool = False, device="cpu", progress: bool = True,
                   data: dict | None = None, command: str | None = None, name: str | None = None,
-                  init_name: str | None = None) -> FeatureModel:
+                  init_name: str | None = None, notes: str | None = None) -> FeatureModel:
     """Train on ``pool`` and write the model ``out`` (``.pt``) and its companions
     (:class:`TrainFiles`). ``init``: start from this model's weights (its configuration);
     otherwise a random network of ``config``. ``val``: items with ground truth, whose feature
@@ -357,7 +415,8 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
     steps. ``resume``: continue from ``MODEL.ckpt.pt`` (written every
     ``settings.checkpoint_every`` steps; same pool and settings expected). ``data``: the
     training data's description for the card (:func:`data_summary`); ``command``: the command
-    line that reproduces the run. Deterministic given the seed, the pool and the thread count.
+    line that reproduces the run; ``notes``: a line for the card (e.g. what was kept out).
+    Deterministic given the seed, the pool and the thread count.
     """
     from tqdm import tqdm
 
@@ -372,7 +431,12 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
     torch.manual_seed(settings.seed)
     net = (FeatureNet.from_weights(init.config, init.net.state_dict()) if init is not None
            else FeatureNet(config or FeatureNetConfig())).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    if settings.tune_blocks is not None and settings.tune_blocks > net.config.n_blocks:
+        raise SettingsError(f"tune_blocks={settings.tune_blocks} but the network has {net.config.n_blocks} blocks.")
+    partial = PartialNet(net, settings.tune_blocks)
+    if not resume:
+        wake_diffusion_times(net, partial.first)
+    opt = torch.optim.Adam(partial.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.steps,
                                                        eta_min=settings.lr * settings.lr_final)
     history: list[dict] = []
@@ -413,10 +477,10 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
         rng = np.random.default_rng([settings.seed, step])
         gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
         i, j = draw_pair(pool, rng, settings.pairs)
-        loss, parts = step_loss(net, pool[i], pool[j], settings, rng, gen)
+        loss, parts = step_loss(partial, pool[i], pool[j], settings, rng, gen, keys=(i, j))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+        torch.nn.utils.clip_grad_norm_(partial.parameters(), 10.0)
         opt.step()
         sched.step()
         parts["loss"] = float(loss.detach())
@@ -441,7 +505,7 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
             "steps_done": settings.steps, "seconds": round(time.time() - t0, 1),
             "cpu_seconds": round(time.process_time() - c0, 1), "device": str(device),
             "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.system()}",
-            "torch": str(torch.__version__), "command": command, "self_supervised": True}
+            "torch": str(torch.__version__), "command": command, "self_supervised": True, "notes": notes}
     model = FeatureModel(net.cpu().eval(), meta)
     model.save(files.model)
     convert(files.model)
@@ -454,7 +518,8 @@ def train_from_sources(sources: Sequence[ShapeSource], out: str | Path, settings
                        init_name: str | None = None, config: FeatureNetConfig | None = None, variants: int = 2,
                        augment: AugmentSettings | None = None, max_vertices: int | None = 20000,
                        k_loss: int = 50, resume: bool = False, device="cpu", progress: bool = True,
-                       command: str | None = None, folders: Sequence[str] = ()) -> FeatureModel:
+                       command: str | None = None, folders: Sequence[str] = (),
+                       notes: str | None = None) -> FeatureModel:
     """Prepare the pool (:func:`build_pool`) and the validation shapes (with ground truth,
     never augmented) and run :func:`train_selfsup`: the one entry point of ``shapecorr train``
     and ``scripts/train_selfsup.py``."""
@@ -467,4 +532,4 @@ def train_from_sources(sources: Sequence[ShapeSource], out: str | Path, settings
                      max_vertices=None, progress=progress) if val_sources else []
     data = data_summary(folders, sources, pool, variants, augment or AugmentSettings())
     return train_selfsup(pool, settings, out, init=init, config=net_config, val=val, resume=resume, device=device,
-                         progress=progress, data=data, command=command, init_name=init_name)
+                         progress=progress, data=data, command=command, init_name=init_name, notes=notes)
