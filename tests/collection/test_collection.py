@@ -146,11 +146,36 @@ def test_given_template_and_python_entry_point(tmp_path):
         collection(tmp_path / "shapes", template="nope", out=tmp_path / "out2", engine="local", **MATCH)
 
 
+def _die_once(marker: str) -> str:
+    """A task whose first attempt kills its worker process (a crashed or preempted node)."""
+    import os
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).write_text("the first attempt died here\n")
+        os._exit(1)
+    return "retried"
+
+
 @pytest.mark.skipif(not ray_available(), reason="ray is not installed (extra 'collection')")
 def test_six_shapes_on_a_local_ray(tmp_path):
-    """The CI check on Ray: 6 permuted copies on a local Ray, exact maps, cycles closed."""
-    perms = make_folder(tmp_path / "shapes", n=6, seed=20)
-    res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="ray", num_cpus=2, settings=SETTINGS, **MATCH)
+    """The CI check on Ray (one local Ray for both parts): a worker killed mid-task is retried;
+    6 permuted copies give exact maps and closed cycles."""
+    import sys
+
+    from ray import cloudpickle
+
+    from shapecorr.collection import RayExecutor
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import the tests
+    ex = RayExecutor(num_cpus=2)
+    try:
+        assert ex.get(ex.call(_die_once, str(tmp_path / "died.txt"))) == "retried"
+        assert (tmp_path / "died.txt").exists()
+        perms = make_folder(tmp_path / "shapes", n=6, seed=20)
+        res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="ray", settings=SETTINGS, **MATCH)
+    finally:
+        ex.close()
     assert res.report["engine"]["name"] == "ray"
     assert [f["name"] for f in res.failures] == ["broken"]
     T = res.template
