@@ -92,7 +92,7 @@ def bench_size(name, v, f, args) -> dict:
     fixed, moved = handles(v)
     row = {"size": name, "vertices": len(v), "faces": len(f), "fixed": len(fixed), "moved": len(moved)}
     for solver in ("cholespy", "scipy"):
-        d, w, c = timed(lambda: ArapDeformer(v, f, fixed, moved, settings=ArapSettings(solver=solver)))
+        d, w, c = timed(lambda solver=solver: ArapDeformer(v, f, fixed, moved, settings=ArapSettings(solver=solver)))
         row[f"setup_{solver}_s"] = {"wall": round(w, 3), "cpu": round(c, 3)}
         row[f"factor_{solver}_s"] = {"wall": round(d.factor_seconds, 3), "cpu": round(d.factor_cpu_seconds, 3)}
         print(f"{name}: set-up with {solver}: {w:.3f} s wall ({c:.3f} s CPU), factor {d.factor_seconds:.3f} s "
@@ -104,7 +104,7 @@ def bench_size(name, v, f, args) -> dict:
     row["first_solve_s"] = {"wall": round(w, 3), "cpu": round(c, 3), "iterations": args.first_iterations}
     walls, cpus, energies = [], [], []
     for k in range(2, args.frames + 1):
-        res, w, c = timed(lambda: d.solve(head_pose(v, moved, k / args.frames), iterations=args.drag_iterations))
+        res, w, c = timed(lambda k=k: d.solve(head_pose(v, moved, k / args.frames), iterations=args.drag_iterations))
         walls.append(w)
         cpus.append(c)
         energies.append([float(e) for e in res.energies])
@@ -174,13 +174,13 @@ def pictures(v, f, fixed, moved, ours, lin, out: Path, name: str) -> str:
 
 def markdown(rows, info, args) -> str:
     lines = ["# ARAP editing benchmark (CPU)", "",
-             f"Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python scripts/bench_arap.py "
-             f"{' '.join(args.argv)}`", "",
-             f"Machine: {info.get('cpu')}, {info.get('cores')} cores shared with other jobs while measured: "
-             "wall times are inflated and noisy; CPU times (this process) are the better guide.", "",
-             "| shape | vertices | factor wall / CPU: cholespy; SciPy SuperLU | set-up total wall / CPU | first solve wall / CPU | "
+             (f"Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python scripts/bench_arap.py "
+              f"{' '.join(args.argv)}`"), "",
+             (f"Machine: {info.get('cpu')}, {info.get('cores')} cores shared with other jobs while measured: "
+              "wall times are inflated and noisy; CPU times (this process) are the better guide."), "",
+             ("| shape | vertices | factor wall / CPU: cholespy; SciPy SuperLU | set-up total wall / CPU | first solve wall / CPU | "
              f"drag update ({args.drag_iterations} it.) wall / CPU (median) | libigl precomp. | libigl {args.drag_iterations} it. | "
-             "max diff. to libigl |",
+             "max diff. to libigl |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ig = r["libigl"]

@@ -234,12 +234,16 @@ class _ArapFit:
             beta: float) -> np.ndarray:
         """``pairs``: :class:`_Pairs`, or an already assembled ``(matrix, rhs)`` data system."""
         D, data_rhs = _data_system(pairs, self.n, alpha, beta) if isinstance(pairs, _Pairs) else pairs
-        factor = make_factor(stiffness * self.Q3 + D, self.settings.solver)
+        S = stiffness * self.Q3 + D
+        # a tiny pull towards the current positions keeps the system definite where nothing else
+        # holds a vertex (one used by no face and paired with nothing, a direction no pair sees)
+        eps = 1e-9 * float(np.abs(S.diagonal()).mean())
+        factor = make_factor(S + eps * sp.identity(3 * self.n, format="csr"), self.settings.solver)
         for _ in range(iterations):
             A = covariances(self.ops, x)
             self.R = rotations_newton(A, self.R, steps=3) if self._warm else rotations_svd(A)
             self._warm = True
-            rhs = stiffness * rotation_rhs(self.ops, self.R) + data_rhs
+            rhs = stiffness * rotation_rhs(self.ops, self.R) + data_rhs + eps * x
             x = factor.solve(rhs.reshape(-1, 1)).reshape(self.n, 3)
         return x
 
