@@ -141,3 +141,50 @@ def test_bad_inputs(blob):
         Morph(blob.vertices, blob.faces, blob.vertices[:5])
     with pytest.raises(ValueError, match="needs a match"):
         morph(blob, blob, None, 3)
+
+
+# ----------------------------------------------------------------------------- shapecorr morph
+def test_morph_command_end_to_end(blob, tmp_path):
+    """`shapecorr morph SOURCE TARGET --map DIR --frames N --out DIR` on a rotated, permuted copy
+    with its exact match: N PLY frames in SOURCE's mesh from SOURCE to TARGET, a GIF, a strip."""
+    import json
+
+    from helpers import write_off
+    from PIL import Image
+
+    from shapecorr import load
+    from shapecorr.cli import main
+
+    target, perm = permuted_copy(blob, seed=7, rigid=True)
+    src = load(write_off(tmp_path / "blob.off", blob.vertices, blob.faces))
+    tgt = load(write_off(tmp_path / "blob_turned.off", target.vertices, target.faces))
+    exact_match(src, tgt, perm).save(tmp_path / "match")
+    out = tmp_path / "morph"
+    assert main(["morph", str(tmp_path / "blob.off"), str(tmp_path / "blob_turned.off"), "--map",
+                 str(tmp_path / "match"), "--frames", "5", "--out", str(out), "--quiet"]) == 0
+    frames = [load(out / f"frame_{i:03d}.ply") for i in range(5)]
+    assert all(f.n_vertices == src.n_vertices and np.array_equal(f.faces, src.faces) for f in frames)
+    assert np.allclose(frames[0].vertices, src.vertices, atol=1e-5)
+    assert np.allclose(frames[-1].vertices, tgt.vertices[np.argsort(perm)], atol=1e-5)
+    assert all(rigid_residual(f.vertices, src.vertices) < 1e-5 for f in frames)
+    gif = Image.open(out / "morph.gif")
+    assert gif.n_frames == 8  # there and back
+    assert (out / "morph_strip.png").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 5 and len(report["per_frame"]) == 5 and report["match"]["from"] == str(tmp_path / "match")
+
+
+def test_morph_command_errors(blob, tmp_path, capsys):
+    from helpers import write_off
+
+    from shapecorr.cli import main
+
+    path = str(write_off(tmp_path / "blob.off", blob.vertices, blob.faces))
+    out = str(tmp_path / "o")
+    assert main(["morph", path, path, "--frames", "1", "--out", out]) == 2
+    assert "--frames 1" in capsys.readouterr().err
+    np.savetxt(tmp_path / "cloud.xyz", blob.vertices)
+    assert main(["morph", str(tmp_path / "cloud.xyz"), path, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "cloud.xyz" in err and "point cloud" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -216,7 +216,8 @@ def test_deformation_same_mesh(texture_run, tmp_path):
 
 def test_deformation_from_another_meshing(texture_run, tmp_path):
     """SOURCE_DEFORMED meshed differently (vertices renumbered, faces reordered): it is matched to
-    SOURCE first; a rigid motion of it still moves TARGET (almost) rigidly."""
+    SOURCE first; a rigid motion of it still moves TARGET (almost) rigidly. The default --method
+    for deformation (register) puts the points on the surfaces."""
     from helpers import permuted_copy, write_off
 
     rc, out = texture_run
@@ -227,13 +228,14 @@ def test_deformation_from_another_meshing(texture_run, tmp_path):
     path = write_off(tmp_path / "spot_turned_remeshed.off", other.vertices, other.faces)
     d = tmp_path / "o"
     assert main(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "deformation",
-                 "--deformed", str(path), "--map", str(out / "match"), "--method", "spectral", "--preset", "fast",
+                 "--deformed", str(path), "--map", str(out / "match"), "--preset", "fast",
                  "--out", str(d), "--quiet", "--no-preview"]) == 0
     result = load(d / "spot_posed_deformed.ply")
     assert result.n_vertices == posed.n_vertices
     assert _rigid_residual(result.vertices, posed.vertices) < 0.01 * np.sqrt(posed.area)
     report = json.loads((d / "report.json").read_text())
     assert report["deformed_map"]["kind"] == "matched" and (d / "deformed_match" / "match.json").exists()
+    assert report["method"] == "register" and report["deformed_map"]["method"] == "register"
 
 
 def test_deformation_argument_errors(tmp_path, capsys):
