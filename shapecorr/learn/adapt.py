@@ -28,6 +28,10 @@ from .selfsup import LossWeights, SpectralData, unsupervised_pair_loss
 ADAPT_STEPS = 20
 ADAPT_LR = 1e-3
 ADAPT_BLOCKS = 1
+#: the loss of adaptation: the soft map's rows on 1000 vertices per direction (the coupling
+#: term's softmax is most of a step's cost; on TOSCA_r dog0 -> dog5, 20 steps: feature
+#: nearest-neighbour error 14.2 -> 7.7 with 1000 rows, 7.8 with 2000)
+ADAPT_WEIGHTS = LossWeights(couple_points=1000)
 
 
 def _torch_ops(ops, device):
@@ -83,7 +87,7 @@ def adapt_features(model: FeatureModel, ops_x, ops_y, spec_x: SpectralData, spec
     torch). ``spec_x``, ``spec_y``: their eigenbases for the loss (their ``k`` is the functional
     map's size). ``seed``: the random vertex subsets of the coupling term; with the same seed,
     inputs and thread count the result is the same. ``progress(step, steps, loss)`` is called
-    after each step. ``weights``: the loss (default :class:`LossWeights`). ``tune_blocks``: how
+    after each step. ``weights``: the loss (default :data:`ADAPT_WEIGHTS`). ``tune_blocks``: how
     many of the last diffusion blocks are trained with the output layer (module docstring; all
     of them: the whole network). ``threads``: torch CPU threads (None leaves the current
     setting). ``model`` is not changed.
@@ -95,7 +99,7 @@ def adapt_features(model: FeatureModel, ops_x, ops_y, spec_x: SpectralData, spec
     if isinstance(tune_blocks, bool) or not isinstance(tune_blocks, (int, np.integer)) or not 0 <= tune_blocks <= n_blocks:
         raise SettingsError(f"tune_blocks must be an integer from 0 to {n_blocks} (the network's blocks), "
                             f"got {tune_blocks!r}.")
-    weights = weights or LossWeights()
+    weights = weights or ADAPT_WEIGHTS
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
