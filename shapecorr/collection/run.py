@@ -39,7 +39,7 @@ from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
 from .engine import make_executor
-from .store import CollectionFolder, compose, write_json, write_text
+from .store import CollectionFolder, compose, write_json, write_npz, write_text
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +413,10 @@ class _Run:
 
             A, history = cons.consistent_zoomout(len(names), t_idx, fmaps, weights, sizes, refit,
                                                  refine_iters=self.cs.refine_rounds, full_iters=self.cs.full_rounds)
+            # the latent matrices (template basis -> each shape's basis): what a later stage or a
+            # partitioned run composes with (docs/scale.md)
+            write_npz(self.folder.work / "latent.npz", names=np.asarray(names),
+                      A=np.stack([np.zeros((sizes[-1], sizes[-1])) if a is None else a for a in A]))
         self._stage("consistency", t0)
         t0 = time.perf_counter()
         calls = [(n, work.final_maps_task, (n, r["path"], bases[index[n]], bases[t_idx],
@@ -496,7 +500,7 @@ class _Run:
                     calls.append(((e["a"], e["b"], before), work.triangle_task,
                                   (B_template, self.ctx_ref, e["a"], e["b"], before)))
         before, after = [], []
-        for (a, b, is_before), res in self._map(calls, "cycle figures", "edge") if calls else []:
+        for (_, _, is_before), res in self._map(calls, "cycle figures", "edge") if calls else []:
             if isinstance(res, Exception):
                 continue
             (before if is_before else after).extend(res)
