@@ -59,10 +59,13 @@ TOSCA_GROUPS = {"A": ("cat", "horse", "michael", "wolf"), "B": ("centaur", "davi
 #: the orientation gate: no trust at this smooth orientation score (as many faces reversed as kept)
 GATE_FEATURE, GATE_LOW = "orientation_smooth", 0.0
 VERTEX_BAD_ABOVE = 0.1
+#: maps clearly good (error x100 below this) and clearly bad (above this), whose rates are also
+#: reported: maps near the label's boundary (5) are ambiguous by construction
+CLEAR_GOOD_BELOW, CLEAR_BAD_ABOVE = 4.0, 6.0
 #: mean-error bands (x100) whose flag rates are reported
 ERROR_BANDS = ((0, 3), (3, 5), (5, 8), (8, 15), (15, 1000))  # a vertex is wrong when its geodesic error is above 0.1 sqrt(area)
 #: bumped when the signals change: rows of an older version are recomputed from the cached maps
-SIGNALS_VERSION = 4
+SIGNALS_VERSION = 5
 
 ID_COLS = ["dataset", "group", "preset", "source", "target"]
 EVAL_COLS = ["error_x100", "median_error_x100", "error_sym_x100", "frac_nearer_sym", "flipped", "n_points",
@@ -332,11 +335,11 @@ def fit_model(name: str, features, rows: list[dict], l2: float):
     (see :class:`shapecorr.fmap.confidence.LogisticModel`) when it uses ``orientation_smooth``:
     full trust from the lowest smooth orientation score of a good map, none at
     :data:`GATE_LOW`. Its threshold catches :data:`TARGET_CATCH` of the bad maps."""
-    from shapecorr.fmap.confidence import LogisticModel, fit_logistic
+    from shapecorr.fmap.confidence import LogisticModel
 
     rows = [r for r, real in zip(rows, is_real(rows)) if real]
     X, y = design(rows, features)
-    coef, b, mean, scale = fit_logistic(X, y, l2=l2)
+    coef, b, mean, scale = fit_monotone(X, y, features, l2)
     lo, hi = X.min(0), X.max(0)  # the range seen (see LogisticModel)
     gate = None
     if GATE_FEATURE in features:
@@ -344,6 +347,29 @@ def fit_model(name: str, features, rows: list[dict], l2: float):
         gate = (GATE_FEATURE, GATE_LOW, float(good.min()))
     model = LogisticModel(name, tuple(features), mean, scale, coef, b, 0.5, lo, hi, gate)
     return dataclasses.replace(model, threshold=choose_threshold(model.predict(X), y))
+
+
+def fit_monotone(X: np.ndarray, y: np.ndarray, features, l2: float):
+    """:func:`~shapecorr.fmap.confidence.fit_logistic` whose coefficients all have the sign of
+    :func:`~shapecorr.fmap.confidence.trust_direction` (a worse signal never raises the
+    confidence): while one has the other sign, the most contrary one is set to 0 (its feature
+    left out of the fit) and the others refitted. Returns ``(coef, intercept, mean, scale)``
+    over all ``features``."""
+    from shapecorr.fmap.confidence import fit_logistic, trust_direction
+
+    sign = np.array([trust_direction(f) for f in features], dtype=np.float64)
+    active = np.ones(len(features), dtype=bool)
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale == 0] = 1.0
+    while True:
+        c, b, mean_a, scale_a = fit_logistic(X[:, active], y, l2=l2)
+        coef = np.zeros(len(features))
+        coef[active] = c
+        contrary = coef * sign < 0
+        if not contrary.any():
+            mean[active], scale[active] = mean_a, scale_a
+            return coef, b, mean, scale
+        active[np.argmax(np.where(contrary, np.abs(coef), -1.0))] = False
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, catch: float = TARGET_CATCH) -> float:
@@ -404,6 +430,11 @@ def breakdown(rows, p, thr, y) -> dict:
             bad = y[sel] == 0
             r["catch_rate"] = float(flagged[bad].mean()) if bad.any() else None
             r["false_flag_rate"] = float(flagged[~bad].mean()) if (~bad).any() else None
+            # away from the label's boundary (extra information, not another target)
+            err = np.array([float(x["error_x100"]) for x, s in zip(rows, sel) if s])
+            clear_good, clear_bad = (err < CLEAR_GOOD_BELOW) & ~bad, err > CLEAR_BAD_ABOVE
+            r["false_flag_rate_clear"] = float(flagged[clear_good].mean()) if clear_good.any() else None
+            r["catch_rate_clear"] = float(flagged[clear_bad].mean()) if clear_bad.any() else None
             out[k] = r
     return out
 
@@ -492,8 +523,10 @@ def markdown(summary: dict) -> str:
              "flagged, false-flag rate = good maps flagged."), ""]
 
     def table(title, block):
-        out = [f"## {title}", "", "| feature set | rows | n | bad | ROC AUC | catch | false flags |",
-               "|---|---|---|---|---|---|---|"]
+        out = [f"## {title}", "",
+               (f"| feature set | rows | n | bad | ROC AUC | catch | false flags | catch, error > {CLEAR_BAD_ABOVE:g} "
+                f"| false flags, error < {CLEAR_GOOD_BELOW:g} |"),
+               "|---|---|---|---|---|---|---|---|---|"]
         for name, per in block.items():
             for k, r in per.items():
                 if " / " in k and name != "mesh":  # per-preset detail for the main model only
@@ -501,7 +534,9 @@ def markdown(summary: dict) -> str:
                 c = "n/a" if r["catch_rate"] is None else f"{100 * r['catch_rate']:.1f} %"
                 f = "n/a" if r["false_flag_rate"] is None else f"{100 * r['false_flag_rate']:.1f} %"
                 a = "n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.3f}"
-                out.append(f"| {name} | {k} | {r['n']} | {r['n_bad']} | {a} | {c} | {f} |")
+                c6, f4 = (("n/a" if r.get(x) is None else f"{100 * r[x]:.1f} %")
+                          for x in ("catch_rate_clear", "false_flag_rate_clear"))
+                out.append(f"| {name} | {k} | {r['n']} | {r['n_bad']} | {a} | {c} | {f} | {c6} | {f4} |")
         return out + [""]
 
     lines += table("Held out (TOSCA_r class groups fitted without them, FAUST_r fitted on TOSCA_r only; "
@@ -509,6 +544,20 @@ def markdown(summary: dict) -> str:
     lines += table("Fitted on all maps (the shipped models, thresholds "
                    + ", ".join(f"{m['name']} {m['threshold']:.3f}" for m in summary["models"]) + ")",
                    summary["in_sample"])
+    from shapecorr.fmap.confidence import LOG_SIGNALS, trust_direction
+
+    mesh = summary["models"][0]
+    lines += [f"## The shipped `{mesh['name']}` model", "",
+              ("Logistic, on standardized features (log(x + 0.001) where marked), monotone: each coefficient has "
+               "the sign of its signal's direction or is 0 (left out of the fit because, given the others, it "
+               "pointed the wrong way)" + (f"; times the orientation gate: no trust at {mesh['gate'][0]} "
+                                           f"<= {mesh['gate'][1]:g}, full from {mesh['gate'][2]:.3f}"
+                                           if mesh.get("gate") else "") + "."), "",
+              "| feature | better when | coefficient (per standard deviation) |", "|---|---|---|"]
+    for f, c in zip(mesh["features"], mesh["coef"]):
+        shown = f"log {f}" if f in LOG_SIGNALS else f
+        lines.append(f"| {shown} | {'higher' if trust_direction(f) > 0 else 'lower'} | {c:+.3f} |")
+    lines += [""]
     lines += ["## Maps flagged by the mesh model, by mean error x100", "",
               "| error | maps | flagged (fitted on all) | flagged (held out) |", "|---|---|---|---|"]
     for band, r in summary["flagged_by_error_x100"].items():
@@ -562,11 +611,12 @@ def _json(o):
 # ----------------------------------------------------------------------------- main
 def gather(args, tasks, rows: dict, csv_path: Path) -> None:
     evaluator = Evaluator(args.points)
-    preparer = Preparer()
+    preparer = Preparer(keep=64)
     todo = [t for t in tasks if _stale(rows.get((t[0], t[4], t[2], t[3])))]
     done = len(tasks) - len(todo)
-    if args.no_run:  # only the maps already cached (their signals recomputed)
-        todo = [t for t in todo if (args.cache / t[0] / t[4] / f"{t[2]}__{t[3]}.npz").exists()]
+    if args.no_run:  # only the maps already cached (their signals recomputed), grouped by shape
+        todo = sorted((t for t in todo if (args.cache / t[0] / t[4] / f"{t[2]}__{t[3]}.npz").exists()),
+                      key=lambda t: (t[0], t[4], t[2], t[3]))
     log(f"calibrate: {len(tasks)} maps, {done} already in {csv_path}, {len(todo)} to do"
         + (" (cached maps whose signals are out of date)" if args.no_run else ""))
     t_start = time.perf_counter()

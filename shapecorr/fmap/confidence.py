@@ -28,6 +28,14 @@ prepared shapes (normalized to unit area), their eigenbases and the maps themsel
     fraction of the target area next to an edge whose two ends land far apart on the source
     (more than 0.1 and 4 edge lengths: the seam of a partial flip, a torn region). Point
     clouds use their k-nearest-neighbour graph.
+``detached_area``
+    fraction of the area cut off from the main piece of each shape by those seams (mean of
+    both directions): the size of a region sent to the wrong place (a swapped limb), where
+    ``discontinuity`` sees only its seam.
+``metric_distortion``
+    how much the map changes shortest-path distances between seeded sample points (the worst
+    tenth of the samples, both directions): a misplaced region changes its distances to the
+    rest of the shape; a whole left-right flip does not (it is an isometry).
 
 :func:`match_confidence` combines the resolution-independent ones (:data:`MODEL_SIGNALS`)
 into a value in ``[0, 1]``: the probability, under a logistic model calibrated on FAUST_r and
@@ -48,7 +56,9 @@ random vertices of each shape (on the target: the faces whose first vertex is sa
 edges at a sampled vertex), which keeps a 160k-vertex pair about as cheap as a 20k one; the
 per-vertex confidence is then computed on the sampled target vertices and given to every other vertex
 from its nearest sampled one. The functional-map signals (orthogonality, area distortion)
-cost ``O(n k)`` and are not sampled.
+cost ``O(n k)`` and are not sampled; ``detached_area`` needs the whole graphs (linear);
+``metric_distortion`` runs ``4 x`` :data:`DISTORTION_SAMPLES` shortest-path searches, on the
+k-nearest-neighbour graph of the sampled vertices for a sampled shape.
 """
 
 from __future__ import annotations
@@ -71,13 +81,13 @@ MODEL_PATH = Path(__file__).with_name("confidence_model.json")
 
 #: every signal :func:`match_signals` measures, in a fixed order
 SIGNAL_NAMES = ("orientation", "orientation_smooth", "cycle_error", "descriptor_residual", "orthogonality_error",
-                "area_distortion", "coverage", "discontinuity")
+                "area_distortion", "coverage", "discontinuity", "detached_area", "metric_distortion")
 #: the signals the calibrated models use: not the vertex map's orientation score nor the
 #: coverage, which depend on the resolution (a correct map between 50k-vertex meshes has a
 #: lower vertex-map orientation score than at 5k, and a 5k target covers a tenth of a 50k
 #: source); their smooth counterparts (orientation_smooth, area_distortion) do not
 MODEL_SIGNALS = ("orientation_smooth", "cycle_error", "descriptor_residual", "orthogonality_error",
-                 "area_distortion", "discontinuity")
+                 "area_distortion", "discontinuity", "detached_area", "metric_distortion")
 #: above this many vertices the signals are measured on this many sampled vertices
 SUBSAMPLE_ABOVE = 20_000
 #: leading block of the functional map whose orthogonality is measured
@@ -96,6 +106,11 @@ CYCLE_SCALE = 0.05
 DESCRIPTOR_SCALE = 0.2
 #: rings of neighbours over which the per-vertex terms are averaged
 SMOOTH_STEPS = 4
+#: sample vertices of each shape whose mutual graph distances the metric distortion compares
+DISTORTION_SAMPLES = 48
+#: the metric distortion is this quantile of its per-sample values (the worst tenth: a wrong
+#: region covers a small part of the samples)
+DISTORTION_QUANTILE = 0.9
 
 
 # ----------------------------------------------------------------------------- single signals
@@ -190,6 +205,81 @@ def torn_vertices(p2p_21: np.ndarray, vertices1: np.ndarray, edges2: np.ndarray,
     torn[edges2[long, 0]] = True
     torn[edges2[long, 1]] = True
     return torn
+
+
+def detached_area(p2p: np.ndarray, vertices_image: np.ndarray, shape: Shape, mass: np.ndarray,
+                  edges: np.ndarray | None = None) -> float:
+    """Fraction of ``shape``'s area (vertex areas ``mass``) that the map tears off its main piece.
+
+    ``p2p (n,)`` sends each vertex of ``shape`` to a vertex of the other shape (vertices
+    ``vertices_image``). The torn vertices (:func:`torn_vertices`) are removed from the graph
+    ``edges`` (default: :func:`graph_edges`); what is not in the largest remaining piece (by
+    area), torn vertices included, is detached. A partial flip (a limb sent to the other limb)
+    is cut off by its seam and detached whole, where the seam alone
+    (``discontinuity``) is only a thin band: this measures the size of the wrong region.
+    0 for a continuous map.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    n = shape.n_vertices
+    edges = graph_edges(shape) if edges is None else edges
+    torn = torn_vertices(p2p, vertices_image, edges, n, vertices2=shape.vertices)
+    keep = edges[~torn[edges[:, 0]] & ~torn[edges[:, 1]]]
+    graph = sp.coo_matrix((np.ones(len(keep)), (keep[:, 0], keep[:, 1])), shape=(n, n))
+    n_parts, label = connected_components(graph, directed=False)
+    area = np.bincount(label[~torn], weights=mass[~torn], minlength=n_parts)
+    total = float(mass.sum())
+    if total <= 0 or torn.all():
+        return 1.0 if torn.all() and n else 0.0
+    main = ~torn & (label == np.argmax(area))
+    return float(mass[~main].sum() / total)
+
+
+def graph_distances(vertices: np.ndarray, edges: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """``(len(sources), n)`` shortest-path lengths along ``edges`` (weighted by their length)
+    from each source vertex; ``inf`` between disconnected pieces."""
+    from scipy.sparse.csgraph import dijkstra
+
+    n = len(vertices)
+    w = np.linalg.norm(vertices[edges[:, 0]] - vertices[edges[:, 1]], axis=1)
+    graph = sp.coo_matrix((w, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    return dijkstra(graph, directed=False, indices=np.asarray(sources, dtype=np.int64))
+
+
+def _sample_distances(vertices, edges, samples: np.ndarray) -> np.ndarray:
+    """Graph distances between the ``samples`` (repeats allowed), infinite ones replaced by
+    the largest finite one (a map onto another piece counts as far)."""
+    uniq, inv = np.unique(samples, return_inverse=True)
+    D = graph_distances(vertices, edges, uniq)[:, uniq][np.ix_(inv, inv)]
+    finite = np.isfinite(D)
+    return np.where(finite, D, D[finite].max() if finite.any() else 0.0)
+
+
+def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndarray, edges1: np.ndarray,
+                      vertices2: np.ndarray, edges2: np.ndarray, n_samples: int = DISTORTION_SAMPLES,
+                      seed: int = 0) -> tuple[float, np.ndarray]:
+    """How much the map changes distances between points, without ground truth.
+
+    ``n_samples`` seeded random vertices of each shape and their images on the other one; the
+    graph (shortest-path, :func:`graph_distances`) distances among the samples are compared
+    with those among their images. Per sample point: the mean of ``|d1 - d2|`` over the other
+    samples, relative to the mean distance among the samples. Returns ``(value, per_sample)``:
+    ``value`` is the :data:`DISTORTION_QUANTILE` quantile of the ``2 n_samples`` per-sample
+    values (both directions). Near-isometric shapes matched correctly keep distances (about
+    0.06-0.09); a region sent to the wrong place (a swapped limb, a collapsed part) changes
+    its distances to everything else, which a whole left-right flip (an isometry) does not:
+    the orientation signals catch that one.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for p2p, va, ea, vb, eb in ((p2p_12, vertices1, edges1, vertices2, edges2),
+                                (p2p_21, vertices2, edges2, vertices1, edges1)):
+        s = rng.choice(len(va), min(n_samples, len(va)), replace=False)
+        Da, Db = _sample_distances(va, ea, s), _sample_distances(vb, eb, p2p[s])
+        scale = float(Da.mean())
+        out.append(np.abs(Da - Db).mean(1) / scale if scale > 0 else np.zeros(len(s)))
+    per_sample = np.concatenate(out)
+    return float(np.quantile(per_sample, DISTORTION_QUANTILE)), per_sample
 
 
 def face_orientation_fmap(fmap_12: np.ndarray, evecs1: np.ndarray, mass1: np.ndarray, vertices1: np.ndarray,
@@ -297,12 +387,19 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     v["orthogonality_error"] = orthogonality_error(fmap_12)
     v["area_distortion"] = area_distortion(p2p_21, evecs1, mass1, mass2)
     v["coverage"] = area_coverage(p2p_21, mass1)
-    edges2 = graph_edges(shape2)
+    full1, full2 = graph_edges(shape1), graph_edges(shape2)
+    edges2 = full2
     if len(rows) < n2:  # every edge at a sampled vertex: their torn status is exact
         edges2 = edges2[in_rows[edges2[:, 0]] | in_rows[edges2[:, 1]]]
     torn = torn_vertices(p2p_21, shape1.vertices, edges2, n2, vertices2=shape2.vertices)[rows]
     v["discontinuity"] = weighted_mean(torn.astype(np.float64), w2)
     pv["torn"] = torn
+    # never sampled: the pieces need the whole graph
+    v["detached_area"] = 0.5 * (detached_area(p2p_21, shape1.vertices, shape2, mass2, full2)
+                                + detached_area(p2p_12, shape2.vertices, shape1, mass1, full1))
+    local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
+    v["metric_distortion"] = _sampled_distortion(shape1.vertices, full1, rows1, shape2.vertices, local, rows,
+                                                 p2p_12, p2p_21)
     if shape1.is_mesh and shape2.is_mesh:
         normals1, faces2 = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
         faces2 = faces2[in_rows[faces2[:, 0]]]
@@ -313,8 +410,28 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
         # the area-weighted mean of the face signs is orientation_score_fmap (computed once here)
         v["orientation_smooth"] = weighted_mean(sign, area)
         pv["orientation"] = faces_to_vertices(sign, area, faces2, n2)[rows]
-    local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
     return Signals(v, rows, pv, local)
+
+
+def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_12, p2p_21) -> float:
+    """:func:`metric_distortion` on the shapes' graphs ``edges*``; a shape measured on sampled
+    ``rows`` (fewer than its vertices) on the k-nearest-neighbour graph of those rows instead
+    (``edges2`` is then already that graph, on local indices), each image taken at its nearest
+    sampled vertex: shortest paths on a 130k-vertex graph would cost seconds."""
+    from scipy.spatial import cKDTree
+
+    graphs, nearest = [], []
+    for verts, edges, rows, is_local in ((vertices1, edges1, rows1, False), (vertices2, edges2, rows2, True)):
+        if len(rows) == len(verts):
+            graphs += [verts, edges]
+            nearest.append(np.arange(len(verts)))
+            continue
+        sub = verts[rows]
+        graphs += [sub, edges if is_local else knn_edges(sub, min(CLOUD_K, len(rows) - 1))]
+        nearest.append(cKDTree(sub).query(verts)[1])
+    p12 = nearest[1][p2p_12[rows1]]  # sampled source vertex -> sampled target vertex
+    p21 = nearest[0][p2p_21[rows2]]
+    return metric_distortion(p12, p21, *graphs)[0]
 
 
 def _check_map(p2p: np.ndarray, n_from: int, n_to: int, name: str) -> np.ndarray:
@@ -374,7 +491,15 @@ def feature_vector(signals: dict, names) -> np.ndarray | None:
 
 #: signals whose logarithm the model uses (positive, spread over orders of magnitude)
 LOG_SIGNALS = frozenset({"cycle_error", "descriptor_residual", "orthogonality_error", "area_distortion",
-                         "discontinuity"})
+                         "discontinuity", "detached_area", "metric_distortion"})
+#: signals for which a higher value means a better map; for every other one, lower is better
+HIGHER_IS_BETTER = frozenset({"orientation", "orientation_smooth", "coverage"})
+
+
+def trust_direction(name: str) -> int:
+    """+1 if a higher value of signal ``name`` means a better map, -1 if a worse one: the
+    calibrated models are monotone, their coefficient has this sign or is 0."""
+    return 1 if name in HIGHER_IS_BETTER else -1
 
 
 @dataclass(frozen=True)
@@ -539,6 +664,9 @@ def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np
 #: above these the advice suspects shapes that are not near-isometric (higher than every correct
 #: calibration map: descriptor residual 0.14, area distortion 0.12), or tears (95 % of them: 0.025)
 ADVICE_DESCRIPTOR, ADVICE_AREA, ADVICE_TEARS = 0.15, 0.12, 0.03
+#: above this detached area the advice suspects a region matched to the wrong part (95 % of the
+#: correct calibration maps detach less than 0.06, half of the wrong ones more than 0.1)
+ADVICE_DETACHED = 0.06
 
 
 def advice(signals: dict, orientation_ok: float = 0.7) -> str:
@@ -552,6 +680,10 @@ def advice(signals: dict, orientation_ok: float = 0.7) -> str:
     if descr > ADVICE_DESCRIPTOR or area > ADVICE_AREA:
         return ("the shapes may not be near-isometric (other proportions, missing parts, holes); try --preset "
                 "axiomatic, and check that both files show the same kind of object in a similar pose")
+    if (signals.get("detached_area") or 0) > ADVICE_DETACHED:
+        return ("a region seems matched to the wrong part (for example a swapped limb: neighbouring points land far "
+                "apart around it); try --preset accurate or --preset axiomatic, and look at the picture for a part "
+                "coloured like another one")
     if (signals.get("discontinuity") or 0) > ADVICE_TEARS:
         return ("the map tears in places (neighbouring points land far apart); try --preset accurate, and look at "
                 "the picture for regions matched to the wrong part")

@@ -110,6 +110,37 @@ def test_torn_vertices_mark_both_ends_of_a_stretched_edge():
     assert cf.torn_vertices(ident, coarse, sh.edges, sh.n_vertices, tear_length=0.15).all()
 
 
+def test_detached_area_is_the_area_cut_off_by_a_seam():
+    """Rows 6-12 of a 13 x 5 grid sent onto rows 0-6: the edges between rows 5 and 6 land 0.5
+    apart (more than 4 edge lengths), rows 5 and 6 are torn, and what is left of the grid is
+    rows 0-4 (25 vertices) and rows 7-12 (30 vertices): 1 - 30/65 of the area is detached."""
+    sh = grid(13, 5, h=0.1)
+    mass = np.ones(sh.n_vertices)
+    ident = np.arange(sh.n_vertices)
+    assert cf.detached_area(ident, sh.vertices, sh, mass) == 0.0
+    p2p = ident.copy()
+    p2p[6 * 5:] = ident[: 7 * 5]
+    assert cf.detached_area(p2p, sh.vertices, sh, mass) == pytest.approx(1 - 30 / 65)
+    # a continuous map that only shifts everything by one row tears nothing
+    assert cf.detached_area(np.minimum(ident + 5, sh.n_vertices - 1), sh.vertices, sh, mass) == 0.0
+
+
+def test_metric_distortion_of_identity_and_of_a_scaling():
+    sh = grid(9, 7, h=0.1)
+    ident = np.arange(sh.n_vertices)
+    value, per_sample = cf.metric_distortion(ident, ident, sh.vertices, sh.edges, sh.vertices, sh.edges,
+                                             n_samples=20)
+    assert value == 0.0 and per_sample.shape == (40,) and np.all(per_sample == 0)
+    # onto the same grid twice as large: every distance doubles. From the small grid, |d - 2d| / mean(d)
+    # averages to 1 over the samples; from the large one, |2d - d| / mean(2d) to 1/2
+    _, per_sample = cf.metric_distortion(ident, ident, sh.vertices, sh.edges, 2 * sh.vertices, sh.edges,
+                                         n_samples=20)
+    assert per_sample[:20].mean() == pytest.approx(1.0) and per_sample[20:].mean() == pytest.approx(0.5)
+    # shortest paths along the edges: a vertex's distance to a neighbour is the edge's length
+    D = cf.graph_distances(sh.vertices, sh.edges, np.array([1]))  # vertex 1 = (0, 1): edges to 0 and to 7
+    assert D[0, 0] == pytest.approx(0.1) and D[0, 7] == pytest.approx(0.1 * np.sqrt(2))
+
+
 def test_face_orientation_fmap_averages_to_orientation_score_fmap(pair):
     (s1, e1, m1, _), (s2, e2, _, _) = pair["P1"], pair["P2"]
     C, _ = map_arrays(pair, pair["p2p_21"])
@@ -157,6 +188,30 @@ def test_signals_separate_the_correct_map_from_its_mirror(pair):
     # the mirror is an isometry: descriptors and coverage cannot tell it from the right map
     assert sig["bad"]["descriptor_residual"] < 0.05 and sig["bad"]["coverage"] > 0.9
     assert set(sig["good"]) == set(cf.SIGNAL_NAMES)
+
+
+def test_identity_map_has_perfect_signals(pair):
+    """A shape onto itself by the identity: every signal at its best value."""
+    s1, e1, m1, d1 = pair["P1"]
+    ident = np.arange(s1.n_vertices)
+    sig = cf.match_signals(s1, s1, e1, m1, e1, m1, np.eye(K), ident, ident, d1, d1).values
+    assert sig["orientation"] == 1.0 and sig["orientation_smooth"] > 0.95
+    exact_zero = ("cycle_error", "descriptor_residual", "orthogonality_error", "discontinuity", "detached_area",
+                  "metric_distortion")
+    assert all(sig[k] == 0.0 for k in exact_zero), [(k, sig[k]) for k in exact_zero]
+    assert sig["area_distortion"] == pytest.approx(0.0, abs=1e-12) and sig["coverage"] == pytest.approx(1.0)
+
+
+def test_half_mirrored_map_detaches_a_region_and_distorts_distances(pair):
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    good = pair["p2p_21"]
+    half = np.where(pair["z1"][good] > 0, pair["mirror"][good], good)
+    sig = {}
+    for name, p2p in (("good", good), ("half", half)):
+        C, p2p_12 = map_arrays(pair, p2p)
+        sig[name] = cf.match_signals(s1, s2, e1, m1, e2, m2, C, p2p, p2p_12, d1, d2).values
+    assert sig["good"]["detached_area"] < 0.02 and sig["half"]["detached_area"] > 0.1
+    assert sig["half"]["metric_distortion"] > 2 * sig["good"]["metric_distortion"]
 
 
 def test_point_clouds_have_no_orientation_signals(pair):
@@ -218,6 +273,21 @@ def test_bundled_models_cover_every_signal_set():
     for m in models:
         assert 0.0 < m.threshold < 1.0 and set(m.features) <= set(cf.MODEL_SIGNALS)
     assert not any(f.startswith("orientation") for f in models[names.index("point_cloud")].features)
+
+
+def test_bundled_models_are_monotone():
+    """No coefficient against its signal's documented direction, and so: a worse value of any
+    one signal never raises the confidence (checked from a typical good map, in small steps)."""
+    for m in cf.load_models():
+        signs = np.array([cf.trust_direction(f) for f in m.features])
+        assert np.all(m.coef * signs >= 0), (m.name, dict(zip(m.features, m.coef)))
+        x0 = np.where(signs > 0, m.hi, m.lo) * 0.5 + m.mean * 0.5
+        for j, f in enumerate(m.features):
+            steps = np.linspace(m.lo[j] - 1, m.hi[j] + 1, 50)[:: -signs[j]]  # from best to worst
+            X = np.repeat(x0[None], len(steps), 0)
+            X[:, j] = steps
+            p = m.predict(X)
+            assert np.all(np.diff(p) <= 1e-12), (m.name, f)
 
 
 # ----------------------------------------------------------------------------- the calibrated confidence
@@ -312,5 +382,6 @@ def test_advice_names_the_likely_cause():
     assert "mirrored" in cf.advice({**good, "orientation_smooth": 0.3})
     assert "near-isometric" in cf.advice({**good, "descriptor_residual": 0.4})
     assert "tears" in cf.advice({**good, "discontinuity": 0.2})
+    assert "wrong part" in cf.advice({**good, "discontinuity": 0.2, "detached_area": 0.2})
     assert "disagree" in cf.advice(good)
     assert "mirrored" not in cf.advice({**good, "orientation_smooth": None})  # point clouds
