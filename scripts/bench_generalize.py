@@ -61,6 +61,7 @@ SET_TITLES = {"faust": "FAUST_r test (meshes)", "tosca": "TOSCA_r isometric, wit
 #: the issue's targets per set: (mean at most, share of pairs above 5 at most)
 TARGETS = {"faust": (1.5, 0.0), "tosca": (3.0, 0.05), "remeshed": (2.5, 0.0), "pc": (2.5, None)}
 BAD = 5.0  # a pair "above 5": mean error x100 > 5
+COMMIT = None  # the code's commit when the run started (recorded in every row)
 
 
 def log(msg: str) -> None:
@@ -244,7 +245,7 @@ def pair_row(method: Method, bs: BenchSet, a: str, b: str, res: dict, r: dict, e
 
     info = res.get("info") or {}
     adaptation = info.get("adaptation") or {}
-    row = {"set": bs.name, "class": bs.klass(a), "method": method.key, "label": method.label, **r,
+    row = {"set": bs.name, "class": bs.klass(a), "method": method.key, "label": method.label, "commit": COMMIT, **r,
            "time_s": round(res["time_s"], 3), "cpu_s": round(res["cpu_s"], 3),
            "confidence": info.get("confidence"), "init": info.get("init"),
            "feature_model": info.get("feature_model"), "adapted": bool(adaptation.get("ran")),
@@ -356,7 +357,7 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
     with open(out / "pairs.csv", "w", newline="") as fh:
         cols = ["set", "class", "method", "label", "source", "target", "n_source", "n_target", "mean_error_x100",
                 "median_error_x100", "flipped", "frac_nearer_sym", "auc", "confidence", "init", "adapted",
-                "adaptation_time_s", "time_s", "cpu_s"]
+                "adaptation_time_s", "time_s", "cpu_s", "commit"]
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(sorted(rows, key=lambda r: (r["set"], r["source"], r["target"], r["method"])))
@@ -364,7 +365,12 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
     for name, per in summary.items():
         plot_pck({v["label"]: (t, np.asarray(v["all"]["pck"])) for v in per.values()}, out / f"pck_{name}.png",
                  x_max=0.1, title=f"{SET_TITLES[name]}: {max(v['all']['n_pairs'] for v in per.values())} pairs")
-    (out / "summary.md").write_text(markdown(args, sets, summary))
+    commits = {}
+    for r in rows:
+        commits.setdefault(r["label"], set()).add(r.get("commit") or "not recorded")
+    (out / "summary.md").write_text(markdown(args, sets, summary) + "\nCode of each method's rows (commit when its "
+                                    "run started): " + "; ".join(f"{k}: {', '.join(sorted(v))}"
+                                                                 for k, v in sorted(commits.items())) + ".\n")
     return summary
 
 
@@ -498,6 +504,11 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", category=ShapecorrWarning)  # imperfect meshes: handled, counted elsewhere
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
+    global COMMIT
+    from bench_match import machine_info
+
+    m = machine_info("cpu")
+    COMMIT = m.get("git_commit", "") + ("+changes" if m.get("git_dirty") else "")
     sets = build_sets(args)
     methods = build_methods(args)
     rows_path = args.out / "rows.jsonl"
