@@ -17,7 +17,11 @@ set (a seeded shuffle, then grouped by source so geodesics are reused).
     python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu
     python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --limit 40
 
-Resumable: pairs already in OUT/pairs.csv are not run again. Writes OUT/pairs.csv,
+    python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --baseline-only  # no prior needed
+
+Resumable: pairs already in OUT/pairs.csv are not run again, and each pair's baseline (initial
+map, ground-truth map, ZoomOut's measures) is cached in OUT/cache (--cache: share it between runs
+with other priors). Writes OUT/pairs.csv,
 OUT/results.json, OUT/results.md and OUT/scatter.png (error with vs without the prior), and
 OUT/example_maps.png (|C| of one pair: initial, refined, ground truth).
 """
@@ -70,25 +74,22 @@ def pair_sets(data: Path, limit: int | None, seed: int) -> list[tuple[str, Datas
 
 
 class PairRunner:
-    """The pipeline's steps for one pair, with and without the prior between init and ZoomOut."""
+    """The pipeline's steps for one pair, with and without the prior between init and ZoomOut.
 
-    def __init__(self, prior, steps: int, scale: float):
+    The baseline (initial map, ZoomOut, its measures) is cached per pair in ``cache`` (it does not
+    depend on the prior), so runs with other priors or settings only redo the prior's part."""
+
+    def __init__(self, prior, steps: int, scale: float, cache: Path):
         from shapecorr.pipeline import load_preset
 
         self.s = load_preset("axiomatic")
         self.prior, self.steps, self.scale = prior, steps, scale
+        self.cache = cache
+        cache.mkdir(parents=True, exist_ok=True)
 
-    def run(self, ds: Dataset, ev: PairEvaluator, a: str, b: str) -> tuple[list[dict], dict]:
+    def _context(self, ev: PairEvaluator, a: str, b: str) -> dict:
         from shapecorr.fmap.refine import farthest_point_sampling_spectral
-        from shapecorr.learn.prior import fmap_from_correspondence
-        from shapecorr.pipeline import (
-            AxiomaticOperators,
-            axiomatic_initial_map,
-            axiomatic_inits,
-            plan_pair,
-            prepare_pair,
-            refine,
-        )
+        from shapecorr.pipeline import plan_pair, prepare_pair
 
         s = self.s
         src, tgt = ev.shape(a), ev.shape(b)
@@ -101,26 +102,49 @@ class PairRunner:
         if plan.refine_subset is not None:
             subset = np.sort(np.random.default_rng(s.seed).choice(P2.shape.n_vertices, plan.refine_subset,
                                                                   replace=False))
-        ops = AxiomaticOperators(P1, P2, s.solve)
-        k, mult = axiomatic_inits(s.solve, plan.k_init, ops.use_orient, plan.k_basis)[0]
+        return {"P1": P1, "P2": P2, "plan": plan, "samples": samples, "subset": subset}
+
+    def _measure(self, ctx: dict, ev: PairEvaluator, a: str, b: str, C: np.ndarray, gt: np.ndarray) -> dict:
+        from shapecorr.pipeline import refine
+
+        k = gt.shape[0]
+        t0 = time.perf_counter()
+        _, p2p_21, p2p_12 = refine(C, ctx["P1"], ctx["P2"], self.s, ctx["plan"], samples=ctx["samples"],
+                                   refine_subset=ctx["subset"])
+        secs = time.perf_counter() - t0
+        r, _ = ev.evaluate(a, b, p2p_21, p2p_12)
+        return {"source": a, "target": b, "error": r["mean_error_x100"], "flipped": bool(r.get("flipped") or False),
+                "fmap_err": float(np.linalg.norm(C[:k, :k] - gt)),
+                "fmap_abs_err": float(np.linalg.norm(np.abs(C[:k, :k]) - np.abs(gt))), "seconds": round(secs, 3)}
+
+    def baseline(self, ds: Dataset, ev: PairEvaluator, set_name: str, a: str, b: str, ctx=None) -> tuple:
+        """``(C0, gt, row)``: the axiomatic initial map, the ground-truth map and ZoomOut's measures (cached)."""
+        path = self.cache / f"{set_name}__{a}__{b}.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                return z["C0"], z["gt"], json.loads(str(z["row"]))
+        from shapecorr.learn.prior import fmap_from_correspondence
+        from shapecorr.pipeline import AxiomaticOperators, axiomatic_initial_map, axiomatic_inits
+
+        ctx = ctx or self._context(ev, a, b)
+        ops = AxiomaticOperators(ctx["P1"], ctx["P2"], self.s.solve)
+        k, mult = axiomatic_inits(self.s.solve, ctx["plan"].k_init, ops.use_orient, ctx["plan"].k_basis)[0]
         C0 = axiomatic_initial_map(ops, k, mult)
-        gt = fmap_from_correspondence(P1.evecs, P2.evecs, ds.gt(a), ds.gt(b), k)
+        gt = fmap_from_correspondence(ctx["P1"].evecs, ctx["P2"].evecs, ds.gt(a), ds.gt(b), k)
+        row = dict(self._measure(ctx, ev, a, b, C0, gt), variant="zoomout", sigma=0.0)
+        np.savez(path, C0=C0, gt=gt, row=np.array(json.dumps(row)))
+        return C0, gt, row
+
+    def run(self, ds: Dataset, ev: PairEvaluator, set_name: str, a: str, b: str) -> tuple[list[dict], dict]:
+        ctx = self._context(ev, a, b)
+        C0, gt, base = self.baseline(ds, ev, set_name, a, b, ctx)
         t0 = time.perf_counter()
         sigma = self.prior.estimate_noise_level(C0) * self.scale
         C1 = self.prior.refine(C0, sigma=sigma, steps=self.steps)
         t_prior = time.perf_counter() - t0
-        rows = []
-        for variant, C in (("zoomout", C0), ("prior", C1)):
-            t0 = time.perf_counter()
-            _, p2p_21, p2p_12 = refine(C, P1, P2, s, plan, samples=samples, refine_subset=subset)
-            secs = time.perf_counter() - t0 + (t_prior if variant == "prior" else 0.0)
-            r, _ = ev.evaluate(a, b, p2p_21, p2p_12)
-            rows.append({"source": a, "target": b, "variant": variant, "error": r["mean_error_x100"],
-                         "flipped": bool(r.get("flipped", False)),
-                         "fmap_err": float(np.linalg.norm(C[:k, :k] - gt)),
-                         "fmap_abs_err": float(np.linalg.norm(np.abs(C[:k, :k]) - np.abs(gt))),
-                         "sigma": sigma if variant == "prior" else 0.0, "seconds": round(secs, 3)})
-        return rows, {"C0": C0, "C1": C1, "gt": gt}
+        row = self._measure(ctx, ev, a, b, C1, gt)
+        row.update(variant="prior", sigma=sigma, seconds=round(row["seconds"] + t_prior, 3))
+        return [base, row], {"C0": C0, "C1": C1, "gt": gt}
 
 
 def read_done(path: Path) -> list[dict]:
@@ -232,6 +256,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=6, help="ODE steps of the refinement (default: %(default)s)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the estimated noise level (default: 1)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", help="folder of the per-pair baseline cache (default: OUT/cache)")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="only compute and cache the baselines (initial map + ZoomOut), no prior needed")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=ShapecorrWarning)
     import torch
@@ -244,10 +271,20 @@ def main(argv=None) -> int:
     csv_path = out / "pairs.csv"
     rows = read_done(csv_path)
     done = {(r["set"], r["source"], r["target"]) for r in rows if r["variant"] == "prior"}
-    prior = load_prior(a.prior)
-    runner = PairRunner(prior, a.steps, a.scale)
+    prior = None if a.baseline_only else load_prior(a.prior)
+    runner = PairRunner(prior, a.steps, a.scale, Path(a.cache) if a.cache else out / "cache")
+    if a.baseline_only:
+        for set_name, ds, pairs in pair_sets(Path(a.data), a.limit, a.seed):
+            if set_name in a.sets.split(","):
+                ev = PairEvaluator(ds, keep_geodesics=2)
+                for i, (x, y) in enumerate(pairs, 1):
+                    t0 = time.perf_counter()
+                    _, _, row = runner.baseline(ds, ev, set_name, x, y)
+                    log(f"[{i}/{len(pairs)}] {set_name} {x} -> {y}: ZoomOut {row['error']:.2f} "
+                        f"({time.perf_counter() - t0:.1f}s)")
+        return 0
     meta = {"command": "python scripts/bench_prior.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "prior": prior.name, "prior_k": prior.k, "steps": a.steps, "scale": a.scale,
+            "prior": prior.name, "prior_k": prior.k, "prior_meta_command": prior.meta.get("command"), "steps": a.steps, "scale": a.scale,
             "note": "timings under load from other jobs on a shared 2-core machine"}
     wanted = [s for s in a.sets.split(",") if s]
     new_file = not csv_path.exists()
@@ -263,7 +300,7 @@ def main(argv=None) -> int:
             log(f"{set_name}: {len(pairs)} pairs, {len(todo)} to run")
             for i, (x, y) in enumerate(todo, 1):
                 t0 = time.perf_counter()
-                pair_rows, maps = runner.run(ds, ev, x, y)
+                pair_rows, maps = runner.run(ds, ev, set_name, x, y)
                 group = "all" if set_name == "faust_test" else re.sub(r"\d+$", "", x)
                 for r in pair_rows:
                     r.update(set=set_name, group=group)

@@ -57,6 +57,9 @@ def register(subparsers) -> None:
     t.add_argument("--kinds", metavar="A,B", help="train on these kinds only (pair, deformed)")
     t.add_argument("--val-every", type=int, default=250, metavar="N",
                    help="validation loss, log line and checkpoint every N steps (default: %(default)s)")
+    t.add_argument("--max-minutes", type=float, metavar="M",
+                   help="stop after M minutes of wall-clock time (with a last checkpoint and the model; the "
+                        "learning-rate schedule still follows --steps)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in DIR")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -140,6 +143,8 @@ def run_train(args) -> int:
     log_path = out / "log.csv"
     t_start, cpu_start = time.perf_counter(), time.process_time()
     prev = _read_log(log_path) if args.resume else []
+    # times of a resumed run continue from those of the log
+    offset_s, offset_cpu = (prev[-1]["seconds"], prev[-1]["cpu_seconds"]) if prev else (0.0, 0.0)
     bar = _progress(args, settings.steps, state.step)
 
     def on_step(step, loss):
@@ -148,15 +153,18 @@ def run_train(args) -> int:
             bar.set_postfix(loss=f"{loss:.3f}")
 
     def on_eval(st, row):
-        row = dict(row, seconds=round(time.perf_counter() - t_start + (prev[-1]["seconds"] if prev else 0.0), 1),
-                   cpu_seconds=round(time.process_time() - cpu_start + (prev[-1]["cpu_seconds"] if prev else 0.0), 1))
+        row = dict(row, seconds=round(time.perf_counter() - t_start + offset_s, 1),
+                   cpu_seconds=round(time.process_time() - cpu_start + offset_cpu, 1))
         prev.append(row)
         _write_log(log_path, prev)
         _plot_loss(prev, out / "loss.png")
         torch.save(checkpoint_payload(st, settings), ckpt_dir / f"step_{st.step:06d}.pt")
         _log(args, f"step {row['step']}: train {row['train_loss']:.4f}, validation {row['val_loss']:.4f}")
 
-    state = train_prior(images, settings, config, state=state, on_step=on_step, on_eval=on_eval)
+    stop = None
+    if args.max_minutes:
+        stop = (lambda: time.perf_counter() - t_start > 60 * args.max_minutes)
+    state = train_prior(images, settings, config, state=state, on_step=on_step, on_eval=on_eval, stop=stop)
     if bar is not None:
         bar.close()
     from ..learn.prior import save_denoiser
@@ -167,6 +175,7 @@ def run_train(args) -> int:
     meta = {"command": "shapecorr " + " ".join(getattr(args, "argv", [])), "data": [str(p) for p in data_paths],
             "data_meta": data.meta, "data_counts": data.counts(), "n_train": int(len(state.train_idx)),
             "n_val": int(len(state.val_idx)), "settings": settings.__dict__, "history": prev,
+            "steps_done": int(state.step), "stopped_early": bool(state.step < settings.steps),
             "train_seconds": prev[-1]["seconds"] if prev else None,
             "train_cpu_seconds": prev[-1]["cpu_seconds"] if prev else None, "torch_threads": torch.get_num_threads(),
             "examples": np.round(examples, 4).tolist()}
@@ -261,8 +270,8 @@ def run_sample(args) -> int:
                  "sampled": map_statistics(samples), "real": map_statistics(real) if len(real) else None,
                  "real_from": real_from}
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1))
-        picture_maps(samples, real, tmp / "samples.png", title=f"prior {prior.name}: sampled |C| (top) vs real "
-                     f"(bottom), {prior.k} x {prior.k}")
+        picture_maps(samples, real, tmp / "samples.png", title=f"{prior.name}: sampled |C| (top) vs real (bottom), "
+                     f"{prior.k} x {prior.k}")
     s, r = stats["sampled"], stats["real"]
     line = f"diagonal energy: sampled {s['diagonal_fraction']:.2f}"
     if r:
@@ -282,7 +291,8 @@ def picture_maps(sampled, real, path: Path, *, title: str) -> None:
 
     n = max(len(sampled), len(real), 1)
     rows = 2 if len(real) else 1
-    fig, axes = plt.subplots(rows, n, figsize=(1.9 * n + 0.8, 2.0 * rows + 0.6), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(rows, n, figsize=(1.7 * n + 1.2, 1.75 * rows + 0.5), dpi=110, squeeze=False,
+                             layout="constrained")
     vmax = float(max(np.max(sampled) if len(sampled) else 1.0, np.max(real) if len(real) else 1.0, 1e-6))
     im = None
     for r, (label, maps) in enumerate((("sampled", sampled), ("real", real))[:rows]):

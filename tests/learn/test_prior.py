@@ -97,7 +97,7 @@ def two_point_prior():
     """A tiny prior trained on two matrices (a known distribution: samples must be one of them)."""
     torch.set_num_threads(1)
     data = np.repeat(TWO, 16, 0)
-    s = PriorTrainSettings(steps=400, batch=32, lr=3e-3, warmup=20, ema=0.99, val_fraction=0.0, val_every=400)
+    s = PriorTrainSettings(steps=250, batch=32, lr=3e-3, warmup=20, ema=0.98, val_fraction=0.0, val_every=250)
     st = train_prior(data, s, TINY)
     return FmapPrior(st.ema, {}, "two")
 

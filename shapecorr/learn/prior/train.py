@@ -102,17 +102,20 @@ def validation_loss(den: Denoiser, images: torch.Tensor, seed: int = 1234, repea
 def train_prior(images: np.ndarray, settings: PriorTrainSettings, config: PriorNetConfig = PriorNetConfig(), *,
                 state: TrainState | None = None,
                 on_step: Callable[[int, float], None] | None = None,
-                on_eval: Callable[[TrainState, dict], None] | None = None) -> TrainState:
+                on_eval: Callable[[TrainState, dict], None] | None = None,
+                stop: Callable[[], bool] | None = None, max_val: int = 128) -> TrainState:
     """Train (or, given ``state``, resume training) the denoiser on ``images (n, k, k)`` = ``|C|``.
 
     ``on_step(step, loss)`` after every step; ``on_eval(state, row)`` every ``val_every`` steps and
     at the end, with ``row = {step, train_loss, val_loss, lr, seconds}`` (the train loss averaged
-    since the last evaluation) -- the CLI writes its log and checkpoints there.
+    since the last evaluation) -- the CLI writes its log and checkpoints there. ``stop()``, asked
+    after every step, ends training early (with a last evaluation; e.g. a wall-clock budget).
+    The validation loss uses the first ``max_val`` validation maps.
     """
     images = np.asarray(images, dtype=np.float32)
     state = state or new_state(images, settings, config)
     data = torch.from_numpy(images)
-    train, val = data[state.train_idx], data[state.val_idx]
+    train, val = data[state.train_idx], data[state.val_idx[:max_val]]
     if len(train) == 0:
         raise SettingsError("prior training: no training maps (the data set is empty).")
     den, ema, opt, g = state.denoiser, state.ema, state.optimizer, state.generator
@@ -138,12 +141,15 @@ def train_prior(images: np.ndarray, settings: PriorTrainSettings, config: PriorN
         count += 1
         if on_step:
             on_step(state.step, float(loss.detach()))
-        if state.step % settings.val_every == 0 or state.step == settings.steps:
+        stopping = bool(stop and stop())
+        if state.step % settings.val_every == 0 or state.step == settings.steps or (stopping and count):
             row = {"step": state.step, "train_loss": running / count, "val_loss": validation_loss(ema, val),
                    "lr": lr, "seconds": round(time.perf_counter() - t0, 2)}
             running, count = 0.0, 0
             if on_eval:
                 on_eval(state, row)
+        if stopping:
+            break
     ema.eval()
     return state
 
