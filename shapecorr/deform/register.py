@@ -9,8 +9,9 @@ closest point of the deformed source to each target vertex (a face and barycentr
 The method is an ARAP-regularized non-rigid ICP (in the spirit of Amberg et al. 2007, "Optimal
 step nonrigid ICP", with the as-rigid-as-possible energy of :mod:`.arap` as the regularizer):
 
-1. a similarity transform (rotation, uniform scale, translation) that best aligns the source to
-   the target through the vertex map (weighted Procrustes, trimmed of the worst pairs);
+1. a similarity transform that aligns the source to the target through the vertex map: the
+   scale from the two areas (meshes), rotation and translation by weighted Procrustes, trimmed
+   of the worst pairs;
 2. a first deformation that pulls each source vertex towards the target vertices matched to it
    (both directions of the map), under a stiff ARAP energy: wrong matches are outvoted by their
    neighbours instead of tearing the surface;
@@ -90,7 +91,7 @@ class RegisterSettings:
     max_distance: float = 0.1
     distance_factor: float = 4.0
     trim: float = 0.2
-    anchor: float = 0.005
+    anchor: float = 0.0
     knn: int = 8
     solver: str = "auto"
 
@@ -123,8 +124,10 @@ class Registration(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- pieces
-def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """``(s, R, t)`` minimizing ``sum w |s R src + t - dst|^2`` (Umeyama 1991), R a rotation."""
+def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray,
+                         scale: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(s, R, t)`` minimizing ``sum w |s R src + t - dst|^2`` (Umeyama 1991), R a rotation;
+    with ``scale`` given, ``s`` is that and only ``R, t`` are fitted."""
     w = weights / weights.sum()
     mu_s, mu_d = w @ src, w @ dst
     a, b = src - mu_s, dst - mu_d
@@ -134,7 +137,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) 
     D = np.diag([1.0, 1.0, d])
     R = U @ D @ Vt
     var = (w * (a ** 2).sum(1)).sum()
-    s = float((S * np.diag(D)).sum() / max(var, 1e-300))
+    s = float((S * np.diag(D)).sum() / max(var, 1e-300)) if scale is None else float(scale)
     return s, R, mu_d - s * R @ mu_s
 
 
@@ -193,16 +196,28 @@ def _data_system(pairs: _Pairs, n1: int, alpha: float, beta: float):
     return D, rhs
 
 
-def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettings) -> tuple[_Pairs, float]:
-    """Closest-vertex pairs both ways, filtered by normals and distance."""
+def boundary_vertices(shape: Shape) -> np.ndarray:
+    """``(n,)`` bool: the vertices on an open boundary of a mesh (none for a point cloud)."""
+    mask = np.zeros(shape.n_vertices, dtype=bool)
+    if shape.is_mesh:
+        mask[np.asarray(shape.boundary_edges).ravel()] = True
+    return mask
+
+
+def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettings,
+                   edge1: np.ndarray, edge2: np.ndarray) -> tuple[_Pairs, float]:
+    """Closest-vertex pairs both ways, filtered by normals and distance; a pair that ends on an
+    open boundary (``edge1``/``edge2``: boundary vertices of source/target) is dropped: there the
+    closest point is the boundary itself, not the matching point, and such pairs drag a part
+    along."""
     from scipy.spatial import cKDTree
 
     d12, j = tree2.query(x)  # deformed source vertex -> nearest target vertex
     d21, i = cKDTree(x).query(V2)  # target vertex -> nearest deformed source vertex
     med = float(np.median(np.concatenate([d12, d21])))
     limit = min(settings.max_distance * scale, max(settings.distance_factor * med, 1e-12 * scale))
-    keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos)
-    keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos)
+    keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos) & ~edge2[j]
+    keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos) & ~edge1[i]
     src = np.arange(len(x))
     pairs = _concat(_Pairs(src[keep1], V2[j[keep1]], N2[j[keep1]], m1[keep1]),
                     _Pairs(i[keep2], V2[keep2], N2[keep2], m2[keep2]))
@@ -282,11 +297,16 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     src_pts, w = V1[p2p_21], m2
     if init_points is not None and F1 is not None:
         src_pts = (np.asarray(init_points[1])[:, :, None] * V1[F1[np.asarray(init_points[0])]]).sum(1)
-    s, R, t = similarity_transform(src_pts, V2, w)
+    # the scale from the areas when both are meshes: a least-squares scale underestimates it
+    # whenever the target is bent (a bent shape lies closer to its centroid; 5 % on a bent
+    # alligator), and ARAP keeps lengths, so the excess would slide along thin parts
+    size = float(np.sqrt(vertex_mass(V2, F2).sum() / vertex_mass(V1, F1).sum())) \
+        if F1 is not None and F2 is not None else None
+    s, R, t = similarity_transform(src_pts, V2, w, size)
     if settings.trim:
         res = np.linalg.norm(s * src_pts @ R.T + t - V2, axis=1)
         keep = res <= np.quantile(res, 1.0 - settings.trim)
-        s, R, t = similarity_transform(src_pts[keep], V2[keep], w[keep])
+        s, R, t = similarity_transform(src_pts[keep], V2[keep], w[keep], size)
     rest = s * V1 @ R.T + t
     m1 = vertex_mass(rest, F1)
     m1 = m1 / m1.sum()
@@ -319,12 +339,13 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     from scipy.spatial import cKDTree
 
     tree2 = cKDTree(V2n)
+    edge1, edge2 = boundary_vertices(source), boundary_vertices(target)
     history = []
     total = len(settings.stiffness) * settings.pairings
     for k, stiffness in enumerate(settings.stiffness):
         for p in range(settings.pairings):
             nx = vertex_normals(x, F1)
-            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings)
+            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings, edge1, edge2)
             history.append((float(stiffness), med, len(pairs.i)))
             if anchor is not None:
                 D, r = _data_system(pairs, len(V1), alpha, beta)
