@@ -75,8 +75,10 @@ class RegisterSettings:
         pair distance) are dropped.
     trim : fraction of the vertex map's pairs ignored (the worst) by the similarity alignment.
     anchor : weight, relative to the closest-point pairs, of the first deformation's pairs (the
-        vertex map's matches) kept in every ICP stage: a weak pull that stops parts sliding along
-        themselves where closest points cannot tell (a long tail or a limb is a tube).
+        vertex map's matches) kept in every ICP stage: a pull that stops parts sliding along
+        themselves where closest points cannot tell (a tube). Off by default: on the benchmark
+        it cost 1-2 texels where the vertex map is noisy, and sliding there came from a wrong
+        scale, now taken from the areas.
     knn : neighbours of the ARAP graph when the source is a point cloud.
     """
 
