@@ -47,8 +47,10 @@ def pair():
     return src, tgt, perm
 
 
-def test_registration_recovers_the_permutation_exactly(pair):
+@pytest.mark.parametrize("size", [1.0, 2.5])
+def test_registration_recovers_the_permutation_exactly(pair, size):
     src, tgt, perm = pair
+    tgt = Shape(tgt.vertices * size, tgt.faces, name="scaled")  # another size: the scale comes from the areas
     p2p_21 = corrupt(perm, src, 0.3)
     p2p_12 = corrupt(inverse_permutation(perm), tgt, 0.3, seed=1)
     assert (p2p_21 != perm).mean() > 0.25
