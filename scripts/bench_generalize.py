@@ -353,7 +353,9 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
                 continue
             summary.setdefault(bs.name, {})[m.key] = {"label": m.label, "all": summarize(rs), "classes": {
                 c: summarize([r for r in rs if r["class"] == c]) for c in sorted({r["class"] for r in rs})}}
-    (out / "summary.json").write_text(json.dumps({"command": args.command, "summary": summary}, indent=1))
+    common = common_pairs_summary(sets, methods, rows)
+    (out / "summary.json").write_text(json.dumps({"command": args.command, "summary": summary,
+                                                  "common_pairs": common}, indent=1))
     with open(out / "pairs.csv", "w", newline="") as fh:
         cols = ["set", "class", "method", "label", "source", "target", "n_source", "n_target", "mean_error_x100",
                 "median_error_x100", "flipped", "frac_nearer_sym", "auc", "confidence", "init", "adapted",
@@ -368,10 +370,41 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
     commits = {}
     for r in rows:
         commits.setdefault(r["label"], set()).add(r.get("commit") or "not recorded")
-    (out / "summary.md").write_text(markdown(args, sets, summary) + "\nCode of each method's rows (commit when its "
+    (out / "summary.md").write_text(markdown(args, sets, summary) + common_markdown(common) + "\nCode of each method's rows (commit when its "
                                     "run started): " + "; ".join(f"{k}: {', '.join(sorted(v))}"
                                                                  for k, v in sorted(commits.items())) + ".\n")
     return summary
+
+
+def common_pairs_summary(sets: list[BenchSet], methods: list[Method], rows: list[dict]) -> dict:
+    """Per set where the methods ran on different pairs (a run cut short, pyfmaps skipped on
+    large shapes): every method on the pairs that all of them ran."""
+    out = {}
+    for bs in sets:
+        by_method = {m.key: {(r["source"], r["target"]): r for r in rows if r["set"] == bs.name and r["method"] == m.key}
+                     for m in methods}
+        by_method = {k: v for k, v in by_method.items() if v}
+        if len(by_method) < 2:
+            continue
+        shared = set.intersection(*(set(v) for v in by_method.values()))
+        if not shared or all(len(v) == len(shared) for v in by_method.values()):
+            continue
+        labels = {m.key: m.label for m in methods}
+        out[bs.name] = {"n_pairs": len(shared), "methods": {
+            labels[k]: summarize([v[p] for p in sorted(shared)]) for k, v in by_method.items()}}
+    return out
+
+
+def common_markdown(common: dict) -> str:
+    if not common:
+        return ""
+    lines = ["", "On the pairs every method ran (where they differ):", "",
+             "| set | pairs | method | mean | median | above 5 |", "|---|---|---|---|---|---|"]
+    for name, c in common.items():
+        for label, s in c["methods"].items():
+            lines.append(f"| {name} | {c['n_pairs']} | {label} | {fmt(s['mean'])} | {fmt(s['median'])} "
+                         f"| {s['n_above_5']} |")
+    return "\n".join(lines) + "\n"
 
 
 def fmt(x, nd=2):
