@@ -121,6 +121,8 @@ def test_detached_area_is_the_area_cut_off_by_a_seam():
     p2p = ident.copy()
     p2p[6 * 5:] = ident[: 7 * 5]
     assert cf.detached_area(p2p, sh.vertices, sh, mass) == pytest.approx(1 - 30 / 65)
+    main = cf.main_piece(p2p, sh.vertices, sh)
+    assert main.sum() == 30 and main[7 * 5:].all()
     # a continuous map that only shifts everything by one row tears nothing
     assert cf.detached_area(np.minimum(ident + 5, sh.n_vertices - 1), sh.vertices, sh, mass) == 0.0
 
