@@ -506,6 +506,8 @@ def train_selfsup(pool: Sequence[TrainItem], settings: SelfSupSettings, out: str
             "cpu_seconds": round(time.process_time() - c0, 1), "device": str(device),
             "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.system()}",
             "torch": str(torch.__version__), "command": command, "self_supervised": True, "notes": notes}
+    # as JSON stores it (tuples become lists), so that the .pt and its .npz copy carry equal metadata
+    meta = json.loads(json.dumps(meta))
     model = FeatureModel(net.cpu().eval(), meta)
     model.save(files.model)
     convert(files.model)
