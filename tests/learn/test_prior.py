@@ -187,3 +187,35 @@ def test_denoising_loss_is_per_map():
     st = new_state(toy_maps(4), s, TINY)
     loss = denoising_loss(st.denoiser, torch.from_numpy(toy_maps(3)), torch.Generator().manual_seed(0))
     assert loss.shape == (3,) and torch.isfinite(loss).all()
+
+
+# ------------------------------------------------------------------------ the bundled prior
+@pytest.fixture(scope="module")
+def bundled():
+    from shapecorr.learn.prior import bundled_priors, load_prior
+
+    assert "prior_k30" in bundled_priors()
+    return load_prior("prior_k30")
+
+
+def test_bundled_prior_gives_real_maps_low_energy_and_random_matrices_high(bundled):
+    real = np.asarray(bundled.meta["examples"], dtype=np.float32)  # held-out ground-truth |C|
+    assert real.shape[1:] == (30, 30) and len(real) >= 4
+    rng = np.random.default_rng(0)
+    signed = real * np.where(rng.random(real.shape) < 0.5, -1, 1)  # any eigenfunction signs
+    rand = rng.standard_normal(real.shape).astype(np.float32) / np.sqrt(30)  # rows of unit norm, like a map
+    shuffled = np.stack([r[rng.permutation(30)] for r in real])  # the same entries, rows out of order
+    e_real = prior_energy(torch.from_numpy(signed), bundled)
+    e_rand = prior_energy(torch.from_numpy(rand), bundled)
+    e_shuf = prior_energy(torch.from_numpy(shuffled), bundled)
+    assert e_real.max() < e_rand.min() and e_real.max() < e_shuf.min()
+
+
+def test_bundled_prior_samples_have_the_structure_of_real_maps(bundled):
+    samples = bundled.sample(4, steps=8, seed=1)
+    real = map_statistics(np.asarray(bundled.meta["examples"]))
+    got = map_statistics(samples)
+    # near-diagonal: most energy within two of the diagonal, like the real maps; rows near unit norm
+    assert got["band_fraction"] > 0.7 and abs(got["band_fraction"] - real["band_fraction"]) < 0.15
+    assert abs(got["row_norm"] - real["row_norm"]) < 0.15
+    assert map_statistics(np.abs(np.random.default_rng(0).standard_normal((4, 30, 30))))["band_fraction"] < 0.3
