@@ -135,16 +135,30 @@ class PairRunner:
         np.savez(path, C0=C0, gt=gt, row=np.array(json.dumps(row)))
         return C0, gt, row
 
-    def run(self, ds: Dataset, ev: PairEvaluator, set_name: str, a: str, b: str) -> tuple[list[dict], dict]:
+    def run(self, ds: Dataset, ev: PairEvaluator, set_name: str, a: str, b: str,
+            variants: list[str]) -> tuple[list[dict], dict]:
+        """The baseline and each variant: ``prior`` (refine_toward_prior), ``prior_scaled`` (the
+        same after scaling C0 to an orthogonal map's norm) and ``scaled`` (only that scaling: the
+        control for ``prior_scaled``)."""
+        from shapecorr.learn.prior.guidance import scaled_to_orthogonal
+
         ctx = self._context(ev, a, b)
         C0, gt, base = self.baseline(ds, ev, set_name, a, b, ctx)
-        t0 = time.perf_counter()
-        sigma = self.prior.estimate_noise_level(C0) * self.scale
-        C1 = self.prior.refine(C0, sigma=sigma, steps=self.steps)
-        t_prior = time.perf_counter() - t0
-        row = self._measure(ctx, ev, a, b, C1, gt)
-        row.update(variant="prior", sigma=sigma, seconds=round(row["seconds"] + t_prior, 3))
-        return [base, row], {"C0": C0, "C1": C1, "gt": gt}
+        rows, maps = [base], {"C0": C0, "gt": gt}
+        for variant in variants:
+            t0 = time.perf_counter()
+            C_in = C0 if variant == "prior" else scaled_to_orthogonal(C0, gt.shape[0])
+            sigma = 0.0
+            C1 = C_in
+            if variant.startswith("prior"):
+                sigma = self.prior.estimate_noise_level(C_in) * self.scale
+                C1 = self.prior.refine(C_in, sigma=sigma, steps=self.steps)
+            t_prior = time.perf_counter() - t0
+            row = self._measure(ctx, ev, a, b, C1, gt)
+            row.update(variant=variant, sigma=sigma, seconds=round(row["seconds"] + t_prior, 3))
+            rows.append(row)
+            maps.setdefault("C1", C1)
+        return rows, maps
 
 
 def read_done(path: Path) -> list[dict]:
@@ -160,40 +174,46 @@ def read_done(path: Path) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> dict:
+    """Per set (and TOSCA class) and variant: means over the pairs that have both the baseline
+    and that variant."""
     out = {}
+    variants = sorted({r["variant"] for r in rows} - {"zoomout"})
     keys = sorted({(r["set"], r["group"]) for r in rows} | {(r["set"], "all") for r in rows})
     for set_name, group in keys:
         sel = [r for r in rows if r["set"] == set_name and (group == "all" or r["group"] == group)]
-        by = {v: {(r["source"], r["target"]): r for r in sel if r["variant"] == v} for v in ("zoomout", "prior")}
-        common = sorted(set(by["zoomout"]) & set(by["prior"]))
-        if not common:
-            continue
-        entry = {"pairs": len(common)}
-        for v in ("zoomout", "prior"):
-            rs = [by[v][p] for p in common]
-            entry[v] = {"mean_error": float(np.mean([r["error"] for r in rs])),
-                        "median_error": float(np.median([r["error"] for r in rs])),
-                        "flip_rate": float(np.mean([r["flipped"] for r in rs])),
-                        "fmap_err": float(np.mean([r["fmap_err"] for r in rs])),
-                        "fmap_abs_err": float(np.mean([r["fmap_abs_err"] for r in rs]))}
-        diff = np.array([by["prior"][p]["error"] - by["zoomout"][p]["error"] for p in common])
-        entry["prior_better"] = int((diff < -0.05).sum())
-        entry["prior_worse"] = int((diff > 0.05).sum())
-        entry["mean_sigma"] = float(np.mean([by["prior"][p]["sigma"] for p in common]))
-        out[f"{set_name}/{group}"] = entry
+        for v in variants:
+            by = {u: {(r["source"], r["target"]): r for r in sel if r["variant"] == u} for u in ("zoomout", v)}
+            common = sorted(set(by["zoomout"]) & set(by[v]))
+            if not common:
+                continue
+            entry = {"pairs": len(common)}
+            for u in ("zoomout", v):
+                rs = [by[u][p] for p in common]
+                entry["zoomout" if u == "zoomout" else "variant"] = {
+                    "mean_error": float(np.mean([r["error"] for r in rs])),
+                    "median_error": float(np.median([r["error"] for r in rs])),
+                    "flip_rate": float(np.mean([r["flipped"] for r in rs])),
+                    "fmap_err": float(np.mean([r["fmap_err"] for r in rs])),
+                    "fmap_abs_err": float(np.mean([r["fmap_abs_err"] for r in rs]))}
+            diff = np.array([by[v][p]["error"] - by["zoomout"][p]["error"] for p in common])
+            entry["better"] = int((diff < -0.05).sum())
+            entry["worse"] = int((diff > 0.05).sum())
+            entry["mean_sigma"] = float(np.mean([by[v][p]["sigma"] for p in common]))
+            out[f"{set_name}/{group}/{v}"] = entry
     return out
 
 
 def write_report(out: Path, rows: list[dict], meta: dict) -> dict:
     summary = summarize(rows)
     (out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
-    lines = ["| set | pairs | ZoomOut: mean (median) error, flips | prior + ZoomOut: mean (median), flips | "
-             "better / worse pairs | 30x30 err C0 -> prior (signed; abs) |", "|---|---|---|---|---|---|"]
+    lines = ["| set / variant | pairs | ZoomOut from C0: mean (median) error, flips | variant then ZoomOut: mean "
+             "(median), flips | better / worse pairs | 30x30 error to the truth, C0 -> variant (signed; abs) |",
+             "|---|---|---|---|---|---|"]
     for key, e in summary.items():
-        z, p = e["zoomout"], e["prior"]
+        z, p = e["zoomout"], e["variant"]
         lines.append(f"| {key} | {e['pairs']} | {z['mean_error']:.2f} ({z['median_error']:.2f}), "
                      f"{100 * z['flip_rate']:.0f} % | {p['mean_error']:.2f} ({p['median_error']:.2f}), "
-                     f"{100 * p['flip_rate']:.0f} % | {e['prior_better']} / {e['prior_worse']} | "
+                     f"{100 * p['flip_rate']:.0f} % | {e['better']} / {e['worse']} | "
                      f"{z['fmap_err']:.2f} -> {p['fmap_err']:.2f}; {z['fmap_abs_err']:.2f} -> {p['fmap_abs_err']:.2f} |")
     (out / "results.md").write_text("\n".join([f"Command: `{meta['command']}`", "", *lines, ""]))
     scatter(out / "scatter.png", rows)
@@ -255,6 +275,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="faust_test,tosca_held_out", help="which sets (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=6, help="ODE steps of the refinement (default: %(default)s)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the estimated noise level (default: 1)")
+    ap.add_argument("--variants", default="prior",
+                    help="comma-separated: prior, prior_scaled (C0 first scaled to an orthogonal map's norm), "
+                         "scaled (only that scaling, the control); default: %(default)s")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", help="folder of the per-pair baseline cache (default: OUT/cache)")
     ap.add_argument("--baseline-only", action="store_true",
@@ -270,7 +293,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "pairs.csv"
     rows = read_done(csv_path)
-    done = {(r["set"], r["source"], r["target"]) for r in rows if r["variant"] == "prior"}
+    variants = [v for v in a.variants.split(",") if v]
+    unknown = sorted(set(variants) - {"prior", "prior_scaled", "scaled"})
+    if unknown:
+        ap.error(f"unknown --variants {unknown}; use prior, prior_scaled, scaled.")
+    done = {(r["set"], r["source"], r["target"], r["variant"]) for r in rows}
     prior = None if a.baseline_only else load_prior(a.prior)
     runner = PairRunner(prior, a.steps, a.scale, Path(a.cache) if a.cache else out / "cache")
     if a.baseline_only:
@@ -296,28 +323,29 @@ def main(argv=None) -> int:
             if set_name not in wanted:
                 continue
             ev = PairEvaluator(ds, keep_geodesics=2)
-            todo = [p for p in pairs if (set_name, *p) not in done]
+            todo = [p for p in pairs if any((set_name, *p, v) not in done for v in variants)]
             log(f"{set_name}: {len(pairs)} pairs, {len(todo)} to run")
             for i, (x, y) in enumerate(todo, 1):
                 t0 = time.perf_counter()
-                pair_rows, maps = runner.run(ds, ev, set_name, x, y)
+                todo_v = [v for v in variants if (set_name, x, y, v) not in done]
+                pair_rows, maps = runner.run(ds, ev, set_name, x, y, todo_v)
+                if (set_name, x, y, "zoomout") in done:
+                    pair_rows = pair_rows[1:]  # the baseline row is in the file already
                 group = "all" if set_name == "faust_test" else re.sub(r"\d+$", "", x)
                 for r in pair_rows:
                     r.update(set=set_name, group=group)
                     w.writerow({k: r[k] for k in FIELDS})
                     rows.append(r)
                 f.flush()
-                z, p = pair_rows
-                log(f"[{i}/{len(todo)}] {x} -> {y}: ZoomOut {z['error']:.2f}, prior {p['error']:.2f} "
-                    f"(sigma {p['sigma']:.3f}; |C| err {z['fmap_abs_err']:.2f} -> {p['fmap_abs_err']:.2f}) "
-                    f"{time.perf_counter() - t0:.1f}s")
-                if not (out / "example_maps.png").exists():
-                    example_picture(out / "example_maps.png", maps, f"{x} -> {y}: ZoomOut from initial "
-                                    f"{z['error']:.2f}, from refined {p['error']:.2f}")
+                parts = ", ".join(f"{r['variant']} {r['error']:.2f}" + (f" (sigma {r['sigma']:.3f})" if r["sigma"] else "")
+                                  for r in pair_rows)
+                log(f"[{i}/{len(todo)}] {x} -> {y}: {parts} {time.perf_counter() - t0:.1f}s")
+                if not (out / "example_maps.png").exists() and "C1" in maps:
+                    example_picture(out / "example_maps.png", maps, f"{x} -> {y}")
     summary = write_report(out, rows, meta)
     for key, e in summary.items():
-        log(f"{key}: {e['pairs']} pairs, ZoomOut {e['zoomout']['mean_error']:.2f}, prior {e['prior']['mean_error']:.2f}"
-            f" (better {e['prior_better']}, worse {e['prior_worse']})")
+        log(f"{key}: {e['pairs']} pairs, ZoomOut {e['zoomout']['mean_error']:.2f}, variant "
+            f"{e['variant']['mean_error']:.2f} (better {e['better']}, worse {e['worse']})")
     return 0
 
 

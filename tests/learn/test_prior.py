@@ -219,3 +219,12 @@ def test_bundled_prior_samples_have_the_structure_of_real_maps(bundled):
     assert got["band_fraction"] > 0.7 and abs(got["band_fraction"] - real["band_fraction"]) < 0.15
     assert abs(got["row_norm"] - real["row_norm"]) < 0.15
     assert map_statistics(np.abs(np.random.default_rng(0).standard_normal((4, 30, 30))))["band_fraction"] < 0.3
+
+
+def test_scaling_to_an_orthogonal_maps_norm():
+    from shapecorr.learn.prior.guidance import scaled_to_orthogonal
+
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((K, K)))
+    np.testing.assert_allclose(scaled_to_orthogonal(0.26 * q, K), q, atol=1e-12)  # a shrunk orthogonal map
+    big = np.random.default_rng(1).standard_normal((K + 2, K + 2))
+    assert np.linalg.norm(scaled_to_orthogonal(big, K)[:K, :K]) == pytest.approx(np.sqrt(K))
