@@ -99,7 +99,7 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         precision; ``k`` and ``iterations`` as in :func:`precise_map_arrays`);
       - ``"vertex"``: the vertex map itself (each point sits on a source vertex);
       - ``"register"``: deform the source onto the target starting from the match's vertex maps
-        (ARAP-regularized non-rigid ICP, :func:`shapecorr.deform.register.register` with
+        (ARAP-regularized non-rigid ICP, :func:`shapecorr.deform.registration.register` with
         ``register_settings``), then take for each target vertex the closest point of the
         deformed source surface (precise wherever the two surfaces are brought together,
         whatever the two meshings; ``progress`` as there).
@@ -125,7 +125,7 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
 def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None) -> SurfaceMap:
     """The precise map read off a registration: each target vertex -> the closest point of the
     source deformed onto the target (see :func:`precise_map`, ``method="register"``)."""
-    from ..deform.register import register
+    from ..deform.registration import register
 
     reg = register(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress)
     smap, dist = project_on_surface(target.vertices, reg.vertices, source.faces)

@@ -9,7 +9,7 @@ import pytest
 
 from shapecorr import Shape
 from shapecorr.core.errors import SettingsError, ShapeError
-from shapecorr.deform.register import RegisterSettings, register, similarity_transform
+from shapecorr.deform.registration import RegisterSettings, register, similarity_transform
 
 from helpers import ellipsoid, inverse_permutation, permuted_copy, vertex_adjacency
 
