@@ -6,9 +6,11 @@ Transferring person A's change from pose p to pose q onto person B in pose p sho
 in pose q. For each triple (A, B, p, q):
 
 - ``A_p -> A_q``: SOURCE and SOURCE_DEFORMED are meshed independently in FAUST_r, so the deformed
-  source is read at SOURCE's vertices through a match ``match(A_q, A_p)`` (precise points of A_p's
-  vertices on A_q);
-- ``A_p -> B_p``: the match ``match(A_p, B_p)`` (precise points of B_p's vertices on A_p);
+  source is read at SOURCE's vertices through a match ``match(A_q, A_p)`` and the points of
+  ``--pose-method`` (default ``register``, as the CLI: A_q deformed onto A_p by the ARAP
+  registration, A_p's vertices then on A_q's surface);
+- ``A_p -> B_p``: the match ``match(A_p, B_p)``, B_p's vertices put on A_p by each of
+  ``--person-methods`` (default: ``spectral`` and ``register``, one result row each);
 - the result (B_p's vertices moved) is compared with the truth B_q at the 5000 template points of
   the ``corres/*.vts`` files, after a rigid alignment (rotation + translation, no scale) of the
   result onto the truth: mean distance x100 / sqrt(area of B_q).
@@ -332,8 +334,13 @@ def run_benchmark(args, triples) -> int:
     data = Dataset(args.folder)
     maps_of = Maps(data, args.cache, args.pose_method)
     variants = [("ours", m) for m in args.person_methods] + [("gt", args.person_methods[-1])]
+    main_variant = f"ours maps, person {args.person_methods[-1]}"
     rows = []
-    for i, triple in enumerate(triples):
+    if args.rows:  # the rows of an earlier (possibly stopped) run: only the summary and pictures are made
+        rows = json.loads(Path(args.rows).read_text())
+        triples = [(r["A"], r["B"], r["p"], r["q"]) for r in rows if r["variant"] == main_variant]
+        log(f"{len(triples)} triples read from {args.rows}")
+    for i, triple in enumerate([] if args.rows else triples):
         for maps, person in variants:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -345,7 +352,6 @@ def run_benchmark(args, triples) -> int:
             f"(unchanged {done[0]['unchanged']:.2f}): " + "; ".join(
                 f"{r['variant']}: transfer {r['transfer']:.2f} displacement {r['displacement']:.2f}" for r in done))
     summary = summarize(rows)
-    main_variant = f"ours maps, person {args.person_methods[-1]}"
     ours = [r for r in rows if r["variant"] == main_variant]
     order = np.argsort([r["transfer"] for r in ours])
     drawn = {"best": int(order[0]), "median": int(order[len(order) // 2]), "worst": int(order[-1])}
@@ -358,12 +364,14 @@ def run_benchmark(args, triples) -> int:
         warnings.simplefilter("ignore")
         morph_info = picture_morph(data, args.cache, "tr_reg_081", "tr_reg_094", out / "morph_strip.png",
                                    method=args.pose_method)
-    meta = {"n_triples": len(triples), "seed": args.seed, "people": [8, 9], "pose_method": args.pose_method,
-            "person_methods": args.person_methods,
+    meta = {"n_triples": len(triples), "requested_triples": args.triples, "seed": args.seed, "people": [8, 9],
+            "pose_method": args.pose_method, "person_methods": args.person_methods,
             "command": "nice -n 5 env OMP_NUM_THREADS=1 python scripts/bench_deformation_transfer.py "
                        f"../shared/data/FAUST_r/vtx_5k --triples {args.triples} --pose-method {args.pose_method} "
                        f"--person-methods {' '.join(args.person_methods)} --out {os.path.relpath(args.out, ROOT)}",
             "python": platform.python_version(), "note": "CPU shared with other jobs (timings are CPU time)"}
+    if args.rows:
+        meta["rows_from"] = "a run stopped after the triples listed (summary made with --rows)"
     (out / "bench.json").write_text(json.dumps({"meta": meta, "summary": summary, "drawn": drawn,
                                                 "morph": morph_info, "rows": rows}, indent=2))
     write_tables(out, summary, rows, meta)
@@ -379,6 +387,8 @@ def parse_args(argv=None):
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "deftransfer_matches")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "deftransfer_cpu")
     ap.add_argument("--stage", choices=("matches", "all"), default="all")
+    ap.add_argument("--rows", type=Path, help="summarize the rows a run wrote to out/deftransfer_rows.json "
+                                              "(e.g. a run stopped early) instead of computing them")
     ap.add_argument("--pose-method", default="register", choices=("spectral", "vertex", "register"),
                     help="how A_q is read at A_p's vertices (default: register, as the CLI does)")
     ap.add_argument("--person-methods", nargs="+", default=["spectral", "register"],
@@ -392,7 +402,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     triples = pick_triples(args.triples, args.seed)
-    stage_matches(args.folder, args.cache, triples)
+    if not args.rows:
+        stage_matches(args.folder, args.cache, triples)
     if args.stage == "matches":
         return 0
     return run_benchmark(args, triples)
