@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from shapecorr.core import ShapecorrWarning  # noqa: E402
-from shapecorr.eval import Dataset, PairEvaluator, all_pairs  # noqa: E402
+from shapecorr.core import ShapecorrWarning
+from shapecorr.eval import Dataset, PairEvaluator, all_pairs
 
 TOSCA_HELD_OUT = ("centaur", "dog", "wolf")
 FIELDS = ("set", "group", "source", "target", "variant", "error", "flipped", "fmap_err", "fmap_abs_err", "sigma",
@@ -124,7 +124,11 @@ class PairRunner:
             with np.load(path, allow_pickle=False) as z:
                 return z["C0"], z["gt"], json.loads(str(z["row"]))
         from shapecorr.learn.prior import fmap_from_correspondence
-        from shapecorr.pipeline import AxiomaticOperators, axiomatic_initial_map, axiomatic_inits
+        from shapecorr.pipeline import (
+            AxiomaticOperators,
+            axiomatic_initial_map,
+            axiomatic_inits,
+        )
 
         ctx = ctx or self._context(ev, a, b)
         ops = AxiomaticOperators(ctx["P1"], ctx["P2"], self.s.solve)
@@ -206,8 +210,8 @@ def summarize(rows: list[dict]) -> dict:
 def write_report(out: Path, rows: list[dict], meta: dict) -> dict:
     summary = summarize(rows)
     (out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
-    lines = ["| set / variant | pairs | ZoomOut from C0: mean (median) error, flips | variant then ZoomOut: mean "
-             "(median), flips | better / worse pairs | 30x30 error to the truth, C0 -> variant (signed; abs) |",
+    lines = [("| set / variant | pairs | ZoomOut from C0: mean (median) error, flips | variant then ZoomOut: mean "
+              "(median), flips | better / worse pairs | 30x30 error to the truth, C0 -> variant (signed; abs) |"),
              "|---|---|---|---|---|---|"]
     for key, e in summary.items():
         z, p = e["zoomout"], e["variant"]

@@ -35,15 +35,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shapecorr.core import ShapeWarning, load  # noqa: E402
-from shapecorr.eval import Dataset  # noqa: E402
-from shapecorr.learn.prior.data import (  # noqa: E402
+from shapecorr.core import ShapeWarning, load
+from shapecorr.eval import Dataset
+from shapecorr.learn.prior.data import (
     PriorData,
     bent_remeshed_copy,
     fmap_from_barycentric,
     fmap_from_correspondence,
 )
-from shapecorr.pipeline import load_preset, prepare  # noqa: E402
+from shapecorr.pipeline import load_preset, prepare
 
 TOSCA_TRAIN = ("cat", "david", "horse", "michael", "victoria")
 TOSCA_HELD_OUT = ("centaur", "dog", "wolf")

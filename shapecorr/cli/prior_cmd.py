@@ -9,7 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CommandError, atomic_output_dir, check_input_file, check_output_folder
+from .common import (
+    CommandError,
+    atomic_output_dir,
+    check_input_file,
+    check_output_folder,
+)
 
 HELP = "train the learned prior over functional maps (diffusion model of |C|) or draw samples from it"
 
@@ -119,7 +124,12 @@ def run_train(args) -> int:
     import torch
 
     from ..learn.prior import PriorData, PriorNetConfig, PriorTrainSettings
-    from ..learn.prior.train import checkpoint_payload, new_state, restore_state, train_prior
+    from ..learn.prior.train import (
+        checkpoint_payload,
+        new_state,
+        restore_state,
+        train_prior,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -173,8 +183,8 @@ def run_train(args) -> int:
     rng = np.random.default_rng(settings.seed)
     examples = val[rng.choice(len(val), min(8, len(val)), replace=False)] if len(val) else images[:8]
     meta = {"command": "shapecorr " + " ".join(getattr(args, "argv", [])), "data": [str(p) for p in data_paths],
-            "data_meta": data.meta, "data_counts": data.counts(), "n_train": int(len(state.train_idx)),
-            "n_val": int(len(state.val_idx)), "settings": settings.__dict__, "history": prev,
+            "data_meta": data.meta, "data_counts": data.counts(), "n_train": len(state.train_idx),
+            "n_val": len(state.val_idx), "settings": settings.__dict__, "history": prev,
             "steps_done": int(state.step), "stopped_early": bool(state.step < settings.steps),
             "train_seconds": prev[-1]["seconds"] if prev else None,
             "train_cpu_seconds": prev[-1]["cpu_seconds"] if prev else None, "torch_threads": torch.get_num_threads(),

@@ -11,7 +11,13 @@ sign-free image ``|C|`` of ``k x k`` maps, trained on ground-truth maps, and its
 Importing this package imports torch.
 """
 
-from .data import PriorData, fmap_from_barycentric, fmap_from_correspondence, map_statistics, prior_image
+from .data import (
+    PriorData,
+    fmap_from_barycentric,
+    fmap_from_correspondence,
+    map_statistics,
+    prior_image,
+)
 from .diffusion import DiffusionSettings, load_denoiser, save_denoiser
 from .errors import PriorModelError
 from .guidance import (

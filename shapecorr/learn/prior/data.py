@@ -158,7 +158,7 @@ def bent_remeshed_copy(shape: Shape, rng: np.random.Generator, *, size_range: tu
         raise SettingsError(f"{shape.name}: a deformed copy needs a mesh (faces).")
     bent = bend(shape.vertices, rng, n_joints=n_joints, max_angle=max_angle)
     fine_v, fine_f = midpoint_subdivide(bent, shape.faces)
-    n_target = max(16, int(round(shape.n_vertices * rng.uniform(*size_range))))
+    n_target = max(16, int(np.rint(shape.n_vertices * rng.uniform(*size_range))))
     cv, cf = decimate(fine_v, fine_f, n_target)
     copy = Shape(cv, cf, name=f"{shape.name}_bent")
     face_o, bary_o, _ = project_on_mesh(cv, bent, shape.faces, point_normals=copy.vertex_normals)
@@ -201,7 +201,7 @@ class PriorData:
         """``|C|`` of every map, ``(n, k, k)`` float32."""
         return prior_image(self.maps)
 
-    def select(self, categories=None, kinds=None) -> "PriorData":
+    def select(self, categories=None, kinds=None) -> PriorData:
         """The maps of the given categories and kinds (None: all)."""
         keep = np.ones(len(self), dtype=bool)
         if categories is not None:
@@ -216,7 +216,7 @@ class PriorData:
                          pick(self.category), meta)
 
     @classmethod
-    def concatenate(cls, parts: list["PriorData"]) -> "PriorData":
+    def concatenate(cls, parts: list[PriorData]) -> PriorData:
         """One collection of the maps of several (of the same size)."""
         if not parts:
             raise DatasetError("no prior data to concatenate.")
@@ -246,7 +246,7 @@ class PriorData:
         return path
 
     @classmethod
-    def load(cls, path) -> "PriorData":
+    def load(cls, path) -> PriorData:
         path = Path(path)
         if not path.is_file():
             raise DatasetError(f"{path}: no such prior data file (make one with scripts/make_prior_data.py).")
@@ -278,7 +278,7 @@ def map_statistics(images: np.ndarray, band: int = 2) -> dict:
     i, j = np.indices((k, k))
     sq = X ** 2
     total = np.maximum(sq.sum(axis=(1, 2)), 1e-30)
-    return {"n": int(len(X)),
+    return {"n": len(X),
             "diagonal_fraction": float((np.einsum("nii->n", sq) / total).mean()),
             "band_fraction": float((sq[:, np.abs(i - j) <= band].sum(1) / total).mean()),
             "row_norm": float(np.sqrt(sq.sum(2)).mean()),

@@ -13,6 +13,7 @@ Our data are centred on the per-pixel mean image of the training maps (``mean``)
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -126,7 +127,7 @@ def ode_denoise(denoiser: Denoiser, x: torch.Tensor, sigma_start: float, steps: 
     ``steps`` Heun steps on the Karras schedule down to ``sigma_min``, the last one to 0."""
     sigmas = karras_sigmas(float(sigma_start), min(denoiser.sigma_min, float(sigma_start) / 2), steps,
                            denoiser.diffusion.rho).to(x.dtype)
-    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+    for s, s_next in itertools.pairwise(sigmas):
         d = (x - denoiser(x, s)) / s
         x_next = x + (s_next - s) * d
         if s_next > 0:  # Heun's correction

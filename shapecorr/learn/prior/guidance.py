@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from ...core import SettingsError
-from .data import prior_image
 from .diffusion import Denoiser, load_denoiser, ode_denoise, sample
 from .errors import PriorModelError
 
@@ -56,7 +55,7 @@ class FmapPrior:
         return self.denoiser.mean.device
 
     @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_PRIOR, device: str = "cpu") -> "FmapPrior":
+    def load(cls, name_or_path: str | Path = DEFAULT_PRIOR, device: str = "cpu") -> FmapPrior:
         """A bundled prior by name (``shapecorr/learn/weights/NAME.pt``) or a ``.pt`` file."""
         path = resolve_prior(name_or_path)
         den, meta = load_denoiser(path, device)
@@ -246,7 +245,7 @@ def _cached_prior(path: str, device: str) -> FmapPrior:
     return FmapPrior.load(path, device)
 
 
-def load_prior(prior: "FmapPrior | str | Path | None" = None, device: str = "cpu") -> FmapPrior:
+def load_prior(prior: FmapPrior | str | Path | None = None, device: str = "cpu") -> FmapPrior:
     """A prior: given, a bundled name or a file (``None``: the default bundled prior). Files are
     read once per process and device."""
     if isinstance(prior, FmapPrior):

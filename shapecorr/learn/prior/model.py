@@ -46,7 +46,7 @@ class PriorNetConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PriorNetConfig":
+    def from_dict(cls, d: dict) -> PriorNetConfig:
         d = dict(d)
         d["channels"] = tuple(d.get("channels", cls.channels))
         return cls(**d)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -58,13 +58,14 @@ class TrainState:
 def split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of ``n`` maps into training and validation indices."""
     perm = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(val_fraction * n)) if n > 1 else 0
+    n_val = int(np.rint(val_fraction * n)) if n > 1 else 0
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def new_state(images: np.ndarray, settings: PriorTrainSettings, config: PriorNetConfig,
-              diffusion: DiffusionSettings = DiffusionSettings()) -> TrainState:
+              diffusion: DiffusionSettings | None = None) -> TrainState:
     """A fresh model whose data statistics come from the training maps (seeded)."""
+    diffusion = diffusion or DiffusionSettings()
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3 or images.shape[1:] != (config.k, config.k):
         raise SettingsError(f"prior training needs maps of {config.k} x {config.k}; got an array of shape "
@@ -99,7 +100,7 @@ def validation_loss(den: Denoiser, images: torch.Tensor, seed: int = 1234, repea
     return total / repeats
 
 
-def train_prior(images: np.ndarray, settings: PriorTrainSettings, config: PriorNetConfig = PriorNetConfig(), *,
+def train_prior(images: np.ndarray, settings: PriorTrainSettings, config: PriorNetConfig | None = None, *,
                 state: TrainState | None = None,
                 on_step: Callable[[int, float], None] | None = None,
                 on_eval: Callable[[TrainState, dict], None] | None = None,
@@ -113,6 +114,7 @@ def train_prior(images: np.ndarray, settings: PriorTrainSettings, config: PriorN
     The validation loss uses the first ``max_val`` validation maps.
     """
     images = np.asarray(images, dtype=np.float32)
+    config = config or PriorNetConfig()
     state = state or new_state(images, settings, config)
     data = torch.from_numpy(images)
     train, val = data[state.train_idx], data[state.val_idx[:max_val]]
