@@ -85,7 +85,7 @@ def main(argv=None):
     ap.add_argument("data", type=Path, help="the shared data folder (FAUST_r/, TOSCA_r/, realworld/)")
     ap.add_argument("--out", required=True, type=Path, help="model file (.pt)")
     ap.add_argument("--init", default="faust_r_wks", help="model to start from (default: %(default)s)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tune-blocks", type=int, default=2,
@@ -98,7 +98,7 @@ def main(argv=None):
     ap.add_argument("--realworld", default=",".join(REALWORLD), help="realworld models used (comma-separated)")
     ap.add_argument("--variants", type=int, default=1, help="augmented copies per shape (default: %(default)s)")
     ap.add_argument("--resolution", default="2000,8000", help="vertex range of augmented copies")
-    ap.add_argument("--couple-points", type=int, default=1000)
+    ap.add_argument("--couple-points", type=int, default=500)
     ap.add_argument("--k", type=int, default=50, help="functional map size of the loss (default: %(default)s)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--device", default="cpu")
