@@ -20,7 +20,11 @@ from .common import (
 
 # how points are put on a surface for --what deformation: the registration keeps limbs whole where
 # the spectral points of a pose change fold thin parts (forearms, fingers) on FAUST_r
-DEFORMATION_METHOD = "register"
+#: the surface map each --what uses unless --method says otherwise: the registration where it was
+#: measured better (texture: 0.14-0.64x the spectral method's median UV error on six pairs,
+#: docs/bench/register_cpu; deformation: limbs stay whole under a pose change), the spectral
+#: points elsewhere (colours, labels and fields were not measured with it)
+DEFAULT_METHODS = {"texture": "register", "deformation": "register"}
 
 WHAT = ("texture", "colors", "labels", "field", "deformation")
 
@@ -88,7 +92,8 @@ def register(subparsers) -> None:
                    help="spectral: precise points on the source surface through the functional map "
                         "(smooth); vertex: the nearest-vertex map; register: the source deformed onto the "
                         "target (ARAP non-rigid ICP from the match), then the closest points (default: "
-                        f"spectral; for --what deformation: {DEFORMATION_METHOD})")
+                        "register for --what texture and deformation, spectral otherwise; register is the slowest: "
+                        "about 10-30 s on 5k-vertex shapes)")
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
     p.add_argument("--label-method", choices=("nearest", "vote"), default="vote",
                    help="labels: nearest point, or then a neighbourhood majority vote (default: %(default)s)")
@@ -154,7 +159,7 @@ def _check_arguments(args):
     if args.deformed and args.what != "deformation":
         raise CommandError("--deformed only applies to --what deformation.")
     if args.method is None:
-        args.method = DEFORMATION_METHOD if args.what == "deformation" else "spectral"
+        args.method = DEFAULT_METHODS.get(args.what, "spectral")
     if args.allow_other_shapes and not args.map:
         raise CommandError("--allow-other-shapes only applies to --map (a saved match).")
     if args.map and not Path(args.map).is_dir():

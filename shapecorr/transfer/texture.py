@@ -261,14 +261,15 @@ def check_texture_inputs(source: Shape, target: Shape, *, need_image: bool = Tru
                            "faces. Use --what colors to give its points the texture's colours.")
 
 
-def transfer_texture(match, source, target, *, method: str = "spectral", surface_map: SurfaceMap | None = None,
+def transfer_texture(match, source, target, *, method: str = "register", surface_map: SurfaceMap | None = None,
                      seams: bool = True, device: str = "cpu", need_image: bool = True) -> TextureTransfer:
     """Carry the source's UV texture onto the target through ``match``.
 
     ``source``/``target`` are :class:`Shape` objects (or paths), the same ones the match was
-    computed for. ``method`` picks the surface map (``"spectral"``: precise points through the
-    functional map; ``"vertex"``: the vertex map); ``surface_map`` supplies one directly (e.g. a
-    ground truth). Returns a :class:`TextureTransfer` whose ``shape`` can be saved as OBJ.
+    computed for. ``method`` picks the surface map (``"register"``: the source deformed onto the
+    target from the match, then closest points, the most precise and the slowest; ``"spectral"``:
+    precise points through the functional map; ``"vertex"``: the vertex map); ``surface_map``
+    supplies one directly (e.g. a ground truth). Returns a :class:`TextureTransfer` whose ``shape`` can be saved as OBJ.
     """
     from ..core import load
     from .precise import precise_map
