@@ -11,7 +11,7 @@ from .arap import (ArapDeformer, ArapResult, ArapSettings, UnconstrainedPartWarn
 from .handles import HandleFileError, Handles, parse_handles, read_handles, write_handles
 from .registration import Registration, RegisterSettings, register
 from .gradients import PoissonSolver, deformation_gradients, gradient_operator, solve_from_gradients
-from .morph import Morph, end_positions, morph, polar_decomposition
+from .morphing import Morph, end_positions, morph, polar_decomposition
 from .transfer import DeformationTransfer, deformed_at_source, transfer_deformation
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""In-between shapes: as-rigid-as-possible interpolation of deformation gradients (shapecorr.deform.morph)."""
+"""In-between shapes: as-rigid-as-possible interpolation of deformation gradients (shapecorr.deform.morphing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from helpers import bumpy, permuted_copy
 
 from shapecorr import Shape
 from shapecorr.deform import Morph, end_positions, morph, polar_decomposition
-from shapecorr.deform.morph import consistent_rotation_vectors
+from shapecorr.deform.morphing import consistent_rotation_vectors
 from shapecorr.deform.transfer import best_rotation
 from shapecorr.transfer import SurfaceMap
 
@@ -99,7 +99,7 @@ def test_rotation_branches_are_consistent_across_a_long_twist():
     m = Morph(bar.vertices, bar.faces, end, align=False)
     angle = np.linalg.norm(m.rotvecs, axis=1)
     assert angle.max() > 1.5 * np.pi
-    from shapecorr.deform.morph import _face_adjacency
+    from shapecorr.deform.morphing import _face_adjacency
 
     adj = _face_adjacency(bar.faces).tocoo()
     jump = lambda w: np.linalg.norm(w[adj.row] - w[adj.col], axis=1).max()
