@@ -33,7 +33,7 @@ from ...core import SettingsError
 from .diffusion import Denoiser, load_denoiser, ode_denoise, sample
 from .errors import PriorModelError
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_PRIOR = "prior_k30"
 SMOOTH_ABS_EPS = 1e-3
 
@@ -56,7 +56,7 @@ class FmapPrior:
 
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_PRIOR, device: str = "cpu") -> FmapPrior:
-        """A bundled prior by name (``shapecorr/learn/weights/NAME.pt``) or a ``.pt`` file."""
+        """A bundled prior by name (``shapecorr/learn/prior/weights/NAME.pt``) or a ``.pt`` file."""
         path = resolve_prior(name_or_path)
         den, meta = load_denoiser(path, device)
         return cls(den, meta, path.stem)
@@ -222,7 +222,7 @@ def _batch(C) -> torch.Tensor:
 
 # ------------------------------------------------------------------------- module-level API
 def bundled_priors() -> list[str]:
-    """Names of the priors shipped in ``shapecorr/learn/weights`` (``prior_*.pt``)."""
+    """Names of the priors shipped in ``shapecorr/learn/prior/weights`` (``prior_*.pt``)."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("prior_*.pt"))
 
 
