@@ -17,9 +17,8 @@ from .common import (
     check_not_inputs,
     check_output_folder,
 )
+from .match_cmd import add_model_arguments, model_overrides
 
-# how points are put on a surface for --what deformation: the registration keeps limbs whole where
-# the spectral points of a pose change fold thin parts (forearms, fingers) on FAUST_r
 #: the surface map each --what uses unless --method says otherwise: the registration where it was
 #: measured better (texture: 0.14-0.64x the spectral method's median UV error on six pairs,
 #: docs/bench/register_cpu; deformation: limbs stay whole under a pose change), the spectral
@@ -88,6 +87,7 @@ def register(subparsers) -> None:
                         "(default: %(default)s)")
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes instead of handling them with a warning")
+    add_model_arguments(p)
     p.add_argument("--method", choices=("spectral", "vertex", "register"), default=None,
                    help="spectral: precise points on the source surface through the functional map "
                         "(smooth); vertex: the nearest-vertex map; register: the source deformed onto the "
@@ -172,8 +172,12 @@ def _check_arguments(args):
     from ..config import load_preset
 
     if args.map and args.what != "deformation":
+        if args.model is not None or args.adapt is not None:
+            raise CommandError("--model and --adapt apply when the match is computed, not with --map "
+                               "(the saved match is used as it is).")
         return None
-    return load_preset(args.preset)  # --what deformation may match SOURCE_DEFORMED to SOURCE even with --map
+    # --what deformation may match SOURCE_DEFORMED to SOURCE even with --map
+    return load_preset(args.preset, **model_overrides(args))
 
 
 def _load_inputs(args, settings):

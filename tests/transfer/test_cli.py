@@ -133,6 +133,17 @@ def test_allow_other_shapes_needs_a_map(tmp_path, capsys):
             "--allow-other-shapes"], capsys, "--allow-other-shapes", "--map")
 
 
+def test_model_and_adapt_are_checked_before_work(texture_run, tmp_path, capsys):
+    src, tgt = str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj")
+    out = str(tmp_path / "o")
+    _fails(["transfer", src, tgt, "--out", out, "--model", str(tmp_path / "none.npz")], capsys,
+           "--model", "none.npz", "no such file")
+    _fails(["transfer", src, tgt, "--out", out, "--map", str(texture_run[1]), "--model", "faust_r_wks"], capsys,
+           "--model", "--map")
+    _fails(["transfer", src, tgt, "--out", out, "--adapt=0"], capsys, "--adapt")
+    assert not (tmp_path / "o").exists()
+
+
 def _fails(argv, capsys, *words):
     assert main(argv) == 2
     err = capsys.readouterr().err
