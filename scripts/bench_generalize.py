@@ -198,6 +198,7 @@ def build_methods(args) -> list[Method]:
     out = []
     for preset in args.preset:
         for model in args.model or [None]:
+            model = None if model == "preset" else model
             mkey, mlabel = model_key(model)
             for adapt in [None, *args.adapt]:
                 label = f"ours {preset}" + (f", {mlabel}" if model else "") + (f", adapt {adapt}" if adapt else "")
@@ -494,7 +495,8 @@ def parse_args(argv):
                     help="cache, maps and prepared data (not committed; default: out/generalize)")
     ap.add_argument("--out", type=Path, required=True, help="results folder (docs/bench/generalize_*)")
     ap.add_argument("--preset", action="append", help="our preset(s) (default: default)")
-    ap.add_argument("--model", action="append", help="feature model(s): bundled names or files (default: the preset's)")
+    ap.add_argument("--model", action="append",
+                    help="feature model(s): bundled names or files, or 'preset' for the preset's own (the default)")
     ap.add_argument("--adapt", type=int, action="append", default=[], metavar="STEPS",
                     help="also run each of ours with test-time adaptation of STEPS steps")
     ap.add_argument("--no-peer", action="store_true", help="skip pyfmaps")
@@ -522,7 +524,7 @@ def parse_args(argv):
     for m in args.model or []:
         from shapecorr.learn import bundled_models
 
-        if m not in bundled_models() and not Path(m).is_file():
+        if m != "preset" and m not in bundled_models() and not Path(m).is_file():
             ap.error(f"--model {m}: no such file and no bundled model of that name")
     args.command = "python scripts/bench_generalize.py " + " ".join(argv)
     return args
@@ -553,7 +555,7 @@ def main(argv=None) -> int:
     finally:
         rows = read_rows(rows_path)
         if rows:
-            if args.render and not args.report_only:
+            if args.render:  # from the kept maps: no matching
                 render_failures(args, sets, methods, rows, args.out)
             report(args, sets, methods, rows, args.out)
             log(f"bench_generalize: {len(rows)} rows; summary in {args.out / 'summary.md'}")
