@@ -254,3 +254,15 @@ def atomic_output_dir(out: Path, what: str = "--out"):
             shutil.move(str(item), str(dest))  # a rename within one file system
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def match_or_saved(saved, source, target, settings, *, device: str, progress, map_dir=None):
+    """The saved match of ``--map`` (``saved``, already checked against the shapes), or a new
+    match of ``source`` and ``target`` with ``settings``, its stages shown by ``progress``."""
+    if saved is not None:
+        progress(f"loaded match {map_dir}")
+        return saved
+    from ..pipeline import match
+
+    return match(source, target, settings, device=device,
+                 progress=lambda stage, frac: progress(f"match: {stage}", frac))

@@ -16,6 +16,7 @@ from .common import (
     check_input_file,
     check_not_inputs,
     check_output_folder,
+    match_or_saved,
 )
 
 HELP = "in-between shapes from SOURCE to TARGET (as-rigid-as-possible), as a mesh sequence and an animation"
@@ -147,16 +148,11 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
     import numpy as np
 
     from ..deform import Morph, end_positions
-    from ..pipeline import match
 
     timings = {}
     t0 = time.perf_counter()
-    if saved is not None:
-        m = saved
-        progress(f"loaded match {args.map}")
-    else:
-        m = match(source, target, settings, device=args.device,
-                  progress=lambda stage, frac: progress(f"match: {stage}", frac))
+    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map)
+    if saved is None:
         m.save(tmp / "match")
     timings["match"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()

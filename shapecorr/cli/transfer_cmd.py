@@ -16,6 +16,7 @@ from .common import (
     check_input_file,
     check_not_inputs,
     check_output_folder,
+    match_or_saved,
 )
 from .match_cmd import add_model_arguments, model_overrides
 
@@ -266,17 +267,11 @@ def _texture_note(report: dict) -> str:
 
 def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, t_all) -> dict:
     """Match (or take the saved match), transfer, write everything into ``tmp``; the report."""
-    from ..pipeline import match
     from ..transfer import precise_map
 
     timings = {}
     t0 = time.perf_counter()
-    if saved is not None:
-        m = saved
-        progress(f"loaded match {args.map}")
-    else:
-        m = match(source, target, settings, device=args.device,
-                  progress=lambda stage, frac: progress(f"match: {stage}", frac))
+    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map)
     timings["match"] = round(time.perf_counter() - t0, 3)
     report = {"what": args.what, "source": source.summary(), "target": target.summary(),
               "confidence": m.info.get("confidence"),
