@@ -15,21 +15,15 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
     ``screenshot``: save a PNG of the whole window once all of that is done, then quit (for
     documentation and smoke tests).
     """
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtCore
 
-    from .window import ViewerWindow
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    app.setApplicationName("shapecorr viewer")
-    win = ViewerWindow(preset=preset, device=device, strict=strict, auto_match=auto_match and match_dir is None)
+    app, win = new_window(preset=preset, device=device, strict=strict,
+                          auto_match=auto_match and match_dir is None)
     win.show()
     app.processEvents()
 
     def shoot():
-        win.wait_idle()
-        win.save_screenshot(screenshot, whole_window=True)
-        win.close()
-        app.quit()
+        screenshot_and_quit(app, win, screenshot)
 
     def after_load():
         if match_dir is not None:
@@ -44,6 +38,26 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
     else:
         after_load()
     return int(app.exec())
+
+
+def new_window(**settings):
+    """The QApplication (created if needed) and a new :class:`ViewerWindow` with ``settings``
+    (not shown yet)."""
+    from PySide6 import QtWidgets
+
+    from .window import ViewerWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("shapecorr viewer")
+    return app, ViewerWindow(**settings)
+
+
+def screenshot_and_quit(app, win, path) -> None:
+    """Once the window's background work is done: save a PNG of the whole window, close, quit."""
+    win.wait_idle()
+    win.save_screenshot(path, whole_window=True)
+    win.close()
+    app.quit()
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,6 @@ actions to a :class:`~apps.viewer.window.ViewerWindow`.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -129,22 +128,17 @@ def attach(window, folder) -> CollectionBrowser:
 def run_collection_viewer(folder, *, preset=None, device: str = "cpu", strict: bool = False, screenshot=None,
                           steps: int = 0) -> int:
     """Open the viewer on a collection; ``screenshot`` saves a PNG after ``steps`` steps and quits."""
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtCore
 
-    from .window import ViewerWindow
+    from .app import new_window, screenshot_and_quit
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    app.setApplicationName("shapecorr viewer")
-    win = ViewerWindow(preset=preset, device=device, strict=strict, auto_match=False)
+    app, win = new_window(preset=preset, device=device, strict=strict, auto_match=False)
     browser = attach(win, folder)
     win.show()
     app.processEvents()
 
     def shoot():
-        win.wait_idle()
-        win.save_screenshot(screenshot, whole_window=True)
-        win.close()
-        app.quit()
+        screenshot_and_quit(app, win, screenshot)
 
     def after_first():
         if steps:
