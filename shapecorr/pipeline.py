@@ -46,7 +46,7 @@ from .spectral import multiplication_operators, orientation_operators
 log = logging.getLogger(__name__)
 
 __all__ = ["match", "Match", "MatchSettings", "load_preset", "available_presets", "Candidate", "PairPlan",
-           "plan_pair", "prepare", "prepare_pair", "as_shape"]
+           "plan_pair", "prepare", "prepare_pair", "prepare_pair_work", "ShapeWork", "as_shape"]
 
 
 def as_shape(x, *, strict: bool = False) -> Shape:
@@ -141,6 +141,47 @@ def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, de
                           device=device, cache=cache)
 
 
+@dataclass(frozen=True)
+class ShapeWork:
+    """What the match needs of one shape on its own, before the two shapes meet."""
+
+    prepared: Prepared
+    samples: np.ndarray | None  # ZoomOut's well-spread vertices (None: all vertices)
+    features: np.ndarray | None  # the learned per-vertex features (learned initial map only)
+    descr: np.ndarray  # the confidence's descriptors
+
+
+def prepare_pair_work(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, device: str = "cpu",
+                      cache: bool | None = None) -> tuple[ShapeWork, ShapeWork]:
+    """:func:`prepare_pair` and then :func:`shape_work` of each shape: two shapes that are
+    prepared at once (the second in a forked child) do their own work at once too."""
+    model = feature_model_name(s, src, tgt) if s.init == "learned" else None
+
+    def then(i: int, P: Prepared, threads: int | None) -> ShapeWork:
+        return shape_work(P, s, plan, model, device=device, threads=threads)
+
+    normals = s.init == "learned"
+    pairs = prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
+                           device=device, cache=cache, then=then)
+    return pairs[0][1], pairs[1][1]
+
+
+def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str | None, *, device: str = "cpu",
+               threads: int | None = None) -> ShapeWork:
+    """ZoomOut's samples, the learned features (with ``feature_model``) and the confidence's
+    descriptors of one prepared shape, on ``threads`` BLAS threads (None: the usual setting)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads) if threads else nullcontext():
+        samples = None
+        if plan.n_samples is not None:
+            samples = farthest_point_sampling_spectral(P.evecs, plan.n_samples, seed=s.seed)
+        feats = None
+        if feature_model is not None:
+            feats = shape_features(P, feature_model, device=device, threads=threads or s.feature_threads or usable_cores())
+        return ShapeWork(P, samples, feats, confidence_descriptors(P))
+
+
 # ------------------------------------------------------------------------- candidates
 @dataclass
 class Candidate:
@@ -184,6 +225,7 @@ class _Run:
     cache: bool | None
     timings: dict = field(default_factory=dict)
     descr: tuple | None = None  # the confidence's descriptors of both shapes (computed once)
+    work: tuple = ()  # each shape's ShapeWork
 
     def _stage(self, name: str, fraction: float, t0: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
@@ -203,11 +245,11 @@ class _Run:
             self._stage("proxy", 0.15, t0)
             t0 = time.perf_counter()
         self.plan = plan_pair(work[0].n_vertices, work[1].n_vertices, self.s, self.device)
-        self.P1, self.P2 = prepare_pair(*work, self.s, self.plan, device=self.device, cache=self.cache)
-        self._stage("prepare", 0.5, t0)
-        t0 = time.perf_counter()
+        self.work = prepare_pair_work(*work, self.s, self.plan, device=self.device, cache=self.cache)
+        self.P1, self.P2 = (w.prepared for w in self.work)
+        self.descr = tuple(w.descr for w in self.work)
+        self._stage("prepare", 0.55, t0)  # with each shape's samples, features and descriptors
         self._setup_refinement()
-        self._stage("sampling", 0.55, t0)
 
         candidates = self._first_candidates()
         best = select(candidates)
@@ -268,8 +310,8 @@ class _Run:
     def _first_candidates(self) -> list[Candidate]:
         if self.s.init == "learned":
             t0 = time.perf_counter()
-            C0 = learned_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
-                                     queries=self.samples[1] if self.samples is not None else None)
+            C0 = features_to_fmap([w.features for w in self.work], self.P1, self.P2, self.plan.k_init,
+                                  device=self.device, queries=self.samples[1] if self.samples is not None else None)
             self._stage("learned_features", 0.65, t0)
             return [self._candidate("learned", self.plan.k_init, None, C0)]
         return self._axiomatic_candidates(self.s.solve, "axiomatic")
@@ -289,11 +331,10 @@ class _Run:
 
     # ----------------------------------------------------------------- refinement
     def _setup_refinement(self) -> None:
-        P1, P2, plan, s = self.P1, self.P2, self.plan, self.s
+        P2, plan, s = self.P2, self.plan, self.s
         self.samples = None
         if plan.n_samples is not None:
-            self.samples = (farthest_point_sampling_spectral(P1.evecs, plan.n_samples, seed=s.seed),
-                            farthest_point_sampling_spectral(P2.evecs, plan.n_samples, seed=s.seed))
+            self.samples = (self.work[0].samples, self.work[1].samples)
         self.refine_subset = None
         if plan.refine_subset is not None:
             rng = np.random.default_rng(s.seed)
@@ -306,8 +347,6 @@ class _Run:
                                    refine_subset=self.refine_subset, device=self.device)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
-        if self.descr is None:
-            self.descr = (confidence_descriptors(self.P1), confidence_descriptors(self.P2))
         cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr)
         self._stage("confidence", 0.95, t0)
         return cand
@@ -336,7 +375,7 @@ class _Run:
         info = {
             "candidates": [c.summary() for c in candidates],
             "init": best.init,
-            "feature_model": feature_model_name(s, self.P1, self.P2) if s.init == "learned" else None,
+            "feature_model": feature_model_name(s, self.P1.shape, self.P2.shape) if s.init == "learned" else None,
             "axiomatic_fallback": bool(fallback),  # the learned map was not trusted: axiomatic candidates ran too
             # test-time adaptation: whether it ran, why, its steps, time and the adapted map's confidence
             "adaptation": self.adaptation,
@@ -380,9 +419,9 @@ def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
     return make_proxy(src, s.large.proxy_size), make_proxy(tgt, s.large.proxy_size)
 
 
-def feature_model_name(s: MatchSettings, P1: Prepared, P2: Prepared) -> str:
+def feature_model_name(s: MatchSettings, shape1: Shape, shape2: Shape) -> str:
     """A pair with a point cloud uses the model that also learned from point clouds."""
-    if s.feature_model_point_cloud and not (P1.shape.is_mesh and P2.shape.is_mesh):
+    if s.feature_model_point_cloud and not (shape1.is_mesh and shape2.is_mesh):
         return s.feature_model_point_cloud
     return s.feature_model
 
@@ -393,13 +432,19 @@ def learned_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     vertex with the nearest feature, and that vertex map is projected onto the first ``k``
     eigenfunctions. With ``queries`` (well-spread target vertices) only those are matched and
     the map is fitted on them by least squares, which keeps large shapes cheap."""
+    name = feature_model_name(s, P1.shape, P2.shape)
+    threads = s.feature_threads or usable_cores()
+    feats = [shape_features(P, name, device=device, threads=threads) for P in (P1, P2)]
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", threads: int | None = None) -> np.ndarray:
+    """Unit-length learned features ``(n, d)`` of one prepared shape by the named model."""
     from .learn import load_feature_model, surface_operators
 
-    model = load_feature_model(feature_model_name(s, P1, P2), device=device)
-    feats = [model.features(surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config,
-                                              device=device), threads=s.feature_threads or usable_cores())
-             for P in (P1, P2)]
-    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+    model = load_feature_model(feature_model, device=device)
+    ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
+    return model.features(ops, threads=threads)
 
 
 def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
@@ -412,7 +457,7 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     from .learn.adapt import adapt_features
     from .learn.selfsup import SpectralData
 
-    model = load_feature_model(feature_model_name(s, P1, P2), device=device)
+    model = load_feature_model(feature_model_name(s, P1.shape, P2.shape), device=device)
     ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
            for P in (P1, P2)]
     spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, len(P.evals)), device=device)

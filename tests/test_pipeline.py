@@ -444,3 +444,23 @@ def test_adaptation_decision_rule():
     assert decide("always", 0.9)["ran"] and not decide("never", 0.1)["ran"]
     with pytest.raises(SettingsError, match="adapts the learned features"):
         load_preset("axiomatic", adapt_when="always")
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="the forked path runs on Linux only")
+def test_each_shapes_own_work_done_in_two_processes_gives_the_same_match(blob_pair, monkeypatch):
+    """Both shapes prepared at once (the second in a forked child, with its samples, features
+    and descriptors) give the same match as one shape after the other. One BLAS thread in
+    both runs (the child always uses one), so that the arithmetic is the same."""
+    from shapecorr.fmap import prepare as prep
+
+    s, t, _ = blob_pair
+    same = dict(SMALL, zoomout_samples=300, blas_threads=1, feature_threads=1)
+    monkeypatch.setattr(prep, "_fork_pays", lambda shapes, device: False)
+    serial = match(s, t, "default", cache=False, **same)
+    monkeypatch.setattr(prep, "_fork_pays", lambda shapes, device: True)
+    forked = match(s, t, "default", cache=False, **same)
+    assert serial.info["init"] == forked.info["init"] == "learned"
+    assert serial.info["zoomout_samples"] == 300
+    np.testing.assert_array_equal(serial.p2p_21, forked.p2p_21)
+    np.testing.assert_array_equal(serial.p2p_12, forked.p2p_12)
+    assert serial.info["confidence"] == forked.info["confidence"]

@@ -429,14 +429,14 @@ def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_
     ``rows`` (fewer than its vertices) on the k-nearest-neighbour graph of those rows instead
     (``edges2`` is then already that graph, on local indices), each image taken at its nearest
     sampled vertex: shortest paths on a 130k-vertex graph would cost seconds."""
-    from scipy.spatial import cKDTree
-
     graphs, nearest = [], []
     for verts, edges, rows, is_local in ((vertices1, edges1, rows1, False), (vertices2, edges2, rows2, True)):
         if len(rows) == len(verts):
             graphs += [verts, edges]
             nearest.append(np.arange(len(verts)))
             continue
+        from scipy.spatial import cKDTree  # here: its import costs ~0.2 s, and most shapes are not sampled
+
         sub = verts[rows]
         graphs += [sub, edges if is_local else knn_edges(sub, min(CLOUD_K, len(rows) - 1))]
         nearest.append(cKDTree(sub).query(verts)[1])

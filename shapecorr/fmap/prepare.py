@@ -13,6 +13,7 @@ import multiprocessing
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,7 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
 
 def prepare_shapes(shapes: Sequence[Shape], ks: Sequence[int], *, laplacian_kind: str = "auto",
                    point_cloud_normals: bool = False, device: str = "cpu", cache: bool | None = None,
-                   parallel: bool = True) -> tuple[Prepared, ...]:
+                   parallel: bool = True, then: Callable[[int, Prepared, int | None], Any] | None = None) -> tuple:
     """:func:`prepare_shape` of each shape with its ``k``; the same results as one after the other.
 
     The eigensolver (ARPACK) holds the GIL, so threads do not overlap two eigensolves. With
@@ -85,16 +86,25 @@ def prepare_shapes(shapes: Sequence[Shape], ks: Sequence[int], *, laplacian_kind
     through a pipe: a 5k-vertex pair takes one eigensolve's time instead of two. If the child
     fails in any way, this process prepares that shape itself (so errors are raised from here,
     exactly as without ``parallel``).
+
+    ``then(i, prepared, threads)``: more work on shape ``i`` alone, done right after its
+    preparation in the same process (the second shape's in the child), so that it overlaps too;
+    each result is then ``(prepared, then(...))``. ``threads`` is 1 when the two shapes run at
+    once (each process then keeps to one core), else None (the caller's own setting).
     """
     if len(shapes) != len(ks):
         raise ValueError(f"prepare_shapes: {len(shapes)} shapes but {len(ks)} values of k.")
+    forked = parallel and len(shapes) == 2 and _fork_pays(shapes, device)
 
-    def job(i: int) -> Callable[[], Prepared]:
-        return lambda: prepare_shape(shapes[i], ks[i], laplacian_kind=laplacian_kind,
-                                     point_cloud_normals=point_cloud_normals, device=device, cache=cache)
+    def job(i: int) -> Callable[[], Any]:
+        def run():
+            P = prepare_shape(shapes[i], ks[i], laplacian_kind=laplacian_kind,
+                              point_cloud_normals=point_cloud_normals, device=device, cache=cache)
+            return P if then is None else (P, then(i, P, 1 if forked else None))
+        return run
 
     jobs = [job(i) for i in range(len(shapes))]
-    if not (parallel and len(jobs) == 2 and _fork_pays(shapes, device)):
+    if not forked:
         return tuple(j() for j in jobs)
     return _first_here_second_forked(jobs[0], jobs[1])
 
@@ -113,8 +123,8 @@ def _fork_pays(shapes: Sequence[Shape], device: str) -> bool:
             and min(sh.n_vertices for sh in shapes) >= PARALLEL_MIN_VERTICES)
 
 
-def _send_result(compute: Callable[[], Prepared], conn) -> None:
-    """In the forked child: compute and send ``("ok", Prepared)``, or ``("failed", message)``."""
+def _send_result(compute: Callable[[], Any], conn) -> None:
+    """In the forked child: compute and send ``("ok", result)``, or ``("failed", message)``."""
     try:
         conn.send(("ok", compute()))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which redoes the work
@@ -123,7 +133,7 @@ def _send_result(compute: Callable[[], Prepared], conn) -> None:
         conn.close()
 
 
-def _first_here_second_forked(first: Callable[[], Prepared], second: Callable[[], Prepared]) -> tuple:
+def _first_here_second_forked(first: Callable[[], Any], second: Callable[[], Any]) -> tuple:
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     try:

@@ -38,6 +38,24 @@ def test_forked_preparation_equals_sequential(monkeypatch):
 
 
 @linux_only
+def test_follow_up_work_runs_in_each_shapes_process(monkeypatch):
+    """``then`` runs right after each shape's preparation, the second shape's in the child (on
+    one thread), and its results come back next to the prepared shapes."""
+    a, b = _bent_sphere()
+    monkeypatch.setattr(prep, "_fork_pays", lambda shapes, device: True)
+    parent = os.getpid()
+
+    def then(i, P, threads):
+        return i, os.getpid() == parent, threads, float(P.evals[1])
+
+    (P1, r1), (P2, r2) = prepare_shapes((a, b), (20, 30), cache=False, then=then)
+    assert r1 == (0, True, 1, float(P1.evals[1]))
+    assert r2 == (1, False, 1, float(P2.evals[1]))
+    serial = prepare_shapes((a, b), (20, 30), cache=False, then=then, parallel=False)
+    assert [r[1][:3] for r in serial] == [(0, True, None), (1, True, None)]
+
+
+@linux_only
 def test_child_failure_is_redone_here():
     parent = os.getpid()
 
