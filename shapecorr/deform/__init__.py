@@ -8,10 +8,10 @@ are added alongside).
 
 from .arap import (ArapDeformer, ArapResult, ArapSettings, UnconstrainedPartWarning, arap_deform, arap_energy,
                    deform_shape)
-from .handles import HandleFileError, Handles, parse_handles, read_handles, write_handles
-from .registration import Registration, RegisterSettings, register
 from .gradients import PoissonSolver, deformation_gradients, gradient_operator, solve_from_gradients
+from .handles import HandleFileError, Handles, parse_handles, read_handles, write_handles
 from .morphing import Morph, end_positions, morph, polar_decomposition
+from .registration import Registration, RegisterSettings, register
 from .transfer import DeformationTransfer, deformed_at_source, transfer_deformation
 
 __all__ = [

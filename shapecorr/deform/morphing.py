@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .gradients import PoissonSolver, deformation_gradients
-from .transfer import best_rotation
+from .rigid import best_rotation
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def end_positions(source, target, match=None, *, method: str = "spectral", surfa
     ``surface_map`` (face of the target + barycentric weights per source vertex) is used as
     given; otherwise ``method="vertex"`` takes ``match.p2p_12`` and ``"spectral"`` (default)
     precise points through the functional map of the reversed match (fitted to ``p2p_12`` in the
-    match's eigenbases), as :func:`shapecorr.transfer.precise_map` does for the other direction;
+    match's eigenbases), as :func:`shapecorr.deform.precise.precise_map` does for the other direction;
     any other method of that function (e.g. ``"register"``, with ``precise_kwargs`` such as
     ``progress``) runs on the reversed match.
     """
@@ -182,7 +182,7 @@ def end_positions(source, target, match=None, *, method: str = "spectral", surfa
     match.check_shapes(source, target, allow_other=True)
     if method == "vertex" or not target.is_mesh:
         return np.asarray(target.vertices[np.asarray(match.p2p_12)], dtype=np.float64)
-    from ..transfer import precise_map
+    from .precise import precise_map
 
     rev = reversed_match(match, source, target, device=device)
     smap = precise_map(rev, target, source, method=method, device=device, **precise_kwargs)
@@ -195,7 +195,7 @@ def reversed_match(match, source, target, *, device: str = "cpu"):
     from dataclasses import replace
 
     from ..fmap import p2p_to_fmap
-    from ..transfer import spectral_bases
+    from ..fmap.precise import spectral_bases
 
     B = spectral_bases(match, source, target, device=device)
     k2, k1 = np.shape(match.fmap_12)

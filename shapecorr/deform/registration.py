@@ -4,7 +4,7 @@ A vertex map between two independently meshed shapes is only as precise as the m
 fine, and a wrong vertex here and there is common. Registration makes it precise: the source
 surface itself is deformed until it lies on the target, and the map is then read off as the
 closest point of the deformed source to each target vertex (a face and barycentric weights;
-:func:`shapecorr.transfer.precise_map` with ``method="register"`` does that).
+:func:`shapecorr.deform.precise.precise_map` with ``method="register"`` does that).
 
 The method is an ARAP-regularized non-rigid ICP (in the spirit of Amberg et al. 2007, "Optimal
 step nonrigid ICP", with the as-rigid-as-possible energy of :mod:`.arap` as the regularizer):
@@ -50,6 +50,7 @@ from .arap import (
     rotations_newton,
     rotations_svd,
 )
+from .rigid import similarity_transform
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +127,6 @@ class Registration(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- pieces
-def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray,
-                         scale: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
-    """``(s, R, t)`` minimizing ``sum w |s R src + t - dst|^2`` (Umeyama 1991), R a rotation;
-    with ``scale`` given, ``s`` is that and only ``R, t`` are fitted."""
-    w = weights / weights.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    a, b = src - mu_s, dst - mu_d
-    cov = (b * w[:, None]).T @ a
-    U, S, Vt = np.linalg.svd(cov)
-    d = np.sign(np.linalg.det(U @ Vt)) or 1.0
-    D = np.diag([1.0, 1.0, d])
-    R = U @ D @ Vt
-    var = (w * (a ** 2).sum(1)).sum()
-    s = float((S * np.diag(D)).sum() / max(var, 1e-300)) if scale is None else float(scale)
-    return s, R, mu_d - s * R @ mu_s
-
-
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
     """Area-weighted unit vertex normals of a mesh; PCA normals oriented outward for a point cloud."""
     if faces is None:

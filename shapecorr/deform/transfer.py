@@ -32,7 +32,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..fmap.surface import candidate_faces, project_on_faces
 from .gradients import PoissonSolver, deformation_gradients
+from .precise import precise_map
+from .rigid import best_rotation
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +64,6 @@ def same_mesh(a, b) -> bool:
             and bool(np.array_equal(a.faces, b.faces)))
 
 
-def best_rotation(X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The rotation ``R`` (det +1) minimizing ``sum_i w_i |R (x_i - x_bar) - (y_i - y_bar)|^2`` (Kabsch)."""
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
-    Xc = X - w @ X
-    Yc = Y - w @ Y
-    U, _, Vt = np.linalg.svd((w[:, None] * Yc).T @ Xc)
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt)) or 1.0])
-    return U @ D @ Vt
-
-
 def _surface_points(match, source, target, method: str, surface_map, device: str, **precise_kwargs):
     """Per target vertex: (source face, barycentric weights) of its matched point on the source."""
     if surface_map is not None:
@@ -84,8 +74,6 @@ def _surface_points(match, source, target, method: str, surface_map, device: str
         return face, bary
     if match is None:
         raise ValueError("transfer_deformation needs a match (source -> target) or a surface_map.")
-    from ..transfer import precise_map  # the same precise points as texture transfer
-
     smap = precise_map(match, source, target, method=method, device=device, **precise_kwargs)
     return np.asarray(smap.face), np.asarray(smap.bary)
 
@@ -99,8 +87,6 @@ def target_to_source_faces(source, target, face: np.ndarray, bary: np.ndarray, r
     target triangle whose corners land on different source faces still picks one of them (or
     one between them), never a far-away face.
     """
-    from ..transfer.surface import candidate_faces, project_on_faces
-
     V1, F1 = source.vertices, source.faces
     pts = np.einsum("nk,nkd->nd", bary, V1[F1[face]])  # (n2, 3) matched points
     F2 = target.faces
@@ -119,9 +105,9 @@ def deformed_at_source(source, source_deformed, match=None, *, method: str = "sp
     ``source_deformed``: an ``(n1, 3)`` array, or a shape. The same mesh (same vertex count and
     faces) is taken as it is; a shape meshed differently needs ``match`` from ``source_deformed``
     to ``source`` (``shapecorr.match(source_deformed, source)``; its precise points of the source's
-    vertices on the deformed surface are used, ``method`` as in :func:`shapecorr.transfer.precise_map`)
+    vertices on the deformed surface are used, ``method`` as in :func:`shapecorr.deform.precise.precise_map`)
     or ``surface_map`` (one point of ``source_deformed`` per source vertex). Other keywords go to
-    :func:`~shapecorr.transfer.precise_map` (e.g. ``progress`` for ``method="register"``).
+    :func:`~shapecorr.deform.precise.precise_map` (e.g. ``progress`` for ``method="register"``).
 
     For a pose change between two scans ``method="register"`` is the robust choice: the source is
     deformed onto the other scan as rigidly as possible, so thin parts (forearms, fingers) stay
@@ -155,7 +141,7 @@ def transfer_deformation(source, source_deformed, target, match=None, *, method:
     match : :class:`~shapecorr.result.Match` source -> target (``shapecorr.match(source, target)``).
     method : how target vertices land on the source surface: ``"spectral"`` (precise points
         through the functional map, default) or ``"vertex"`` (the vertex map); any method of
-        :func:`shapecorr.transfer.precise_map`. ``surface_map`` (face + barycentric weights per
+        :func:`shapecorr.deform.precise.precise_map`. ``surface_map`` (face + barycentric weights per
         target vertex) replaces both.
     align : deform the target in its own frame (conjugate the gradients by the best rotation
         from the source onto the target); without it the gradients are used as they are.
