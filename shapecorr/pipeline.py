@@ -2,15 +2,16 @@
 
 1. :func:`plan_pair`      sizes for this pair (basis sizes, final map size, ZoomOut samples)
 2. :func:`prepare_pair`   normalize both shapes, eigenbases, outward normals (cached)
-3. initial maps           :func:`learned_initial_map` (feature network, default) or
-                          :func:`axiomatic_initial_map` (WKS, orientation-aware exact solve)
+3. initial maps           :func:`learned_initial_map` (feature network, default),
+                          :func:`axiomatic_initial_map` (WKS, orientation-aware exact solve) or
+                          :func:`zeroshot_initial_map` (a random network trained on the pair)
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
 5. :func:`assess`         orientation scores and the ground-truth-free confidence
 6. :func:`select`         one rule: the candidate with the highest confidence
 7. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
                           learned map: :func:`adapted_initial_map` (the network fine-tuned on
                           the pair, no ground truth) gives one more candidate
-8. fallback               a learned map that is not trusted also runs the axiomatic candidates
+8. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
 through :func:`match`.
@@ -44,6 +45,9 @@ from .result import Match
 from .spectral import multiplication_operators, orientation_operators
 
 log = logging.getLogger(__name__)
+
+#: initial maps that run a feature network (they need its eigenpairs and outward normals)
+NETWORK_INITS = ("learned", "zeroshot")
 
 __all__ = ["match", "Match", "MatchSettings", "load_preset", "available_presets", "Candidate", "PairPlan",
            "plan_pair", "prepare", "prepare_pair", "prepare_pair_work", "ShapeWork", "as_shape"]
@@ -114,7 +118,7 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
     k_basis = []
     for n in (n1, n2):
         k = max(k_final, s.k_init, min(s.k_descriptor, n - 2), *[min(k, n - 2) for k in s.k_init_candidates])
-        if s.init == "learned":
+        if s.init in NETWORK_INITS:
             # the network was trained on a fixed number of eigenpairs (capped for tiny shapes)
             k = max(k, min(s.k_features, n - 2))
             if s.fallback.use_fallback:
@@ -129,14 +133,14 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
 def prepare(shape: Shape, s: MatchSettings, *, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """One shape prepared as :func:`match` prepares it when paired with a shape of its size."""
     plan = plan_pair(shape.n_vertices, shape.n_vertices, s, device)
-    return prepare_shape(shape, plan.k_basis[0], laplacian_kind=s.laplacian, point_cloud_normals=s.init == "learned",
+    return prepare_shape(shape, plan.k_basis[0], laplacian_kind=s.laplacian, point_cloud_normals=s.init in NETWORK_INITS,
                          device=device, cache=cache)
 
 
 def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, device: str = "cpu",
                  cache: bool | None = None) -> tuple[Prepared, Prepared]:
     """Normalized shapes, eigenbases and outward normals of both shapes (cached)."""
-    normals = s.init == "learned"  # the learned features' tangent frames need outward normals
+    normals = s.init in NETWORK_INITS  # the learned features' tangent frames need outward normals
     return prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
                           device=device, cache=cache)
 
@@ -149,6 +153,7 @@ class ShapeWork:
     samples: np.ndarray | None  # ZoomOut's well-spread vertices (None: all vertices)
     features: np.ndarray | None  # the learned per-vertex features (learned initial map only)
     descr: np.ndarray  # the confidence's descriptors
+    distances: np.ndarray | None  # the map-free half of the confidence's metric distortion
 
 
 def prepare_pair_work(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, device: str = "cpu",
@@ -157,20 +162,26 @@ def prepare_pair_work(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, 
     prepared at once (the second in a forked child) do their own work at once too."""
     model = feature_model_name(s, src, tgt) if s.init == "learned" else None
 
-    def then(i: int, P: Prepared, threads: int | None) -> ShapeWork:
-        return shape_work(P, s, plan, model, device=device, threads=threads)
+    sizes = (src.n_vertices, tgt.n_vertices)
 
-    normals = s.init == "learned"
+    def then(i: int, P: Prepared, threads: int | None) -> ShapeWork:
+        return shape_work(P, s, plan, model, which=i, n_other=sizes[1 - i], device=device, threads=threads)
+
+    normals = s.init in NETWORK_INITS
     pairs = prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
                            device=device, cache=cache, then=then)
     return pairs[0][1], pairs[1][1]
 
 
-def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str | None, *, device: str = "cpu",
-               threads: int | None = None) -> ShapeWork:
+def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str | None, *, which: int,
+               n_other: int, device: str = "cpu", threads: int | None = None) -> ShapeWork:
     """ZoomOut's samples, the learned features (with ``feature_model``) and the confidence's
-    descriptors of one prepared shape, on ``threads`` BLAS threads (None: the usual setting)."""
+    descriptors and map-free distances of one prepared shape (``which``: 0 the source, 1 the
+    target, paired with a shape of ``n_other`` vertices), on ``threads`` BLAS threads (None:
+    the usual setting)."""
     from threadpoolctl import threadpool_limits
+
+    from .fmap.confidence import map_free_distances
 
     with threadpool_limits(threads) if threads else nullcontext():
         samples = None
@@ -179,7 +190,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
         feats = None
         if feature_model is not None:
             feats = shape_features(P, feature_model, device=device, threads=threads or s.feature_threads or usable_cores())
-        return ShapeWork(P, samples, feats, confidence_descriptors(P))
+        return ShapeWork(P, samples, feats, confidence_descriptors(P), map_free_distances(P.shape, which, n_other))
 
 
 # ------------------------------------------------------------------------- candidates
@@ -187,7 +198,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "learned_adapted", "axiomatic" or "axiomatic_fallback"
+    init: str  # "learned", "learned_adapted", "zeroshot", "axiomatic" or "axiomatic_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -276,7 +287,7 @@ class _Run:
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
         f = self.s.fallback
         below = best.confidence.threshold if f.fallback_below is None else f.fallback_below
-        return self.s.init == "learned" and both_meshes and f.use_fallback and best.trust < below
+        return self.s.init in NETWORK_INITS and both_meshes and f.use_fallback and best.trust < below
 
     def _adaptation_reason(self, best: Candidate) -> dict:
         """Whether test-time adaptation runs on this pair (``adapt_when``), and why."""
@@ -314,6 +325,16 @@ class _Run:
                                   device=self.device, queries=self.samples[1] if self.samples is not None else None)
             self._stage("learned_features", 0.65, t0)
             return [self._candidate("learned", self.plan.k_init, None, C0)]
+        if self.s.init == "zeroshot":
+            t0 = time.perf_counter()
+            progress = None
+            if self.progress:
+                progress = (lambda step, steps, loss: self.progress(f"zero-shot step {step}/{steps} (loss {loss:.4g})",
+                                                                    0.55 + 0.1 * step / max(steps, 1)))
+            C0 = zeroshot_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
+                                      queries=self.samples[1] if self.samples is not None else None, progress=progress)
+            self._stage("zeroshot", 0.65, t0)
+            return [self._candidate("zeroshot", self.plan.k_init, None, C0)]
         return self._axiomatic_candidates(self.s.solve, "axiomatic")
 
     def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
@@ -347,7 +368,8 @@ class _Run:
                                    refine_subset=self.refine_subset, device=self.device)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
-        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr)
+        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr,
+                      tuple(w.distances for w in self.work))
         self._stage("confidence", 0.95, t0)
         return cand
 
@@ -468,6 +490,29 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
 
 
+def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
+                         queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
+    """Initial ``fmap_12 (k, k)`` as :func:`learned_initial_map`, from features of a network
+    started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
+    seeded by ``seed``), with the learned prior over functional maps (``zeroshot_prior``) or
+    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``); no trained feature
+    model (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
+    from .learn import surface_operators
+    from .learn.prior import zeroshot as zs
+    from .learn.selfsup import SpectralData
+
+    ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, zs.ZEROSHOT_CONFIG, device=device)
+           for P in (P1, P2)]
+    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, zs.ZEROSHOT_K, len(P.evals)), device=device)
+            for P in (P1, P2)]
+    feats = zs.zeroshot_features(
+        ops[0], ops[1], spec[0], spec[1], steps=zs.ZEROSHOT_STEPS if s.zeroshot_steps is None else s.zeroshot_steps,
+        lr=zs.ZEROSHOT_LR if s.zeroshot_lr is None else s.zeroshot_lr, regularizer=s.zeroshot_regularizer,
+        prior=s.zeroshot_prior, seed=s.seed, device=device, progress=progress,
+        threads=s.feature_threads or usable_cores())
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
 def adaptation_steps_lr(s: MatchSettings) -> tuple[int, float]:
     """The adaptation's steps and learning rate: the settings', or (None) the defaults of
     :mod:`shapecorr.learn.adapt` (one home for them; that module imports torch, so the
@@ -564,12 +609,15 @@ def confidence_descriptors(P: Prepared) -> np.ndarray:
                              k_descriptor=d.k_descriptor)
 
 
-def assess(c: Candidate, P1: Prepared, P2: Prepared, descr: tuple[np.ndarray, np.ndarray]) -> Candidate:
-    """The confidence of a candidate (with its orientation scores, on two meshes)."""
+def assess(c: Candidate, P1: Prepared, P2: Prepared, descr: tuple[np.ndarray, np.ndarray],
+           known_distances: tuple = (None, None)) -> Candidate:
+    """The confidence of a candidate (with its orientation scores, on two meshes);
+    ``known_distances``: the shapes' map-free distances when computed beforehand."""
     from .fmap.confidence import match_confidence
 
     c.confidence = match_confidence(P1.shape, P2.shape, P1.evecs, P1.mass, P2.evecs, P2.mass, c.fmap_12,
-                                    c.p2p_21, c.p2p_12, descr[0], descr[1], sign1=P1.sign, sign2=P2.sign)
+                                    c.p2p_21, c.p2p_12, descr[0], descr[1], sign1=P1.sign, sign2=P2.sign,
+                                    known_distances=known_distances)
     c.orientation_score = c.confidence.signals.get("orientation")
     c.orientation_score_smooth = c.confidence.signals.get("orientation_smooth")
     return c

@@ -255,6 +255,21 @@ def graph_distances(vertices: np.ndarray, edges: np.ndarray, sources: np.ndarray
     return dijkstra(graph, directed=False, indices=np.asarray(sources, dtype=np.int64))
 
 
+def map_free_distances(shape: Shape, which: int, n_other: int, *, max_samples: int = SUBSAMPLE_ABOVE,
+                       n_samples: int = DISTORTION_SAMPLES, seed: int = 0) -> np.ndarray | None:
+    """The half of :func:`metric_distortion` that does not depend on the map, for one
+    normalized shape of a pair (``which``: 0 the source, 1 the target; ``n_other``: the other
+    shape's vertex count): the graph distances among its own samples, exactly as
+    :func:`match_signals` computes them, so that they can be computed before the map exists (in
+    parallel with the other shape's). None for a shape measured on a sample (above
+    ``max_samples`` vertices)."""
+    n = shape.n_vertices
+    if n > max_samples:
+        return None
+    sizes = (n, min(n_other, max_samples)) if which == 0 else (min(n_other, max_samples), n)
+    return _sample_distances(shape.vertices, graph_edges(shape), distortion_samples(*sizes, n_samples, seed)[which])
+
+
 def _sample_distances(vertices, edges, samples: np.ndarray) -> np.ndarray:
     """Graph distances between the ``samples`` (repeats allowed), infinite ones replaced by
     the largest finite one (a map onto another piece counts as far)."""
@@ -264,9 +279,18 @@ def _sample_distances(vertices, edges, samples: np.ndarray) -> np.ndarray:
     return np.where(finite, D, D[finite].max() if finite.any() else 0.0)
 
 
+def distortion_samples(n1: int, n2: int, n_samples: int = DISTORTION_SAMPLES,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded random vertices :func:`metric_distortion` measures from, on each shape of a
+    pair of ``n1`` and ``n2`` vertices (one random stream, source first)."""
+    rng = np.random.default_rng(seed)
+    s1 = rng.choice(n1, min(n_samples, n1), replace=False)
+    return s1, rng.choice(n2, min(n_samples, n2), replace=False)
+
+
 def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndarray, edges1: np.ndarray,
                       vertices2: np.ndarray, edges2: np.ndarray, n_samples: int = DISTORTION_SAMPLES,
-                      seed: int = 0) -> tuple[float, np.ndarray]:
+                      seed: int = 0, known: tuple = (None, None)) -> tuple[float, np.ndarray]:
     """How much the map changes distances between points, without ground truth.
 
     ``n_samples`` seeded random vertices of each shape and their images on the other one; the
@@ -278,13 +302,16 @@ def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndar
     0.06-0.09); a region sent to the wrong place (a swapped limb, a collapsed part) changes
     its distances to everything else, which a whole left-right flip (an isometry) does not:
     the orientation signals catch that one.
+
+    ``known``: the distances among each shape's own samples where already computed (they do
+    not depend on the map; :func:`map_free_distances`), else None.
     """
-    rng = np.random.default_rng(seed)
+    samples = distortion_samples(len(vertices1), len(vertices2), n_samples, seed)
     out = []
-    for p2p, va, ea, vb, eb in ((p2p_12, vertices1, edges1, vertices2, edges2),
-                                (p2p_21, vertices2, edges2, vertices1, edges1)):
-        s = rng.choice(len(va), min(n_samples, len(va)), replace=False)
-        Da, Db = _sample_distances(va, ea, s), _sample_distances(vb, eb, p2p[s])
+    for p2p, va, ea, vb, eb, s, Da in ((p2p_12, vertices1, edges1, vertices2, edges2, samples[0], known[0]),
+                                       (p2p_21, vertices2, edges2, vertices1, edges1, samples[1], known[1])):
+        Da = _sample_distances(va, ea, s) if Da is None else Da
+        Db = _sample_distances(vb, eb, p2p[s])
         scale = float(Da.mean())
         out.append(np.abs(Da - Db).mean(1) / scale if scale > 0 else np.zeros(len(s)))
     per_sample = np.concatenate(out)
@@ -366,7 +393,7 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
                   mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
                   descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
                   sign1: float | None = None, sign2: float | None = None,
-                  max_samples: int = SUBSAMPLE_ABOVE) -> Signals:
+                  max_samples: int = SUBSAMPLE_ABOVE, known_distances: tuple = (None, None)) -> Signals:
     """Every ground-truth-free signal of a map between two normalized (unit-area) shapes.
 
     ``evecs*``/``mass*``: eigenbases (orthonormal in the lumped mass) and vertex areas;
@@ -374,7 +401,9 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     the reverse; ``descr*`` the same descriptors on both shapes (optional); ``sign*`` the
     shapes' orientation signs when known (else computed). Above ``max_samples`` vertices the
     signals are measured on that many seeded random vertices of each shape (the target's
-    faces: those whose first vertex is sampled). See the module docstring.
+    faces: those whose first vertex is sampled). ``known_distances``: each shape's
+    :func:`map_free_distances` where computed beforehand (None: computed here). See the module
+    docstring.
     """
     p2p_21 = _check_map(p2p_21, shape2.n_vertices, shape1.n_vertices, "p2p_21")
     p2p_12 = _check_map(p2p_12, shape1.n_vertices, shape2.n_vertices, "p2p_12")
@@ -410,7 +439,7 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     pv["main_piece"] = main2[rows]
     local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
     v["metric_distortion"] = _sampled_distortion(shape1.vertices, full1, rows1, shape2.vertices, local, rows,
-                                                 p2p_12, p2p_21)
+                                                 p2p_12, p2p_21, known_distances)
     if shape1.is_mesh and shape2.is_mesh:
         normals1, faces2 = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
         faces2 = faces2[in_rows[faces2[:, 0]]]
@@ -424,13 +453,18 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     return Signals(v, rows, pv, local)
 
 
-def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_12, p2p_21) -> float:
+def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_12, p2p_21,
+                        known: tuple = (None, None)) -> float:
     """:func:`metric_distortion` on the shapes' graphs ``edges*``; a shape measured on sampled
     ``rows`` (fewer than its vertices) on the k-nearest-neighbour graph of those rows instead
     (``edges2`` is then already that graph, on local indices), each image taken at its nearest
-    sampled vertex: shortest paths on a 130k-vertex graph would cost seconds."""
+    sampled vertex: shortest paths on a 130k-vertex graph would cost seconds. ``known``: as in
+    :func:`metric_distortion` (only for shapes that are not sampled)."""
     graphs, nearest = [], []
-    for verts, edges, rows, is_local in ((vertices1, edges1, rows1, False), (vertices2, edges2, rows2, True)):
+    for verts, edges, rows, is_local, D in ((vertices1, edges1, rows1, False, known[0]),
+                                            (vertices2, edges2, rows2, True, known[1])):
+        if D is not None and len(rows) != len(verts):
+            raise ValueError("known distances are for shapes measured on all their vertices.")
         if len(rows) == len(verts):
             graphs += [verts, edges]
             nearest.append(np.arange(len(verts)))
@@ -442,7 +476,7 @@ def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_
         nearest.append(cKDTree(sub).query(verts)[1])
     p12 = nearest[1][p2p_12[rows1]]  # sampled source vertex -> sampled target vertex
     p21 = nearest[0][p2p_21[rows2]]
-    return metric_distortion(p12, p21, *graphs)[0]
+    return metric_distortion(p12, p21, *graphs, known=known)[0]
 
 
 def _check_map(p2p: np.ndarray, n_from: int, n_to: int, name: str) -> np.ndarray:
@@ -655,16 +689,17 @@ def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np
                      mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
                      descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
                      sign1: float | None = None, sign2: float | None = None, per_vertex: bool = True,
-                     max_samples: int = SUBSAMPLE_ABOVE, models=None) -> Confidence:
+                     max_samples: int = SUBSAMPLE_ABOVE, models=None, known_distances: tuple = (None, None)) -> Confidence:
     """The calibrated confidence of a match between two normalized (unit-area) shapes.
 
     Arguments as :func:`match_signals` (``max_samples``: vertices per shape above which the
-    signals are measured on a sample); ``per_vertex=False`` skips the per-vertex array;
+    signals are measured on a sample; ``known_distances``: :func:`map_free_distances` of each
+    shape, when computed beforehand); ``per_vertex=False`` skips the per-vertex array;
     ``models`` replaces the bundled calibrated models (a sequence of :class:`LogisticModel`,
     richest first).
     """
     sig = match_signals(shape1, shape2, evecs1, mass1, evecs2, mass2, fmap_12, p2p_21, p2p_12, descr1, descr2,
-                        sign1=sign1, sign2=sign2, max_samples=max_samples)
+                        sign1=sign1, sign2=sign2, max_samples=max_samples, known_distances=known_distances)
     models = load_models() if models is None else models
     model = choose_model(sig.values, models)
     value = float(model.predict(feature_vector(sig.values, model.features))[0])

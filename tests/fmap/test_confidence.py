@@ -216,6 +216,24 @@ def test_half_mirrored_map_detaches_a_region_and_distorts_distances(pair):
     assert sig["half"]["metric_distortion"] > 2 * sig["good"]["metric_distortion"]
 
 
+@pytest.mark.parametrize("max_samples", [10_000, 300], ids=["all-vertices", "sampled"])
+def test_map_free_distances_computed_beforehand_give_the_same_signals(pair, max_samples):
+    """Each shape's half of the metric distortion, computed before the map exists (as the
+    pipeline does, one shape per process), gives exactly the signals computed in one go."""
+    (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
+    half = np.where(pair["z1"][pair["p2p_21"]] > 0, pair["mirror"][pair["p2p_21"]], pair["p2p_21"])
+    C, p2p_12 = map_arrays(pair, half)
+    known = (cf.map_free_distances(s1, 0, s2.n_vertices, max_samples=max_samples),
+             cf.map_free_distances(s2, 1, s1.n_vertices, max_samples=max_samples))
+    for D, n in zip(known, (s1.n_vertices, s2.n_vertices)):  # a sampled shape measures on its sample's graph
+        assert (D is None) == (n > max_samples)
+        assert D is None or D.shape == (cf.DISTORTION_SAMPLES, cf.DISTORTION_SAMPLES)
+    at_once = cf.match_signals(s1, s2, e1, m1, e2, m2, C, half, p2p_12, d1, d2, max_samples=max_samples).values
+    before = cf.match_signals(s1, s2, e1, m1, e2, m2, C, half, p2p_12, d1, d2, max_samples=max_samples,
+                              known_distances=known).values
+    assert before == at_once and at_once["metric_distortion"] > 0
+
+
 def test_point_clouds_have_no_orientation_signals(pair):
     (s1, e1, m1, d1), (s2, e2, m2, d2) = pair["P1"], pair["P2"]
     c1, c2 = point_cloud(s1), point_cloud(s2)
