@@ -29,7 +29,8 @@ from .learn.features import bundled_models
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
 DESCRIPTORS = ("wks", "hks")
-INITS = ("learned", "axiomatic")
+INITS = ("learned", "axiomatic", "zeroshot")
+ZEROSHOT_REGULARIZERS = ("prior", "axiomatic")
 ADAPT_WHEN = ("never", "always", "low_confidence")
 
 
@@ -70,6 +71,13 @@ class FeatureSettings:
     adapt_when: str = "never"
     adapt_steps: int | None = None  # optimizer steps when it runs (None: shapecorr.learn.adapt.ADAPT_STEPS)
     adapt_lr: float | None = None  # their learning rate (None: shapecorr.learn.adapt.ADAPT_LR)
+    # init "zeroshot": a random feature network trained on the pair itself (no trained model),
+    # its regularizers the learned prior's ("prior": zeroshot_prior, a bundled name or .pt
+    # file) or the axiomatic ones; steps/lr None: shapecorr.learn.prior.zeroshot's defaults
+    zeroshot_steps: int | None = None
+    zeroshot_lr: float | None = None
+    zeroshot_regularizer: str = "prior"
+    zeroshot_prior: str = "prior_k30"
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -87,6 +95,16 @@ class FeatureSettings:
         _number("adapt_lr", self.adapt_lr, allow_none=True, minimum=0.0)
         _check(self.adapt_lr is None or self.adapt_lr > 0,
                f"adapt_lr must be a number > 0 or null, got {self.adapt_lr!r}.")
+        _positive_int("zeroshot_steps", self.zeroshot_steps, allow_none=True, minimum=0)
+        _number("zeroshot_lr", self.zeroshot_lr, allow_none=True, minimum=0.0)
+        _check(self.zeroshot_lr is None or self.zeroshot_lr > 0,
+               f"zeroshot_lr must be a number > 0 or null, got {self.zeroshot_lr!r}.")
+        _check(self.zeroshot_regularizer in ZEROSHOT_REGULARIZERS, f"unknown zeroshot_regularizer "
+               f"{self.zeroshot_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
+        _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),
+               f"zeroshot_prior: no bundled prior or file {self.zeroshot_prior!r}; bundled: "
+               f"{', '.join(p.stem for p in sorted(PRIOR_DIR.glob('prior_*.pt'))) or 'none'} (or a .pt file "
+               "written by `shapecorr prior train`).")
 
 
 @dataclass(frozen=True)
@@ -228,8 +246,8 @@ class MatchSettings:
     blas_threads: int | None = 1
 
     def __post_init__(self):
-        _check(self.init in INITS, f"unknown init {self.init!r}; use 'learned' (learned features) "
-               "or 'axiomatic' (WKS functional-map solve).")
+        _check(self.init in INITS, f"unknown init {self.init!r}; use 'learned' (learned features), "
+               "'axiomatic' (WKS functional-map solve) or 'zeroshot' (features optimised on the pair).")
         _check(self.laplacian in LAPLACIANS,
                f"unknown laplacian {self.laplacian!r}; use one of {', '.join(LAPLACIANS)}.")
         _positive_int("seed", self.seed, minimum=0)
@@ -315,6 +333,14 @@ class MatchSettings:
 # ------------------------------------------------------------------------------ presets
 def _model_exists(name: str) -> bool:
     return name in bundled_models() or Path(name).expanduser().is_file()
+
+
+# the bundled priors over functional maps (shapecorr.learn.prior; read here without importing torch)
+PRIOR_DIR = Path(__file__).resolve().parent / "learn" / "prior" / "weights"
+
+
+def _prior_exists(name: str) -> bool:
+    return bool(name) and ((PRIOR_DIR / f"{name}.pt").is_file() or Path(name).expanduser().is_file())
 
 
 def available_presets() -> list[str]:

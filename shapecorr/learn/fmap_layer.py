@@ -19,6 +19,11 @@ solved as one batched linear solve, and gradients flow to both feature sets.
 term and the regularization does not change with the scale of the features or the shapes'
 area. Eigenvalues are divided by the larger of the two shapes' largest eigenvalue before the
 masks are built (as in the references), so the masks are independent of scale too.
+
+The axiomatic mask can be replaced by one learned from good maps: ``mask=`` takes any ``D``, e.g.
+:func:`shapecorr.learn.prior.distill.prior_entry_mask`, a per-entry penalty distilled from the
+diffusion prior over functional maps (its relative weight is then about ``lam = 0.03``,
+:data:`~shapecorr.learn.prior.distill.PRIOR_LAM`; the mask's scale differs from the resolvent's).
 """
 
 from __future__ import annotations
@@ -78,12 +83,15 @@ def solve_fmap(A: torch.Tensor, B: torch.Tensor, mask: torch.Tensor | None, lam:
 
 
 def fmap_from_features(feat_x: torch.Tensor, feat_y: torch.Tensor, spec_x, spec_y, lam: float = 100.0,
-                       resolvent: bool = True, gamma: float = RESOLVENT_GAMMA) -> torch.Tensor:
+                       resolvent: bool = True, gamma: float = RESOLVENT_GAMMA,
+                       mask: torch.Tensor | None = None) -> torch.Tensor:
     """The functional map ``C_xy (k_y, k_x)`` that carries the features ``feat_x (n_x, d)`` onto
     ``feat_y (n_y, d)`` best, regularized towards commuting with the Laplacians (module
     docstring). ``spec_x``, ``spec_y``: :class:`~shapecorr.learn.selfsup.SpectralData` (their
     ``k`` sets the map's size). ``resolvent``: the resolvent mask (True) or the squared
-    eigenvalue difference (False). Differentiable with respect to both feature sets."""
+    eigenvalue difference (False). ``mask``: a penalty ``D (k_y, k_x)`` used instead of either
+    (e.g. the learned prior's, :func:`~shapecorr.learn.prior.distill.prior_entry_mask`).
+    Differentiable with respect to both feature sets."""
     if feat_x.shape[0] != spec_x.evecs.shape[0] or feat_y.shape[0] != spec_y.evecs.shape[0]:
         raise ValueError(f"features ({feat_x.shape[0]}, {feat_y.shape[0]} rows) and eigenbases "
                          f"({spec_x.evecs.shape[0]}, {spec_y.evecs.shape[0]} vertices) must be of the same shapes.")
@@ -93,6 +101,9 @@ def fmap_from_features(feat_x: torch.Tensor, feat_y: torch.Tensor, spec_x, spec_
         raise ValueError(f"lam must be >= 0, got {lam}.")
     A = spectral_coefficients(feat_x, spec_x)
     B = spectral_coefficients(feat_y, spec_y)
-    mask = (resolvent_mask(spec_x.evals, spec_y.evals, gamma) if resolvent
-            else laplacian_mask(spec_x.evals, spec_y.evals)).to(A.dtype)
-    return solve_fmap(A, B, mask, lam)
+    if mask is None:
+        mask = (resolvent_mask(spec_x.evals, spec_y.evals, gamma) if resolvent
+                else laplacian_mask(spec_x.evals, spec_y.evals))
+    elif tuple(mask.shape) != (spec_y.k, spec_x.k):
+        raise ValueError(f"the mask is {tuple(mask.shape)} but the map is ({spec_y.k}, {spec_x.k}) (k_y, k_x).")
+    return solve_fmap(A, B, mask.to(A.device, A.dtype), lam)

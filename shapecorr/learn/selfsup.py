@@ -21,6 +21,14 @@ when the features describe a near-isometric correspondence:
 
 The losses are Frobenius norms squared (sums), as in the references. Features are normalized to
 unit length inside (the matcher compares unit-length features).
+
+**Learned regularizer** (``LossWeights(regularizer="prior")``, DiffuMatch): orthogonality and
+Laplacian commutativity are axioms of near-isometries; with the learned prior over functional
+maps (:mod:`shapecorr.learn.prior`) both are dropped, the map layer uses the per-entry mask
+distilled from the prior (:func:`~shapecorr.learn.prior.distill.prior_entry_mask`) instead of
+the resolvent mask, and the loss gains the prior's score-distillation penalty on both maps
+(:func:`~shapecorr.learn.prior.distill.prior_penalty`, term ``prior``). Bijectivity and
+coupling stay: they say the maps are one correspondence, not what a correspondence looks like.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ import torch
 
 from ..core.errors import SettingsError
 from .fmap_layer import RESOLVENT_GAMMA, fmap_from_features, normalized_evals
+
+REGULARIZERS = ("axiomatic", "prior")
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,12 @@ class LossWeights:
     ``lam = 100`` (relative, with the resolvent mask) gave the functional map closest to the
     ground truth's from the supervised model's features on FAUST_r tr_reg_080 -> 085 (relative
     error 0.13 at k = 50, against 0.37 without regularization and 0.15 at 1000).
+
+    ``regularizer``: ``"axiomatic"`` (the resolvent or Laplacian mask in the layer, ``orth`` and
+    ``lap`` in the loss) or ``"prior"`` (module docstring: the learned prior ``prior``, a bundled
+    name or a ``.pt`` file, gives the layer's mask, weighted by ``prior_lam`` instead of ``lam``,
+    and the loss term ``prior_w`` x its penalty; ``orth``, ``lap`` and ``resolvent`` are then not
+    used). The maps must then be of the prior's size (30 x 30 for the bundled priors).
     """
 
     bij: float = 1.0
@@ -99,11 +115,15 @@ class LossWeights:
     lam: float = 100.0
     resolvent: bool = True
     couple_points: int | None = 2000
+    regularizer: str = "axiomatic"
+    prior: str = "prior_k30"
+    prior_w: float = 1.0
+    prior_lam: float = 0.03
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("bij", "orth", "lap", "couple", "lam") and (
+            if f.name in ("bij", "orth", "lap", "couple", "lam", "prior_w", "prior_lam") and (
                     not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0):
                 raise SettingsError(f"LossWeights.{f.name} must be a finite number >= 0, got {v!r}.")
         if not isinstance(self.tau, (int, float)) or not math.isfinite(self.tau) or self.tau <= 0:
@@ -113,8 +133,15 @@ class LossWeights:
         if self.couple_points is not None and (isinstance(self.couple_points, bool)
                                                or not isinstance(self.couple_points, int) or self.couple_points < 10):
             raise SettingsError(f"LossWeights.couple_points must be None or an integer >= 10, got {self.couple_points!r}.")
-        if self.bij + self.orth + self.lap + self.couple == 0:
-            raise SettingsError("LossWeights: every term has weight 0; give at least one a positive weight.")
+        if self.regularizer not in REGULARIZERS:
+            raise SettingsError(f"LossWeights.regularizer must be one of {', '.join(REGULARIZERS)}, got "
+                                f"{self.regularizer!r}.")
+        if not isinstance(self.prior, str) or not self.prior:
+            raise SettingsError(f"LossWeights.prior must be a bundled prior name or a .pt file, got {self.prior!r}.")
+        used = (self.bij, self.couple) + ((self.prior_w,) if self.regularizer == "prior" else (self.orth, self.lap))
+        if sum(used) == 0:
+            raise SettingsError(f"LossWeights: every term has weight 0 in the {self.regularizer} loss; give at least "
+                                "one a positive weight.")
 
 
 def _identity_error(M: torch.Tensor) -> torch.Tensor:
@@ -183,24 +210,47 @@ def unit_features(feat: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(feat, dim=1)
 
 
+def pair_fmaps(fx: torch.Tensor, fy: torch.Tensor, spec_x: SpectralData, spec_y: SpectralData,
+               weights: LossWeights = LossWeights()) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(C_xy, C_yx)`` of the map layer for unit features, regularized as ``weights`` says:
+    the resolvent/Laplacian mask (``"axiomatic"``) or the prior's entry mask (``"prior"``)."""
+    if weights.regularizer == "prior":
+        from .prior import load_prior
+        from .prior.distill import prior_entry_mask
+
+        prior = load_prior(weights.prior, str(fx.device))
+        if spec_x.k != prior.k or spec_y.k != prior.k:
+            raise SettingsError(f"the prior regularizer needs {prior.k} x {prior.k} functional maps (the size the prior "
+                                f"{prior.name} models), got eigenbases of {spec_x.k} and {spec_y.k} functions; build the "
+                                f"SpectralData with k={prior.k} (k_loss / k_init = {prior.k}).")
+        D = prior_entry_mask(prior).to(fx.device, fx.dtype)
+        return (fmap_from_features(fx, fy, spec_x, spec_y, lam=weights.prior_lam, mask=D[:spec_y.k, :spec_x.k]),
+                fmap_from_features(fy, fx, spec_y, spec_x, lam=weights.prior_lam, mask=D[:spec_x.k, :spec_y.k]))
+    kw = {"lam": weights.lam, "resolvent": weights.resolvent, "gamma": RESOLVENT_GAMMA}
+    return fmap_from_features(fx, fy, spec_x, spec_y, **kw), fmap_from_features(fy, fx, spec_y, spec_x, **kw)
+
+
 def unsupervised_pair_loss(feat_x: torch.Tensor, feat_y: torch.Tensor, spec_x: SpectralData, spec_y: SpectralData,
                            weights: LossWeights = LossWeights(), *,
                            generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The self-supervised loss of one pair: ``(total, parts)``, ``total`` a differentiable
-    scalar, ``parts`` each weighted term's value (``bij``, ``orth``, ``lap``, ``couple``) as
-    floats. ``feat_x (n_x, d)``, ``feat_y (n_y, d)``: raw network outputs (normalized here).
-    ``generator``: the random vertex subsets of the coupling term (``weights.couple_points``)."""
+    scalar, ``parts`` each weighted term's value (``bij``, ``orth``, ``lap``, ``couple``, or with
+    the prior regularizer ``bij``, ``prior``, ``couple``) as floats. ``feat_x (n_x, d)``,
+    ``feat_y (n_y, d)``: raw network outputs (normalized here). ``generator``: the random vertex
+    subsets of the coupling term (``weights.couple_points``)."""
     fx, fy = unit_features(feat_x), unit_features(feat_y)
-    C_xy = fmap_from_features(fx, fy, spec_x, spec_y, lam=weights.lam, resolvent=weights.resolvent,
-                              gamma=RESOLVENT_GAMMA)
-    C_yx = fmap_from_features(fy, fx, spec_y, spec_x, lam=weights.lam, resolvent=weights.resolvent,
-                              gamma=RESOLVENT_GAMMA)
+    C_xy, C_yx = pair_fmaps(fx, fy, spec_x, spec_y, weights)
+    use_prior = weights.regularizer == "prior"
     terms: dict[str, torch.Tensor] = {}
     if weights.bij:
         terms["bij"] = weights.bij * bijectivity_loss(C_xy, C_yx)
-    if weights.orth:
+    if use_prior and weights.prior_w:
+        from .prior.distill import prior_penalty
+
+        terms["prior"] = weights.prior_w * (prior_penalty(C_xy, weights.prior) + prior_penalty(C_yx, weights.prior))
+    if weights.orth and not use_prior:
         terms["orth"] = weights.orth * (orthogonality_loss(C_xy) + orthogonality_loss(C_yx))
-    if weights.lap:
+    if weights.lap and not use_prior:
         terms["lap"] = weights.lap * (laplacian_commutativity_loss(C_xy, spec_x, spec_y)
                                       + laplacian_commutativity_loss(C_yx, spec_y, spec_x))
     if weights.couple:

@@ -1,0 +1,75 @@
+"""Zero-shot matching: features optimised for one pair, with no trained feature model.
+
+A feature network (the package's DiffusionNet-style :class:`~shapecorr.learn.diffusionnet.FeatureNet`,
+smaller than the bundled models: :data:`ZEROSHOT_CONFIG`) starts from random weights (seeded)
+and is trained on the pair itself for a few dozen steps with the self-supervised deep
+functional-map loss (:func:`~shapecorr.learn.selfsup.unsupervised_pair_loss`) through
+test-time adaptation (:func:`~shapecorr.learn.adapt.adapt_features`, every block trained).
+With ``regularizer="prior"`` (the default) the loss's regularizers are the learned prior's
+(:mod:`.distill`: the map layer's per-entry mask and the score-distillation penalty, in place of
+the resolvent mask, orthogonality and Laplacian commutativity); ``"axiomatic"`` keeps the
+axiomatic ones, for comparison. Nothing is learned from other shapes except the prior over
+functional maps, which knows what maps look like, not what shapes look like.
+
+Why this works at all: the random network's input (WKS) and its diffusion and gradient
+features are intrinsic, so the two shapes' features are already related; the loss only has to
+make them agree with one smooth bijective map. Why the prior and not only the axioms: the
+bijectivity and coupling terms are satisfied by any bijective map, the regularizers say which
+one is plausible. The prior cannot tell a map from its left-right mirror (it sees ``|C|``);
+that is decided by the network's sign-sensitive gradient features, from the random start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ...core import SettingsError
+from ..adapt import adapt_features
+from ..features import FeatureModel
+from ..network import FeatureNetConfig
+from ..selfsup import REGULARIZERS, LossWeights, SpectralData
+
+#: the zero-shot network: narrower than the bundled models (64 channels), the same inputs
+ZEROSHOT_CONFIG = FeatureNetConfig(in_dim=64, width=64, n_blocks=4, out_dim=64, k_input=100, k_diffusion=100)
+#: optimiser steps and learning rate (Adam) of one pair; size of the loss's functional maps
+ZEROSHOT_STEPS = 50
+ZEROSHOT_LR = 3e-3
+ZEROSHOT_K = 30
+#: soft-map rows per direction in the coupling term (as test-time adaptation)
+ZEROSHOT_COUPLE_POINTS = 1000
+
+
+def zeroshot_weights(regularizer: str = "prior", prior: str = "prior_k30") -> LossWeights:
+    """The loss of zero-shot matching with the learned (``"prior"``) or the axiomatic regularizers."""
+    if regularizer not in REGULARIZERS:
+        raise SettingsError(f"zero-shot regularizer {regularizer!r}: use one of {', '.join(REGULARIZERS)}.")
+    return LossWeights(couple_points=ZEROSHOT_COUPLE_POINTS, regularizer=regularizer, prior=prior)
+
+
+def random_feature_model(config: FeatureNetConfig = ZEROSHOT_CONFIG, seed: int = 0) -> FeatureModel:
+    """A feature model with freshly initialised weights (torch's default initialisation, seeded)."""
+    from ..diffusionnet import FeatureNet
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        net = FeatureNet(config)
+    return FeatureModel(net, {"name": f"random (seed {seed})", "trained": False})
+
+
+def zeroshot_features(ops_x, ops_y, spec_x: SpectralData, spec_y: SpectralData, *, steps: int = ZEROSHOT_STEPS,
+                      lr: float = ZEROSHOT_LR, regularizer: str = "prior", prior: str = "prior_k30", seed: int = 0,
+                      device="cpu", progress: Callable[[int, int, float], None] | None = None,
+                      threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit features ``(feat_x, feat_y)`` of both shapes from a random network trained ``steps``
+    Adam steps on this pair (module docstring). ``ops_x``, ``ops_y``:
+    :func:`~shapecorr.learn.surface_operators` built with :data:`ZEROSHOT_CONFIG`; ``spec_x``,
+    ``spec_y``: the eigenbases of the loss (at most :data:`ZEROSHOT_K` functions with the prior).
+    Deterministic given ``seed`` (network and coupling subsets), inputs and thread count.
+    ``progress(step, steps, loss)`` after each step."""
+    weights = zeroshot_weights(regularizer, prior)
+    model = random_feature_model(ZEROSHOT_CONFIG, seed)
+    return adapt_features(model, ops_x, ops_y, spec_x, spec_y, steps=steps, lr=lr, seed=seed, device=device,
+                          progress=progress, weights=weights, tune_blocks=ZEROSHOT_CONFIG.n_blocks, threads=threads)

@@ -1,0 +1,155 @@
+"""The learned prior as the regularizer of the functional-map layer and the self-supervised
+loss (shapecorr.learn.prior.distill), and zero-shot matching with it (the ``zeroshot`` preset):
+known answers are the bundled prior's held-out ground-truth maps (low) against random matrices
+(high), and a shape against a bent, vertex-permuted copy of itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import bumpy
+
+from shapecorr.core import SettingsError
+from shapecorr.fmap.prepare import prepare_shape
+from shapecorr.learn.fmap_layer import fmap_from_features
+from shapecorr.learn.prior import load_prior
+from shapecorr.learn.prior.data import bend
+from shapecorr.learn.prior.distill import prior_entry_mask, prior_penalty
+from shapecorr.learn.selfsup import LossWeights, SpectralData, unsupervised_pair_loss
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return load_prior("prior_k30")
+
+
+@pytest.fixture(scope="module")
+def maps(prior):
+    """Held-out ground-truth maps ``|C|`` with random eigenfunction signs, and random matrices
+    with rows of unit norm (the scale of a map)."""
+    rng = np.random.default_rng(0)
+    real = np.asarray(prior.meta["examples"], dtype=np.float32)
+    signed = real * np.where(rng.random(real.shape) < 0.5, -1, 1)
+    rand = rng.standard_normal(real.shape).astype(np.float32) / np.sqrt(30)
+    return torch.from_numpy(signed), torch.from_numpy(rand)
+
+
+def test_entry_mask_is_low_on_real_maps_and_high_on_random_ones(prior, maps):
+    real, rand = maps
+    D = prior_entry_mask(prior).float()
+    assert D.shape == (30, 30) and float(D.min()) == 0.0
+    np.testing.assert_array_equal(D.min(dim=1).values.numpy(), 0.0)  # each row has a free entry
+    e_real = (D * real ** 2).sum(dim=(1, 2))
+    e_rand = (D * rand ** 2).sum(dim=(1, 2))
+    assert float(e_real.max()) * 3 < float(e_rand.min())
+    # the free entries are near the diagonal, as in real maps: the diagonal costs far less than the corners
+    assert float(torch.diagonal(D).mean()) < 0.1 * float(D[20:, :5].mean())
+
+
+def test_entry_mask_is_deterministic_and_refuses_larger_maps(prior):
+    np.testing.assert_array_equal(prior_entry_mask(prior, 12).numpy(), prior_entry_mask(prior, 12).numpy())
+    with pytest.raises(SettingsError, match="at most 30"):
+        prior_entry_mask(prior, 31)
+
+
+def test_penalty_is_low_on_real_maps_and_high_on_random_ones(prior, maps):
+    real, rand = maps
+    e_real = torch.stack([prior_penalty(c, prior) for c in real])
+    e_rand = torch.stack([prior_penalty(c, prior) for c in rand])
+    assert float(e_real.max()) < float(e_rand.min())
+    assert float(prior_penalty(real, prior)) == pytest.approx(float(e_real.sum()), rel=1e-5)  # a batch sums
+
+
+def test_penalty_gradient_step_moves_a_noisy_map_toward_the_real_one(prior, maps):
+    real, _ = maps
+    C0 = real[0] + 0.15 * torch.from_numpy(np.random.default_rng(3).standard_normal((30, 30)).astype(np.float32))
+    C = C0.clone().requires_grad_(True)
+    prior_penalty(C, prior).backward()
+    C1 = (C - 2e-4 * C.grad).detach()
+    assert float(prior_penalty(C1, prior)) < float(prior_penalty(C0, prior))
+    assert float(torch.linalg.norm(C1.abs() - real[0].abs())) < float(torch.linalg.norm(C0.abs() - real[0].abs()))
+
+
+@pytest.fixture(scope="module")
+def blob():
+    """An asymmetric blob and a vertex-permuted copy made by permuting the arrays."""
+    P = prepare_shape(bumpy(3), 40, cache=False)
+    perm = np.random.default_rng(5).permutation(P.shape.n_vertices)
+    sx = SpectralData.from_numpy(P.evals, P.evecs, P.mass, 30, dtype=torch.float64)
+    sy = SpectralData.from_numpy(P.evals, P.evecs[perm], P.mass[perm], 30, dtype=torch.float64)
+    return P, perm, sx, sy
+
+
+def test_layer_with_the_prior_mask_recovers_the_true_map_of_a_permuted_copy(blob, prior):
+    P, perm, sx, sy = blob
+    f = torch.nn.functional.normalize(torch.from_numpy(np.random.default_rng(0).standard_normal((len(perm), 64))), dim=1)
+    D = prior_entry_mask(prior)
+    C = fmap_from_features(f, f[perm], sx, sy, lam=0.03, mask=D)
+    np.testing.assert_allclose(C.numpy(), np.eye(30), atol=0.05)  # the same eigenbasis: the identity
+    with pytest.raises(ValueError, match="mask"):
+        fmap_from_features(f, f[perm], sx, sy, mask=D[:10])
+
+
+def test_prior_loss_replaces_orthogonality_and_commutativity_and_prefers_the_true_map(blob):
+    P, perm, sx, sy = blob
+    phi = P.evecs[:, 1:9]
+    fx = torch.from_numpy(np.concatenate([np.abs(phi), phi[:, :4] * phi[:, 4:8], P.shape.vertices ** 2], axis=1))
+    order = np.argsort(P.shape.vertices[:, 0])  # a reflection-like wrong map
+    swap = np.empty_like(order)
+    swap[order] = order[::-1]
+    w = LossWeights(couple_points=None, regularizer="prior")
+    good, parts = unsupervised_pair_loss(fx, fx[perm], sx, sy, w)
+    bad, _ = unsupervised_pair_loss(fx, fx[swap][perm], sx, sy, w)
+    assert set(parts) == {"bij", "prior", "couple"}
+    assert float(good) < 0.5 * float(bad)
+    g = fx.clone().requires_grad_(True)
+    unsupervised_pair_loss(g, fx[perm], sx, sy, w)[0].backward()
+    assert torch.isfinite(g.grad).all() and float(g.grad.abs().sum()) > 0
+    small = SpectralData.from_numpy(P.evals, P.evecs, P.mass, 20)
+    with pytest.raises(SettingsError, match="30 x 30"):
+        unsupervised_pair_loss(fx.float(), fx[perm].float(), small, small, w)
+
+
+@pytest.mark.parametrize("kw, match", [({"regularizer": "diffusion"}, "regularizer"),
+                                       ({"prior_w": -1.0}, "prior_w"),
+                                       ({"regularizer": "prior", "bij": 0, "couple": 0, "prior_w": 0}, "weight 0")])
+def test_prior_loss_settings_are_validated(kw, match):
+    with pytest.raises(SettingsError, match=match):
+        LossWeights(**kw)
+
+
+def test_zeroshot_recovers_a_bent_permuted_copy():
+    """The ``zeroshot`` preset (a random network trained on this pair with the prior as its
+    regularizer; no trained feature model) maps a bent, vertex-permuted copy of a shape back."""
+    from shapecorr import match
+    from shapecorr.core import Shape
+
+    shape = bumpy(3)
+    rng = np.random.default_rng(1)
+    bent = bend(shape.vertices, rng, n_joints=1, max_angle=0.4)
+    perm = rng.permutation(shape.n_vertices)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    copy = Shape(bent[perm], inv[shape.faces], name="copy")
+    stages = []
+    m = match(shape, copy, "zeroshot", zeroshot_steps=8, k_final=40, use_fallback=False, cache=False,
+              progress=lambda stage, frac: stages.append(stage))
+    assert m.info["init"] == "zeroshot" and m.info["feature_model"] is None
+    assert any(s.startswith("zero-shot step 8/8") for s in stages)  # progress while it runs
+    d = np.linalg.norm(shape.vertices[m.p2p_21] - shape.vertices[perm], axis=1)  # target j is source perm[j]
+    assert np.mean(d) < 0.03 * np.ptp(shape.vertices, axis=0).max()
+    assert np.mean(m.p2p_21 == perm) > 0.5
+
+
+def test_zeroshot_settings_are_validated():
+    from shapecorr.config import load_preset
+
+    s = load_preset("zeroshot")
+    assert s.init == "zeroshot" and s.zeroshot_regularizer == "prior"
+    with pytest.raises(SettingsError, match="zeroshot_regularizer"):
+        load_preset("zeroshot", zeroshot_regularizer="none")
+    with pytest.raises(SettingsError, match="zeroshot_prior"):
+        load_preset("zeroshot", zeroshot_prior="no_such_prior")
+    with pytest.raises(SettingsError, match="zeroshot_steps"):
+        load_preset("zeroshot", zeroshot_steps=-1)
