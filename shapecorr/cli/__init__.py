@@ -19,6 +19,7 @@ from . import train_cmd
 from . import transfer_cmd
 from . import view_cmd
 from . import prior_cmd
+from . import splat_cmd
 
 COMMANDS = (
     match_cmd,

@@ -1,0 +1,91 @@
+"""One rendering entry point with a device switch: our torch rasterizer on CPU, gsplat on CUDA.
+
+``device="cpu"`` (the default) always uses :func:`shapecorr.splat.raster.rasterize`.
+``device="cuda"`` uses ``gsplat.rasterization`` (``pip install shapecorr[splat]``), which has the
+same conventions (pinhole ``viewmat``/``K``, SH ``+0.5`` clamped, ``eps2d = 0.3``, classic
+rasterize mode). The CUDA path has not been run on a GPU in this project yet (no GPU was
+available); its test (``tests/splat/test_gsplat_cuda.py``) compares it with the CPU rasterizer
+and is skipped without CUDA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..core.errors import SettingsError
+from .binding import SplatBinding, WorldGaussians
+from .camera import Camera
+from .raster import rasterize
+
+
+def gsplat_available() -> bool:
+    """gsplat imports and a CUDA device is visible."""
+    try:
+        import gsplat  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width: int, height: int, *,
+                     sh_degree: int | None = None, background=None):
+    """``gsplat.rasterization`` for one camera: ``(image (h, w, 3), alpha (h, w))`` on CUDA."""
+    try:
+        from gsplat import rasterization
+    except ImportError as exc:
+        raise SettingsError("device='cuda' renders with gsplat, which is not installed: "
+                            "pip install 'shapecorr[splat]' (or use device='cpu').") from exc
+    dev = means.device
+    vm = torch.as_tensor(viewmat, dtype=means.dtype, device=dev)[None]
+    Ks = torch.as_tensor(K, dtype=means.dtype, device=dev)[None]
+    bg = None if background is None else torch.as_tensor(background, dtype=means.dtype, device=dev)[None]
+    img, alpha, _ = rasterization(means, quats, scales, opacities, colors, vm, Ks, int(width), int(height),
+                                  sh_degree=sh_degree, backgrounds=bg, eps2d=0.3, near_plane=0.01,
+                                  far_plane=1e10, rasterize_mode="classic", packed=False)
+    return img[0], alpha[0, ..., 0]
+
+
+def rasterize_on(device: str, means, quats, scales, opacities, colors, viewmat, K, width: int, height: int, *,
+                 sh_degree: int | None = None, background=None):
+    """Rasterize on ``device``: ours on ``cpu``, gsplat on ``cuda``."""
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return rasterize(means, quats, scales, opacities, colors, viewmat, K, width, height,
+                         sh_degree=sh_degree, background=background)
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise SettingsError("device='cuda': no CUDA device is visible to torch; use device='cpu'.")
+        return rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width, height,
+                                sh_degree=sh_degree, background=background)
+    raise SettingsError(f"device={device!r}: splats render on 'cpu' or 'cuda'.")
+
+
+def gaussian_colors(g: WorldGaussians, camera: Camera, sh_degree: int) -> np.ndarray:
+    """RGB ``(n, 3)`` of each Gaussian seen from ``camera``: its SH evaluated along the view
+    direction expressed in the rest frame of its triangle (unchanged at rest)."""
+    from .sh import eval_sh
+
+    d = np.asarray(g.means, dtype=np.float64) - camera.position
+    if g.rotations is not None:
+        d = np.einsum("nji,nj->ni", g.rotations, d)  # R^T d
+    sh = torch.as_tensor(np.asarray(g.sh[:, :(sh_degree + 1) ** 2], dtype=np.float64))
+    return eval_sh(sh_degree, sh, torch.as_tensor(d)).numpy()
+
+
+def render_gaussians(g: WorldGaussians, camera: Camera, *, sh_degree: int = 3, background=(0.0, 0.0, 0.0),
+                     device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Picture ``(h, w, 3)`` float in [0, 1] and alpha ``(h, w)`` of world Gaussians seen by ``camera``."""
+    def t(a):
+        return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)
+
+    with torch.no_grad():
+        img, alpha = rasterize_on(device, t(g.means), t(g.quats), t(g.scales), t(g.opacities),
+                                  t(gaussian_colors(g, camera, sh_degree)), camera.viewmat, camera.K, camera.width,
+                                  camera.height, sh_degree=None, background=background)
+    return np.clip(img.cpu().numpy(), 0.0, 1.0).astype(np.float64), alpha.cpu().numpy().astype(np.float64)
+
+
+def render_binding(b: SplatBinding, camera: Camera, vertices=None, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Picture of the bound splats with the mesh at ``vertices`` (default: the binding's pose)."""
+    return render_gaussians(b.follow(vertices), camera, sh_degree=b.sh_degree, **kw)

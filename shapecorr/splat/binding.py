@@ -1,0 +1,268 @@
+"""Gaussians bound to the triangles of a mesh, and how they follow a deformation of it.
+
+Each Gaussian lives on one triangle (Gao et al., "Mesh-based Gaussian Splatting for Real-time
+Large-scale Deformation"): a face id, barycentric coordinates, an offset along the normal, and a
+rotation and log-scales expressed in the triangle's local frame (first edge, in-plane
+perpendicular, normal), plus SH colour and opacity. The world Gaussians are computed from the
+mesh's vertex positions, so moving the vertices moves the splats:
+
+- position: barycentric combination of the deformed corners, plus the offset along the deformed
+  normal (scaled like the normal column of the deformation gradient);
+- shape: the rest covariance is carried by the triangle's deformation gradient ``F = R S``
+  (Sumner & Popovic's 3x3 gradient with the scaled normal as third column): ``R S' Sigma S' R^T``,
+  where the stretch ``S'`` has its eigenvalues clamped to ``[1/max_stretch, max_stretch]``.
+  The rotation follows the triangle exactly; the scales follow its stretch (a Gaussian on a
+  stretched triangle widens with it, no holes), and a sliver triangle whose gradient is
+  ill-conditioned cannot turn its Gaussians into long needles. Degenerate triangles (zero area
+  at rest or deformed) move rigidly with their frame.
+
+NumPy at the boundary (:meth:`SplatBinding.follow`); the same computation in torch
+(:func:`world_gaussians`) is what fitting differentiates and what the rasterizer draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ..core.errors import SettingsError, ShapeMismatchError
+from .raster import quat_to_rotmat
+from .sh import n_coeffs
+
+MAX_STRETCH = 4.0  # clamp of the deformation gradient's stretch (see the module docstring)
+
+
+class WorldGaussians(NamedTuple):
+    """World-space Gaussians (NumPy): what a rasterizer or a 3DGS PLY needs.
+
+    The SH colours are those fitted in the rest pose; a renderer evaluates them along the view
+    direction turned back by ``rotations`` (the triangle's rotation), so view-dependent colour
+    turns with the surface. (The 3DGS PLY of a deformed pose stores them unrotated.)"""
+
+    means: np.ndarray  # (n, 3)
+    quats: np.ndarray  # (n, 4) w, x, y, z
+    scales: np.ndarray  # (n, 3) linear
+    covariances: np.ndarray  # (n, 3, 3)
+    opacities: np.ndarray  # (n,) in [0, 1]
+    sh: np.ndarray  # (n, K, 3), in the rest frame of the Gaussian's triangle
+    rotations: np.ndarray | None = None  # (n, 3, 3) rest-to-posed rotation of each Gaussian's triangle
+
+
+@dataclass(frozen=True)
+class SplatBinding:
+    """Gaussians bound to the triangles of a mesh (``rest_vertices``, ``faces``).
+
+    Per Gaussian: ``face (n,)``, ``bary (n, 3)`` (non-negative, rows sum to 1), ``offset (n,)``
+    along the unit normal (rest units), ``quat (n, 4)`` w,x,y,z and ``log_scale (n, 3)`` in the
+    triangle frame, ``sh (n, (sh_degree+1)^2, 3)``, ``opacity_logit (n,)``. ``pose_vertices``
+    (optional) is a current deformed pose of the mesh (what ``splat deform`` writes).
+    """
+
+    rest_vertices: np.ndarray
+    faces: np.ndarray
+    face: np.ndarray
+    bary: np.ndarray
+    offset: np.ndarray
+    quat: np.ndarray
+    log_scale: np.ndarray
+    sh: np.ndarray
+    opacity_logit: np.ndarray
+    sh_degree: int = 3
+    pose_vertices: np.ndarray | None = field(default=None)
+
+    def __post_init__(self):
+        n = len(self.face)
+        checks = {"bary": (n, 3), "offset": (n,), "quat": (n, 4), "log_scale": (n, 3),
+                  "sh": (n, n_coeffs(self.sh_degree), 3), "opacity_logit": (n,)}
+        for name, shape in checks.items():
+            got = np.shape(getattr(self, name))
+            if got != shape:
+                raise SettingsError(f"SplatBinding: {name} has shape {got}, expected {shape}.")
+        if not 0 <= int(self.sh_degree) <= 3:
+            raise SettingsError(f"SplatBinding: sh_degree must be 0..3, got {self.sh_degree}.")
+        nf = len(self.faces)
+        if n and (int(np.min(self.face)) < 0 or int(np.max(self.face)) >= nf):
+            raise SettingsError(f"SplatBinding: face ids must be in [0, {nf}), got {np.min(self.face)}.."
+                                f"{np.max(self.face)}.")
+        if self.pose_vertices is not None and np.shape(self.pose_vertices) != np.shape(self.rest_vertices):
+            raise ShapeMismatchError(f"SplatBinding: pose_vertices {np.shape(self.pose_vertices)} do not match the "
+                                     f"rest mesh {np.shape(self.rest_vertices)}.")
+
+    @property
+    def n_gaussians(self) -> int:
+        return len(self.face)
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """The current pose: ``pose_vertices`` if set, else the rest pose."""
+        return self.rest_vertices if self.pose_vertices is None else self.pose_vertices
+
+    def posed(self, vertices) -> SplatBinding:
+        """The same Gaussians with the mesh in the pose ``vertices`` (same vertex order)."""
+        v = check_pose(vertices, self.rest_vertices)
+        return replace(self, pose_vertices=v)
+
+    def follow(self, vertices=None) -> WorldGaussians:
+        """World Gaussians for the mesh's vertices at ``vertices (n_vertices, 3)`` (default: the
+        current pose)."""
+        v = self.vertices if vertices is None else check_pose(vertices, self.rest_vertices)
+        with torch.no_grad():
+            p = params_to_torch(self, dtype=torch.float64)
+            rest = torch.tensor(self.rest_vertices, dtype=torch.float64)
+            faces = torch.tensor(self.faces, dtype=torch.long)
+            posed = torch.tensor(v, dtype=torch.float64)
+            means, cov = world_gaussians(p, rest, faces, posed)
+            quats, scales = covariance_to_quat_scale(cov)
+            R = deformation_gradients(rest, posed, faces)[0][p.face]
+        op = 1.0 / (1.0 + np.exp(-np.asarray(self.opacity_logit, dtype=np.float64)))
+        return WorldGaussians(means.numpy(), quats.numpy(), scales.numpy(), cov.numpy(), op,
+                              np.asarray(self.sh, dtype=np.float64), R.numpy())
+
+
+def check_pose(vertices, rest_vertices) -> np.ndarray:
+    v = np.asarray(vertices, dtype=np.float64)
+    if v.shape != np.shape(rest_vertices):
+        raise ShapeMismatchError(f"the deformed vertices have shape {v.shape}, but the splats are bound to a mesh "
+                                 f"with {len(rest_vertices)} vertices: give the same mesh, deformed (same vertex "
+                                 "order and faces).")
+    if not np.isfinite(v).all():
+        raise ShapeMismatchError("the deformed vertices contain NaN or infinite coordinates.")
+    return v
+
+
+class BindingParams(NamedTuple):
+    """The per-Gaussian parameters as torch tensors (what fitting optimises)."""
+
+    face: torch.Tensor  # (n,) long
+    bary_logits: torch.Tensor  # (n, 3): bary = softmax(bary_logits)
+    offset: torch.Tensor  # (n,)
+    quat: torch.Tensor  # (n, 4)
+    log_scale: torch.Tensor  # (n, 3)
+    sh: torch.Tensor  # (n, K, 3)
+    opacity_logit: torch.Tensor  # (n,)
+
+
+def params_to_torch(b: SplatBinding, dtype=torch.float32, device="cpu") -> BindingParams:
+    kw = {"dtype": dtype, "device": device}
+    bary = np.clip(np.asarray(b.bary, dtype=np.float64), 1e-6, None)
+    return BindingParams(torch.tensor(b.face, dtype=torch.long, device=device), torch.tensor(np.log(bary), **kw),
+                         torch.tensor(b.offset, **kw), torch.tensor(b.quat, **kw), torch.tensor(b.log_scale, **kw),
+                         torch.tensor(b.sh, **kw), torch.tensor(b.opacity_logit, **kw))
+
+
+def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, pose_vertices=None) -> SplatBinding:
+    def a(t):
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    q = p.quat.detach()
+    q = q / q.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return SplatBinding(np.asarray(rest_vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64),
+                        p.face.cpu().numpy().astype(np.int64), a(torch.softmax(p.bary_logits.detach(), 1)),
+                        a(p.offset), a(q), a(p.log_scale), a(p.sh), a(p.opacity_logit), int(sh_degree),
+                        pose_vertices)
+
+
+def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor):
+    """Per face: the orthonormal frame ``(m, 3, 3)`` (columns: first edge, in-plane
+    perpendicular, unit normal), the normal scaled by ``sqrt(2 area)`` and the area."""
+    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
+    e1, e2 = b - a, c - a
+    n = torch.linalg.cross(e1, e2)
+    twice_area = n.norm(dim=1)
+    n_hat = n / twice_area.clamp_min(1e-30)[:, None]
+    t1 = e1 / e1.norm(dim=1).clamp_min(1e-30)[:, None]
+    t2 = torch.linalg.cross(n_hat, t1)
+    frame = torch.stack([t1, t2, n_hat], dim=2)
+    return frame, n_hat * twice_area.sqrt()[:, None], 0.5 * twice_area
+
+
+def rest_covariances(p: BindingParams, frames: torch.Tensor) -> torch.Tensor:
+    """Rest covariances ``(n, 3, 3)``: the local rotation and scales turned into world axes by
+    the face frame."""
+    M = frames[p.face] @ quat_to_rotmat(p.quat) * torch.exp(p.log_scale)[:, None, :]
+    return M @ M.transpose(1, 2)
+
+
+def rest_means(p: BindingParams, vertices: torch.Tensor, faces: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    bary = torch.softmax(p.bary_logits, dim=1)
+    corners = vertices[faces[p.face]]  # (n, 3, 3)
+    return (bary[:, :, None] * corners).sum(1) + p.offset[:, None] * normals[p.face]
+
+
+def deformation_gradients(rest: torch.Tensor, posed: torch.Tensor, faces: torch.Tensor,
+                          max_stretch: float = MAX_STRETCH):
+    """Per face ``(R, S)``: the rotation and clamped stretch of the deformation gradient from the
+    rest triangle to the posed one (3x3, with the ``sqrt(2 area)``-scaled normal as third
+    column), and the normal-offset scale ``sqrt(area ratio)``."""
+    fr0, nrm0, area0 = triangle_frames(rest, faces)
+    fr1, nrm1, area1 = triangle_frames(posed, faces)
+
+    def edges(v, nrm):
+        return torch.stack([v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]], nrm], dim=2)
+
+    D0, D1 = edges(rest, nrm0), edges(posed, nrm1)
+    scale = float(torch.median(area0)) if len(area0) else 1.0
+    ok = (area0 > 1e-10 * scale) & (area1 > 1e-10 * scale)
+    eye = torch.eye(3, dtype=rest.dtype).expand_as(D0)
+    F = D1 @ torch.linalg.inv(torch.where(ok[:, None, None], D0, eye))
+    U, sig, Vh = torch.linalg.svd(F)
+    R = U @ Vh
+    flip = torch.det(R) < 0  # an inverted triangle keeps a proper rotation
+    if flip.any():
+        U = U.clone()
+        U[flip, :, 2] *= -1
+        R = U @ Vh
+    S = Vh.transpose(1, 2) @ (sig.clamp(1.0 / max_stretch, max_stretch)[:, :, None] * Vh)
+    # degenerate triangles: rigid, by their frames
+    R = torch.where(ok[:, None, None], R, fr1 @ fr0.transpose(1, 2))
+    S = torch.where(ok[:, None, None], S, eye)
+    normal_scale = torch.where(ok, torch.sqrt(area1 / area0.clamp_min(1e-30)), torch.ones_like(area0))
+    return R, S, normal_scale.clamp(1.0 / max_stretch, max_stretch), nrm1 / nrm1.norm(dim=1, keepdim=True).clamp_min(1e-30)
+
+
+def world_gaussians(p: BindingParams, rest_vertices: torch.Tensor, faces: torch.Tensor,
+                    posed_vertices: torch.Tensor | None = None):
+    """World ``means (n, 3)`` and ``covariances (n, 3, 3)`` of the bound Gaussians with the
+    mesh at ``posed_vertices`` (default: rest)."""
+    frames, _nrm, _ = triangle_frames(rest_vertices, faces)
+    cov = rest_covariances(p, frames)
+    if posed_vertices is None:
+        return rest_means(p, rest_vertices, faces, frames[:, :, 2]), cov
+    R, S, normal_scale, n_hat = deformation_gradients(rest_vertices, posed_vertices, faces)
+    A = R[p.face] @ S[p.face]
+    bary = torch.softmax(p.bary_logits, dim=1)
+    means = (bary[:, :, None] * posed_vertices[faces[p.face]]).sum(1) + \
+        (p.offset * normal_scale[p.face])[:, None] * n_hat[p.face]
+    return means, A @ cov @ A.transpose(1, 2)
+
+
+def rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions ``(n, 4)`` w, x, y, z (w >= 0) of rotation matrices ``(n, 3, 3)``."""
+    m = R
+    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cand = torch.stack([
+        torch.stack([1 + tr, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], 1),
+        torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], m[:, 0, 1] + m[:, 1, 0],
+                     m[:, 0, 2] + m[:, 2, 0]], 1),
+        torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2],
+                     m[:, 1, 2] + m[:, 2, 1]], 1),
+        torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1],
+                     1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], 1),
+    ], 1)  # (n, 4 candidates, 4): candidate k is 4 q_k q
+    diag = torch.stack([1 + tr, 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2],
+                        1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], 1)
+    best = diag.argmax(1)  # the best-conditioned candidate
+    q = cand[torch.arange(len(m)), best]
+    q = q / q.norm(dim=1, keepdim=True)
+    return torch.where(q[:, :1] < 0, -q, q)
+
+
+def covariance_to_quat_scale(cov: torch.Tensor):
+    """Quaternions ``(n, 4)`` and linear scales ``(n, 3)`` with ``R diag(s^2) R^T = cov``."""
+    evals, evecs = torch.linalg.eigh(cov)
+    flip = torch.det(evecs) < 0
+    evecs = torch.where(flip[:, None, None], evecs * torch.tensor([1.0, 1.0, -1.0], dtype=cov.dtype), evecs)
+    return rotmat_to_quat(evecs), evals.clamp_min(0).sqrt()

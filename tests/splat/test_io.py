@@ -1,0 +1,101 @@
+"""Splat files: the standard 3DGS PLY (exact round trip, layout), binding files, sequences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import icosphere
+
+from shapecorr.core.errors import OutputError
+from shapecorr.splat import (
+    GaussianCloud,
+    SplatFileError,
+    cloud_from_world,
+    export_sequence,
+    load_binding,
+    read_ply,
+    save_splats,
+    write_ply,
+)
+from shapecorr.splat.fit import initial_binding
+from shapecorr.splat.meshview import SolidAppearance
+
+_LAYOUT = (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(45)]
+           + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
+
+
+def _cloud(n=50, seed=0) -> GaussianCloud:
+    rng = np.random.default_rng(seed)
+
+    def r(*shape):
+        return rng.normal(size=shape).astype(np.float32)
+
+    return GaussianCloud(r(n, 3), np.zeros((n, 3), np.float32), r(n, 16, 3), r(n), r(n, 3), r(n, 4))
+
+
+def test_ply_round_trip_is_exact(tmp_path):
+    c = _cloud()
+    back = read_ply(write_ply(tmp_path / "s.ply", c))
+    for name in GaussianCloud._fields:
+        a, b = getattr(c, name), getattr(back, name)
+        assert a.dtype == b.dtype == np.float32
+        assert np.array_equal(a, b), name
+
+
+def test_ply_has_the_standard_3dgs_layout(tmp_path):
+    c = _cloud(n=2)
+    raw = write_ply(tmp_path / "s.ply", c).read_bytes()
+    header = raw[:raw.index(b"end_header\n")].decode().splitlines()
+    assert header[:3] == ["ply", "format binary_little_endian 1.0", "element vertex 2"]
+    assert [line.split()[2] for line in header if line.startswith("property")] == _LAYOUT
+    assert all(line.split()[1] == "float" for line in header if line.startswith("property"))
+    # f_rest is channel-major: f_rest_{c*15 + k} is coefficient k + 1 of channel c
+    body = np.frombuffer(raw[raw.index(b"end_header\n") + 11:], dtype="<f4").reshape(2, 62)
+    assert body[0, 9 + 15 * 2 + 4] == c.sh[0, 5, 2]
+    assert body[1, 54] == c.opacity_logit[1] and body[1, 58] == c.quats[1, 0]
+
+
+def test_world_gaussians_are_stored_as_logit_and_log(tmp_path):
+    s = icosphere(1)
+    b = initial_binding(s.vertices, s.faces, SolidAppearance(s.vertices, s.faces), 30, 1)
+    g = b.follow()
+    c = read_ply(write_ply(tmp_path / "s.ply", cloud_from_world(g)))
+    np.testing.assert_allclose(c.opacities, g.opacities, rtol=1e-5)
+    np.testing.assert_allclose(c.scales, g.scales, rtol=1e-5)
+    np.testing.assert_allclose(c.sh[:, :4], g.sh, atol=1e-7)
+    assert not c.sh[:, 4:].any()  # degree 1 padded to the degree-3 layout
+
+
+def test_binding_round_trip_and_folder(tmp_path):
+    s = icosphere(1)
+    b = initial_binding(s.vertices, s.faces, SolidAppearance(s.vertices, s.faces), 40, 2, seed=4)
+    b = b.posed(s.vertices * 1.5)
+    ply, npz = save_splats(tmp_path / "out", b)
+    assert ply.name == "splats.ply" and npz.name == "binding.npz" and npz.parent == ply.parent
+    back = load_binding(tmp_path / "out")
+    for name in ("rest_vertices", "faces", "face", "bary", "offset", "quat", "log_scale", "sh", "opacity_logit",
+                 "pose_vertices"):
+        assert np.array_equal(getattr(b, name), getattr(back, name)), name
+    assert back.sh_degree == 2
+    np.testing.assert_allclose(read_ply(ply).means, b.follow().means.astype(np.float32))
+
+
+def test_sequence_export_one_ply_per_frame_and_never_overwrites(tmp_path):
+    s = icosphere(1)
+    b = initial_binding(s.vertices, s.faces, SolidAppearance(s.vertices, s.faces), 20, 0)
+    frames = [s.vertices * k for k in (1.0, 1.1, 1.2)]
+    paths = export_sequence(b, frames, tmp_path / "seq")
+    assert [p.name for p in paths] == ["frame_0000.ply", "frame_0001.ply", "frame_0002.ply"]
+    np.testing.assert_allclose(read_ply(paths[2]).means, b.follow(frames[2]).means.astype(np.float32))
+    with pytest.raises(OutputError, match="exists"):
+        export_sequence(b, frames, tmp_path / "seq")
+
+
+def test_a_file_that_is_not_a_splat_ply_is_named(tmp_path):
+    p = tmp_path / "mesh.ply"
+    p.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\n"
+                  b"property float z\nend_header\n" + np.zeros(3, "<f4").tobytes())
+    with pytest.raises(SplatFileError, match="mesh.ply: not a 3D Gaussian Splatting PLY"):
+        read_ply(p)
+    with pytest.raises(SplatFileError, match="binding"):
+        load_binding(tmp_path)
