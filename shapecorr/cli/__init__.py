@@ -31,6 +31,7 @@ COMMANDS = (
     view_cmd,
     collection_cmd,
     prior_cmd,
+    splat_cmd,
 )
 
 
