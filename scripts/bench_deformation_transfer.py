@@ -15,6 +15,15 @@ in pose q. For each triple (A, B, p, q):
   the ``corres/*.vts`` files, after a rigid alignment (rotation + translation, no scale) of the
   result onto the truth: mean distance x100 / sqrt(area of B_q).
 
+How differently the two people perform the poses (``gap_p``, ``gap_q``, ground-truth maps only):
+B in pose x re-posed by A in pose x - B's own neighbourhoods (8 rings) turned by the rotations
+that best carry them onto A's matched ones, then one ARAP global solve (B's edges, A's local
+rotations) -
+compared with B in pose x as above. This is what even a perfect transfer of A's pose x onto
+B's body would miss (it also holds local shape differences and the ground-truth map's noise);
+a transfer of the change p -> q inherits both gaps (roughly ``sqrt(gap_p^2 + gap_q^2)`` when
+they are independent). The summary also gives the triples where both gaps are small.
+
 Methods: ``transfer`` (:func:`shapecorr.deform.transfer_deformation`) and the baseline
 ``displacement`` (B's vertices moved by A's displacement vectors read through the same maps), each
 with our default matcher's maps and with ground-truth maps (the .vts lists extended to every
@@ -151,11 +160,52 @@ def gt_match(ours, data: Dataset, src: str, tgt: str):
 def aligned_error(pred: np.ndarray, truth: np.ndarray, area: float) -> tuple[float, np.ndarray]:
     """Mean distance x100 / sqrt(area) after the best rigid motion of ``pred`` onto ``truth``;
     also the aligned prediction."""
-    from shapecorr.deform.transfer import best_rotation
+    from shapecorr.deform.rigid import best_rotation
 
     R = best_rotation(pred, truth)
     moved = (pred - pred.mean(0)) @ R.T + truth.mean(0)
     return 100 * float(np.linalg.norm(moved - truth, axis=1).mean()) / np.sqrt(area), moved
+
+
+def reposed(vertices: np.ndarray, faces: np.ndarray, guide: np.ndarray, rings: int = 8) -> np.ndarray:
+    """The mesh ``(vertices, faces)`` with its own edges turned by the local rotations that best
+    carry it onto ``guide`` (same vertices, other positions), then one ARAP global step with those
+    rotations: a pose taken from ``guide``, the shape kept. The rotation of a vertex is fitted on
+    its spokes-and-rims cell grown by ``rings`` rings (~15 cm on a 5k-vertex FAUST body), so that
+    it follows the pose of the limb rather than local differences of two bodies' surfaces."""
+    import scipy.sparse as sp
+
+    from shapecorr.deform.arap import (
+        arap_operators,
+        covariances,
+        make_factor,
+        rotation_rhs,
+        rotations_svd,
+        spokes_and_rims,
+    )
+
+    n = len(vertices)
+    ops = arap_operators(vertices, spokes_and_rims(vertices, faces))
+    cov = covariances(ops, guide).reshape(9, n).T  # (n, 9)
+    i, j = faces.ravel(), np.roll(faces, 1, axis=1).ravel()
+    grow = sp.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    grow = ((grow + grow.T) > 0).astype(np.float64) + sp.eye(n)
+    for _ in range(rings):
+        cov = grow @ cov
+    rhs = rotation_rhs(ops, rotations_svd(np.ascontiguousarray(cov.T.reshape(3, 3, n))))
+    free = np.arange(1, n)  # one vertex pinned: the energy ignores translations
+    X = np.zeros_like(vertices)
+    X[free] = make_factor(ops.Q[free][:, free].tocsc()).solve(rhs[free])
+    return X
+
+
+def pose_gap(data: Dataset, person_a: int, person_b: int, pose: int) -> float:
+    """B in ``pose`` re-posed by A in ``pose`` (ground-truth map), error against B in ``pose``."""
+    ax, bx = name(person_a, pose), name(person_b, pose)
+    Ax, Bx = data.shape(ax), data.shape(bx)
+    X = reposed(Bx.vertices, Bx.faces, Ax.vertices[data.gt_vertex_map(ax, bx)])
+    g = data.gt(bx)
+    return float(aligned_error(X[g], Bx.vertices[g], Bx.area)[0])
 
 
 # ----------------------------------------------------------------------------- one triple
@@ -166,7 +216,13 @@ class Maps:
     def __init__(self, data: Dataset, cache: Path, pose_method: str):
         self.data, self.cache = data, cache
         self.pose_method = pose_method
-        self._D, self._smap = {}, {}
+        self._D, self._smap, self._gap = {}, {}, {}
+
+    def gap(self, a: int, b: int, pose: int) -> float:
+        """:func:`pose_gap`, computed once per (A, B, pose)."""
+        if (a, b, pose) not in self._gap:
+            self._gap[(a, b, pose)] = pose_gap(self.data, a, b, pose)
+        return self._gap[(a, b, pose)]
 
     def match(self, src: str, tgt: str, maps: str):
         m = cached_match(self.data.folder, self.cache, src, tgt)
@@ -216,7 +272,8 @@ def run_triple(data: Dataset, maps_of: Maps, triple, maps: str, person_method: s
     gb = data.gt(bp)
     row = {"A": a, "B": b, "p": p, "q": q, "source": ap, "source_deformed": aq, "target": bp, "truth": bq,
            "maps": maps, "person_method": person_method, "variant": f"{maps} maps, person {person_method}",
-           "cpu_maps_s": round(t_maps, 3), "cpu_transfer_s": round(t_transfer, 3)}
+           "cpu_maps_s": round(t_maps, 3), "cpu_transfer_s": round(t_transfer, 3),
+           "gap_p": round(maps_of.gap(a, b, p), 4), "gap_q": round(maps_of.gap(a, b, q), 4)}
     results = {}
     for method, pred in (("transfer", X), ("displacement", disp), ("unchanged", Bp.vertices)):
         row[method] = round(aligned_error(pred[gb], truth, Bq.area)[0], 4)
@@ -230,7 +287,7 @@ def run_triple(data: Dataset, maps_of: Maps, triple, maps: str, person_method: s
 # ----------------------------------------------------------------------------- pictures
 def picture_triple(data: Dataset, row: dict, results: dict, path: Path) -> None:
     from shapecorr import Shape
-    from shapecorr.deform.transfer import best_rotation
+    from shapecorr.deform.rigid import best_rotation
     from shapecorr.render import render_shapes
 
     Bp, Bq = data.shape(row["target"]), data.shape(row["truth"])
@@ -297,8 +354,28 @@ def summarize(rows: list[dict]) -> dict:
                          "max": round(float(e.max()), 3)}
         d["ratio_displacement_over_transfer"] = round(d["displacement"]["mean"] / d["transfer"]["mean"], 2)
         d["cpu_transfer_s_mean"] = round(float(np.mean([r["cpu_transfer_s"] for r in sel])), 3)
+        d["pose_gaps"] = pose_gap_summary(sel)
         out[variant] = d
     return out
+
+
+SMALL_GAP = 3.0  # both people perform poses p and q alike (re-posed error below this)
+
+
+def pose_gap_summary(rows: list[dict]) -> dict:
+    """How far the truth is from A's poses (see :func:`pose_gap`) and the errors where it is close."""
+    gp, gq = np.array([r["gap_p"] for r in rows]), np.array([r["gap_q"] for r in rows])
+    both = np.sqrt(gp ** 2 + gq ** 2)
+    t = np.array([r["transfer"] for r in rows])
+    small = np.maximum(gp, gq) <= SMALL_GAP
+    d = {"gap_p_mean": round(float(gp.mean()), 3), "gap_q_mean": round(float(gq.mean()), 3),
+         "sqrt_gap_p2_plus_gap_q2_mean": round(float(both.mean()), 3),
+         "corr_transfer_vs_gaps": round(float(np.corrcoef(t, both)[0, 1]), 3),
+         "small_gaps": {"max_gap": SMALL_GAP, "n": int(small.sum())}}
+    for method in ("transfer", "displacement", "unchanged"):
+        if small.any():
+            d["small_gaps"][method] = round(float(np.mean([r[method] for r, k in zip(rows, small) if k])), 3)
+    return d
 
 
 def write_tables(out: Path, summary: dict, rows: list[dict], meta: dict) -> None:
@@ -314,6 +391,19 @@ def write_tables(out: Path, summary: dict, rows: list[dict], meta: dict) -> None
     lines += [""] + [f"- maps {maps}: displacement / transfer = {d['ratio_displacement_over_transfer']:.2f}; "
                      f"transfer CPU time {d['cpu_transfer_s_mean']:.2f} s per triple (after the maps)"
                      for maps, d in summary.items()]
+    lines += ["", "How differently the two people perform the poses (ground-truth maps; B in pose x re-posed by",
+              "A's local rotations in pose x, compared with B in pose x: what a perfect transfer of A's pose would",
+              "still miss):", "",
+              ("| maps | gap at p | gap at q | sqrt(gap_p^2 + gap_q^2) | corr(transfer, that) | "
+               f"triples with both gaps <= {SMALL_GAP} | transfer there | displacement there | unchanged there |"),
+              "|---|---|---|---|---|---|---|---|---|"]
+    for maps, d in summary.items():
+        g = d["pose_gaps"]
+        sm = g["small_gaps"]
+        lines.append(f"| {maps} | {g['gap_p_mean']:.2f} | {g['gap_q_mean']:.2f} | "
+                     f"{g['sqrt_gap_p2_plus_gap_q2_mean']:.2f} | {g['corr_transfer_vs_gaps']:.2f} | {sm['n']} | "
+                     + " | ".join(f"{sm[m]:.2f}" if m in sm else "-" for m in ("transfer", "displacement", "unchanged"))
+                     + " |")
     lines += ["", "`unchanged`: B in pose p itself (how far the poses are apart).",
               "Timings are CPU seconds measured while other jobs shared the machine.", ""]
     (out / "bench_results.md").write_text("\n".join(lines))

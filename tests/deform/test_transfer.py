@@ -92,6 +92,34 @@ def test_bend_transferred_to_a_permuted_copy_through_a_match():
     assert np.allclose(centred(X), centred(bent[perm]), atol=1e-9)
 
 
+def test_a_bend_transferred_to_a_thicker_body_keeps_its_shape():
+    """Known answer for "the same pose change on another body": the bend of a thin bar applied
+    to a bar 1.5x thicker must give the thick bar bent along the same centre line (not the thin
+    bar's displacements, which shear the thick one). Rigid alignment first, as the benchmark."""
+    from shapecorr.deform.rigid import best_rotation
+
+    bar = capsule(height=2.0, radius=0.3, count=(12, 12))
+    thick = bar.copy(vertices=bar.vertices * [1.5, 1.5, 1.0])
+    z0, length = bar.vertices[:, 2].min(), np.ptp(bar.vertices[:, 2])
+
+    def bend_about_axis(v, amount=1.2):  # one bend for both bodies: same axis, same radius
+        ang = amount * (v[:, 2] - z0) / length
+        r, x = length / amount, v[:, 0]
+        return np.stack([r - (r - x) * np.cos(ang), v[:, 1], z0 + (r - x) * np.sin(ang)], 1)
+
+    truth = bend_about_axis(thick.vertices)
+    X = transfer_deformation(bar, bend_about_axis(bar.vertices), thick,
+                             surface_map=SurfaceMap.from_vertex_map(np.arange(bar.n_vertices), bar.faces))
+    displaced = thick.vertices + bend_about_axis(bar.vertices) - bar.vertices
+
+    def error(P):
+        R = best_rotation(P, truth)
+        return np.linalg.norm(centred(P) @ R.T - centred(truth), axis=1).mean()
+
+    assert error(X) < 0.05 * error(thick.vertices)  # ~0.004 vs 0.13
+    assert error(X) < 0.2 * error(displaced)  # ~0.004 vs 0.04
+
+
 def subdivided(shape: Shape) -> Shape:
     import trimesh
 
