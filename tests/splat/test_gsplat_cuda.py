@@ -14,7 +14,7 @@ from shapecorr.splat import (
     rasterize_gsplat,
 )
 
-pytestmark = pytest.mark.skipif(not gsplat_available(), reason="needs gsplat and a CUDA device")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gsplat_available(), reason="needs gsplat and a CUDA device")]
 
 TOLERANCE = 2e-3  # mean absolute difference per channel (values in [0, 1]); max below 0.05
 

@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Benchmark: mesh-bound Gaussian splats on CPU (shapecorr.splat).
+
+1. Static quality: splats fitted to Spot (its UV texture) and to realworld models (no texture:
+   a synthetic solid colour pattern on the rest surface, :class:`SolidAppearance`), PSNR on 8
+   held-out views (cameras between the training ones) against the mesh's own unlit, anti-aliased
+   render; whole image (black background) and over the pixels the mesh covers.
+2. Deformed quality: Spot's head bent 45 degrees by an ARAP edit (rear half fixed, head turned
+   about the neck), the fitted splats deformed through their binding, compared with the textured
+   mesh deformed the same way (8 views around the deformed mesh); with a picture.
+3. Rasterizer speed: 100k Gaussians on Spot at 512x512, forward (no gradient) and forward +
+   backward (gradients of every parameter), median of 3, with ``--speed-threads`` torch threads;
+   the load average is recorded (others may share the machine).
+
+Results: ``OUT/results.json``, ``OUT/results.md`` and pictures in OUT.
+
+    nice -n 5 env OMP_NUM_THREADS=1 python scripts/bench_splat.py ../shared/data --out docs/bench/splat_cpu \\
+        --steps 300 --size 192
+    python scripts/bench_splat.py ../shared/data --out docs/bench/splat_cpu --only speed --speed-threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from shapecorr.core import load
+from shapecorr.deform import ArapSettings, arap_deform
+from shapecorr.splat import (FitSettings, SolidAppearance, appearance_of, evaluate, fit_splats, initial_binding,
+                             orbit_cameras, rasterize, save_splats)
+from shapecorr.splat.binding import params_to_torch, world_gaussians
+
+MODELS = {"spot": "textured/spot/cow.obj", "cow": "realworld/cow.obj", "homer": "realworld/homer.obj"}
+
+
+def _png(image, path: Path) -> None:
+    Image.fromarray(np.clip(np.round(255 * np.asarray(image)), 0, 255).astype(np.uint8)).save(path)
+
+
+def _grid(top, bottom, n=4):
+    return np.concatenate([np.concatenate(top[:n], 1), np.concatenate(bottom[:n], 1)], 0)
+
+
+def _load_avg() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def static(data: Path, name: str, args, out: Path) -> dict:
+    shape = load(data / MODELS[name])
+    app = appearance_of(shape)
+    s = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
+                    image_size=args.size, n_views=args.views, seed=0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = fit_splats(shape.vertices, shape.faces, app, s, progress=not args.quiet)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    held = orbit_cameras(shape.vertices, 8, size=args.size, offset=0.5)
+    whole, covered, sp, gt = evaluate(res.binding, shape.vertices, app, held)
+    _png(_grid(sp, gt), out / f"{name}_heldout.png")
+    if args.keep:
+        save_splats(Path(args.keep) / name, res.binding)
+    row = {"model": name, "file": MODELS[name], "vertices": shape.n_vertices, "faces": shape.n_faces,
+           "appearance": "synthetic solid pattern" if isinstance(app, SolidAppearance) else "UV texture",
+           "n_gaussians": res.binding.n_gaussians, "steps": args.steps, "image_size": args.size,
+           "train_views": args.views, "heldout_views": 8,
+           "psnr_db": round(float(np.mean(whole)), 2), "psnr_covered_db": round(float(np.mean(covered)), 2),
+           "psnr_min_view_db": round(float(np.min(whole)), 2), "fit_wall_s": round(wall, 1),
+           "fit_cpu_s": round(cpu, 1), "load_avg": _load_avg()}
+    print(json.dumps(row), flush=True)
+    return row, res.binding, shape, app
+
+
+def spot_head_edit(vertices: np.ndarray, degrees: float = 45.0):
+    """Spot's rear half fixed, its head (z < -0.25) turned ``degrees`` about a vertical axis
+    through the neck: ``(fixed ids, moved ids, moved positions)``."""
+    v = np.asarray(vertices, dtype=np.float64)
+    fixed = np.flatnonzero(v[:, 2] > 0.3)
+    moved = np.flatnonzero(v[:, 2] < -0.25)
+    a = np.radians(degrees)
+    R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    pivot = np.array([0.0, 0.3, -0.05])
+    return fixed, moved, (v[moved] - pivot) @ R.T + pivot
+
+
+def deformed(binding, shape, app, args, out: Path) -> dict:
+    fixed, moved, pos = spot_head_edit(shape.vertices, args.bend)
+    res = arap_deform(shape.vertices, shape.faces, fixed, moved, pos, settings=ArapSettings(iterations=30))
+    v1 = res.vertices
+    cams = orbit_cameras(v1, 8, size=args.size, offset=0.5)
+    whole, covered, sp, gt = evaluate(binding, v1, app, cams)
+    _png(_grid(sp, gt), out / "spot_deformed.png")
+    # before / after from one camera, splats above and mesh below
+    cam = orbit_cameras(np.concatenate([shape.vertices, v1]), 8, size=args.size, offset=0.5)[2]
+    _, _, sp0, gt0 = evaluate(binding, shape.vertices, app, [cam])
+    _, _, sp1, gt1 = evaluate(binding, v1, app, [cam])
+    _png(_grid([sp0[0], sp1[0]], [gt0[0], gt1[0]], 2), out / "spot_bend_before_after.png")
+    edge = np.linalg.norm(shape.vertices[shape.faces] - shape.vertices[np.roll(shape.faces, 1, 1)], axis=2)
+    edge1 = np.linalg.norm(v1[shape.faces] - v1[np.roll(shape.faces, 1, 1)], axis=2)
+    row = {"edit": f"Spot head turned {args.bend:g} degrees about the neck (ARAP, {len(fixed)} fixed, "
+                   f"{len(moved)} moved vertices)",
+           "mean_edge_change_pct": round(100 * float(np.mean(np.abs(edge1 / edge - 1))), 2),
+           "psnr_db": round(float(np.mean(whole)), 2), "psnr_covered_db": round(float(np.mean(covered)), 2),
+           "psnr_min_view_db": round(float(np.min(whole)), 2), "image_size": args.size, "views": 8}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def speed(data: Path, args) -> dict:
+    torch.set_num_threads(args.speed_threads)
+    shape = load(data / MODELS["spot"])
+    b = initial_binding(shape.vertices, shape.faces, appearance_of(shape), 100_000, 3, seed=0)
+    p = params_to_torch(b)
+    with torch.no_grad():
+        means, cov = world_gaussians(p, torch.tensor(b.rest_vertices, dtype=torch.float32),
+                                     torch.tensor(b.faces, dtype=torch.long))
+    cam = orbit_cameras(shape.vertices, 8, size=512, offset=0.5, margin=0.9)[1]
+    ops = torch.sigmoid(p.opacity_logit)
+
+    def run(grad: bool):
+        m, c, o, sh = (t.clone().requires_grad_(grad) for t in (means, cov, ops, p.sh))
+        info: dict = {}
+        t0, c0 = time.perf_counter(), time.process_time()
+        with torch.set_grad_enabled(grad):
+            img, _ = rasterize(m, None, None, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3, covars=c, info=info)
+        t1, c1 = time.perf_counter(), time.process_time()
+        if grad:
+            img.sum().backward()
+        return (t1 - t0, time.perf_counter() - t1, info["n_fragments"], float((img.sum(-1) > 0).float().mean()),
+                c1 - c0, time.process_time() - c1)
+
+    run(False)  # warm-up
+    fwd = [run(False) for _ in range(3)]
+    both = [run(True) for _ in range(3)]
+    row = {"n_gaussians": 100_000, "image": "512x512", "threads": args.speed_threads,
+           "forward_s": round(float(np.median([r[0] for r in fwd])), 3),
+           "forward_with_grad_s": round(float(np.median([r[0] for r in both])), 3),
+           "backward_s": round(float(np.median([r[1] for r in both])), 3),
+           "forward_cpu_s": round(float(np.median([r[4] for r in fwd])), 3),
+           "backward_cpu_s": round(float(np.median([r[5] for r in both])), 3),
+           "fragments": fwd[0][2], "covered_fraction": round(fwd[0][3], 3), "load_avg": _load_avg()}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def write_md(results: dict, path: Path) -> None:
+    lines = ["# Mesh-bound Gaussian splats on CPU", ""]
+    if results.get("static"):
+        lines += ["| model | appearance | Gaussians | steps | image | held-out PSNR (dB) | covered pixels (dB) | "
+                  "worst view (dB) | fit CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in results["static"]:
+            lines.append(f"| {r['model']} | {r['appearance']} | {r['n_gaussians']} | {r['steps']} | "
+                         f"{r['image_size']}² | {r['psnr_db']} | {r['psnr_covered_db']} | {r['psnr_min_view_db']} | "
+                         f"{r['fit_cpu_s']} |")
+        lines.append("")
+    if results.get("deformed"):
+        r = results["deformed"]
+        lines += [f"Deformed: {r['edit']}, mean edge change {r['mean_edge_change_pct']} %: PSNR {r['psnr_db']} dB "
+                  f"(covered pixels {r['psnr_covered_db']} dB, worst view {r['psnr_min_view_db']} dB).", ""]
+    if results.get("speed"):
+        r = results["speed"]
+        lines += [f"Speed: {r['n_gaussians']} Gaussians at {r['image']}, {r['threads']} thread(s): forward "
+                  f"{r['forward_s']} s, forward with gradients {r['forward_with_grad_s']} s + backward "
+                  f"{r['backward_s']} s (CPU time: forward {r['forward_cpu_s']} s, backward {r['backward_cpu_s']} s; "
+                  f"{r['fragments']} fragments; load average {r['load_avg']}).", ""]
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path, help="the shared data folder (textured/spot, realworld/)")
+    ap.add_argument("--out", type=Path, default=Path("docs/bench/splat_cpu"))
+    ap.add_argument("--models", default="spot,cow,homer")
+    ap.add_argument("--only", choices=("static", "speed"), help="run one part only (static includes deformed)")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--views", type=int, default=32)
+    ap.add_argument("--gaussians", type=int, default=40000)
+    ap.add_argument("--max-gaussians", type=int, default=80000)
+    ap.add_argument("--bend", type=float, default=45.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--speed-threads", type=int, default=1)
+    ap.add_argument("--keep", metavar="DIR", help="also save the fitted splats there")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    if args.only in (None, "static"):
+        results["static"] = []
+        for name in args.models.split(","):
+            row, binding, shape, app = static(args.data, name, args, args.out)
+            results["static"].append(row)
+            if name == "spot":
+                results["deformed"] = deformed(binding, shape, app, args, args.out)
+            path.write_text(json.dumps(results, indent=2) + "\n")
+    if args.only in (None, "speed"):
+        results["speed"] = speed(args.data, args)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    write_md(results, args.out / "results.md")
+
+
+if __name__ == "__main__":
+    main()
