@@ -85,7 +85,7 @@ class BenchSet:
         return re.sub(r"\d+$", "", a) if self.name == "tosca" else self.name
 
 
-def seeded_order(pairs: list, seed: int) -> list:
+def _seeded_order(pairs: list, seed: int) -> list:
     out = list(pairs)
     random.Random(seed).shuffle(out)
     return out
@@ -125,6 +125,11 @@ def build_sets(args) -> list[BenchSet]:
     from shapecorr.eval import Dataset, read_pairs
 
     faust = args.data / "FAUST_r" / "vtx_5k"
+    bad = re.compile(args.exclude_shapes) if args.exclude_shapes else None
+
+    def seeded_order(pairs, seed):  # without the excluded shapes (before the limits: all methods get the same pairs)
+        return [p for p in _seeded_order(pairs, seed) if bad is None or not (bad.search(p[0]) or bad.search(p[1]))]
+
     out = []
     for name in args.sets:
         n = args.set_limits.get(name, args.limit)
@@ -506,6 +511,8 @@ def parse_args(argv):
     ap.add_argument("--limit", type=int, help="pairs per set (per class for tosca), after a seeded shuffle")
     ap.add_argument("--set-limit", action="append", default=[], metavar="SET=N", help="a limit for one set")
     ap.add_argument("--tosca-classes", nargs="+", help="only these TOSCA_r classes (e.g. cat dog)")
+    ap.add_argument("--exclude-shapes", metavar="REGEX",
+                    help="leave out every pair with a shape whose name matches (e.g. the shapes a model was trained on)")
     ap.add_argument("--cache", default="default",
                     help="shapecorr cache folder for eigenbases and evaluation geodesics (default: shapecorr's own)")
     ap.add_argument("--remeshed-points", type=int, default=300,

@@ -7,6 +7,13 @@ Reproduces the bundled model (shapecorr/learn/weights/faust_r_wks.pt):
         --out shapecorr/learn/weights/faust_r_wks.pt
 
 Shapes tr_reg_000..069 train, 070..079 validate; the test split (080..099) is never seen.
+
+More data (the recipe of the retrained faust_r_wks, see shapecorr/learn/weights/README.md):
+``--remeshed N`` adds N copies of every training shape in another pose, proportions, meshing
+and resolution with their ground truth carried over (``--val-remeshed`` the same for the
+validation shapes); ``--tosca DIR`` adds the TOSCA_r shapes with an even index of every class
+but those of ``--tosca-holdout`` (shapes with an odd index and the held-out classes stay
+unseen, for the benchmark), pairs drawn within a class.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -24,8 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shapecorr.core import ShapeWarning  # noqa: E402
 from shapecorr.learn import FeatureModel, FeatureNetConfig  # noqa: E402
+from shapecorr.learn.augment import AugmentSettings  # noqa: E402
 from shapecorr.learn.convert import convert  # noqa: E402
 from shapecorr.learn.train import TrainSettings, load_training_shapes, train_features  # noqa: E402
+
+
+def tosca_names(folder: Path, holdout) -> list[str]:
+    """The TOSCA_r shapes trained on: those with an even index, of every class not held out."""
+    out = []
+    for p in sorted(folder.glob("*.off")):
+        m = re.fullmatch(r"([a-z]+)(\d+)", p.stem)
+        if m and m.group(1) not in holdout and int(m.group(2)) % 2 == 0:
+            out.append(p.stem)
+    return out
 
 
 def main(argv=None):
@@ -45,6 +64,21 @@ def main(argv=None):
                     help="randomly stretched copies per training shape (other body proportions)")
     ap.add_argument("--point-clouds", action="store_true",
                     help="also train (and validate) on every shape as a point cloud of its vertices")
+    ap.add_argument("--time-lr", type=float, default=None,
+                    help="learning rate of the (log) diffusion times (default: --lr)")
+    ap.add_argument("--restart-times", type=float, nargs=2, default=TrainSettings.restart_times, metavar=("LO", "HI"),
+                    help="times given to an --init model whose times are all 0 (default: %(default)s)")
+    ap.add_argument("--points", type=int, default=TrainSettings.n_points, help="ground-truth points per pair")
+    ap.add_argument("--remeshed", type=int, default=0, metavar="N",
+                    help="copies of every training shape remeshed/decimated, bent and stretched, with ground truth")
+    ap.add_argument("--val-remeshed", type=int, default=0, metavar="N", help="the same for the validation shapes")
+    ap.add_argument("--resolution", type=int, nargs=2, default=(2000, 8000), metavar=("LO", "HI"),
+                    help="vertex counts of the remeshed copies (default: %(default)s)")
+    ap.add_argument("--tosca", type=Path, metavar="DIR",
+                    help="also TOSCA_r (e.g. ../shared/data/TOSCA_r/TOSCA_Isometric/vtx_5k): even-index shapes")
+    ap.add_argument("--tosca-holdout", nargs="*", default=["horse"], metavar="CLASS",
+                    help="TOSCA_r classes never read (default: horse)")
+    ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--init", metavar="MODEL", help="start from this model (bundled name or .pt path): fine-tuning")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     a = ap.parse_args(argv)
@@ -62,14 +96,24 @@ def main(argv=None):
 
     init = FeatureModel.load(a.init) if a.init else None
     config = init.config if init else FeatureNetConfig(width=a.width, n_blocks=a.blocks)
-    ts = TrainSettings(steps=a.steps, lr=a.lr, tau=a.tau, seed=a.seed, config=config)
+    ts = TrainSettings(steps=a.steps, lr=a.lr, tau=a.tau, seed=a.seed, config=config, time_lr=a.time_lr,
+                       n_points=a.points, restart_times=tuple(a.restart_times))
+    remesh = AugmentSettings(resolution=tuple(a.resolution))
     train = load_training_shapes(a.dataset, names(a.train), config, augment=a.augment, seed=a.seed,
-                                 point_clouds=a.point_clouds)
-    val = load_training_shapes(a.dataset, names(a.val), config, point_clouds=a.point_clouds) if a.val else None
-    model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"), init=init)
+                                 point_clouds=a.point_clouds, remeshed=a.remeshed, remesh_settings=remesh)
+    if a.tosca:
+        train += load_training_shapes(a.tosca, tosca_names(a.tosca, a.tosca_holdout), config, seed=a.seed + 1,
+                                      remeshed=a.remeshed, remesh_settings=remesh,
+                                      group=lambda n: "tosca_" + re.sub(r"\d+$", "", n))
+    val = load_training_shapes(a.dataset, names(a.val), config, point_clouds=a.point_clouds, seed=a.seed + 2,
+                               remeshed=a.val_remeshed, remesh_settings=remesh) if a.val else None
+    model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"), init=init,
+                           val_every=a.val_every)
     if init:
         model.meta["init"] = a.init
-    model.meta["dataset"] = str(Path(a.dataset).name)
+    model.meta["dataset"] = str(Path(a.dataset).name) + (f" + {a.tosca.parent.name}/{a.tosca.name}" if a.tosca else "")
+    if a.remeshed or a.val_remeshed:
+        model.meta["remesh_settings"] = remesh.__dict__ | {"resolution": list(remesh.resolution)}
     model.meta["command"] = "python scripts/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(a.out)
     if out.exists():

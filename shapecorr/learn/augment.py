@@ -132,16 +132,41 @@ def random_variant(shape: Shape, rng: np.random.Generator, settings: AugmentSett
     one of: decimation, isotropic remeshing, anisotropic remeshing (remeshing when pymeshlab is
     installed and ``settings.remesh``), to a random resolution. Decimation cannot add vertices:
     above the shape's own count it is remeshed instead (or kept when remeshing is off)."""
+    return _random_mesh(_random_pose(shape, rng, settings), shape.n_vertices, rng, settings)
+
+
+def variant_with_map(shape: Shape, rng: np.random.Generator,
+                     settings: AugmentSettings = AugmentSettings()) -> tuple[Shape, np.ndarray]:
+    """:func:`random_variant` (the same draws from ``rng``) and its vertex map from ``shape``:
+    ``vertex_map[i]`` is the vertex of the copy nearest to vertex ``i`` of ``shape`` in the
+    copy's pose. The pose and proportions keep the vertex order, so the map is the one the
+    remeshing or decimation defines; its error is that of a nearest vertex on the new mesh (at
+    most about one of its edge lengths, as for FAUST_r's own ground truth). With it, a ground
+    truth ``gt`` of ``shape`` (template point -> vertex) becomes ``vertex_map[gt]`` on the copy:
+    supervised training on other meshings and resolutions of the same surface."""
+    from scipy.spatial import cKDTree
+
+    posed = _random_pose(shape, rng, settings)
+    out = _random_mesh(posed, shape.n_vertices, rng, settings)
+    _, vertex_map = cKDTree(out.vertices).query(posed.vertices)
+    return out, np.asarray(vertex_map, dtype=np.int64)
+
+
+def _random_pose(shape: Shape, rng: np.random.Generator, settings: AugmentSettings) -> Shape:
     out = shape
     if settings.bend:
         out = bent(out, rng, rng.uniform(0.3, 1.0) * settings.bend)
     if settings.stretch:
         out = stretched(out, rng, settings.stretch)
+    return out
+
+
+def _random_mesh(out: Shape, n_source: int, rng: np.random.Generator, settings: AugmentSettings) -> Shape:
     lo, hi = settings.resolution
     n = round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
     can_remesh = settings.remesh and have_pymeshlab()
     kind = rng.choice(["decimate", "iso", "aniso"]) if can_remesh else "decimate"
-    if kind == "decimate" and n >= shape.n_vertices:
+    if kind == "decimate" and n >= n_source:
         kind = "iso" if can_remesh else "keep"
     name = out.name
     if kind == "decimate":

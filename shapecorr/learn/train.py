@@ -1,8 +1,9 @@
 """Supervised training of :class:`FeatureNet` on shapes with ground-truth correspondences.
 
-Data: a folder laid out like FAUST_r (``NAME.off`` + ``corres/NAME.vts``, line i = the 1-based
-vertex of NAME matching template point i). Loss: for a random pair (a, b) and a random subset
-of template points, a softmax over all vertices of b of the feature similarity to each point
+Data: folders laid out like FAUST_r (``NAME.off`` + ``corres/NAME.vts``, line i = the 1-based
+vertex of NAME matching template point i). Shapes of one *group* share a template (FAUST_r: all
+humans; TOSCA_r: one class); training pairs are drawn within a group. Loss: for a random pair
+(a, b) of one group and a random subset of template points, a softmax over all vertices of b of the feature similarity to each point
 of a must pick the ground-truth vertex (cross-entropy, temperature ``tau``), in both
 directions. The features are then used by the matching pipeline to initialise the functional
 map (nearest neighbours in feature space), which ZoomOut refines.
@@ -32,6 +33,11 @@ class TrainSettings:
     tau: float = 0.07
     n_points: int = 1024
     seed: int = 0
+    #: learning rate of the (log) diffusion times; None: ``lr``
+    time_lr: float | None = None
+    #: the range of times given to a starting model (``init``) whose times are all 0: small
+    #: times change its features least (a new network spreads them from T_MIN to T_MAX)
+    restart_times: tuple[float, float] = (1e-4, 1e-3)
     config: FeatureNetConfig = field(default_factory=FeatureNetConfig)
 
 
@@ -41,6 +47,7 @@ class TrainShape:
     ops: SurfaceOperators  # NumPy (validation runs the NumPy forward pass, as the matcher does)
     gt: np.ndarray  # 0-based vertex per template point
     vertices: np.ndarray  # normalized coordinates (for the validation distance)
+    group: str = ""  # shapes of one group share a template: pairs are drawn within a group
     torch_ops: TorchOperators = field(init=False, repr=False)  # the same, for training (converted once)
 
     def __post_init__(self):
@@ -59,11 +66,17 @@ def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Sh
 
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
                          progress=True, augment: int = 0, seed: int = 0,
-                         point_clouds: bool = False) -> list[TrainShape]:
+                         point_clouds: bool = False, remeshed: int = 0, remesh_settings=None,
+                         group: str | None = None) -> list[TrainShape]:
     """Prepare shapes (normalization, eigenbasis of ``config``'s size and outward normals
     exactly as the matcher does for the learned features; cached).
 
     ``augment``: that many randomly :func:`stretched` copies of every shape are added.
+    ``remeshed``: that many copies of every shape in another pose, proportions, meshing and
+    resolution (:func:`shapecorr.learn.augment.variant_with_map` with ``remesh_settings``, an
+    ``AugmentSettings``), their ground truth carried over by the copy's vertex map.
+    ``group``: the template group of these shapes (default: the folder's name); a callable
+    ``name -> group`` gives one per shape (TOSCA_r: the class).
     ``point_clouds``: every mesh is also added as a point cloud of its vertices (point-cloud
     Laplacian, estimated outward normals, nearest-neighbour gradients, as the matcher builds
     them), so that the model learns features that agree across both representations.
@@ -73,6 +86,7 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
     folder = Path(folder)
     k = max(config.k_input, config.k_diffusion)
     rng = np.random.default_rng(seed)
+    group_of = group if callable(group) else (lambda _name: group or folder.name)
     out = []
     for name in tqdm(names, desc="preparing shapes", disable=not progress):
         path = next((folder / f"{name}{ext}" for ext in (".off", ".obj", ".ply") if (folder / f"{name}{ext}").exists()),
@@ -84,14 +98,22 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
             raise FileNotFoundError(f"{vts}: ground truth missing (training needs corres/NAME.vts).")
         shape = load(path)
         gt = read_vts(vts, shape.n_vertices)
-        variants = [(name, shape)] + [(f"{name}~{i + 1}", stretched(shape, rng)) for i in range(augment)]
+        variants = [(name, shape, gt)] + [(f"{name}~{i + 1}", stretched(shape, rng), gt) for i in range(augment)]
+        variants += [_remeshed_variant(name, i, shape, gt, rng, remesh_settings) for i in range(remeshed)]
         if point_clouds:
-            variants += [(f"{n}~pc", Shape(sh.vertices, None, name=f"{sh.name}_pc")) for n, sh in variants]
-        for vname, sh in variants:
+            variants += [(f"{n}~pc", Shape(sh.vertices, None, name=f"{sh.name}_pc"), g) for n, sh, g in variants]
+        for vname, sh, g in variants:
             P = prepare_shape(sh, min(k, sh.n_vertices - 2), point_cloud_normals=True)
             ops = surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, config)
-            out.append(TrainShape(vname, ops, gt, P.shape.vertices))
+            out.append(TrainShape(vname, ops, g, P.shape.vertices, group_of(name)))
     return out
+
+
+def _remeshed_variant(name: str, i: int, shape: Shape, gt: np.ndarray, rng: np.random.Generator, settings):
+    from .augment import AugmentSettings, variant_with_map
+
+    copy, vertex_map = variant_with_map(shape, rng, settings or AugmentSettings())
+    return f"{name}~r{i + 1}", copy, vertex_map[gt]
 
 
 def correspondence_loss(fa: torch.Tensor, fb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor,
@@ -127,32 +149,41 @@ def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs:
 def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list[TrainShape] | None = None,
                    val_every: int = 500, progress=True, checkpoint: str | Path | None = None,
                    init: FeatureModel | None = None) -> FeatureModel:
-    """Train a :class:`FeatureNet`; with ``val_shapes``, measure :func:`feature_match_distance`
-    on 10 fixed validation pairs every ``val_every`` steps (and save the model to
-    ``checkpoint`` then, if given, so a long run that is interrupted is not lost).
-    ``init``: start from this model's weights (fine-tuning; its configuration is used)."""
+    """Train a :class:`FeatureNet` on random pairs of one group; with ``val_shapes``, measure
+    :func:`feature_match_distance` on 10 fixed validation pairs every ``val_every`` steps (and
+    save the model to ``checkpoint`` then, if given, so a long run that is interrupted is not
+    lost); where ``val_shapes`` has remeshed copies (names with ``~r``), also on 10 pairs of an
+    original and another shape's copy (``val_distance_remeshed``).
+    ``init``: start from this model's weights (fine-tuning; its configuration is used). A model
+    whose diffusion times are all 0 (the first bundled ones, which could not learn them) starts
+    with times spread over ``ts.restart_times`` instead (``meta["times_restarted"]``)."""
     from tqdm import tqdm
 
     torch.manual_seed(ts.seed)
     rng = np.random.default_rng(ts.seed)
+    restarted = False
     if init is not None:
         net = FeatureNet.from_weights(init.config, init.net.state_dict())
+        if all(float(b.diffusion.time.detach().max()) <= 1e-20 for b in net.blocks):
+            for b in net.blocks:
+                b.diffusion.reset_times(*ts.restart_times)
+            restarted = True
     else:
         net = FeatureNet(ts.config)
-    opt = torch.optim.Adam(net.parameters(), lr=ts.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ts.steps, eta_min=ts.lr * 0.02)
-    n_template = min(len(s.gt) for s in shapes)
+    opt = torch.optim.Adam(_param_groups(net, ts), lr=ts.lr)
+    floor = 0.02  # the cosine decay ends at 2 % of the learning rate
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * min(k, ts.steps) / ts.steps)))
+    draw = _pair_sampler(shapes)
     history = []
-    val_pairs = None
-    if val_shapes:
-        vr = np.random.default_rng(1)
-        val_pairs = [tuple(vr.choice(len(val_shapes), 2, replace=False)) for _ in range(10)]
+    val_pairs, val_remeshed = _validation_pairs(val_shapes or [])
     t0 = time.time()
     bar = tqdm(range(ts.steps), desc="training", disable=not progress)
     running = None
     for step in bar:
         net.train()
-        i, j = rng.choice(len(shapes), 2, replace=False)
+        i, j = draw(rng)
+        n_template = min(len(shapes[i].gt), len(shapes[j].gt))
         idx = rng.choice(n_template, min(ts.n_points, n_template), replace=False)
         loss = _pair_loss(net, shapes[i], shapes[j], idx, ts.tau)
         opt.zero_grad()
@@ -162,14 +193,75 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
         bar.set_postfix(loss=f"{running:.3f}")
         if val_pairs and ((step + 1) % val_every == 0 or step + 1 == ts.steps):
-            d = feature_match_distance(FeatureModel(net), val_shapes, val_pairs)
+            model = FeatureModel(net)
+            row = {"step": step + 1, "loss": running, "val_distance": feature_match_distance(model, val_shapes,
+                                                                                             val_pairs)}
+            if val_remeshed:
+                row["val_distance_remeshed"] = feature_match_distance(model, val_shapes, val_remeshed)
             net.train()
-            history.append({"step": step + 1, "loss": running, "val_distance": d, "seconds": time.time() - t0})
-            bar.write(f"step {step + 1}: loss {running:.3f}, validation distance x100 {d:.3f}")
+            row["seconds"] = time.time() - t0
+            history.append(row)
+            bar.write(f"step {step + 1}: loss {running:.3f}, validation distance x100 {row['val_distance']:.3f}"
+                      + (f", remeshed {row['val_distance_remeshed']:.3f}" if val_remeshed else ""))
             if checkpoint:
                 FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
     meta = {"train_settings": {k: v for k, v in ts.__dict__.items() if k != "config"},
             "init": None if init is None else init.meta.get("name", "a given model"),
+            "times_restarted": restarted,
             "train_shapes": [s.name for s in shapes], "val_shapes": [s.name for s in val_shapes or []],
+            "groups": sorted({s.group for s in shapes}),
             "history": history, "seconds": round(time.time() - t0, 1), "torch": str(torch.__version__)}
     return FeatureModel(net.eval(), meta)
+
+
+def _param_groups(net: FeatureNet, ts: TrainSettings) -> list[dict]:
+    """One Adam group, or two when the (log) diffusion times have their own learning rate."""
+    if ts.time_lr is None:
+        return [{"params": list(net.parameters())}]
+    times = [p for n, p in net.named_parameters() if n.endswith("diffusion.log_time")]
+    rest = [p for n, p in net.named_parameters() if not n.endswith("diffusion.log_time")]
+    return [{"params": rest}, {"params": times, "lr": ts.time_lr}]
+
+
+def _pair_sampler(shapes: list[TrainShape]):
+    """``draw(rng) -> (i, j)``: two different shapes of one group (any two when all shapes share
+    one group; otherwise a shape of a group with two or more, then another of its group)."""
+    groups: dict[str, list[int]] = {}
+    for k, s in enumerate(shapes):
+        groups.setdefault(s.group, []).append(k)
+    if len(groups) == 1:
+        return lambda rng: tuple(rng.choice(len(shapes), 2, replace=False))
+    firsts = [k for members in groups.values() if len(members) > 1 for k in members]
+    if not firsts:
+        raise ValueError("training needs two shapes of one group (template); every group has one shape.")
+
+    def draw(rng):
+        i = firsts[rng.integers(len(firsts))]
+        others = [k for k in groups[shapes[i].group] if k != i]
+        return i, others[rng.integers(len(others))]
+
+    return draw
+
+
+def _validation_pairs(val_shapes: list[TrainShape]) -> tuple[list, list]:
+    """10 fixed pairs of original validation shapes (of one group, drawn as the first recipe
+    did), and 10 pairs (original, remeshed copy of another original of its group) when there
+    are copies (names ``NAME~rK``)."""
+    originals = [k for k, s in enumerate(val_shapes) if "~" not in s.name]
+    if len(originals) < 2:
+        return [], []
+    vr = np.random.default_rng(1)
+    pairs = []
+    while len(pairs) < 10:
+        i, j = vr.choice(len(originals), 2, replace=False)
+        if val_shapes[originals[i]].group == val_shapes[originals[j]].group:
+            pairs.append((originals[i], originals[j]))
+    copies = [k for k, s in enumerate(val_shapes) if "~r" in s.name]
+    remeshed = []
+    for _ in range(10 if copies else 0):
+        c = copies[vr.integers(len(copies))]
+        source = val_shapes[c].name.split("~")[0]
+        candidates = [k for k in originals if val_shapes[k].name != source and val_shapes[k].group == val_shapes[c].group]
+        if candidates:
+            remeshed.append((candidates[vr.integers(len(candidates))], c))
+    return pairs, remeshed

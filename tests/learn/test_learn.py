@@ -17,13 +17,13 @@ from helpers import (
     write_off,
 )
 
-from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import (
     DEFAULT_MODEL,
     FeatureModel,
     FeatureModelError,
     FeatureNet,
     FeatureNetConfig,
+    NumpyFeatureNet,
     gradient_operators,
     load_feature_model,
     surface_operators,
@@ -36,6 +36,7 @@ from shapecorr.learn.train import (
     load_training_shapes,
     train_features,
 )
+from shapecorr.pipeline import load_preset, prepare
 
 TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
 
@@ -99,6 +100,7 @@ def test_features_are_not_reflection_invariant(blob_ops):
     with torch.no_grad():  # stronger gradient terms than at initialisation, to see them clearly
         for b in net.blocks:
             b.gradients.im.weight.mul_(30.0)
+            b.diffusion.set_time(1e-4)  # little smoothing: long times shrink the gradients they multiply
     model = FeatureModel(net)  # a copy of the weights as they are now
     f, fm = model.features(ops["orig"]), model.features(ops["mirror"])
     assert np.abs(f - fm).max() > 0.05
@@ -134,17 +136,22 @@ def test_model_save_load_roundtrip_and_bad_files(tmp_path, blob_ops, suffix):
 
 @pytest.mark.parametrize("name", [DEFAULT_MODEL, "faust_r_wks_pc"])
 def test_bundled_model_never_saw_the_test_split_and_its_card_is_accurate(name):
-    """The training and validation shapes recorded in the file exclude FAUST_r 080-099, and the
-    validation history in the file is the one the model card (weights/README.md) states."""
+    """The training and validation shapes recorded in the file exclude FAUST_r 080-099 (FAUST_r
+    000-069 train, 070-079 validate) and, where TOSCA_r was used, the held-out class (horse) and
+    every odd-numbered shape (the benchmark's unseen TOSCA_r shapes); the validation history in
+    the file is the one the model card (weights/README.md) states."""
+    import re
+
     model = load_feature_model(name)
-    trained = {n.split("~")[0] for n in model.meta["train_shapes"]} | {n.split("~")[0] for n in model.meta["val_shapes"]}
-    assert {n for n in trained if n.startswith("tr_reg_")} == trained
-    index = lambda names: {int(n.split("~")[0][-3:]) for n in names}
-    assert index(model.meta["train_shapes"]) == set(range(70))
-    assert index(model.meta["val_shapes"]) == set(range(70, 80))
+    base = lambda names: {n.split("~")[0] for n in names}
+    train, val = base(model.meta["train_shapes"]), base(model.meta["val_shapes"])
+    faust = lambda names: {int(n[-3:]) for n in names if n.startswith("tr_reg_")}
+    assert faust(train) == set(range(70)) and faust(val) == set(range(70, 80)) and val == {
+        f"tr_reg_{i:03d}" for i in range(70, 80)}
+    tosca = [re.fullmatch(r"([a-z]+)(\d+)", n) for n in train if not n.startswith("tr_reg_")]
+    assert all(m and m.group(1) != "horse" and int(m.group(2)) % 2 == 0 for m in tosca)
     card = " ".join((WEIGHTS_DIR / "README.md").read_text().split())  # runs of spaces as one
-    steps = {"faust_r_wks": [500, 1000, 1500, 2000], "faust_r_wks_pc": [500, 1000]}[name]
-    assert [h["step"] for h in model.meta["history"]] == steps
+    assert model.meta["history"]
     for h in model.meta["history"]:
         assert f"| {h['step']} | {h['val_distance']:.2f} |" in card, h
 
@@ -169,7 +176,7 @@ def test_training_on_generated_shapes_learns_the_correspondence(tmp_path):
     pairs = [(0, 1), (2, 3), (1, 2)]
     torch.manual_seed(0)
     untrained = feature_match_distance(FeatureModel(FeatureNet(TINY)), shapes, pairs)
-    model = train_features(shapes, TrainSettings(steps=200, lr=5e-3, n_points=256, config=TINY), progress=False)
+    model = train_features(shapes, TrainSettings(steps=300, lr=5e-3, n_points=256, config=TINY), progress=False)
     trained = feature_match_distance(model, shapes, pairs)
     assert trained < 0.5 * untrained, (untrained, trained)
     assert model.meta["train_shapes"] == names
@@ -247,3 +254,80 @@ def test_training_on_point_clouds_and_fine_tuning(tmp_path):
     assert tuned.meta["init"] == "start"
     for k, w in start.net.state_dict().items():  # a vanishing learning rate keeps the starting weights
         np.testing.assert_allclose(tuned.net.state_dict()[k], w, atol=1e-6)
+
+
+def test_diffusion_times_start_spread_learn_and_read_old_files(blob_ops):
+    """A new network's times are spread log-uniformly from T_MIN to T_MAX; a training step moves
+    them (the first parametrisation, |t| from t = 0, had a zero gradient there: they never
+    moved); the weights keep the time itself, and a file's time 0 reads back as no diffusion
+    beyond the eigenbasis truncation, as the NumPy network computes it."""
+    from shapecorr.learn.diffusionnet import T_MAX, T_MIN, TorchOperators
+
+    torch.manual_seed(0)
+    net = FeatureNet(TINY)
+    t = net.blocks[0].diffusion.time.detach().numpy()
+    np.testing.assert_allclose(t, np.geomspace(T_MIN, T_MAX, TINY.width), rtol=1e-5)
+    weights = {k: v.numpy() for k, v in net.state_dict().items()}
+    np.testing.assert_allclose(weights["blocks.1.diffusion.time"], t, rtol=1e-6)  # the time, not its log
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    ops_np = blob_ops[0]["orig"]
+    ops = TorchOperators.from_numpy(ops_np)
+    net(ops).square().mean().backward()
+    opt.step()
+    assert all(float(b.diffusion.log_time.grad.abs().min()) > 0 for b in net.blocks)
+    moved = net.blocks[0].diffusion.time.detach().numpy()
+    assert np.all(moved > 0) and np.abs(np.log(moved / t)).max() > 1e-6
+    old = dict(weights, **{f"blocks.{i}.diffusion.time": np.zeros(TINY.width, np.float32) for i in range(2)})
+    loaded = FeatureNet.from_weights(TINY, old)
+    assert float(loaded.blocks[0].diffusion.time.detach().max()) <= 1e-20
+    with torch.no_grad():
+        theirs = loaded(ops).numpy()
+    ours = NumpyFeatureNet(TINY, old)(ops_np)
+    np.testing.assert_allclose(theirs, ours, atol=1e-4 * np.abs(ours).max())
+    spread = NumpyFeatureNet(TINY, weights)(ops_np)
+    assert np.abs(spread - ours).max() > 2e-3 * np.abs(ours).max()  # the times matter (measured: 5e-3)
+
+
+def test_remeshed_copies_carry_the_ground_truth_and_pairs_stay_in_a_group(tmp_path):
+    """variant_with_map: the same draws as random_variant, and each original vertex maps to the
+    nearest vertex of the copy (no farther than the copy's longest edge). Shapes of two groups
+    with templates of different lengths: every training pair is drawn within one group."""
+    from shapecorr.learn.augment import (
+        AugmentSettings,
+        random_variant,
+        variant_with_map,
+    )
+    from shapecorr.learn.train import _pair_sampler
+
+    s = bumpy(3)
+    settings = AugmentSettings(resolution=(300, 500), bend=0.0, stretch=0.0, remesh=False)  # decimation only
+    copy, vmap = variant_with_map(s, np.random.default_rng(3), settings)
+    assert copy.vertices.tolist() == random_variant(s, np.random.default_rng(3), settings).vertices.tolist()
+    assert 250 <= copy.n_vertices <= 550 and vmap.shape == (s.n_vertices,)
+    d = np.linalg.norm(copy.vertices[vmap] - s.vertices, axis=1)
+    e = copy.edges
+    assert d.max() <= np.linalg.norm(copy.vertices[e[:, 0]] - copy.vertices[e[:, 1]], axis=1).max()
+    # nearest: no copy vertex is closer to an original vertex than the mapped one
+    all_d = np.linalg.norm(s.vertices[:, None] - copy.vertices[None], axis=2)
+    np.testing.assert_allclose(d, all_d.min(1), atol=1e-12)
+
+    (tmp_path / "corres").mkdir()
+    names = []
+    for i, (shape, n_template) in enumerate([(bumpy(2), 120), (bumpy(2), 120), (icosphere(2), 80), (icosphere(2), 80)]):
+        name = f"{'ab'[i // 2]}{i}"
+        write_off(tmp_path / f"{name}.off", shape.vertices, shape.faces)
+        np.savetxt(tmp_path / "corres" / f"{name}.vts", np.arange(n_template) + 1, fmt="%d")
+        names.append(name)
+    shapes = load_training_shapes(tmp_path, names, TINY, progress=False, remeshed=1,
+                                  remesh_settings=AugmentSettings(resolution=(100, 140), remesh=False),
+                                  group=lambda n: n[0])
+    assert [x.name for x in shapes] == [n + suffix for n in names for suffix in ("", "~r1")]
+    assert {x.group for x in shapes} == {"a", "b"} and all(len(x.gt) == (120 if x.group == "a" else 80) for x in shapes)
+    draw = _pair_sampler(shapes)
+    rng = np.random.default_rng(0)
+    pairs = [draw(rng) for _ in range(200)]
+    assert all(i != j and shapes[i].group == shapes[j].group for i, j in pairs)
+    assert {shapes[i].group for i, _ in pairs} == {"a", "b"}
+    model = train_features(shapes, TrainSettings(steps=2, lr=1e-3, n_points=64, config=TINY, time_lr=1e-2),
+                           progress=False)
+    assert model.meta["groups"] == ["a", "b"]

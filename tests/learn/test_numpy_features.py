@@ -14,7 +14,6 @@ import pytest
 import torch
 from helpers import bumpy, ellipsoid, point_cloud
 
-from shapecorr.pipeline import load_preset, prepare
 from shapecorr.learn import (
     DEFAULT_MODEL,
     FeatureModel,
@@ -31,6 +30,7 @@ from shapecorr.learn import (
 from shapecorr.learn.convert import convert, sha256
 from shapecorr.learn.features import WEIGHTS_DIR
 from shapecorr.learn.network import unit_rows, weight_shapes
+from shapecorr.pipeline import load_preset, prepare
 
 TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
 SMALL = {"k_final": 30, "k_init": 15, "k_descriptor": 30}
@@ -57,20 +57,27 @@ def ops_of():
 
 def _random_net(config: FeatureNetConfig, seed: int) -> FeatureNet:
     """A network with weights large enough that every term matters (at initialisation the
-    diffusion times are 0 and the gradient terms small)."""
+    gradient terms are small)."""
     torch.manual_seed(seed)
     net = FeatureNet(config)
     with torch.no_grad():
         for b in net.blocks:
-            b.diffusion.time.uniform_(0.0, 0.05)
+            b.diffusion.set_time(torch.empty(config.width).uniform_(0.0, 0.05))
             b.gradients.re.weight.mul_(10.0)
             b.gradients.im.weight.mul_(10.0)
     return net
 
 
-def _torch_features64(net: FeatureNet, ops: SurfaceOperators) -> np.ndarray:
+def _torch_features64(net: FeatureNet, ops: SurfaceOperators, weights: dict | None = None) -> np.ndarray:
+    """The torch forward pass in float64 with exactly ``weights`` (default: the net's own). The
+    net learns log-times; a float32 log-time made float64 is the time up to float32 round-off,
+    so the times are set again in float64 from the weights' times."""
+    weights = weights if weights is not None else {k: v.numpy() for k, v in net.state_dict().items()}
+    net = net.double()
+    for i, b in enumerate(net.blocks):
+        b.diffusion.set_time(torch.from_numpy(np.asarray(weights[f"blocks.{i}.diffusion.time"], dtype=np.float64)))
     with torch.no_grad():
-        return net.double()(TorchOperators.from_numpy(ops, dtype=torch.float64)).numpy()
+        return net(TorchOperators.from_numpy(ops, dtype=torch.float64)).numpy()
 
 
 @pytest.mark.parametrize("name", ["mesh", "bent_mesh", "cloud", "bent_cloud"])
@@ -83,7 +90,7 @@ def test_numpy_forward_is_the_torch_forward_in_float64(ops_of, name):
     net = _random_net(config, seed=7)
     weights = {k: v.numpy() for k, v in net.state_dict().items()}
     ours = NumpyFeatureNet(config, weights)(ops, dtype=np.float64)
-    theirs = _torch_features64(net, ops)
+    theirs = _torch_features64(net, ops, weights)
     assert ours.shape == (ops.n_vertices, 16) and ours.dtype == np.float64
     scale = np.abs(theirs).max()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * scale)
@@ -106,7 +113,8 @@ def test_bundled_model_numpy_and_torch_backends_agree(ops_of, model_name, name):
     assert f_np.dtype == np.float32 and f_np.shape == (ops.n_vertices, 128)
     np.testing.assert_allclose(np.linalg.norm(f_np, axis=1), 1.0, atol=1e-6)
     exact = unit_rows(cpu.net(ops, dtype=np.float64))
-    np.testing.assert_allclose(exact, unit_rows(_torch_features64(torch_model.torch_net(), ops)), atol=1e-12)
+    np.testing.assert_allclose(exact, unit_rows(_torch_features64(torch_model.torch_net(), ops, cpu.net.state_dict())),
+                               atol=1e-12)
     # per vertex, |f - f_exact| / |f_exact| (= 1); measured on these shapes: NumPy <= 1.5e-6,
     # torch <= 2.6e-6, NumPy vs torch <= 2.5e-6
     assert np.linalg.norm(f_np - exact, axis=1).max() < 5e-6
