@@ -19,6 +19,24 @@ set (a seeded shuffle, then grouped by source so geodesics are reused).
 
     python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --baseline-only  # no prior needed
 
+Zero-shot and the prior as the regularizer (``--zeroshot``): the ``zeroshot`` preset (a random
+feature network trained on each pair, shapecorr.learn.prior.zeroshot) with the learned prior as
+its regularizers (``zs_prior``: the map layer's distilled mask and the score-distillation
+penalty) against the same with the axiomatic ones (``zs_axiomatic``: resolvent mask,
+orthogonality, Laplacian commutativity): same network, seed, steps, everything else, and no
+axiomatic fallback (``use_fallback=False``), so only the regularizer differs. On TOSCA_r animals
+also ``zs_prior_humans`` (the prior trained on humans only). ``fallback_axiomatic`` (the
+axiomatic candidates with the fallback's solve settings, cheap) gives the preset's own result,
+``preset`` in the report: the zero-shot map when the confidence trusts it, else the more trusted
+of the two, as the pipeline's fallback chooses. Sets as in scripts/bench_generalize.py
+(``faust``, ``tosca``, ``remeshed``, ``pc``), pairs in its seeded order, ``--zs-limit SET=N``
+(for ``tosca``: N pairs per class). Rows in OUT/zeroshot/rows_*.jsonl (resumable; runs on
+disjoint sets may share OUT), summary in OUT/zeroshot/results.md and results.json:
+
+    OMP_NUM_THREADS=1 nice -n 5 python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu \
+        --zeroshot --zs-sets faust,pc --zs-limit faust=8 --zs-limit pc=4
+    python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --zeroshot --report-only
+
 Resumable: pairs already in OUT/pairs.csv are not run again, and each pair's baseline (initial
 map, ground-truth map, ZoomOut's measures) is cached in OUT/cache (--cache: share it between runs
 with other priors). Writes OUT/pairs.csv,
@@ -270,6 +288,167 @@ def example_picture(path: Path, maps: dict, title: str) -> None:
     plt.close(fig)
 
 
+# --------------------------------------------------------------------------- zero-shot
+ZS_VARIANTS = {  # variant -> match overrides (preset "zeroshot" unless said)
+    "zs_prior": {"zeroshot_regularizer": "prior", "use_fallback": False},
+    "zs_axiomatic": {"zeroshot_regularizer": "axiomatic", "use_fallback": False},
+    "zs_prior_humans": {"zeroshot_regularizer": "prior", "zeroshot_prior": "prior_k30_humans", "use_fallback": False},
+    "fallback_axiomatic": {"preset": "axiomatic"},  # + the fallback's solve settings (see zs_overrides)
+}
+ANIMALS = ("cat", "centaur", "dog", "horse", "wolf")
+
+
+def zs_overrides(variant: str) -> tuple[str, dict]:
+    from shapecorr.config import load_preset
+
+    kw = dict(ZS_VARIANTS[variant])
+    preset = kw.pop("preset", "zeroshot")
+    if variant == "fallback_axiomatic":
+        kw.update(dict(load_preset("zeroshot").fallback.fallback_solve))
+    return preset, kw
+
+
+def zs_variants_for(bs, a: str, variants: list[str]) -> list[str]:
+    out = []
+    for v in variants:
+        if v == "zs_prior_humans" and not (bs.name == "tosca" and bs.klass(a) in ANIMALS):
+            continue
+        if v == "fallback_axiomatic" and bs.kind != "mesh":
+            continue  # the pipeline's fallback runs on two meshes only
+        out.append(v)
+    return out
+
+
+def zs_run(args) -> None:
+    import bench_generalize as bg
+
+    from shapecorr import match
+    from shapecorr.core import LowConfidenceWarning
+    from shapecorr.eval import PairEvaluator
+
+    out = Path(args.out) / "zeroshot"
+    out.mkdir(parents=True, exist_ok=True)
+    sets_args = argparse.Namespace(data=Path(args.data), exclude_shapes=None, sets=args.zs_sets.split(","),
+                                   set_limits=dict(args.zs_limit), limit=None, seed=0,
+                                   tosca_classes=args.zs_tosca_classes.split(",") if args.zs_tosca_classes else None,
+                                   remeshed=Path(args.remeshed), remeshed_points=300, work=out)
+    sets = bg.build_sets(sets_args)
+    rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}.jsonl"
+    variants = args.zs_variants.split(",")
+    done = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
+    total = sum(len(bs.pairs) for bs in sets)
+    i = 0
+    for bs in sets:
+        ev = PairEvaluator(bs.ds, points=bs.points, dense_max=bs.dense_max)
+        for a, b in bs.pairs:
+            i += 1
+            for v in zs_variants_for(bs, a, variants):
+                if (bs.name, a, b, v) in done:
+                    continue
+                preset, kw = zs_overrides(v)
+                kw["feature_threads"] = args.zs_threads
+                s1, s2 = bg.as_input(ev.shape(a), bs.kind), bg.as_input(ev.shape(b), bs.kind)
+                t0, c0 = time.perf_counter(), time.process_time()
+                last = [0.0]
+
+                def progress(stage, frac, t0=t0, last=last):
+                    now = time.perf_counter()
+                    if stage.startswith("zero-shot step") and now - last[0] > 20:
+                        last[0] = now
+                        log(f"    {stage} ({now - t0:.0f}s)")
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", LowConfidenceWarning)
+                    m = match(s1, s2, preset, progress=progress, **kw)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                r, _ = ev.evaluate(a, b, m.p2p_21, m.p2p_12)
+                row = {"set": bs.name, "class": bs.klass(a), "source": a, "target": b, "variant": v,
+                       "error": round(r["mean_error_x100"], 4), "flipped": bool(r.get("flipped") or False),
+                       "confidence": m.info["confidence"], "threshold": m.info["confidence_threshold"],
+                       "n_vertices": [int(ev.shape(a).n_vertices), int(ev.shape(b).n_vertices)],
+                       "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                       "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind}
+                with open(rows_path, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                log(f"[{i}/{total}] {bs.name} {a} -> {b} {v}: {row['error']:.2f}{' FLIP' if row['flipped'] else ''} "
+                    f"conf {row['confidence']:.2f} ({wall:.0f}s wall, {cpu:.0f}s cpu)")
+
+
+def zs_rows(out: Path) -> list[dict]:
+    rows = []
+    for path in sorted(out.glob("rows_*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def preset_choice(zs: dict, fb: dict | None) -> dict:
+    """The ``zeroshot`` preset's pick: the zero-shot map if trusted, else the more trusted of the two."""
+    if fb is None or zs["confidence"] >= zs["threshold"]:
+        return zs
+    return max((zs, fb), key=lambda r: r["confidence"])
+
+
+def zs_summary(rows: list[dict]) -> dict:
+    by = {(r["set"], r["source"], r["target"], r["variant"]): r for r in rows}
+    pairs = sorted({(r["set"], r["class"], r["source"], r["target"]) for r in rows})
+    groups: dict[tuple, list] = {}
+    for set_name, klass, a, b in pairs:
+        for g in ((set_name, "all"), (set_name, klass)) if set_name == "tosca" else ((set_name, "all"),):
+            groups.setdefault(g, []).append((a, b))
+        if set_name == "tosca" and klass in ANIMALS:
+            groups.setdefault((set_name, "animals"), []).append((a, b))
+    out = {}
+    for (set_name, group), prs in groups.items():
+        entry = {}
+        cols = {v: [by.get((set_name, a, b, v)) for a, b in prs] for v in ZS_VARIANTS}
+        zp = cols["zs_prior"]
+        cols["preset"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
+        for v, rs in cols.items():
+            rs = [r for r in rs if r is not None]
+            if rs:
+                entry[v] = {"pairs": len(rs), "mean": float(np.mean([r["error"] for r in rs])),
+                            "median": float(np.median([r["error"] for r in rs])),
+                            "flips": int(sum(r["flipped"] for r in rs)),
+                            "above5": int(sum(r["error"] > 5 for r in rs)),
+                            "wall_s": float(np.mean([r["wall_s"] for r in rs])),
+                            "cpu_s": float(np.mean([r["cpu_s"] for r in rs]))}
+        both = [(p, x) for p, x in zip(cols["zs_prior"], cols["zs_axiomatic"]) if p is not None and x is not None]
+        entry["prior_vs_axiomatic"] = {"pairs": len(both), "prior_better": sum(p["error"] < x["error"] - 0.05 for p, x in both),
+                                       "prior_worse": sum(p["error"] > x["error"] + 0.05 for p, x in both)}
+        hb = [(p, h) for p, h in zip(cols["zs_prior"], cols["zs_prior_humans"]) if p is not None and h is not None]
+        if hb:
+            entry["humans_vs_full_prior_pairs"] = len(hb)
+        out[f"{set_name}/{group}"] = entry
+    return out
+
+
+def zs_report(args) -> dict:
+    out = Path(args.out) / "zeroshot"
+    rows = zs_rows(out)
+    summary = zs_summary(rows)
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "preset")
+    lines = ["| set / group | " + " | ".join(cols) + " | prior better / worse than axiomatic | CPU s per pair (zs_prior) |",
+             "|---" * (len(cols) + 3) + "|"]
+    for key in sorted(summary):
+        e = summary[key]
+
+        def cell(v, e=e):
+            if v not in e:
+                return "–"
+            return f"{e[v]['mean']:.2f} ({e[v]['median']:.2f}), {e[v]['flips']} flip, {e[v]['above5']} >5 [{e[v]['pairs']}]"
+        pva = e["prior_vs_axiomatic"]
+        cpu = f"{e['zs_prior']['cpu_s']:.0f}" if "zs_prior" in e else "–"
+        lines.append(f"| {key} | " + " | ".join(cell(v) for v in cols) +
+                     f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']} | {cpu} |")
+    head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the zeroshot preset "
+            "(zero-shot map if trusted, else the more trusted of it and the axiomatic fallback)")
+    text = [head, "", *lines, ""]
+    (out / "results.md").write_text("\n".join(text))
+    log("\n".join(text))
+    return summary
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", help="folder holding FAUST_r/ and TOSCA_r/ (e.g. ../shared/data)")
@@ -286,11 +465,31 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", help="folder of the per-pair baseline cache (default: OUT/cache)")
     ap.add_argument("--baseline-only", action="store_true",
                     help="only compute and cache the baselines (initial map + ZoomOut), no prior needed")
+    ap.add_argument("--zeroshot", action="store_true", help="the zero-shot / regularizer comparison (docstring)")
+    ap.add_argument("--zs-sets", default="faust,tosca,remeshed,pc", help="sets of --zeroshot (default: %(default)s)")
+    ap.add_argument("--zs-limit", action="append", default=[], type=lambda t: (t.split("=")[0], int(t.split("=")[1])),
+                    help="SET=N pairs of a set (tosca: per class); repeatable")
+    ap.add_argument("--zs-threads", type=int, default=1,
+                    help="torch threads of the zero-shot network (default 1: on a loaded machine two threads wait "
+                         "on each other; on an idle one use 2)")
+    ap.add_argument("--zs-tosca-classes", help="comma-separated TOSCA_r classes of --zeroshot (default: all)")
+    ap.add_argument("--zs-variants", default=",".join(ZS_VARIANTS), help="default: %(default)s")
+    ap.add_argument("--remeshed", default=str(ROOT / "out" / "generalize" / "faust_r_remeshed"),
+                    help="the remeshed FAUST_r set (scripts/remesh_dataset.py; made if missing)")
+    ap.add_argument("--report-only", action="store_true", help="with --zeroshot: only write the report")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=ShapecorrWarning)
     import torch
 
     torch.set_num_threads(1)
+    if a.zeroshot:
+        unknown = sorted(set(a.zs_variants.split(",")) - set(ZS_VARIANTS))
+        if unknown:
+            ap.error(f"unknown --zs-variants {unknown}; use {', '.join(ZS_VARIANTS)}.")
+        if not a.report_only:
+            zs_run(a)
+        zs_report(a)
+        return 0
     from shapecorr.learn.prior import load_prior
 
     out = Path(a.out)

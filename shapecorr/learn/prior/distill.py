@@ -40,8 +40,8 @@ MASK_EPS = 1e-3
 #: the layer's relative regularization weight with the prior's mask (see the module docstring)
 PRIOR_LAM = 0.03
 #: maps sampled to estimate the second moments, and the sampler's steps
-MASK_SAMPLES = 48
-MASK_STEPS = 12
+MASK_SAMPLES = 24
+MASK_STEPS = 10
 #: noise levels of the penalty, relative to the prior's sigma_data: small ones, where the
 #: denoiser's correction is the score of the data near the map (large levels see only the mean)
 PENALTY_LEVELS = (0.1, 0.2, 0.35, 0.5)
