@@ -96,14 +96,16 @@ def fibonacci_directions(n: int, offset: float = 0.0) -> np.ndarray:
 def orbit_cameras(vertices: np.ndarray, n: int, *, size: int = 256, fov_degrees: float = 40.0,
                   offset: float = 0.0, margin: float = 1.1, up=(0.0, 1.0, 0.0)) -> list[Camera]:
     """``n`` cameras on a sphere around ``vertices`` looking at their bounding-box centre, far
-    enough that the whole object fits in a ``size x size`` image (``margin`` > 1 leaves a border).
-    ``offset`` turns the spiral: ``offset=0.5`` gives held-out views between the training ones."""
+    enough that the whole object fits in a ``size x size`` image (``margin`` > 1 leaves a border;
+    ``margin`` < 1 comes closer and sees the middle of the object larger, never closer than the
+    bounding sphere). ``offset`` turns the spiral: ``offset=0.5`` gives held-out views between the
+    training ones."""
     if n < 1 or size < 8:
         raise SettingsError(f"orbit_cameras: need n >= 1 and size >= 8, got n={n}, size={size}.")
     v = np.asarray(vertices, dtype=np.float64)
     lo, hi = v.min(0), v.max(0)
     centre, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) or 1.0
-    distance = margin * radius / np.sin(0.5 * np.radians(fov_degrees))
+    distance = max(margin * radius / np.sin(0.5 * np.radians(fov_degrees)), 1.2 * radius)
     K = intrinsics(size, size, fov_degrees)
     return [Camera(look_at(centre + distance * d, centre, up), K, size, size)
             for d in fibonacci_directions(n, offset)]

@@ -1,7 +1,9 @@
 """Fit mesh-bound Gaussians to a coloured mesh from pictures of it.
 
 1. Ground truth: the mesh (UV texture, or a solid pattern when it has none) drawn unlit from
-   ``n_views`` cameras on a sphere (:func:`~.camera.orbit_cameras`), anti-aliased.
+   ``n_views`` cameras on a sphere (:func:`~.camera.orbit_cameras`) framing the whole object and
+   ``close_views`` more at half the distance (details, and holes between splats, are seen larger),
+   anti-aliased.
 2. Initialisation on the surface: Gaussians spread over the triangles by area, each a flat disc
    in its triangle's plane, coloured by the texture at its point.
 3. Optimisation (Adam) of barycentrics, normal offsets, local rotations and scales, SH colour
@@ -52,6 +54,7 @@ class FitSettings:
     max_gaussians: int = 100000
     image_size: int = 256
     n_views: int = 48
+    close_views: int = 16  # more cameras at half the distance: details and no holes seen closer
     fov_degrees: float = 40.0
     sh_degree: int = 3
     sh_every: int = 300  # one more SH band every N steps
@@ -125,7 +128,8 @@ def initial_binding(vertices, faces, appearance, n: int, sh_degree: int, seed: i
     spacing = math.sqrt(area / len(face))
     sh = np.zeros((len(face), n_coeffs(sh_degree), 3), dtype=np.float32)
     sh[:, 0] = rgb_to_sh(appearance.colors(face, bary))
-    log_scale = np.tile(np.log([0.5 * spacing, 0.5 * spacing, 0.1 * spacing]), (len(face), 1))
+    # discs of 0.8 x the mean spacing: random centres leave no holes even seen close up
+    log_scale = np.tile(np.log([0.8 * spacing, 0.8 * spacing, 0.1 * spacing]), (len(face), 1))
     quat = np.tile([1.0, 0.0, 0.0, 0.0], (len(face), 1))
     return SplatBinding(v, f, face, bary.astype(np.float32), np.zeros(len(face), np.float32), quat.astype(np.float32),
                         log_scale.astype(np.float32), sh, np.full(len(face), 4.0, np.float32), sh_degree)
@@ -253,6 +257,8 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
     torch.manual_seed(s.seed)
     rng = torch.Generator().manual_seed(s.seed)
     cams = orbit_cameras(v, s.n_views, size=s.image_size, fov_degrees=s.fov_degrees)
+    if s.close_views:
+        cams += orbit_cameras(v, s.close_views, size=s.image_size, fov_degrees=s.fov_degrees, offset=0.25, margin=0.5)
     gts = [torch.as_tensor(g) for g in ground_truth(v, f, appearance, cams, s.background)]
     init = init or initial_binding(v, f, appearance, s.n_gaussians, s.sh_degree, s.seed)
     tr = _Trainer(init, s)
