@@ -469,6 +469,76 @@ def run_benchmark(args, triples) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- diagnosis
+def diagnose(args) -> int:
+    """Checks with ground-truth vertex maps only (no matcher, no registration), over all 180
+    triples of people 8 and 9, of where the error of the benchmark comes from:
+
+    - ``self``: A's change p -> q applied to A_p itself (through the identity) against A_q: the
+      transfer reproduces the deformed source (this is the error of reading A_q at A_p's
+      vertices by the ground-truth vertex map);
+    - ``transfer``, ``displacement``, ``unchanged`` as in the benchmark (ground-truth vertex maps);
+    - ``A_q``: A in pose q itself taken as the answer (another body, A's pose);
+    - ``gap_p``, ``gap_q``: :func:`pose_gap`.
+    """
+    from shapecorr.deform import transfer_deformation
+    from shapecorr.fmap.surface import SurfaceMap
+
+    data = Dataset(args.folder)
+    gaps, rows = {}, []
+    every = [(a, b, p, q) for a in (8, 9) for b in (8, 9) if a != b for p in range(10) for q in range(10) if p != q]
+    for k, (a, b, p, q) in enumerate(every):
+        ap, aq, bp, bq = name(a, p), name(a, q), name(b, p), name(b, q)
+        Ap, Aq, Bp, Bq = (data.shape(n) for n in (ap, aq, bp, bq))
+        D = Aq.vertices[data.gt_vertex_map(aq, ap)]
+        smap = SurfaceMap.from_vertex_map(data.gt_vertex_map(ap, bp), Ap.faces)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X = transfer_deformation(Ap, D, Bp, surface_map=smap)
+            own = transfer_deformation(Ap, D, Ap, surface_map=SurfaceMap.from_vertex_map(np.arange(Ap.n_vertices),
+                                                                                          Ap.faces))
+        gb, ga, truth = data.gt(bp), data.gt(ap), Bq.vertices[data.gt(bq)]
+        for x in (p, q):
+            if (a, b, x) not in gaps:
+                gaps[(a, b, x)] = pose_gap(data, a, b, x)
+        preds = {"transfer": X[gb], "displacement": (Bp.vertices + smap.points(D - Ap.vertices, Ap.faces))[gb],
+                 "unchanged": Bp.vertices[gb], "A_q": Aq.vertices[data.gt(aq)]}
+        row = {"A": a, "B": b, "p": p, "q": q, "self": aligned_error(own[ga], Aq.vertices[data.gt(aq)], Aq.area)[0]}
+        row.update({m: aligned_error(v, truth, Bq.area)[0] for m, v in preds.items()})
+        row.update(gap_p=gaps[(a, b, p)], gap_q=gaps[(a, b, q)])
+        rows.append({k2: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k2, v in row.items()})
+        if (k + 1) % 20 == 0:
+            log(f"[{k + 1}/{len(every)}] diagnosis")
+    keys = ("self", "transfer", "displacement", "unchanged", "A_q")
+    mean = {m: round(float(np.mean([r[m] for r in rows])), 3) for m in keys}
+    per_pose = {x: round(float(np.mean([g for (_, _, y), g in gaps.items() if y == x])), 3) for x in range(10)}
+    gap_summary = pose_gap_summary(rows)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "diagnosis.json").write_text(json.dumps({"mean": mean, "pose_gap_per_pose": per_pose,
+                                                    "pose_gaps": gap_summary, "rows": rows}, indent=1))
+    sm = gap_summary["small_gaps"]
+    lines = ["# Deformation transfer on FAUST_r: where the error comes from", "",
+             f"Ground-truth vertex maps (.vts, nearest annotated vertex), all {len(rows)} triples of people 8 and 9,",
+             "error x100 / sqrt(area) at the 5000 template points after a rigid alignment. Command:",
+             (f"`python scripts/bench_deformation_transfer.py ../shared/data/FAUST_r/vtx_5k --stage diagnose "
+             f"--out {os.path.relpath(out, ROOT)}`"), "",
+             "| A's change on A itself (vs A_q) | transfer (vs B_q) | displacement | B unchanged | A_q itself |",
+             "|---|---|---|---|---|",
+             "| " + " | ".join(f"{mean[m]:.2f}" for m in keys) + " |", "",
+             ("How differently person 8 and person 9 perform each pose (B re-posed by A's local rotations in that "
+             "pose, vs B; mean of both directions):"), "",
+             "| pose | " + " | ".join(str(x) for x in range(10)) + " |", "|---" * 11 + "|",
+             "| gap | " + " | ".join(f"{per_pose[x]:.2f}" for x in range(10)) + " |", "",
+             f"Correlation of the transfer error with sqrt(gap_p^2 + gap_q^2): {gap_summary['corr_transfer_vs_gaps']:.2f}.",
+             (f"Triples with both gaps <= {sm['max_gap']}: {sm['n']}; there transfer {sm.get('transfer', float('nan')):.2f}, "
+             f"displacement {sm.get('displacement', float('nan')):.2f}, unchanged {sm.get('unchanged', float('nan')):.2f}."),
+             ""]
+    (out / "diagnosis.md").write_text("\n".join(lines))
+    log("\n".join(lines))
+    return 0
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path, help="FAUST_r vtx_5k folder (tr_reg_XXX.off + corres/)")
@@ -476,7 +546,10 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "deftransfer_matches")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "deftransfer_cpu")
-    ap.add_argument("--stage", choices=("matches", "all"), default="all")
+    ap.add_argument("--stage", choices=("matches", "all", "diagnose"), default="all",
+                    help="matches: only fill the cache; diagnose: the ground-truth checks of diagnose() "
+                         "(every triple of people 8 and 9, no matcher, a few minutes), written to "
+                         "OUT/diagnosis.json and OUT/diagnosis.md")
     ap.add_argument("--rows", type=Path, help="summarize the rows a run wrote to out/deftransfer_rows.json "
                                               "(e.g. a run stopped early) instead of computing them")
     ap.add_argument("--pose-method", default="register", choices=("spectral", "vertex", "register"),
@@ -491,6 +564,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.stage == "diagnose":
+        return diagnose(args)
     triples = pick_triples(args.triples, args.seed)
     if not args.rows:
         stage_matches(args.folder, args.cache, triples)
