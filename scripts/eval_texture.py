@@ -74,6 +74,17 @@ def uv_error(uv: np.ndarray, uv_ref: np.ndarray, size: int, rows=None) -> dict:
     return {"median": float(np.median(e)), "mean": float(e.mean()), "p90": float(np.quantile(e, 0.9))}
 
 
+def registered_from_truth(source, target, gt_smap, settings=None):
+    """The registration started from the ground truth (its points pull the first deformation):
+    what is left is the registration's own error, not the map's (a diagnosis, not a method)."""
+    from shapecorr.deform.registration import register
+    from shapecorr.transfer.surface import project_on_surface
+
+    reg = register(source, target, gt_smap.nearest_vertex(source.faces), None,
+                   init_points=(gt_smap.face, gt_smap.bary), settings=settings)
+    return project_on_surface(target.vertices, reg.vertices, source.faces)[0]
+
+
 def evaluate_pair(name, source, target, gt_smap, match, *, gt_rows=None, view=None, picture=None,
                   methods=("spectral", "vertex")):
     from PIL import Image
@@ -87,7 +98,10 @@ def evaluate_pair(name, source, target, gt_smap, match, *, gt_rows=None, view=No
     smaps, t_method = {}, {}
     for method in methods:
         t0 = time.perf_counter()
-        smaps[method] = precise_map(match, source, target, method=method)
+        if method == "register-from-truth":
+            smaps[method] = registered_from_truth(source, target, gt_smap)
+        else:
+            smaps[method] = precise_map(match, source, target, method=method)
         t_method[method] = round(time.perf_counter() - t0, 2)
     t_precise = t_method.get("spectral", 0.0)
     results = {m: texture_from_surface_map(source, target, smaps[m]) for m in methods}
@@ -218,7 +232,10 @@ def main(argv=None) -> int:
     ap.add_argument("--faust-preset", default="fast")
     ap.add_argument("--out", default=str(ROOT / "out/eval_texture"))
     ap.add_argument("--picture", help="write the Spot comparison picture here (PNG)")
-    ap.add_argument("--methods", nargs="+", default=["spectral", "vertex"], choices=["spectral", "vertex", "register"])
+    ap.add_argument("--methods", nargs="+", default=["spectral", "vertex"],
+                    choices=["spectral", "vertex", "register", "register-from-truth"],
+                    help="register-from-truth: the registration started from the ground-truth points (a "
+                         "diagnosis: the registration's own error)")
     ap.add_argument("--bent", nargs="*", default=[], metavar="NAME",
                     help="bent + remeshed copies of these models ('spot': data/spot/spot.obj; others from --realworld)")
     ap.add_argument("--realworld", default=str(ROOT.parent / "shared/data/realworld"))
