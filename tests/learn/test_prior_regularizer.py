@@ -82,7 +82,7 @@ def blob():
 
 
 def test_layer_with_the_prior_mask_recovers_the_true_map_of_a_permuted_copy(blob, prior):
-    P, perm, sx, sy = blob
+    _, perm, sx, sy = blob
     f = torch.nn.functional.normalize(torch.from_numpy(np.random.default_rng(0).standard_normal((len(perm), 64))), dim=1)
     D = prior_entry_mask(prior)
     C = fmap_from_features(f, f[perm], sx, sy, lam=0.03, mask=D)
@@ -133,7 +133,7 @@ def test_zeroshot_recovers_a_bent_permuted_copy():
     inv[perm] = np.arange(len(perm))
     copy = Shape(bent[perm], inv[shape.faces], name="copy")
     stages = []
-    m = match(shape, copy, "zeroshot", zeroshot_steps=8, k_final=40, use_fallback=False, cache=False,
+    m = match(shape, copy, "zeroshot", zeroshot_steps=8, k_final=40, use_fallback=False, cache=False, feature_threads=1,
               progress=lambda stage, frac: stages.append(stage))
     assert m.info["init"] == "zeroshot" and m.info["feature_model"] is None
     assert any(s.startswith("zero-shot step 8/8") for s in stages)  # progress while it runs
