@@ -390,7 +390,14 @@ def preset_choice(zs: dict, fb: dict | None) -> dict:
 
 def zs_summary(rows: list[dict]) -> dict:
     by = {(r["set"], r["source"], r["target"], r["variant"]): r for r in rows}
-    pairs = sorted({(r["set"], r["class"], r["source"], r["target"]) for r in rows})
+    kinds = {(r["set"], r["source"], r["target"]): r.get("kind", "mesh") for r in rows}
+
+    def complete(set_name, klass, a, b):  # every variant that applies to the pair has run (pairs in flight are left out)
+        need = ["zs_prior", "zs_axiomatic"] + (["fallback_axiomatic"] if kinds[(set_name, a, b)] == "mesh" else [])
+        need += ["zs_prior_humans"] if set_name == "tosca" and klass in ANIMALS else []
+        return all((set_name, a, b, v) in by for v in need)
+
+    pairs = sorted(p for p in {(r["set"], r["class"], r["source"], r["target"]) for r in rows} if complete(*p))
     groups: dict[tuple, list] = {}
     for set_name, klass, a, b in pairs:
         for g in ((set_name, "all"), (set_name, klass)) if set_name == "tosca" else ((set_name, "all"),):
@@ -446,7 +453,36 @@ def zs_report(args) -> dict:
     text = [head, "", *lines, ""]
     (out / "results.md").write_text("\n".join(text))
     log("\n".join(text))
+    zs_scatter(out / "scatter.png", rows)
     return summary
+
+
+def zs_scatter(path: Path, rows: list[dict]) -> None:
+    """Per pair: zero-shot error with the axiomatic regularizers (x) against the prior (y)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {(r["set"], r["source"], r["target"], r["variant"]): r["error"] for r in rows}
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    for set_name, marker in (("faust", "o"), ("tosca", "^"), ("remeshed", "s"), ("pc", "D")):
+        keys = sorted({(s, a, b) for s, a, b, _ in by if s == set_name})
+        pts = [(by[(*k, "zs_axiomatic")], by[(*k, "zs_prior")]) for k in keys
+               if (*k, "zs_axiomatic") in by and (*k, "zs_prior") in by]
+        if pts:
+            ax.scatter(*zip(*pts), marker=marker, s=22, alpha=0.75, label=f"{set_name} ({len(pts)})")
+    lim = max([*by.values(), 1.0]) * 1.1
+    ax.plot([0.5, lim], [0.5, lim], "k--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("zero-shot, axiomatic regularizers (error x100)")
+    ax.set_ylabel("zero-shot, learned prior (error x100)")
+    ax.set_title("below the diagonal: the prior is better", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
