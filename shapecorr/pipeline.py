@@ -1,8 +1,10 @@
 """The one-call API: ``match(source, target, preset=...) -> Match``, as named steps.
 
 1. :func:`plan_pair`      sizes for this pair (basis sizes, final map size, ZoomOut samples)
-2. :func:`prepare_pair`   normalize both shapes, eigenbases, outward normals (cached)
-3. initial maps           :func:`learned_initial_map` (feature network, default),
+2. :func:`prepare_pair_work` normalize both shapes, eigenbases, outward normals (cached), and each
+                          shape's own work (:func:`shape_work`), both shapes at once where it pays
+3. initial maps           learned features (:func:`shape_features`, computed with each shape's
+                          preparation) matched by :func:`features_to_fmap` (default),
                           :func:`axiomatic_initial_map` (WKS, orientation-aware exact solve) or
                           :func:`zeroshot_initial_map` (a random network trained on the pair)
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
@@ -448,18 +450,6 @@ def feature_model_name(s: MatchSettings, shape1: Shape, shape2: Shape) -> str:
     return s.feature_model
 
 
-def learned_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
-                        queries: np.ndarray | None = None) -> np.ndarray:
-    """Initial ``fmap_12 (k, k)`` from learned features: each target vertex goes to the source
-    vertex with the nearest feature, and that vertex map is projected onto the first ``k``
-    eigenfunctions. With ``queries`` (well-spread target vertices) only those are matched and
-    the map is fitted on them by least squares, which keeps large shapes cheap."""
-    name = feature_model_name(s, P1.shape, P2.shape)
-    threads = s.feature_threads or usable_cores()
-    feats = [shape_features(P, name, device=device, threads=threads) for P in (P1, P2)]
-    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
-
-
 def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", threads: int | None = None) -> np.ndarray:
     """Unit-length learned features ``(n, d)`` of one prepared shape by the named model."""
     from .learn import load_feature_model, surface_operators
@@ -471,8 +461,8 @@ def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", thre
 
 def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
                         queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
-    """Initial ``fmap_12 (k, k)`` as :func:`learned_initial_map`, from features of the network
-    fine-tuned on this pair (``adapt_steps`` steps at ``adapt_lr``, seeded by ``seed``) with
+    """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
+    features of the network fine-tuned on this pair (``adapt_steps`` steps at ``adapt_lr``, seeded by ``seed``) with
     the self-supervised deep functional-map loss, which needs no ground truth
     (:func:`shapecorr.learn.adapt.adapt_features`). The bundled model itself is not changed."""
     from .learn import load_feature_model, surface_operators
@@ -492,8 +482,8 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
 
 def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
                          queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
-    """Initial ``fmap_12 (k, k)`` as :func:`learned_initial_map`, from features of a network
-    started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
+    """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
+    features of a network started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
     seeded by ``seed``), with the learned prior over functional maps (``zeroshot_prior``) or
     the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``); no trained feature
     model (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
@@ -525,7 +515,11 @@ def adaptation_steps_lr(s: MatchSettings) -> tuple[int, float]:
 
 def features_to_fmap(feats, P1: Prepared, P2: Prepared, k: int, *, device: str = "cpu",
                      queries: np.ndarray | None = None) -> np.ndarray:
-    """``fmap_12 (k, k)`` of the nearest-feature vertex map of per-vertex ``feats`` (source, target)."""
+    """``fmap_12 (k, k)`` of the nearest-feature vertex map of per-vertex ``feats`` (source, target):
+    each target vertex goes to the source vertex with the nearest feature, and that vertex map
+    is projected onto the first ``k`` eigenfunctions. With ``queries`` (well-spread target
+    vertices) only those are matched and the map is fitted on them by least squares, which
+    keeps large shapes cheap."""
     if queries is None:
         p2p_21 = knn_blocked(feats[1], feats[0], device=device)
         return p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k, k2=k)
