@@ -410,6 +410,8 @@ def zs_summary(rows: list[dict]) -> dict:
         cols = {v: [by.get((set_name, a, b, v)) for a, b in prs] for v in ZS_VARIANTS}
         zp = cols["zs_prior"]
         cols["preset"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
+        cols["more_trusted"] = [None if z is None else max((z, f or z), key=lambda r: r["confidence"])
+                                for z, f in zip(zp, cols["fallback_axiomatic"])]
         for v, rs in cols.items():
             rs = [r for r in rs if r is not None]
             if rs:
@@ -434,7 +436,7 @@ def zs_report(args) -> dict:
     rows = zs_rows(out)
     summary = zs_summary(rows)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "preset")
+    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "preset", "more_trusted")
     lines = ["| set / group | " + " | ".join(cols) + " | prior better / worse than axiomatic | CPU s per pair (zs_prior) |",
              "|---" * (len(cols) + 3) + "|"]
     for key in sorted(summary):
@@ -449,7 +451,8 @@ def zs_report(args) -> dict:
         lines.append(f"| {key} | " + " | ".join(cell(v) for v in cols) +
                      f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']} | {cpu} |")
     head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the zeroshot preset "
-            "(zero-shot map if trusted, else the more trusted of it and the axiomatic fallback)")
+            "(zero-shot map if trusted, else the more trusted of it and the axiomatic fallback); `more_trusted`: "
+            "the more trusted of the two on every pair (the fallback always run)")
     text = [head, "", *lines, ""]
     (out / "results.md").write_text("\n".join(text))
     log("\n".join(text))
