@@ -2,7 +2,8 @@
 
 1. Ground truth: the mesh (UV texture, or a solid pattern when it has none) drawn unlit from
    ``n_views`` cameras on a sphere (:func:`~.camera.orbit_cameras`) framing the whole object and
-   ``close_views`` more at half the distance (details, and holes between splats, are seen larger),
+   ``close_views`` more at ``close_margin`` of that distance (details and holes between splats are
+   seen larger),
    anti-aliased.
 2. Initialisation on the surface: Gaussians spread over the triangles by area, each a flat disc
    in its triangle's plane, coloured by the texture at its point.
@@ -54,7 +55,8 @@ class FitSettings:
     max_gaussians: int = 100000
     image_size: int = 256
     n_views: int = 48
-    close_views: int = 16  # more cameras at half the distance: details and no holes seen closer
+    close_views: int = 0  # more cameras closer (``close_margin``): details and holes are seen larger
+    close_margin: float = 0.7
     fov_degrees: float = 40.0
     sh_degree: int = 3
     sh_every: int = 300  # one more SH band every N steps
@@ -258,7 +260,8 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
     rng = torch.Generator().manual_seed(s.seed)
     cams = orbit_cameras(v, s.n_views, size=s.image_size, fov_degrees=s.fov_degrees)
     if s.close_views:
-        cams += orbit_cameras(v, s.close_views, size=s.image_size, fov_degrees=s.fov_degrees, offset=0.25, margin=0.5)
+        cams += orbit_cameras(v, s.close_views, size=s.image_size, fov_degrees=s.fov_degrees, offset=0.25,
+                              margin=s.close_margin)
     gts = [torch.as_tensor(g) for g in ground_truth(v, f, appearance, cams, s.background)]
     init = init or initial_binding(v, f, appearance, s.n_gaussians, s.sh_degree, s.seed)
     tr = _Trainer(init, s)
