@@ -404,7 +404,9 @@ def write_tables(out: Path, summary: dict, rows: list[dict], meta: dict) -> None
                      f"{g['sqrt_gap_p2_plus_gap_q2_mean']:.2f} | {g['corr_transfer_vs_gaps']:.2f} | {sm['n']} | "
                      + " | ".join(f"{sm[m]:.2f}" if m in sm else "-" for m in ("transfer", "displacement", "unchanged"))
                      + " |")
-    lines += ["", "`unchanged`: B in pose p itself (how far the poses are apart).",
+    lines += ["", ("Where the error comes from (ground-truth checks over all 180 triples, `--stage diagnose`): "
+                   "[diagnosis.md](diagnosis.md)."),
+              "", "`unchanged`: B in pose p itself (how far the poses are apart).",
               "Timings are CPU seconds measured while other jobs shared the machine.", ""]
     (out / "bench_results.md").write_text("\n".join(lines))
     keys = list(rows[0].keys())
