@@ -62,7 +62,8 @@ class FitSettings:
     sh_every: int = 300  # one more SH band every N steps
     ssim_weight: float = 0.2
     lr_bary: float = 0.02
-    lr_offset: float = 0.01  # in mean edge lengths per step
+    lr_offset: float = 0.002  # in mean edge lengths per step
+    max_offset: float = 0.1  # |normal offset| <= this many mean edge lengths: the mesh is the geometry
     lr_quat: float = 0.002
     lr_scale: float = 0.01
     lr_color: float = 0.005
@@ -85,6 +86,9 @@ class FitSettings:
             raise SettingsError(f"FitSettings: max_gaussians ({self.max_gaussians}) < n_gaussians ({self.n_gaussians}).")
         if not 0 <= self.sh_degree <= 3:
             raise SettingsError(f"FitSettings: sh_degree must be 0..3, got {self.sh_degree}.")
+        if self.max_offset < 0 or self.close_views < 0:
+            raise SettingsError(f"FitSettings: max_offset ({self.max_offset}) and close_views ({self.close_views}) "
+                                "must not be negative.")
         if not 0 <= self.ssim_weight <= 1 or not 0 <= self.densify_fraction <= 1:
             raise SettingsError("FitSettings: ssim_weight and densify_fraction must be in [0, 1].")
 
@@ -284,6 +288,8 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
         loss.backward()
         tr.accumulate(info["projected"])
         tr.opt.step()
+        with torch.no_grad():  # the Gaussians stay on the surface (without this they sink into it to
+            tr.tensors["offset"].clamp_(-s.max_offset, s.max_offset)  # thin out the silhouettes' blur)
         with torch.no_grad():
             p = psnr(img.detach().clamp(0, 1).numpy(), gt.numpy())
         history.append({"step": step, "loss": float(loss.detach()), "psnr": p, "n_gaussians": len(tr.face),
