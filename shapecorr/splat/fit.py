@@ -67,7 +67,7 @@ class FitSettings:
     sh_every: int = 300  # one more SH band every N steps
     ssim_weight: float = 0.2
     lr_bary: float = 0.02
-    lr_offset: float = 0.002  # in mean edge lengths per step
+    lr_offset: float = 0.01  # in mean edge lengths per step
     max_offset: float = 1.0  # |normal offset| <= this many mean edge lengths (see the module docstring)
     lr_quat: float = 0.002
     lr_scale: float = 0.01
