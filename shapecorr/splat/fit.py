@@ -18,7 +18,8 @@
 Known limitation: flat discs tangent to a curved surface stick out past its silhouette; the fit
 compensates by sinking the Gaussians into the surface (on Spot by ~0.4 mean edge lengths, 300
 steps), which is right from the training distance but shows seen from much closer. Clamping the
-offsets (``max_offset=0.1``) keeps them on the surface but cost ~9 dB on Spot's held-out views.
+offsets (``max_offset=0.1``, with ``lr_offset=0.002``) kept them on the surface but cost ~9 dB on
+Spot's held-out views.
 
 Deterministic given ``seed`` (on one thread). Progress with tqdm on stderr; checkpoints
 (binding files) every ``checkpoint_every`` steps when a folder is given.
