@@ -205,7 +205,8 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
                       + (f", remeshed {row['val_distance_remeshed']:.3f}" if val_remeshed else ""))
             if checkpoint:
                 FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
-    meta = {"train_settings": {k: v for k, v in ts.__dict__.items() if k != "config"},
+    meta = {"train_settings": {k: list(v) if isinstance(v, tuple) else v  # as JSON keeps them (.npz copies)
+                               for k, v in ts.__dict__.items() if k != "config"},
             "init": None if init is None else init.meta.get("name", "a given model"),
             "times_restarted": restarted,
             "train_shapes": [s.name for s in shapes], "val_shapes": [s.name for s in val_shapes or []],
