@@ -381,14 +381,19 @@ def zs_rows(out: Path) -> list[dict]:
     return rows
 
 
-def preset_choice(zs: dict, fb: dict | None) -> dict:
-    """The ``zeroshot`` preset's pick: the zero-shot map if trusted, else the more trusted of the two."""
-    if fb is None or zs["confidence"] >= zs["threshold"]:
+def preset_choice(zs: dict, fb: dict | None, below: float | None = None) -> dict:
+    """The ``zeroshot`` preset's pick: the zero-shot map if its confidence is not below
+    ``below`` (the preset's ``fallback_below``; None: the confidence's threshold), else the more
+    trusted of it and the axiomatic fallback's."""
+    if fb is None or zs["confidence"] >= (zs["threshold"] if below is None else below):
         return zs
     return max((zs, fb), key=lambda r: r["confidence"])
 
 
 def zs_summary(rows: list[dict]) -> dict:
+    from shapecorr.config import load_preset
+
+    below = load_preset("zeroshot").fallback.fallback_below
     by = {(r["set"], r["source"], r["target"], r["variant"]): r for r in rows}
     kinds = {(r["set"], r["source"], r["target"]): r.get("kind", "mesh") for r in rows}
 
@@ -409,9 +414,8 @@ def zs_summary(rows: list[dict]) -> dict:
         entry = {}
         cols = {v: [by.get((set_name, a, b, v)) for a, b in prs] for v in ZS_VARIANTS}
         zp = cols["zs_prior"]
-        cols["preset"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
-        cols["more_trusted"] = [None if z is None else max((z, f or z), key=lambda r: r["confidence"])
-                                for z, f in zip(zp, cols["fallback_axiomatic"])]
+        cols["preset"] = [None if z is None else preset_choice(z, f, below) for z, f in zip(zp, cols["fallback_axiomatic"])]
+        cols["untrusted_only"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
         for v, rs in cols.items():
             rs = [r for r in rs if r is not None]
             if rs:
@@ -436,7 +440,7 @@ def zs_report(args) -> dict:
     rows = zs_rows(out)
     summary = zs_summary(rows)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "preset", "more_trusted")
+    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "untrusted_only", "preset")
     lines = ["| set / group | " + " | ".join(cols) + " | prior better / worse than axiomatic | CPU s per pair (zs_prior) |",
              "|---" * (len(cols) + 3) + "|"]
     for key in sorted(summary):
@@ -450,9 +454,9 @@ def zs_report(args) -> dict:
         cpu = f"{e['zs_prior']['cpu_s']:.0f}" if "zs_prior" in e else "–"
         lines.append(f"| {key} | " + " | ".join(cell(v) for v in cols) +
                      f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']} | {cpu} |")
-    head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the zeroshot preset "
-            "(zero-shot map if trusted, else the more trusted of it and the axiomatic fallback); `more_trusted`: "
-            "the more trusted of the two on every pair (the fallback always run)")
+    head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the zeroshot preset (on two "
+            "meshes the axiomatic fallback runs unless the zero-shot map's confidence is 1, the more trusted map is "
+            "kept); `untrusted_only`: the fallback only below the confidence's threshold (as the default preset)")
     text = [head, "", *lines, ""]
     (out / "results.md").write_text("\n".join(text))
     log("\n".join(text))
