@@ -224,22 +224,25 @@ class PartialNet:
 
 #: the diffusion time given to trained channels whose time is exactly 0 (see wake_diffusion_times)
 WAKE_TIME = 1e-6
+#: times at or below this count as 0 (a zero time is read back as the floor 1e-30)
+ZERO_TIME = 1e-20
 
 
 def wake_diffusion_times(net: FeatureNet, first: int = 0) -> int:
-    """Give the diffusion times of blocks ``first..`` that are exactly 0 the value
-    :data:`WAKE_TIME`; returns how many. The network diffuses for ``|t|``, whose gradient torch
-    takes as 0 at ``t = 0``: a time that is exactly 0 (as in the supervised ``faust_r_wks``,
-    all 512 of them) can never be learned. 1e-6 scales an eigen-coefficient by ``exp(-1e-6
-    lambda)``, by less than 0.2 % up to the 100th eigenvalue of a unit-area surface (about
-    ``4 pi 100``), and lets training choose the time."""
+    """Give the diffusion times of blocks ``first..`` that are (practically) 0 the value
+    :data:`WAKE_TIME`; returns how many. Networks trained before the times were learned as
+    logarithms kept every time at exactly 0 (as the first ``faust_r_wks``, all 512 of them);
+    read back, such a time sits at the floor ``T_FLOOR`` (1e-30), where a step on its logarithm
+    moves it by nothing measurable. 1e-6 scales an eigen-coefficient by ``exp(-1e-6 lambda)``,
+    by less than 0.2 % up to the 100th eigenvalue of a unit-area surface (about ``4 pi 100``),
+    and lets training choose the time."""
     n = 0
-    with torch.no_grad():
-        for block in net.blocks[first:]:
-            t = block.diffusion.time
-            zero = t == 0
-            n += int(zero.sum())
-            t[zero] = WAKE_TIME
+    for block in net.blocks[first:]:
+        t = block.diffusion.time.detach()
+        zero = t <= ZERO_TIME
+        n += int(zero.sum())
+        if zero.any():
+            block.diffusion.set_time(torch.where(zero, torch.full_like(t, WAKE_TIME), t))
     return n
 
 

@@ -179,3 +179,20 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         np.testing.assert_allclose(resumed.net.state_dict()[k], v, rtol=0, atol=1e-6)
     with pytest.raises(SettingsError, match="written with other settings"):
         train_selfsup(pool, SelfSupSettings(steps=7), tmp_path / "b.pt", config=TINY, progress=False, resume=True)
+
+
+def test_wake_diffusion_times_moves_only_zero_times_to_the_wake_time():
+    """A network of the first kind (every time exactly 0, read back at the floor) gets the wake
+    time on the blocks asked for; times already learned are left as they are."""
+    from shapecorr.learn.diffusionnet import FeatureNet
+
+    net = FeatureNet(FeatureNetConfig(width=8, n_blocks=3))
+    learned = net.blocks[0].diffusion.time.detach().clone()
+    for block in net.blocks[1:]:
+        block.diffusion.set_time(torch.zeros(8))
+    net.blocks[2].diffusion.set_time(torch.tensor([0.0, 0.5] * 4))
+    assert st.wake_diffusion_times(net, first=1) == 8 + 4
+    torch.testing.assert_close(net.blocks[0].diffusion.time, learned)  # not asked for
+    torch.testing.assert_close(net.blocks[1].diffusion.time, torch.full((8,), st.WAKE_TIME))
+    torch.testing.assert_close(net.blocks[2].diffusion.time, torch.tensor([st.WAKE_TIME, 0.5] * 4))
+    assert st.wake_diffusion_times(net) == 0  # nothing left at 0
