@@ -119,7 +119,7 @@ def _tile_pairs(proj: Projected, width: int, height: int, tile: int):
 
 
 def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: torch.Tensor, ntx: int,
-               tile: int, width: int, height: int):
+               tile: int, width: int, height: int, prune: bool = False):
     """Step 2b (no gradient): the fragments with alpha >= 1/255, as (Gaussian, pixel) index pairs,
     grouped by pixel and in depth order within each pixel.
 
@@ -130,7 +130,7 @@ def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: 
     m2, con = proj.means2d.detach().float(), proj.conics.detach().float()
     limit = torch.log((opac.detach().float() * 255.0).clamp_min(1e-30))
     cols = [m2[:, 0].contiguous(), m2[:, 1].contiguous(), 0.5 * con[:, 0], con[:, 1].contiguous(), 0.5 * con[:, 2],
-            limit]
+            limit, opac.detach().float()]
     # blocks of whole tiles of about _PAIRS_PER_BLOCK pairs (a crowded tile makes a block alone)
     firsts = torch.nonzero(torch.diff(tiles, prepend=tiles[:1] - 1)).squeeze(1)
     block = torch.div(firsts, _PAIRS_PER_BLOCK, rounding_mode="floor")
@@ -141,12 +141,14 @@ def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: 
             continue
         t, g = tiles[s:e], gauss[s:e]
         tx, ty = t % ntx * tile, torch.div(t, ntx, rounding_mode="floor") * tile
-        col = [c.index_select(0, g)[:, None] for c in cols]  # per pair: x, y, a/2, b, c/2, limit
+        col = [c.index_select(0, g)[:, None] for c in cols]  # per pair: x, y, a/2, b, c/2, limit, opacity
         dx = (col[0] - tx[:, None]) - lx  # (pairs, tile^2): Gaussian centre minus pixel centre
         dy = (col[1] - ty[:, None]) - ly
         sigma = torch.addcmul(col[3] * dy, col[2], dx).mul_(dx)
         sigma.addcmul_(dy.mul_(dy), col[4])
         hit = sigma <= col[5]
+        if prune:
+            hit &= _not_surely_stopped(sigma, hit, col[6], t)
         # (tile pixel, pair) order: each pixel's fragments are contiguous and depth-ordered
         lp, pair = torch.nonzero(hit.T, as_tuple=True)
         px = tx.index_select(0, pair) + lp % tile
@@ -161,6 +163,24 @@ def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: 
     if not out_g:
         return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     return torch.cat(out_g), torch.cat(out_p)
+
+
+def _not_surely_stopped(sigma, hit, opac, t):
+    """Fragments not surely behind gsplat's early stop: their inclusive log-transmittance, summed
+    down each tile's pairs (float32), is not well below ln 1e-4. The exact stop is applied in
+    step 3; this only spares it (and its backward pass) the fragments hidden behind opaque
+    layers, at the cost of one exp per dense entry."""
+    log1m = torch.where(hit, torch.log1p(-torch.clamp_max(opac * torch.exp(-sigma), ALPHA_MAX)), 0.0)
+    cs = torch.cumsum(log1m, 0)
+    start = firsts_in(t)
+    cs -= (cs.index_select(0, start) - log1m.index_select(0, start)).repeat_interleave(
+        torch.diff(start, append=torch.tensor([len(t)])), 0)
+    return cs > _LOG_T_MIN - 0.5
+
+
+def firsts_in(t: torch.Tensor) -> torch.Tensor:
+    """Indices where a new value starts in the sorted ``t``."""
+    return torch.nonzero(torch.diff(t, prepend=t[:1] - 1)).squeeze(1)
 
 
 def _composite(proj: Projected, opac: torch.Tensor, colors: torch.Tensor, g: torch.Tensor, pix: torch.Tensor,
@@ -224,9 +244,12 @@ def rasterize(means: torch.Tensor, quats: torch.Tensor | None, scales: torch.Ten
     else:
         cam = -viewmat[:3, :3].T @ viewmat[:3, 3]
         rgb = eval_sh(sh_degree, colors, means - cam)
+    # with gradients, hidden fragments are dropped early (a slower forward, a much faster backward)
+    prune = torch.is_grad_enabled() and any(x is not None and x.requires_grad
+                                            for x in (means, quats, scales, covars, opacities, colors))
     with torch.no_grad():
         tiles, gauss, ntx, _ = _tile_pairs(proj, width, height, tile_size)
-        g, pix = _fragments(proj, opacities, tiles, gauss, ntx, tile_size, width, height)
+        g, pix = _fragments(proj, opacities, tiles, gauss, ntx, tile_size, width, height, prune)
     if info is not None:
         if proj.means2d.requires_grad:
             proj.means2d.retain_grad()

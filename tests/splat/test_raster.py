@@ -140,3 +140,20 @@ def test_gaussians_behind_the_camera_are_not_drawn():
     img, alpha = rasterize(_t([[0, 0, -5.0]]), _t([[1, 0, 0, 0]]), _t([[0.5] * 3]), _t([0.9]), _t([[1, 1, 1]]),
                            vm, K, 16, 16)
     assert float(alpha.abs().max()) == 0.0 and float(img.abs().max()) == 0.0
+
+
+def test_dropping_hidden_fragments_for_training_changes_nothing():
+    # with gradients, fragments surely behind the early stop are dropped before compositing
+    rng = np.random.default_rng(5)
+    n, W, H = 300, 40, 32
+    x = [_t(rng.normal(scale=0.3, size=(n, 3))), _t(rng.normal(size=(n, 4))), _t(rng.uniform(0.05, 0.2, (n, 3))),
+         _t(rng.uniform(0.9, 0.99, n)), _t(rng.uniform(size=(n, 3)))]
+    vm, K = look_at([0.0, 0.2, -3.0], [0, 0, 0]), intrinsics(W, H, 45.0)
+    plain, _ = rasterize(*x, vm, K, W, H)
+    info: dict = {}
+    trained, _ = rasterize(*(t.clone().requires_grad_(True) for t in x), vm, K, W, H, info=info)
+    np.testing.assert_allclose(trained.detach().numpy(), plain.numpy(), atol=1e-12)
+    full: dict = {}
+    with torch.no_grad():
+        rasterize(*x, vm, K, W, H, info=full)
+    assert info["n_fragments"] < 0.8 * full["n_fragments"]  # many were hidden behind opaque layers
