@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ..core import Shape
-from .raster import (
+from ..core.raster import (
     camera_basis,
-    front_side,
     lambert,
     rasterize_points,
     rasterize_triangles,
     sample_texture,
 )
+from ..spectral import orientation_sign
 
 DEFAULT_VIEW = (1.0, 0.45, -0.9)  # camera direction (from the object towards the camera)
 DEFAULT_UP = (0.0, 1.0, 0.0)
@@ -77,6 +77,24 @@ def _texture_image(shape: Shape) -> np.ndarray:
 
     with Image.open(shape.texture) as img:
         return np.asarray(img.convert("RGB"))
+
+
+def front_side(faces: np.ndarray, vertices: np.ndarray, n_components: int) -> int:
+    """The ``cull`` value of :func:`rasterize_triangles` that draws only what can be seen of a
+    closed surface: +1 (-1) when ``faces`` form one closed, consistently wound surface whose
+    faces are wound counter-clockwise seen from outside (inside); 0 (draw both sides) when
+    the surface is open, inconsistently wound or in several pieces."""
+    faces = np.asarray(faces, dtype=np.int64)
+    if n_components != 1 or len(faces) == 0:
+        return 0
+    n = int(faces.max()) + 1
+    head, tail = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
+    # closed and consistently wound: every directed edge once, and its reverse once, i.e. the
+    # sorted directed edges have no repeat and equal the sorted reversed ones
+    directed = np.sort(head * n + tail)
+    if (directed[1:] == directed[:-1]).any() or not np.array_equal(directed, np.sort(tail * n + head)):
+        return 0
+    return int(orientation_sign(np.asarray(vertices, dtype=np.float64), faces))
 
 
 class _Panel:

@@ -3,7 +3,7 @@ are fitted to and compared with.
 
 Unlit (the colour is the surface's own: splats carry appearance, not lighting), perspective-correct
 barycentrics, anti-aliased by supersampling. The triangles are resolved by the NumPy rasterizer
-of :mod:`shapecorr.render.raster` (imported when a picture is drawn).
+of :mod:`shapecorr.core.raster`.
 
 An *appearance* gives the colour at surface points named by ``(face, barycentric)`` on the rest
 mesh, so it follows any deformation of the mesh: :class:`TextureAppearance` samples a UV
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import TextureError
+from ..core.raster import rasterize_triangles, sample_texture
 from .camera import Camera
 
 
@@ -31,8 +32,6 @@ class TextureAppearance:
     image: np.ndarray
 
     def colors(self, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
-        from ..render.raster import sample_texture
-
         corners = (self.faces if self.face_uv is None else self.face_uv)[face]
         uv = np.einsum("ki,kij->kj", bary, self.uv[corners])
         return sample_texture(self.image, uv) / 255.0
@@ -86,8 +85,6 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, appearance, camera: Cam
                 background=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
     """Picture ``(h, w, 3)`` float in [0, 1] and coverage ``(h, w)`` of the mesh (``vertices`` may
     be a deformed pose of the rest mesh the appearance is defined on)."""
-    from ..render.raster import rasterize_triangles
-
     s = int(supersample)
     K = camera.K.copy()
     K[:2] *= s

@@ -2,7 +2,9 @@
 
 Pure array functions, no window, no GPU, no OpenGL: fast enough for pictures of shapes with
 tens of thousands of faces (a 5k-vertex pair at 960 x 520 in well under 0.1 s) and exactly the
-same on every machine.
+same on every machine. It lives in ``core`` because two layers draw with it: ``render`` (the
+pictures of shapes, maps and textures) and ``splat`` (the textured mesh's reference views that
+Gaussian splats are fitted to).
 
 Conventions: image coordinates in pixels, ``x`` to the right and ``y`` downwards, pixel
 ``(row, col)`` has its centre at ``(col + 0.5, row + 0.5)``; ``depth`` grows towards the
@@ -70,7 +72,7 @@ def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, si
     skipped. ``cull``: 0 draws both sides; +1 (-1) draws only triangles whose corners run
     clockwise (counter-clockwise) on the image, i.e. those facing the camera when the faces
     of a closed surface are wound counter-clockwise seen from outside (from inside): half the
-    work, the same picture (see :func:`front_side`)."""
+    work, the same picture (see :func:`shapecorr.render.offscreen.front_side`)."""
     h, w = size
     xy = np.asarray(xy, dtype=np.float64)
     depth = np.asarray(depth, dtype=np.float64)
@@ -140,26 +142,6 @@ def rasterize_triangles(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, si
     l1w = np.clip(l1[0, fid] + l1[1, fid] * cols + l1[2, fid] * rows, 0.0, 1.0)
     l2w = np.clip(l2[0, fid] + l2[1, fid] * cols + l2[2, fid] * rows, 0.0, 1.0 - l1w)
     return TriangleFragments(pix, keep[fid], np.stack([1.0 - l1w - l2w, l1w, l2w], axis=1))
-
-
-def front_side(faces: np.ndarray, vertices: np.ndarray, n_components: int) -> int:
-    """The ``cull`` value of :func:`rasterize_triangles` that draws only what can be seen of a
-    closed surface: +1 (-1) when ``faces`` form one closed, consistently wound surface whose
-    faces are wound counter-clockwise seen from outside (inside); 0 (draw both sides) when
-    the surface is open, inconsistently wound or in several pieces."""
-    faces = np.asarray(faces, dtype=np.int64)
-    if n_components != 1 or len(faces) == 0:
-        return 0
-    n = int(faces.max()) + 1
-    head, tail = faces.ravel(), np.roll(faces, -1, axis=1).ravel()
-    # closed and consistently wound: every directed edge once, and its reverse once, i.e. the
-    # sorted directed edges have no repeat and equal the sorted reversed ones
-    directed = np.sort(head * n + tail)
-    if (directed[1:] == directed[:-1]).any() or not np.array_equal(directed, np.sort(tail * n + head)):
-        return 0
-    from ..spectral import orientation_sign
-
-    return int(orientation_sign(np.asarray(vertices, dtype=np.float64), faces))
 
 
 def _size_ladder(largest: int) -> np.ndarray:
