@@ -129,8 +129,9 @@ def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: 
     lx, ly = lx.reshape(-1).float() + 0.5, ly.reshape(-1).float() + 0.5
     m2, con = proj.means2d.detach().float(), proj.conics.detach().float()
     limit = torch.log((opac.detach().float() * 255.0).clamp_min(1e-30))
-    cols = [m2[:, 0].contiguous(), m2[:, 1].contiguous(), 0.5 * con[:, 0], con[:, 1].contiguous(), 0.5 * con[:, 2],
-            limit, opac.detach().float()]
+    # per Gaussian: x, y, a/2, b, c/2, limit, opacity (one row each, gathered at once per block)
+    cols = torch.stack([m2[:, 0], m2[:, 1], 0.5 * con[:, 0], con[:, 1], 0.5 * con[:, 2], limit,
+                        opac.detach().float()], 1)
     # blocks of whole tiles of about _PAIRS_PER_BLOCK pairs (a crowded tile makes a block alone)
     firsts = torch.nonzero(torch.diff(tiles, prepend=tiles[:1] - 1)).squeeze(1)
     block = torch.div(firsts, _PAIRS_PER_BLOCK, rounding_mode="floor")
@@ -141,7 +142,8 @@ def _fragments(proj: Projected, opac: torch.Tensor, tiles: torch.Tensor, gauss: 
             continue
         t, g = tiles[s:e], gauss[s:e]
         tx, ty = t % ntx * tile, torch.div(t, ntx, rounding_mode="floor") * tile
-        col = [c.index_select(0, g)[:, None] for c in cols]  # per pair: x, y, a/2, b, c/2, limit, opacity
+        rows = cols.index_select(0, g)
+        col = [rows[:, i:i + 1] for i in range(rows.shape[1])]  # per pair: x, y, a/2, b, c/2, limit, opacity
         dx = (col[0] - tx[:, None]) - lx  # (pairs, tile^2): Gaussian centre minus pixel centre
         dy = (col[1] - ty[:, None]) - ly
         sigma = torch.addcmul(col[3] * dy, col[2], dx).mul_(dx)
