@@ -147,6 +147,7 @@ def test_point_cloud_features_see_a_reflection(cloud_ops):
     with torch.no_grad():
         for b in net.blocks:
             b.gradients.im.weight.mul_(30.0)
+            b.diffusion.set_time(1e-4)  # little smoothing: long times shrink the gradients they multiply
     model = FeatureModel(net)
     assert np.abs(model.features(ops["orig"]) - model.features(ops["mirror"])).max() > 0.05
 
