@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shapecorr.core import ShapeWarning
 from shapecorr.learn import FeatureModel
 from shapecorr.learn.augment import AugmentSettings
-from shapecorr.learn.selfsup import LossWeights
+from shapecorr.learn.selfsup import REGULARIZERS, LossWeights
 from shapecorr.learn.selfsup_train import (
     SelfSupSettings,
     ShapeSource,
@@ -80,6 +80,19 @@ def realworld_sources(folder: Path, names) -> list[ShapeSource]:
     return out
 
 
+def loss_weights(a) -> LossWeights:
+    """The loss's weights from the command line (the regularizer and its prior)."""
+    return LossWeights(couple_points=a.couple_points, regularizer=a.regularizer, prior=a.prior)
+
+
+def loss_size(a) -> int:
+    """The functional maps' size in the loss: ``--k``, else 50 (30, the bundled priors' size,
+    with the prior as the regularizer: its maps must be of the prior's size)."""
+    if a.k is not None:
+        return a.k
+    return 30 if a.regularizer == "prior" else 50
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, help="the shared data folder (FAUST_r/, TOSCA_r/, realworld/)")
@@ -99,7 +112,13 @@ def main(argv=None):
     ap.add_argument("--variants", type=int, default=1, help="augmented copies per shape (default: %(default)s)")
     ap.add_argument("--resolution", default="2000,8000", help="vertex range of augmented copies")
     ap.add_argument("--couple-points", type=int, default=500)
-    ap.add_argument("--k", type=int, default=50, help="functional map size of the loss (default: %(default)s)")
+    ap.add_argument("--k", type=int, default=None,
+                    help="functional map size of the loss (default: 50; with --regularizer prior, the prior's 30)")
+    ap.add_argument("--regularizer", choices=REGULARIZERS, default="axiomatic",
+                    help="the loss's regularizer: orthogonality and Laplacian commutativity (axiomatic), or the "
+                         "learned prior over functional maps (prior; issue 12) (default: %(default)s)")
+    ap.add_argument("--prior", default=LossWeights.prior,
+                    help="with --regularizer prior: a bundled prior name or a .pt file (default: %(default)s)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
@@ -117,14 +136,14 @@ def main(argv=None):
     val = faust_sources(faust, 70, 79)
     lo, hi = (int(x) for x in a.resolution.split(","))
     settings = SelfSupSettings(steps=a.steps, lr=a.lr, seed=a.seed, sup_weight=a.sup_weight,
-                               weights=LossWeights(couple_points=a.couple_points),
+                               weights=loss_weights(a),
                                tune_blocks=None if a.tune_blocks < 0 else a.tune_blocks,
                                checkpoint_every=25, val_every=100)
     init = FeatureModel.load(a.init) if a.init else None
     command = "python scripts/train_selfsup.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = train_from_sources(sources, a.out, settings, val_sources=val, init=init, init_name=a.init,
                                variants=a.variants, augment=AugmentSettings(resolution=(lo, hi)), max_vertices=5000,
-                               k_loss=a.k, resume=a.resume, device=a.device, command=command,
+                               k_loss=loss_size(a), resume=a.resume, device=a.device, command=command,
                                folders=[str(faust), str(tosca), str(a.data / "realworld")],
                                notes=f"FAUST_r shapes {a.faust} with ground truth (supervised term weight "
                                      f"{a.sup_weight}); FAUST_r 080-099 never read; TOSCA_r classes kept out "
