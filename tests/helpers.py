@@ -212,3 +212,19 @@ def write_texture(path, size: int = 16) -> Path:
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
     return Path(path)
+
+
+def load_script(name: str):
+    """``scripts/NAME.py`` imported as a module (registered under ``NAME``, so its dataclasses
+    find their module; ``scripts/`` on the path, so it can import its sibling scripts)."""
+    import importlib.util
+    import sys
+
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    if str(scripts) not in sys.path:
+        sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

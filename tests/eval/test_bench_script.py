@@ -1,21 +1,15 @@
 """scripts/bench_match.py end to end on a tiny generated dataset (ours only: pyfmaps needs
 more vertices than the tiny meshes have for its 200-eigenpair preprocessing)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_match.py"
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_match", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_match")
 
 
 def test_bench_pairs_and_scale(bench, tiny_dataset, tmp_path):

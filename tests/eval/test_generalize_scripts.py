@@ -1,36 +1,24 @@
 """scripts/remesh_dataset.py and scripts/bench_generalize.py: their pieces on small generated
 shapes (the benchmark data in ../shared is not needed)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import load_script
+
 from .conftest import ellipsoid, write_off, write_vts
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def _load(name):
-    sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def remesh():
-    return _load("remesh_dataset")
+    return load_script("remesh_dataset")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _load("bench_generalize")
+    return load_script("bench_generalize")
 
 
 def test_stretch_is_a_scaling_along_one_direction(remesh):

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
-
 import pytest
+from helpers import load_script
 
 from shapecorr.core.errors import SettingsError
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_selfsup.py"
-
-
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_selfsup_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_selfsup")
 
 
 def args(**kw):
