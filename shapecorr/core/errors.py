@@ -72,6 +72,11 @@ class NonManifoldError(ImperfectShapeError):
     """A mesh with edges used by more than two faces."""
 
 
+class InconsistentWindingError(ImperfectShapeError):
+    """A mesh whose faces are not wound coherently (neighbours traverse a shared edge the same
+    way), or a component wound inward."""
+
+
 class TooFewPointsError(ShapeError):
     """The shape has too few points for what was asked (e.g. the eigenbasis size)."""
 

@@ -83,9 +83,10 @@ def make_proxy(shape: Shape, n_target: int = 10000, *, aggressiveness: float = 7
     if shape.n_vertices <= n_target:
         proxy = shape
     else:
-        vertices, faces = decimate(shape.vertices, shape.faces, n_target, aggressiveness=aggressiveness)
+        # coherent winding: the decimator's quadrics and flip checks follow the faces' normals
+        vertices, faces = decimate(shape.vertices, shape.outward_faces, n_target, aggressiveness=aggressiveness)
         proxy = Shape(vertices, faces, name=f"{shape.name}-proxy")
-    normals = shape.vertex_normals
+    normals = shape.outward_vertex_normals
     face, bary, dist = project_on_mesh(shape.vertices, proxy.vertices, proxy.faces, point_normals=normals)
     log.info("%s: proxy of %d vertices (from %d); projection distance median %.3g, max %.3g",
              shape.name, proxy.n_vertices, shape.n_vertices, float(np.median(dist)), float(dist.max()))

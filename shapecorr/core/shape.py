@@ -27,6 +27,7 @@ from .errors import (
     ImperfectShapeError,
     NonFiniteCoordinatesError,
     NonManifoldError,
+    InconsistentWindingError,
     OpenBoundaryError,
     ShapeError,
     ShapeWarning,
@@ -280,6 +281,27 @@ class Shape:
 
         return self._cached_geom("vertex_normals", compute)
 
+    @property
+    def winding(self):
+        """:class:`shapecorr.core.orientation.Winding`: the faces rewound coherently and outward
+        (per component), which faces that reversed, and how many edges were incoherent."""
+        from .orientation import coherent_outward_faces
+
+        return self._cached_geom("winding", lambda: coherent_outward_faces(self.vertices, self.faces))
+
+    @property
+    def outward_faces(self) -> np.ndarray:
+        """The faces wound coherently and outward (same order; some reversed). Meshes only."""
+        return self.winding.faces
+
+    @property
+    def outward_vertex_normals(self) -> np.ndarray:
+        """Area-weighted vertex normals of :attr:`outward_faces` (meshes only)."""
+        if not self.winding.n_reversed:
+            return self.vertex_normals
+        return self._cached_geom("outward_vertex_normals",
+                                 lambda: self.copy(faces=self.outward_faces).vertex_normals)
+
     # ------------------------------------------------------------- topology
     @property
     def welded_index(self) -> np.ndarray:
@@ -456,6 +478,14 @@ class Shape:
             out.append(ShapeIssue(
                 "open_boundary", f"open boundary ({nb} boundary edges)",
                 "handled (free boundary in the Laplacian)", OpenBoundaryError))
+        w = self.winding
+        if w.incoherent_edges:
+            out.append(ShapeIssue(
+                "inconsistent_winding",
+                f"faces wound inconsistently ({w.incoherent_edges} edges where two neighbouring "
+                f"faces run the same way; {w.n_reversed} of {self.n_faces} faces face the other way)",
+                "normals are taken from the faces rewound coherently and outward "
+                "(the file's faces are kept)", InconsistentWindingError))
         sizes = self.component_sizes
         if len(sizes) > 1:
             shown = ", ".join(str(int(s)) for s in sizes[:5]) + (", ..." if len(sizes) > 5 else "")

@@ -63,7 +63,7 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
         norm = shape.normalized(area=float(mass_raw.sum()))
     basis = eigenbasis(norm, k, laplacian_kind=laplacian_kind, device=device, cache=cache)
     if norm.is_mesh:
-        sign = orientation_sign(norm.vertices, norm.faces)
+        norm, sign = _wound_outward(norm)
         vn = norm.vertex_normals * sign
     else:
         sign = 1.0
@@ -73,6 +73,17 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
 
             vn = outward_normals(norm.vertices)
     return Prepared(norm, basis.evals, basis.evecs, basis.mass, sign, vn)
+
+
+def _wound_outward(norm: Shape) -> tuple[Shape, float]:
+    """The shape with faces wound coherently and outward, and the sign of its winding: the
+    shape itself and its global sign when its faces are coherent and turned all one way
+    (the common case), else a copy with :attr:`Shape.outward_faces` and +1. The Laplacian
+    does not depend on winding; the normals, orientation terms and scores do."""
+    reversed_ = norm.winding.reversed
+    if not reversed_.any() or reversed_.all():
+        return norm, orientation_sign(norm.vertices, norm.faces)
+    return norm.copy(faces=norm.outward_faces), 1.0
 
 
 def prepare_shapes(shapes: Sequence[Shape], ks: Sequence[int], *, laplacian_kind: str = "auto",

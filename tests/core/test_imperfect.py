@@ -17,6 +17,7 @@ from shapecorr.core import (
     DisconnectedShapeError,
     DuplicateVerticesError,
     ImperfectShapeError,
+    InconsistentWindingError,
     NonManifoldError,
     OpenBoundaryError,
     ShapecorrWarning,
@@ -56,6 +57,13 @@ def _sphere_with_collapsed_face():
     return v, s.faces
 
 
+def _sphere_with_faces_wound_inward():
+    s = icosphere(2)
+    f = s.faces.copy()
+    f[:40] = f[:40, ::-1]
+    return s.vertices, f
+
+
 CASES = {
     # name: (builder, kinds warned in order, error of strict loading)
     "collapsed": (_sphere_with_collapsed_face, ["degenerate_faces", "open_boundary"], DegenerateFacesError),
@@ -64,6 +72,7 @@ CASES = {
     "fin": (_fin, ["non_manifold_edges", "open_boundary"], NonManifoldError),
     "grid": (lambda: (grid(4, 3).vertices, grid(4, 3).faces), ["open_boundary"], OpenBoundaryError),
     "two_spheres": (_two_spheres, ["components"], DisconnectedShapeError),
+    "winding": (_sphere_with_faces_wound_inward, ["inconsistent_winding"], InconsistentWindingError),
 }
 
 
