@@ -14,6 +14,14 @@ and resolution with their ground truth carried over (``--val-remeshed`` the same
 validation shapes); ``--tosca DIR`` adds the TOSCA_r shapes with an even index of every class
 but those of ``--tosca-holdout`` (shapes with an odd index and the held-out classes stay
 unseen, for the benchmark), pairs drawn within a class.
+
+Non-isometric proportions (cross-species pairs): ``--local-stretch S`` gives every copy local
+stretch fields (``shapecorr.learn.augment.reproportioned``: parts longer/shorter and
+thicker/thinner by up to e^S along their own axis); ``--reproportioned N`` adds N such copies on
+the shape's own mesh (exact ground truth), ``--val-reproportioned N`` the same for validation
+(reported as ``val_distance_reproportioned``; the remeshed validation copies keep the plain
+settings, so the validation numbers stay comparable with earlier models).
+``--keep-checkpoints`` keeps the model of every validation step (``OUT.partial.stepN.pt``).
 """
 
 from __future__ import annotations
@@ -63,7 +71,8 @@ def main(argv=None):
     ap.add_argument("--augment", type=int, default=0,
                     help="randomly stretched copies per training shape (other body proportions)")
     ap.add_argument("--point-clouds", action="store_true",
-                    help="also train (and validate) on every shape as a point cloud of its vertices")
+                    help="also train (and validate) on every shape (TOSCA_r and the copies too) as a point cloud "
+                         "of its vertices")
     ap.add_argument("--time-lr", type=float, default=None,
                     help="learning rate of the (log) diffusion times (default: --lr)")
     ap.add_argument("--restart-times", type=float, nargs=2, default=TrainSettings.restart_times, metavar=("LO", "HI"),
@@ -74,6 +83,15 @@ def main(argv=None):
     ap.add_argument("--val-remeshed", type=int, default=0, metavar="N", help="the same for the validation shapes")
     ap.add_argument("--resolution", type=int, nargs=2, default=(2000, 8000), metavar=("LO", "HI"),
                     help="vertex counts of the remeshed copies (default: %(default)s)")
+    ap.add_argument("--local-stretch", type=float, default=0.0, metavar="S",
+                    help="local stretch fields on every training copy, log-factors in [-S, S] (0: none; at most 0.5)")
+    ap.add_argument("--local-fields", type=int, nargs=2, default=(3, 6), metavar=("LO", "HI"),
+                    help="number of local stretch fields per copy (default: %(default)s)")
+    ap.add_argument("--reproportioned", type=int, default=0, metavar="N",
+                    help="copies of every training shape in another pose and proportions on its own mesh")
+    ap.add_argument("--val-reproportioned", type=int, default=0, metavar="N",
+                    help="the same for the validation shapes (with local stretches of --local-stretch, or 0.5)")
+    ap.add_argument("--keep-checkpoints", action="store_true", help="keep the model of every validation step")
     ap.add_argument("--tosca", type=Path, metavar="DIR",
                     help="also TOSCA_r (e.g. ../shared/data/TOSCA_r/TOSCA_Isometric/vtx_5k): even-index shapes")
     ap.add_argument("--tosca-holdout", nargs="*", default=["horse"], metavar="CLASS",
@@ -98,22 +116,29 @@ def main(argv=None):
     config = init.config if init else FeatureNetConfig(width=a.width, n_blocks=a.blocks)
     ts = TrainSettings(steps=a.steps, lr=a.lr, tau=a.tau, seed=a.seed, config=config, time_lr=a.time_lr,
                        n_points=a.points, restart_times=tuple(a.restart_times))
-    remesh = AugmentSettings(resolution=tuple(a.resolution))
+    plain = AugmentSettings(resolution=tuple(a.resolution))
+    remesh = AugmentSettings(resolution=tuple(a.resolution), local=a.local_stretch,
+                             local_fields=tuple(a.local_fields))
+    val_pose = AugmentSettings(resolution=tuple(a.resolution), local=a.local_stretch or 0.5,
+                               local_fields=tuple(a.local_fields))
+    copies = dict(remeshed=a.remeshed, remesh_settings=remesh, reproportioned=a.reproportioned, pose_settings=remesh)
     train = load_training_shapes(a.dataset, names(a.train), config, augment=a.augment, seed=a.seed,
-                                 point_clouds=a.point_clouds, remeshed=a.remeshed, remesh_settings=remesh)
+                                 point_clouds=a.point_clouds, **copies)
     if a.tosca:
         train += load_training_shapes(a.tosca, tosca_names(a.tosca, a.tosca_holdout), config, seed=a.seed + 1,
-                                      remeshed=a.remeshed, remesh_settings=remesh,
-                                      group=lambda n: "tosca_" + re.sub(r"\d+$", "", n))
+                                      point_clouds=a.point_clouds,
+                                      group=lambda n: "tosca_" + re.sub(r"\d+$", "", n), **copies)
     val = load_training_shapes(a.dataset, names(a.val), config, point_clouds=a.point_clouds, seed=a.seed + 2,
-                               remeshed=a.val_remeshed, remesh_settings=remesh) if a.val else None
+                               remeshed=a.val_remeshed, remesh_settings=plain,
+                               reproportioned=a.val_reproportioned, pose_settings=val_pose) if a.val else None
     model = train_features(train, ts, val, checkpoint=Path(a.out).with_suffix(".partial.pt"), init=init,
-                           val_every=a.val_every)
+                           val_every=a.val_every, keep_checkpoints=a.keep_checkpoints)
     if init:
         model.meta["init"] = a.init
     model.meta["dataset"] = str(Path(a.dataset).name) + (f" + {a.tosca.parent.name}/{a.tosca.name}" if a.tosca else "")
-    if a.remeshed or a.val_remeshed:
-        model.meta["remesh_settings"] = remesh.__dict__ | {"resolution": list(remesh.resolution)}
+    if a.remeshed or a.val_remeshed or a.reproportioned:
+        model.meta["remesh_settings"] = remesh.__dict__ | {"resolution": list(remesh.resolution),
+                                                           "local_fields": list(remesh.local_fields)}
     model.meta["command"] = "python scripts/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(a.out)
     if out.exists():

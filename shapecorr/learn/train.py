@@ -67,7 +67,8 @@ def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Sh
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
                          progress=True, augment: int = 0, seed: int = 0,
                          point_clouds: bool = False, remeshed: int = 0, remesh_settings=None,
-                         group: str | None = None) -> list[TrainShape]:
+                         group: str | None = None, reproportioned: int = 0,
+                         pose_settings=None) -> list[TrainShape]:
     """Prepare shapes (normalization, eigenbasis of ``config``'s size and outward normals
     exactly as the matcher does for the learned features; cached).
 
@@ -75,6 +76,10 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
     ``remeshed``: that many copies of every shape in another pose, proportions, meshing and
     resolution (:func:`shapecorr.learn.augment.variant_with_map` with ``remesh_settings``, an
     ``AugmentSettings``), their ground truth carried over by the copy's vertex map.
+    ``reproportioned``: that many copies of every shape in another pose and proportions on its
+    own mesh (:func:`shapecorr.learn.augment.random_pose` with ``pose_settings``, e.g. with local
+    stretches: non-isometric copies, exact ground truth; names ``NAME~pK``; drawn from their own
+    random stream, so the other copies do not change with it).
     ``group``: the template group of these shapes (default: the folder's name); a callable
     ``name -> group`` gives one per shape (TOSCA_r: the class).
     ``point_clouds``: every mesh is also added as a point cloud of its vertices (point-cloud
@@ -86,6 +91,7 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
     folder = Path(folder)
     k = max(config.k_input, config.k_diffusion)
     rng = np.random.default_rng(seed)
+    rng_pose = np.random.default_rng([seed, 1])
     group_of = group if callable(group) else (lambda _name: group or folder.name)
     out = []
     for name in tqdm(names, desc="preparing shapes", disable=not progress):
@@ -100,6 +106,8 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
         gt = read_vts(vts, shape.n_vertices)
         variants = [(name, shape, gt)] + [(f"{name}~{i + 1}", stretched(shape, rng), gt) for i in range(augment)]
         variants += [_remeshed_variant(name, i, shape, gt, rng, remesh_settings) for i in range(remeshed)]
+        variants += [(f"{name}~p{i + 1}", _posed_variant(shape, rng_pose, pose_settings), gt)
+                     for i in range(reproportioned)]
         if point_clouds:
             variants += [(f"{n}~pc", Shape(sh.vertices, None, name=f"{sh.name}_pc"), g) for n, sh, g in variants]
         for vname, sh, g in variants:
@@ -114,6 +122,12 @@ def _remeshed_variant(name: str, i: int, shape: Shape, gt: np.ndarray, rng: np.r
 
     copy, vertex_map = variant_with_map(shape, rng, settings or AugmentSettings())
     return f"{name}~r{i + 1}", copy, vertex_map[gt]
+
+
+def _posed_variant(shape: Shape, rng: np.random.Generator, settings) -> Shape:
+    from .augment import AugmentSettings, random_pose
+
+    return random_pose(shape, rng, settings or AugmentSettings())
 
 
 def correspondence_loss(fa: torch.Tensor, fb: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor,
@@ -148,12 +162,14 @@ def feature_match_distance(model: FeatureModel, shapes: list[TrainShape], pairs:
 
 def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list[TrainShape] | None = None,
                    val_every: int = 500, progress=True, checkpoint: str | Path | None = None,
-                   init: FeatureModel | None = None) -> FeatureModel:
+                   init: FeatureModel | None = None, keep_checkpoints: bool = False) -> FeatureModel:
     """Train a :class:`FeatureNet` on random pairs of one group; with ``val_shapes``, measure
     :func:`feature_match_distance` on 10 fixed validation pairs every ``val_every`` steps (and
     save the model to ``checkpoint`` then, if given, so a long run that is interrupted is not
-    lost); where ``val_shapes`` has remeshed copies (names with ``~r``), also on 10 pairs of an
-    original and another shape's copy (``val_distance_remeshed``).
+    lost; ``keep_checkpoints``: also to ``STEM.stepN.pt`` beside it, to choose a step on the
+    validation afterwards); where ``val_shapes`` has remeshed copies (names with ``~r``), also on
+    10 pairs of an original and another shape's copy (``val_distance_remeshed``), and likewise
+    for re-proportioned copies (``~p``, ``val_distance_reproportioned``).
     ``init``: start from this model's weights (fine-tuning; its configuration is used). A model
     whose diffusion times are all 0 (the first bundled ones, which could not learn them) starts
     with times spread over ``ts.restart_times`` instead (``meta["times_restarted"]``)."""
@@ -177,6 +193,7 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
     draw = _pair_sampler(shapes)
     history = []
     val_pairs, val_remeshed = _validation_pairs(val_shapes or [])
+    val_prop = copy_pairs(val_shapes or [], "~p")
     t0 = time.time()
     bar = tqdm(range(ts.steps), desc="training", disable=not progress)
     running = None
@@ -198,13 +215,19 @@ def train_features(shapes: list[TrainShape], ts: TrainSettings, val_shapes: list
                                                                                              val_pairs)}
             if val_remeshed:
                 row["val_distance_remeshed"] = feature_match_distance(model, val_shapes, val_remeshed)
+            if val_prop:
+                row["val_distance_reproportioned"] = feature_match_distance(model, val_shapes, val_prop)
             net.train()
             row["seconds"] = time.time() - t0
             history.append(row)
             bar.write(f"step {step + 1}: loss {running:.3f}, validation distance x100 {row['val_distance']:.3f}"
-                      + (f", remeshed {row['val_distance_remeshed']:.3f}" if val_remeshed else ""))
+                      + (f", remeshed {row['val_distance_remeshed']:.3f}" if val_remeshed else "")
+                + (f", re-proportioned {row['val_distance_reproportioned']:.3f}" if val_prop else ""))
             if checkpoint:
                 FeatureModel(net, {"history": history, "partial": True}).save(checkpoint)
+                if keep_checkpoints:
+                    FeatureModel(net, {"history": history, "partial": True}).save(
+                        Path(checkpoint).with_suffix(f".step{step + 1}.pt"))
     meta = {"train_settings": {k: list(v) if isinstance(v, tuple) else v  # as JSON keeps them (.npz copies)
                                for k, v in ts.__dict__.items() if k != "config"},
             "init": None if init is None else init.meta.get("name", "a given model"),
@@ -257,12 +280,23 @@ def _validation_pairs(val_shapes: list[TrainShape]) -> tuple[list, list]:
         i, j = vr.choice(len(originals), 2, replace=False)
         if val_shapes[originals[i]].group == val_shapes[originals[j]].group:
             pairs.append((originals[i], originals[j]))
-    copies = [k for k, s in enumerate(val_shapes) if "~r" in s.name]
-    remeshed = []
+    return pairs, _pairs_with_copies(val_shapes, originals, "~r", vr)
+
+
+def copy_pairs(val_shapes: list[TrainShape], tag: str, seed: int = 2) -> list[tuple[int, int]]:
+    """10 fixed validation pairs (original, copy of another original of its group) for the copies
+    whose names contain ``tag`` (e.g. ``"~p"``: re-proportioned); [] without such copies."""
+    originals = [k for k, s in enumerate(val_shapes) if "~" not in s.name]
+    return _pairs_with_copies(val_shapes, originals, tag, np.random.default_rng(seed))
+
+
+def _pairs_with_copies(val_shapes, originals, tag, vr) -> list[tuple[int, int]]:
+    copies = [k for k, s in enumerate(val_shapes) if tag in s.name]
+    out = []
     for _ in range(10 if copies else 0):
         c = copies[vr.integers(len(copies))]
         source = val_shapes[c].name.split("~")[0]
         candidates = [k for k in originals if val_shapes[k].name != source and val_shapes[k].group == val_shapes[c].group]
         if candidates:
-            remeshed.append((candidates[vr.integers(len(candidates))], c))
-    return pairs, remeshed
+            out.append((candidates[vr.integers(len(candidates))], c))
+    return out
