@@ -358,11 +358,7 @@ class _Run:
         self.samples = None
         if plan.n_samples is not None:
             self.samples = (self.work[0].samples, self.work[1].samples)
-        self.refine_subset = None
-        if plan.refine_subset is not None:
-            rng = np.random.default_rng(s.seed)
-            n2 = P2.shape.n_vertices
-            self.refine_subset = np.sort(rng.choice(n2, plan.refine_subset, replace=False))
+        self.refine_subset = refine_rows(plan, P2.shape.n_vertices, s.seed)
 
     def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray) -> Candidate:
         t0 = time.perf_counter()
@@ -578,6 +574,14 @@ def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: 
     A, B, dcomm, orient = ops.at(k)
     w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier)
     return solve_fmap(A, B, ops.P1.evals, ops.P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
+
+
+def refine_rows(plan: PairPlan, n2: int, seed: int) -> np.ndarray | None:
+    """The random vertices of shape 2 (sorted, seeded) on which the full-resolution ZoomOut
+    steps of a pair too large for them run, or None (all vertices)."""
+    if plan.refine_subset is None:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n2, plan.refine_subset, replace=False))
 
 
 def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: PairPlan, *,

@@ -3,7 +3,8 @@
 >>> import shapecorr
 >>> res = shapecorr.collection("scans/", out="scans_out")        # template: the medoid
 >>> res.to_template("scan_017")       # template vertex matched to each vertex of scan_017
->>> res.map("scan_017", "scan_042")   # composed through the template, no recomputation
+>>> res.map("scan_017", "scan_042")   # through the consistent latent space, no recomputation
+>>> res.map("scan_017", "scan_042", refine=True)   # plus the pair's own ZoomOut steps (~0.5 s)
 
 Runs on Ray (a local Ray by default, a cluster with ``address=``) or, without Ray, in this
 process; see :func:`collection` and docs/scale.md.
@@ -18,7 +19,8 @@ import types as _types
 
 from .engine import InProcessExecutor, RayExecutor, make_executor, ray_available
 from .run import CollectionError, CollectionResult, CollectionSettings, collection, scan
-from .store import CollectionFolder, compose
+from .pairs import PairMaps, pair_maps, refine_pair
+from .store import CollectionFolder, compose, compose_latent
 
 __all__ = [
     "CollectionError",
@@ -26,11 +28,15 @@ __all__ = [
     "CollectionResult",
     "CollectionSettings",
     "InProcessExecutor",
+    "PairMaps",
     "RayExecutor",
     "collection",
     "compose",
+    "compose_latent",
     "make_executor",
+    "pair_maps",
     "ray_available",
+    "refine_pair",
     "scan",
 ]
 

@@ -39,7 +39,7 @@ from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
 from .engine import make_executor
-from .store import CollectionFolder, compose, write_json, write_npz, write_text
+from .store import CollectionFolder, write_json, write_npz, write_text
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,14 @@ class CollectionResult:
         """Vertex of ``name`` matched to each template vertex."""
         return CollectionFolder(self.folder).from_template(name)
 
-    def map(self, a: str, b: str) -> np.ndarray:
-        """Vertex of ``b`` matched to each vertex of ``a``, composed through the template."""
-        return compose(self.folder, a, b)[0]
+    def map(self, a: str, b: str, *, via: str = "auto", refine: bool = False) -> np.ndarray:
+        """Vertex of ``b`` matched to each vertex of ``a``, without matching them again:
+        ``via`` ``"latent"`` (nearest neighbours in the consistent latent space; ``"auto"``
+        when the joint refinement ran) or ``"template"`` (the map files composed);
+        ``refine`` adds the pair's own ZoomOut steps (see :mod:`.pairs`)."""
+        from .pairs import pair_maps
+
+        return pair_maps(self.folder, a, b, via=via, refine=refine).p2p_ab
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -388,8 +393,11 @@ class _Run:
         state_path = self.folder.work / "consistency.json"
         if state_path.exists():
             state = json.loads(state_path.read_text())
+            joint_done = state.get("result", {}).get("joint")
             if state.get("key") == key and all(self.folder.to_template_path(r["name"]).exists() and
-                                               self.folder.from_template_path(r["name"]).exists() for r in records):
+                                               self.folder.from_template_path(r["name"]).exists() and
+                                               (not joint_done or self.folder.has_latent(r["name"]))
+                                               for r in records):
                 self.counts["consistency_reused"] = True
                 self._stage("consistency", t0)
                 return state["result"]

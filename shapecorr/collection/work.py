@@ -24,7 +24,7 @@ from ..fmap import p2p_to_fmap
 from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
 from . import consistency as cons
 from .graph import signature
-from .store import CollectionFolder, read_npz, write_indices, write_json, write_npz
+from .store import CollectionFolder, read_npz, write_indices, write_json, write_latent, write_npz
 
 
 @dataclass(frozen=True)
@@ -201,10 +201,22 @@ def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.n
         rec.update(_final_confidence(path, template["path"], B, BT, to_t, from_t, ctx))
     write_indices(folder.to_template_path(name), to_t)
     write_indices(folder.from_template_path(name), from_t)
+    _write_latent(folder, name, B, A)
     rec["time_s"] = round(time.perf_counter() - t0, 4)
     rec["cpu_s"] = round(time.process_time() - c0, 4)
     write_json(folder.confidence_path(name), rec)
     return rec
+
+
+def _write_latent(folder: CollectionFolder, name: str, B: cons.Basis, A: np.ndarray | None) -> None:
+    """The shape's latent embedding ``Phi A`` into ``OUT/latent`` (the template's is its own
+    basis, ``A_T = I``); without a joint refinement (``A`` None) an older run's file is
+    removed, so that pairwise maps are never composed from stale embeddings."""
+    path = folder.latent_path(name)
+    if A is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_latent(path, cons.embedding(B, A))
 
 
 def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray,

@@ -69,6 +69,19 @@ def test_collection_map_equals_composing_the_files(cli_run, tmp_path, capsys):
     assert "body0 -> body3" in capsys.readouterr().out
 
 
+def test_collection_map_via_latent_space_and_refined(cli_run, tmp_path, capsys):
+    _, out, perms, _ = cli_run
+    truth = inverse_permutation(perms["body3"])[perms["body0"]]
+    for extra, via in (([], "latent"), (["--via", "template", "--refine"], "template"),
+                       (["--via", "latent", "--refine"], "latent")):
+        pair = tmp_path / f"pair_{via}_{len(extra)}"
+        assert main(["collection-map", str(out), "body0", "body3", "--out", str(pair), "--no-picture", *extra]) == 0
+        np.testing.assert_array_equal(read_map(pair / "source_to_target.txt"), truth)
+        info = json.loads((pair / "map.json").read_text())
+        assert info["via"] == via and info["refined"] == ("--refine" in extra)
+    assert "ZoomOut steps of the pair" in capsys.readouterr().out
+
+
 def test_errors_are_one_line_with_status_2(cli_run, tmp_path, capsys):
     root, out, _, _ = cli_run
     capsys.readouterr()

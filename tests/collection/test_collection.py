@@ -12,9 +12,12 @@ from helpers import bumpy, inverse_permutation, permuted_copy, write_off
 import shapecorr
 from shapecorr.collection import (
     CollectionError,
+    CollectionFolder,
     CollectionSettings,
     collection,
     compose,
+    compose_latent,
+    pair_maps,
     ray_available,
 )
 
@@ -94,6 +97,41 @@ def test_maps_are_exact_and_compose(done):
     c = res.report["consistency"]
     assert c["joint_refinement"] and c["neighbour_edges"] > 0
     assert c["roundtrip_after"] == 0.0 and c["triangle_after"] == 0.0  # cycles close
+
+
+def test_pairs_through_the_latent_space_and_refined_are_exact(done):
+    root, perms, res, _ = done
+    f = CollectionFolder(root / "out")
+    assert f.has_latent(*perms)
+    assert f.latent(res.template).shape == (162, 30)  # the template's own basis at the final size
+    for a, b in (("s1", "s3"), ("s4", "s0"), ("s2", res.template)):
+        p2p_ab, p2p_ba = compose_latent(f, a, b)
+        np.testing.assert_array_equal(p2p_ab, truth_to(perms, a, b))
+        np.testing.assert_array_equal(p2p_ba, truth_to(perms, b, a))
+        m = pair_maps(f, a, b, refine=True)
+        assert m.via == "latent" and m.refined
+        np.testing.assert_array_equal(m.p2p_ab, truth_to(perms, a, b))
+        np.testing.assert_array_equal(m.p2p_ba, truth_to(perms, b, a))
+        np.testing.assert_array_equal(pair_maps(f, a, b, via="template").p2p_ab, compose(f, a, b)[0])
+    np.testing.assert_array_equal(res.map("s1", "s3", via="template", refine=True), truth_to(perms, "s1", "s3"))
+    with pytest.raises(ValueError, match="via="):
+        pair_maps(f, "s1", "s3", via="direct")
+
+
+def test_without_the_joint_refinement_no_stale_latent_space_is_used(tmp_path):
+    perms = make_folder(tmp_path / "shapes", n=4)
+    collection(tmp_path / "shapes", out=tmp_path / "out", engine="local", settings=SETTINGS, **MATCH)
+    f = CollectionFolder(tmp_path / "out")
+    assert f.has_latent(*perms)
+    settings = CollectionSettings(consistent=False, gallery=False, k_init=10, step=10, samples=None)
+    res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="local", settings=settings, **MATCH)
+    assert not res.report["consistency"]["joint_refinement"]
+    assert not any(f.has_latent(n) for n in perms)
+    m = pair_maps(f, "s0", "s2")
+    assert m.via == "template" and not m.refined
+    np.testing.assert_array_equal(m.p2p_ab, truth_to(perms, "s0", "s2"))
+    with pytest.raises(shapecorr.core.MatchFileError, match="no latent embedding"):
+        compose_latent(f, "s0", "s2")
 
 
 def test_rerun_resumes_without_recomputing(done, monkeypatch):
