@@ -11,6 +11,7 @@ Sets (``--sets``, all by default; data from ``--data``, the shared benchmark fol
                 (every pair joins two different resolutions); errors on 300 ground-truth points;
 - ``pc``        the FAUST_r test pairs as point clouds of their vertices (the errors are measured
                 on the meshes of the same vertices); pyfmaps needs faces and is not run;
+- ``meshpc``    the same pairs with the source a mesh and the target a point cloud of its vertices;
 - ``catlion``   pyFM's cat/lion sample (non-isometric; ground truth ``lion2cat``).
 
 Methods: ours for every ``--preset`` x ``--model`` (x ``--adapt STEPS``, which adds adapted
@@ -54,10 +55,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-SETS = ("faust", "tosca", "remeshed", "pc", "catlion")
+SETS = ("faust", "tosca", "remeshed", "pc", "meshpc", "catlion")
 SET_TITLES = {"faust": "FAUST_r test (meshes)", "tosca": "TOSCA_r isometric, within class",
               "remeshed": "FAUST_r test remeshed anisotropically (2k-40k vertices)",
-              "pc": "FAUST_r test as point clouds", "catlion": "pyFM cat/lion (non-isometric)"}
+              "pc": "FAUST_r test as point clouds", "meshpc": "FAUST_r test, mesh to point cloud",
+              "catlion": "pyFM cat/lion (non-isometric)"}
 #: the issue's targets per set: (mean at most, share of pairs above 5 at most)
 TARGETS = {"faust": (1.5, 0.0), "tosca": (3.0, 0.05), "remeshed": (2.5, 0.0), "pc": (2.5, None)}
 BAD = 5.0  # a pair "above 5": mean error x100 > 5
@@ -77,7 +79,7 @@ class BenchSet:
     name: str
     ds: object  # shapecorr.eval.Dataset
     pairs: list
-    kind: str = "mesh"  # or "point_cloud"
+    kind: str = "mesh"  # or "point_cloud" (both shapes), "mesh_point_cloud" (the target only)
     points: int | None = None  # ground-truth points measured (None: all)
     dense_max: int = 10_000  # sources up to this size get all-pairs geodesics (see PairEvaluator)
 
@@ -133,10 +135,11 @@ def build_sets(args) -> list[BenchSet]:
     out = []
     for name in args.sets:
         n = args.set_limits.get(name, args.limit)
-        if name in ("faust", "pc"):
+        if name in ("faust", "pc", "meshpc"):
             ds = Dataset(faust)
             pairs = seeded_order(ds.test_split(), args.seed)[:n]
-            out.append(BenchSet(name, ds, pairs, kind="point_cloud" if name == "pc" else "mesh"))
+            kind = {"pc": "point_cloud", "meshpc": "mesh_point_cloud"}.get(name, "mesh")
+            out.append(BenchSet(name, ds, pairs, kind=kind))
         elif name == "tosca":
             ds = Dataset(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
             pairs = seeded_order(ds.test_split(), args.seed)
@@ -217,10 +220,14 @@ def build_methods(args) -> list[Method]:
 
 
 # ----------------------------------------------------------------------------- one pair
-def as_input(shape, kind: str):
+def as_input(shape, kind: str, target: bool = False):
+    """``shape`` as the matcher gets it in a set of ``kind``: the mesh, or a point cloud of its
+    vertices (both shapes of a "point_cloud" set, the ``target`` of a "mesh_point_cloud" one)."""
     from shapecorr import Shape
 
-    return shape if kind == "mesh" else Shape(shape.vertices, None, name=f"{shape.name}_pc")
+    if kind == "mesh" or (kind == "mesh_point_cloud" and not target):
+        return shape
+    return Shape(shape.vertices, None, name=f"{shape.name}_pc")
 
 
 def run_method(method: Method, bs: BenchSet, evaluator, a: str, b: str) -> dict:
@@ -235,7 +242,7 @@ def run_method(method: Method, bs: BenchSet, evaluator, a: str, b: str) -> dict:
         res = run_pyfmaps(bs.ds.shape_path(a), bs.ds.shape_path(b))
         res["info"] = {}
     else:
-        s1, s2 = as_input(evaluator.shape(a), bs.kind), as_input(evaluator.shape(b), bs.kind)
+        s1, s2 = as_input(evaluator.shape(a), bs.kind), as_input(evaluator.shape(b), bs.kind, target=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LowConfidenceWarning)
             m = match(s1, s2, method.preset, **method.overrides())

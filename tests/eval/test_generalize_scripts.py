@@ -94,3 +94,18 @@ def test_bench_pieces(bench, tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"set": "faust", "method": "m", "source": "a", "target": "b"}) + "\n{\"set\": ")
     assert [bench.row_key(r) for r in bench.read_rows(rows)] == [("faust", "m", "a", "b")]
+
+
+def test_point_cloud_sets_give_the_matcher_point_clouds_of_the_vertices(bench):
+    """``pc``: both shapes as point clouds of their vertices (same order: the ground truth holds);
+    ``meshpc``: the source stays a mesh, the target is a point cloud."""
+    from shapecorr import Shape
+
+    v, f, _ = ellipsoid()
+    mesh = Shape(v, f, name="ell")
+    assert bench.as_input(mesh, "mesh") is mesh
+    assert bench.as_input(mesh, "mesh_point_cloud") is mesh
+    for kind, target in (("point_cloud", False), ("point_cloud", True), ("mesh_point_cloud", True)):
+        cloud = bench.as_input(mesh, kind, target=target)
+        assert cloud.faces is None
+        np.testing.assert_array_equal(cloud.vertices, mesh.vertices)
