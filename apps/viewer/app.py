@@ -43,13 +43,19 @@ def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_sour
 def new_window(**settings):
     """The QApplication (created if needed) and a new :class:`ViewerWindow` with ``settings``
     (not shown yet)."""
-    from PySide6 import QtWidgets
-
     from .window import ViewerWindow
+
+    app = new_app()
+    return app, ViewerWindow(**settings)
+
+
+def new_app():
+    """The QApplication (created if needed)."""
+    from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("shapecorr viewer")
-    return app, ViewerWindow(**settings)
+    return app
 
 
 def screenshot_and_quit(app, win, path) -> None:

@@ -122,6 +122,20 @@ def _splat_dir(path: str, what: str = "DIR") -> Path:
     return d
 
 
+def pose_of(binding, path, what: str):
+    """The vertices of the mesh file ``path`` if it is the mesh ``binding`` is bound to (same
+    vertex count and faces) in some pose; a :class:`CommandError` naming ``what`` otherwise."""
+    from .common import load_shape_arg
+
+    mesh = load_shape_arg(path, what)
+    if mesh.n_vertices != len(binding.rest_vertices) or not mesh.is_mesh or \
+            mesh.faces.shape != binding.faces.shape or (mesh.faces != binding.faces).any():
+        raise CommandError(f"{what} {path}: not the mesh the splats are bound to "
+                           f"({mesh.n_vertices} vertices vs {len(binding.rest_vertices)}, or other faces); give "
+                           "the same mesh in another pose (same vertex order and faces).")
+    return mesh.vertices
+
+
 def _view_direction(text: str):
     import numpy as np
 
@@ -221,7 +235,7 @@ def run_fit(args) -> int:
 # ------------------------------------------------------------------------------- render
 def run_render(args) -> int:
     from ..splat import load_binding, render_binding
-    from .common import check_device, load_shape_arg
+    from .common import check_device
 
     progress = Progress(args.quiet, prefix="shapecorr splat render")
     folder = _splat_dir(args.dir)
@@ -238,13 +252,7 @@ def run_render(args) -> int:
     if args.deformed:
         if Path(args.deformed).resolve() == out.resolve():
             raise CommandError(f"--out {args.out}: the same file as --deformed; choose another name.")
-        mesh = load_shape_arg(args.deformed, "--deformed")
-        if mesh.n_vertices != len(binding.rest_vertices) or not mesh.is_mesh or \
-                mesh.faces.shape != binding.faces.shape or (mesh.faces != binding.faces).any():
-            raise CommandError(f"--deformed {args.deformed}: not the mesh the splats are bound to "
-                               f"({mesh.n_vertices} vertices vs {len(binding.rest_vertices)}, or other faces); give "
-                               "the same mesh in another pose (same vertex order and faces).")
-        vertices = mesh.vertices
+        vertices = pose_of(binding, args.deformed, "--deformed")
     camera = view_camera(vertices, direction, args.size)
     image, _ = render_binding(binding, camera, vertices, device=args.device)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,10 @@ def register(subparsers) -> None:
     p.add_argument("--collection", metavar="OUT",
                    help="open a collection (the --out folder of `shapecorr collection`): the template and one "
                         "shape with its map; Page Down / Page Up step through the shapes")
+    p.add_argument("--splats", metavar="DIR",
+                   help="open the splat view: the Gaussian splats of DIR (from `shapecorr splat fit` or "
+                        "`splat deform`) bound to SOURCE (the same mesh, any pose; default: DIR's own), drawn "
+                        "beside the mesh and following its ARAP edits (E: edit mode, drag the mesh)")
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -82,6 +86,8 @@ def run(args) -> int:
 
         if not torch.cuda.is_available():
             raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
+    if args.splats:
+        return _run_splats(args)
     _check_viewer_deps()
     if args.collection:  # the template and the collection's shapes, one at a time
         return _run_collection(args)
@@ -118,6 +124,24 @@ def preset_with_overrides(preset: str | None, overrides: dict):
         path.write_text(yaml.safe_dump({"description": f"{preset or 'default'} with {overrides}",
                                         **settings.to_dict()}, sort_keys=False))
         yield str(path)
+
+
+def _run_splats(args) -> int:
+    if args.target or args.match_dir or args.collection:
+        raise CommandError("--splats shows one mesh and its splats; give at most SOURCE (the mesh), no TARGET, "
+                           "--map or --collection.")
+    from ..splat import gsplat_available, load_binding
+    from .splat_cmd import _splat_dir, pose_of
+
+    binding = load_binding(_splat_dir(args.splats, "--splats"))
+    vertices = None if args.source is None else pose_of(binding, args.source, "SOURCE")
+    if args.device == "cuda" and not gsplat_available():
+        raise CommandError("--device cuda draws the splats with gsplat, which is not installed: "
+                           "pip install 'shapecorr[splat]' (or use --device cpu).")
+    _check_viewer_deps()
+    from apps.viewer.splat_window import run_splat_viewer
+
+    return run_splat_viewer(binding, vertices, device=args.device, screenshot=args.screenshot)
 
 
 def _run_collection(args) -> int:

@@ -59,3 +59,34 @@ def test_view_passes_its_options_to_the_viewer(monkeypatch, tmp_path):
     assert main(["view", str(a), str(b), "--no-match", "--strict", "--preset", "fast"]) == 0
     kw = calls[-1][1]
     assert kw["auto_match"] is False and kw["strict"] is True and kw["preset"] == "fast"
+
+
+def test_view_splats_arguments(monkeypatch, tmp_path, capsys):
+    """--splats takes a splat folder and at most the mesh; the pose is checked before any window opens."""
+    import numpy as np
+
+    import apps.viewer.splat_window
+    from shapecorr.core import Shape
+    from shapecorr.splat import SolidAppearance, initial_binding, save_splats
+    from shapecorr.cli import view_cmd
+
+    v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    save_splats(tmp_path / "splats", initial_binding(v, f, SolidAppearance(v, f), 20, 0))
+    calls = []
+    monkeypatch.setattr(view_cmd, "_check_viewer_deps", lambda: None)
+    monkeypatch.setattr(apps.viewer.splat_window, "run_splat_viewer", lambda *a, **kw: calls.append((a, kw)) or 0)
+    assert main(["view", "--splats", str(tmp_path / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["view", "--splats", str(tmp_path / "splats")]) == 0
+    assert calls[-1][0][1] is None and calls[-1][1]["device"] == "cpu"
+    moved = tmp_path / "moved.off"
+    Shape(v + 1.0, f).save(moved)
+    assert main(["view", str(moved), "--splats", str(tmp_path / "splats")]) == 0
+    np.testing.assert_allclose(calls[-1][0][1], v + 1.0)
+    other = tmp_path / "other.off"
+    Shape(v, f[:, ::-1]).save(other)
+    assert main(["view", str(other), "--splats", str(tmp_path / "splats")]) == 2
+    assert "not the mesh the splats are bound to" in capsys.readouterr().err
+    assert main(["view", str(moved), str(moved), "--splats", str(tmp_path / "splats")]) == 2
+    assert "no TARGET" in capsys.readouterr().err
