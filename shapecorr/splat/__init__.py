@@ -6,6 +6,8 @@ triangles' deformation gradients (:class:`SplatBinding`, :meth:`SplatBinding.fol
 fitted to pictures of a textured mesh (:func:`fit_splats`), drawn by our differentiable torch
 rasterizer on CPU (:func:`rasterize`) or by gsplat on CUDA (:func:`rasterize_on`), and stored
 as the standard 3DGS PLY plus a binding file (:func:`save_splats`, :func:`load_binding`).
+Faces can be split 1-to-4 with their Gaussians (:func:`split_faces`; during fitting with
+``FitSettings.split_fraction``), the binding still driven by the original mesh.
 
 >>> from shapecorr.splat import fit_splats, FitSettings, appearance_of, save_splats
 >>> res = fit_splats(shape.vertices, shape.faces, appearance_of(shape), FitSettings(steps=500))
@@ -46,6 +48,7 @@ from .io import (
 )
 from .meshview import SolidAppearance, TextureAppearance, appearance_of, render_mesh
 from .raster import rasterize
+from .refine import split_faces
 from .sh import eval_sh, rgb_to_sh, sh_to_rgb
 
 __all__ = [
@@ -86,6 +89,7 @@ __all__ = [
                  "save_binding",
                  "save_splats",
                  "sh_to_rgb",
+                 "split_faces",
                  "ssim",
                  "world_gaussians",
                  "write_ply",

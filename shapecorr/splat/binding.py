@@ -59,6 +59,13 @@ class SplatBinding:
     along the unit normal (rest units), ``quat (n, 4)`` w,x,y,z and ``log_scale (n, 3)`` in the
     triangle frame, ``sh (n, (sh_degree+1)^2, 3)``, ``opacity_logit (n,)``. ``pose_vertices``
     (optional) is a current deformed pose of the mesh (what ``splat deform`` writes).
+
+    *Carrier mesh* (after mesh-guided densification, :func:`shapecorr.splat.split_faces`): the
+    Gaussians may be bound to a refinement of the mesh whose extra vertices are edge midpoints,
+    ``midpoints (k, 2)`` (carrier vertex ``n + i`` is the midpoint of vertices ``midpoints[i]``,
+    both of index ``< n + i``), with triangles ``carrier_faces (m', 3)``; ``face`` then indexes
+    ``carrier_faces``. The mesh a user deforms keeps the original ``faces`` and ``n`` vertices:
+    its pose gives the carrier's by the midpoints (:meth:`carrier`).
     """
 
     rest_vertices: np.ndarray
@@ -72,8 +79,11 @@ class SplatBinding:
     opacity_logit: np.ndarray
     sh_degree: int = 3
     pose_vertices: np.ndarray | None = field(default=None)
+    midpoints: np.ndarray | None = field(default=None)
+    carrier_faces: np.ndarray | None = field(default=None)
 
     def __post_init__(self):
+        self._check_carrier()
         n = len(self.face)
         checks = {"bary": (n, 3), "offset": (n,), "quat": (n, 4), "log_scale": (n, 3),
                   "sh": (n, n_coeffs(self.sh_degree), 3), "opacity_logit": (n,)}
@@ -83,7 +93,7 @@ class SplatBinding:
                 raise SettingsError(f"SplatBinding: {name} has shape {got}, expected {shape}.")
         if not 0 <= int(self.sh_degree) <= 3:
             raise SettingsError(f"SplatBinding: sh_degree must be 0..3, got {self.sh_degree}.")
-        nf = len(self.faces)
+        nf = len(self.bound_faces)
         if n and (int(np.min(self.face)) < 0 or int(np.max(self.face)) >= nf):
             raise SettingsError(f"SplatBinding: face ids must be in [0, {nf}), got {np.min(self.face)}.."
                                 f"{np.max(self.face)}.")
@@ -91,9 +101,39 @@ class SplatBinding:
             raise ShapeMismatchError(f"SplatBinding: pose_vertices {np.shape(self.pose_vertices)} do not match the "
                                      f"rest mesh {np.shape(self.rest_vertices)}.")
 
+    def _check_carrier(self) -> None:
+        if (self.midpoints is None) != (self.carrier_faces is None):
+            raise SettingsError("SplatBinding: midpoints and carrier_faces go together (both or neither).")
+        if self.midpoints is None:
+            return
+        n, mid = len(self.rest_vertices), np.asarray(self.midpoints)
+        if mid.ndim != 2 or mid.shape[1] != 2 or (len(mid) and (mid.min() < 0 or
+                                                               (mid.max(1) >= n + np.arange(len(mid))).any())):
+            raise SettingsError("SplatBinding: midpoints must be (k, 2) vertex pairs, each of index below the "
+                                "midpoint's own (n + i).")
+        cf = np.asarray(self.carrier_faces)
+        if cf.ndim != 2 or cf.shape[1] != 3 or (len(cf) and (cf.min() < 0 or cf.max() >= n + len(mid))):
+            raise SettingsError(f"SplatBinding: carrier_faces must be (m, 3) ids of the {n + len(mid)} carrier "
+                                "vertices.")
+        # the expansion of a pose to the carrier: a sparse (n + k, n) matrix of dyadic weights
+        object.__setattr__(self, "_expand", midpoint_matrix(n, mid))
+
     @property
     def n_gaussians(self) -> int:
         return len(self.face)
+
+    @property
+    def bound_faces(self) -> np.ndarray:
+        """The triangles the Gaussians are bound to (``face`` indexes these): ``carrier_faces``
+        after face splitting, else ``faces``."""
+        return self.faces if self.carrier_faces is None else self.carrier_faces
+
+    def carrier(self, vertices=None) -> np.ndarray:
+        """The carrier mesh's vertices ``(n + k, 3)`` for a pose ``vertices (n, 3)`` of the mesh
+        (default: the rest pose); the mesh's own vertices when no face was split."""
+        v = self.rest_vertices if vertices is None else vertices
+        v = np.asarray(v, dtype=np.float64)
+        return v if self.midpoints is None else self._expand @ v
 
     @property
     def vertices(self) -> np.ndarray:
@@ -111,9 +151,9 @@ class SplatBinding:
         v = self.vertices if vertices is None else check_pose(vertices, self.rest_vertices)
         with torch.no_grad():
             p = params_to_torch(self, dtype=torch.float64)
-            rest = torch.tensor(self.rest_vertices, dtype=torch.float64)
-            faces = torch.tensor(self.faces, dtype=torch.long)
-            posed = torch.tensor(v, dtype=torch.float64)
+            rest = torch.tensor(self.carrier(), dtype=torch.float64)
+            faces = torch.tensor(self.bound_faces, dtype=torch.long)
+            posed = torch.tensor(self.carrier(v), dtype=torch.float64)
             means, cov = world_gaussians(p, rest, faces, posed)
             quats, scales = covariance_to_quat_scale(cov)
             R = deformation_gradients(rest, posed, faces)[0][p.face]
@@ -153,7 +193,29 @@ def params_to_torch(b: SplatBinding, dtype=torch.float32, device="cpu") -> Bindi
                          torch.tensor(b.sh, **kw), torch.tensor(b.opacity_logit, **kw))
 
 
-def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, pose_vertices=None) -> SplatBinding:
+def midpoint_matrix(n: int, midpoints: np.ndarray):
+    """Sparse ``(n + k, n)``: the identity on the mesh's vertices, then each midpoint's weights
+    (half of each parent's row; parents come first). Built one generation of midpoints at a time."""
+    import scipy.sparse as sp
+
+    mid = np.asarray(midpoints, dtype=np.int64).reshape(-1, 2)
+    k = len(mid)
+    level = np.zeros(n + k, dtype=np.int64)
+    for i, (a, b) in enumerate(mid.tolist()):
+        level[n + i] = 1 + max(level[a], level[b])
+    W = sp.vstack([sp.identity(n, format="csr"), sp.csr_matrix((k, n))]).tocsr()
+    for gen in range(1, int(level.max(initial=0)) + 1):
+        idx = np.flatnonzero(level == gen)  # carrier ids of this generation
+        parents = mid[idx - n]
+        P = sp.csr_matrix((np.full(2 * len(idx), 0.5), (np.repeat(np.arange(len(idx)), 2), parents.ravel())),
+                          shape=(len(idx), n + k))
+        put = sp.csr_matrix((np.ones(len(idx)), (idx, np.arange(len(idx)))), shape=(n + k, len(idx)))
+        W = (W + put @ (P @ W)).tocsr()
+    return W
+
+
+def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, pose_vertices=None, *,
+                      midpoints=None, carrier_faces=None) -> SplatBinding:
     def a(t):
         return t.detach().cpu().numpy().astype(np.float32)
 
@@ -162,7 +224,7 @@ def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, po
     return SplatBinding(np.asarray(rest_vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64),
                         p.face.cpu().numpy().astype(np.int64), a(torch.softmax(p.bary_logits.detach(), 1)),
                         a(p.offset), a(q), a(p.log_scale), a(p.sh), a(p.opacity_logit), int(sh_degree),
-                        pose_vertices)
+                        pose_vertices, midpoints, carrier_faces)
 
 
 def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor):

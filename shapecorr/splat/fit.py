@@ -77,6 +77,7 @@ class FitSettings:
     densify_every: int = 250
     densify_fraction: float = 0.15  # of the Gaussians, cloned at each densification
     densify_until: float = 0.7  # fraction of the steps
+    split_fraction: float = 0.0  # of the faces, split 1-to-4 with their Gaussians at each densification (0: off)
     prune_opacity: float = 0.01
     checkpoint_every: int = 500
     seed: int = 0
@@ -95,8 +96,8 @@ class FitSettings:
         if self.max_offset < 0 or self.close_views < 0:
             raise SettingsError(f"FitSettings: max_offset ({self.max_offset}) and close_views ({self.close_views}) "
                                 "must not be negative.")
-        if not 0 <= self.ssim_weight <= 1 or not 0 <= self.densify_fraction <= 1:
-            raise SettingsError("FitSettings: ssim_weight and densify_fraction must be in [0, 1].")
+        if not all(0 <= x <= 1 for x in (self.ssim_weight, self.densify_fraction, self.split_fraction)):
+            raise SettingsError("FitSettings: ssim_weight, densify_fraction and split_fraction must be in [0, 1].")
 
 
 class FitResult(NamedTuple):
@@ -168,10 +169,13 @@ class _Trainer:
 
     def __init__(self, init: SplatBinding, s: FitSettings):
         self.s = s
-        self.rest = torch.tensor(init.rest_vertices, dtype=torch.float32)
-        self.faces = torch.tensor(init.faces, dtype=torch.long)
         f = init.faces
         v = init.rest_vertices
+        self.base = np.asarray(v, dtype=np.float64)  # the mesh's rest vertices; the carrier's follow by midpoints
+        self.midpoints, self.carrier_faces = init.midpoints, np.asarray(init.bound_faces, dtype=np.int64)
+        self.rest64 = init.carrier()  # (n + k, 3) float64
+        self.rest = torch.tensor(self.rest64, dtype=torch.float32)
+        self.faces = torch.tensor(self.carrier_faces, dtype=torch.long)
         self.edge = float(np.mean(np.linalg.norm(v[f[:, [1, 2, 0]]] - v[f], axis=2)))
         bary = np.clip(np.asarray(init.bary, dtype=np.float64), 1e-4, None)
         self.face = torch.as_tensor(init.face, dtype=torch.long)
@@ -219,9 +223,53 @@ class _Trainer:
         self.grad_sum[seen] += proj.means2d.grad[seen].norm(dim=1)
         self.grad_count[seen] += 1
 
+    def carrier(self) -> dict:
+        """The carrier mesh's fields of the binding (none while no face was split)."""
+        if self.midpoints is None or not len(self.midpoints):
+            return {}
+        return {"midpoints": np.asarray(self.midpoints), "carrier_faces": self.carrier_faces}
+
+    def split(self, grow: torch.Tensor) -> int:
+        """Split 1-to-4 the largest faces holding Gaussians about to be cloned (at most
+        ``split_fraction`` of the faces) and re-bind their Gaussians to the children exactly;
+        the clones are then drawn inside the smaller children. Returns the number split."""
+        from .binding import midpoint_matrix
+        from .refine import rebind, split_carrier
+
+        budget = int(self.s.split_fraction * len(self.carrier_faces))
+        if budget < 1 or len(grow) == 0:
+            return 0
+        with torch.no_grad():
+            cand = torch.unique(self.face[grow]).numpy()
+            v = self.rest64[self.carrier_faces[cand]]
+            area = np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+            ids = np.sort(cand[np.argsort(-area, kind="stable")[:budget]])
+            n = len(self.base)
+            mid, faces, children = split_carrier(n, self.midpoints, self.carrier_faces, ids)
+            rest_after = midpoint_matrix(n, mid) @ self.base
+            t = self.tensors
+            bary = torch.softmax(t["bary_logits"].double(), 1).numpy()
+            face, bary, quat, moved = rebind(self.face.numpy(), bary, t["quat"].double().numpy(),
+                                             self.rest64, self.carrier_faces, rest_after, faces,
+                                             ids, children)
+            m = torch.as_tensor(moved)
+            t["bary_logits"][m] = torch.as_tensor(np.log(np.clip(bary[moved], 1e-4, None)), dtype=torch.float32)
+            t["quat"][m] = torch.as_tensor(quat[moved], dtype=torch.float32)
+            for name in ("bary_logits", "quat"):  # Adam's moments were of the old parametrisation
+                st = self.opt.state.get(t[name])
+                if st:
+                    st["exp_avg"][m] = 0.0
+                    st["exp_avg_sq"][m] = 0.0
+            self.face = torch.as_tensor(face, dtype=torch.long)
+            self.midpoints, self.carrier_faces = mid, faces
+            self.rest64, self.rest = rest_after, torch.tensor(rest_after, dtype=torch.float32)
+            self.faces = torch.tensor(faces, dtype=torch.long)
+        return len(ids)
+
     def densify(self, rng: torch.Generator) -> None:
         """Clone the Gaussians with the largest mean screen gradient inside their triangles (the
-        larger half of them split: both copies shrink), prune the nearly transparent ones."""
+        larger half of them split: both copies shrink), prune the nearly transparent ones. With
+        ``split_fraction``, the largest of their faces are split first (:meth:`split`)."""
         s = self.s
         n = len(self.face)
         with torch.no_grad():
@@ -232,6 +280,8 @@ class _Trainer:
             k = min(room, int(s.densify_fraction * n))
             grow = torch.topk(score, k).indices if k > 0 else torch.zeros(0, dtype=torch.long)
             grow = grow[score[grow] > 0]
+        self.split(grow)
+        with torch.no_grad():
             index = torch.cat([torch.nonzero(alive).squeeze(1), grow])
             old_state = {g["name"]: self.opt.state.get(g["params"][0]) for g in self.opt.param_groups}
             new = {k: t.detach()[index].clone() for k, t in self.tensors.items()}
@@ -305,12 +355,12 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
             tr.densify(rng)
         if ckpt is not None and (step % s.checkpoint_every == 0 or step == s.steps):
             ckpt.mkdir(parents=True, exist_ok=True)
-            b = params_to_binding(tr.params(), v, f, s.sh_degree)
+            b = params_to_binding(tr.params(), v, f, s.sh_degree, **tr.carrier())
             save_binding(ckpt / f"step_{step:06d}.npz", b)
             if on_checkpoint is not None:
                 on_checkpoint(step, b)
     bar.close()
-    return FitResult(params_to_binding(tr.params(), v, f, s.sh_degree), history, cams)
+    return FitResult(params_to_binding(tr.params(), v, f, s.sh_degree, **tr.carrier()), history, cams)
 
 
 def evaluate(b: SplatBinding, vertices, appearance, cameras, *, background=(0.0, 0.0, 0.0), device: str = "cpu"):

@@ -8,7 +8,8 @@ scales as logarithms, the rotation as a w, x, y, z quaternion, and ``f_rest`` ch
 with zeros (degree 3 layout always).
 
 The binding file (``binding.npz``, next to the PLY) keeps what the PLY cannot: the rest mesh
-and, per Gaussian, its face, barycentrics, normal offset and local rotation/scales.
+and, per Gaussian, its face, barycentrics, normal offset and local rotation/scales (format 1);
+after face splitting also the carrier mesh's ``midpoints`` and ``carrier_faces`` (format 2).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ N_REST = 45  # f_rest_0..44: SH degree 3
 _PROPS = (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(N_REST)]
           + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
 _BINDING_FORMAT = 1
+_CARRIER_FORMAT = 2  # with midpoints and carrier_faces (faces split during fitting)
 
 
 class SplatFileError(ShapecorrError):
@@ -144,6 +146,8 @@ def save_binding(path, b: SplatBinding) -> Path:
                   "opacity_logit": b.opacity_logit, "sh_degree": np.int64(b.sh_degree)}
     if b.pose_vertices is not None:
         arrays["pose_vertices"] = b.pose_vertices
+    if b.midpoints is not None:  # split faces: format 2 (a reader of format 1 would drop the carrier)
+        arrays.update(format=np.int64(_CARRIER_FORMAT), midpoints=b.midpoints, carrier_faces=b.carrier_faces)
     try:
         with open(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -165,10 +169,12 @@ def load_binding(path) -> SplatBinding:
             d = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise SplatFileError(f"{path}: not a binding file ({exc}).") from exc
-    if int(d.get("format", -1)) != _BINDING_FORMAT:
-        raise SplatFileError(f"{path}: unknown binding format {d.get('format')}; expected {_BINDING_FORMAT}.")
+    if int(d.get("format", -1)) not in (_BINDING_FORMAT, _CARRIER_FORMAT):
+        raise SplatFileError(f"{path}: unknown binding format {d.get('format')}; expected {_BINDING_FORMAT} or "
+                             f"{_CARRIER_FORMAT}.")
     return SplatBinding(d["rest_vertices"], d["faces"], d["face"], d["bary"], d["offset"], d["quat"],
-                        d["log_scale"], d["sh"], d["opacity_logit"], int(d["sh_degree"]), d.get("pose_vertices"))
+                        d["log_scale"], d["sh"], d["opacity_logit"], int(d["sh_degree"]), d.get("pose_vertices"),
+                        d.get("midpoints"), d.get("carrier_faces"))
 
 
 def save_splats(folder, b: SplatBinding) -> tuple[Path, Path]:
