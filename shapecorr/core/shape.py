@@ -37,6 +37,12 @@ from .errors import (
 __all__ = ["Shape", "ShapeIssue", "ShapeWarning", "Transform"]
 
 
+# components under this fraction of the surface's area, and those beyond the largest
+# MAX_SPECTRAL_COMPONENTS, are loose pieces (see Shape.loose_piece_faces)
+LOOSE_PIECE_AREA = 0.01
+MAX_SPECTRAL_COMPONENTS = 8
+
+
 @dataclass(frozen=True)
 class ShapeIssue:
     """Something imperfect about a shape that shapecorr handles rather than refuses.
@@ -398,9 +404,9 @@ class Shape:
         return self.is_mesh and self.boundary_edges.shape[0] == 0 and self.is_edge_manifold
 
     @property
-    def component_sizes(self) -> np.ndarray:
-        """Vertex counts of the connected components of the surface (:attr:`surface_faces`,
-        vertices used by no face not counted), largest first."""
+    def component_labels(self) -> np.ndarray:
+        """``(n,)``: the connected component of each vertex over the surface's edges
+        (:attr:`surface_faces`; a vertex used by no face is a component of its own)."""
 
         def compute():
             from scipy.sparse import coo_matrix
@@ -409,11 +415,49 @@ class Shape:
             e = self._surface_edge_counts()[0]
             n = self.n_vertices
             g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-            labels = connected_components(g, directed=False)[1]
-            sizes = np.bincount(labels[self.surface_vertices])
+            return connected_components(g, directed=False)[1]
+
+        return self._cached_geom("component_labels", compute)
+
+    @property
+    def component_sizes(self) -> np.ndarray:
+        """Vertex counts of the connected components of the surface (:attr:`surface_faces`,
+        vertices used by no face not counted), largest first."""
+
+        def compute():
+            sizes = np.bincount(self.component_labels[self.surface_vertices])
             return -np.sort(-sizes[sizes > 0])
 
         return self._cached_geom("component_sizes", compute)
+
+    @property
+    def loose_piece_faces(self) -> np.ndarray:
+        """Boolean ``(m',)`` over :attr:`surface_faces`: the faces of *loose pieces*, components
+        too small to be part of the shape (scanner debris, a stray triangle): those with less
+        than ``LOOSE_PIECE_AREA`` of the surface's area, and beyond the ``MAX_SPECTRAL_COMPONENTS``
+        largest. Each zero eigenvalue of the Laplacian belongs to one component, so many small
+        pieces would fill the low spectrum with their indicator functions; the Laplacian leaves
+        them out and attaches their vertices to the nearest vertex of the kept surface."""
+
+        def compute():
+            faces = self.surface_faces
+            labels = self.component_labels[faces[:, 0]]
+            area = np.bincount(labels, weights=_face_areas(self.vertices, faces),
+                               minlength=self.n_vertices)
+            order = np.argsort(-area, kind="stable")
+            keep = np.zeros(len(area), dtype=bool)
+            big = order[area[order] >= LOOSE_PIECE_AREA * max(area.sum(), 1e-300)][:MAX_SPECTRAL_COMPONENTS]
+            keep[big if big.size else order[:1]] = True
+            return ~keep[labels]
+
+        return self._cached_geom("loose_piece_faces", compute)
+
+    @property
+    def spectral_faces(self) -> np.ndarray:
+        """The faces the Laplacian is built on: :attr:`surface_faces` without loose pieces."""
+        loose = self.loose_piece_faces
+        return self.surface_faces if not loose.any() else self._cached_geom(
+            "spectral_faces", lambda: self.surface_faces[~loose])
 
     @property
     def n_components(self) -> int:
@@ -489,10 +533,20 @@ class Shape:
         sizes = self.component_sizes
         if len(sizes) > 1:
             shown = ", ".join(str(int(s)) for s in sizes[:5]) + (", ..." if len(sizes) > 5 else "")
+            loose = self.loose_piece_faces
+            n_loose = len(sizes) - len(np.unique(self.component_labels[self.surface_faces[~loose, 0]]))
+            how = ("matched as one shape (one zero eigenvalue per component); check that the "
+                   "other shape has the same pieces")
+            if n_loose:
+                share = float(_face_areas(self.vertices, self.surface_faces[loose]).sum()
+                              / max(_face_areas(self.vertices, self.surface_faces).sum(), 1e-300))
+                what = "one is a loose piece" if n_loose == 1 else f"{n_loose} are loose pieces"
+                how = (f"{what} ({100 * share:.2g} % of the area; each under "
+                       f"{100 * LOOSE_PIECE_AREA:g} % or beyond the {MAX_SPECTRAL_COMPONENTS} largest), "
+                       "which follow their nearest vertex of the rest; the rest " + how)
             out.append(ShapeIssue(
-                "components", f"{len(sizes)} connected components ({shown} vertices)",
-                "matched as one shape (one zero eigenvalue per component); check that the "
-                "other shape has the same pieces", DisconnectedShapeError))
+                "components", f"{len(sizes)} connected components ({shown} vertices)", how,
+                DisconnectedShapeError))
         return out
 
     def warn_issues(self, issues: list[ShapeIssue] | None = None) -> None:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
 #: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
 #: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
-LAPLACIAN_VERSION = 2
+LAPLACIAN_VERSION = 3  # 3: loose pieces (Shape.spectral_faces) attached, not their own components
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):
@@ -112,8 +112,10 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
     repeated vertices inside the surface, where two sheets touch, stay apart). Every other
     vertex (used by no face, or a joined repeat) is attached to its nearest
     surface vertex by :func:`attach_to_nearest`, so its eigenvector values are those of that
-    vertex and its mass is positive but negligible. Several components and boundaries need
-    nothing special (one zero eigenvalue per component; free boundary).
+    vertex and its mass is positive but negligible; so is every vertex of a loose piece (a
+    component under 1 % of the area, or beyond the 8 largest: :attr:`Shape.loose_piece_faces`).
+    The other components and boundaries need nothing special (one zero eigenvalue per
+    component; free boundary).
     """
     if kind == "auto":
         kind = "robust" if shape.is_mesh else "pointcloud"
@@ -143,14 +145,15 @@ def _surface_laplacian(shape: Shape, kind: str, mollify: float, n_neighbors: int
         keep = np.flatnonzero(shape.welded_index == np.arange(shape.n_vertices))
         L, mass = point_cloud_laplacian(v[keep], n_neighbors, mollify)
         return attach_to_nearest(L, mass, keep, v)
-    keep = shape.surface_vertices
+    faces_s = shape.spectral_faces
+    keep = np.unique(faces_s)
     if keep.size == 0:
         raise DegenerateFacesError(
             f"all {shape.n_faces} faces are degenerate (zero area), so there is no surface; "
             "fix the mesh or use its vertices as a point cloud (laplacian='pointcloud').", shape.path)
     local = np.full(shape.n_vertices, -1, dtype=np.int64)
     local[keep] = np.arange(keep.size)
-    faces = local[shape.surface_faces]
+    faces = local[faces_s]
     if kind == "robust":
         L, mass = robust_mesh_laplacian(v[keep], faces, mollify)
     else:

@@ -236,3 +236,47 @@ def test_laplacian_argument_errors():
         laplacian(bumpy(1), "harmonic")
     with pytest.raises(ValueError, match="point cloud"):
         laplacian(point_cloud(bumpy(1)), "cotan")
+
+
+def _sphere_with_debris(n_pieces: int):
+    """An icosphere and ``n_pieces`` tiny tetrahedra floating around it (scanner debris)."""
+    from shapecorr import Shape
+
+    s = icosphere(2)
+    rng = np.random.default_rng(0)
+    v, f = [s.vertices], [s.faces]
+    tet = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1], [1, 3, 2]])
+    n = s.n_vertices
+    for _ in range(n_pieces):
+        c = rng.normal(size=3)
+        c *= 1.5 / np.linalg.norm(c)
+        v.append(c + 0.01 * rng.normal(size=(4, 3)))
+        f.append(tet + n)
+        n += 4
+    return s, Shape(np.vstack(v), np.vstack(f))
+
+
+def test_loose_pieces_do_not_take_eigenvalues():
+    """Forty specks around a sphere: without special care each would add a zero eigenvalue
+    (their indicator functions would fill the low spectrum); they follow their nearest sphere
+    vertex instead, and the sphere's spectrum is kept."""
+    from shapecorr.spectral import eigenbasis
+
+    clean, debris = _sphere_with_debris(40)
+    assert debris.n_components == 41 and debris.loose_piece_faces.sum() == 160
+    b0 = eigenbasis(clean, 10, cache=False)
+    b1 = eigenbasis(debris, 10, cache=False)
+    np.testing.assert_allclose(b1.evals, b0.evals, rtol=1e-4, atol=1e-6)
+    assert (b1.evals > 1e-8).sum() == 9  # one zero eigenvalue: one component
+    (issue,) = [i for i in debris.issues() if i.kind == "components"]
+    assert "40 are loose pieces" in issue.done
+
+
+def test_large_components_are_kept_as_they_are():
+    """Two spheres of comparable size are two components of the shape, not debris."""
+    from shapecorr import Shape
+
+    a = icosphere(2)
+    two = Shape(np.vstack([a.vertices, 0.5 * a.vertices + [3.0, 0, 0]]), np.vstack([a.faces, a.faces + a.n_vertices]))
+    assert not two.loose_piece_faces.any()
+    assert two.spectral_faces is two.surface_faces
