@@ -69,7 +69,8 @@ def static(data: Path, name: str, args, out: Path) -> dict:
     shape = load(data / MODELS[name])
     app = appearance_of(shape)
     s = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
-                    image_size=args.size, n_views=args.views, densify_every=args.densify_every, seed=0)
+                    image_size=args.size, n_views=args.views, densify_every=args.densify_every,
+                    split_fraction=args.split_fraction, seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
     res = fit_splats(shape.vertices, shape.faces, app, s, progress=not args.quiet)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -84,7 +85,8 @@ def static(data: Path, name: str, args, out: Path) -> dict:
     row = {"model": name, "file": MODELS[name], "vertices": shape.n_vertices, "faces": shape.n_faces,
            "appearance": "synthetic solid pattern" if isinstance(app, SolidAppearance) else "UV texture",
            "n_gaussians": res.binding.n_gaussians, "initial_gaussians": args.gaussians, "steps": args.steps,
-           "densify_every": args.densify_every, "image_size": args.size,
+           "densify_every": args.densify_every, "split_fraction": args.split_fraction,
+           "carrier_faces": len(res.binding.bound_faces), "image_size": args.size,
            "train_views": args.views, "train_close_views": s.close_views, "heldout_views": 8,
            "psnr_db": round(float(np.mean(whole)), 2), "psnr_covered_db": round(float(np.mean(covered)), 2),
            "psnr_min_view_db": round(float(np.min(whole)), 2),
@@ -211,6 +213,8 @@ def main() -> None:
     ap.add_argument("--gaussians", type=int, default=40000)
     ap.add_argument("--max-gaussians", type=int, default=80000)
     ap.add_argument("--densify-every", type=int, default=100)
+    ap.add_argument("--split-fraction", type=float, default=0.0,
+                    help="faces split 1-to-4 with their Gaussians at each densification (FitSettings.split_fraction)")
     ap.add_argument("--bend", type=float, default=45.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed-threads", type=int, default=1)

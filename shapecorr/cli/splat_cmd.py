@@ -68,6 +68,10 @@ def register(subparsers) -> None:
                    help="densification stops there (default: %(default)s)")
     f.add_argument("--size", type=int, default=256, help="training image size in pixels (default: %(default)s)")
     f.add_argument("--views", type=int, default=48, help="training cameras (default: %(default)s)")
+    f.add_argument("--split-fraction", type=float, default=0.0, metavar="F",
+                   help="mesh-guided densification: at each densification split this fraction of the faces "
+                        "1-to-4 with their Gaussians (the largest faces of the Gaussians being cloned; "
+                        "default: %(default)s, off)")
     f.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3),
                    help="spherical-harmonics degree of the colours (default: %(default)s)")
     f.add_argument("--checkpoint-every", type=int, default=500, metavar="N",
@@ -210,7 +214,8 @@ def run_fit(args) -> int:
     progress(f"loaded {shape.name}: {shape.n_vertices} vertices, {shape.n_faces} faces ({kind})")
     settings = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
                            image_size=args.size, n_views=args.views, sh_degree=args.sh_degree,
-                           checkpoint_every=args.checkpoint_every, seed=args.seed)
+                           checkpoint_every=args.checkpoint_every, split_fraction=args.split_fraction,
+                           seed=args.seed)
     t0 = time.perf_counter()
     with atomic_output_dir(out) as tmp:
         res = fit_splats(shape.vertices, shape.faces, appearance, settings, progress=not args.quiet,

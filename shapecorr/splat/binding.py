@@ -40,7 +40,7 @@ class WorldGaussians(NamedTuple):
 
     The SH colours are those fitted in the rest pose; a renderer evaluates them along the view
     direction turned back by ``rotations`` (the triangle's rotation), so view-dependent colour
-    turns with the surface. (The 3DGS PLY of a deformed pose stores them unrotated.)"""
+    turns with the surface. (The 3DGS PLY of a deformed pose stores them turned by ``rotations``.)"""
 
     means: np.ndarray  # (n, 3)
     quats: np.ndarray  # (n, 4) w, x, y, z

@@ -56,10 +56,20 @@ class GaussianCloud(NamedTuple):
 
 
 def cloud_from_world(g: WorldGaussians) -> GaussianCloud:
-    """The PLY quantities of world Gaussians (opacity logit, log scales, SH padded to degree 3)."""
+    """The PLY quantities of world Gaussians (opacity logit, log scales, SH padded to degree 3).
+    SH kept in the rest frames of the Gaussians' triangles are turned by the triangles' rotations
+    (:func:`~.sh.rotate_sh`), so a splat viewer shows a deformed pose's view-dependent colour as
+    our renderer does."""
+    import torch
+
+    from .sh import rotate_sh
+
     n = len(g.means)
     sh = np.zeros((n, 16, 3), dtype=np.float32)
-    sh[:, :g.sh.shape[1]] = g.sh
+    coeffs = np.asarray(g.sh, dtype=np.float64)
+    if g.rotations is not None and coeffs.shape[1] > 1:
+        coeffs = rotate_sh(torch.as_tensor(coeffs), torch.as_tensor(np.asarray(g.rotations, dtype=np.float64))).numpy()
+    sh[:, :coeffs.shape[1]] = coeffs
     op = np.clip(np.asarray(g.opacities, dtype=np.float64), 1e-7, 1 - 1e-7)
     return GaussianCloud(g.means.astype(np.float32), np.zeros((n, 3), np.float32), sh,
                          np.log(op / (1 - op)).astype(np.float32),

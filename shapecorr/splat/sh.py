@@ -59,3 +59,37 @@ def eval_sh(degree: int, coeffs: torch.Tensor, dirs: torch.Tensor) -> torch.Tens
     d = dirs / dirs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     basis = sh_basis(degree, d)  # (n, k)
     return torch.clamp_min((basis[:, :, None] * coeffs[:, :k]).sum(1) + 0.5, 0.0)
+
+
+def rotate_sh(coeffs: torch.Tensor, rotations: torch.Tensor, *, chunk: int = 16384) -> torch.Tensor:
+    """SH ``coeffs (n, K, 3)`` turned by ``rotations (n, 3, 3)``: the result seen along ``d``
+    equals the input seen along ``R^T d`` (a Gaussian's colour turning with its triangle).
+
+    Each band is closed under rotation: its coefficients are mapped by
+    ``pinv(Y_l(D)) Y_l(R^T D)`` for 16 fixed directions ``D`` (exact up to rounding; the
+    constant band is unchanged)."""
+    n, K, _ = coeffs.shape
+    degree = round(K ** 0.5) - 1
+    if (degree + 1) ** 2 != K or not 0 <= degree <= 3:
+        raise ValueError(f"rotate_sh: {K} coefficients per channel is not an SH degree 0..3.")
+    if rotations.shape != (n, 3, 3):
+        raise ValueError(f"rotate_sh: rotations must be ({n}, 3, 3), got {tuple(rotations.shape)}.")
+    out = coeffs.clone()
+    if degree == 0 or n == 0:
+        return out
+    dtype = torch.float64
+    i = torch.arange(16, dtype=dtype) + 0.5
+    y = 1.0 - 2.0 * i / 16
+    r = (1.0 - y * y).clamp_min(0).sqrt()
+    phi = torch.pi * (3.0 - 5.0 ** 0.5) * i
+    D = torch.stack([r * torch.cos(phi), y, r * torch.sin(phi)], 1)  # (16, 3): well spread
+    Y = sh_basis(degree, D)  # (16, K)
+    for s in range(0, n, chunk):
+        R = rotations[s:s + chunk].to(dtype)
+        YR = sh_basis(degree, (D @ R).reshape(-1, 3)).reshape(len(R), 16, K)  # rows: Y(R^T d)
+        c = coeffs[s:s + chunk].to(dtype)
+        for band in range(1, degree + 1):
+            lo, hi = band * band, (band + 1) * (band + 1)
+            M = torch.linalg.pinv(Y[:, lo:hi]) @ YR[:, :, lo:hi]  # (m, 2l+1, 2l+1)
+            out[s:s + chunk, lo:hi] = (M @ c[:, lo:hi]).to(coeffs.dtype)
+    return out

@@ -99,3 +99,38 @@ def test_a_file_that_is_not_a_splat_ply_is_named(tmp_path):
         read_ply(p)
     with pytest.raises(SplatFileError, match="binding"):
         load_binding(tmp_path)
+
+
+def test_deformed_pose_ply_turns_the_view_dependent_colour(tmp_path):
+    """The PLY of a deformed pose, drawn as plain world Gaussians (what a splat viewer does),
+    gives the picture of the binding in that pose (SH turned with the triangles)."""
+    import torch
+
+    from shapecorr.splat import Camera, WorldGaussians, intrinsics, look_at, render_binding, render_gaussians
+    from shapecorr.splat.sh import eval_sh, rotate_sh
+
+    s = icosphere(2)
+    v = np.asarray(s.vertices, dtype=np.float64)
+    b = initial_binding(v, s.faces, SolidAppearance(v, s.faces), 400, 3)
+    rng = np.random.default_rng(0)
+    sh = b.sh.copy()
+    sh[:, 1:] = rng.normal(scale=0.3, size=sh[:, 1:].shape)
+    b = type(b)(**{**b.__dict__, "sh": sh})
+    ang = 0.9 * v[:, 1:2]
+    pose = np.concatenate([v[:, :1] * np.cos(ang) - v[:, 2:] * np.sin(ang), v[:, 1:2],
+                           v[:, :1] * np.sin(ang) + v[:, 2:] * np.cos(ang)], 1)
+    c = read_ply(write_ply(tmp_path / "posed.ply", cloud_from_world(b.follow(pose))))
+    plain = WorldGaussians(c.means, c.quats, c.scales, None, c.opacities, c.sh.astype(np.float64))
+    cam = Camera(look_at([0.4, 0.8, 3.2], [0.0, 0.0, 0.0]), intrinsics(64, 64), 64, 64)
+    want, _ = render_binding(b, cam, pose)
+    got, _ = render_gaussians(plain, cam)
+    assert np.abs(want - got).max() < 2e-3  # float32 storage
+    unturned = WorldGaussians(c.means, c.quats, c.scales, None, c.opacities, sh.astype(np.float64))
+    assert np.abs(want - render_gaussians(unturned, cam)[0]).max() > 0.05  # the turn matters here
+    # rotate_sh: turned coefficients seen along d = the originals seen along R^T d
+    q, _ = np.linalg.qr(rng.normal(size=(20, 3, 3)))
+    R = torch.as_tensor(q * np.sign(np.linalg.det(q))[:, None, None])
+    k = torch.as_tensor(rng.normal(size=(20, 16, 3)))
+    d = torch.as_tensor(rng.normal(size=(20, 3)))
+    torch.testing.assert_close(eval_sh(3, rotate_sh(k, R), d), eval_sh(3, k, torch.einsum("nji,nj->ni", R, d)),
+                               atol=1e-12, rtol=0)
