@@ -25,6 +25,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from pyvistaqt import QtInteractor
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
+from shapecorr.core import ShapecorrError
+
+from . import pyside_fix
 from .splat_edit import SplatEditor, SplatPicture, camera_from_view, picture_size
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class SplatWindow(QtWidgets.QMainWindow):
     def __init__(self, binding, vertices=None, *, device: str = "cpu", full_size: int = FULL_SIZE,
                  preview_size: int = PREVIEW_SIZE, settle_ms: int = SETTLE_MS, parent=None):
         super().__init__(parent)
+        pyside_fix.guard()
         self.setWindowTitle("shapecorr viewer — splats")
         self.resize(1280, 640)
         self.editor = SplatEditor(binding, vertices, device=device, background=BACKGROUND)
@@ -62,6 +66,7 @@ class SplatWindow(QtWidgets.QMainWindow):
         self.picture: SplatPicture | None = None
         self.render_seconds = 0.0
         self._drag_from = None  # (display x, y, depth) where the drag started
+        self._closed = False
         self._pending_offset = None
 
         self._build_views()
@@ -70,7 +75,7 @@ class SplatWindow(QtWidgets.QMainWindow):
         self._preview_timer = QtCore.QTimer(self, singleShot=True, interval=0)
         self._preview_timer.timeout.connect(self._preview_tick)
         self._full_timer = QtCore.QTimer(self, singleShot=True, interval=int(settle_ms))
-        self._full_timer.timeout.connect(lambda: self.render_splats(preview=False))
+        self._full_timer.timeout.connect(lambda: self._guarded(self.render_splats, False))
         self._draw_mesh()
         self.reset_camera(render=False)
         self.plotter.render()
@@ -98,7 +103,7 @@ class SplatWindow(QtWidgets.QMainWindow):
                                                   ("MouseMoveEvent", self._on_move),
                                                   ("LeftButtonReleaseEvent", self._on_release))}
         self._view = None
-        self.renderer.GetActiveCamera().AddObserver("ModifiedEvent", self._camera_moved)
+        self._camera_observer = self.renderer.GetActiveCamera().AddObserver("ModifiedEvent", self._camera_moved)
 
     def _build_actions(self) -> None:
         def action(text, slot, keys, checkable=False):
@@ -186,11 +191,7 @@ class SplatWindow(QtWidgets.QMainWindow):
     def render_splats(self, preview: bool = False) -> SplatPicture:
         """Draw the splats of the current pose from the current camera and show the picture."""
         t0 = time.perf_counter()
-        try:
-            image, alpha = self.editor.render(self.splat_camera(preview))
-        except Exception as exc:  # never let a redraw crash the window
-            self._error(f"cannot draw the splats: {exc}")
-            raise
+        image, alpha = self.editor.render(self.splat_camera(preview))
         self.render_seconds = time.perf_counter() - t0
         self.picture = SplatPicture(image, alpha, preview, self.editor.vertices.copy())
         self._show_picture()
@@ -205,6 +206,10 @@ class SplatWindow(QtWidgets.QMainWindow):
         mode = QtCore.Qt.FastTransformation if self.picture.preview else QtCore.Qt.SmoothTransformation
         self.image_label.setPixmap(QtGui.QPixmap.fromImage(qimg).scaled(size, QtCore.Qt.KeepAspectRatio, mode))
 
+    def set_settle_ms(self, ms: int) -> None:
+        """How long after the last change the full picture is drawn."""
+        self._full_timer.setInterval(int(ms))
+
     def _camera_moved(self, *_) -> None:
         cam = self.renderer.GetActiveCamera()
         view = (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp(), cam.GetViewAngle())
@@ -214,14 +219,26 @@ class SplatWindow(QtWidgets.QMainWindow):
 
     def _changed(self) -> None:
         """The pose or the camera changed: a preview soon, the full picture once things settle."""
+        if self._closed:
+            return
         self._preview_timer.start()
         self._full_timer.start()
 
     def _preview_tick(self) -> None:
-        if self._pending_offset is not None and self.editor.dragging:
-            offset, self._pending_offset = self._pending_offset, None
-            self._apply_drag(offset)
-        self.render_splats(preview=True)
+        def step():
+            if self._pending_offset is not None and self.editor.dragging:
+                offset, self._pending_offset = self._pending_offset, None
+                self._apply_drag(offset)
+            self.render_splats(preview=True)
+
+        self._guarded(step)
+
+    def _guarded(self, fn, *args) -> None:
+        """Run ``fn`` from a timer or an event: an error goes to the status bar, never out."""
+        try:
+            fn(*args)
+        except (ShapecorrError, ValueError, ArithmeticError, RuntimeError) as exc:
+            self._error(f"{type(exc).__name__}: {exc}")
 
     def flush(self) -> SplatPicture:
         """Run what the timers would: the pending drag step and the full picture (for tests and scripts)."""
@@ -332,7 +349,7 @@ class SplatWindow(QtWidgets.QMainWindow):
                 self.fix(vertex)
                 return
             self.start_drag(vertex)
-        except (ValueError, ArithmeticError) as exc:
+        except (ShapecorrError, ValueError, ArithmeticError) as exc:
             self._error(str(exc))
             return
         depth = self.display_position(vertex)[2]
@@ -352,7 +369,7 @@ class SplatWindow(QtWidgets.QMainWindow):
         self._handled(event)
         self._drag_from = None
         if self.editor.dragging:
-            self.release()
+            self._guarded(self.release)
 
     # ================================================================== status, saving
     def _error(self, message: str) -> None:
@@ -393,8 +410,10 @@ class SplatWindow(QtWidgets.QMainWindow):
         box.open()
 
     def closeEvent(self, event):
+        self._closed = True  # the camera may still report changes while the plotter closes
         self._preview_timer.stop()
         self._full_timer.stop()
+        self.renderer.GetActiveCamera().RemoveObserver(self._camera_observer)
         self.plotter.close()
         super().closeEvent(event)
 

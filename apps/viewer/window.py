@@ -30,7 +30,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
 
-from . import helpers
+from . import helpers, pyside_fix
 from .state import MODES, SIDES, ViewerState, other_side
 from .worker import Jobs, describe_error
 
@@ -70,6 +70,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         super().__init__(parent)
         import shapecorr
 
+        pyside_fix.guard()  # PySide6 6.12 on Python 3.11 takes a reference from None per void call
         self.setWindowTitle("shapecorr viewer")
         self.resize(1280, 720)
         self.setAcceptDrops(True)
