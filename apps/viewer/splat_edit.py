@@ -167,9 +167,16 @@ class SplatEditor:
     # ------------------------------------------------------------------ pictures
     def render(self, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
         """Picture ``(h, w, 3)`` and alpha ``(h, w)`` of the splats in the current pose."""
-        g = self.binding.follow(self.vertices)
+        g = self.binding.follow(self.vertices, quats=torch_device(self.device) != "cpu")
         return render_gaussians(g, camera, sh_degree=self.binding.sh_degree, background=self.background,
                                 device=self.device)
+
+
+def torch_device(device: str) -> str:
+    """The kind of a torch device name ('cpu', 'cuda')."""
+    import torch
+
+    return torch.device(device).type
 
 
 def alpha_centroid(alpha: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 BACKGROUND = (0.16, 0.17, 0.19)
 MESH_COLOR = (0.78, 0.78, 0.76)
-HANDLE_COLORS = {"grabbed": (1.0, 0.75, 0.1), "fixed": (0.2, 0.6, 1.0)}
+HANDLE_COLORS = {"grabbed": (1.0, 0.85, 0.1), "dragged": (0.95, 0.45, 0.1), "fixed": (0.2, 0.6, 1.0)}
 FULL_SIZE = 384
 PREVIEW_SIZE = 128
 SETTLE_MS = 300
@@ -144,17 +144,20 @@ class SplatWindow(QtWidgets.QMainWindow):
 
     # ================================================================== mesh
     def _draw_mesh(self) -> None:
+        """(Re)draw the mesh in the current pose (smooth shading draws a copy with normals, so
+        the actor is replaced rather than its points moved)."""
         faces = np.hstack([np.full((len(self.editor.faces), 1), 3), self.editor.faces]).ravel()
         self.mesh = pv.PolyData(self.editor.vertices.copy(), faces)
         self._mesh_actor = self.plotter.add_mesh(self.mesh, color=MESH_COLOR, smooth_shading=True, name="mesh",
                                                  reset_camera=False, pickable=True, render=False)
-        self._handles = pv.PolyData(np.zeros((0, 3)))
         self._draw_handles()
 
     def _draw_handles(self) -> None:
         ed = self.editor
-        ids = np.concatenate([ed.fixed, ed.grabbed])
-        colors = np.array([HANDLE_COLORS["fixed"]] * len(ed.fixed) + [HANDLE_COLORS["grabbed"]] * len(ed.grabbed))
+        dragged = np.setdiff1d(np.array(sorted(ed.pinned), dtype=np.int64), np.union1d(ed.fixed, ed.grabbed))
+        ids = np.concatenate([ed.fixed, dragged, ed.grabbed])
+        colors = np.array([HANDLE_COLORS["fixed"]] * len(ed.fixed) + [HANDLE_COLORS["dragged"]] * len(dragged)
+                          + [HANDLE_COLORS["grabbed"]] * len(ed.grabbed))
         self.plotter.remove_actor("handles", render=False)
         if len(ids):
             pts = pv.PolyData(ed.vertices[ids])
@@ -163,8 +166,7 @@ class SplatWindow(QtWidgets.QMainWindow):
                                   name="handles", reset_camera=False, pickable=False, render=False)
 
     def _show_pose(self) -> None:
-        self.mesh.points = self.editor.vertices
-        self._draw_handles()
+        self._draw_mesh()
         self.plotter.render()
 
     def reset_camera(self, render: bool = True) -> None:

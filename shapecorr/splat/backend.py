@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import SettingsError
-from .binding import SplatBinding, WorldGaussians
+from .binding import SplatBinding, WorldGaussians, covariance_to_quat_scale
 from .camera import Camera
 from .raster import rasterize
 
@@ -79,13 +79,21 @@ def render_gaussians(g: WorldGaussians, camera: Camera, *, sh_degree: int = 3, b
     def t(a):
         return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)
 
+    colors = gaussian_colors(g, camera, sh_degree)
     with torch.no_grad():
-        img, alpha = rasterize_on(device, t(g.means), t(g.quats), t(g.scales), t(g.opacities),
-                                  t(gaussian_colors(g, camera, sh_degree)), camera.viewmat, camera.K, camera.width,
-                                  camera.height, sh_degree=None, background=background)
+        if torch.device(device).type == "cpu" and g.covariances is not None:  # ours takes covariances
+            img, alpha = rasterize(t(g.means), None, None, t(g.opacities), t(colors), camera.viewmat, camera.K,
+                                   camera.width, camera.height, covars=t(g.covariances), background=background)
+        else:
+            quats, scales = (g.quats, g.scales) if g.quats is not None else \
+                (a.numpy() for a in covariance_to_quat_scale(torch.as_tensor(np.asarray(g.covariances))))
+            img, alpha = rasterize_on(device, t(g.means), t(quats), t(scales), t(g.opacities), t(colors),
+                                      camera.viewmat, camera.K, camera.width, camera.height, sh_degree=None,
+                                      background=background)
     return np.clip(img.cpu().numpy(), 0.0, 1.0).astype(np.float64), alpha.cpu().numpy().astype(np.float64)
 
 
 def render_binding(b: SplatBinding, camera: Camera, vertices=None, **kw) -> tuple[np.ndarray, np.ndarray]:
     """Picture of the bound splats with the mesh at ``vertices`` (default: the binding's pose)."""
-    return render_gaussians(b.follow(vertices), camera, sh_degree=b.sh_degree, **kw)
+    on_cpu = torch.device(kw.get("device", "cpu")).type == "cpu"
+    return render_gaussians(b.follow(vertices, quats=not on_cpu), camera, sh_degree=b.sh_degree, **kw)

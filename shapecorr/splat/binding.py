@@ -43,8 +43,8 @@ class WorldGaussians(NamedTuple):
     turns with the surface. (The 3DGS PLY of a deformed pose stores them turned by ``rotations``.)"""
 
     means: np.ndarray  # (n, 3)
-    quats: np.ndarray  # (n, 4) w, x, y, z
-    scales: np.ndarray  # (n, 3) linear
+    quats: np.ndarray | None  # (n, 4) w, x, y, z (None from ``follow(quats=False)``)
+    scales: np.ndarray | None  # (n, 3) linear (likewise)
     covariances: np.ndarray  # (n, 3, 3)
     opacities: np.ndarray  # (n,) in [0, 1]
     sh: np.ndarray  # (n, K, 3), in the rest frame of the Gaussian's triangle
@@ -145,21 +145,34 @@ class SplatBinding:
         v = check_pose(vertices, self.rest_vertices)
         return replace(self, pose_vertices=v)
 
-    def follow(self, vertices=None) -> WorldGaussians:
+    def follow(self, vertices=None, *, quats: bool = True) -> WorldGaussians:
         """World Gaussians for the mesh's vertices at ``vertices (n_vertices, 3)`` (default: the
-        current pose)."""
+        current pose). ``quats=False`` leaves ``quats`` and ``scales`` out (``None``): the
+        covariances are what a renderer on CPU needs, and their eigen-decomposition is half the
+        cost here."""
         v = self.vertices if vertices is None else check_pose(vertices, self.rest_vertices)
+        p, rest, faces, rest_cov = self._rest_state()
         with torch.no_grad():
-            p = params_to_torch(self, dtype=torch.float64)
-            rest = torch.tensor(self.carrier(), dtype=torch.float64)
-            faces = torch.tensor(self.bound_faces, dtype=torch.long)
             posed = torch.tensor(self.carrier(v), dtype=torch.float64)
-            means, cov = world_gaussians(p, rest, faces, posed)
-            quats, scales = covariance_to_quat_scale(cov)
-            R = deformation_gradients(rest, posed, faces)[0][p.face]
+            means, cov, R = posed_gaussians(p, rest_cov, rest, faces, posed)
+            q, scales = covariance_to_quat_scale(cov) if quats else (None, None)
         op = 1.0 / (1.0 + np.exp(-np.asarray(self.opacity_logit, dtype=np.float64)))
-        return WorldGaussians(means.numpy(), quats.numpy(), scales.numpy(), cov.numpy(), op,
-                              np.asarray(self.sh, dtype=np.float64), R.numpy())
+        return WorldGaussians(means.numpy(), None if q is None else q.numpy(), None if scales is None else scales.numpy(),
+                              cov.numpy(), op, np.asarray(self.sh, dtype=np.float64), R.numpy())
+
+
+    def _rest_state(self):
+        """What :meth:`follow` needs that no pose changes (float64, computed once per binding):
+        the parameters, the carrier at rest, its faces and the rest covariances."""
+        state = self.__dict__.get("_rest")
+        if state is None:
+            with torch.no_grad():
+                p = params_to_torch(self, dtype=torch.float64)
+                rest = torch.tensor(self.carrier(), dtype=torch.float64)
+                faces = torch.tensor(self.bound_faces, dtype=torch.long)
+                state = (p, rest, faces, rest_covariances(p, triangle_frames(rest, faces)[0]))
+            object.__setattr__(self, "_rest", state)
+        return state
 
 
 def check_pose(vertices, rest_vertices) -> np.ndarray:
@@ -293,12 +306,20 @@ def world_gaussians(p: BindingParams, rest_vertices: torch.Tensor, faces: torch.
     cov = rest_covariances(p, frames)
     if posed_vertices is None:
         return rest_means(p, rest_vertices, faces, frames[:, :, 2]), cov
+    means, cov, _ = posed_gaussians(p, cov, rest_vertices, faces, posed_vertices)
+    return means, cov
+
+
+def posed_gaussians(p: BindingParams, rest_cov: torch.Tensor, rest_vertices: torch.Tensor, faces: torch.Tensor,
+                    posed_vertices: torch.Tensor):
+    """World ``means (n, 3)``, ``covariances (n, 3, 3)`` and the rotations ``(n, 3, 3)`` of
+    their triangles, from the rest covariances ``rest_cov`` and the mesh at ``posed_vertices``."""
     R, S, normal_scale, n_hat = deformation_gradients(rest_vertices, posed_vertices, faces)
     A = R[p.face] @ S[p.face]
     bary = torch.softmax(p.bary_logits, dim=1)
     means = (bary[:, :, None] * posed_vertices[faces[p.face]]).sum(1) + \
         (p.offset * normal_scale[p.face])[:, None] * n_hat[p.face]
-    return means, A @ cov @ A.transpose(1, 2)
+    return means, A @ rest_cov @ A.transpose(1, 2), R[p.face]
 
 
 def rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:

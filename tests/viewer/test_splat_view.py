@@ -151,6 +151,9 @@ def test_mouse_drag_in_edit_mode(window, qapp):
     moved = win.editor.vertices[vertex] - before
     right = win.splat_camera(preview=False).viewmat[0, :3]
     assert moved @ right > 0.1 and np.linalg.norm(moved - (moved @ right) * right) < 0.05 * (moved @ right)
+    # the mesh drawn (and picked) is the deformed one
+    np.testing.assert_allclose(np.asarray(win._mesh_actor.GetMapper().GetInput().GetPoints().GetData()),
+                               win.editor.vertices, atol=1e-6)
     # the vertex is drawn under the mouse again (40 pixels to the right, same depth plane)
     x1, y1, _ = win.display_position(vertex)
     assert abs(x1 - (x + 40)) < 1.5 and abs(y1 - y) < 1.5
