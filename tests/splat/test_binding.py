@@ -79,3 +79,20 @@ def test_a_pose_of_another_mesh_is_refused():
     b = _binding(n=50)
     with pytest.raises(ShapeMismatchError, match="same mesh"):
         b.follow(b.rest_vertices[:-1])
+
+
+def test_render_from_covariances_equals_render_from_quaternions():
+    """On CPU render_binding rasterizes the covariances directly (follow(quats=False)); the
+    picture equals the one drawn from quaternions and scales."""
+    from shapecorr.splat import render_gaussians
+
+    b = _binding(n=400, sh_degree=1)
+    v = b.rest_vertices * np.array([1.2, 0.9, 1.0])
+    cam = Camera(look_at([0.5, 0.6, 3.0], [0.0, 0.0, 0.0]), intrinsics(48, 48), 48, 48)
+    fast = b.follow(v, quats=False)
+    assert fast.quats is None and fast.scales is None
+    full = b.follow(v)
+    np.testing.assert_allclose(fast.covariances, full.covariances, atol=1e-15)
+    img, _ = render_binding(b, cam, v)
+    ref, _ = render_gaussians(full._replace(covariances=None), cam, sh_degree=1)
+    assert np.abs(img - ref).max() < 1e-4
