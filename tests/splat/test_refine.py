@@ -152,3 +152,30 @@ def test_fit_with_face_splitting_densifies_inside_the_children():
     np.testing.assert_array_equal(b.faces, f)  # the mesh a user deforms is unchanged
     pose = _pose(v)
     assert np.isfinite(b.follow(pose).means).all()
+
+
+def test_split_binding_through_the_cli(tmp_path):
+    """`splat deform` and `splat render --deformed` take a split binding: the user's mesh (the
+    original faces) drives it, and the deformed PLY is the split binding's Gaussians in that pose."""
+    import json
+
+    from shapecorr.cli import main
+    from shapecorr.core import Shape
+    from shapecorr.splat import read_ply, save_splats
+
+    b = _binding(n=300)
+    split = split_faces(b, np.arange(0, len(b.faces), 3))
+    save_splats(tmp_path / "s", split)
+    v = b.rest_vertices
+    top, bottom = int(np.argmax(v[:, 1])), int(np.argmin(v[:, 1]))
+    (tmp_path / "edit.json").write_text(json.dumps({"fixed": [bottom], "moved": [[top, *(v[top] + [0.3, 0.3, 0.0])]]}))
+    assert main(["splat", "deform", str(tmp_path / "s"), "--handles", str(tmp_path / "edit.json"), "--out",
+                 str(tmp_path / "d"), "-q"]) == 0
+    posed = load_binding(tmp_path / "d")
+    assert posed.midpoints is not None and posed.pose_vertices is not None
+    ply = read_ply(tmp_path / "d" / "splats.ply")
+    np.testing.assert_allclose(ply.means, split.follow(posed.pose_vertices).means, atol=1e-5)
+    np.testing.assert_allclose(ply.means, b.follow(posed.pose_vertices).means, atol=1e-5)  # as unsplit
+    Shape(posed.pose_vertices, b.faces).save(tmp_path / "posed.obj")
+    assert main(["splat", "render", str(tmp_path / "s"), "--deformed", str(tmp_path / "posed.obj"), "--out",
+                 str(tmp_path / "r.png"), "--size", "40", "-q"]) == 0
