@@ -70,7 +70,7 @@ def static(data: Path, name: str, args, out: Path) -> dict:
     app = appearance_of(shape)
     s = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
                     image_size=args.size, n_views=args.views, densify_every=args.densify_every,
-                    split_fraction=args.split_fraction, seed=0)
+                    split_fraction=args.split_fraction, offset_weight=args.offset_weight, seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
     res = fit_splats(shape.vertices, shape.faces, app, s, progress=not args.quiet)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -86,6 +86,7 @@ def static(data: Path, name: str, args, out: Path) -> dict:
            "appearance": "synthetic solid pattern" if isinstance(app, SolidAppearance) else "UV texture",
            "n_gaussians": res.binding.n_gaussians, "initial_gaussians": args.gaussians, "steps": args.steps,
            "densify_every": args.densify_every, "split_fraction": args.split_fraction,
+           "offset_weight": args.offset_weight, "mean_abs_offset_edges": _mean_offset(res.binding),
            "carrier_faces": len(res.binding.bound_faces), "image_size": args.size,
            "train_views": args.views, "train_close_views": s.close_views, "heldout_views": 8,
            "psnr_db": round(float(np.mean(whole)), 2), "psnr_covered_db": round(float(np.mean(covered)), 2),
@@ -95,6 +96,13 @@ def static(data: Path, name: str, args, out: Path) -> dict:
            "fit_cpu_s": round(cpu, 1), "load_avg": _load_avg()}
     print(json.dumps(row), flush=True)
     return row, res.binding, shape, app
+
+
+def _mean_offset(b) -> float:
+    """Mean |normal offset| of the Gaussians in mean edge lengths (how far they sank or rose)."""
+    v, f = b.rest_vertices, b.faces
+    edge = float(np.mean(np.linalg.norm(v[f[:, [1, 2, 0]]] - v[f], axis=2)))
+    return round(float(np.mean(np.abs(b.offset))) / edge, 3)
 
 
 def spot_head_edit(vertices: np.ndarray, degrees: float = 45.0):
@@ -215,6 +223,8 @@ def main() -> None:
     ap.add_argument("--densify-every", type=int, default=100)
     ap.add_argument("--split-fraction", type=float, default=0.0,
                     help="faces split 1-to-4 with their Gaussians at each densification (FitSettings.split_fraction)")
+    ap.add_argument("--offset-weight", type=float, default=0.0,
+                    help="soft pull of the Gaussians to the surface (FitSettings.offset_weight)")
     ap.add_argument("--bend", type=float, default=45.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed-threads", type=int, default=1)

@@ -70,6 +70,7 @@ class FitSettings:
     lr_bary: float = 0.02
     lr_offset: float = 0.01  # in mean edge lengths per step
     max_offset: float = 1.0  # |normal offset| <= this many mean edge lengths (see the module docstring)
+    offset_weight: float = 0.0  # loss + this x mean squared normal offset (in edge lengths): a soft pull to the surface
     lr_quat: float = 0.002
     lr_scale: float = 0.01
     lr_color: float = 0.005
@@ -93,8 +94,9 @@ class FitSettings:
             raise SettingsError(f"FitSettings: max_gaussians ({self.max_gaussians}) < n_gaussians ({self.n_gaussians}).")
         if not 0 <= self.sh_degree <= 3:
             raise SettingsError(f"FitSettings: sh_degree must be 0..3, got {self.sh_degree}.")
-        if self.max_offset < 0 or self.close_views < 0:
-            raise SettingsError(f"FitSettings: max_offset ({self.max_offset}) and close_views ({self.close_views}) "
+        if self.max_offset < 0 or self.close_views < 0 or self.offset_weight < 0:
+            raise SettingsError(f"FitSettings: max_offset ({self.max_offset}), close_views ({self.close_views}) "
+                                f"and offset_weight ({self.offset_weight}) "
                                 "must not be negative.")
         if not all(0 <= x <= 1 for x in (self.ssim_weight, self.densify_fraction, self.split_fraction)):
             raise SettingsError("FitSettings: ssim_weight, densify_fraction and split_fraction must be in [0, 1].")
@@ -340,6 +342,8 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
         img = render_params(tr.params(), tr.rest, tr.faces, cams[view], sh_active, bg, info)
         gt = gts[view]
         loss = (1 - s.ssim_weight) * (img - gt).abs().mean() + s.ssim_weight * (1 - ssim(img, gt))
+        if s.offset_weight:
+            loss = loss + s.offset_weight * tr.tensors["offset"].square().mean()
         tr.opt.zero_grad(set_to_none=True)
         loss.backward()
         tr.accumulate(info["projected"])

@@ -50,3 +50,18 @@ def test_ssim_and_psnr_known_values():
     assert abs(float(ssim(x, x)) - 1.0) < 1e-12
     assert float(ssim(x, 1 - x)) < 0.0
     assert abs(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)) - 20.0) < 1e-9
+
+
+def test_offset_weight_pulls_the_gaussians_to_the_surface():
+    import pytest
+
+    from shapecorr.core.errors import SettingsError
+
+    v, f, app = _ball()
+    base = dict(steps=10, n_gaussians=200, max_gaussians=200, image_size=24, n_views=4, densify_every=0,
+                sh_degree=0, lr_offset=0.05)
+    free = fit_splats(v, f, app, FitSettings(**base), progress=False).binding
+    held = fit_splats(v, f, app, FitSettings(**base, offset_weight=1e4), progress=False).binding
+    assert np.abs(held.offset).mean() < 0.5 * np.abs(free.offset).mean()
+    with pytest.raises(SettingsError, match="offset_weight"):
+        FitSettings(offset_weight=-1.0)
