@@ -7,14 +7,21 @@ file where it has the pair), the map ``p2p_21`` (vertex of a for each vertex of 
 ways:
 
 - ``composed_direct``: through the template with the direct maps (before consistency);
-- ``composed_consistent``: through the template with the final maps (``shapecorr collection-map``);
+- ``composed_consistent``: through the template with the final maps (``collection-map --via template``);
+- ``latent``: nearest neighbours in the consistent latent space (``collection-map``, the default);
+- ``refined``: the latent map, then the pair's ZoomOut steps (``collection-map --refine``);
 - ``pairwise``: independent pairwise matching of the same pair with the default preset, read from
   a pairs.csv of scripts/bench_match.py (``--pairwise-csv``, e.g. docs/bench/faust_cpu_confidence);
-  the neighbour pairs that the collection itself matched are evaluated as well (``pairwise_run``).
+  the neighbour pairs that the collection itself matched are evaluated as well (``pairwise_run``);
+  with ``--pairwise-compute`` the pairs missing from the file are matched here (``shapecorr.match``,
+  default preset; the maps are kept in RUN_DIR/bench_pairwise, so a rerun reuses them).
+
+``--sample N`` evaluates a seeded sample of N pairs instead of all of them (100 shapes have 4950).
 
 Error: geodesic distance on a (the source) / sqrt(area), x100, as in scripts/bench_match.py.
-The collection runs with a fresh cache folder (cold: every shape prepared here); the geodesics
-of the evaluation come from the default cache.
+The collection runs with a fresh cache folder (cold: every shape prepared here; ``--cache DIR``
+keeps one, e.g. to resume), which the refinement reads too; the geodesics of the evaluation
+and the pairwise matches come from the default cache.
 
     nice -n 5 python scripts/bench_collection.py ../shared/data/FAUST_r/vtx_5k --first 80 --count 20 \
         --engine ray --num-cpus 2 --pairwise-csv docs/bench/faust_cpu_confidence/pairs.csv \
@@ -155,6 +162,11 @@ def main(argv=None) -> int:
     ap.add_argument("--pairwise-csv", help="pairs.csv of scripts/bench_match.py with the pairwise errors")
     ap.add_argument("--run-dir", help="the collection's output folder (default: a temporary one); reused if it "
                                       "exists (a resumed run)")
+    ap.add_argument("--cache", help="the collection's cache folder, kept (default: a fresh one, deleted at the end)")
+    ap.add_argument("--sample", type=int, metavar="N", help="evaluate a seeded sample of N pairs (default: all)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    ap.add_argument("--pairwise-compute", action="store_true",
+                    help="match the pairs missing from --pairwise-csv here (default preset)")
     ap.add_argument("--out", required=True, help="where the benchmark's results go")
     args = ap.parse_args(argv)
 
@@ -174,7 +186,7 @@ def main(argv=None) -> int:
     from bench_match import machine_info
 
     import shapecorr
-    from shapecorr.collection import CollectionFolder, CollectionSettings, collection
+    from shapecorr.collection import CollectionFolder, CollectionSettings, collection, compose_latent, pair_maps
     from shapecorr.collection.store import read_npz
     from shapecorr.eval.datasets import Dataset
     from shapecorr.eval.metrics import GeodesicDistances, geodesic_errors
@@ -185,7 +197,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="bench-collection-"))
-    cache = Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
+    cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
     shapecorr.set_cache_dir(cache)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
@@ -194,7 +206,6 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     driver_cpu = time.process_time() - cpu0
     shapecorr.set_cache_dir("default")
-    shutil.rmtree(cache, ignore_errors=True)
     log(f"collection: {len(res.names)} shapes in {wall:.1f} s (template {res.template})")
 
     folder = CollectionFolder(run_dir)
@@ -209,6 +220,10 @@ def main(argv=None) -> int:
     rows = []
     dist = {}
     pairs = [(b, a) if (b, a) in pairwise else (a, b) for a, b in itertools.combinations(sorted(res.names), 2)]
+    if args.sample and args.sample < len(pairs):
+        rng = np.random.default_rng(args.seed)
+        pairs = [pairs[i] for i in rng.permutation(len(pairs))[:args.sample]]  # a smaller N: a prefix
+    refine_cpu = []
     for a, b in sorted(pairs):  # in the pairwise file's orientation where it has the pair
         if a not in dist:
             with warnings.catch_warnings():
@@ -220,9 +235,17 @@ def main(argv=None) -> int:
             return float(geodesic_errors(None, p2p_ba, gt_a, gt_b, distances=d).mean() * 100)
 
         # p2p_21 with source a, target b: vertex of a for each vertex of b = a's from_template after b's to_template
+        shapecorr.set_cache_dir(cache)  # the refinement reads the collection's eigenbases
+        c0 = time.process_time()
+        refined = pair_maps(folder, a, b, via="latent", refine=True).p2p_ba
+        refine_cpu.append(time.process_time() - c0)
+        shapecorr.set_cache_dir("default")
+        if (a, b) not in pairwise and args.pairwise_compute:
+            pairwise[(a, b)] = err(pairwise_map(run_dir, ds, a, b))
         row = {"source": a, "target": b,
                "composed_direct": err(direct[a]["from_template"][direct[b]["to_template"]]),
                "composed_consistent": err(final[a][1][final[b][0]]),
+               "latent": err(compose_latent(folder, a, b)[1]), "refined": err(refined),
                "pairwise": pairwise.get((a, b)), "pairwise_run": None}
         if (a, b) in edges:
             row["pairwise_run"] = err(edges[(a, b)]["p2p_ba"])
@@ -230,10 +253,13 @@ def main(argv=None) -> int:
             row["pairwise_run"] = err(edges[(b, a)]["p2p_ab"])
         rows.append(row)
         log(f"{a} -> {b}: direct {row['composed_direct']:.2f}  consistent {row['composed_consistent']:.2f}  "
+            f"latent {row['latent']:.2f}  refined {row['refined']:.2f}  "
             f"pairwise {row['pairwise'] if row['pairwise'] is None else round(row['pairwise'], 2)}")
         if len(dist) > 3:  # keep memory bounded: sources come in sorted order
             for k in [k for k in dist if k < a]:
                 del dist[k]
+    if not args.cache:
+        shutil.rmtree(cache, ignore_errors=True)
 
     with_pw = [r for r in rows if r["pairwise"] is not None]
     report = res.report
@@ -247,13 +273,23 @@ def main(argv=None) -> int:
             "composed_direct": stats(r["composed_direct"] for r in rows),
             "composed_consistent": stats(r["composed_consistent"] for r in rows),
             "pairwise (csv)": stats(r["pairwise"] for r in with_pw),
+            "latent": stats(r["latent"] for r in rows),
+            "refined": stats(r["refined"] for r in rows),
             "composed_consistent on pairs with a pairwise figure": stats(r["composed_consistent"] for r in with_pw),
+            "latent on pairs with a pairwise figure": stats(r["latent"] for r in with_pw),
+            "refined on pairs with a pairwise figure": stats(r["refined"] for r in with_pw),
             "pairwise_run (neighbour edges)": stats(r["pairwise_run"] for r in rows),
             "composed_consistent on neighbour edges": stats(r["composed_consistent"] for r in rows
                                                             if r["pairwise_run"] is not None),
         },
+        "pairs_evaluated": len(rows), "pairs_in_collection": len(res.names) * (len(res.names) - 1) // 2,
+        "sample_seed": args.seed if args.sample else None,
+        "refine_cpu_s_per_pair": round(float(np.mean(refine_cpu)), 3) if refine_cpu else None,
         "pairs_consistent_above_5_where_pairwise_not": sum(
             1 for r in with_pw if r["composed_consistent"] > 5 and r["pairwise"] <= 5),
+        "pairs_above_5_where_pairwise_not": {
+            m: sum(1 for r in with_pw if r[m] > 5 and r["pairwise"] <= 5)
+            for m in ("composed_consistent", "latent", "refined")},
         "consistency": report["consistency"], "confidence": report["confidence"],
         "machine": machine_info("cpu"),
     }
@@ -270,6 +306,21 @@ def main(argv=None) -> int:
     return 0
 
 
+def pairwise_map(run_dir: Path, ds, a: str, b: str) -> np.ndarray:
+    """``p2p_21`` (vertex of a for each vertex of b) of an independent match with the default
+    preset, kept in RUN_DIR/bench_pairwise."""
+    import shapecorr
+
+    path = run_dir / "bench_pairwise" / f"{a}--{b}.npy"
+    if not path.exists():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = shapecorr.match(ds.shape_path(a), ds.shape_path(b), "default")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, m.p2p_21)
+    return np.load(path)
+
+
 def markdown(s: dict, command: str) -> str:
     e = s["errors_x100"]
     lines = [f"# Collection benchmark: {len(s['names'])} shapes of {s['dataset']}", "",
@@ -283,8 +334,11 @@ def markdown(s: dict, command: str) -> str:
             lines.append(f"| {key} | {st['n']} | {st['mean']:.2f} | {st['median']:.2f} | {st['max']:.2f} | "
                          f"{st['above_5']} |")
     c = s["consistency"]
-    lines += ["", f"Pairs above 5 with the consistent maps where pairwise was not: "
-                  f"{s['pairs_consistent_above_5_where_pairwise_not']}.", "",
+    lines += ["", "Pairs above 5 where pairwise was not: " + ", ".join(
+                  f"{k} {v}" for k, v in s["pairs_above_5_where_pairwise_not"].items()) + ".", "",
+              f"Pairs evaluated: {s['pairs_evaluated']} of {s['pairs_in_collection']}"
+              + (f" (seeded sample, seed {s['sample_seed']})" if s["sample_seed"] is not None else "")
+              + f"; refinement {s['refine_cpu_s_per_pair']} s CPU per pair.", "",
               "Cycle figures (unit-area shapes): round trip shape -> template -> shape "
               f"{c['roundtrip_before']:.4f} before, {c['roundtrip_after']:.4f} after; triangle a -> b -> template "
               f"vs a -> template {c['triangle_before']} before, {c['triangle_after']} after.", "",
