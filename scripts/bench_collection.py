@@ -165,6 +165,12 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", help="the collection's cache folder, kept (default: a fresh one, deleted at the end)")
     ap.add_argument("--sample", type=int, metavar="N", help="evaluate a seeded sample of N pairs (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    ap.add_argument("--pairs-among", nargs="+", metavar="NAME",
+                    help="evaluate only the pairs of the collection with both shapes among these")
+    ap.add_argument("--eval-points", type=int, metavar="N",
+                    help="errors on a seeded subset of N ground-truth points (geodesics from those points only, "
+                         "no all-pairs matrices: for collections with many source shapes); the pairwise figure is "
+                         "then measured on its map (--pairwise-compute), not read from --pairwise-csv")
     ap.add_argument("--pairwise-compute", action="store_true",
                     help="match the pairs missing from --pairwise-csv here (default preset)")
     ap.add_argument("--out", required=True, help="where the benchmark's results go")
@@ -220,6 +226,9 @@ def main(argv=None) -> int:
     rows = []
     dist = {}
     pairs = [(b, a) if (b, a) in pairwise else (a, b) for a, b in itertools.combinations(sorted(res.names), 2)]
+    if args.pairs_among:
+        among = set(args.pairs_among)
+        pairs = [(a, b) for a, b in pairs if a in among and b in among]
     if args.sample and args.sample < len(pairs):
         rng = np.random.default_rng(args.seed)
         pairs = [pairs[i] for i in rng.permutation(len(pairs))[:args.sample]]  # a smaller N: a prefix
@@ -228,11 +237,15 @@ def main(argv=None) -> int:
         if a not in dist:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dist[a] = GeodesicDistances(shapecorr.load(ds.shape_path(a)))
+                dist[a] = GeodesicDistances(shapecorr.load(ds.shape_path(a)),
+                                            dense_max=0 if args.eval_points else 10_000)
         gt_a, gt_b = ds.gt(a), ds.gt(b)
+        points = None
+        if args.eval_points and args.eval_points < len(gt_a):
+            points = np.sort(np.random.default_rng(args.seed).choice(len(gt_a), args.eval_points, replace=False))
 
-        def err(p2p_ba, gt_a=gt_a, gt_b=gt_b, d=dist[a]):
-            return float(geodesic_errors(None, p2p_ba, gt_a, gt_b, distances=d).mean() * 100)
+        def err(p2p_ba, gt_a=gt_a, gt_b=gt_b, d=dist[a], points=points):
+            return float(geodesic_errors(None, p2p_ba, gt_a, gt_b, distances=d, points=points).mean() * 100)
 
         # p2p_21 with source a, target b: vertex of a for each vertex of b = a's from_template after b's to_template
         shapecorr.set_cache_dir(cache)  # the refinement reads the collection's eigenbases
@@ -240,6 +253,8 @@ def main(argv=None) -> int:
         refined = pair_maps(folder, a, b, via="latent", refine=True).p2p_ba
         refine_cpu.append(time.process_time() - c0)
         shapecorr.set_cache_dir("default")
+        if args.eval_points:  # the pairwise figure on the same points, from the map
+            pairwise.pop((a, b), None)
         if (a, b) not in pairwise and args.pairwise_compute:
             pairwise[(a, b)] = err(pairwise_map(run_dir, ds, a, b))
         row = {"source": a, "target": b,
@@ -283,6 +298,7 @@ def main(argv=None) -> int:
                                                             if r["pairwise_run"] is not None),
         },
         "pairs_evaluated": len(rows), "pairs_in_collection": len(res.names) * (len(res.names) - 1) // 2,
+        "eval_points": args.eval_points, "pairs_among": args.pairs_among,
         "sample_seed": args.seed if args.sample else None,
         "refine_cpu_s_per_pair": round(float(np.mean(refine_cpu)), 3) if refine_cpu else None,
         "pairs_consistent_above_5_where_pairwise_not": sum(
