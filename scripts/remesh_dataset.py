@@ -22,6 +22,12 @@ mirrored ``.sym.vts`` likewise). The transport error (the distance from each ori
 its new vertex, in units of sqrt(area) x100, the benchmark's unit) is recorded per shape in
 ``remesh.json``: it is a floor under any matcher's error on the coarse shapes.
 
+``--flaws`` gives each remeshed shape the flaws of a raw scan as well (seeded; see
+:func:`scan_flaws`): holes with no vertex left inside, floating specks of debris, a patch of faces
+wound the other way, noise along the normals. Ground truth is transported to the surface only
+(never to a speck); a point inside a hole goes to the nearest vertex left, which the transport
+error records.
+
 ``--point-clouds DIR`` also writes the original shapes' vertices as point clouds (``NAME.ply``,
 vertices only, in the original order, so ``corres/`` is copied unchanged).
 
@@ -115,6 +121,100 @@ def anisotropic_remesh(v: np.ndarray, f: np.ndarray, n_vertices: int, rng: np.ra
     return vr, fr, {"stretch_direction": direction.round(6).tolist(), "stretch_factor": round(factor, 4)}
 
 
+def _face_patch(faces: np.ndarray, n_vertices: int, seed_face: int, n_faces: int) -> np.ndarray:
+    """Boolean mask of about ``n_faces`` faces grown ring by ring (over shared vertices) from
+    ``seed_face``: a connected, roughly round patch."""
+    from scipy.sparse import coo_matrix
+
+    m = len(faces)
+    vf = coo_matrix((np.ones(3 * m), (faces.ravel(), np.repeat(np.arange(m), 3))), shape=(n_vertices, m)).tocsr()
+    ff = (vf.T @ vf).tocsr()
+    patch = np.zeros(m, dtype=bool)
+    patch[seed_face] = True
+    front = np.array([seed_face])
+    while patch.sum() < n_faces and front.size:
+        nb = np.unique(ff[front].indices)
+        front = nb[~patch[nb]]
+        patch[front] = True
+    return patch
+
+
+def cut_holes(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, n_holes: int,
+              share=(0.001, 0.01)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vertices, faces, new_index)``: ``n_holes`` holes of a ``share`` of the faces each (drawn
+    uniformly in that range), the vertices inside removed as a scanner leaves them;
+    ``new_index[i]`` is the new index of old vertex ``i`` (-1: removed)."""
+    drop = np.zeros(len(f), dtype=bool)
+    for _ in range(n_holes):
+        drop |= _face_patch(f, len(v), int(rng.integers(len(f))), int(len(f) * rng.uniform(*share)))
+    f = f[~drop]
+    used = np.unique(f)
+    new = np.full(len(v), -1, dtype=np.int64)
+    new[used] = np.arange(len(used))
+    return v[used].copy(), new[f], new
+
+
+def mean_edge(v: np.ndarray, f: np.ndarray) -> float:
+    return float(np.linalg.norm(v[f[:, 0]] - v[f[:, 1]], axis=1).mean())
+
+
+def add_noise(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, edge_lengths: float) -> np.ndarray:
+    """Vertices moved along their normals by Gaussian noise of ``edge_lengths`` mean edge lengths."""
+    from shapecorr import Shape
+
+    normals = Shape(v, f).vertex_normals
+    return v + normals * rng.normal(size=(len(v), 1)) * edge_lengths * mean_edge(v, f)
+
+
+def reverse_patch(v: np.ndarray, f: np.ndarray, seed_face: int, share: float) -> np.ndarray:
+    """The faces with a connected patch of ``share`` of them, grown from ``seed_face``, wound
+    the other way."""
+    f = f.copy()
+    patch = _face_patch(f, len(v), seed_face, int(len(f) * share))
+    f[patch] = f[patch, ::-1]
+    return f
+
+
+def add_specks(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, n_specks: int,
+               edge: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n_specks`` tiny tetrahedra (about ``edge`` across; default: the mean edge length)
+    floating near the surface, appended after its vertices."""
+    edge = mean_edge(v, f) if edge is None else edge
+    tet = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1], [1, 3, 2]])
+    pieces_v, pieces_f = [v], [f]
+    for i in range(n_specks):
+        c = v[rng.integers(len(v))] + rng.normal(size=3) * 5 * edge
+        pieces_v.append(c + rng.normal(size=(4, 3)) * edge)
+        pieces_f.append(tet + len(v) + 4 * i)
+    return np.vstack(pieces_v), np.vstack(pieces_f)
+
+
+def scan_flaws(v: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, dict]:
+    """``(vertices, faces, n_surface, how)``: the flaws of a raw scan, seeded: holes (faces and the
+    vertices inside removed, as a scanner leaves them: 0-10 holes of 0.1-1 % of the faces each),
+    noise along the normals (0-0.15 mean edge lengths), a patch of 5-30 % of the faces wound
+    the other way (half of the shapes), and specks of debris floating near the surface (0-30
+    tetrahedra, appended after the ``n_surface`` surface vertices)."""
+    n_holes = int(rng.integers(0, 11))
+    n_faces = len(f)
+    v, f, _ = cut_holes(v, f, rng, n_holes)
+    edge = mean_edge(v, f)
+    noise = float(rng.uniform(0.0, 0.15))
+    v = add_noise(v, f, rng, noise)
+    reversed_share = 0.0
+    if rng.random() < 0.5:
+        seed_face = int(rng.integers(len(f)))
+        reversed_share = float(rng.uniform(0.05, 0.3))
+        f = reverse_patch(v, f, seed_face, reversed_share)
+    n_surface = len(v)
+    n_specks = int(rng.integers(0, 31))
+    v, f = add_specks(v, f, rng, n_specks, edge)
+    how = {"holes": n_holes, "faces_removed": n_faces - (len(f) - 4 * n_specks),
+           "noise_edge_lengths": round(noise, 3), "reversed_faces_share": round(reversed_share, 3),
+           "specks": n_specks}
+    return v, f, n_surface, how
+
+
 def transport_ground_truth(points: np.ndarray, new_vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(index, distance)``: the nearest new vertex of each point (0-based) and how far it is."""
     from scipy.spatial import cKDTree
@@ -144,6 +244,11 @@ def remesh_one(ds, name: str, out: Path, args) -> dict:
     v, f = np.asarray(shape.vertices, dtype=np.float64), np.asarray(shape.faces, dtype=np.int64)
     t0 = time.perf_counter()
     vr, fr, how = anisotropic_remesh(v, f, n_target, rng, stretch=tuple(args.stretch))
+    surface = vr  # where ground truth may land (not on debris)
+    if args.flaws:
+        vr, fr, n_surface, flaws = scan_flaws(vr, fr, rng)
+        surface = vr[:n_surface]
+        how = {**how, "flaws": flaws}
     save(Shape(vr, fr, name=name), out / f"{name}.off")
     unit = 100.0 / np.sqrt(mesh_area(v, f))
     record = {"name": name, "n_original": len(v), "n_target": n_target, "n_vertices": len(vr),
@@ -152,7 +257,7 @@ def remesh_one(ds, name: str, out: Path, args) -> dict:
         if sym and not ds.has_sym(name):
             continue
         gt = ds.gt(name, sym=sym)
-        idx, dist = transport_ground_truth(v[gt], vr)
+        idx, dist = transport_ground_truth(v[gt], surface)
         write_vts(out / "corres" / f"{name}{'.sym' if sym else ''}.vts", idx)
         if not sym:
             record["transport_error_x100"] = {"mean": round(float(dist.mean() * unit), 4),
@@ -193,6 +298,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stretch", type=float, nargs=2, default=(2.0, 4.0), metavar=("LO", "HI"),
                     help="stretch factor range of the anisotropy (default: 2 4)")
     ap.add_argument("--point-clouds", type=Path, metavar="DIR", help="also write the original vertices as point clouds")
+    ap.add_argument("--flaws", action="store_true",
+                    help="also give each shape a raw scan's flaws (holes, debris, faces wound the other way, "
+                         "noise; see scan_flaws)")
     args = ap.parse_args(argv)
     if not 100 <= args.min_vertices <= args.max_vertices:
         ap.error("need 100 <= --min-vertices <= --max-vertices")
@@ -224,6 +332,7 @@ def main(argv=None) -> int:
     meta = {"command": "python scripts/remesh_dataset.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv)),
             "source": str(ds.folder.resolve()), "seed": args.seed,
             "vertices_range": [args.min_vertices, args.max_vertices], "stretch_range": list(args.stretch),
+            "flaws": bool(args.flaws),
             "shapes": records}
     (out / "remesh.json").write_text(json.dumps(meta, indent=1))
     (out / "README.md").write_text(

@@ -453,6 +453,18 @@ class Shape:
         return self._cached_geom("loose_piece_faces", compute)
 
     @property
+    def hole_fill(self):
+        """:class:`shapecorr.core.holes.HoleFill`: fans closing the small holes of
+        :attr:`spectral_faces` (the Laplacian is computed as if they were closed)."""
+        from .holes import small_hole_fill
+
+        def compute():
+            faces = self.spectral_faces
+            return small_hole_fill(self.vertices, faces, float(_face_areas(self.vertices, faces).sum()))
+
+        return self._cached_geom("hole_fill", compute)
+
+    @property
     def spectral_faces(self) -> np.ndarray:
         """The faces the Laplacian is built on: :attr:`surface_faces` without loose pieces."""
         loose = self.loose_piece_faces
@@ -519,9 +531,13 @@ class Shape:
                 "handled by the robust (tufted) Laplacian", NonManifoldError))
         nb = self.boundary_edges.shape[0]
         if nb:
-            out.append(ShapeIssue(
-                "open_boundary", f"open boundary ({nb} boundary edges)",
-                "handled (free boundary in the Laplacian)", OpenBoundaryError))
+            holes = self.hole_fill.n_holes
+            done = "handled (free boundary in the Laplacian)"
+            if holes:
+                done = (f"{holes} small {'hole is' if holes == 1 else 'holes are'} closed for the "
+                        "Laplacian (a fan, no vertex added to the shape); any other boundary is free")
+            out.append(ShapeIssue("open_boundary", f"open boundary ({nb} boundary edges)", done,
+                                  OpenBoundaryError))
         w = self.winding
         if w.incoherent_edges:
             out.append(ShapeIssue(
@@ -566,7 +582,8 @@ class Shape:
 
     # ----------------------------------------------------------- normalization
     def normalized(self, area: float | None = None) -> "Shape":
-        """A copy centred at the (area-weighted) centroid and scaled to unit area.
+        """A copy centred at the (area-weighted) centroid and scaled to unit area (a mesh's
+        area counts its small holes as closed, as its Laplacian does: :attr:`hole_fill`).
 
         For point clouds pass ``area`` (e.g. the total of the point-cloud mass matrix);
         without it a point cloud is scaled to unit RMS radius. The transform is recorded in
@@ -578,7 +595,7 @@ class Shape:
             fa = self.face_areas
             centroids = v[self.faces].mean(axis=1)
             center = (centroids * fa[:, None]).sum(0) / fa.sum()
-            total = fa.sum() if area is None else area
+            total = fa.sum() + self.hole_fill.area if area is None else area
             scale = 1.0 / np.sqrt(total)
         else:
             center = v.mean(axis=0)

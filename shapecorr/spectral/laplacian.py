@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
 #: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
 #: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
-LAPLACIAN_VERSION = 3  # 3: loose pieces (Shape.spectral_faces) attached, not their own components
+LAPLACIAN_VERSION = 4  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill)
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):
@@ -114,6 +114,9 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
     surface vertex by :func:`attach_to_nearest`, so its eigenvector values are those of that
     vertex and its mass is positive but negligible; so is every vertex of a loose piece (a
     component under 1 % of the area, or beyond the 8 largest: :attr:`Shape.loose_piece_faces`).
+    Small holes are closed by a fan around a new vertex, which is then eliminated
+    (:attr:`Shape.hole_fill`, :func:`eliminate_last`): the spectrum is that of the closed
+    surface, on the shape's own vertices.
     The other components and boundaries need nothing special (one zero eigenvalue per
     component; free boundary).
     """
@@ -151,14 +154,44 @@ def _surface_laplacian(shape: Shape, kind: str, mollify: float, n_neighbors: int
         raise DegenerateFacesError(
             f"all {shape.n_faces} faces are degenerate (zero area), so there is no surface; "
             "fix the mesh or use its vertices as a point cloud (laplacian='pointcloud').", shape.path)
-    local = np.full(shape.n_vertices, -1, dtype=np.int64)
+    local = np.full(shape.n_vertices + shape.hole_fill.n_holes, -1, dtype=np.int64)
     local[keep] = np.arange(keep.size)
-    faces = local[faces_s]
+    fill = shape.hole_fill
+    local[shape.n_vertices:] = keep.size + np.arange(fill.n_holes)
+    faces = local[np.vstack([faces_s, fill.faces]) if fill.n_holes else faces_s]
+    points = np.vstack([v[keep], fill.centers]) if fill.n_holes else v[keep]
     if kind == "robust":
-        L, mass = robust_mesh_laplacian(v[keep], faces, mollify)
+        L, mass = robust_mesh_laplacian(points, faces, mollify)
     else:
-        L, mass = cotan_laplacian(v[keep], faces)
+        L, mass = cotan_laplacian(points, faces)
+    if fill.n_holes:
+        log.info("%s: %d small holes closed for the Laplacian (%.3g of the area)", shape.name,
+                 fill.n_holes, fill.area / max(float(mass.sum()), 1e-300))
+        L, mass = eliminate_last(L, mass, keep.size)
     return attach_to_nearest(L, mass, keep, v)
+
+
+def eliminate_last(L: sp.spmatrix, mass: np.ndarray, n_keep: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Remove the vertices from ``n_keep`` on from ``(L, mass)``, keeping what they did.
+
+    ``L`` becomes its Schur complement on the first ``n_keep`` vertices (the Laplacian of
+    functions extended harmonically over the removed vertices: again symmetric, positive
+    semi-definite, with zero row sums), and each removed vertex's mass goes to the kept ones
+    by the same harmonic weights (which sum to one), so the total mass is unchanged.
+    """
+    from scipy.sparse.linalg import spsolve
+
+    L = sp.csr_matrix(L)
+    Lkk, Lkr = L[:n_keep, :n_keep], L[:n_keep, n_keep:]
+    Lrr = L[n_keep:, n_keep:]
+    off = Lrr - sp.diags(Lrr.diagonal())
+    if off.count_nonzero() == 0:  # removed vertices not adjacent to each other (one per hole)
+        X = sp.diags(1.0 / Lrr.diagonal()) @ Lkr.T.tocsr()  # (r, k): Lrr^-1 Lrk
+    else:
+        X = sp.csr_matrix(spsolve(Lrr.tocsc(), Lkr.T.tocsc()))
+    red = Lkk - Lkr @ X
+    red = sp.csr_matrix(0.5 * (red + red.T))
+    return red, mass[:n_keep] - X.T @ mass[n_keep:]
 
 
 def attach_to_nearest(L: sp.spmatrix, mass: np.ndarray, keep: np.ndarray, vertices: np.ndarray,
