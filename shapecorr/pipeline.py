@@ -25,7 +25,7 @@ import logging
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -132,17 +132,23 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
     return PairPlan(large, (k_basis[0], k_basis[1]), s.k_init, k_final, n_samples, refine_subset)
 
 
+def needs_normals(s: MatchSettings) -> bool:
+    """Whether a point cloud's outward normals are estimated: the learned features' tangent
+    frames need them, and so do the orientation term and scores (which tell left from right)."""
+    return s.init in NETWORK_INITS or bool(s.solve.w_orient)
+
+
 def prepare(shape: Shape, s: MatchSettings, *, device: str = "cpu", cache: bool | None = None) -> Prepared:
     """One shape prepared as :func:`match` prepares it when paired with a shape of its size."""
     plan = plan_pair(shape.n_vertices, shape.n_vertices, s, device)
-    return prepare_shape(shape, plan.k_basis[0], laplacian_kind=s.laplacian, point_cloud_normals=s.init in NETWORK_INITS,
+    return prepare_shape(shape, plan.k_basis[0], laplacian_kind=s.laplacian, point_cloud_normals=needs_normals(s),
                          device=device, cache=cache)
 
 
 def prepare_pair(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, *, device: str = "cpu",
                  cache: bool | None = None) -> tuple[Prepared, Prepared]:
     """Normalized shapes, eigenbases and outward normals of both shapes (cached)."""
-    normals = s.init in NETWORK_INITS  # the learned features' tangent frames need outward normals
+    normals = needs_normals(s)
     return prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
                           device=device, cache=cache)
 
@@ -169,7 +175,7 @@ def prepare_pair_work(src: Shape, tgt: Shape, s: MatchSettings, plan: PairPlan, 
     def then(i: int, P: Prepared, threads: int | None) -> ShapeWork:
         return shape_work(P, s, plan, model, which=i, n_other=sizes[1 - i], device=device, threads=threads)
 
-    normals = s.init in NETWORK_INITS
+    normals = needs_normals(s)
     pairs = prepare_shapes((src, tgt), plan.k_basis, laplacian_kind=s.laplacian, point_cloud_normals=normals,
                            device=device, cache=cache, then=then)
     return pairs[0][1], pairs[1][1]
@@ -206,8 +212,8 @@ class Candidate:
     fmap_12: np.ndarray
     p2p_21: np.ndarray
     p2p_12: np.ndarray
-    orientation_score: float | None = None  # vertex map (two meshes only)
-    orientation_score_smooth: float | None = None  # functional map (two meshes only)
+    orientation_score: float | None = None  # vertex map (shapes with an orientation)
+    orientation_score_smooth: float | None = None  # functional map (shapes with an orientation)
     confidence: object | None = None  # shapecorr.fmap.confidence.Confidence
 
     @property
@@ -285,11 +291,12 @@ class _Run:
         return result
 
     def _needs_fallback(self, best: Candidate) -> bool:
-        """A learned map that is not trusted: the axiomatic candidates run too (two meshes)."""
-        both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
+        """A learned map that is not trusted: the axiomatic candidates run too (shapes with an
+        orientation: meshes, point clouds with their estimated normals)."""
+        oriented = self.P1.orientation_faces is not None and self.P2.orientation_faces is not None
         f = self.s.fallback
         below = best.confidence.threshold if f.fallback_below is None else f.fallback_below
-        return self.s.init in NETWORK_INITS and both_meshes and f.use_fallback and best.trust < below
+        return self.s.init in NETWORK_INITS and oriented and f.use_fallback and best.trust < below
 
     def _adaptation_reason(self, best: Candidate) -> dict:
         """Whether test-time adaptation runs on this pair (``adapt_when``), and why."""
@@ -345,6 +352,8 @@ class _Run:
         ops = AxiomaticOperators(self.P1, self.P2, solve)
         self._stage("descriptors", 0.7, t0)
         out = []
+        if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
+            solve = point_cloud_solve(solve)
         for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
             C0 = axiomatic_initial_map(ops, k, mult)
             out.append(self._candidate(kind, k, mult, C0))
@@ -481,22 +490,37 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
     """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
     features of a network started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
     seeded by ``seed``), with the learned prior over functional maps (``zeroshot_prior``) or
-    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``); no trained feature
-    model (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
+    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``), and on two meshes
+    the orientation term (``zeroshot_orient``) with the axiomatic solve's orientation operators
+    (:class:`AxiomaticOperators`); no trained feature model
+    (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
     from .learn import surface_operators
     from .learn.prior import zeroshot as zs
     from .learn.selfsup import SpectralData
 
     ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, zs.ZEROSHOT_CONFIG, device=device)
            for P in (P1, P2)]
-    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, zs.ZEROSHOT_K, len(P.evals)), device=device)
-            for P in (P1, P2)]
+    k_loss = min(k, zs.ZEROSHOT_K, len(P1.evals), len(P2.evals))
+    orient_w = zs.ZEROSHOT_ORIENT if s.zeroshot_orient is None else s.zeroshot_orient
+    orient = zeroshot_orientation_operators(P1, P2, k_loss, s.solve) if orient_w else (None, None)
+    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=k_loss, device=device, orient=O)
+            for P, O in zip((P1, P2), orient)]
     feats = zs.zeroshot_features(
         ops[0], ops[1], spec[0], spec[1], steps=zs.ZEROSHOT_STEPS if s.zeroshot_steps is None else s.zeroshot_steps,
         lr=zs.ZEROSHOT_LR if s.zeroshot_lr is None else s.zeroshot_lr, regularizer=s.zeroshot_regularizer,
-        prior=s.zeroshot_prior, seed=s.seed, device=device, progress=progress,
+        prior=s.zeroshot_prior, orient=orient_w, seed=s.seed, device=device, progress=progress,
         threads=s.feature_threads or usable_cores())
     return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def zeroshot_orientation_operators(P1: Prepared, P2: Prepared, k: int, solve: SolveSettings) -> tuple:
+    """The axiomatic solve's orientation operators ``(O1 (p, k, k), O2 (p, k, k))`` of its
+    descriptors (``solve``), or ``(None, None)`` unless both shapes are meshes."""
+    from dataclasses import replace
+
+    ops = AxiomaticOperators(P1, P2, replace(solve, w_dcomm=0.0, w_orient=solve.w_orient or 1.0))
+    orient = ops.at(k)[3]
+    return (None, None) if orient is None else orient
 
 
 def adaptation_steps_lr(s: MatchSettings) -> tuple[int, float]:
@@ -532,7 +556,7 @@ class AxiomaticOperators:
         kw = dict(descriptor=solve.descriptor, n_descriptors=solve.n_descriptors, step=solve.descriptor_step,
                   k_descriptor=solve.k_descriptor)
         self.descr = (shape_descriptors(P1, **kw), shape_descriptors(P2, **kw))
-        self.use_orient = bool(solve.w_orient) and P1.shape.is_mesh and P2.shape.is_mesh
+        self.use_orient = bool(solve.w_orient) and P1.orientation_faces is not None and P2.orientation_faces is not None
         self._ops: dict[int, tuple] = {}
 
     def at(self, k: int) -> tuple:
@@ -553,9 +577,28 @@ class AxiomaticOperators:
             dcomm = (multiplication_operators(d1, P1.evecs[:, :k], P1.mass),
                      multiplication_operators(d2, P2.evecs[:, :k], P2.mass))
         if self.use_orient:
-            orient = (orientation_operators(P1.shape.vertices, P1.shape.faces, d1, P1.evecs[:, :k], P1.sign),
-                      orientation_operators(P2.shape.vertices, P2.shape.faces, d2, P2.evecs[:, :k], P2.sign))
+            orient = tuple(orientation_operators(P.shape.vertices, winding(P)[0], d, P.evecs[:, :k], winding(P)[1])
+                           for P, d in ((P1, d1), (P2, d2)))
         return A, B, dcomm, orient
+
+
+def winding(P: Prepared) -> tuple[np.ndarray, float]:
+    """``(faces, sign)`` for the orientation operators: a mesh's faces and winding sign; a point
+    cloud's local triangles, wound outward (:attr:`Prepared.orientation_faces`)."""
+    return (P.shape.faces, P.sign) if P.shape.is_mesh else (P.orientation_faces, 1.0)
+
+
+#: w_orient multipliers tried after the solve's own on a pair with a point cloud (chosen on
+#: FAUST_r 070-079 as point clouds): the point-cloud orientation term, on estimated normals
+#: and overlapping local triangles, picks the right-handed map at a less predictable weight
+POINT_CLOUD_ORIENT_MULTIPLIERS = (3.0, 10.0, 0.0)
+
+
+def point_cloud_solve(solve: SolveSettings) -> SolveSettings:
+    """The solve group for a pair with a point cloud: :data:`POINT_CLOUD_ORIENT_MULTIPLIERS`
+    tried after the solve's own ``orient_candidates``."""
+    extra = tuple(m for m in POINT_CLOUD_ORIENT_MULTIPLIERS if m not in solve.orient_candidates)
+    return replace(solve, orient_candidates=solve.orient_candidates + extra)
 
 
 def axiomatic_inits(solve: SolveSettings, k_init: int, use_orient: bool, k_basis: tuple[int, int]) -> list[tuple]:
@@ -609,13 +652,18 @@ def confidence_descriptors(P: Prepared) -> np.ndarray:
 
 def assess(c: Candidate, P1: Prepared, P2: Prepared, descr: tuple[np.ndarray, np.ndarray],
            known_distances: tuple = (None, None)) -> Candidate:
-    """The confidence of a candidate (with its orientation scores, on two meshes);
-    ``known_distances``: the shapes' map-free distances when computed beforehand."""
+    """The confidence of a candidate (with its orientation scores, on shapes with an orientation:
+    meshes, point clouds with their estimated normals); ``known_distances``: the shapes'
+    map-free distances when computed beforehand."""
     from .fmap.confidence import match_confidence
 
+    orientation = None  # two meshes: the confidence takes their own normals and faces
+    if not (P1.shape.is_mesh and P2.shape.is_mesh) and P1.vertex_normals is not None \
+            and P2.orientation_faces is not None:
+        orientation = (P1.vertex_normals, P2.orientation_faces)
     c.confidence = match_confidence(P1.shape, P2.shape, P1.evecs, P1.mass, P2.evecs, P2.mass, c.fmap_12,
                                     c.p2p_21, c.p2p_12, descr[0], descr[1], sign1=P1.sign, sign2=P2.sign,
-                                    known_distances=known_distances)
+                                    known_distances=known_distances, orientation=orientation)
     c.orientation_score = c.confidence.signals.get("orientation")
     c.orientation_score_smooth = c.confidence.signals.get("orientation_smooth")
     return c

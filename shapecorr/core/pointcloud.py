@@ -11,7 +11,9 @@ follows the outward normal), so this module provides them:
 * :func:`orient_normals_outward`: consistent signs from a global vote of all neighbour
   pairs (a spectral relaxation), then the sign that makes the normals point out of the
   enclosed volume (divergence theorem, see there);
-* :func:`outward_normals`: both.
+* :func:`outward_normals`: both;
+* :func:`tangent_fan_faces`: local triangles wound about those normals (for the orientation
+  terms and scores, which need faces).
 
 Everything takes and returns NumPy arrays; inputs are checked and errors say what is wrong.
 """
@@ -185,3 +187,63 @@ def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_O
     n = len(np.asarray(points))
     k, k_orient = (min(k, max(n - 1, 1)), min(k_orient, max(n - 1, 1)))
     return orient_normals_outward(points, estimate_normals(points, k), k_orient)
+
+
+#: neighbours whose angular fan around each point makes its local triangles
+DEFAULT_FAN_K = 8
+#: a local triangle is kept when the cosine between its normal and its centre's normal exceeds this
+MIN_FAN_COS = 0.25
+
+
+def _tangent_frames(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit tangent vectors ``(e1, e2)``, each ``(n, 3)``, with ``(e1, e2, normal)`` a
+    right-handed frame at every point."""
+    axis = np.eye(3)[np.argmin(np.abs(normals), axis=1)]  # the axis least aligned with the normal
+    e1 = np.cross(normals, axis)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    return e1, np.cross(normals, e1)
+
+
+def tangent_fan_faces(points, normals, k: int = DEFAULT_FAN_K) -> np.ndarray:
+    """Local triangles ``(m, 3)`` of a point cloud, each wound counter-clockwise about the
+    normal at its first point: the point-cloud stand-in for a mesh's outward-wound faces where
+    only the orientation matters (orientation terms and scores, which tell left from right).
+
+    Around each point ``i`` its ``k`` nearest neighbours are sorted by angle in the tangent
+    plane of ``normals[i]`` (a right-handed frame); every two consecutive neighbours ``a, b``
+    less than a half turn apart make the triangle ``(i, a, b)``, whose normal then agrees with
+    ``normals[i]`` (a wider gap is the edge of the surface, left open; a sliver standing across
+    the surface, its normal more than ``arccos(MIN_FAN_COS)`` from ``normals[i]``, is left out). A triangle found from
+    several of its corners is kept once (as first found). The triangles overlap (each fan
+    covers its point's neighbourhood), so they are no mesh: their areas count a region a few
+    times over, evenly. ``normals`` must be consistently oriented (e.g. :func:`outward_normals`)
+    for the triangles to be.
+    """
+    p = _check_points(points, k, "tangent_fan_faces")
+    nrm = np.asarray(normals, dtype=np.float64)
+    if nrm.shape != p.shape or not np.all(np.isfinite(nrm)):
+        raise ValueError(f"tangent_fan_faces: normals must be finite and of the points' shape {p.shape}, "
+                         f"got {nrm.shape}.")
+    length = np.linalg.norm(nrm, axis=1)
+    if np.any(length < 1e-12):
+        raise ValueError("tangent_fan_faces: normals must be non-zero.")
+    nrm = nrm / length[:, None]
+    n = len(p)
+    _, idx = knn(p, k)
+    e1, e2 = _tangent_frames(nrm)
+    d = p[idx] - p[:, None, :]  # (n, k, 3)
+    angle = np.arctan2(np.einsum("nkj,nj->nk", d, e2), np.einsum("nkj,nj->nk", d, e1))
+    order = np.argsort(angle, axis=1, kind="stable")
+    ring = np.take_along_axis(idx, order, axis=1)
+    ang = np.take_along_axis(angle, order, axis=1)
+    gap = (np.roll(ang, -1, axis=1) - ang) % (2.0 * np.pi)
+    keep = (gap > 1e-9) & (gap < np.pi)
+    centre = np.broadcast_to(np.arange(n)[:, None], ring.shape)
+    faces = np.stack([centre[keep], ring[keep], np.roll(ring, -1, axis=1)[keep]], axis=1).astype(np.int64)
+    # a sliver standing across the surface (its corners off the tangent plane) says nothing of
+    # the surface's orientation and may turn either way in space: left out
+    turn = np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]])
+    cos = np.einsum("ij,ij->i", turn, nrm[faces[:, 0]]) / np.maximum(np.linalg.norm(turn, axis=1), 1e-300)
+    faces = faces[cos > MIN_FAN_COS]
+    _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    return faces[np.sort(first)]

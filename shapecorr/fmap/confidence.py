@@ -8,7 +8,9 @@ prepared shapes (normalized to unit area), their eigenbases and the maps themsel
 ``orientation`` / ``orientation_smooth``
     do mapped triangles keep their orientation (:func:`~shapecorr.fmap.refine.orientation_score`
     on the vertex map, :func:`~shapecorr.fmap.refine.orientation_score_fmap` on the functional
-    map)? A left-right flip reverses it. Needs faces on the target (None for point clouds).
+    map)? A left-right flip reverses it. Needs the source's outward normals and the target's
+    faces wound outward: a mesh's own, or for a point cloud the local triangles about its
+    estimated normals that the caller passes (``orientation=``); None without them.
 ``cycle_error``
     mean distance (unit-area shapes) between a vertex and its image after going to the other
     shape and back (``p2p_12[p2p_21[j]]`` on the target, ``p2p_21[p2p_12[i]]`` on the source);
@@ -44,11 +46,14 @@ gate (no trust below the smooth orientation score of every correct calibration m
 :class:`LogisticModel`, ``scripts/calibrate_confidence.py`` and ``confidence_model.json``).
 It also gives the threshold below which the map should not be trusted, a per-vertex
 confidence on the target and one sentence of advice. Signals that cannot be measured are
-None, deliberately: a point cloud has no faces (no orientation signals; a whole mirror image
-then cannot be told from the right map), descriptors may not be given; the model used is
+None, deliberately: a point cloud given without its normals and local triangles has no
+orientation signals (a whole mirror image then cannot be told from the right map),
+descriptors may not be given; the model used is
 then the richest one calibrated without them (``point_cloud``, ``mesh_no_descriptors``,
 ...). The point-cloud models were fitted on the same mesh maps with the orientation signals
-left out, not on point-cloud matches.
+left out, not on point-cloud matches. The pipeline passes a point-cloud pair's orientation,
+so such a pair is scored by the mesh models: the same coefficients (the orientation score's
+is 0), times the orientation gate.
 
 Every function takes and returns NumPy arrays. Costs are linear in the number of vertices.
 On shapes above :data:`SUBSAMPLE_ABOVE` vertices the signals are measured on that many seeded
@@ -393,7 +398,8 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
                   mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
                   descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
                   sign1: float | None = None, sign2: float | None = None,
-                  max_samples: int = SUBSAMPLE_ABOVE, known_distances: tuple = (None, None)) -> Signals:
+                  max_samples: int = SUBSAMPLE_ABOVE, known_distances: tuple = (None, None),
+                  orientation: tuple | None = None) -> Signals:
     """Every ground-truth-free signal of a map between two normalized (unit-area) shapes.
 
     ``evecs*``/``mass*``: eigenbases (orthonormal in the lumped mass) and vertex areas;
@@ -402,8 +408,11 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     shapes' orientation signs when known (else computed). Above ``max_samples`` vertices the
     signals are measured on that many seeded random vertices of each shape (the target's
     faces: those whose first vertex is sampled). ``known_distances``: each shape's
-    :func:`map_free_distances` where computed beforehand (None: computed here). See the module
-    docstring.
+    :func:`map_free_distances` where computed beforehand (None: computed here).
+    ``orientation``: ``(normals1 (n1, 3), faces2 (m, 3))``, the source's outward vertex normals
+    and the target's faces wound outward, for the orientation signals of a pair with a point
+    cloud (its local triangles, :attr:`~shapecorr.fmap.prepare.Prepared.orientation_faces`);
+    None: a mesh pair's own, no orientation signals otherwise. See the module docstring.
     """
     p2p_21 = _check_map(p2p_21, shape2.n_vertices, shape1.n_vertices, "p2p_21")
     p2p_12 = _check_map(p2p_12, shape1.n_vertices, shape2.n_vertices, "p2p_12")
@@ -440,8 +449,10 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
     v["metric_distortion"] = _sampled_distortion(shape1.vertices, full1, rows1, shape2.vertices, local, rows,
                                                  p2p_12, p2p_21, known_distances)
-    if shape1.is_mesh and shape2.is_mesh:
-        normals1, faces2 = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
+    if orientation is None and shape1.is_mesh and shape2.is_mesh:
+        orientation = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
+    if orientation is not None:
+        normals1, faces2 = orientation
         faces2 = faces2[in_rows[faces2[:, 0]]]
         # orientation_score divides by the number of faces it is given: the mean over the sample
         v["orientation"] = orientation_score(p2p_21, shape1.vertices, normals1, shape2.vertices, faces2)
@@ -689,17 +700,19 @@ def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np
                      mass2: np.ndarray, fmap_12: np.ndarray, p2p_21: np.ndarray, p2p_12: np.ndarray,
                      descr1: np.ndarray | None = None, descr2: np.ndarray | None = None, *,
                      sign1: float | None = None, sign2: float | None = None, per_vertex: bool = True,
-                     max_samples: int = SUBSAMPLE_ABOVE, models=None, known_distances: tuple = (None, None)) -> Confidence:
+                     max_samples: int = SUBSAMPLE_ABOVE, models=None, known_distances: tuple = (None, None),
+                     orientation: tuple | None = None) -> Confidence:
     """The calibrated confidence of a match between two normalized (unit-area) shapes.
 
     Arguments as :func:`match_signals` (``max_samples``: vertices per shape above which the
     signals are measured on a sample; ``known_distances``: :func:`map_free_distances` of each
-    shape, when computed beforehand); ``per_vertex=False`` skips the per-vertex array;
+    shape, when computed beforehand; ``orientation``: a point-cloud pair's normals and faces); ``per_vertex=False`` skips the per-vertex array;
     ``models`` replaces the bundled calibrated models (a sequence of :class:`LogisticModel`,
     richest first).
     """
     sig = match_signals(shape1, shape2, evecs1, mass1, evecs2, mass2, fmap_12, p2p_21, p2p_12, descr1, descr2,
-                        sign1=sign1, sign2=sign2, max_samples=max_samples, known_distances=known_distances)
+                        sign1=sign1, sign2=sign2, max_samples=max_samples, known_distances=known_distances,
+                        orientation=orientation)
     models = load_models() if models is None else models
     model = choose_model(sig.values, models)
     value = float(model.predict(feature_vector(sig.values, model.features))[0])

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,6 +48,20 @@ class Prepared:
         if f is None:
             return None
         return f if self.sign > 0 else f[:, ::-1]
+
+    @cached_property
+    def orientation_faces(self) -> np.ndarray | None:
+        """Faces wound outward for the orientation terms and scores: a mesh's
+        (:attr:`faces_outward`); a point cloud's local triangles wound about its outward
+        normals (:func:`shapecorr.core.pointcloud.tangent_fan_faces`); None for a point cloud
+        prepared without normals. Computed once."""
+        if self.shape.is_mesh:
+            return self.faces_outward
+        if self.vertex_normals is None:
+            return None
+        from ..core.pointcloud import tangent_fan_faces
+
+        return tangent_fan_faces(self.shape.vertices, self.vertex_normals)
 
 
 def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_cloud_normals: bool = False,

@@ -160,8 +160,10 @@ def test_normals_are_estimated_when_not_given():
     np.testing.assert_array_equal(a.grad_x.toarray(), b.grad_x.toarray())  # scipy sparse operators
     with pytest.raises(ValueError, match="vertex_normals must be"):
         surface_operators(P.shape, P.evals, P.evecs, P.mass, np.ones((4, 3)), TINY)
-    Pa = prepare(point_cloud(bumpy(2)), load_preset("default", init="axiomatic", **SMALL), cache=False)
-    assert Pa.vertex_normals is None  # only the learned init needs them
+    Pa = prepare(point_cloud(bumpy(2)), load_preset("default", init="axiomatic", w_orient=0.0, **SMALL), cache=False)
+    assert Pa.vertex_normals is None  # only the learned init and the orientation term need them
+    Po = prepare(point_cloud(bumpy(2)), load_preset("default", init="axiomatic", **SMALL), cache=False)
+    np.testing.assert_allclose(Po.vertex_normals, P.vertex_normals)
 
 
 def test_match_point_clouds_uses_learned_init_and_recovers_a_permutation():
@@ -169,7 +171,7 @@ def test_match_point_clouds_uses_learned_init_and_recovers_a_permutation():
     copy, perm = permuted_copy(shape, seed=5, rigid=True)
     m = shapecorr.match(shape, copy, **SMALL)
     assert m.info["init"] == "learned"
-    assert m.info["orientation_score"] is None  # no faces: no orientation score
+    assert m.info["orientation_score"] > 0.5  # on local triangles about the estimated normals
     assert (m.p2p_21 == perm).mean() > 0.9
 
 

@@ -18,6 +18,7 @@ import itertools
 import json
 import random
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -34,7 +35,13 @@ def main(argv=None):
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "FAUST_r" / "vtx_5k")
     ap.add_argument("--pairs", type=int, default=20, help="validation pairs (seeded) (default: %(default)s)")
     ap.add_argument("--mesh-source", type=int, default=0, help="also this many of them mesh -> point cloud")
+    ap.add_argument("--label", default="", help="added to the model's key in the rows (e.g. the code version)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a match setting for every pair (a YAML value; repeatable)")
     a = ap.parse_args(argv)
+    import yaml
+
+    overrides = {k: yaml.safe_load(v) for k, v in (x.split("=", 1) for x in a.set)}
 
     from shapecorr import Shape, match
     from shapecorr.core import LowConfidenceWarning, ShapeWarning
@@ -56,23 +63,28 @@ def main(argv=None):
 
     jobs = [("pc", p) for p in pairs] + [("mesh_pc", p) for p in pairs[: a.mesh_source]]
     for model in a.models:
+        key = model + a.label
         for kind, (s, t) in jobs:
-            if (model, kind, s, t) in done:
+            if (key, kind, s, t) in done:
                 continue
             src = ev.shape(s) if kind == "mesh_pc" else pc(ev.shape(s))
-            m = match(src, pc(ev.shape(t)), "default", feature_model=model)
+            cpu = time.process_time()
+            m = match(src, pc(ev.shape(t)), "default", feature_model=model, **overrides)
+            cpu = time.process_time() - cpu
             r, _ = ev.evaluate(s, t, m.p2p_21, m.p2p_12)
-            row = {"model": model, "kind": kind, "source": s, "target": t, "error": round(r["mean_error_x100"], 4),
-                   "flipped": r.get("flipped"), "init": m.info.get("init")}
+            row = {"model": key, "kind": kind, "source": s, "target": t, "error": round(r["mean_error_x100"], 4),
+                   "flipped": r.get("flipped"), "init": m.info.get("init"), "confidence": m.info.get("confidence"),
+                   "fallback": m.info.get("axiomatic_fallback"),
+                   "orientation_smooth": m.info.get("orientation_score_smooth"), "cpu_s": round(cpu, 2)}
             with open(a.out, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
     rows = [json.loads(x) for x in a.out.read_text().splitlines()]
     for model in a.models:
         for kind in ("pc", "mesh_pc"):
-            e = np.array([r["error"] for r in rows if r["model"] == model and r["kind"] == kind])
+            e = np.array([r["error"] for r in rows if r["model"] == model + a.label and r["kind"] == kind])
             if len(e):
-                print(f"{model} {kind} ({len(e)} pairs): mean {e.mean():.2f} / median {np.median(e):.2f} / "
+                print(f"{model}{a.label} {kind} ({len(e)} pairs): mean {e.mean():.2f} / median {np.median(e):.2f} / "
                       f"above 5: {(e > 5).sum()}", flush=True)
 
 
