@@ -103,7 +103,8 @@ def ray_overhead(num_cpus: int, n_tasks: int) -> dict:
 
 def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
     """Collections of ``n`` permuted copies of a 162-vertex shape (axiomatic preset, small maps):
-    wall and CPU time, peak memory of the driver, accuracy against the exact answer."""
+    wall and CPU time, peak memory of the driver (before the run and at the end of each stage),
+    bytes on disk per shape, accuracy against the exact answer."""
     import resource
 
     import shapecorr
@@ -112,16 +113,19 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import bumpy, inverse_permutation, permuted_copy, write_off
 
+    def peak_mb() -> float:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    shape = bumpy(2)
     rows = []
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix=f"bench-synth-{n}-"))
-        perms = {}
         (tmp / "shapes").mkdir()
-        for i in range(n):
-            copy, perm = permuted_copy(bumpy(2), i, rigid=True)
+        for i in range(n):  # the permutations are drawn again from their seeds to check the maps
+            copy, _ = permuted_copy(shape, i, rigid=True)
             write_off(tmp / "shapes" / f"s{i:05d}.off", copy.vertices, copy.faces)
-            perms[f"s{i:05d}"] = perm
         shapecorr.set_cache_dir(tmp / "cache")
+        before = peak_mb()
         t0, c0 = time.perf_counter(), time.process_time()
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         res = collection(tmp / "shapes", out=tmp / "out", engine=engine, num_cpus=num_cpus, preset="axiomatic",
@@ -129,20 +133,28 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
                          settings=CollectionSettings(k_init=10, step=10, samples=None, gallery=False))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak = peak_mb()
         T = res.template
-        exact = np.mean([(res.to_template(k) == inverse_permutation(perms[T])[p]).mean() for k, p in perms.items()])
-        rows.append({"shapes": n, "wall_s": round(wall, 2), "driver_cpu_s": round(cpu, 2),
+        inv_t = inverse_permutation(permuted_copy(shape, int(T[1:]), rigid=True)[1])
+        exact = np.mean([(res.to_template(f"s{i:05d}") == inv_t[permuted_copy(shape, i, rigid=True)[1]]).mean()
+                         for i in range(n)])
+        disk = {sub: sum(f.stat().st_size for f in (tmp / "out" / sub).rglob("*") if f.is_file())
+                for sub in ("maps", "latent", "work")}
+        rows.append({"shapes": n, "engine": res.report["engine"]["name"], "wall_s": round(wall, 2),
+                     "driver_cpu_s": round(cpu, 2),
                      # child processes waited for (in-process engine: none; Ray's workers are not ours)
                      "children_cpu_s": round(children.ru_utime + children.ru_stime - children0.ru_utime
                                              - children0.ru_stime, 2),
                      "task_cpu_s": res.report.get("task_cpu_s"),
-                     "wall_per_shape_s": round(wall / n, 4), "peak_rss_mb": round(
-                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                     "wall_per_shape_s": round(wall / n, 4), "peak_rss_mb": peak, "rss_before_run_mb": before,
+                     "driver_peak_rss_mb_by_stage": res.report.get("driver_peak_rss_mb"),
+                     "disk_bytes_per_shape": {k: round(v / n) for k, v in disk.items()},
                      "exact_fraction": round(float(exact), 4), "timings_s": res.report["timings_s"]})
         log(json.dumps(rows[-1]))
         shapecorr.set_cache_dir("default")
         shutil.rmtree(tmp, ignore_errors=True)
-    (out / "synthetic.json").write_text(json.dumps(rows, indent=2) + "\n")
+    name = "synthetic.json" if len(sizes) > 1 else f"synthetic{sizes[0]}_{engine}.json"
+    (out / name).write_text(json.dumps(rows, indent=2) + "\n")
     return {"synthetic": rows}
 
 

@@ -128,7 +128,8 @@ def synchronize(n: int, anchor: int, fmaps: dict, weights: dict, *, sweeps: int 
                 init: list | None = None) -> SyncResult:
     """Latent matrices ``A_i`` with ``A_anchor = I`` minimizing ``sum w_ij ||X_ij A_i - A_j||^2``.
 
-    ``fmaps[(i, j)]`` is ``X_ij`` (``k x k``, one size for all), ``weights[(i, j)]`` its weight.
+    ``fmaps[(i, j)]`` is ``X_ij`` (``k x k``, one size for all; float32 is enough to store it,
+    the sums are taken in float64), ``weights[(i, j)]`` its weight.
     Block Gauss-Seidel: each shape's normal equations
 
         (sum_out w X_ij^T X_ij + sum_in w I) A_i = sum_out w X_ij^T A_j + sum_in w X_ji A_j
@@ -162,7 +163,7 @@ def synchronize(n: int, anchor: int, fmaps: dict, weights: dict, *, sweeps: int 
     order = _order_from(anchor, out_edges, in_edges)
     lhs_inv = {}
     for i in order:
-        M = sum((w * X.T @ X for _, X, w in out_edges[i]), np.zeros((k, k)))
+        M = sum((w * _f64(X).T @ _f64(X) for _, X, w in out_edges[i]), np.zeros((k, k)))
         M = M + sum(w for _, _, w in in_edges[i]) * eye
         lhs_inv[i] = np.linalg.inv(M + 1e-12 * np.trace(M) / k * eye)
     change = np.inf
@@ -173,16 +174,20 @@ def synchronize(n: int, anchor: int, fmaps: dict, weights: dict, *, sweeps: int 
             rhs = np.zeros((k, k))
             for j, X, w in out_edges[i]:
                 if A[j] is not None:
-                    rhs += w * X.T @ A[j]
+                    rhs += w * (X.T @ A[j])
             for j, X, w in in_edges[i]:
                 if A[j] is not None:
-                    rhs += w * X @ A[j]
+                    rhs += w * (X @ A[j])
             new = lhs_inv[i] @ rhs
             change = max(change, float(np.linalg.norm(new - A[i]) / max(np.linalg.norm(new), 1e-12)))
             A[i] = new
         if change < tol:
             break
     return SyncResult(A, done, sync_residual(fmaps, weights, A), change)
+
+
+def _f64(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.float64)
 
 
 def _order_from(anchor: int, out_edges, in_edges) -> list[int]:
@@ -234,6 +239,9 @@ def consistent_zoomout(n: int, anchor: int, fmaps0: dict, weights: dict, sizes: 
     After the last size, ``refine_iters`` more refit-and-synchronize rounds at that size on the
     samples, then ``full_iters`` on all vertices (they recover what sampling costs, as the
     pipeline's full-resolution ZoomOut steps do). Returns the final ``A`` and one record per round.
+
+    ``fmaps0`` is consumed: it is emptied before the first refit, so that one set of edge maps
+    is held at a time (the largest part of the driver's memory in a large collection).
     """
     fmaps = fmaps0
     history = []
@@ -250,6 +258,7 @@ def consistent_zoomout(n: int, anchor: int, fmaps0: dict, weights: dict, sizes: 
         if not plan:
             return A, history
         k, full = plan.pop(0)
+        fmaps.clear()  # the maps of this round are not needed by the next: do not hold two sets
         fmaps = refit(A, k, full)
 
 

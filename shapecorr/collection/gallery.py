@@ -29,20 +29,21 @@ def chosen(names: list[str], template: str, max_shapes: int) -> list[str]:
     return [template] + others
 
 
-def draw_gallery(folder, records: list[dict], template: dict, *, max_shapes: int = 40, path=None) -> np.ndarray:
-    """Draw ``gallery.png`` (or ``path``) from the maps in ``folder``; returns the image."""
+def draw_gallery(folder, paths: dict[str, str], template: str, *, max_shapes: int = 40, path=None) -> np.ndarray:
+    """Draw ``gallery.png`` (or ``path``) from the maps in ``folder``; ``paths``: the shape files
+    by name (those to draw, or all: at most ``max_shapes`` are chosen), ``template`` the
+    template's name. Returns the image."""
     f = folder if isinstance(folder, CollectionFolder) else CollectionFolder(folder)
-    by_name = {r["name"]: r for r in records}
-    names = [n for n in chosen(sorted(by_name), template["name"], max_shapes) if f.to_template_path(n).exists()]
+    names = [n for n in chosen(sorted(paths), template, max_shapes) if f.to_template_path(n).exists()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shapes = {n: load(by_name[n]["path"]) for n in names}
-    base = correspondence_colors(shapes[template["name"]], "xyz")
+        shapes = {n: load(paths[n]) for n in names}
+    base = correspondence_colors(shapes[template], "xyz")
     rows = []
     for start in range(0, len(names), PER_ROW):
         row = names[start:start + PER_ROW]
         colours = [base[f.to_template(n)] for n in row]
-        titles = [f"{n} (template)" if n == template["name"] else n for n in row]
+        titles = [f"{n} (template)" if n == template else n for n in row]
         img = render_shapes([shapes[n] for n in row], colors=colours, titles=titles,
                             window_size=(PANEL[0] * len(row), PANEL[1]))
         if len(row) < PER_ROW and rows:

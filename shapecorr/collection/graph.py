@@ -16,6 +16,9 @@ import numpy as np
 SIGNATURE_SIZE = 30
 #: above this many shapes the medoid is sought among (and against) this many, chosen with a seed
 MEDOID_SAMPLE = 2000
+#: distances are computed this many at a time (rows x columns), so memory stays flat in the
+#: number of shapes (about 16 MB per temporary)
+BLOCK_ELEMENTS = 2_000_000
 
 
 def signature(evals: np.ndarray, size: int = SIGNATURE_SIZE) -> np.ndarray:
@@ -37,27 +40,37 @@ def pairwise_distances(X: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def medoid(signatures: list[np.ndarray], *, sample: int = MEDOID_SAMPLE, seed: int = 0) -> int:
+def _block_rows(n: int, block: int | None) -> int:
+    """Rows per block of a distance computation against ``n`` columns."""
+    return int(block) if block else max(16, BLOCK_ELEMENTS // max(n, 1))
+
+
+def medoid(signatures: list[np.ndarray], *, sample: int = MEDOID_SAMPLE, seed: int = 0,
+           block: int | None = None) -> int:
     """Index of the medoid: the smallest sum of shape-DNA distances to the others (among a
-    seeded sample of ``sample`` shapes in larger collections; the lowest index on ties)."""
+    seeded sample of ``sample`` shapes in larger collections; the lowest index on ties).
+    The sums are taken ``block`` rows at a time (default: about 2M distances per block)."""
     if not signatures:
         raise ValueError("no shapes to choose a template from.")
     X = _stack(signatures)
     idx = np.arange(len(X))
     if len(X) > sample:
         idx = np.sort(np.random.default_rng(seed).choice(len(X), sample, replace=False))
-    D = pairwise_distances(X[idx])
-    return int(idx[int(np.argmin(D.sum(1)))])
+    Xs = X[idx]
+    rows = _block_rows(len(Xs), block)
+    sums = np.concatenate([pairwise_distances(Xs[s:s + rows], Xs).sum(1) for s in range(0, len(Xs), rows)])
+    return int(idx[int(np.argmin(sums))])
 
 
-def nearest_neighbours(signatures: list[np.ndarray], k: int, *, block: int = 2048) -> np.ndarray:
+def nearest_neighbours(signatures: list[np.ndarray], k: int, *, block: int | None = None) -> np.ndarray:
     """``(n, min(k, n-1))``: for each shape its ``k`` nearest other shapes, nearest first (in
-    blocks of rows, so memory is ``O(block * n)``)."""
+    blocks of ``block`` rows, default about 2M distances per block, so memory is flat in ``n``)."""
     X = _stack(signatures)
     n = len(X)
     k = min(int(k), n - 1)
     if k <= 0:
         return np.zeros((n, 0), dtype=np.int64)
+    block = _block_rows(n, block)
     out = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, block):
         D = pairwise_distances(X[start:start + block], X)

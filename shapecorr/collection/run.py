@@ -20,6 +20,7 @@ rest goes on. What is on disk from an earlier run with the same inputs is reused
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -38,7 +39,7 @@ from ..core import LowConfidenceWarning, SettingsError, ShapecorrError, get_cach
 from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
-from .engine import make_executor
+from .engine import InProcessExecutor, make_executor
 from .store import CollectionFolder, write_json, write_npz, write_text
 
 log = logging.getLogger(__name__)
@@ -229,8 +230,86 @@ def collection(paths, template=None, *, out=None, preset=None, settings: Collect
     return CollectionResult(out, result["template"]["name"], result["names"], run.failures, report)
 
 
+class _Shapes:
+    """The driver's table of the shapes: name, file, content hash, vertex count and shape-DNA
+    (a few hundred bytes per shape). Everything else a stage produces goes to disk as it
+    finishes (:mod:`.store`), so the driver's memory does not grow with the shapes' sizes."""
+
+    def __init__(self):
+        self.names: list[str] = []
+        self.paths: list[str] = []
+        self.hashes: list[str] = []
+        self.n_vertices: list[int] = []
+        self.signatures: list[np.ndarray] = []  # float64 shape-DNA, as the records store it
+        self.index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def add(self, rec: dict) -> None:
+        self.index[rec["name"]] = len(self.names)
+        self.names.append(rec["name"])
+        self.paths.append(rec["path"])
+        self.hashes.append(rec["hash"])
+        self.n_vertices.append(int(rec["n_vertices"]))
+        self.signatures.append(np.asarray(rec["signature"], dtype=np.float64))
+
+    def record(self, i: int) -> dict:
+        """What a task needs of shape ``i``."""
+        return {"name": self.names[i], "path": self.paths[i], "hash": self.hashes[i],
+                "n_vertices": self.n_vertices[i]}
+
+    def subset(self, keep) -> _Shapes:
+        out = _Shapes()
+        for i in keep:
+            out.add(dict(self.record(i), signature=self.signatures[i]))
+        return out
+
+
+class _Figures:
+    """Per-shape numbers of the final maps, for the report (arrays, not the records)."""
+
+    def __init__(self, n: int):
+        self.done = np.zeros(n, dtype=bool)
+        self.low = np.zeros(n, dtype=bool)
+        self.rerouted = np.zeros(n, dtype=bool)
+        self.confidence = np.full(n, np.nan)
+        self.roundtrip_before = np.full(n, np.nan)
+        self.roundtrip_after = np.full(n, np.nan)
+
+    def add(self, i: int, rec: dict) -> None:
+        """One shape's record (``maps/NAME_confidence.json``)."""
+        self.done[i] = True
+        self.low[i] = bool(rec.get("confidence_low"))
+        self.rerouted[i] = rec.get("route") == "through neighbours"
+        self.confidence[i] = float(rec["confidence"])
+        self.roundtrip_before[i] = float(rec["roundtrip_before"])
+        self.roundtrip_after[i] = float(rec["roundtrip_after"])
+
+
+class _Cpu:
+    """Sum and count of the CPU seconds of the tasks computed in this run (reused ones left out)."""
+
+    def __init__(self):
+        self.tasks, self.total = 0, 0.0
+
+    def add(self, rec: dict) -> None:
+        if not rec.get("reused"):
+            self.tasks += 1
+            self.total += float(rec.get("cpu_s", 0.0))
+
+    def summary(self) -> dict:
+        return {"tasks": self.tasks, "total": round(self.total, 3),
+                "mean": round(self.total / self.tasks, 4) if self.tasks else None}
+
+
 class _Run:
-    """One collection run: the stages, sharing the executor, records and timings."""
+    """One collection run: the stages, sharing the executor, the shape table and timings.
+
+    Results stream: each task's output is on disk when it returns, and the driver keeps of it
+    only what a later stage needs (confidences, edge list, per-shape figures), in arrays; the
+    joint refinement holds one ``k x k`` float32 map per directed edge and one latent matrix per
+    shape (see docs/scale.md for the bytes)."""
 
     def __init__(self, ctx: work.WorkContext, cs: CollectionSettings, progress: bool):
         self.ctx, self.cs, self.progress = ctx, cs, progress
@@ -239,21 +318,30 @@ class _Run:
         self.failures: list = []
         self.counts: dict = {}
         self.found: int | None = None
-        self.cpu: dict = {}  # CPU seconds of the tasks run (not reused) per stage, in whichever process
+        self.memory: dict = {}  # the driver's peak RSS (MB) at the end of each stage
+        self.cpu: dict[str, _Cpu] = {}  # CPU seconds of the tasks run (not reused) per stage, in whichever process
         self.ex = None
         self.ctx_ref = None
 
+    def _cpu(self, stage: str) -> _Cpu:
+        return self.cpu.setdefault(stage, _Cpu())
+
     def _stage(self, name: str, t0: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+        peak = _peak_rss_mb()
+        if peak is not None:
+            self.memory[name] = peak
         log.info("collection: %-12s %.2fs", name, self.timings[name])
 
     def _fail(self, name: str, path, stage: str, exc: BaseException) -> None:
         self.failures.append({"name": name, "path": str(path), "stage": stage, "error": work._error_text(exc)})
 
-    def _map(self, calls: list, desc: str, unit: str) -> list:
-        """Run ``[(key, fn, args)]`` on the executor; ``[(key, result or exception)]`` in the
-        order given, with a progress bar. At most a window of tasks (8 per worker, at least 64)
-        is in flight, so the driver never holds a million pending tasks."""
+    def _map(self, calls, total: int, desc: str, unit: str):
+        """Run the calls ``(key, fn, args)`` (any iterable, read as tasks are submitted) on the
+        executor and yield ``(key, result or exception)`` as they finish (in the order given on
+        the in-process engine, in any order on Ray), with a progress bar. At most a window of
+        tasks (8 per worker, at least 64) is in flight and nothing is kept after it is yielded,
+        so the driver holds neither a million pending tasks nor their results."""
         window = max(64, 8 * int(getattr(self.ex, "workers", 1)))
         todo = iter(calls)
         pending: dict = {}
@@ -262,227 +350,315 @@ class _Run:
             for key, fn, args in itertools.islice(todo, n):
                 pending[self.ex.call(fn, *args)] = key
 
-        bar = _Bar(self.progress, len(calls), desc, unit)
-        results = {}
+        in_process = self.ex.name == InProcessExecutor.name
+        bar = _Bar(self.progress, total, desc, unit)
+        done = 0
         try:
             submit(window)
             while pending:
                 h = next(iter(self.ex.as_completed(list(pending))))
                 key = pending.pop(h)
                 try:
-                    results[key] = self.ex.get(h)
+                    res = self.ex.get(h)
                 except Exception as exc:  # the task's own error: recorded by the caller
-                    results[key] = exc
+                    res = exc
+                del h
                 bar.update()
                 submit(1)
+                done += 1
+                if in_process and done % window == 0:
+                    # tasks run here leave loaded shapes in reference cycles (a shape's memo can hold
+                    # the shape itself), which only a full collection frees: without it they pile up
+                    # by the hundred between Python's rare full collections
+                    gc.collect()
+                yield key, res
         finally:
             bar.close()
-        return [(key, results[key]) for key, _, _ in calls]
 
     # ------------------------------------------------------------------------- stages
     def run(self, shapes: list, template_arg) -> dict:
         self.found = len(shapes) + len(self.failures)
-        records = self.prepare(shapes)
-        template = self.choose_template(records, template_arg, shapes)
-        direct = self.match_template(records, template)
-        ok = [r for r in records if r["name"] in direct]
-        edges = self.match_neighbours(ok, template)
-        final = self.make_consistent(ok, template, direct, edges)
-        self.gallery(ok, template)
-        return {"template": template, "names": [r["name"] for r in ok], "direct": direct, "edges": edges,
+        table = self.prepare(shapes)
+        template = self.choose_template(table, template_arg)
+        conf, thr = self.match_template(table, template)
+        ok = np.flatnonzero(~np.isnan(conf))
+        table, conf, thr = table.subset(ok), conf[ok], thr[ok]
+        edges = self.match_neighbours(table, template)
+        final = self.make_consistent(table, template, conf, thr, edges)
+        self.gallery(table, template)
+        return {"template": template, "names": table.names, "direct_confidence": conf, "edges": edges,
                 "final": final}
 
-    def prepare(self, shapes: list) -> list[dict]:
+    def prepare(self, shapes: list) -> _Shapes:
         t0 = time.perf_counter()
-        calls = [(name, work.prepare_shape_task, (name, str(path), self.ctx_ref)) for name, path in shapes]
-        records = []
-        for (name, path), (_, res) in zip(shapes, self._map(calls, "prepare", "shape")):
+        calls = ((i, work.prepare_shape_task, (name, str(path), self.ctx_ref)) for i, (name, path) in enumerate(shapes))
+        slots: list = [None] * len(shapes)
+        cpu, reused = self._cpu("prepare"), 0
+        for i, res in self._map(calls, len(shapes), "prepare", "shape"):
+            if not isinstance(res, Exception):
+                cpu.add(res)
+                reused += bool(res.get("reused"))
+                res = {k: res[k] for k in ("name", "path", "hash", "n_vertices", "signature")}
+            slots[i] = res
+        table = _Shapes()
+        for (name, path), res in zip(shapes, slots):  # in the order given, whichever finished first
             if isinstance(res, Exception):
                 self._fail(name, path, "prepare", res)
             else:
-                records.append(res)
-        self.counts["prepared_reused"] = sum(bool(r.get("reused")) for r in records)
-        self.cpu["prepare"] = _cpu(records)
+                table.add(res)
+        self.counts["prepared_reused"] = self.counts.get("prepared_reused", 0) + reused
         self._stage("prepare", t0)
-        return records
+        return table
 
-    def choose_template(self, records: list, template_arg, shapes: list) -> dict:
+    def choose_template(self, table: _Shapes, template_arg) -> dict:
         t0 = time.perf_counter()
-        by_name = {r["name"]: r for r in records}
         if template_arg is not None:
             how = "given"
             p = Path(str(template_arg))
             name = p.stem if (p.suffix.lower() in SCAN_FORMATS or p.exists()) else str(template_arg)
-            if name not in by_name:
+            if name not in table.index:
                 if p.exists() and p.is_file():  # a template outside the collection: prepared too
-                    recs = self.prepare([(name, p)])
-                    if not recs:
+                    extra = self.prepare([(name, p)])
+                    if not len(extra):
                         raise CollectionError(f"--template {template_arg}: cannot be prepared "
                                               f"({self.failures[-1]['error']}).")
-                    records.append(recs[0])
-                    by_name[name] = recs[0]
+                    table.add(dict(extra.record(0), signature=extra.signatures[0]))
                 else:
                     failed = [f for f in self.failures if f["name"] == name]
                     why = f": it failed ({failed[0]['error']})" if failed else ""
                     raise CollectionError(f"--template {template_arg}: not a shape of the collection{why}; give "
                                           "the name (file name without extension) or path of a readable shape.")
-        elif self.folder.template_path.exists() and self.folder.template().strip() in by_name:
+        elif self.folder.template_path.exists() and self.folder.template().strip() in table.index:
             how, name = "previous run", self.folder.template().strip()
         else:
-            if not records:
+            if not len(table):
                 raise CollectionError("no shape of the collection could be prepared; see the errors in "
                                       f"{self.folder.report_path}.")
             how = "medoid"
-            name = records[graph.medoid([np.asarray(r["signature"]) for r in records])]["name"]
-        rec = by_name[name]
+            name = table.names[graph.medoid(table.signatures)]
+        rec = table.record(table.index[name])
         write_text(self.folder.template_path, f"{name}\n{rec['path']}\n")
         self._stage("template", t0)
         return dict(rec, chosen=how)
 
-    def match_template(self, records: list, template: dict) -> dict:
+    def match_template(self, table: _Shapes, template: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The direct maps (on disk); their confidences and thresholds (NaN: failed)."""
         t0 = time.perf_counter()
-        calls = [(r["name"], work.match_template_task, (r["name"], r["path"], r["hash"], template, self.ctx_ref))
-                 for r in records]
-        direct = {}
-        for r, (_, res) in zip(records, self._map(calls, "match to template", "shape")):
+        calls = ((i, work.match_template_task, (table.names[i], table.paths[i], table.hashes[i], template,
+                                                self.ctx_ref)) for i in range(len(table)))
+        conf, thr = np.full(len(table), np.nan), np.full(len(table), np.nan)
+        errors: dict = {}
+        cpu, reused = self._cpu("match"), 0
+        for i, res in self._map(calls, len(table), "match to template", "shape"):
             if isinstance(res, Exception):
-                if r["name"] == template["name"]:
-                    raise CollectionError(f"the template {r['name']} could not be used ({work._error_text(res)}).")
-                self._fail(r["name"], r["path"], "match", res)
+                if table.names[i] == template["name"]:
+                    raise CollectionError(f"the template {table.names[i]} could not be used "
+                                          f"({work._error_text(res)}).")
+                errors[i] = res
             else:
-                direct[r["name"]] = res
-        self.counts["matched_reused"] = sum(bool(d["reused"]) for d in direct.values())
-        self.cpu["match"] = _cpu(direct.values())
+                conf[i], thr[i] = res["confidence"], res["threshold"]
+                cpu.add(res)
+                reused += bool(res["reused"])
+        for i in sorted(errors):
+            self._fail(table.names[i], table.paths[i], "match", errors[i])
+        self.counts["matched_reused"] = reused
         self._stage("match", t0)
-        return direct
+        return conf, thr
 
-    def match_neighbours(self, records: list, template: dict) -> list[dict]:
+    def match_neighbours(self, table: _Shapes, template: dict) -> dict:
+        """The neighbour edges that were matched (maps on disk): indices ``a``, ``b`` into the
+        table and the maps' confidences and thresholds, in the shape graph's order."""
         t0 = time.perf_counter()
-        if self.cs.neighbours == 0 or len(records) < 3:
+        edges = {"a": np.zeros(0, dtype=np.int64), "b": np.zeros(0, dtype=np.int64), "confidence": np.zeros(0),
+                 "threshold": np.zeros(0)}
+        if self.cs.neighbours == 0 or len(table) < 3:
             self._stage("neighbours", t0)
-            return []
-        names = [r["name"] for r in records]
-        t_idx = names.index(template["name"])
-        pairs = graph.shape_graph([np.asarray(r["signature"]) for r in records], self.cs.neighbours, t_idx)
-        calls = [((records[i]["name"], records[j]["name"]), work.match_pair_task,
-                  (records[i], records[j], self.ctx_ref)) for i, j in pairs]
-        edges = []
-        for (key, res) in self._map(calls, "match neighbours", "pair"):
+            return edges
+        pairs = np.asarray(graph.shape_graph(table.signatures, self.cs.neighbours, table.index[template["name"]]),
+                           dtype=np.int64).reshape(-1, 2)
+        calls = ((e, work.match_pair_task, (table.record(int(i)), table.record(int(j)), self.ctx_ref))
+                 for e, (i, j) in enumerate(pairs))
+        conf, thr = np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
+        errors: dict = {}
+        cpu, reused = self._cpu("neighbours"), 0
+        for e, res in self._map(calls, len(pairs), "match neighbours", "pair"):
             if isinstance(res, Exception):
-                self.failures.append({"name": f"{key[0]}--{key[1]}", "path": "", "stage": "neighbours",
-                                      "error": work._error_text(res)})
+                errors[e] = res
             else:
-                edges.append(res)
-        self.counts["pairs_reused"] = sum(bool(e["reused"]) for e in edges)
-        self.cpu["neighbours"] = _cpu(edges)
+                conf[e], thr[e] = res["confidence"], res["threshold"]
+                cpu.add(res)
+                reused += bool(res["reused"])
+        for e in sorted(errors):
+            a, b = (table.names[int(x)] for x in pairs[e])
+            self.failures.append({"name": f"{a}--{b}", "path": "", "stage": "neighbours",
+                                  "error": work._error_text(errors[e])})
+        ok = ~np.isnan(conf)
+        edges = {"a": pairs[ok, 0], "b": pairs[ok, 1], "confidence": conf[ok], "threshold": thr[ok]}
+        self.counts["pairs_reused"] = reused
         self._stage("neighbours", t0)
         return edges
 
     # ------------------------------------------------------------------------- consistency
-    def _consistency_key(self, records, template, direct, edges) -> str:
-        blob = json.dumps({"shapes": sorted((r["name"], r["hash"]) for r in records), "template": template["hash"],
-                           "match": self.ctx.key, "settings": asdict(self.cs),
-                           "edges": sorted((e["a"], e["b"], round(e["confidence"], 6)) for e in edges),
-                           "direct": sorted((n, round(d["confidence"], 6)) for n, d in direct.items())},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    def _consistency_key(self, table: _Shapes, template: dict, conf: np.ndarray, edges: dict) -> str:
+        """What the joint refinement depends on, hashed a shape and an edge at a time."""
+        h = hashlib.sha256()
+        h.update(json.dumps({"template": template["hash"], "match": self.ctx.key, "settings": asdict(self.cs)},
+                            sort_keys=True, default=str).encode())
+        for i in sorted(range(len(table)), key=table.names.__getitem__):
+            h.update(f"\n{table.names[i]}:{table.hashes[i]}:{round(float(conf[i]), 6)}".encode())
+        names = table.names
+        for a, b, c in sorted(zip((names[i] for i in edges["a"]), (names[j] for j in edges["b"]),
+                                  (round(float(c), 6) for c in edges["confidence"]))):
+            h.update(f"\n{a}--{b}:{c}".encode())
+        return h.hexdigest()[:20]
 
-    def make_consistent(self, records: list, template: dict, direct: dict, edges: list) -> dict:
-        t0 = time.perf_counter()
-        key = self._consistency_key(records, template, direct, edges)
-        state_path = self.folder.work / "consistency.json"
-        if state_path.exists():
+    def _reusable(self, table: _Shapes, key: str, state_path: Path) -> dict | None:
+        """The previous run's consistency result if nothing it depends on changed and its files
+        are all there."""
+        if not state_path.exists():
+            return None
+        try:
             state = json.loads(state_path.read_text())
-            joint_done = state.get("result", {}).get("joint")
-            if state.get("key") == key and all(self.folder.to_template_path(r["name"]).exists() and
-                                               self.folder.from_template_path(r["name"]).exists() and
-                                               (not joint_done or self.folder.has_latent(r["name"]))
-                                               for r in records):
-                self.counts["consistency_reused"] = True
-                self._stage("consistency", t0)
-                return state["result"]
-        self.counts["consistency_reused"] = False
-        names = [r["name"] for r in records]
-        index = {n: i for i, n in enumerate(names)}
-        t_idx = index[template["name"]]
-        bases = [self.ex.call(work.basis_task, r["path"], self.ctx_ref, self.cs.samples) for r in records]
-        thr = max([d["threshold"] for d in direct.values()] or [0.0])
-        weights, undirected, routes = self._weights(names, t_idx, direct, edges, thr)
-        k_final = min(self.ctx.settings.k_final, min(r["n_vertices"] for r in records) - 2)
-        sizes = cons.zoom_sizes(min(self.cs.k_init, k_final), k_final, self.cs.step)
-        A = None
-        history = []
-        joint = self.cs.consistent and len(records) > 1 and bool(edges)
-        if joint:
-            fmaps = self._initial_fmaps(undirected, bases, names, t_idx, sizes[0])
-
-            def refit(A_now, k_next, full):
-                return self._refit(undirected, bases, A_now, k_next, full)
-
-            A, history = cons.consistent_zoomout(len(names), t_idx, fmaps, weights, sizes, refit,
-                                                 refine_iters=self.cs.refine_rounds, full_iters=self.cs.full_rounds)
-            # the latent matrices (template basis -> each shape's basis): what a later stage or a
-            # partitioned run composes with (docs/scale.md)
-            write_npz(self.folder.work / "latent.npz", names=np.asarray(names),
-                      A=np.stack([np.zeros((sizes[-1], sizes[-1])) if a is None else a for a in A]))
-        self._stage("consistency", t0)
-        t0 = time.perf_counter()
-        calls = [(n, work.final_maps_task, (n, r["path"], bases[index[n]], bases[t_idx],
-                                            None if A is None else A[index[n]], template, self.ctx_ref, routes[n]))
-                 for n, r in zip(names, records)]
-        final = {}
-        for n, res in self._map(calls, "final maps", "shape"):
-            if isinstance(res, Exception):
-                self._fail(n, records[index[n]]["path"], "maps", res)
-            else:
-                final[n] = res
-        self._stage("maps", t0)
-        self.cpu["maps"] = _cpu(final.values())
-        t0 = time.perf_counter()
-        triangles = self._triangles(edges, bases[t_idx], final) if edges else {}
-        self._stage("figures", t0)
-        result = {"joint": joint, "rounds": history, "threshold": thr, "final": final, "triangles": triangles,
-                  "sizes": sizes}
-        write_json(state_path, {"key": key, "result": result})
+        except (OSError, json.JSONDecodeError):
+            return None
+        result = state.get("result", {})
+        if state.get("key") != key:
+            return None
+        f = self.folder
+        for n in table.names:
+            if not (f.to_template_path(n).exists() and f.from_template_path(n).exists()
+                    and f.confidence_path(n).exists() and (not result.get("joint") or f.has_latent(n))):
+                return None
         return result
 
-    def _weights(self, names, t_idx, direct, edges, thr):
-        """Edge weights from the confidences; routes say which shapes lean on neighbours."""
-        weights, undirected = {}, []
-        index = {n: i for i, n in enumerate(names)}
-        for i, n in enumerate(names):
-            if i == t_idx:
-                continue
-            w = cons.edge_weight(direct[n]["confidence"], thr, self.cs.low_factor)
-            weights[(i, t_idx)] = weights[(t_idx, i)] = w
-            undirected.append(("template", i, t_idx))
-        nbrs: dict = {n: [] for n in names}
-        for e in edges:
-            i, j = index[e["a"]], index[e["b"]]
-            w = cons.edge_weight(e["confidence"], thr, self.cs.low_factor)
-            weights[(i, j)] = weights[(j, i)] = w
-            undirected.append(("pair", i, j))
-            nbrs[e["a"]].append(e["b"])
-            nbrs[e["b"]].append(e["a"])
-        routes = {}
-        for n in names:
-            low = direct[n]["confidence"] < thr
-            routes[n] = {"route": "through neighbours" if (low and nbrs[n]) else "direct", "neighbours": nbrs[n]}
-        return weights, undirected, routes
+    def make_consistent(self, table: _Shapes, template: dict, conf: np.ndarray, thr_direct: np.ndarray,
+                        edges: dict) -> dict:
+        t0 = time.perf_counter()
+        key = self._consistency_key(table, template, conf, edges)
+        state_path = self.folder.work / "consistency.json"
+        figures = _Figures(len(table))
+        result = self._reusable(table, key, state_path)
+        if result is not None:
+            self.counts["consistency_reused"] = True
+            for i, n in enumerate(table.names):
+                figures.add(i, self.folder.confidence(n))
+            self._stage("consistency", t0)
+            return dict(result, figures=figures)
+        self.counts["consistency_reused"] = False
+        t_idx = table.index[template["name"]]
+        thr = float(thr_direct.max()) if len(thr_direct) else 0.0
+        k_final = min(self.ctx.settings.k_final, min(table.n_vertices) - 2)
+        sizes = cons.zoom_sizes(min(self.cs.k_init, k_final), k_final, self.cs.step)
+        bases = self._bases(table)
+        weights, und = self._weights(len(table), t_idx, conf, edges, thr)
+        A = None
+        history = []
+        joint = self.cs.consistent and len(table) > 1 and len(edges["a"]) > 0
+        if joint:
+            def refit(A_now, k_next, full):
+                return self._refit(und, bases, A_now, k_next, full)
 
-    def _initial_fmaps(self, undirected, bases, names, t_idx, k) -> dict:
-        calls = []
-        for kind, i, j in undirected:
-            a, b = names[i], names[j]
-            calls.append(((i, j), work.initial_edge_task, (bases[i], bases[j], self.ctx_ref, kind, a, b, k)))
-        fmaps = {}
-        for (i, j), res in self._map(calls, "edge maps", "edge"):
+            # the initial edge maps are handed over, not kept here: consistent_zoomout empties
+            # them before the first refit, so one set of edge maps is held at a time
+            A, history = cons.consistent_zoomout(len(table), t_idx, self._initial_fmaps(und, bases, table, sizes[0]),
+                                                 weights, sizes, refit, refine_iters=self.cs.refine_rounds,
+                                                 full_iters=self.cs.full_rounds)
+            del weights
+            # the latent matrices (template basis -> each shape's basis): what a later stage or a
+            # partitioned run composes with (docs/scale.md)
+            stack = np.zeros((len(table), sizes[-1], sizes[-1]), dtype=np.float32)
+            for i, a in enumerate(A):
+                if a is not None:
+                    stack[i] = a
+            write_npz(self.folder.work / "latent.npz", names=np.asarray(table.names), A=stack)
+            del stack
+        self._stage("consistency", t0)
+        t0 = time.perf_counter()
+        nbrs = self._neighbour_lists(len(table), edges)
+        low = conf < thr
+
+        def route(i: int) -> dict:
+            names = [table.names[j] for j in nbrs[i]]
+            return {"route": "through neighbours" if (low[i] and names) else "direct", "neighbours": names}
+
+        calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], bases[i], bases[t_idx],
+                                            None if A is None else A[i], template, self.ctx_ref, route(i)))
+                 for i in range(len(table)))
+        errors, cpu = {}, self._cpu("maps")
+        for i, res in self._map(calls, len(table), "final maps", "shape"):
+            if isinstance(res, Exception):
+                errors[i] = res
+            else:
+                figures.add(i, res)
+                cpu.add(res)
+        for i in sorted(errors):
+            self._fail(table.names[i], table.paths[i], "maps", errors[i])
+        del A
+        self._stage("maps", t0)
+        t0 = time.perf_counter()
+        triangles = self._triangles(edges, bases[t_idx], figures.done, table) if len(edges["a"]) else {}
+        self._stage("figures", t0)
+        result = {"joint": joint, "rounds": history, "threshold": thr, "triangles": triangles, "sizes": sizes}
+        write_json(state_path, {"key": key, "result": result})
+        return dict(result, figures=figures)
+
+    def _bases(self, table: _Shapes) -> list[str]:
+        """Each shape's basis for the joint refinement, into ``work/bases`` (paths returned)."""
+        k = int(self.ctx.settings.k_final)
+        calls = ((i, work.basis_task, (table.names[i], table.paths[i], table.hashes[i], self.ctx_ref,
+                                       self.cs.samples, k)) for i in range(len(table)))
+        paths: list = [None] * len(table)
+        for i, res in self._map(calls, len(table), "bases", "shape"):
             if isinstance(res, Exception):
                 raise res
-            fmaps[(i, j)], fmaps[(j, i)] = res
+            paths[i] = res
+        return paths
+
+    def _weights(self, n: int, t_idx: int, conf: np.ndarray, edges: dict, thr: float):
+        """Edge weights from the confidences, and the undirected edges ``(i, j, kind)`` of the
+        joint refinement: every shape to the template (``kind`` 0), then the neighbour edges (1)."""
+        weights = {}
+        others = np.asarray([i for i in range(n) if i != t_idx], dtype=np.int64)
+        for i in others:
+            w = cons.edge_weight(conf[i], thr, self.cs.low_factor)
+            weights[(int(i), t_idx)] = weights[(t_idx, int(i))] = w
+        for i, j, c in zip(edges["a"], edges["b"], edges["confidence"]):
+            w = cons.edge_weight(c, thr, self.cs.low_factor)
+            weights[(int(i), int(j))] = weights[(int(j), int(i))] = w
+        und = {"i": np.concatenate([others, edges["a"]]),
+               "j": np.concatenate([np.full(len(others), t_idx, dtype=np.int64), edges["b"]]),
+               "pair": np.concatenate([np.zeros(len(others), dtype=bool), np.ones(len(edges["a"]), dtype=bool)])}
+        return weights, und
+
+    @staticmethod
+    def _neighbour_lists(n: int, edges: dict) -> list[list[int]]:
+        nbrs: list = [[] for _ in range(n)]
+        for a, b in zip(edges["a"], edges["b"]):
+            nbrs[int(a)].append(int(b))
+            nbrs[int(b)].append(int(a))
+        return nbrs
+
+    def _collect_edges(self, und: dict, results, desc: str) -> dict:
+        """``{(i, j): X_ij, (j, i): X_ji}`` in the order of the edges, whichever finished first."""
+        slots: list = [None] * len(und["i"])
+        for e, res in self._map(results, len(und["i"]), desc, "edge"):
+            if isinstance(res, Exception):
+                raise res
+            slots[e] = res
+        fmaps = {}
+        for e in range(len(slots)):
+            i, j = int(und["i"][e]), int(und["j"][e])
+            fmaps[(i, j)], fmaps[(j, i)] = slots[e]
+            slots[e] = None
         return fmaps
 
-    def _refit(self, undirected, bases, A, k_next, full) -> dict:
+    def _initial_fmaps(self, und: dict, bases: list, table: _Shapes, k: int) -> dict:
+        calls = ((e, work.initial_edge_task, (bases[i], bases[j], self.ctx_ref, "pair" if p else "template",
+                                              table.names[i], table.names[j], k))
+                 for e, (i, j, p) in enumerate(zip(und["i"], und["j"], und["pair"])))
+        return self._collect_edges(und, calls, "edge maps")
+
+    def _refit(self, und: dict, bases: list, A: list, k_next: int, full: bool) -> dict:
         A_refs = {}
 
         def ref(i):
@@ -490,54 +666,50 @@ class _Run:
                 A_refs[i] = self.ex.put(np.asarray(A[i], dtype=np.float32))
             return A_refs[i]
 
-        calls = [((i, j), work.refit_edges_task, (bases[i], bases[j], ref(i), ref(j), k_next, full))
-                 for _, i, j in undirected]
-        fmaps = {}
-        desc = f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}"
-        for (i, j), res in self._map(calls, desc, "edge"):
-            if isinstance(res, Exception):
-                raise res
-            fmaps[(i, j)], fmaps[(j, i)] = res
-        return fmaps
+        calls = ((e, work.refit_edges_task, (bases[i], bases[j], ref(i), ref(j), k_next, full))
+                 for e, (i, j) in enumerate(zip(und["i"], und["j"])))
+        return self._collect_edges(und, calls, f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}")
 
-    def _triangles(self, edges, B_template, final) -> dict:
-        calls = []
-        for e in edges:
-            if e["a"] in final and e["b"] in final:
-                for before in (True, False):
-                    calls.append(((e["a"], e["b"], before), work.triangle_task,
-                                  (B_template, self.ctx_ref, e["a"], e["b"], before)))
-        before, after = [], []
-        for (_, _, is_before), res in self._map(calls, "cycle figures", "edge") if calls else []:
+    def _triangles(self, edges: dict, b_template: str, done: np.ndarray, table: _Shapes) -> dict:
+        calls = (((e, before), work.triangle_task, (b_template, self.ctx_ref, table.names[a], table.names[b], before))
+                 for e, (a, b) in enumerate(zip(edges["a"], edges["b"])) if done[a] and done[b]
+                 for before in (True, False))
+        total = 2 * int(sum(done[a] and done[b] for a, b in zip(edges["a"], edges["b"])))
+        before, after = {}, {}
+        for e, res in self._map(calls, total, "cycle figures", "edge") if total else []:
             if isinstance(res, Exception):
                 continue
-            (before if is_before else after).extend(res)
+            (before if e[1] else after)[e[0]] = res
+        before = [x for e in sorted(before) for x in before[e]]
+        after = [x for e in sorted(after) for x in after[e]]
         return {"before": float(np.mean(before)) if before else None,
                 "after": float(np.mean(after)) if after else None, "n": len(before)}
 
     # ------------------------------------------------------------------------- outputs
-    def gallery(self, records: list, template: dict) -> None:
+    def gallery(self, table: _Shapes, template: dict) -> None:
         t0 = time.perf_counter()
-        if self.cs.gallery and records:
-            from .gallery import draw_gallery
+        if self.cs.gallery and len(table):
+            from .gallery import chosen, draw_gallery
 
+            names = chosen(sorted(table.names), template["name"], self.cs.gallery_shapes)
             try:
-                draw_gallery(self.folder, records, template, max_shapes=self.cs.gallery_shapes)
+                draw_gallery(self.folder, {n: table.paths[table.index[n]] for n in names}, template["name"],
+                             max_shapes=self.cs.gallery_shapes)
             except (ShapecorrError, OSError, ValueError) as exc:
                 self.failures.append({"name": "gallery", "path": str(self.folder.gallery_path), "stage": "gallery",
                                       "error": work._error_text(exc)})
         self._stage("gallery", t0)
 
     def write_report(self, result: dict) -> dict:
-        final = result["final"]["final"]
+        fig: _Figures = result["final"]["figures"]
         names = result["names"]
         thr = result["final"]["threshold"]
-        direct = result["direct"]
-        direct_low = sorted(n for n in names if direct[n]["confidence"] < thr)
-        final_low = sorted(n for n, f in final.items() if f.get("confidence_low"))
-        rb = [f["roundtrip_before"] for f in final.values()]
-        ra = [f["roundtrip_after"] for f in final.values()]
-        n_done = len(final)
+        conf = result["direct_confidence"]
+        done = fig.done
+        direct_low = sorted(n for n, c in zip(names, conf) if c < thr)
+        final_low = sorted(n for n, d, lo in zip(names, done, fig.low) if d and lo)
+        rerouted = sorted(n for n, d, r in zip(names, done, fig.rerouted) if d and r)
+        n_done = int(done.sum())
         report = {
             "template": result["template"]["name"], "template_file": result["template"]["path"],
             "template_chosen": result["template"]["chosen"],
@@ -548,19 +720,21 @@ class _Run:
             "timings_s": self.timings,
             # CPU seconds inside the per-shape and per-pair tasks (wall time on a loaded machine
             # is not a measure of the work; these are)
-            "task_cpu_s": self.cpu,
+            "task_cpu_s": {stage: c.summary() for stage, c in self.cpu.items()},
+            # the driver process's peak resident memory so far, at the end of each stage (MB)
+            "driver_peak_rss_mb": self.memory,
             "shapes_per_s": round(n_done / self.timings["total"], 4) if self.timings.get("total") else None,
             "failures": self.failures,
             "confidence": {"threshold": thr,
-                           "direct_mean": _mean([direct[n]["confidence"] for n in names]),
-                           "final_mean": _mean([f["confidence"] for f in final.values()]),
+                           "direct_mean": _mean(conf),
+                           "final_mean": _mean(fig.confidence[done]),
                            "direct_low": direct_low, "final_low": final_low},
             "consistency": {
-                "joint_refinement": result["final"]["joint"], "neighbour_edges": len(result["edges"]),
+                "joint_refinement": result["final"]["joint"], "neighbour_edges": len(result["edges"]["a"]),
                 "sizes": result["final"]["sizes"], "rounds": result["final"]["rounds"],
-                "rerouted": sorted(n for n, f in final.items() if f.get("route") == "through neighbours"),
+                "rerouted": rerouted,
                 # mean distance (unit-area shapes) of shape -> template -> shape from the identity
-                "roundtrip_before": _mean(rb), "roundtrip_after": _mean(ra),
+                "roundtrip_before": _mean(fig.roundtrip_before[done]), "roundtrip_after": _mean(fig.roundtrip_after[done]),
                 # mean distance on the unit-area template between a -> template and a -> b -> template
                 # (b a neighbour, a -> b the independent pairwise map): 0 when the cycle closes
                 "triangle_before": result["final"]["triangles"].get("before"),
@@ -577,12 +751,16 @@ class _Run:
         return report
 
 
-def _cpu(records) -> dict:
-    """Sum and count of the CPU seconds of the records that were computed in this run."""
-    run = [float(r.get("cpu_s", 0.0)) for r in records if not r.get("reused")]
-    return {"tasks": len(run), "total": round(sum(run), 3), "mean": round(sum(run) / len(run), 4) if run else None}
-
-
 def _mean(values) -> float | None:
     vals = [float(v) for v in values if v is not None]
     return round(float(np.mean(vals)), 6) if vals else None
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

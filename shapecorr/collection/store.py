@@ -12,7 +12,9 @@
     OUT/report.json                   timings per stage, failures, consistency figures
     OUT/gallery.png                   the shapes coloured through the template
     OUT/work/...                      what a rerun reuses (per-shape records, direct and
-                                      neighbour maps); safe to delete once the run is done
+                                      neighbour maps, the joint refinement's bases: float32
+                                      eigenbasis cut to k_final, samples, vertices);
+                                      safe to delete once the run is done
 
 Every file is written to a temporary name and renamed, so a run killed half-way never leaves
 a truncated file that a rerun would take as done. Pairwise maps are compositions of the
@@ -128,6 +130,9 @@ class CollectionFolder:
 
     def edge_path(self, a: str, b: str) -> Path:
         return self.work / "edges" / f"{a}--{b}.npz"
+
+    def basis_path(self, name: str) -> Path:
+        return self.work / "bases" / f"{name}.npz"
 
     @property
     def report_path(self) -> Path:

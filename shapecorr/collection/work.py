@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,37 +156,84 @@ def match_pair_task(a: dict, b: dict, ctx: WorkContext) -> dict:
 
 
 # ----------------------------------------------------------------------------- joint refinement
-def basis_task(path: str, ctx: WorkContext, n_samples: int | None) -> cons.Basis:
-    """The prepared shape's basis for the joint refinement (from the disk cache)."""
+#: bases a worker keeps in memory after reading them (the template's is asked for by every
+#: template edge); a few MB each at 5k vertices, so a worker's memory stays flat
+BASIS_MEMORY = 8
+
+
+def basis_task(name: str, path: str, shape_hash: str, ctx: WorkContext, n_samples: int | None, k: int) -> str:
+    """The prepared shape's basis for the joint refinement (from the disk cache), cut to its
+    first ``k`` functions after choosing the samples, into ``work/bases/NAME.npz``; returns that
+    path. Neither the driver nor Ray's object store holds the collection's bases: the tasks
+    that need one read its file (:func:`load_basis`)."""
     ctx.enter()
+    dest = ctx.folder.basis_path(name)
+    stamp = f"{shape_hash}:{ctx.key}:{n_samples}:{k}"
+    done = read_npz(dest) if dest.exists() else None
+    if done is not None and str(done.get("stamp")) == stamp:
+        return str(dest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         P = prepare(load(path), ctx.settings, device=ctx.device)
-    return cons.make_basis(P.evecs, P.mass, P.shape.vertices, n_samples, seed=ctx.settings.seed)
+    B = cons.make_basis(P.evecs, P.mass, P.shape.vertices, n_samples, seed=ctx.settings.seed)
+    write_npz(dest, evecs=B.evecs[:, :k], mass=B.mass, samples=B.samples.astype(np.int32), vertices=B.vertices,
+              stamp=stamp)
+    return str(dest)
 
 
-def initial_edge_task(Bi: cons.Basis, Bj: cons.Basis, ctx: WorkContext, kind: str, a: str, b: str, k: int):
-    """``(X_ab, X_ba)`` at size ``k`` from an edge's stored vertex maps (``kind``: ``"template"``
-    for a shape's direct map, ``a`` the shape and ``b`` the template; ``"pair"`` for neighbours)."""
+_bases: OrderedDict = OrderedDict()
+
+
+def load_basis(path: str) -> cons.Basis:
+    """A basis written by :func:`basis_task` (the last :data:`BASIS_MEMORY` read are kept,
+    keyed by the file's size and time, so a rewritten file is read again)."""
+    st = Path(path).stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    B = _bases.get(key)
+    if B is not None:
+        _bases.move_to_end(key)
+        return B
+    d = read_npz(path)
+    if d is None:
+        raise OSError(f"{path}: unreadable basis file (rerun the collection)")
+    B = cons.Basis(d["evecs"], d["mass"], d["samples"].astype(np.int64), d["vertices"])
+    _bases[key] = B
+    while len(_bases) > BASIS_MEMORY:
+        _bases.popitem(last=False)
+    return B
+
+
+def initial_edge_task(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: str, k: int):
+    """``(X_ab, X_ba)`` (float32) at size ``k`` from an edge's stored vertex maps (``kind``:
+    ``"template"`` for a shape's direct map, ``a`` the shape and ``b`` the template; ``"pair"``
+    for neighbours); ``bi``, ``bj`` the two basis files."""
     folder = ctx.folder
+    Bi, Bj = load_basis(bi), load_basis(bj)
     if kind == "template":
         d = read_npz(folder.direct_path(a))
-        return cons.initial_edge_fmaps(Bi, Bj, d["from_template"], d["to_template"], k)
-    d = read_npz(folder.edge_path(a, b))
-    return cons.initial_edge_fmaps(Bi, Bj, d["p2p_ba"], d["p2p_ab"], k)
+        X = cons.initial_edge_fmaps(Bi, Bj, d["from_template"], d["to_template"], k)
+    else:
+        d = read_npz(folder.edge_path(a, b))
+        X = cons.initial_edge_fmaps(Bi, Bj, d["p2p_ba"], d["p2p_ab"], k)
+    return tuple(x.astype(np.float32) for x in X)
 
 
-def refit_edges_task(Bi: cons.Basis, Bj: cons.Basis, Ai: np.ndarray, Aj: np.ndarray, k_next: int, full: bool):
-    return cons.refit_edge(Bi, Bj, Ai, Aj, k_next, full)
+def refit_edges_task(bi: str, bj: str, Ai: np.ndarray, Aj: np.ndarray, k_next: int, full: bool):
+    """One consistent-ZoomOut refit of an edge (:func:`consistency.refit_edge`), float32 maps."""
+    X = cons.refit_edge(load_basis(bi), load_basis(bj), Ai, Aj, k_next, full)
+    return tuple(x.astype(np.float32) for x in X)
 
 
-def final_maps_task(name: str, path: str, B: cons.Basis, BT: cons.Basis, A: np.ndarray | None, template: dict,
+def final_maps_task(name: str, path: str, b: str, bt: str, A: np.ndarray | None, template: dict,
                     ctx: WorkContext, route: dict) -> dict:
     """Write a shape's final maps to and from the template (``OUT/maps``), their confidence
     (the pipeline's calibrated confidence of the final map) and its cycle figures before and
-    after the consistency step (``A`` None: the direct maps are kept)."""
+    after the consistency step (``A`` None: the direct maps are kept); ``b``, ``bt`` the basis
+    files of the shape and of the template. Returns the record written to
+    ``maps/NAME_confidence.json``."""
     ctx.enter()
     folder = ctx.folder
+    B, BT = load_basis(b), load_basis(bt)
     direct = read_npz(folder.direct_path(name))
     t0, c0 = time.perf_counter(), time.process_time()
     if name == template["name"] or A is None:
@@ -234,11 +282,13 @@ def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Bas
     return {"confidence": round(float(c.value), 4), "confidence_low": bool(c.low), "threshold": float(c.threshold)}
 
 
-def triangle_task(B_template: cons.Basis, ctx: WorkContext, a: str, b: str, before: bool) -> tuple[float, float]:
+def triangle_task(bt: str, ctx: WorkContext, a: str, b: str, before: bool) -> tuple[float, float]:
     """The cycle ``a -> b -> template -> a`` with the independent pairwise map of a neighbour
     edge, for the maps to the template before (direct) or after (final files) the consistency
-    step: ``(error from a, error from b)`` (see :func:`consistency.triangle_error`)."""
+    step: ``(error from a, error from b)`` (see :func:`consistency.triangle_error`); ``bt`` the
+    template's basis file."""
     folder = ctx.folder
+    B_template = load_basis(bt)
     e = read_npz(folder.edge_path(a, b))
     if before:
         ta, tb = read_npz(folder.direct_path(a))["to_template"], read_npz(folder.direct_path(b))["to_template"]

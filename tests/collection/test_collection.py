@@ -221,3 +221,66 @@ def test_six_shapes_on_a_local_ray(tmp_path):
         np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, T))
     np.testing.assert_array_equal(res.map("s0", "s5"), truth_to(perms, "s0", "s5"))
     assert res.report["consistency"]["roundtrip_after"] == 0.0
+
+
+def test_the_result_holds_no_maps_and_the_files_equal_the_refinement_in_memory(done):
+    """The driver streams: the result keeps names, not arrays, and reads each map from disk when
+    asked; the files are the maps the joint refinement gives in memory (latent matrices of
+    work/latent.npz, bases of work/bases)."""
+    from shapecorr.collection import consistency as cons
+    from shapecorr.collection.store import read_npz
+    from shapecorr.collection.work import load_basis
+
+    root, perms, res, _ = done
+    assert not [k for k, v in vars(res).items() if isinstance(v, np.ndarray)]
+    f = CollectionFolder(root / "out")
+    latent = read_npz(f.work / "latent.npz")
+    A = dict(zip(latent["names"].tolist(), latent["A"]))
+    BT = load_basis(str(f.basis_path(res.template)))
+    assert BT.evecs.dtype == np.float32 and BT.k == 30  # cut to k_final
+    for name in perms:
+        if name == res.template:
+            continue
+        to_t, from_t = cons.final_maps(load_basis(str(f.basis_path(name))), BT, A[name].astype(np.float64))
+        np.testing.assert_array_equal(res.to_template(name), to_t)
+        np.testing.assert_array_equal(res.from_template(name), from_t)
+        # the embedding written for pairwise maps is the same latent matrix on the same basis
+        np.testing.assert_allclose(f.latent(name), cons.embedding(load_basis(str(f.basis_path(name))), A[name]),
+                                   atol=1e-5)
+
+
+def test_the_driver_holds_a_bounded_number_of_bases(tmp_path, monkeypatch):
+    """More shapes than the workers' basis memory: at no stage are more bases alive than that
+    memory (the driver itself holds none; the old driver held one per shape)."""
+    import gc
+    import weakref
+
+    from shapecorr.collection import run as run_mod
+    from shapecorr.collection import work
+
+    monkeypatch.setattr(work, "BASIS_MEMORY", 2)
+    work._bases.clear()
+    alive: list = []
+    real_load = work.load_basis
+
+    def tracked(path):
+        B = real_load(path)
+        alive.append(weakref.ref(B))
+        return B
+
+    monkeypatch.setattr(work, "load_basis", tracked)
+    counts = []
+    real_stage = run_mod._Run._stage
+
+    def stage(self, name, t0):
+        real_stage(self, name, t0)
+        gc.collect()
+        counts.append((name, len({id(r()) for r in alive if r() is not None})))
+
+    monkeypatch.setattr(run_mod._Run, "_stage", stage)
+    perms = make_folder(tmp_path / "shapes", n=6, seed=40)
+    res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="local",
+                     settings=CollectionSettings(k_init=10, step=10, samples=None, gallery=False), **MATCH)
+    assert len(alive) > 6 and max(c for _, c in counts) <= 2
+    for name in perms:
+        np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, res.template))

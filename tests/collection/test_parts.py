@@ -126,17 +126,27 @@ def test_make_executor_choices():
         make_executor("local", address="ray://x:1")
 
 
-def test_task_window_keeps_order_and_errors(tmp_path):
-    """More tasks than the in-flight window: every result comes back, in the order given, and a
-    failing task is returned as its exception."""
+def test_task_window_streams_every_result_and_error(tmp_path):
+    """More tasks than the in-flight window, given as a generator: every result comes back once
+    (on the in-process engine in the order given), a failing task as its exception, and the
+    calls are read only as the window moves (no list of all pending tasks)."""
     from shapecorr.collection.run import CollectionSettings, _Run
     from shapecorr.collection.work import WorkContext
     from shapecorr.config import load_preset
 
     run = _Run(WorkContext(load_preset(), str(tmp_path), None), CollectionSettings(), progress=False)
     run.ex = InProcessExecutor()
-    calls = [(i, _boom if i == 70 else _square, (i,)) for i in range(150)]
-    out = run._map(calls, "test", "item")
+    read = []
+
+    def calls():
+        for i in range(150):
+            read.append(i)
+            yield i, _boom if i == 70 else _square, (i,)
+
+    stream = run._map(calls(), 150, "test", "item")
+    first = next(stream)
+    assert first == (0, 0) and len(read) == 65  # the window (64) and the one sent in place of the first
+    out = [first] + list(stream)
     assert [k for k, _ in out] == list(range(150))
     assert [r for k, r in out if k != 70] == [i * i for i in range(150) if i != 70]
     assert isinstance(out[70][1], ValueError)
