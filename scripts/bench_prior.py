@@ -37,6 +37,17 @@ disjoint sets may share OUT), summary in OUT/zeroshot/results.md and results.jso
         --zeroshot --zs-sets faust,pc --zs-limit faust=8 --zs-limit pc=4
     python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu --zeroshot --report-only
 
+Those variants leave the orientation term out (``zeroshot_orient=0``: the regularizer comparison as it
+was first measured). ``zs_orient``: the preset's zero-shot map as shipped (the prior and, on two
+meshes, the orientation-preserving term), no fallback; ``preset_run``: the ``zeroshot`` preset as
+shipped, end to end (its own fallback and choice; its CPU time is the preset's). ``--zs-split tune``
+(FAUST_r 070-079, TOSCA_r animal pairs of even-numbered shapes; OUT/zeroshot_tune) and ``--zs-split
+test`` (FAUST_r 080-099, TOSCA_r animal pairs of odd-numbered shapes; OUT/zeroshot_test) keep the
+pairs the settings were chosen on apart from those they are reported on:
+
+    OMP_NUM_THREADS=1 nice -n 5 python scripts/bench_prior.py ../shared/data --out docs/bench/prior_cpu \
+        --zeroshot --zs-split test --zs-sets faust --zs-limit faust=20 --zs-variants preset_run
+
 Resumable: pairs already in OUT/pairs.csv are not run again, and each pair's baseline (initial
 map, ground-truth map, ZoomOut's measures) is cached in OUT/cache (--cache: share it between runs
 with other priors). Writes OUT/pairs.csv,
@@ -290,11 +301,19 @@ def example_picture(path: Path, maps: dict, title: str) -> None:
 
 # --------------------------------------------------------------------------- zero-shot
 ZS_VARIANTS = {  # variant -> match overrides (preset "zeroshot" unless said)
-    "zs_prior": {"zeroshot_regularizer": "prior", "use_fallback": False},
-    "zs_axiomatic": {"zeroshot_regularizer": "axiomatic", "use_fallback": False},
-    "zs_prior_humans": {"zeroshot_regularizer": "prior", "zeroshot_prior": "prior_k30_humans", "use_fallback": False},
+    # the regularizer comparison: no orientation term, no fallback (only the regularizer differs)
+    "zs_prior": {"zeroshot_regularizer": "prior", "zeroshot_orient": 0.0, "use_fallback": False},
+    "zs_axiomatic": {"zeroshot_regularizer": "axiomatic", "zeroshot_orient": 0.0, "use_fallback": False},
+    "zs_prior_humans": {"zeroshot_regularizer": "prior", "zeroshot_prior": "prior_k30_humans", "zeroshot_orient": 0.0,
+                        "use_fallback": False},
     "fallback_axiomatic": {"preset": "axiomatic"},  # + the fallback's solve settings (see zs_overrides)
+    # the preset's zero-shot map as shipped (the prior and the orientation term), no fallback
+    "zs_orient": {"use_fallback": False},
+    # the zeroshot preset as shipped, end to end (its own fallback and choice; its time is the preset's)
+    "preset_run": {},
 }
+#: the pairs of --zs-split: FAUST_r shapes and the parity of the TOSCA_r animals' shape numbers
+ZS_SPLITS = {"tune": (range(70, 80), 0), "test": (range(80, 100), 1)}
 ANIMALS = ("cat", "centaur", "dog", "horse", "wolf")
 
 
@@ -319,6 +338,43 @@ def zs_variants_for(bs, a: str, variants: list[str]) -> list[str]:
     return out
 
 
+def zs_dir(args) -> Path:
+    """Rows and report of --zeroshot: OUT/zeroshot (split "all"), OUT/zeroshot_tune, OUT/zeroshot_test."""
+    return Path(args.out) / ("zeroshot" if args.zs_split == "all" else f"zeroshot_{args.zs_split}")
+
+
+def shape_number(name: str) -> int:
+    return int(re.search(r"(\d+)$", name).group(1))
+
+
+def split_sets(data: Path, split: str, sets: list[str], limits: dict, seed: int = 0) -> list:
+    """The sets of ``--zs-split tune|test``: FAUST_r pairs among tr_reg_070..079 (tune) or 080..099
+    (test), TOSCA_r within-class animal pairs of even-numbered (tune) or odd-numbered (test)
+    shapes; each in a seeded order, the first ``limits[set]`` (all when not given)."""
+    import bench_generalize as bg
+
+    from shapecorr.eval import read_pairs
+
+    numbers, parity = ZS_SPLITS[split]
+    out = []
+    for name in sets:
+        if name == "faust":
+            ds = Dataset(data / "FAUST_r" / "vtx_5k")
+            pairs = all_pairs([f"tr_reg_{i:03d}" for i in numbers])
+        elif name == "tosca":
+            ds = Dataset(data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
+            pairs = [(a, b) for a, b in read_pairs(data / "TOSCA_r" / "TOSCA_Isometric" / "test_pairs.txt")
+                     if re.sub(r"\d+$", "", a) in ANIMALS and shape_number(a) % 2 == parity
+                     and shape_number(b) % 2 == parity]
+        else:
+            raise SystemExit(f"--zs-split {split}: only the sets faust and tosca, not {name!r}.")
+        bs = bg.BenchSet(name, ds, bg._seeded_order(pairs, seed)[:limits.get(name)])
+        order = {a: i for i, a in enumerate(dict.fromkeys(a for a, _ in bs.pairs))}  # grouped by source
+        bs.pairs.sort(key=lambda p: order[p[0]])
+        out.append(bs)
+    return out
+
+
 def zs_run(args) -> None:
     import bench_generalize as bg
 
@@ -326,13 +382,16 @@ def zs_run(args) -> None:
     from shapecorr.core import LowConfidenceWarning
     from shapecorr.eval import PairEvaluator
 
-    out = Path(args.out) / "zeroshot"
+    out = zs_dir(args)
     out.mkdir(parents=True, exist_ok=True)
     sets_args = argparse.Namespace(data=Path(args.data), exclude_shapes=None, sets=args.zs_sets.split(","),
                                    set_limits=dict(args.zs_limit), limit=None, seed=0,
                                    tosca_classes=args.zs_tosca_classes.split(",") if args.zs_tosca_classes else None,
                                    remeshed=Path(args.remeshed), remeshed_points=300, work=out)
-    sets = bg.build_sets(sets_args)
+    if args.zs_split == "all":
+        sets = bg.build_sets(sets_args)
+    else:
+        sets = split_sets(Path(args.data), args.zs_split, sets_args.sets, sets_args.set_limits)
     rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}.jsonl"
     variants = args.zs_variants.split(",")
     done = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
@@ -367,7 +426,7 @@ def zs_run(args) -> None:
                        "confidence": m.info["confidence"], "threshold": m.info["confidence_threshold"],
                        "n_vertices": [int(ev.shape(a).n_vertices), int(ev.shape(b).n_vertices)],
                        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-                       "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind}
+                       "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind, "init": m.info["init"]}
                 with open(rows_path, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 log(f"[{i}/{total}] {bs.name} {a} -> {b} {v}: {row['error']:.2f}{' FLIP' if row['flipped'] else ''} "
@@ -390,16 +449,20 @@ def preset_choice(zs: dict, fb: dict | None, below: float | None = None) -> dict
     return max((zs, fb), key=lambda r: r["confidence"])
 
 
-def zs_summary(rows: list[dict]) -> dict:
+def zs_summary(rows: list[dict], variants: list[str] | None = None) -> dict:
+    """Per set and group, each variant's mean (median) error, flips, pairs above 5 and times, on
+    the pairs where every variant of ``variants`` that applies has run (pairs in flight are left
+    out; None: the legacy comparison's zs_prior, zs_axiomatic, fallback_axiomatic, zs_prior_humans)."""
     from shapecorr.config import load_preset
 
     below = load_preset("zeroshot").fallback.fallback_below
     by = {(r["set"], r["source"], r["target"], r["variant"]): r for r in rows}
     kinds = {(r["set"], r["source"], r["target"]): r.get("kind", "mesh") for r in rows}
+    variants = variants or ["zs_prior", "zs_axiomatic", "fallback_axiomatic", "zs_prior_humans"]
 
-    def complete(set_name, klass, a, b):  # every variant that applies to the pair has run (pairs in flight are left out)
-        need = ["zs_prior", "zs_axiomatic"] + (["fallback_axiomatic"] if kinds[(set_name, a, b)] == "mesh" else [])
-        need += ["zs_prior_humans"] if set_name == "tosca" and klass in ANIMALS else []
+    def complete(set_name, klass, a, b):
+        need = [v for v in variants if not (v == "fallback_axiomatic" and kinds[(set_name, a, b)] != "mesh")
+                and not (v == "zs_prior_humans" and not (set_name == "tosca" and klass in ANIMALS))]
         return all((set_name, a, b, v) in by for v in need)
 
     pairs = sorted(p for p in {(r["set"], r["class"], r["source"], r["target"]) for r in rows} if complete(*p))
@@ -414,8 +477,9 @@ def zs_summary(rows: list[dict]) -> dict:
         entry = {}
         cols = {v: [by.get((set_name, a, b, v)) for a, b in prs] for v in ZS_VARIANTS}
         zp = cols["zs_prior"]
-        cols["preset"] = [None if z is None else preset_choice(z, f, below) for z, f in zip(zp, cols["fallback_axiomatic"])]
-        cols["untrusted_only"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
+        if any(z is not None for z in zp):  # the legacy preset (no orientation term), from its parts
+            cols["preset"] = [None if z is None else preset_choice(z, f, below) for z, f in zip(zp, cols["fallback_axiomatic"])]
+            cols["untrusted_only"] = [None if z is None else preset_choice(z, f) for z, f in zip(zp, cols["fallback_axiomatic"])]
         for v, rs in cols.items():
             rs = [r for r in rs if r is not None]
             if rs:
@@ -424,7 +488,8 @@ def zs_summary(rows: list[dict]) -> dict:
                             "flips": int(sum(r["flipped"] for r in rs)),
                             "above5": int(sum(r["error"] > 5 for r in rs)),
                             "wall_s": float(np.mean([r["wall_s"] for r in rs])),
-                            "cpu_s": float(np.mean([r["cpu_s"] for r in rs]))}
+                            "cpu_s": float(np.mean([r["cpu_s"] for r in rs])),
+                            "cpu_s_max": float(np.max([r["cpu_s"] for r in rs]))}
         both = [(p, x) for p, x in zip(cols["zs_prior"], cols["zs_axiomatic"]) if p is not None and x is not None]
         entry["prior_vs_axiomatic"] = {"pairs": len(both), "prior_better": sum(p["error"] < x["error"] - 0.05 for p, x in both),
                                        "prior_worse": sum(p["error"] > x["error"] + 0.05 for p, x in both)}
@@ -436,13 +501,17 @@ def zs_summary(rows: list[dict]) -> dict:
 
 
 def zs_report(args) -> dict:
-    out = Path(args.out) / "zeroshot"
+    out = zs_dir(args)
+    out.mkdir(parents=True, exist_ok=True)
     rows = zs_rows(out)
-    summary = zs_summary(rows)
+    variants = args.zs_variants.split(",") if args.zs_split != "all" else None
+    summary = zs_summary(rows, variants)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    cols = ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "untrusted_only", "preset")
-    lines = ["| set / group | " + " | ".join(cols) + " | prior better / worse than axiomatic | CPU s per pair (zs_prior) |",
-             "|---" * (len(cols) + 3) + "|"]
+    cols = [c for c in ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "untrusted_only", "preset",
+                        "zs_orient", "preset_run") if any(c in e for e in summary.values())]
+    timed = "preset_run" if any("preset_run" in e for e in summary.values()) else "zs_prior"
+    lines = ["| set / group | " + " | ".join(cols) + f" | prior better / worse than axiomatic | CPU s per pair ({timed}, "
+             "mean / max) |", "|---" * (len(cols) + 3) + "|"]
     for key in sorted(summary):
         e = summary[key]
 
@@ -450,17 +519,20 @@ def zs_report(args) -> dict:
             if v not in e:
                 return "–"
             return f"{e[v]['mean']:.2f} ({e[v]['median']:.2f}), {e[v]['flips']} flip, {e[v]['above5']} >5 [{e[v]['pairs']}]"
-        pva = e["prior_vs_axiomatic"]
-        cpu = f"{e['zs_prior']['cpu_s']:.0f}" if "zs_prior" in e else "–"
+        pva = e.get("prior_vs_axiomatic", {"prior_better": 0, "prior_worse": 0, "pairs": 0})
+        cpu = f"{e[timed]['cpu_s']:.0f} / {e[timed]['cpu_s_max']:.0f}" if timed in e else "–"
         lines.append(f"| {key} | " + " | ".join(cell(v) for v in cols) +
                      f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']} | {cpu} |")
-    head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the zeroshot preset (on two "
-            "meshes the axiomatic fallback runs unless the zero-shot map's confidence is 1, the more trusted map is "
-            "kept); `untrusted_only`: the fallback only below the confidence's threshold (as the default preset)")
+    head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the legacy zeroshot preset "
+            "from its parts (zs_prior, no orientation term; on two meshes the axiomatic fallback runs unless the "
+            "zero-shot map's confidence is 1, the more trusted map is kept); `untrusted_only`: the fallback only below "
+            "the confidence's threshold (as the default preset); `zs_orient`: the zero-shot map with the orientation "
+            "term, no fallback; `preset_run`: the zeroshot preset as shipped, run end to end")
     text = [head, "", *lines, ""]
     (out / "results.md").write_text("\n".join(text))
     log("\n".join(text))
-    zs_scatter(out / "scatter.png", rows)
+    if any(r["variant"] == "zs_axiomatic" for r in rows):
+        zs_scatter(out / "scatter.png", rows)
     return summary
 
 
@@ -520,6 +592,11 @@ def main(argv=None) -> int:
     ap.add_argument("--remeshed", default=str(ROOT / "out" / "generalize" / "faust_r_remeshed"),
                     help="the remeshed FAUST_r set (scripts/remesh_dataset.py; made if missing)")
     ap.add_argument("--report-only", action="store_true", help="with --zeroshot: only write the report")
+    ap.add_argument("--zs-split", choices=("all", *ZS_SPLITS), default="all",
+                    help="with --zeroshot: 'all' (the sets' test pairs as in bench_generalize, OUT/zeroshot), "
+                         "'tune' (FAUST_r 070-079, TOSCA_r animal pairs of even-numbered shapes, OUT/zeroshot_tune) "
+                         "or 'test' (FAUST_r 080-099, TOSCA_r animal pairs of odd-numbered shapes, OUT/zeroshot_test); "
+                         "--zs-limit SET=N then counts pairs of the whole set (default: all)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=ShapecorrWarning)
     import torch

@@ -78,6 +78,8 @@ class FeatureSettings:
     zeroshot_lr: float | None = None
     zeroshot_regularizer: str = "prior"
     zeroshot_prior: str = "prior_k30"
+    # weight of the zero-shot loss's orientation term on two meshes (None: shapecorr.learn.prior.zeroshot's default; 0: off)
+    zeroshot_orient: float | None = None
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -99,6 +101,7 @@ class FeatureSettings:
         _number("zeroshot_lr", self.zeroshot_lr, allow_none=True, minimum=0.0)
         _check(self.zeroshot_lr is None or self.zeroshot_lr > 0,
                f"zeroshot_lr must be a number > 0 or null, got {self.zeroshot_lr!r}.")
+        _number("zeroshot_orient", self.zeroshot_orient, allow_none=True, minimum=0.0)
         _check(self.zeroshot_regularizer in ZEROSHOT_REGULARIZERS, f"unknown zeroshot_regularizer "
                f"{self.zeroshot_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
         _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),

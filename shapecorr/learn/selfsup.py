@@ -29,6 +29,15 @@ distilled from the prior (:func:`~shapecorr.learn.prior.distill.prior_entry_mask
 the resolvent mask, and the loss gains the prior's score-distillation penalty on both maps
 (:func:`~shapecorr.learn.prior.distill.prior_penalty`, term ``prior``). Bijectivity and
 coupling stay: they say the maps are one correspondence, not what a correspondence looks like.
+
+**Orientation** (``LossWeights(orient=w)``, with orientation operators in both shapes'
+:class:`SpectralData`): every term above is blind to a left/right mirror (an isometry too). The
+orientation-preserving term of the axiomatic solve (Ren et al. 2018) is not: ``O[f] = Phi^T A
+<n x grad f, grad Phi>`` (:func:`shapecorr.spectral.orientation_operators`) of intrinsic
+descriptors ``f`` commutes with an orientation-preserving map, ``C_xy O_x[f] = O_y[f] C_xy``, and
+changes sign under a mirror. Term ``orient``: ``sum_f ||C_xy O_x[f] - O_y[f] C_xy||^2`` divided by
+``sum_f (||O_x[f]||^2 + ||O_y[f]||^2) / 2``, both directions (about 0 for the true map, about 4
+for its mirror image, scale-free).
 """
 
 from __future__ import annotations
@@ -48,11 +57,14 @@ REGULARIZERS = ("axiomatic", "prior")
 @dataclass(frozen=True)
 class SpectralData:
     """One shape's truncated eigenbasis as torch tensors on one device: ``evals (k,)``,
-    ``evecs (n, k)`` (mass-orthonormal), ``mass (n,)`` lumped vertex areas."""
+    ``evecs (n, k)`` (mass-orthonormal), ``mass (n,)`` lumped vertex areas; optionally
+    ``orient (p, k, k)``, orientation operators of ``p`` descriptors in this basis (the loss's
+    ``orient`` term; meshes only)."""
 
     evals: torch.Tensor
     evecs: torch.Tensor
     mass: torch.Tensor
+    orient: torch.Tensor | None = None
 
     def __post_init__(self):
         k = self.evals.shape[0]
@@ -60,6 +72,9 @@ class SpectralData:
         if self.evals.ndim != 1 or self.mass.ndim != 1 or tuple(self.evecs.shape) != (n, k):
             raise ValueError(f"SpectralData needs evals (k,), evecs (n, k) and mass (n,); got "
                              f"{tuple(self.evals.shape)}, {tuple(self.evecs.shape)}, {tuple(self.mass.shape)}.")
+        if self.orient is not None and (self.orient.ndim != 3 or tuple(self.orient.shape[1:]) != (k, k)):
+            raise ValueError(f"SpectralData.orient needs orientation operators (p, {k}, {k}) in the same basis, got "
+                             f"{tuple(self.orient.shape)}.")
 
     @property
     def k(self) -> int:
@@ -71,17 +86,24 @@ class SpectralData:
 
     @classmethod
     def from_numpy(cls, evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray, k: int, device="cpu",
-                   dtype=torch.float32) -> SpectralData:
-        """The first ``k`` eigenpairs of NumPy arrays (e.g. a :class:`~shapecorr.fmap.prepare.Prepared`'s)."""
+                   dtype=torch.float32, orient: np.ndarray | None = None) -> SpectralData:
+        """The first ``k`` eigenpairs of NumPy arrays (e.g. a :class:`~shapecorr.fmap.prepare.Prepared`'s);
+        ``orient (p, K, K)``, K >= k: orientation operators, cut to their leading ``k x k`` block."""
         evals, evecs, mass = np.asarray(evals), np.asarray(evecs), np.asarray(mass)
         if k < 1 or k > len(evals) or evecs.ndim != 2 or evecs.shape[1] < k:
             raise ValueError(f"k={k} eigenpairs asked for, but {len(evals)} eigenvalues and evecs of shape "
                              f"{evecs.shape} were given; compute more eigenpairs or lower k.")
         f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
-        return cls(f(evals[:k]), f(evecs[:, :k]), f(mass))
+        if orient is not None:
+            orient = np.asarray(orient)
+            if orient.ndim != 3 or min(orient.shape[1:]) < k:
+                raise ValueError(f"orient needs orientation operators (p, K, K) with K >= k={k}, got {orient.shape}.")
+            orient = f(orient[:, :k, :k])
+        return cls(f(evals[:k]), f(evecs[:, :k]), f(mass), orient)
 
     def to(self, device) -> SpectralData:
-        return SpectralData(self.evals.to(device), self.evecs.to(device), self.mass.to(device))
+        return SpectralData(self.evals.to(device), self.evecs.to(device), self.mass.to(device),
+                            None if self.orient is None else self.orient.to(device))
 
 
 @dataclass(frozen=True)
@@ -89,7 +111,9 @@ class LossWeights:
     """The weights of the self-supervised loss's terms and the constants they use.
 
     ``bij``, ``orth``, ``lap``, ``couple``: weights of bijectivity, orthogonality, Laplacian
-    commutativity and fmap/soft-map coupling (0 turns a term off). ``tau``: temperature of the
+    commutativity and fmap/soft-map coupling (0 turns a term off). ``orient``: weight of the
+    orientation term (module docstring; used when both shapes' :class:`SpectralData` carry
+    orientation operators; default 0, off). ``tau``: temperature of the
     soft vertex map's softmax over cosine similarities. ``lam``, ``resolvent``: the
     regularization of the functional-map layer (:func:`fmap_from_features`). ``couple_points``:
     the soft map's rows are computed for at most this many random vertices per direction (the
@@ -119,11 +143,12 @@ class LossWeights:
     prior: str = "prior_k30"
     prior_w: float = 1.0
     prior_lam: float = 0.03
+    orient: float = 0.0
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("bij", "orth", "lap", "couple", "lam", "prior_w", "prior_lam") and (
+            if f.name in ("bij", "orth", "lap", "couple", "lam", "prior_w", "prior_lam", "orient") and (
                     not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0):
                 raise SettingsError(f"LossWeights.{f.name} must be a finite number >= 0, got {v!r}.")
         if not isinstance(self.tau, (int, float)) or not math.isfinite(self.tau) or self.tau <= 0:
@@ -163,6 +188,15 @@ def laplacian_commutativity_loss(C_xy: torch.Tensor, spec_x: SpectralData, spec_
     """``||C_xy Lx - Ly C_xy||^2`` with the normalized eigenvalues of both shapes."""
     lx, ly = normalized_evals(spec_x.evals, spec_y.evals)
     return ((C_xy * (ly[:, None] - lx[None, :])) ** 2).sum()
+
+
+def orientation_loss(C_xy: torch.Tensor, orient_x: torch.Tensor, orient_y: torch.Tensor) -> torch.Tensor:
+    """``sum_f ||C_xy O_x[f] - O_y[f] C_xy||^2 / (sum_f (||O_x[f]||^2 + ||O_y[f]||^2) / 2)`` for
+    orientation operators ``O_x (p, k_x, k_x)``, ``O_y (p, k_y, k_y)`` of the same descriptors
+    (module docstring): small for an orientation-preserving map, about 4 for a mirror image."""
+    residual = C_xy[None] @ orient_x - orient_y @ C_xy[None]  # (p, k_y, k_x)
+    scale = 0.5 * ((orient_x ** 2).sum() + (orient_y ** 2).sum())
+    return (residual ** 2).sum() / scale.clamp_min(1e-30)
 
 
 def soft_map(feat_from: torch.Tensor, feat_to: torch.Tensor, tau: float) -> torch.Tensor:
@@ -235,7 +269,7 @@ def unsupervised_pair_loss(feat_x: torch.Tensor, feat_y: torch.Tensor, spec_x: S
                            generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The self-supervised loss of one pair: ``(total, parts)``, ``total`` a differentiable
     scalar, ``parts`` each weighted term's value (``bij``, ``orth``, ``lap``, ``couple``, or with
-    the prior regularizer ``bij``, ``prior``, ``couple``) as floats. ``feat_x (n_x, d)``,
+    the prior regularizer ``bij``, ``prior``, ``couple``; ``orient`` when it is on) as floats. ``feat_x (n_x, d)``,
     ``feat_y (n_y, d)``: raw network outputs (normalized here). ``generator``: the random vertex
     subsets of the coupling term (``weights.couple_points``)."""
     fx, fy = unit_features(feat_x), unit_features(feat_y)
@@ -253,6 +287,9 @@ def unsupervised_pair_loss(feat_x: torch.Tensor, feat_y: torch.Tensor, spec_x: S
     if weights.lap and not use_prior:
         terms["lap"] = weights.lap * (laplacian_commutativity_loss(C_xy, spec_x, spec_y)
                                       + laplacian_commutativity_loss(C_yx, spec_y, spec_x))
+    if weights.orient and spec_x.orient is not None and spec_y.orient is not None:
+        terms["orient"] = weights.orient * (orientation_loss(C_xy, spec_x.orient, spec_y.orient)
+                                            + orientation_loss(C_yx, spec_y.orient, spec_x.orient))
     if weights.couple:
         kw = {"tau": weights.tau, "couple_points": weights.couple_points, "generator": generator}
         terms["couple"] = weights.couple * (coupling_loss(C_xy, fx, fy, spec_x, spec_y, **kw)

@@ -15,8 +15,13 @@ Why this works at all: the random network's input (WKS) and its diffusion and gr
 features are intrinsic, so the two shapes' features are already related; the loss only has to
 make them agree with one smooth bijective map. Why the prior and not only the axioms: the
 bijectivity and coupling terms are satisfied by any bijective map, the regularizers say which
-one is plausible. The prior cannot tell a map from its left-right mirror (it sees ``|C|``);
-that is decided by the network's sign-sensitive gradient features, from the random start.
+one is plausible. The prior cannot tell a map from its left-right mirror (it sees ``|C|``),
+nor can bijectivity, coupling or the axioms (a mirror image is an isometry too): without more,
+that is decided by the network's sign-sensitive gradient features, from the random start, and
+on FAUST_r about half the pairs came out flipped. So on two meshes the loss also has the
+axiomatic solve's orientation-preserving term (:func:`~shapecorr.learn.selfsup.orientation_loss`,
+weight :data:`ZEROSHOT_ORIENT`; the orientation operators of the solve's WKS descriptors, built
+by the pipeline), which is about 0 for the true map and about 4 for its mirror image.
 """
 
 from __future__ import annotations
@@ -40,13 +45,17 @@ ZEROSHOT_LR = 3e-3
 ZEROSHOT_K = 30
 #: soft-map rows per direction in the coupling term (as test-time adaptation)
 ZEROSHOT_COUPLE_POINTS = 1000
+#: weight of the loss's orientation term (:func:`~shapecorr.learn.selfsup.orientation_loss`) when
+#: both shapes are meshes (their SpectralData carry orientation operators)
+ZEROSHOT_ORIENT = 5.0
 
 
-def zeroshot_weights(regularizer: str = "prior", prior: str = "prior_k30") -> LossWeights:
-    """The loss of zero-shot matching with the learned (``"prior"``) or the axiomatic regularizers."""
+def zeroshot_weights(regularizer: str = "prior", prior: str = "prior_k30", orient: float = ZEROSHOT_ORIENT) -> LossWeights:
+    """The loss of zero-shot matching with the learned (``"prior"``) or the axiomatic regularizers,
+    and the orientation term at weight ``orient`` (0: off)."""
     if regularizer not in REGULARIZERS:
         raise SettingsError(f"zero-shot regularizer {regularizer!r}: use one of {', '.join(REGULARIZERS)}.")
-    return LossWeights(couple_points=ZEROSHOT_COUPLE_POINTS, regularizer=regularizer, prior=prior)
+    return LossWeights(couple_points=ZEROSHOT_COUPLE_POINTS, regularizer=regularizer, prior=prior, orient=orient)
 
 
 def random_feature_model(config: FeatureNetConfig = ZEROSHOT_CONFIG, seed: int = 0) -> FeatureModel:
@@ -60,16 +69,18 @@ def random_feature_model(config: FeatureNetConfig = ZEROSHOT_CONFIG, seed: int =
 
 
 def zeroshot_features(ops_x, ops_y, spec_x: SpectralData, spec_y: SpectralData, *, steps: int = ZEROSHOT_STEPS,
-                      lr: float = ZEROSHOT_LR, regularizer: str = "prior", prior: str = "prior_k30", seed: int = 0,
+                      lr: float = ZEROSHOT_LR, regularizer: str = "prior", prior: str = "prior_k30",
+                      orient: float = ZEROSHOT_ORIENT, seed: int = 0,
                       device="cpu", progress: Callable[[int, int, float], None] | None = None,
                       threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unit features ``(feat_x, feat_y)`` of both shapes from a random network trained ``steps``
     Adam steps on this pair (module docstring). ``ops_x``, ``ops_y``:
     :func:`~shapecorr.learn.surface_operators` built with :data:`ZEROSHOT_CONFIG`; ``spec_x``,
-    ``spec_y``: the eigenbases of the loss (at most :data:`ZEROSHOT_K` functions with the prior).
+    ``spec_y``: the eigenbases of the loss (at most :data:`ZEROSHOT_K` functions with the prior),
+    with orientation operators for the ``orient``-weighted orientation term (meshes).
     Deterministic given ``seed`` (network and coupling subsets), inputs and thread count.
     ``progress(step, steps, loss)`` after each step."""
-    weights = zeroshot_weights(regularizer, prior)
+    weights = zeroshot_weights(regularizer, prior, orient)
     model = random_feature_model(ZEROSHOT_CONFIG, seed)
     return adapt_features(model, ops_x, ops_y, spec_x, spec_y, steps=steps, lr=lr, seed=seed, device=device,
                           progress=progress, weights=weights, tune_blocks=ZEROSHOT_CONFIG.n_blocks, threads=threads)
