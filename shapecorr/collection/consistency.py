@@ -153,11 +153,11 @@ def synchronize(n: int, anchor: int, fmaps: dict, weights: dict, *, sweeps: int 
         if i == anchor or not (out_edges[i] or in_edges[i]):
             continue
         if init is not None and init[i] is not None:
-            A[i] = np.array(init[i], dtype=np.float64)
+            A[i] = np.asarray(init[i], dtype=np.float64)  # never written to: each sweep makes new blocks
         elif (anchor, i) in fmaps:
-            A[i] = fmaps[(anchor, i)].copy()
+            A[i] = np.array(fmaps[(anchor, i)], dtype=np.float64)
         elif (i, anchor) in fmaps:
-            A[i] = fmaps[(i, anchor)].T.copy()
+            A[i] = np.array(fmaps[(i, anchor)].T, dtype=np.float64)
         else:
             A[i] = eye.copy()
     order = _order_from(anchor, out_edges, in_edges)
@@ -249,8 +249,10 @@ def consistent_zoomout(n: int, anchor: int, fmaps0: dict, weights: dict, sizes: 
     plan = [(k, False) for k in sizes[1:]] + [(sizes[-1], False)] * refine_iters + [(sizes[-1], True)] * full_iters
     k, full = sizes[0], False
     while True:
-        res = synchronize(n, anchor, fmaps, weights, init=None if A is None else _grow(A, k))
-        A = res.A
+        init = None if A is None else _grow(A, k)
+        A = None  # the previous round's matrices: only their grown copies are needed now
+        res = synchronize(n, anchor, fmaps, weights, init=init)
+        A, init = res.A, None
         record = {"k": int(k), "all_vertices": full, "sweeps": res.sweeps, "residual": round(res.residual, 8)}
         history.append(record)
         if on_step:
