@@ -490,8 +490,9 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
     """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
     features of a network started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
     seeded by ``seed``), with the learned prior over functional maps (``zeroshot_prior``) or
-    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``), and on two meshes
-    the orientation term (``zeroshot_orient``) with the axiomatic solve's orientation operators
+    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``), and, when both
+    shapes have an orientation (meshes; point clouds through their normals' local triangles), the
+    orientation term (``zeroshot_orient``) with the axiomatic solve's orientation operators
     (:class:`AxiomaticOperators`); no trained feature model
     (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
     from .learn import surface_operators
@@ -515,7 +516,8 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
 
 def zeroshot_orientation_operators(P1: Prepared, P2: Prepared, k: int, solve: SolveSettings) -> tuple:
     """The axiomatic solve's orientation operators ``(O1 (p, k, k), O2 (p, k, k))`` of its
-    descriptors (``solve``), or ``(None, None)`` unless both shapes are meshes."""
+    descriptors (``solve``), or ``(None, None)`` unless both shapes have an orientation
+    (:attr:`Prepared.orientation_faces`)."""
     from dataclasses import replace
 
     ops = AxiomaticOperators(P1, P2, replace(solve, w_dcomm=0.0, w_orient=solve.w_orient or 1.0))

@@ -59,7 +59,7 @@ class SpectralData:
     """One shape's truncated eigenbasis as torch tensors on one device: ``evals (k,)``,
     ``evecs (n, k)`` (mass-orthonormal), ``mass (n,)`` lumped vertex areas; optionally
     ``orient (p, k, k)``, orientation operators of ``p`` descriptors in this basis (the loss's
-    ``orient`` term; meshes only)."""
+    ``orient`` term; shapes with an orientation)."""
 
     evals: torch.Tensor
     evecs: torch.Tensor

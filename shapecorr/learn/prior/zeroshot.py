@@ -18,7 +18,8 @@ bijectivity and coupling terms are satisfied by any bijective map, the regulariz
 one is plausible. The prior cannot tell a map from its left-right mirror (it sees ``|C|``),
 nor can bijectivity, coupling or the axioms (a mirror image is an isometry too): without more,
 that is decided by the network's sign-sensitive gradient features, from the random start, and
-on FAUST_r about half the pairs came out flipped. So on two meshes the loss also has the
+on FAUST_r about half the pairs came out flipped. So when both shapes have an orientation
+(meshes; point clouds through their normals' local triangles) the loss also has the
 axiomatic solve's orientation-preserving term (:func:`~shapecorr.learn.selfsup.orientation_loss`,
 weight :data:`ZEROSHOT_ORIENT`; the orientation operators of the solve's WKS descriptors, built
 by the pipeline), which is about 0 for the true map and about 4 for its mirror image.
@@ -46,7 +47,7 @@ ZEROSHOT_K = 30
 #: soft-map rows per direction in the coupling term (as test-time adaptation)
 ZEROSHOT_COUPLE_POINTS = 1000
 #: weight of the loss's orientation term (:func:`~shapecorr.learn.selfsup.orientation_loss`) when
-#: both shapes are meshes (their SpectralData carry orientation operators)
+#: both shapes have an orientation (their SpectralData carry orientation operators)
 ZEROSHOT_ORIENT = 5.0
 
 
