@@ -340,7 +340,8 @@ def zs_variants_for(bs, a: str, variants: list[str]) -> list[str]:
 
 def zs_dir(args) -> Path:
     """Rows and report of --zeroshot: OUT/zeroshot (split "all"), OUT/zeroshot_tune, OUT/zeroshot_test."""
-    return Path(args.out) / ("zeroshot" if args.zs_split == "all" else f"zeroshot_{args.zs_split}")
+    name = "zeroshot" if args.zs_split == "all" else f"zeroshot_{args.zs_split}"
+    return Path(args.out) / (f"{name}_{args.zs_label}" if args.zs_label else name)
 
 
 def shape_number(name: str) -> int:
@@ -405,6 +406,7 @@ def zs_run(args) -> None:
                 if (bs.name, a, b, v) in done:
                     continue
                 preset, kw = zs_overrides(v)
+                kw.update(dict(args.zs_set))
                 kw["feature_threads"] = args.zs_threads
                 s1, s2 = bg.as_input(ev.shape(a), bs.kind), bg.as_input(ev.shape(b), bs.kind)
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -459,9 +461,10 @@ def zs_summary(rows: list[dict], variants: list[str] | None = None) -> dict:
     by = {(r["set"], r["source"], r["target"], r["variant"]): r for r in rows}
     kinds = {(r["set"], r["source"], r["target"]): r.get("kind", "mesh") for r in rows}
     variants = variants or ["zs_prior", "zs_axiomatic", "fallback_axiomatic", "zs_prior_humans"]
+    ran = {(r["set"], r["variant"]) for r in rows}  # a variant not run on a set at all is not waited for
 
     def complete(set_name, klass, a, b):
-        need = [v for v in variants if not (v == "fallback_axiomatic" and kinds[(set_name, a, b)] != "mesh")
+        need = [v for v in variants if (set_name, v) in ran and not (v == "fallback_axiomatic" and kinds[(set_name, a, b)] != "mesh")
                 and not (v == "zs_prior_humans" and not (set_name == "tosca" and klass in ANIMALS))]
         return all((set_name, a, b, v) in by for v in need)
 
@@ -509,9 +512,10 @@ def zs_report(args) -> dict:
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     cols = [c for c in ("zs_axiomatic", "zs_prior", "zs_prior_humans", "fallback_axiomatic", "untrusted_only", "preset",
                         "zs_orient", "preset_run") if any(c in e for e in summary.values())]
-    timed = "preset_run" if any("preset_run" in e for e in summary.values()) else "zs_prior"
-    lines = ["| set / group | " + " | ".join(cols) + f" | prior better / worse than axiomatic | CPU s per pair ({timed}, "
-             "mean / max) |", "|---" * (len(cols) + 3) + "|"]
+    timing = ("preset_run", "zs_orient", "zs_prior")  # the first of these in a row gives its CPU time
+    versus = any(e.get("prior_vs_axiomatic", {}).get("pairs") for e in summary.values())
+    lines = ["| set / group | " + " | ".join(cols) + (" | prior better / worse than axiomatic" if versus else "")
+             + " | CPU s per pair (mean / max; of the first of " + ", ".join(timing) + ") |", "|---" * (len(cols) + 2 + versus) + "|"]
     for key in sorted(summary):
         e = summary[key]
 
@@ -520,9 +524,10 @@ def zs_report(args) -> dict:
                 return "–"
             return f"{e[v]['mean']:.2f} ({e[v]['median']:.2f}), {e[v]['flips']} flip, {e[v]['above5']} >5 [{e[v]['pairs']}]"
         pva = e.get("prior_vs_axiomatic", {"prior_better": 0, "prior_worse": 0, "pairs": 0})
-        cpu = f"{e[timed]['cpu_s']:.0f} / {e[timed]['cpu_s_max']:.0f}" if timed in e else "–"
+        timed = next((v for v in timing if v in e), None)
+        cpu = f"{e[timed]['cpu_s']:.0f} / {e[timed]['cpu_s_max']:.0f} ({timed})" if timed else "–"
         lines.append(f"| {key} | " + " | ".join(cell(v) for v in cols) +
-                     f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']} | {cpu} |")
+                     (f" | {pva['prior_better']} / {pva['prior_worse']} of {pva['pairs']}" if versus else "") + f" | {cpu} |")
     head = ("mean (median) error x100, symmetry flips, pairs above 5 [pairs]; `preset`: the legacy zeroshot preset "
             "from its parts (zs_prior, no orientation term; on two meshes the axiomatic fallback runs unless the "
             "zero-shot map's confidence is 1, the more trusted map is kept); `untrusted_only`: the fallback only below "
@@ -597,6 +602,11 @@ def main(argv=None) -> int:
                          "'tune' (FAUST_r 070-079, TOSCA_r animal pairs of even-numbered shapes, OUT/zeroshot_tune) "
                          "or 'test' (FAUST_r 080-099, TOSCA_r animal pairs of odd-numbered shapes, OUT/zeroshot_test); "
                          "--zs-limit SET=N then counts pairs of the whole set (default: all)")
+    ap.add_argument("--zs-set", action="append", default=[], type=lambda t: (t.split("=", 1)[0], json.loads(t.split("=", 1)[1])),
+                    help="KEY=JSON: a match setting for every variant (e.g. zeroshot_orient=1.0); repeatable; use "
+                         "with --zs-label")
+    ap.add_argument("--zs-label", help="with --zeroshot: rows and report in OUT/zeroshot[_SPLIT]_LABEL (settings "
+                                       "compared side by side)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=ShapecorrWarning)
     import torch
