@@ -17,8 +17,8 @@ SIGNATURE_SIZE = 30
 #: above this many shapes the medoid is sought among (and against) this many, chosen with a seed
 MEDOID_SAMPLE = 2000
 #: distances are computed this many at a time (rows x columns), so memory stays flat in the
-#: number of shapes (about 16 MB per temporary)
-BLOCK_ELEMENTS = 2_000_000
+#: number of shapes (about 2 MB per temporary array)
+BLOCK_ELEMENTS = 262_144
 
 
 def signature(evals: np.ndarray, size: int = SIGNATURE_SIZE) -> np.ndarray:
@@ -49,7 +49,7 @@ def medoid(signatures: list[np.ndarray], *, sample: int = MEDOID_SAMPLE, seed: i
            block: int | None = None) -> int:
     """Index of the medoid: the smallest sum of shape-DNA distances to the others (among a
     seeded sample of ``sample`` shapes in larger collections; the lowest index on ties).
-    The sums are taken ``block`` rows at a time (default: about 2M distances per block)."""
+    The sums are taken ``block`` rows at a time (default: about 262k distances per block)."""
     if not signatures:
         raise ValueError("no shapes to choose a template from.")
     X = _stack(signatures)
@@ -64,7 +64,7 @@ def medoid(signatures: list[np.ndarray], *, sample: int = MEDOID_SAMPLE, seed: i
 
 def nearest_neighbours(signatures: list[np.ndarray], k: int, *, block: int | None = None) -> np.ndarray:
     """``(n, min(k, n-1))``: for each shape its ``k`` nearest other shapes, nearest first (in
-    blocks of ``block`` rows, default about 2M distances per block, so memory is flat in ``n``)."""
+    blocks of ``block`` rows, default about 262k distances per block, so memory is flat in ``n``)."""
     X = _stack(signatures)
     n = len(X)
     k = min(int(k), n - 1)

@@ -48,6 +48,19 @@ def test_nearest_neighbours_and_graph():
     assert graph.nearest_neighbours(sigs[:1], 3).shape == (1, 0)
 
 
+def test_distances_in_blocks_give_the_same_medoid_and_neighbours():
+    """Blocks of rows (flat memory in the number of shapes) change nothing: blocks of 3 and of
+    7 rows against one block, and the neighbours against a naive loop."""
+    rng = np.random.default_rng(5)
+    sigs = list(rng.standard_normal((50, 4)))
+    assert graph.medoid(sigs, block=3) == graph.medoid(sigs, block=7) == graph.medoid(sigs, block=50)
+    nn = graph.nearest_neighbours(sigs, 3, block=7)
+    np.testing.assert_array_equal(nn, graph.nearest_neighbours(sigs, 3, block=50))
+    for i, row in enumerate(nn):
+        d = [float(np.linalg.norm(sigs[i] - s)) if j != i else np.inf for j, s in enumerate(sigs)]
+        assert row.tolist() == list(np.argsort(d, kind="stable")[:3])
+
+
 def test_signatures_of_different_lengths_are_cut_to_the_shortest():
     assert graph.medoid([np.zeros(5), np.ones(3), np.full(4, 0.4)]) == 2
 
