@@ -80,6 +80,9 @@ class FeatureSettings:
     zeroshot_prior: str = "prior_k30"
     # weight of the zero-shot loss's orientation term on two meshes (None: shapecorr.learn.prior.zeroshot's default; 0: off)
     zeroshot_orient: float | None = None
+    # while the zero-shot map is not trusted (confidence below its threshold), up to this many more
+    # zero-shot maps from other random starts (seed + 1, ...); the most trusted candidate is kept
+    zeroshot_retries: int = 0
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -102,6 +105,7 @@ class FeatureSettings:
         _check(self.zeroshot_lr is None or self.zeroshot_lr > 0,
                f"zeroshot_lr must be a number > 0 or null, got {self.zeroshot_lr!r}.")
         _number("zeroshot_orient", self.zeroshot_orient, allow_none=True, minimum=0.0)
+        _positive_int("zeroshot_retries", self.zeroshot_retries, minimum=0)
         _check(self.zeroshot_regularizer in ZEROSHOT_REGULARIZERS, f"unknown zeroshot_regularizer "
                f"{self.zeroshot_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
         _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),

@@ -335,16 +335,26 @@ class _Run:
             self._stage("learned_features", 0.65, t0)
             return [self._candidate("learned", self.plan.k_init, None, C0)]
         if self.s.init == "zeroshot":
+            return self._zeroshot_candidates()
+        return self._axiomatic_candidates(self.s.solve, "axiomatic")
+
+    def _zeroshot_candidates(self) -> list[Candidate]:
+        """The zero-shot map and, while none is trusted, up to ``zeroshot_retries`` more from
+        other random starts (seeds ``seed + 1``, ``seed + 2`` ...)."""
+        out = []
+        for retry in range(1 + self.s.zeroshot_retries):
             t0 = time.perf_counter()
             progress = None
             if self.progress:
                 progress = (lambda step, steps, loss: self.progress(f"zero-shot step {step}/{steps} (loss {loss:.4g})",
                                                                     0.55 + 0.1 * step / max(steps, 1)))
-            C0 = zeroshot_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
+            C0 = zeroshot_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device, seed=self.s.seed + retry,
                                       queries=self.samples[1] if self.samples is not None else None, progress=progress)
             self._stage("zeroshot", 0.65, t0)
-            return [self._candidate("zeroshot", self.plan.k_init, None, C0)]
-        return self._axiomatic_candidates(self.s.solve, "axiomatic")
+            out.append(self._candidate("zeroshot", self.plan.k_init, None, C0))
+            if not out[-1].confidence.low:
+                break
+        return out
 
     def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
         """Each axiomatic initial map refined and assessed, in order, until one is trusted."""
@@ -486,10 +496,11 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
 
 
 def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
-                         queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
+                         queries: np.ndarray | None = None, progress: Callable | None = None,
+                         seed: int | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
     features of a network started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
-    seeded by ``seed``), with the learned prior over functional maps (``zeroshot_prior``) or
+    seeded by ``seed``, None: the settings'), with the learned prior over functional maps (``zeroshot_prior``) or
     the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``), and, when both
     shapes have an orientation (meshes; point clouds through their normals' local triangles), the
     orientation term (``zeroshot_orient``) with the axiomatic solve's orientation operators
@@ -509,7 +520,7 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
     feats = zs.zeroshot_features(
         ops[0], ops[1], spec[0], spec[1], steps=zs.ZEROSHOT_STEPS if s.zeroshot_steps is None else s.zeroshot_steps,
         lr=zs.ZEROSHOT_LR if s.zeroshot_lr is None else s.zeroshot_lr, regularizer=s.zeroshot_regularizer,
-        prior=s.zeroshot_prior, orient=orient_w, seed=s.seed, device=device, progress=progress,
+        prior=s.zeroshot_prior, orient=orient_w, seed=s.seed if seed is None else seed, device=device, progress=progress,
         threads=s.feature_threads or usable_cores())
     return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
 

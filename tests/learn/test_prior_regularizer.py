@@ -223,3 +223,35 @@ def test_zeroshot_does_not_match_a_mirrored_copy_as_a_flip():
     place = np.linalg.norm(shape.vertices[m.p2p_21] - shape.vertices[sym[perm]], axis=1).mean()
     label = np.linalg.norm(shape.vertices[m.p2p_21] - shape.vertices[perm], axis=1).mean()
     assert place < 0.03 * np.ptp(shape.vertices, axis=0).max() < label
+
+
+def test_zeroshot_retries_other_starts_only_while_untrusted():
+    """``zeroshot_retries``: an untrusted zero-shot map (two different blobs: no isometry to
+    find) is followed by maps from other random starts, each a candidate; a trusted one (a
+    bent copy) is not retried."""
+    from shapecorr import match
+    from shapecorr.core import Shape
+
+    shape = bumpy(3)
+    other = Shape(shape.vertices * np.array([1.6, 0.7, 0.9]) + 0.2 * np.sin(3 * shape.vertices[:, [1, 2, 0]]),
+                  shape.faces, name="other")
+    kw = dict(zeroshot_steps=2, k_final=40, use_fallback=False, cache=False, feature_threads=1, zeroshot_retries=2)
+    with pytest.warns(Warning):
+        m = match(shape, other, "zeroshot", **kw)
+    tried = [c for c in m.info["candidates"] if c["init"] == "zeroshot"]
+    assert len(tried) == 3 and all(c["confidence"] < m.info["confidence_threshold"] for c in tried)
+    signals = [tuple(sorted((k, round(v, 6)) for k, v in c["confidence_signals"].items() if v is not None)) for c in tried]
+    assert len(set(signals)) == 3  # other starts, other maps
+    rng = np.random.default_rng(1)
+    copy = Shape(bend(shape.vertices, rng, n_joints=1, max_angle=0.4), shape.faces, name="copy")
+    m = match(shape, copy, "zeroshot", **kw)
+    assert [c["init"] for c in m.info["candidates"]] == ["zeroshot"] and not m.info["confidence_low"]
+
+
+def test_zeroshot_retries_are_validated():
+    from shapecorr.config import load_preset
+
+    with pytest.raises(SettingsError, match="zeroshot_retries"):
+        load_preset("zeroshot", zeroshot_retries=-1)
+    with pytest.raises(SettingsError, match="zeroshot_orient"):
+        load_preset("zeroshot", zeroshot_orient=-1.0)
