@@ -428,7 +428,8 @@ def zs_run(args) -> None:
                        "confidence": m.info["confidence"], "threshold": m.info["confidence_threshold"],
                        "n_vertices": [int(ev.shape(a).n_vertices), int(ev.shape(b).n_vertices)],
                        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-                       "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind, "init": m.info["init"]}
+                       "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind, "init": m.info["init"],
+                       "candidates": [[c["init"], c["confidence"]] for c in m.info["candidates"]]}
                 with open(rows_path, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 log(f"[{i}/{total}] {bs.name} {a} -> {b} {v}: {row['error']:.2f}{' FLIP' if row['flipped'] else ''} "
