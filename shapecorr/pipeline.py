@@ -14,6 +14,7 @@
                           learned map: :func:`adapted_initial_map` (the network fine-tuned on
                           the pair, no ground truth) gives one more candidate
 8. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
+                          (on a pair with a point cloud, first exact solves on the learned features)
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
 through :func:`match`.
@@ -206,7 +207,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "learned_adapted", "zeroshot", "axiomatic" or "axiomatic_fallback"
+    init: str  # "learned", "learned_adapted", "zeroshot", "axiomatic", "axiomatic_fallback", "features_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -279,6 +280,7 @@ class _Run:
             self.adaptation.update(confidence=round(candidates[-1].trust, 4), kept=best is candidates[-1])
         fallback = self._needs_fallback(best)
         if fallback:
+            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = select(candidates)
         maps = self._full_resolution_maps(best)
@@ -370,6 +372,18 @@ class _Run:
             if not out[-1].confidence.low:
                 break
         return out
+
+    def _feature_solve_candidates(self, solve: SolveSettings) -> list[Candidate]:
+        """On a pair with a point cloud, the exact solve with the learned features as its
+        descriptors (and their commutativity and orientation operators, on the point clouds'
+        local triangles), at each of :data:`POINT_CLOUD_FEATURE_SOLVES`: all are assessed (the
+        most trusted is kept by :func:`select`). None on two meshes or without learned features."""
+        if self.P1.shape.is_mesh and self.P2.shape.is_mesh or any(w.features is None for w in self.work):
+            return []
+        ops = AxiomaticOperators(self.P1, self.P2, solve, descriptors=tuple(w.features for w in self.work))
+        cap = min(self.plan.k_basis)
+        return [self._candidate("features_fallback", k, mult, axiomatic_initial_map(ops, k, mult))
+                for k, mult in POINT_CLOUD_FEATURE_SOLVES if k <= cap]
 
     # ----------------------------------------------------------------- refinement
     def _setup_refinement(self) -> None:
@@ -564,11 +578,12 @@ class AxiomaticOperators:
     """Descriptor projections and commutativity/orientation operators of one solve setting,
     built once at the largest size asked for (the leading blocks are the smaller sizes)."""
 
-    def __init__(self, P1: Prepared, P2: Prepared, solve: SolveSettings):
+    def __init__(self, P1: Prepared, P2: Prepared, solve: SolveSettings, descriptors: tuple | None = None):
         self.P1, self.P2, self.solve = P1, P2, solve
         kw = dict(descriptor=solve.descriptor, n_descriptors=solve.n_descriptors, step=solve.descriptor_step,
                   k_descriptor=solve.k_descriptor)
-        self.descr = (shape_descriptors(P1, **kw), shape_descriptors(P2, **kw))
+        # ``descriptors``: per-vertex ``(n, p)`` arrays of both shapes used instead of the solve's own
+        self.descr = descriptors if descriptors is not None else (shape_descriptors(P1, **kw), shape_descriptors(P2, **kw))
         self.use_orient = bool(solve.w_orient) and P1.orientation_faces is not None and P2.orientation_faces is not None
         self._ops: dict[int, tuple] = {}
 
@@ -605,6 +620,11 @@ def winding(P: Prepared) -> tuple[np.ndarray, float]:
 #: FAUST_r 070-079 as point clouds): the point-cloud orientation term, on estimated normals
 #: and overlapping local triangles, picks the right-handed map at a less predictable weight
 POINT_CLOUD_ORIENT_MULTIPLIERS = (3.0, 10.0, 0.0)
+
+
+#: ``(k_init, w_orient multiplier)`` of the exact solves with the learned features as descriptors
+#: that run, all of them, when a pair with a point cloud falls back (chosen on FAUST_r 070-079)
+POINT_CLOUD_FEATURE_SOLVES = ((30, 1.0), (30, 10.0), (20, 1.0), (20, 10.0))
 
 
 def point_cloud_solve(solve: SolveSettings) -> SolveSettings:
