@@ -395,6 +395,8 @@ def zs_run(args) -> None:
         sets = split_sets(Path(args.data), args.zs_split, sets_args.sets, sets_args.set_limits)
     rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}.jsonl"
     variants = args.zs_variants.split(",")
+    if args.zs_reuse_trusted:
+        reuse_trusted(Path(args.zs_reuse_trusted), out, rows_path, sets)
     done = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
     total = sum(len(bs.pairs) for bs in sets)
     i = 0
@@ -434,6 +436,21 @@ def zs_run(args) -> None:
                     fh.write(json.dumps(row) + "\n")
                 log(f"[{i}/{total}] {bs.name} {a} -> {b} {v}: {row['error']:.2f}{' FLIP' if row['flipped'] else ''} "
                     f"conf {row['confidence']:.2f} ({wall:.0f}s wall, {cpu:.0f}s cpu)")
+
+
+def reuse_trusted(base: Path, out: Path, rows_path: Path, sets: list) -> None:
+    """Copy into ``rows_path`` the ``preset_run`` rows of ``base`` (a run without zero-shot
+    retries, the same code otherwise) whose zero-shot map was kept and trusted: retries start only
+    below the confidence's threshold, and the first zero-shot map is the same (seeded, one
+    thread), so those pairs' results cannot change; the others run again."""
+    wanted = {(bs.name, a, b) for bs in sets for a, b in bs.pairs}
+    have = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
+    with open(rows_path, "a") as fh:
+        for r in zs_rows(base):
+            key = (r["set"], r["source"], r["target"])
+            if (r["variant"] == "preset_run" and key in wanted and (*key, "preset_run") not in have
+                    and r.get("init") == "zeroshot" and r["confidence"] >= r["threshold"]):
+                fh.write(json.dumps({**r, "reused_from": str(base)}) + "\n")
 
 
 def zs_rows(out: Path) -> list[dict]:
@@ -606,6 +623,9 @@ def main(argv=None) -> int:
     ap.add_argument("--zs-set", action="append", default=[], type=lambda t: (t.split("=", 1)[0], json.loads(t.split("=", 1)[1])),
                     help="KEY=JSON: a match setting for every variant (e.g. zeroshot_orient=1.0); repeatable; use "
                          "with --zs-label")
+    ap.add_argument("--zs-reuse-trusted", help="with --zs-set zeroshot_retries=N: a folder of preset_run rows without "
+                                               "retries; pairs whose zero-shot map was kept and trusted are copied, "
+                                               "not run (their result cannot change)")
     ap.add_argument("--zs-label", help="with --zeroshot: rows and report in OUT/zeroshot[_SPLIT]_LABEL (settings "
                                        "compared side by side)")
     a = ap.parse_args(argv)
