@@ -135,3 +135,24 @@ def test_meshes_fall_back_without_the_point_cloud_candidates():
     assert "features_fallback" not in kinds and "axiomatic_fallback" in kinds
     mults = [c["w_orient_multiplier"] for c in m.info["candidates"] if c["init"] == "axiomatic_fallback"]
     assert set(mults) <= set(load_preset("default").fallback_solve_settings().orient_candidates)
+
+
+def test_an_untrusted_fallback_map_does_not_replace_the_learned_map_of_a_point_cloud():
+    """On a pair with a point cloud the fallback's most trusted map replaces the learned map only
+    when it is trusted itself; on two meshes the most trusted map wins as always."""
+    from types import SimpleNamespace
+
+    from shapecorr.pipeline import _Run
+
+    def cand(kind, value, low):
+        c = Candidate(kind, 30, None, np.eye(2), np.zeros(2, int), np.zeros(2, int))
+        c.confidence = SimpleNamespace(value=value, low=low)
+        return c
+
+    learned, weak, strong = cand("learned", 0.2, True), cand("features_fallback", 0.4, True), \
+        cand("features_fallback", 0.9, False)
+    run = _Run(load_preset("default"), "cpu", None, None)
+    for kinds, expect_weak in (((False, True), learned), ((True, True), weak)):
+        run.P1, run.P2 = (SimpleNamespace(shape=SimpleNamespace(is_mesh=m)) for m in kinds)
+        assert run._select_fallback([learned, weak], learned) is expect_weak
+        assert run._select_fallback([learned, weak, strong], learned) is strong
