@@ -195,13 +195,17 @@ DEFAULT_FAN_K = 8
 MIN_FAN_COS = 0.25
 
 
-def _tangent_frames(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit tangent vectors ``(e1, e2)``, each ``(n, 3)``, with ``(e1, e2, normal)`` a
-    right-handed frame at every point."""
-    axis = np.eye(3)[np.argmin(np.abs(normals), axis=1)]  # the axis least aligned with the normal
-    e1 = np.cross(normals, axis)
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    return e1, np.cross(normals, e1)
+def tangent_frames(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Right-handed orthonormal tangent bases ``(e1, e2)`` with ``e1 x e2 = n`` per point
+    (``normals (n, 3)``, normalized here)."""
+    n = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+    # a helper axis far from the normal: the coordinate axis with the smallest |n| component
+    helper = np.zeros_like(n)
+    helper[np.arange(len(n)), np.argmin(np.abs(n), axis=1)] = 1.0
+    e1 = helper - (helper * n).sum(1, keepdims=True) * n
+    e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-30)
+    e2 = np.cross(n, e1)
+    return e1, e2
 
 
 def tangent_fan_faces(points, normals, k: int = DEFAULT_FAN_K) -> np.ndarray:
@@ -230,7 +234,7 @@ def tangent_fan_faces(points, normals, k: int = DEFAULT_FAN_K) -> np.ndarray:
     nrm = nrm / length[:, None]
     n = len(p)
     _, idx = knn(p, k)
-    e1, e2 = _tangent_frames(nrm)
+    e1, e2 = tangent_frames(nrm)
     d = p[idx] - p[:, None, :]  # (n, k, 3)
     angle = np.arctan2(np.einsum("nkj,nj->nk", d, e2), np.einsum("nkj,nj->nk", d, e1))
     order = np.argsort(angle, axis=1, kind="stable")

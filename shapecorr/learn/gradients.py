@@ -14,17 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-
-def tangent_frames(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Right-handed orthonormal tangent bases ``(e1, e2)`` with ``e1 x e2 = n`` per vertex."""
-    n = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
-    # a helper axis far from the normal: the coordinate axis with the smallest |n| component
-    helper = np.zeros_like(n)
-    helper[np.arange(len(n)), np.argmin(np.abs(n), axis=1)] = 1.0
-    e1 = helper - (helper * n).sum(1, keepdims=True) * n
-    e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-30)
-    e2 = np.cross(n, e1)
-    return e1, e2
+from ..core.pointcloud import tangent_frames  # noqa: F401 (one home, in the data layer; re-exported)
 
 
 def gradient_operators(vertices: np.ndarray, edges: np.ndarray, normals: np.ndarray,
