@@ -9,7 +9,14 @@ import pytest
 
 from shapecorr import Shape
 from shapecorr.core.errors import SettingsError, ShapeError
-from shapecorr.deform.registration import RegisterSettings, register, similarity_transform
+from shapecorr.deform.arap import cell_energy, identity_rotations
+from shapecorr.deform.registration import (
+    RegisterSettings,
+    cell_misfits,
+    register,
+    robust_cell_weights,
+    similarity_transform,
+)
 
 from helpers import ellipsoid, inverse_permutation, permuted_copy, vertex_adjacency
 
@@ -79,6 +86,39 @@ def test_precise_map_register_method(pair):
     assert err.mean() < 0.01 * np.sqrt(src.area)
 
 
+def test_cell_misfits_of_rigid_and_scaled_copies(pair):
+    src = pair[0]
+    cells = cell_energy(src.vertices, src.faces)
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    q *= np.sign(np.linalg.det(q))
+    R = np.repeat(q[:, :, None], src.n_vertices, axis=2)  # (3, 3, n) component-major
+    moved = src.vertices @ q.T + [0.3, -1.0, 2.0]
+    np.testing.assert_allclose(cell_misfits(src.vertices, moved, cells, R), 0.0, atol=1e-12)
+    # a uniform scale s with the identity rotations: every cell is off by exactly |s - 1|
+    ident = identity_rotations(src.n_vertices)
+    np.testing.assert_allclose(cell_misfits(src.vertices, 1.2 * src.vertices, cells, ident), 0.2, rtol=1e-12)
+
+
+def test_robust_cell_weights():
+    w = robust_cell_weights(np.array([0.0, 0.01, 1.0, 100.0]), 0.01)
+    np.testing.assert_allclose(w, [1.0, 1 / np.sqrt(2), 0.01 / np.sqrt(1.0001), 1e-4], rtol=1e-6)
+    assert (np.diff(w) < 0).all()
+
+
+def test_robust_arap_keeps_the_parts_of_a_sharp_joint_rigid(pair):
+    """A 90 degree bend over a tenth of the length: least-squares ARAP spreads the joint's strain
+    over both parts (they slide along the target), the robust energy keeps it in the joint."""
+    src = pair[0]
+    tgt, perm = permuted_copy(bent(src, angle=90.0, width=0.1), seed=1, rigid=True)
+    inv = inverse_permutation(perm)
+    err = {}
+    for eps in (0.0, 0.01):
+        reg = register(src, tgt, perm, inv, settings=RegisterSettings(robust_arap=eps))
+        err[eps] = (np.linalg.norm(reg.vertices[perm] - tgt.vertices, axis=1) / np.sqrt(tgt.area)).mean()
+    assert err[0.01] < 0.015 and err[0.01] < 0.5 * err[0.0]
+
+
 def test_similarity_transform_is_exact():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((50, 3))
@@ -99,3 +139,5 @@ def test_bad_inputs(pair):
         RegisterSettings(stiffness=(1.0, -1.0))
     with pytest.raises(SettingsError, match="trim"):
         RegisterSettings(trim=1.0)
+    with pytest.raises(SettingsError, match="robust_arap"):
+        RegisterSettings(robust_arap=-0.01)
