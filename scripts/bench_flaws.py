@@ -11,7 +11,11 @@ on the target (x100 geodesic on the source / sqrt(area), as everywhere):
 - ``specks``    40 tiny tetrahedra floating near the surface (scanner debris);
 - ``winding``   a connected patch of 30 % of the faces wound the other way;
 - ``noise``     noise along the normals of 0.15 mean edge lengths;
-- ``all``       every flaw at once, drawn as ``remesh_dataset.py --flaws`` draws them.
+- ``all``       every flaw at once, drawn as ``remesh_dataset.py --flaws`` draws them;
+- ``rotated``   a random rotation and a translation of a body length (scans are not aligned);
+- ``millimetres`` coordinates x1000 (a scanner that writes millimetres);
+- ``contact``   the surface welded where two parts nearly touch (a hand on a thigh scanned as one
+                surface; only targets in such a pose change: ``--targets 087 097``).
 
 Writes OUT/rows.csv (one row per pair and flaw), OUT/summary.md and OUT/summary.json (mean /
 median / pairs above 5 / mean confidence per flaw).
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-FLAWS = ("clean", "holes", "specks", "winding", "noise", "all")
+FLAWS = ("clean", "holes", "specks", "winding", "noise", "all", "rotated", "millimetres", "contact")
 
 
 def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
@@ -55,6 +59,20 @@ def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
         return v, rd.reverse_patch(v, f, int(rng.integers(len(f))), 0.3), same
     if kind == "noise":
         return rd.add_noise(v, f, rng, 0.15), f, same
+    if kind == "rotated":
+        from scipy.spatial.transform import Rotation
+
+        R = Rotation.random(random_state=rng).as_matrix()
+        shift = rng.normal(size=3) * np.ptp(v, axis=0).max()
+        return v @ R.T + shift, f, same
+    if kind == "contact":
+        # a welded vertex stands for two points (hand and thigh): no map can hit both, so the
+        # error is measured on the vertices that were not welded
+        v2, f2, new = rd.weld_contacts(v, f)
+        shared = np.bincount(new, minlength=len(v2))[new] > 1
+        return v2, f2, np.where(shared, -1, new)
+    if kind == "millimetres":
+        return v * 1000.0, f, same
     if kind == "all":
         from scipy.spatial import cKDTree
 
@@ -110,6 +128,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=12, help="test pairs, after a seeded shuffle (default: 12)")
     ap.add_argument("--flaws", nargs="+", default=list(FLAWS), choices=FLAWS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", nargs="+", default=None,
+                    help="only pairs whose target is one of these (e.g. 087 097: poses with contacts)")
     args = ap.parse_args(argv)
 
     from shapecorr.eval import Dataset, PairEvaluator
@@ -117,6 +137,10 @@ def main(argv=None) -> int:
     ds = Dataset(args.dataset)
     names = [f"tr_reg_{i:03d}" for i in range(80, 100)]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    if args.targets:
+        pairs = [(a, b) if b[-3:] in args.targets else (b, a) for a, b in pairs
+                 if b[-3:] in args.targets or a[-3:] in args.targets]
+        pairs = [(a, b) for a, b in pairs if a[-3:] not in args.targets]
     order = np.random.default_rng(args.seed).permutation(len(pairs))[: args.pairs]
     pairs = sorted(pairs[i] for i in order)
     evaluator = PairEvaluator(ds)

@@ -189,6 +189,43 @@ def add_specks(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, n_specks:
     return np.vstack(pieces_v), np.vstack(pieces_f)
 
 
+def weld_contacts(v: np.ndarray, f: np.ndarray, radius: float = 1.5,
+                  apart: float = 15.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weld the surface where two parts touch, as a scan of a hand on a thigh is one surface:
+    vertices closer than ``radius`` mean edge lengths whose distance along the surface is more
+    than ``apart`` times that are merged (each into the lower index; faces that collapse are
+    dropped). Returns ``(vertices, faces, new_index)`` with ``new_index[i]`` the welded vertex of
+    original vertex ``i``; a shape without such contacts comes back unchanged."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, dijkstra
+    from scipy.spatial import cKDTree
+
+    edge = mean_edge(v, f)
+    pairs = cKDTree(v).query_pairs(radius * edge, output_type="ndarray")
+    if not len(pairs):
+        return v, f, np.arange(len(v))
+    e = np.r_[f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]
+    w = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+    graph = coo_matrix((w, (e[:, 0], e[:, 1])), shape=(len(v), len(v))).tocsr()
+    graph = graph.maximum(graph.T)
+    sources, where = np.unique(pairs[:, 0], return_inverse=True)
+    dist = dijkstra(graph, indices=sources, limit=apart * radius * edge)
+    weld = pairs[~np.isfinite(dist[where, pairs[:, 1]])]
+    if not len(weld):
+        return v, f, np.arange(len(v))
+    glue = coo_matrix((np.ones(len(weld)), (weld[:, 0], weld[:, 1])), shape=(len(v), len(v)))
+    _, label = connected_components(glue, directed=False)
+    rep = np.full(label.max() + 1, len(v))
+    np.minimum.at(rep, label, np.arange(len(v)))
+    keep = np.unique(rep[label])
+    new_index = np.searchsorted(keep, rep[label])
+    f2 = new_index[f]
+    ok = (f2[:, 0] != f2[:, 1]) & (f2[:, 1] != f2[:, 2]) & (f2[:, 2] != f2[:, 0])
+    f2 = np.unique(np.sort(f2[ok], axis=1), axis=0, return_index=True)[1]
+    f2 = new_index[f][ok][np.sort(f2)]
+    return v[keep], f2, new_index
+
+
 def scan_flaws(v: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, dict]:
     """``(vertices, faces, n_surface, how)``: the flaws of a raw scan, seeded: holes (faces and the
     vertices inside removed, as a scanner leaves them: 0-10 holes of 0.1-1 % of the faces each),

@@ -100,17 +100,28 @@ def _signed_volumes(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray,
     return np.bincount(labels, weights=vol, minlength=n), w
 
 
-def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray) -> Winding:
+def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray, closing_points: np.ndarray | None = None,
+                           closing_faces: np.ndarray | None = None) -> Winding:
     """The faces rewound coherently (per component over manifold edges) and outward.
 
     A mesh that is already coherent gets at most a reversal of whole components; a closed
     one-component mesh gets the global rule of :func:`shapecorr.spectral.orientation_sign`.
+    ``closing_faces`` (on the vertices followed by ``closing_points``; see
+    :attr:`Shape.hole_fill`) take part in the walk and in the volumes but are not returned:
+    with them the volume of a holey scan is that of the closed body, and two pieces that a
+    hole all round a limb separated are wound as one (a foot cut off at the ankle is not turned
+    inside out on its own).
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces)
     m = len(faces)
     if m == 0:
         return Winding(faces, np.zeros(0, dtype=bool), 0)
+    if closing_faces is not None and len(closing_faces):
+        points = np.vstack([vertices, np.asarray(closing_points, dtype=np.float64).reshape(-1, 3)])
+        whole = coherent_outward_faces(points, np.vstack([faces, np.asarray(closing_faces)]))
+        f1, f2, agree = _manifold_face_pairs(faces, len(vertices))
+        return Winding(whole.faces[:m], whole.reversed[:m], int((~agree).sum()))
     f1, f2, agree = _manifold_face_pairs(faces, len(vertices))
     incoherent = int((~agree).sum())
     if incoherent:

@@ -290,10 +290,16 @@ class Shape:
     @property
     def winding(self):
         """:class:`shapecorr.core.orientation.Winding`: the faces rewound coherently and outward
-        (per component), which faces that reversed, and how many edges were incoherent."""
+        (per component, with the small holes closed and the bands bridged as for the Laplacian:
+        :attr:`hole_fill`), which faces that reversed, and how many edges were incoherent."""
         from .orientation import coherent_outward_faces
 
-        return self._cached_geom("winding", lambda: coherent_outward_faces(self.vertices, self.faces))
+        def compute():
+            fill = self.hole_fill
+            return coherent_outward_faces(self.vertices, self.faces, fill.centers,
+                                          np.vstack([fill.faces, fill.bridge_faces]))
+
+        return self._cached_geom("winding", compute)
 
     @property
     def outward_faces(self) -> np.ndarray:
@@ -455,12 +461,14 @@ class Shape:
     @property
     def hole_fill(self):
         """:class:`shapecorr.core.holes.HoleFill`: fans closing the small holes of
-        :attr:`spectral_faces` (the Laplacian is computed as if they were closed)."""
+        :attr:`spectral_faces`, and strips bridging a band missing all round a limb (two loops
+        facing each other on two components); the Laplacian is computed as if they were closed."""
         from .holes import small_hole_fill
 
         def compute():
             faces = self.spectral_faces
-            return small_hole_fill(self.vertices, faces, float(_face_areas(self.vertices, faces).sum()))
+            return small_hole_fill(self.vertices, faces, float(_face_areas(self.vertices, faces).sum()),
+                                   labels=self.component_labels)
 
         return self._cached_geom("hole_fill", compute)
 
@@ -531,11 +539,15 @@ class Shape:
                 "handled by the robust (tufted) Laplacian", NonManifoldError))
         nb = self.boundary_edges.shape[0]
         if nb:
-            holes = self.hole_fill.n_holes
+            holes, bridges = self.hole_fill.n_holes, self.hole_fill.n_bridges
             done = "handled (free boundary in the Laplacian)"
-            if holes:
-                done = (f"{holes} small {'hole is' if holes == 1 else 'holes are'} closed for the "
-                        "Laplacian (a fan, no vertex added to the shape); any other boundary is free")
+            if holes or bridges:
+                closed = [f"{holes} small {'hole is' if holes == 1 else 'holes are'} closed (a fan)"] if holes else []
+                if bridges:
+                    closed.append(f"{bridges} {'band' if bridges == 1 else 'bands'} missing all round a part "
+                                  f"{'is' if bridges == 1 else 'are'} bridged (a strip joining two pieces)")
+                done = (" and ".join(closed) + " for the Laplacian, no vertex added to the shape; "
+                        "any other boundary is free")
             out.append(ShapeIssue("open_boundary", f"open boundary ({nb} boundary edges)", done,
                                   OpenBoundaryError))
         w = self.winding

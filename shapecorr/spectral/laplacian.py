@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
 #: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
 #: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
-LAPLACIAN_VERSION = 4  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill)
+LAPLACIAN_VERSION = 5  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill); 5: bands bridged
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):
@@ -115,8 +115,9 @@ def laplacian(shape: Shape, kind: str = "auto", *, mollify: float = 1e-5, n_neig
     vertex and its mass is positive but negligible; so is every vertex of a loose piece (a
     component under 1 % of the area, or beyond the 8 largest: :attr:`Shape.loose_piece_faces`).
     Small holes are closed by a fan around a new vertex, which is then eliminated
-    (:attr:`Shape.hole_fill`, :func:`eliminate_last`): the spectrum is that of the closed
-    surface, on the shape's own vertices.
+    (:attr:`Shape.hole_fill`, :func:`eliminate_last`), and a band missing all round a limb
+    (two loops facing each other on two pieces) is bridged by a strip on the loops' own vertices:
+    the spectrum is that of the closed surface, on the shape's own vertices.
     The other components and boundaries need nothing special (one zero eigenvalue per
     component; free boundary).
     """
@@ -158,15 +159,16 @@ def _surface_laplacian(shape: Shape, kind: str, mollify: float, n_neighbors: int
     local[keep] = np.arange(keep.size)
     fill = shape.hole_fill
     local[shape.n_vertices:] = keep.size + np.arange(fill.n_holes)
-    faces = local[np.vstack([faces_s, fill.faces]) if fill.n_holes else faces_s]
+    faces = local[np.vstack([faces_s, fill.bridge_faces, fill.faces]) if fill.closes_anything else faces_s]
     points = np.vstack([v[keep], fill.centers]) if fill.n_holes else v[keep]
     if kind == "robust":
         L, mass = robust_mesh_laplacian(points, faces, mollify)
     else:
         L, mass = cotan_laplacian(points, faces)
+    if fill.closes_anything:
+        log.info("%s: %d small holes closed and %d bands bridged for the Laplacian (%.3g of the area)",
+                 shape.name, fill.n_holes, fill.n_bridges, fill.area / max(float(mass.sum()), 1e-300))
     if fill.n_holes:
-        log.info("%s: %d small holes closed for the Laplacian (%.3g of the area)", shape.name,
-                 fill.n_holes, fill.area / max(float(mass.sum()), 1e-300))
         L, mass = eliminate_last(L, mass, keep.size)
     return attach_to_nearest(L, mass, keep, v)
 

@@ -83,3 +83,90 @@ def test_the_laplacian_of_a_holey_sphere_is_nearly_the_closed_ones(kind):
     err_filled = np.abs(filled / closed - 1).max()
     err_open = np.abs(kept_open / closed - 1).max()
     assert err_filled < 0.3 * err_open, (err_filled, err_open)
+
+
+def _tube(n_around: int = 32, n_rings: int = 41, length: float = 4.0, radius: float = 0.5) -> Shape:
+    """A closed cylinder along z (rings of ``n_around`` vertices, a fan at each end), wound outward."""
+    t = np.linspace(0, 2 * np.pi, n_around, endpoint=False)
+    z = np.linspace(-length / 2, length / 2, n_rings)
+    ring = np.stack([radius * np.cos(t), radius * np.sin(t)], axis=1)
+    v = np.vstack([np.column_stack([ring, np.full(n_around, zi)]) for zi in z]
+                  + [[[0, 0, -length / 2]], [[0, 0, length / 2]]])
+    faces = []
+    for r in range(n_rings - 1):
+        for i in range(n_around):
+            a, b = r * n_around + i, r * n_around + (i + 1) % n_around
+            faces += [(a, b, b + n_around), (a, b + n_around, a + n_around)]
+    bottom, top = len(v) - 2, len(v) - 1
+    last = (n_rings - 1) * n_around
+    for i in range(n_around):
+        faces += [(bottom, (i + 1) % n_around, i), (top, last + i, last + (i + 1) % n_around)]
+    return Shape(v, np.asarray(faces))
+
+
+def _sausage_with_band_cut(width: float = 0.4):
+    """A closed tube eight diameters long, and the same with a band of faces all round its middle
+    (|z| < width / 2) removed: two pieces, each with one loop facing the other."""
+    whole = _tube()
+    v, f = whole.vertices, whole.faces
+    drop = (np.abs(v[f][:, :, 2]) < width / 2).any(axis=1)
+    f = f[~drop]
+    used = np.unique(f)
+    new = np.full(len(v), -1)
+    new[used] = np.arange(len(used))
+    return whole, Shape(v[used], new[f])
+
+
+def test_a_band_cut_all_round_is_bridged_and_the_spectrum_is_the_whole_ones():
+    whole, cut = _sausage_with_band_cut()
+    assert cut.n_components == 2
+    fill = cut.hole_fill
+    assert fill.n_bridges == 1 and fill.n_holes == 0  # bridged, not capped twice
+    # the strip uses each loop edge once, the other way from the face it borders
+    strip = fill.bridge_faces
+    directed = {(int(a), int(b)) for f in cut.faces for a, b in zip(f, np.roll(f, -1))}
+    strip_edges = [(int(a), int(b)) for f in strip for a, b in zip(f, np.roll(f, -1))]
+    loop_edges = {(int(a), int(b)) for lp in fill.bridges[0] for a, b in zip(lp, np.roll(lp, -1))}
+    for a, b in loop_edges:
+        assert (b, a) in strip_edges and (a, b) not in strip_edges
+    assert not directed & set(strip_edges)
+    assert Shape(cut.vertices, np.vstack([cut.faces, strip])).is_watertight
+    assert "bridged" in " ".join(i.done for i in cut.issues())
+    # one zero eigenvalue, and the low spectrum close to the uncut shape's
+    want = eigenbasis(whole.normalized(), 8, cache=False).evals
+    got = eigenbasis(cut.normalized(), 8, cache=False).evals
+    assert got[1] > 0.5 * want[1]
+    np.testing.assert_allclose(got[1:], want[1:], rtol=0.1)
+
+
+def test_two_pieces_far_apart_are_not_bridged_and_one_piece_never_gets_a_handle():
+    whole, cut = _sausage_with_band_cut(width=2.0)  # the gap is wider than the loops
+    assert cut.n_components == 2 and cut.hole_fill.n_bridges == 0
+    _, holey = _sphere_with_holes(4)  # four loops, one piece: capped, never joined
+    assert holey.hole_fill.n_bridges == 0 and holey.hole_fill.n_holes == 4
+
+
+def test_a_piece_wound_inside_out_across_a_cut_band_is_turned_with_the_other():
+    _, cut = _sausage_with_band_cut()
+    labels = cut.component_labels[cut.faces[:, 0]]
+    faces = cut.faces.copy()
+    faces[labels == 1] = faces[labels == 1][:, ::-1]
+    turned = Shape(cut.vertices, faces)
+    w = turned.winding
+    np.testing.assert_array_equal(w.reversed, labels == 1)
+    np.testing.assert_array_equal(w.faces, cut.faces)
+
+
+def test_loops_that_touch_at_a_vertex_are_both_found():
+    s = icosphere(2)
+    x = 0
+    fan = np.flatnonzero((s.faces == x).any(axis=1))
+    # two faces of x's fan that share no edge: two triangular holes touching at x
+    first = fan[0]
+    other = next(f for f in fan[1:] if len(set(s.faces[f]) & set(s.faces[first])) == 1)
+    pinched = Shape(s.vertices, np.delete(s.faces, [first, other], axis=0))
+    loops = boundary_loops(pinched.faces, pinched.n_vertices, pinched.vertices)
+    assert boundary_loops(pinched.faces, pinched.n_vertices) == []  # without positions: left out
+    assert len(loops) == 2 and all(len(lp) == 3 and x in lp for lp in loops)
+    assert {frozenset(lp.tolist()) for lp in loops} == {frozenset(s.faces[first]), frozenset(s.faces[other])}
+    assert pinched.hole_fill.n_holes == 2
