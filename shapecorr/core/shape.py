@@ -243,11 +243,14 @@ class Shape:
         return self._cached_geom(f"degenerate_faces:{rel_tol!r}", compute)
 
     def repaired(self) -> "Shape":
-        """A copy without degenerate faces; vertices (and their order) are kept."""
+        """A copy without degenerate faces; vertices (and their order) are kept. A shape with
+        none is returned as it is (not memoized on itself, which would make it a reference
+        cycle that only the garbage collector frees)."""
+        bad = self.degenerate_faces()
+        if not bad.size:
+            return self
+
         def compute():
-            bad = self.degenerate_faces()
-            if not bad.size:
-                return self
             keep = np.ones(self.n_faces, dtype=bool)
             keep[bad] = False
             return self.copy(faces=self.faces[keep],

@@ -169,3 +169,28 @@ def test_repeated_vertices_inside_the_surface_stay_apart():
 def test_summary_lists_the_issues():
     v, f = _sphere_with_extra_vertex()
     assert Shape(v, f).summary()["issues"] == ["1 vertices are used by no face (first: vertex 42)"]
+
+
+def test_repairing_a_clean_shape_keeps_no_reference_cycle():
+    """A shape with no degenerate face is its own repair, and is freed as soon as the last
+    reference goes (collections load thousands of shapes; a cycle would keep each until the
+    garbage collector runs)."""
+    import gc
+    import weakref
+
+    s = icosphere(1)
+    assert s.repaired() is s
+    gone = weakref.ref(s)
+    gc.disable()
+    try:
+        del s
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_repairing_drops_degenerate_faces_once():
+    s = icosphere(1)
+    bad = Shape(s.vertices, np.vstack([s.faces, [[0, 0, 1]]]))
+    fixed = bad.repaired()
+    assert fixed is not bad and fixed.n_faces == s.n_faces and bad.repaired() is fixed
