@@ -11,6 +11,7 @@ map (nearest neighbours in feature space), which ZoomOut refines.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -290,8 +291,16 @@ def copy_pairs(val_shapes: list[TrainShape], tag: str, seed: int = 2) -> list[tu
     return _pairs_with_copies(val_shapes, originals, tag, np.random.default_rng(seed))
 
 
+def is_copy_of_kind(name: str, tag: str) -> bool:
+    """Whether ``name`` is a copy of the kind ``tag`` (``"~p"``: ``NAME~pK``, ``"~r"``:
+    ``NAME~rK``): its last ``~`` part is the tag's letter and a number. ``NAME~pc`` (a point
+    cloud) and ``NAME~p1~pc`` (a point cloud of a re-proportioned copy) are not ``"~p"`` copies."""
+    parts = name.split("~")
+    return len(parts) > 1 and re.fullmatch(re.escape(tag.lstrip("~")) + r"\d+", parts[-1]) is not None
+
+
 def _pairs_with_copies(val_shapes, originals, tag, vr) -> list[tuple[int, int]]:
-    copies = [k for k, s in enumerate(val_shapes) if tag in s.name]
+    copies = [k for k, s in enumerate(val_shapes) if is_copy_of_kind(s.name, tag)]
     out = []
     for _ in range(10 if copies else 0):
         c = copies[vr.integers(len(copies))]

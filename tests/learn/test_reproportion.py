@@ -12,7 +12,7 @@ from shapecorr.core import Shape
 from shapecorr.core.errors import SettingsError
 from shapecorr.learn import FeatureNetConfig
 from shapecorr.learn.augment import AugmentSettings, _part_scaling, random_pose, reproportioned
-from shapecorr.learn.train import _validation_pairs, copy_pairs, load_training_shapes
+from shapecorr.learn.train import _validation_pairs, copy_pairs, is_copy_of_kind, load_training_shapes
 
 TINY = FeatureNetConfig(in_dim=16, width=16, n_blocks=2, out_dim=8, k_input=20, k_diffusion=20)
 
@@ -114,3 +114,10 @@ def test_reproportioned_training_copies_keep_the_ground_truth_and_get_their_own_
     plain = load_training_shapes(tmp_path, names, TINY, progress=False)
     assert [(shapes[i].name, shapes[j].name) for i, j in _validation_pairs(shapes)[0]] == [
         (plain[i].name, plain[j].name) for i, j in _validation_pairs(plain)[0]]
+
+
+def test_copy_tags_do_not_match_point_cloud_copies():
+    assert is_copy_of_kind("tr_reg_070~p2", "~p") and is_copy_of_kind("tr_reg_070~r1", "~r")
+    assert not is_copy_of_kind("tr_reg_070~pc", "~p")  # a point cloud, not a re-proportioned copy
+    assert not is_copy_of_kind("tr_reg_070~p1~pc", "~p")
+    assert not is_copy_of_kind("tr_reg_070", "~p") and not is_copy_of_kind("tr_reg_070~r1", "~p")
