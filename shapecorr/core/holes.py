@@ -88,7 +88,7 @@ def boundary_loops(faces: np.ndarray, n_vertices: int, vertices: np.ndarray | No
     for x, edges in by_vertex.items():
         if degree[x] == 2:
             partner[(edges[0], x)], partner[(edges[1], x)] = edges[1], edges[0]
-        elif degree[x] % 2 or not _pair_at_pinch(x, edges, src, dst, face, faces, key, edge_count, partner,
+        elif degree[x] % 2 or not _pair_at_pinch(x, edges, src, dst, face, faces, edge_count, partner,
                                                  vertices):
             bad.add(x)
     loops, seen = [], np.zeros(once.size, dtype=bool)
@@ -113,13 +113,15 @@ def boundary_loops(faces: np.ndarray, n_vertices: int, vertices: np.ndarray | No
     return loops
 
 
-def _pair_at_pinch(x, edges, src, dst, face, faces, key, edge_count, partner, vertices=None) -> bool:
+def _pair_at_pinch(x, edges, src, dst, face, faces, edge_count, partner, vertices) -> bool:
     """Pair the boundary edges at a pinch vertex ``x``. Round ``x`` its boundary edges alternate
     between solid sectors (fans of faces) and holes: walking round ``x`` through a sector's faces
     from one boundary edge reaches the edge on the sector's other side, and an edge's loop
     continues with its other neighbour in the cyclic order round ``x`` (found by angle in the
     plane of the fan's normal). False when a walk meets a non-manifold edge or the order does
     not alternate."""
+    if vertices is None:
+        return False
     at_x = np.flatnonzero((faces == x).any(axis=1))
     spokes_of_face = {}
     for f in at_x.tolist():
@@ -153,19 +155,14 @@ def _pair_at_pinch(x, edges, src, dst, face, faces, key, edge_count, partner, ve
         if other is None:
             return False
         sector[e] = other
-    if vertices is None:
-        return False
     v = np.asarray(vertices, dtype=np.float64)
     tri = v[faces[at_x]]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normal = np.where((np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]) * normal).sum(1, keepdims=True) >= 0,
-                      normal, -normal).sum(0)
-    u_axis = np.cross(normal, [1.0, 0.0, 0.0])
-    if np.linalg.norm(u_axis) < 1e-9 * max(np.linalg.norm(normal), 1e-300):
-        u_axis = np.cross(normal, [0.0, 1.0, 0.0])
-    u_axis /= max(np.linalg.norm(u_axis), 1e-300)
-    w_axis = np.cross(normal / max(np.linalg.norm(normal), 1e-300), u_axis)
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).sum(0)  # the fan's, area-weighted
+    normal /= max(np.linalg.norm(normal), 1e-300)
     d = np.array([v[far[e]] - v[x] for e in edges])
+    d -= np.outer(d @ normal, normal)  # the edges projected on the fan's plane
+    u_axis = d[0] / max(np.linalg.norm(d[0]), 1e-300)
+    w_axis = np.cross(normal, u_axis)
     order = [edges[i] for i in np.argsort(np.arctan2(d @ w_axis, d @ u_axis), kind="stable")]
     k = len(order)
     for i, e in enumerate(order):
