@@ -191,19 +191,34 @@ def lambert(normals: np.ndarray, light=(0.35, 0.45, 1.0), ambient: float = 0.3) 
     return ambient + (1.0 - ambient) * np.abs(normals @ l_dir)
 
 
-def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Bilinear lookup of ``image (H, W, 3)`` at texture coordinates ``uv (k, 2)``; ``v = 1`` is
-    the top row of the image, coordinates outside [0, 1] repeat the texture. Returns
-    ``(k, 3)`` float64 in the image's value range."""
+TEXTURE_OUTSIDE = ("repeat", "clamp")
+
+
+def sample_texture(image: np.ndarray, uv: np.ndarray, outside: str = "repeat") -> np.ndarray:
+    """Bilinear lookup of ``image (H, W)`` or ``(H, W, C)`` at texture coordinates ``uv (k, 2)``,
+    with OpenGL's conventions: ``(0, 0)`` is the bottom-left corner of the image, texel ``(row r,
+    column c)`` has its centre at ``((c + 0.5) / W, 1 - (r + 0.5) / H)``. Coordinates outside
+    [0, 1] ``"repeat"`` the texture (a lookup near an edge blends with the opposite edge, as
+    ``GL_REPEAT``) or ``"clamp"`` to the border texels (``GL_CLAMP_TO_EDGE``). Returns ``(k, 3)``
+    float64 in the image's value range (a grey image gives three equal channels)."""
+    if outside not in TEXTURE_OUTSIDE:
+        raise ValueError(f"outside must be one of {TEXTURE_OUTSIDE}, got {outside!r}")
     img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    img = np.repeat(img[..., :1], 3, axis=2) if img.shape[2] < 3 else img[..., :3]  # grey (+ alpha)
+    img = img.astype(np.float64)
     th, tw = img.shape[:2]
-    u = np.mod(uv[:, 0], 1.0) * tw - 0.5
-    v = (1.0 - np.mod(uv[:, 1], 1.0)) * th - 0.5
+    uv = np.asarray(uv, dtype=np.float64)
+    u = uv[:, 0] * tw - 0.5
+    v = (1.0 - uv[:, 1]) * th - 0.5
     x0, y0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
     fx, fy = (u - x0)[:, None], (v - y0)[:, None]
-    x0c, x1c = np.clip(x0, 0, tw - 1), np.clip(x0 + 1, 0, tw - 1)
-    y0c, y1c = np.clip(y0, 0, th - 1), np.clip(y0 + 1, 0, th - 1)
-    img = img[..., :3].astype(np.float64)
+    if outside == "repeat":
+        x0c, x1c, y0c, y1c = x0 % tw, (x0 + 1) % tw, y0 % th, (y0 + 1) % th
+    else:
+        x0c, x1c = np.clip(x0, 0, tw - 1), np.clip(x0 + 1, 0, tw - 1)
+        y0c, y1c = np.clip(y0, 0, th - 1), np.clip(y0 + 1, 0, th - 1)
     top = img[y0c, x0c] * (1 - fx) + img[y0c, x1c] * fx
     bottom = img[y1c, x0c] * (1 - fx) + img[y1c, x1c] * fx
     return top * (1 - fy) + bottom * fy

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import Shape, TextureError
+from ..core import Shape, TextureError, raster
 from .surface import SurfaceMap, interpolate
 
 FIELD_METHODS = ("fmap", "spectral", "vertex")
@@ -42,31 +42,18 @@ def _surface_map(match, source: Shape, target: Shape, method: str, surface_map, 
 
 
 def sample_texture(image, uv: np.ndarray) -> np.ndarray:
-    """Bilinear samples ``(q, 3) uint8`` of an image (path or ``(h, w, c)`` array) at ``uv (q, 2)``.
-
-    UV convention of OBJ/OpenGL: ``(0, 0)`` is the bottom-left corner; UVs outside [0, 1] are
-    clamped to the border (as the renderer does).
-    """
+    """Bilinear colours ``(q, 3) uint8`` of a texture image (path or ``(h, w[, c])`` array) at
+    ``uv (q, 2)``: :func:`shapecorr.core.raster.sample_texture`'s lookup (OBJ/OpenGL
+    orientation, texel centres), with UVs outside [0, 1] clamped to the border, as a texture
+    transfer wants near a chart's edge."""
     if isinstance(image, (str, Path)):
         from PIL import Image
 
         if not Path(image).exists():
             raise TextureError(f"texture image {image} not found.")
         image = np.asarray(Image.open(image).convert("RGB"))
-    img = np.asarray(image, dtype=np.float64)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    h, w = img.shape[:2]
-    uv = np.clip(np.asarray(uv, dtype=np.float64), 0.0, 1.0)
-    x = uv[:, 0] * (w - 1)
-    y = (1.0 - uv[:, 1]) * (h - 1)
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
-    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
-    out = top * (1 - fy) + bottom * fy
-    return np.clip(np.round(out[:, :3]), 0, 255).astype(np.uint8)
+    out = raster.sample_texture(image, uv, outside="clamp")
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def transfer_colors(match, source, target, colors=None, *, method: str = "spectral",

@@ -100,3 +100,23 @@ def test_camera_basis_and_lambert():
     light = np.array([0.0, 0.0, 1.0])
     i = lambert(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), light, ambient=0.25)
     assert np.allclose(i, [1.0, 1.0, 0.25])  # two-sided; grazing light leaves the ambient part
+
+
+def test_texture_lookup_outside_the_unit_square_repeats_or_clamps():
+    img = np.zeros((2, 4, 3))
+    img[:, 0] = 10.0  # left column
+    img[:, 3] = 30.0  # right column
+    at_right_edge = np.array([[1.0, 0.25]])  # between the right column's centre and the next repeat
+    assert np.allclose(sample_texture(img, at_right_edge, outside="repeat"), 20.0)  # half left, half right
+    assert np.allclose(sample_texture(img, at_right_edge, outside="clamp"), 30.0)
+    # a whole period further gives the same texel with "repeat"
+    uv = np.array([[0.125, 0.25], [1.125, -0.75], [-0.875, 2.25]])
+    assert np.allclose(sample_texture(img, uv), 10.0)
+    with pytest.raises(ValueError, match="outside"):
+        sample_texture(img, uv, outside="mirror")
+
+
+def test_texture_lookup_of_a_grey_image_gives_three_channels():
+    grey = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    uv = np.array([[0.5, 0.75]])  # centre of row 0, column 1
+    assert np.allclose(sample_texture(grey, uv), [[1.0, 1.0, 1.0]])
