@@ -158,6 +158,12 @@ class ZoomOutSettings:
     zoomout_samples: int | None = 2000  # vertices per shape used by the ZoomOut steps (None: all)
     refine_iters: int = 2  # full-resolution ZoomOut iterations at k_final after the sampled ones
     refine_max_vertices: int = 8000  # above this size (CPU), refine on this many random target vertices
+    # feature-guided ZoomOut (learned initial map): every vertex-map step of the learned candidate
+    # matches [spectral embedding, learned features] (fmap.refine.feature_guides: the features'
+    # leading guide_dims joint principal axes, rows scaled to an RMS norm of guide_weight; the
+    # spectral embedding's is sqrt(k)); 0: spectral embedding alone
+    guide_weight: float = 0.0
+    guide_dims: int | None = 32  # None: all feature dimensions
 
     def __post_init__(self):
         _positive_int("k_init", self.k_init, minimum=2)
@@ -167,6 +173,8 @@ class ZoomOutSettings:
         _positive_int("zoomout_samples", self.zoomout_samples, allow_none=True, minimum=10)
         _positive_int("refine_iters", self.refine_iters, minimum=0)
         _positive_int("refine_max_vertices", self.refine_max_vertices, minimum=10)
+        _number("guide_weight", self.guide_weight, minimum=0.0)
+        _positive_int("guide_dims", self.guide_dims, allow_none=True)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from .fmap import (
 )
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
-from .fmap.refine import farthest_point_sampling_spectral
+from .fmap.refine import farthest_point_sampling_spectral, feature_guides, guided_p2p
 from .result import Match
 from .spectral import multiplication_operators, orientation_operators
 
@@ -402,11 +402,13 @@ class _Run:
         if plan.n_samples is not None:
             self.samples = (self.work[0].samples, self.work[1].samples)
         self.refine_subset = refine_rows(plan, P2.shape.n_vertices, s.seed)
+        self.guides = refinement_guides([w.features for w in self.work], s)
 
     def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray) -> Candidate:
         t0 = time.perf_counter()
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
-                                   refine_subset=self.refine_subset, device=self.device)
+                                   refine_subset=self.refine_subset, device=self.device,
+                                   guides=self.guides if kind == "learned" else None)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
         cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr,
@@ -670,18 +672,30 @@ def refine_rows(plan: PairPlan, n2: int, seed: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n2, plan.refine_subset, replace=False))
 
 
+def refinement_guides(features: list, s: MatchSettings) -> tuple[np.ndarray, np.ndarray] | None:
+    """The feature guides of the learned candidate's ZoomOut (``guide_weight``, ``guide_dims``),
+    or None (no guidance, or no learned features)."""
+    if not s.zoomout.guide_weight or any(f is None for f in features):
+        return None
+    return feature_guides(features[0], features[1], s.zoomout.guide_weight, s.zoomout.guide_dims)
+
+
 def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: PairPlan, *,
            samples: tuple | None = None, refine_subset: np.ndarray | None = None,
-           device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           device: str = "cpu", guides: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ZoomOut from ``C0`` to ``plan.k_final``, then both vertex maps: ``(fmap_12, p2p_21, p2p_12)``.
 
     On large pairs the target's samples are matched among all source vertices (the samples'
     spacing would limit the map); the reverse map goes through the adjoint (near-isometries
-    have near-orthogonal functional maps)."""
+    have near-orthogonal functional maps). ``guides`` (per-vertex arrays of both shapes, see
+    :func:`shapecorr.fmap.refine.feature_guides`) join the spectral embeddings in every vertex-map
+    step, the reverse map's too."""
     C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=plan.k_final, step=s.zoomout_step,
                         samples=samples, device=device, refine_iters=s.refine_iters,
-                        refine_subset=refine_subset, sample_source=not (plan.large and samples is not None))
-    p2p_12 = fmap_to_p2p(C.T, P2.evecs, P1.evecs, device=device)
+                        refine_subset=refine_subset, sample_source=not (plan.large and samples is not None),
+                        guides=guides)
+    g1, g2 = guides if guides is not None else (None, None)
+    p2p_12 = guided_p2p(C.T, P2.evecs, P1.evecs, g2, g1, device=device)
     return C, p2p_21, p2p_12
 
 

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import scipy.linalg
 
-from .convert import fmap_to_p2p, p2p_to_fmap
+from .convert import fmap_to_p2p, knn_blocked, p2p_to_fmap
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,8 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
             device: str = "cpu", samples: tuple[np.ndarray, np.ndarray] | None = None,
             full_map: bool = True, refine_iters: int = 0,
             refine_subset: np.ndarray | None = None,
-            sample_source: bool = True) -> tuple[np.ndarray, np.ndarray]:
+            sample_source: bool = True,
+            guides: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Spectral upsampling of ``fmap_12 (k2, k1)`` to ``(k_final, k_final)`` (Melzi et al. 2019).
 
     Alternates the vertex map (nearest neighbours in the spectral embeddings) and the
@@ -36,6 +37,12 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     ``refine_subset`` (vertices of shape 2) runs those iterations on these vertices of shape 2
     only (least squares on their rows, matches among all vertices of shape 1), for shapes too
     large for ``O(n1 n2 k)`` steps: ``O(len(subset) n1 k)`` each.
+
+    ``guides=(G1 (n1, d), G2 (n2, d))``: per-vertex features of both shapes (already weighted,
+    e.g. by :func:`feature_guides`) appended to the spectral embeddings in every vertex-map step
+    (*feature-guided* ZoomOut): a vertex of shape 2 goes to the vertex of shape 1 nearest in
+    ``[Phi1 C^T, G1]`` to its ``[Phi2, G2]``, so that where the pair is not isometric (where the
+    spectral embeddings alone disagree) the features hold the map.
 
     Returns ``(fmap_12 (k_final, k_final), p2p_21)``; the vertex map is computed at the end on
     all vertices of both shapes (or, with ``full_map=False``, on the samples of shape 2, as
@@ -57,6 +64,11 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
         sub1 = None
     E1 = evecs1[:, :k_final] if sub1 is None else evecs1[sub1, :k_final]
     E2 = evecs2[:, :k_final] if sub2 is None else evecs2[sub2, :k_final]
+    G1 = G2 = None
+    if guides is not None:
+        G1, G2 = _check_guides(guides, len(evecs1), len(evecs2))
+    g1 = None if G1 is None else (G1 if sub1 is None else G1[sub1])
+    g2 = None if G2 is None else (G2 if sub2 is None else G2[sub2])
     if sub2 is not None:
         # least squares on the samples for every size k from one QR: the QR of the first k
         # columns is the first k columns of Q and the leading k x k block of R.
@@ -65,29 +77,79 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     C = fmap_12
     k = min(k1, k2)
     while k < k_final:
-        p2p = fmap_to_p2p(C, E1, E2, device=device)
+        p2p = guided_p2p(C, E1, E2, g1, g2, device=device)
         k = min(k + step, k_final)
         if sub2 is None:
             C = p2p_to_fmap(p2p, E1, E2, mass2, k1=k, k2=k)
         else:
             C = R_inv[:k, :k] @ (Q[:, :k].T @ E1[p2p, :k])
     if not full_map and sub1 is not None:
-        return C, fmap_to_p2p(C, E1, E2, device=device)
+        return C, guided_p2p(C, E1, E2, g1, g2, device=device)
     if refine_iters and refine_subset is not None:
         # least squares on the rows of shape 2's subset; their matches are searched among all
         # vertices of shape 1, so that the exact correspondent is always available
         F2 = evecs2[refine_subset, :k_final]
         Qr, Rr = np.linalg.qr(F2)
         E1_all = evecs1[:, :k_final]
+        g2r = None if G2 is None else G2[refine_subset]
         for _ in range(refine_iters):
-            p2p_sub = fmap_to_p2p(C, E1_all, F2, device=device)
+            p2p_sub = guided_p2p(C, E1_all, F2, G1, g2r, device=device)
             C = scipy.linalg.solve_triangular(Rr, Qr.T @ E1_all[p2p_sub])
-        return C, fmap_to_p2p(C, evecs1, evecs2, device=device)
-    p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
+        return C, guided_p2p(C, evecs1, evecs2, G1, G2, device=device)
+    p2p = guided_p2p(C, evecs1, evecs2, G1, G2, device=device)
     for _ in range(refine_iters):
         C = p2p_to_fmap(p2p, evecs1, evecs2, mass2, k1=k_final, k2=k_final)
-        p2p = fmap_to_p2p(C, evecs1, evecs2, device=device)
+        p2p = guided_p2p(C, evecs1, evecs2, G1, G2, device=device)
     return C, p2p
+
+
+def guided_p2p(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, guide1: np.ndarray | None = None,
+               guide2: np.ndarray | None = None, *, device: str = "cpu") -> np.ndarray:
+    """``p2p_21`` from ``fmap_12 (k2, k1)`` as :func:`~shapecorr.fmap.convert.fmap_to_p2p`, with
+    per-vertex guides ``guide1 (n1, d)``, ``guide2 (n2, d)`` (or None) appended to the spectral
+    embeddings: vertex j of shape 2 goes to the vertex i of shape 1 nearest in
+    ``[Phi1[i] C^T, guide1[i]]`` to ``[Phi2[j], guide2[j]]``."""
+    if guide1 is None or guide2 is None:
+        return fmap_to_p2p(fmap_12, evecs1, evecs2, device=device)
+    k2, k1 = fmap_12.shape
+    emb1 = np.hstack([evecs1[:, :k1] @ fmap_12.T, guide1])  # (n1, k2 + d)
+    emb2 = np.hstack([evecs2[:, :k2], guide2])  # (n2, k2 + d)
+    return knn_blocked(emb2, emb1, device=device)
+
+
+def feature_guides(features1: np.ndarray, features2: np.ndarray, weight: float, dims: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Guides for :func:`zoomout` from per-vertex features ``(n1, d)``, ``(n2, d)`` of both shapes:
+    centred on their joint mean, projected onto their ``dims`` leading joint principal axes (None:
+    all; fewer dimensions make each vertex-map step cheaper) and scaled so that the mean squared
+    norm of a row is ``weight**2`` (the spectral embedding of ``k`` mass-orthonormal
+    eigenfunctions on a unit-area shape has a mean squared row norm of ``k``)."""
+    f1, f2 = np.asarray(features1, dtype=np.float64), np.asarray(features2, dtype=np.float64)
+    if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"features of both shapes must be (n, d) with the same d; got {f1.shape} and {f2.shape}.")
+    if weight < 0 or not np.isfinite(weight):
+        raise ValueError(f"the guide weight must be a finite number >= 0, got {weight!r}.")
+    both = np.vstack([f1, f2])
+    mean = both.mean(0)
+    if dims is not None and dims < both.shape[1]:
+        # principal axes of the joint features (the d x d covariance: cheap for d ~ 100)
+        cov = (both - mean).T @ (both - mean)
+        _, vecs = np.linalg.eigh(cov)
+        axes = vecs[:, ::-1][:, :dims]
+    else:
+        axes = np.eye(both.shape[1])
+    g1, g2 = (f1 - mean) @ axes, (f2 - mean) @ axes
+    rms = np.sqrt(np.mean(np.concatenate([(g1 ** 2).sum(1), (g2 ** 2).sum(1)])))
+    scale = weight / rms if rms > 0 else 0.0
+    return g1 * scale, g2 * scale
+
+
+def _check_guides(guides, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
+    G1, G2 = (np.asarray(g) for g in guides)
+    if G1.ndim != 2 or G2.ndim != 2 or G1.shape[1] != G2.shape[1] or len(G1) != n1 or len(G2) != n2:
+        raise ValueError(f"guides must be (n1={n1}, d) and (n2={n2}, d) arrays with the same d; got "
+                         f"{G1.shape} and {G2.shape}.")
+    return G1, G2
 
 
 def farthest_point_sampling_spectral(evecs: np.ndarray, n: int, seed: int = 0, dims: int = 3) -> np.ndarray:
