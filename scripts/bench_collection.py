@@ -101,10 +101,12 @@ def ray_overhead(num_cpus: int, n_tasks: int) -> dict:
             "stop_s": round(time.perf_counter() - t0, 2)}
 
 
-def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
+def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Path | None = None) -> dict:
     """Collections of ``n`` permuted copies of a 162-vertex shape (axiomatic preset, small maps):
     wall and CPU time, peak memory of the driver (before the run and at the end of each stage),
-    bytes on disk per shape, accuracy against the exact answer."""
+    bytes on disk per shape, accuracy against the exact answer. With ``keep``, the shapes and
+    the run's output stay in ``keep/synthetic{n}_{engine}`` (to compare two versions' maps with
+    scripts/compare_collections.py); otherwise they are deleted."""
     import resource
 
     import shapecorr
@@ -119,7 +121,12 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
     shape = bumpy(2)
     rows = []
     for n in sizes:
-        tmp = Path(tempfile.mkdtemp(prefix=f"bench-synth-{n}-"))
+        if keep is not None:
+            tmp = Path(keep) / f"synthetic{n}_{engine}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=f"bench-synth-{n}-"))
         (tmp / "shapes").mkdir()
         for i in range(n):  # the permutations are drawn again from their seeds to check the maps
             copy, _ = permuted_copy(shape, i, rigid=True)
@@ -152,16 +159,90 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int) -> dict:
                      "exact_fraction": round(float(exact), 4), "timings_s": res.report["timings_s"]})
         log(json.dumps(rows[-1]))
         shapecorr.set_cache_dir("default")
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
     name = "synthetic.json" if len(sizes) > 1 else f"synthetic{sizes[0]}_{engine}.json"
     (out / name).write_text(json.dumps(rows, indent=2) + "\n")
     return {"synthetic": rows}
+
+
+def compare_runs(a: Path, b: Path) -> dict:
+    """Whether two collection output folders hold the same results: the map files byte for
+    byte, the latent embeddings and matrices exactly, the confidence records (times aside) and
+    the report's confidence and consistency figures."""
+    def names(folder: Path, sub: str, pattern: str) -> list:
+        return sorted(p.relative_to(folder) for p in (folder / sub).glob(pattern))
+
+    def record(p: Path) -> dict:
+        d = json.loads(p.read_text())
+        return {k: v for k, v in d.items() if k not in ("time_s", "cpu_s")}
+
+    maps, latent = names(a, "maps", "*.txt"), names(a, "latent", "*.npy")
+    za, zb = np.load(a / "work" / "latent.npz"), np.load(b / "work" / "latent.npz")
+    ra, rb = json.loads((a / "report.json").read_text()), json.loads((b / "report.json").read_text())
+    res = {"map_files": len(maps), "latent_files": len(latent),
+           "map_files_identical": maps == names(b, "maps", "*.txt")
+           and all((a / p).read_bytes() == (b / p).read_bytes() for p in maps),
+           "latent_identical": latent == names(b, "latent", "*.npy")
+           and all(np.array_equal(np.load(a / p), np.load(b / p)) for p in latent),
+           "latent_matrices_identical": np.array_equal(za["A"], zb["A"]) and np.array_equal(za["names"], zb["names"]),
+           "confidence_records_identical": all(record(p) == record(b / p.relative_to(a))
+                                               for p in (a / "maps").glob("*_confidence.json")),
+           "report_figures_identical": ra["consistency"] == rb["consistency"] and ra["confidence"] == rb["confidence"],
+           "templates": [ra["template"], rb["template"]]}
+    res["identical"] = all(v for k, v in res.items() if k.endswith("identical")) and ra["template"] == rb["template"]
+    return res
+
+
+def plot_synthetic(out: Path) -> dict:
+    """``scaling.png`` and ``scaling.md`` in ``out``: wall time and the driver's peak memory
+    against the number of shapes, from the ``synthetic{N}_{engine}.json`` files there (one
+    process per run, so each peak is that run's own)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for p in sorted(out.glob("synthetic*_*.json")):
+        rows += json.loads(p.read_text())
+    if not rows:
+        raise SystemExit(f"{out}: no synthetic*_*.json to plot (run --synthetic N first)")
+    rows.sort(key=lambda r: (r["engine"], r["shapes"]))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    for engine in sorted({r["engine"] for r in rows}):
+        rs = [r for r in rows if r["engine"] == engine]
+        n = [r["shapes"] for r in rs]
+        ax_t.plot(n, [r["wall_s"] for r in rs], "o-", label=f"{engine}: wall (under load)")
+        ax_t.plot(n, [r["driver_cpu_s"] for r in rs], "s--", label=f"{engine}: driver CPU")
+        ax_m.plot(n, [r["peak_rss_mb"] for r in rs], "o-", label=f"{engine}: driver peak RSS")
+        ax_m.plot(n, [r["rss_before_run_mb"] for r in rs], ":", color="grey", label=f"{engine}: before the run")
+    ax_t.set(xlabel="shapes", ylabel="seconds", title="time")
+    ax_m.set(xlabel="shapes", ylabel="MB", title="driver peak resident memory", ylim=(0, None))
+    for ax in (ax_t, ax_m):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "scaling.png", dpi=110)
+    lines = ["| engine | shapes | wall s (under load) | driver CPU s | wall per shape s | driver peak RSS MB | "
+             "before the run MB | peak at the end of each stage MB | exact |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        stages = " / ".join(f"{v}" for v in (r.get("driver_peak_rss_mb_by_stage") or {}).values())
+        lines.append(f"| {r['engine']} | {r['shapes']} | {r['wall_s']} | {r['driver_cpu_s']} | {r['wall_per_shape_s']} | "
+                     f"{r['peak_rss_mb']} | {r['rss_before_run_mb']} | {stages} | {r['exact_fraction']:.0%} |")
+    (out / "scaling.md").write_text("\n".join(lines) + "\n")
+    return {"plotted": len(rows)}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", nargs="?", help="folder with NAME.off and corres/NAME.vts")
     ap.add_argument("--noop", type=int, metavar="N", help="only measure Ray's own cost with N no-op tasks")
+    ap.add_argument("--compare", nargs=2, metavar=("OUT_A", "OUT_B"),
+                    help="only compare two collection output folders (maps, latent files, figures); writes "
+                         "--out/compare.json")
+    ap.add_argument("--plot", action="store_true",
+                    help="only plot time and peak memory against N from the synthetic*_*.json files in --out")
     ap.add_argument("--synthetic", type=int, nargs="+", metavar="N",
                     help="only run collections of N permuted copies of a small shape (time, memory, accuracy)")
     ap.add_argument("--names", nargs="*", help="shape names (default: --first/--count of the sorted names)")
@@ -173,7 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--neighbours", type=int, default=2)
     ap.add_argument("--pairwise-csv", help="pairs.csv of scripts/bench_match.py with the pairwise errors")
     ap.add_argument("--run-dir", help="the collection's output folder (default: a temporary one); reused if it "
-                                      "exists (a resumed run)")
+                                      "exists (a resumed run); with --synthetic: where the shapes and runs are kept")
     ap.add_argument("--cache", help="the collection's cache folder, kept (default: a fresh one, deleted at the end)")
     ap.add_argument("--sample", type=int, metavar="N", help="evaluate a seeded sample of N pairs (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
@@ -189,14 +270,22 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if args.noop or args.synthetic:
+    if args.noop or args.synthetic or args.plot or args.compare:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        if args.compare:
+            result = compare_runs(Path(args.compare[0]), Path(args.compare[1]))
+            (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+            log(json.dumps(result))
+            return 0 if result["identical"] else 1
         if args.noop:
             result = ray_overhead(args.num_cpus, args.noop)
             (out / "ray_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
+        elif args.plot:
+            result = plot_synthetic(out)
         else:
-            result = synthetic(args.synthetic, out, args.engine, args.num_cpus)
+            result = synthetic(args.synthetic, out, args.engine, args.num_cpus,
+                               Path(args.run_dir) if args.run_dir else None)
         log(json.dumps(result, indent=1))
         return 0
     if not args.dataset:

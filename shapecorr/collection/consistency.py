@@ -20,6 +20,11 @@ Consistent ZoomOut (Huang, Ren, Ovsjanikov et al. 2020) grows the size ``k`` ste
 synchronize at size ``k``, refit every edge's map at ``k + step`` from nearest neighbours in
 the latent embeddings, again. Functions here are pure NumPy; who runs the edge refits (this
 process or Ray tasks) is the caller's choice (``refit`` callback).
+
+Where the maps and matrices live is the caller's choice too: the ``*_blocks`` functions take
+stores of records (:mod:`.blocks`: in memory, or in files read and written a record at a time,
+so that a process holds the matrices of one shape and its neighbours, not the collection's);
+:func:`synchronize` and :func:`consistent_zoomout` are the same solve on dicts in memory.
 """
 
 from __future__ import annotations

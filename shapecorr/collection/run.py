@@ -9,7 +9,8 @@ Stages (each timed in ``report.json``):
 4. ``match``      each shape to the template (``shapecorr.match``), with its confidence
 5. ``neighbours`` independent maps between each shape and its nearest shapes (the shape graph)
 6. ``consistency``the joint refinement (:mod:`.consistency`): synchronized latent bases and
-                  consistent ZoomOut; a low-confidence direct map is outvoted by its neighbours
+                  consistent ZoomOut; a low-confidence direct map is outvoted by its neighbours;
+                  its edge maps and latent matrices stream from files (:mod:`.blocks`)
 7. ``maps``       the final maps and their confidence into ``OUT/maps``
 8. ``gallery``    the picture of the shapes coloured through the template
 
@@ -40,9 +41,14 @@ from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
 from .engine import InProcessExecutor, make_executor
-from .store import CollectionFolder, write_json, write_npz, write_text
+from .blocks import FileBlocks
+from .store import CollectionFolder, write_json, write_npz_rows, write_text
 
 log = logging.getLogger(__name__)
+
+#: most edges of the joint refinement per task (small shapes' edges take milliseconds each, about
+#: what Ray spends on a task; a batch's maps are 2 x EDGE_BATCH k x k float32 in one result)
+EDGE_BATCH = 16
 
 #: file types a folder is scanned for (``.txt`` point clouds are left out: a folder's notes are .txt too)
 SCAN_FORMATS = tuple(MESH_FORMATS) + (".xyz", ".pts")
@@ -307,9 +313,10 @@ class _Run:
     """One collection run: the stages, sharing the executor, the shape table and timings.
 
     Results stream: each task's output is on disk when it returns, and the driver keeps of it
-    only what a later stage needs (confidences, edge list, per-shape figures), in arrays; the
-    joint refinement holds one ``k x k`` float32 map per directed edge and one latent matrix per
-    shape (see docs/scale.md for the bytes)."""
+    only what a later stage needs (confidences, edge list, per-shape figures), in arrays. The
+    joint refinement's edge maps and latent matrices are files (``work/sync``, read and written
+    a record at a time), so it holds the ``k x k`` matrices of one shape and its neighbours,
+    whatever the number of shapes (see docs/scale.md for the bytes)."""
 
     def __init__(self, ctx: work.WorkContext, cs: CollectionSettings, progress: bool):
         self.ctx, self.cs, self.progress = ctx, cs, progress
@@ -322,6 +329,7 @@ class _Run:
         self.cpu: dict[str, _Cpu] = {}  # CPU seconds of the tasks run (not reused) per stage, in whichever process
         self.ex = None
         self.ctx_ref = None
+        self._stores = itertools.count()  # names the joint refinement's stores of edge maps
 
     def _cpu(self, stage: str) -> _Cpu:
         return self.cpu.setdefault(stage, _Cpu())
@@ -549,40 +557,37 @@ class _Run:
         thr = float(thr_direct.max()) if len(thr_direct) else 0.0
         k_final = min(self.ctx.settings.k_final, min(table.n_vertices) - 2)
         sizes = cons.zoom_sizes(min(self.cs.k_init, k_final), k_final, self.cs.step)
-        bases = self._bases(table)
-        weights, und = self._weights(len(table), t_idx, conf, edges, thr)
+        self._bases(table)
+        graph = self._graph(len(table), t_idx, conf, edges, thr)
         A = None
         history = []
         joint = self.cs.consistent and len(table) > 1 and len(edges["a"]) > 0
         if joint:
-            def refit(A_now, k_next, full):
-                return self._refit(und, bases, A_now, k_next, full)
-
-            # the initial edge maps are handed over, not kept here: consistent_zoomout empties
-            # them before the first refit, so one set of edge maps is held at a time
-            A, history = cons.consistent_zoomout(len(table), t_idx, self._initial_fmaps(und, bases, table, sizes[0]),
-                                                 weights, sizes, refit, refine_iters=self.cs.refine_rounds,
-                                                 full_iters=self.cs.full_rounds)
-            del weights
+            # edge maps and latent matrices live in files (OUT/work/sync): the driver holds the
+            # records of one shape and its neighbours at a time, whatever the collection's size
+            A, history = cons.consistent_zoomout_blocks(
+                graph, self._initial_fmaps(graph, table, sizes[0]), sizes,
+                lambda A_now, k_next, full: self._refit(graph, table, A_now, k_next, full), self._blocks,
+                refine_iters=self.cs.refine_rounds, full_iters=self.cs.full_rounds)
             # the latent matrices (template basis -> each shape's basis): what a later stage or a
             # partitioned run composes with (docs/scale.md)
-            stack = np.zeros((len(table), sizes[-1], sizes[-1]), dtype=np.float32)
-            for i, a in enumerate(A):
-                if a is not None:
-                    stack[i] = a
-            write_npz(self.folder.work / "latent.npz", names=np.asarray(table.names), A=stack)
-            del stack
+            active = graph.active()
+            write_npz_rows(self.folder.work / "latent.npz", "A", (len(table), sizes[-1], sizes[-1]), np.float32,
+                           (A.read(i) if active[i] else None for i in range(len(table))),
+                           names=np.asarray(table.names))
         self._stage("consistency", t0)
         t0 = time.perf_counter()
-        nbrs = self._neighbour_lists(len(table), edges)
         low = conf < thr
+        n_template_edges = len(table) - 1
 
         def route(i: int) -> dict:
-            names = [table.names[j] for j in nbrs[i]]
+            # the shape's neighbour edges (directed edge d is undirected edge d // 2), in edge order
+            names = [table.names[graph.dst[d]] for d in graph.outgoing(i) if d // 2 >= n_template_edges]
             return {"route": "through neighbours" if (low[i] and names) else "direct", "neighbours": names}
 
-        calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], bases[i], bases[t_idx],
-                                            None if A is None else A[i], template, self.ctx_ref, route(i)))
+        calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], self._basis(table, i),
+                                            self._basis(table, t_idx), None if A is None else np.array(A.read(i)),
+                                            template, self.ctx_ref, route(i)))
                  for i in range(len(table)))
         errors, cpu = {}, self._cpu("maps")
         for i, res in self._map(calls, len(table), "final maps", "shape"):
@@ -593,97 +598,108 @@ class _Run:
                 cpu.add(res)
         for i in sorted(errors):
             self._fail(table.names[i], table.paths[i], "maps", errors[i])
-        del A
+        if A is not None:
+            A.close()
         self._stage("maps", t0)
         t0 = time.perf_counter()
-        triangles = self._triangles(edges, bases[t_idx], figures.done, table) if len(edges["a"]) else {}
+        triangles = self._triangles(edges, self._basis(table, t_idx), figures.done, table) if len(edges["a"]) else {}
         self._stage("figures", t0)
         result = {"joint": joint, "rounds": history, "threshold": thr, "triangles": triangles, "sizes": sizes}
         write_json(state_path, {"key": key, "result": result})
         return dict(result, figures=figures)
 
-    def _bases(self, table: _Shapes) -> list[str]:
-        """Each shape's basis for the joint refinement, into ``work/bases`` (paths returned)."""
+    def _basis(self, table: _Shapes, i: int) -> str:
+        """The basis file of shape ``i`` (written by :func:`work.basis_task`)."""
+        return str(self.folder.basis_path(table.names[i]))
+
+    def _bases(self, table: _Shapes) -> None:
+        """Each shape's basis for the joint refinement, into ``work/bases`` (the tasks read the files)."""
         k = int(self.ctx.settings.k_final)
         calls = ((i, work.basis_task, (table.names[i], table.paths[i], table.hashes[i], self.ctx_ref,
                                        self.cs.samples, k)) for i in range(len(table)))
-        paths: list = [None] * len(table)
-        for i, res in self._map(calls, len(table), "bases", "shape"):
+        for _, res in self._map(calls, len(table), "bases", "shape"):
             if isinstance(res, Exception):
                 raise res
-            paths[i] = res
-        return paths
 
-    def _weights(self, n: int, t_idx: int, conf: np.ndarray, edges: dict, thr: float):
-        """Edge weights from the confidences, and the undirected edges ``(i, j, kind)`` of the
-        joint refinement: every shape to the template (``kind`` 0), then the neighbour edges (1)."""
-        weights = {}
+    def _blocks(self, name: str, count: int, shape: tuple, dtype) -> FileBlocks:
+        """A store of the joint refinement's records, in ``work/sync`` (deleted when closed)."""
+        return FileBlocks(self.folder.work / "sync" / f"{name}.bin", count, shape, dtype)
+
+    def _graph(self, n: int, t_idx: int, conf: np.ndarray, edges: dict, thr: float) -> cons.EdgeGraph:
+        """The joint refinement's edges, weighted by the confidences: every shape to the
+        template (undirected edges ``0 .. n-2``, shape first), then the neighbour edges."""
         others = np.asarray([i for i in range(n) if i != t_idx], dtype=np.int64)
-        for i in others:
-            w = cons.edge_weight(conf[i], thr, self.cs.low_factor)
-            weights[(int(i), t_idx)] = weights[(t_idx, int(i))] = w
-        for i, j, c in zip(edges["a"], edges["b"], edges["confidence"]):
-            w = cons.edge_weight(c, thr, self.cs.low_factor)
-            weights[(int(i), int(j))] = weights[(int(j), int(i))] = w
-        und = {"i": np.concatenate([others, edges["a"]]),
-               "j": np.concatenate([np.full(len(others), t_idx, dtype=np.int64), edges["b"]]),
-               "pair": np.concatenate([np.zeros(len(others), dtype=bool), np.ones(len(edges["a"]), dtype=bool)])}
-        return weights, und
+        w = [cons.edge_weight(conf[i], thr, self.cs.low_factor) for i in others]
+        w += [cons.edge_weight(c, thr, self.cs.low_factor) for c in edges["confidence"]]
+        return cons.EdgeGraph.from_undirected(n, t_idx, np.concatenate([others, edges["a"]]),
+                                              np.concatenate([np.full(len(others), t_idx, dtype=np.int64),
+                                                              edges["b"]]), w)
 
-    @staticmethod
-    def _neighbour_lists(n: int, edges: dict) -> list[list[int]]:
-        nbrs: list = [[] for _ in range(n)]
-        for a, b in zip(edges["a"], edges["b"]):
-            nbrs[int(a)].append(int(b))
-            nbrs[int(b)].append(int(a))
-        return nbrs
+    def _edge_batches(self, graph: cons.EdgeGraph):
+        """``(first edge, [(i, j), ...])``: the undirected edges in batches, one task each (at
+        most :data:`EDGE_BATCH` edges, and at least 4 batches per worker so all are busy)."""
+        n_und = graph.n_edges // 2
+        size = self._batch_size(n_und)
+        for start in range(0, n_und, size):
+            stop = min(start + size, n_und)
+            yield start, list(zip(graph.src[2 * start:2 * stop:2].tolist(), graph.dst[2 * start:2 * stop:2].tolist()))
 
-    def _collect_edges(self, und: dict, results, desc: str) -> dict:
-        """``{(i, j): X_ij, (j, i): X_ji}`` in the order of the edges, whichever finished first."""
-        slots: list = [None] * len(und["i"])
-        for e, res in self._map(results, len(und["i"]), desc, "edge"):
-            if isinstance(res, Exception):
-                raise res
-            slots[e] = res
-        fmaps = {}
-        for e in range(len(slots)):
-            i, j = int(und["i"][e]), int(und["j"][e])
-            fmaps[(i, j)], fmaps[(j, i)] = slots[e]
-            slots[e] = None
-        return fmaps
+    def _batch_size(self, n_und: int) -> int:
+        return max(1, min(EDGE_BATCH, -(-n_und // (4 * max(1, int(self.ex.workers))))))
 
-    def _initial_fmaps(self, und: dict, bases: list, table: _Shapes, k: int) -> dict:
-        calls = ((e, work.initial_edge_task, (bases[i], bases[j], self.ctx_ref, "pair" if p else "template",
-                                              table.names[i], table.names[j], k))
-                 for e, (i, j, p) in enumerate(zip(und["i"], und["j"], und["pair"])))
-        return self._collect_edges(und, calls, "edge maps")
+    def _collect_edges(self, graph: cons.EdgeGraph, calls, k: int, desc: str):
+        """The edge maps at size ``k`` into a new store (record ``2e``: ``X_ij``, ``2e + 1``:
+        ``X_ji`` of undirected edge ``e = (i, j)``), written as the batches finish (``calls``
+        keyed by a batch's first edge, each returning its edges' map pairs in order)."""
+        X = self._blocks(f"edges_{next(self._stores)}", graph.n_edges, (k, k), np.float32)
+        n_und = graph.n_edges // 2
+        try:
+            for start, res in self._map(calls, -(-n_und // self._batch_size(n_und)), desc, "batch"):
+                if isinstance(res, Exception):
+                    raise res
+                for e, (X_ij, X_ji) in enumerate(res, start):
+                    X.write(2 * e, X_ij)
+                    X.write(2 * e + 1, X_ji)
+        except BaseException:
+            X.close()
+            raise
+        return X
 
-    def _refit(self, und: dict, bases: list, A: list, k_next: int, full: bool) -> dict:
-        A_refs = {}
+    def _initial_fmaps(self, graph: cons.EdgeGraph, table: _Shapes, k: int):
+        n_template_edges = len(table) - 1
+        calls = ((start, work.initial_edges_task,
+                  ([(self._basis(table, i), self._basis(table, j), "pair" if e >= n_template_edges else "template",
+                     table.names[i], table.names[j]) for e, (i, j) in enumerate(batch, start)], self.ctx_ref, k))
+                 for start, batch in self._edge_batches(graph))
+        return self._collect_edges(graph, calls, k, "edge maps")
 
-        def ref(i):
-            if i not in A_refs:
-                A_refs[i] = self.ex.put(np.asarray(A[i], dtype=np.float32))
-            return A_refs[i]
-
-        calls = ((e, work.refit_edges_task, (bases[i], bases[j], ref(i), ref(j), k_next, full))
-                 for e, (i, j) in enumerate(zip(und["i"], und["j"])))
-        return self._collect_edges(und, calls, f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}")
+    def _refit(self, graph: cons.EdgeGraph, table: _Shapes, A: FileBlocks, k_next: int, full: bool):
+        """The edge maps refitted at ``k_next``: each task reads the two latent matrices of its
+        edges from ``A``'s file (flushed), so no task argument and no object grows with the
+        collection."""
+        calls = ((start, work.refit_edges_task,
+                  ([(self._basis(table, i), self._basis(table, j), i, j) for i, j in batch], str(A.path),
+                   A.shape[0], k_next, full))
+                 for start, batch in self._edge_batches(graph))
+        return self._collect_edges(graph, calls, k_next,
+                                   f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}")
 
     def _triangles(self, edges: dict, b_template: str, done: np.ndarray, table: _Shapes) -> dict:
         calls = (((e, before), work.triangle_task, (b_template, self.ctx_ref, table.names[a], table.names[b], before))
                  for e, (a, b) in enumerate(zip(edges["a"], edges["b"])) if done[a] and done[b]
                  for before in (True, False))
         total = 2 * int(sum(done[a] and done[b] for a, b in zip(edges["a"], edges["b"])))
-        before, after = {}, {}
-        for e, res in self._map(calls, total, "cycle figures", "edge") if total else []:
+        # (edge, before/after, from a / from b); rows without a result are left out
+        values = np.zeros((len(edges["a"]), 2, 2))
+        got = np.zeros((len(edges["a"]), 2), dtype=bool)
+        for (e, before), res in self._map(calls, total, "cycle figures", "edge") if total else []:
             if isinstance(res, Exception):
                 continue
-            (before if e[1] else after)[e[0]] = res
-        before = [x for e in sorted(before) for x in before[e]]
-        after = [x for e in sorted(after) for x in after[e]]
-        return {"before": float(np.mean(before)) if before else None,
-                "after": float(np.mean(after)) if after else None, "n": len(before)}
+            values[e, int(not before)] = res
+            got[e, int(not before)] = True
+        before, after = values[got[:, 0], 0].ravel(), values[got[:, 1], 1].ravel()
+        return {"before": float(np.mean(before)) if len(before) else None,
+                "after": float(np.mean(after)) if len(after) else None, "n": len(before)}
 
     # ------------------------------------------------------------------------- outputs
     def gallery(self, table: _Shapes, template: dict) -> None:

@@ -13,7 +13,10 @@
     OUT/gallery.png                   the shapes coloured through the template
     OUT/work/...                      what a rerun reuses (per-shape records, direct and
                                       neighbour maps, the joint refinement's bases: float32
-                                      eigenbasis cut to k_final, samples, vertices);
+                                      eigenbasis cut to k_final, samples, vertices;
+                                      work/latent.npz the latent matrices; work/sync/ the
+                                      joint refinement's edge maps and latent matrices while
+                                      it runs, deleted after it);
                                       safe to delete once the run is done
 
 Every file is written to a temporary name and renamed, so a run killed half-way never leaves
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +83,39 @@ def write_indices(path, values) -> Path:
 
 def write_npz(path, **arrays) -> Path:
     return _atomic(path, lambda fh: np.savez(fh, **arrays))
+
+
+def write_npz_rows(path, name: str, shape: tuple, dtype, rows, **arrays) -> Path:
+    """An ``.npz`` whose array ``name`` (of ``shape``) is written a row at a time from ``rows``
+    (``shape[0]`` arrays of ``shape[1:]``; None: a row of zeros), so that the whole array is
+    never in memory; ``arrays`` are written as by :func:`write_npz`. ``np.load`` reads it as
+    any ``.npz``."""
+    dtype, shape = np.dtype(dtype), tuple(int(s) for s in shape)
+    zero = np.zeros(shape[1:], dtype=dtype)
+
+    def write(fh):
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, value in arrays.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(f, header)
+                count = 0
+                for row in rows:
+                    f.write(_row(zero if row is None else row, zero).tobytes())
+                    count += 1
+                if count != shape[0]:
+                    raise ValueError(f"{path}: {count} rows given for an array of {shape[0]}")
+
+    return _atomic(path, write)
+
+
+def _row(value, zero: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(value, dtype=zero.dtype)
+    if arr.shape != zero.shape:
+        raise ValueError(f"a row of shape {zero.shape} was expected, got {arr.shape}")
+    return arr
 
 
 def read_npz(path) -> dict | None:

@@ -24,6 +24,7 @@ from ..core import load, set_cache_dir
 from ..fmap import p2p_to_fmap
 from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
 from . import consistency as cons
+from .blocks import read_block
 from .graph import signature
 from .store import CollectionFolder, read_npz, write_indices, write_json, write_latent, write_npz
 
@@ -203,7 +204,13 @@ def load_basis(path: str) -> cons.Basis:
     return B
 
 
-def initial_edge_task(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: str, k: int):
+def initial_edges_task(edges: list, ctx: WorkContext, k: int) -> list:
+    """:func:`initial_edge` of each ``(bi, bj, kind, a, b)`` of a batch of edges (one task for
+    several small edges: Ray's cost per task is then paid once per batch)."""
+    return [initial_edge(bi, bj, ctx, kind, a, b, k) for bi, bj, kind, a, b in edges]
+
+
+def initial_edge(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: str, k: int):
     """``(X_ab, X_ba)`` (float32) at size ``k`` from an edge's stored vertex maps (``kind``:
     ``"template"`` for a shape's direct map, ``a`` the shape and ``b`` the template; ``"pair"``
     for neighbours); ``bi``, ``bj`` the two basis files."""
@@ -218,10 +225,17 @@ def initial_edge_task(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: 
     return tuple(x.astype(np.float32) for x in X)
 
 
-def refit_edges_task(bi: str, bj: str, Ai: np.ndarray, Aj: np.ndarray, k_next: int, full: bool):
-    """One consistent-ZoomOut refit of an edge (:func:`consistency.refit_edge`), float32 maps."""
-    X = cons.refit_edge(load_basis(bi), load_basis(bj), Ai, Aj, k_next, full)
-    return tuple(x.astype(np.float32) for x in X)
+def refit_edges_task(edges: list, a_file: str, k: int, k_next: int, full: bool) -> list:
+    """One consistent-ZoomOut refit (:func:`consistency.refit_edge`) of each edge
+    ``(bi, bj, i, j)`` of a batch (``bi``, ``bj`` the basis files of shapes ``i`` and ``j``):
+    its ``(X_ij, X_ji)`` in float32. The latent matrices (``k x k`` float64) are read from the
+    file ``a_file`` (a :class:`.blocks.FileBlocks` of the driver's joint refinement)."""
+    out = []
+    for bi, bj, i, j in edges:
+        Ai, Aj = (read_block(a_file, s, (k, k), np.float64).astype(np.float32) for s in (i, j))
+        X = cons.refit_edge(load_basis(bi), load_basis(bj), Ai, Aj, k_next, full)
+        out.append(tuple(x.astype(np.float32) for x in X))
+    return out
 
 
 def final_maps_task(name: str, path: str, b: str, bt: str, A: np.ndarray | None, template: dict,

@@ -234,6 +234,7 @@ def test_the_result_holds_no_maps_and_the_files_equal_the_refinement_in_memory(d
     root, perms, res, _ = done
     assert not [k for k, v in vars(res).items() if isinstance(v, np.ndarray)]
     f = CollectionFolder(root / "out")
+    assert not list((f.work / "sync").glob("*"))  # the joint refinement's files are gone once it is done
     latent = read_npz(f.work / "latent.npz")
     A = dict(zip(latent["names"].tolist(), latent["A"]))
     BT = load_basis(str(f.basis_path(res.template)))

@@ -144,3 +144,87 @@ def test_refit_edge_gives_the_exact_maps(permuted_collection):
     np.testing.assert_allclose(X_ij, exact[(i, j)], atol=1e-5)
     np.testing.assert_allclose(X_ji, exact[(j, i)], atol=1e-5)
     assert np.abs(X_ij - X_ij.T).max() > 0.1  # not symmetric: a transposed fit would fail
+
+
+def test_streamed_refinement_equals_the_refinement_in_memory(permuted_collection, tmp_path):
+    """The joint refinement as the collection runs it (edge maps and latent matrices in files,
+    each refit reading its two latent matrices from the file) gives bit for bit the latent
+    matrices, sweeps and residuals of the refinement in memory, and the exact maps."""
+    from shapecorr.collection.blocks import FileBlocks, MemoryBlocks
+    from shapecorr.collection.work import refit_edges_task
+
+    bases, perms = permuted_collection
+    n, T = len(bases), 0
+    und = [(i, T) for i in range(1, n)] + [(1, 2), (2, 3), (3, 4), (1, 4)]
+    k0, sizes = 10, cons.zoom_sizes(10, 30, 10)
+    fmaps, weights = {}, {}
+    for e, (i, j) in enumerate(und):
+        p_ji, p_ij = exact_p2p(perms, i, j), exact_p2p(perms, j, i)
+        if (i, j) == (3, T):  # a wrong direct map with low confidence
+            p_ji = np.random.default_rng(0).integers(0, bases[i].n, bases[j].n)
+            p_ij = np.random.default_rng(1).integers(0, bases[j].n, bases[i].n)
+        X = cons.initial_edge_fmaps(bases[i], bases[j], p_ji, p_ij, k0)
+        fmaps[(i, j)], fmaps[(j, i)] = (x.astype(np.float32) for x in X)
+        weights[(i, j)] = weights[(j, i)] = cons.edge_weight(0.1 if (i, j) == (3, T) else 0.95, 0.7)
+
+    def refit_memory(A, k_next, full):
+        out = {}
+        for i, j in und:
+            X = cons.refit_edge(bases[i], bases[j], A[i].astype(np.float32), A[j].astype(np.float32), k_next, full)
+            out[(i, j)], out[(j, i)] = (x.astype(np.float32) for x in X)
+        return out
+
+    A_mem, hist_mem = cons.consistent_zoomout(n, T, dict(fmaps), weights, sizes, refit_memory, refine_iters=1,
+                                              full_iters=1)
+
+    # the streamed run: bases and latent matrices are read from files by the refit tasks
+    paths = []
+    for s, B in enumerate(bases):
+        p = tmp_path / f"basis{s}.npz"
+        np.savez(p, evecs=B.evecs, mass=B.mass, samples=B.samples.astype(np.int32), vertices=B.vertices)
+        paths.append(str(p))
+    made = []
+
+    def make(name, count, shape, dtype):
+        made.append(name)
+        return FileBlocks(tmp_path / "sync" / f"{name}.bin", count, shape, dtype)
+
+    graph = cons.EdgeGraph.from_undirected(n, T, [i for i, _ in und], [j for _, j in und],
+                                           [weights[e] for e in und])
+    X0 = make("edges_0", graph.n_edges, (k0, k0), np.float32)
+    for e, (i, j) in enumerate(und):
+        X0.write(2 * e, fmaps[(i, j)])
+        X0.write(2 * e + 1, fmaps[(j, i)])
+
+    def refit_files(A, k_next, full):
+        X = make(f"edges_{k_next}_{full}", graph.n_edges, (k_next, k_next), np.float32)
+        maps = refit_edges_task([(paths[i], paths[j], i, j) for i, j in und], str(A.path), A.shape[0], k_next, full)
+        for e, (X_ij, X_ji) in enumerate(maps):
+            X.write(2 * e, X_ij)
+            X.write(2 * e + 1, X_ji)
+        return X
+
+    A_file, hist_file = cons.consistent_zoomout_blocks(graph, X0, sizes, refit_files, make, refine_iters=1,
+                                                       full_iters=1)
+    assert hist_file == hist_mem
+    assert isinstance(A_file, FileBlocks) and not isinstance(A_file, MemoryBlocks)
+    for i in range(n):
+        np.testing.assert_array_equal(A_file.read(i), A_mem[i])
+        if i != T:
+            to_t, from_t = cons.final_maps(bases[i], bases[T], np.array(A_file.read(i)))
+            assert (to_t == exact_p2p(perms, T, i)).mean() > 0.97, i
+    A_file.close()
+    # every store was closed and deleted as the rounds went: nothing is left in the files
+    assert len(made) > 5 and not list((tmp_path / "sync").iterdir())
+
+
+def test_edge_graph_orders_edges_as_a_dict_of_maps_does():
+    g = cons.EdgeGraph.from_undirected(5, 0, [1, 2, 3, 1], [0, 0, 0, 2], [1.0, 2.0, 3.0, 4.0])
+    assert g.n_edges == 8
+    assert g.outgoing(1).tolist() == [0, 6] and g.incoming(1).tolist() == [1, 7]
+    assert g.dst[g.outgoing(2)].tolist() == [0, 1] and g.weight[g.outgoing(2)].tolist() == [2.0, 4.0]
+    assert g.neighbours(0) == [1, 2, 3] and g.neighbours(1) == [0, 2]
+    assert g.active().tolist() == [True, True, True, True, False]
+    assert g.order().tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="outside"):
+        cons.EdgeGraph.from_undirected(3, 0, [1], [5], [1.0])
