@@ -152,7 +152,7 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Pat
                      # child processes waited for (in-process engine: none; Ray's workers are not ours)
                      "children_cpu_s": round(children.ru_utime + children.ru_stime - children0.ru_utime
                                              - children0.ru_stime, 2),
-                     "task_cpu_s": res.report.get("task_cpu_s"),
+                     "task_cpu_s": res.report.get("task_cpu_s"), "tasks": res.report.get("tasks"),
                      "wall_per_shape_s": round(wall / n, 4), "peak_rss_mb": peak, "rss_before_run_mb": before,
                      "driver_peak_rss_mb_by_stage": res.report.get("driver_peak_rss_mb"),
                      "disk_bytes_per_shape": {k: round(v / n) for k, v in disk.items()},

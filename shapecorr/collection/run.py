@@ -330,12 +330,15 @@ class _Run:
         self.ex = None
         self.ctx_ref = None
         self._stores = itertools.count()  # names the joint refinement's stores of edge maps
+        self.submitted = 0  # tasks given to the executor so far
+        self.tasks: dict = {}  # tasks submitted per stage
 
     def _cpu(self, stage: str) -> _Cpu:
         return self.cpu.setdefault(stage, _Cpu())
 
     def _stage(self, name: str, t0: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+        self.tasks[name] = self.tasks.get(name, 0) + self.submitted - sum(self.tasks.values())
         peak = _peak_rss_mb()
         if peak is not None:
             self.memory[name] = peak
@@ -357,6 +360,7 @@ class _Run:
         def submit(n: int) -> None:
             for key, fn, args in itertools.islice(todo, n):
                 pending[self.ex.call(fn, *args)] = key
+                self.submitted += 1
 
         in_process = self.ex.name == InProcessExecutor.name
         bar = _Bar(self.progress, total, desc, unit)
@@ -737,6 +741,8 @@ class _Run:
             # CPU seconds inside the per-shape and per-pair tasks (wall time on a loaded machine
             # is not a measure of the work; these are)
             "task_cpu_s": {stage: c.summary() for stage, c in self.cpu.items()},
+            # tasks given to the executor per stage (what Ray's own cost per task is paid on)
+            "tasks": self.tasks,
             # the driver process's peak resident memory so far, at the end of each stage (MB)
             "driver_peak_rss_mb": self.memory,
             "shapes_per_s": round(n_done / self.timings["total"], 4) if self.timings.get("total") else None,

@@ -74,6 +74,9 @@ def test_layout_and_line_counts(done):
     for stage in ("prepare", "template", "match", "neighbours", "consistency", "maps", "gallery", "total"):
         assert stage in report["timings_s"]
     assert report["shapes"]["done"] == 5 and report["engine"]["name"] == "in-process"
+    # one task per file (the broken one too), per shape matched, per neighbour pair
+    assert report["tasks"]["prepare"] == 6 and report["tasks"]["match"] == 5
+    assert report["tasks"]["neighbours"] == report["consistency"]["neighbour_edges"]
     assert (out / "gallery.png").stat().st_size > 1000
     assert snapshot(root / "shapes") == before  # nothing written into the user's folder
 
