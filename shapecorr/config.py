@@ -177,6 +177,10 @@ class ZoomOutSettings:
         _positive_int("guide_dims", self.guide_dims, allow_none=True)
 
 
+#: how a pair with a point cloud is matched: through a surface reconstructed from the cloud, or as points
+POINT_CLOUD_SURFACES = ("poisson", "none")
+
+
 @dataclass(frozen=True)
 class LargeSettings:
     """A pair is *large* when both shapes have more than ``large_above`` vertices; a finer mesh
@@ -188,16 +192,25 @@ class LargeSettings:
     of about ``proxy_size`` vertices each (:mod:`shapecorr.core.proxy`: quadric decimation, every
     vertex projected onto it) and the map is lifted to every vertex (:mod:`shapecorr.fmap.lift`):
     a 125k-vertex FAUST_r pair in about 30 s of CPU and under 1 GB, as accurate as at 5k
-    (``docs/bench/large_cpu``). ``proxy_above: null`` matches at full resolution."""
+    (``docs/bench/large_cpu``). ``proxy_above: null`` matches at full resolution.
+
+    ``point_cloud_surface``: ``"poisson"`` matches a pair with a point cloud through a surface
+    reconstructed from each cloud (:mod:`shapecorr.core.reconstruct`, needs pymeshlab) as a
+    proxy, by the mesh path, and lifts the map to every point; a cloud whose reconstruction
+    fails its checks (or without pymeshlab) is matched as points, with a warning. ``"none"``:
+    always as points."""
 
     large_above: int = 8000
     k_final_large: int | None = 130  # None: k_final
     zoomout_samples_large: int | None = 5000  # None: zoomout_samples
     proxy_above: int | None = 30000
     proxy_size: int = 10000  # above large_above, so that proxy pairs are large pairs
+    point_cloud_surface: str = "none"
 
     def __post_init__(self):
         _positive_int("large_above", self.large_above, minimum=10)
+        _check(self.point_cloud_surface in POINT_CLOUD_SURFACES, f"unknown point_cloud_surface "
+               f"{self.point_cloud_surface!r}; use one of {', '.join(POINT_CLOUD_SURFACES)}.")
         _positive_int("proxy_above", self.proxy_above, allow_none=True, minimum=100)
         _positive_int("proxy_size", self.proxy_size, minimum=100)
         if self.proxy_above is not None:

@@ -459,10 +459,11 @@ class _Run:
             "k_final": int(np.shape(best.fmap_12)[0]),
             "zoomout_samples": plan.n_samples,
             "refine_on_subsets": self.refine_subset is not None,
-            "shape_kinds": ["mesh" if P.shape.is_mesh else "point_cloud" for P in (self.P1, self.P2)],
+            "shape_kinds": ["mesh" if sh.is_mesh else "point_cloud" for sh in (src, tgt)],
             # matched through proxies (the functional map is in the proxies' bases), or None
             "proxy": None if self.proxies is None else {
                 "sizes": [int(p.shape.n_vertices) for p in self.proxies],
+                "reconstructed": [not sh.is_mesh for sh in (src, tgt)],  # a point cloud's surface
                 "projection_distance_max": [float(p.distance.max()) if len(p.distance) else 0.0 for p in self.proxies]},
         }
         p2p_21, p2p_12, per_vertex = maps
@@ -475,13 +476,48 @@ class _Run:
 # ----------------------------------------------------------------------- the steps
 def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
     """Proxies of both shapes when two meshes include one above ``proxy_above`` vertices (a
-    shape of at most ``proxy_size`` vertices is its own proxy), else None."""
+    shape of at most ``proxy_size`` vertices is its own proxy), or for a pair with a point
+    cloud (:func:`point_cloud_proxies`); else None."""
+    if not (src.is_mesh and tgt.is_mesh):
+        return point_cloud_proxies(src, tgt, s)
     above = s.large.proxy_above
-    if above is None or not (src.is_mesh and tgt.is_mesh) or max(src.n_vertices, tgt.n_vertices) <= above:
+    if above is None or max(src.n_vertices, tgt.n_vertices) <= above:
         return None
     from .core.proxy import make_proxy
 
     return make_proxy(src, s.large.proxy_size), make_proxy(tgt, s.large.proxy_size)
+
+
+def point_cloud_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
+    """With ``point_cloud_surface`` "poisson", the proxies of a pair with a point cloud: each
+    cloud's reconstructed surface (:func:`shapecorr.core.reconstruct.reconstruct_proxy`, at
+    most ``proxy_size`` vertices), each mesh its own proxy (decimated above ``proxy_above``), so
+    the pair is matched by the mesh path and lifted to every point. None (the clouds are
+    matched as points) with "none", and with a :class:`ShapeWarning` without pymeshlab or when
+    a reconstruction fails its checks."""
+    if s.large.point_cloud_surface == "none":
+        return None
+    from .core import ShapeWarning
+    from .core.proxy import make_proxy
+    from .core.reconstruct import ReconstructionError, have_pymeshlab, reconstruct_proxy
+
+    if not have_pymeshlab():
+        warnings.warn(ShapeWarning("point clouds are matched as points: reconstructing their surface needs "
+                                   "pymeshlab (pip install 'shapecorr[pointcloud]')"), stacklevel=4)
+        return None
+    large = s.large
+    out = []
+    for shape in (src, tgt):
+        if shape.is_mesh:
+            big = large.proxy_above is not None and shape.n_vertices > large.proxy_above
+            out.append(make_proxy(shape, large.proxy_size if big else shape.n_vertices))
+            continue
+        try:
+            out.append(reconstruct_proxy(shape, min(shape.n_vertices, large.proxy_size))[0])
+        except ReconstructionError as exc:
+            warnings.warn(ShapeWarning(f"{exc} Matched as points instead."), stacklevel=4)
+            return None
+    return tuple(out)
 
 
 def feature_model_name(s: MatchSettings, shape1: Shape, shape2: Shape) -> str:

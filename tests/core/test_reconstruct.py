@@ -1,0 +1,83 @@
+"""Surfaces reconstructed from point clouds (``shapecorr.core.reconstruct``): checks, projection
+and lifting through them, on generated shapes with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import bumpy, grid, icosphere, inverse_permutation, point_cloud
+
+from shapecorr import Shape
+from shapecorr.core import SettingsError, ShapeError
+from shapecorr.core.proxy import Proxy, project_on_mesh
+from shapecorr.core.reconstruct import ReconstructionChecks, ReconstructionError, reconstruct_proxy
+
+pytest.importorskip("pymeshlab")
+
+
+@pytest.fixture(scope="module")
+def blob():
+    return bumpy(3)  # 642 vertices, closed, no symmetry
+
+
+def test_a_closed_cloud_gets_a_closed_surface_through_its_points(blob):
+    """The points of a closed smooth shape: one closed manifold piece of about as many vertices,
+    every point within a fraction of a percent of the diagonal, its projection where its
+    weights say."""
+    proxy, report = reconstruct_proxy(point_cloud(blob))
+    assert proxy.shape.n_components == 1 and proxy.shape.is_watertight and proxy.shape.is_edge_manifold
+    assert report.n_components == 1 and report.open_edges == 0 and report.far_area == 0.0
+    assert abs(proxy.shape.n_vertices - blob.n_vertices) <= 0.05 * blob.n_vertices
+    diag = np.linalg.norm(np.ptp(blob.vertices, axis=0))
+    assert report.point_distance_max < 0.01 and proxy.distance.max() / diag == pytest.approx(report.point_distance_max)
+    projected = proxy.interpolate(proxy.shape.vertices)
+    np.testing.assert_allclose(np.linalg.norm(projected - blob.vertices, axis=1), proxy.distance, atol=1e-9)
+    assert np.all(proxy.bary >= -1e-12) and np.allclose(proxy.bary.sum(1), 1.0)
+
+
+def test_the_proxy_size_follows_n_target(blob):
+    proxy, report = reconstruct_proxy(point_cloud(blob), n_target=300)
+    assert 250 <= proxy.shape.n_vertices <= 310 and report.n_vertices == proxy.shape.n_vertices
+    assert proxy.n_full == blob.n_vertices
+
+
+def test_a_cloud_of_two_pieces_is_refused():
+    two = Shape(np.r_[icosphere(3).vertices, icosphere(3).vertices + [3.0, 0.0, 0.0]], None, name="two")
+    with pytest.raises(ReconstructionError, match="2 connected pieces"):
+        reconstruct_proxy(two)
+
+
+def test_an_open_patch_is_refused():
+    """A flat patch has no inside: its Poisson surface is open and is refused."""
+    with pytest.raises(ReconstructionError, match="not closed"):
+        reconstruct_proxy(point_cloud(grid(30, 30, 0.03)))
+
+
+def test_bad_inputs_give_clear_errors(blob):
+    with pytest.raises(ShapeError, match="for point clouds"):
+        reconstruct_proxy(blob)
+    with pytest.raises(ReconstructionError, match="too few"):
+        reconstruct_proxy(Shape(blob.vertices[:20], None))
+    with pytest.raises(SettingsError):
+        ReconstructionChecks(max_point_distance=0.0)
+    with pytest.raises(SettingsError):
+        reconstruct_proxy(point_cloud(blob), n_target=2)
+
+
+def test_lift_maps_points_exactly_on_the_proxy_to_their_copies(blob):
+    """Points lying exactly on a proxy (its vertices and face centroids), and a permuted copy of
+    them on the same proxy: the identity functional map lifts to the permutation, every point."""
+    from shapecorr.fmap.lift import lift_fmap
+    from shapecorr.fmap.prepare import prepare_shape
+
+    points = np.r_[blob.vertices, blob.vertices[blob.faces].mean(axis=1)]
+    perm = np.random.default_rng(5).permutation(len(points))
+    proxies = []
+    for pts in (points, points[perm]):
+        face, bary, dist = project_on_mesh(pts, blob.vertices, blob.faces)
+        assert dist.max() < 1e-12
+        proxies.append(Proxy(blob, face, bary, dist))
+    evecs = prepare_shape(blob, 30, cache=False).evecs
+    lifted = lift_fmap(np.eye(30), proxies[0], proxies[1], evecs, evecs)
+    np.testing.assert_array_equal(lifted.p2p_21, perm)  # point j of the copy is point perm[j]
+    np.testing.assert_array_equal(lifted.p2p_12, inverse_permutation(perm))
