@@ -81,24 +81,28 @@ def noop(x):
 
 
 def ray_overhead(num_cpus: int, n_tasks: int) -> dict:
-    """Seconds per task of Ray itself: ``n_tasks`` no-op tasks through the collection's executor
-    (submit, wait as completed, get), and the start and stop of a local Ray."""
-    from shapecorr.collection.engine import RayExecutor
+    """Seconds per task of Ray itself: ``n_tasks`` no-op tasks through the collection's own task
+    window (:func:`shapecorr.collection.engine.stream`: submit, wait as completed, get), each
+    given the same basis-sized array from the object store, and the start and stop of a local
+    Ray. A run's overhead is then about ``tasks x seconds_per_task + start + stop`` (report.json
+    ``tasks`` has the run's count per stage)."""
+    from shapecorr.collection.engine import RayExecutor, stream
 
     t0 = time.perf_counter()
     ex = RayExecutor(num_cpus=num_cpus)
     start = time.perf_counter() - t0
     ref = ex.put(np.zeros((5000, 100), dtype=np.float32))  # a basis-sized array, stored once
     ex.get(ex.call(noop, ref))  # workers up
-    t0 = time.perf_counter()
-    handles = [ex.call(noop, ref) for _ in range(n_tasks)]
-    for h in ex.as_completed(handles):
-        ex.get(h)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _, res in stream(ex, ((i, noop, (ref,)) for i in range(n_tasks))):
+        if isinstance(res, Exception):
+            raise res
     per_task = (time.perf_counter() - t0) / n_tasks
+    driver_cpu = (time.process_time() - c0) / n_tasks
     t0 = time.perf_counter()
     ex.close()
-    return {"tasks": n_tasks, "seconds_per_task": round(per_task, 5), "start_s": round(start, 2),
-            "stop_s": round(time.perf_counter() - t0, 2)}
+    return {"tasks": n_tasks, "seconds_per_task": round(per_task, 5), "driver_cpu_per_task_s": round(driver_cpu, 5),
+            "start_s": round(start, 2), "stop_s": round(time.perf_counter() - t0, 2)}
 
 
 def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Path | None = None) -> dict:

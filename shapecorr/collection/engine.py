@@ -16,6 +16,8 @@ in-process executor work without it.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -162,6 +164,42 @@ class RayExecutor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def stream(ex, calls: Iterable, *, on_submit: Callable[[], None] | None = None) -> Iterator:
+    """Run the calls ``(key, fn, args)`` (any iterable, read as tasks are submitted) on the
+    executor ``ex`` and yield ``(key, result or exception)`` as they finish (in the order given
+    on the in-process engine, in any order on Ray). At most a window of tasks (8 per worker, at
+    least 64) is in flight and nothing is kept after it is yielded, so the caller holds neither
+    a million pending tasks nor their results. ``on_submit()`` is called for each task given."""
+    window = max(64, 8 * int(getattr(ex, "workers", 1)))
+    todo = iter(calls)
+    pending: dict = {}
+
+    def submit(n: int) -> None:
+        for key, fn, args in itertools.islice(todo, n):
+            pending[ex.call(fn, *args)] = key
+            if on_submit is not None:
+                on_submit()
+
+    in_process = ex.name == InProcessExecutor.name
+    done = 0
+    submit(window)
+    while pending:
+        h = next(iter(ex.as_completed(list(pending))))
+        key = pending.pop(h)
+        try:
+            res = ex.get(h)
+        except Exception as exc:  # the task's own error: for the caller to record
+            res = exc
+        del h
+        submit(1)
+        done += 1
+        if in_process and done % window == 0:
+            # tasks run here can leave objects in reference cycles, which only a full collection
+            # frees: without it they could pile up between Python's rare full collections
+            gc.collect()
+        yield key, res
 
 
 def make_executor(engine: str = "auto", *, address: str | None = None, num_cpus: int | None = None):

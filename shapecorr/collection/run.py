@@ -21,7 +21,6 @@ rest goes on. What is on disk from an earlier run with the same inputs is reused
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import json
@@ -40,7 +39,7 @@ from ..core import LowConfidenceWarning, SettingsError, ShapecorrError, get_cach
 from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
-from .engine import InProcessExecutor, make_executor
+from .engine import make_executor, stream
 from .blocks import FileBlocks
 from .store import CollectionFolder, write_json, write_npz_rows, write_text
 
@@ -348,44 +347,18 @@ class _Run:
         self.failures.append({"name": name, "path": str(path), "stage": stage, "error": work._error_text(exc)})
 
     def _map(self, calls, total: int, desc: str, unit: str):
-        """Run the calls ``(key, fn, args)`` (any iterable, read as tasks are submitted) on the
-        executor and yield ``(key, result or exception)`` as they finish (in the order given on
-        the in-process engine, in any order on Ray), with a progress bar. At most a window of
-        tasks (8 per worker, at least 64) is in flight and nothing is kept after it is yielded,
-        so the driver holds neither a million pending tasks nor their results."""
-        window = max(64, 8 * int(getattr(self.ex, "workers", 1)))
-        todo = iter(calls)
-        pending: dict = {}
-
-        def submit(n: int) -> None:
-            for key, fn, args in itertools.islice(todo, n):
-                pending[self.ex.call(fn, *args)] = key
-                self.submitted += 1
-
-        in_process = self.ex.name == InProcessExecutor.name
+        """:func:`.engine.stream` of the calls ``(key, fn, args)`` on the executor, with a
+        progress bar and the count of tasks submitted."""
         bar = _Bar(self.progress, total, desc, unit)
-        done = 0
         try:
-            submit(window)
-            while pending:
-                h = next(iter(self.ex.as_completed(list(pending))))
-                key = pending.pop(h)
-                try:
-                    res = self.ex.get(h)
-                except Exception as exc:  # the task's own error: recorded by the caller
-                    res = exc
-                del h
+            for key, res in stream(self.ex, calls, on_submit=self._submitted):
                 bar.update()
-                submit(1)
-                done += 1
-                if in_process and done % window == 0:
-                    # tasks run here leave loaded shapes in reference cycles (a shape's memo can hold
-                    # the shape itself), which only a full collection frees: without it they pile up
-                    # by the hundred between Python's rare full collections
-                    gc.collect()
                 yield key, res
         finally:
             bar.close()
+
+    def _submitted(self) -> None:
+        self.submitted += 1
 
     # ------------------------------------------------------------------------- stages
     def run(self, shapes: list, template_arg) -> dict:
