@@ -162,7 +162,7 @@ class ZoomOutSettings:
     # matches [spectral embedding, learned features] (fmap.refine.feature_guides: the features'
     # leading guide_dims joint principal axes, rows scaled to an RMS norm of guide_weight; the
     # spectral embedding's is sqrt(k)); 0: spectral embedding alone
-    guide_weight: float = 0.0
+    guide_weight: float = 6.0
     guide_dims: int | None = 32  # None: all feature dimensions
 
     def __post_init__(self):
