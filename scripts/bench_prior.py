@@ -393,7 +393,10 @@ def zs_run(args) -> None:
         sets = bg.build_sets(sets_args)
     else:
         sets = split_sets(Path(args.data), args.zs_split, sets_args.sets, sets_args.set_limits)
-    rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}.jsonl"
+    shard, shards = args.zs_shard
+    rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}{f'_shard{shard}of{shards}' if shards > 1 else ''}.jsonl"
+    for bs in sets:  # --zs-shard I/N: this process runs every N-th pair of each set, from the I-th
+        bs.pairs = bs.pairs[shard::shards]
     variants = args.zs_variants.split(",")
     if args.zs_reuse_trusted:
         reuse_trusted(Path(args.zs_reuse_trusted), out, rows_path, sets)
@@ -431,7 +434,8 @@ def zs_run(args) -> None:
                        "n_vertices": [int(ev.shape(a).n_vertices), int(ev.shape(b).n_vertices)],
                        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
                        "zeroshot_s": m.timings.get("zeroshot"), "kind": bs.kind, "init": m.info["init"],
-                       "candidates": [[c["init"], c["confidence"]] for c in m.info["candidates"]]}
+                       "candidates": [[c["init"], c["confidence"], c["k_init"], c["w_orient_multiplier"]]
+                                      for c in m.info["candidates"]]}
                 with open(rows_path, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 log(f"[{i}/{total}] {bs.name} {a} -> {b} {v}: {row['error']:.2f}{' FLIP' if row['flipped'] else ''} "
@@ -626,6 +630,9 @@ def main(argv=None) -> int:
     ap.add_argument("--zs-reuse-trusted", help="with --zs-set zeroshot_retries=N: a folder of preset_run rows without "
                                                "retries; pairs whose zero-shot map was kept and trusted are copied, "
                                                "not run (their result cannot change)")
+    ap.add_argument("--zs-shard", default=(0, 1), type=lambda t: tuple(int(x) for x in t.split("/")),
+                    help="I/N: with --zeroshot, run only every N-th pair of each set from the I-th (0-based), so that N "
+                         "processes share the pairs; rows in rows_SETS_shardIofN.jsonl (default: all pairs)")
     ap.add_argument("--zs-label", help="with --zeroshot: rows and report in OUT/zeroshot[_SPLIT]_LABEL (settings "
                                        "compared side by side)")
     a = ap.parse_args(argv)

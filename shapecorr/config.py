@@ -83,6 +83,11 @@ class FeatureSettings:
     # while the zero-shot map is not trusted (confidence below its threshold), up to this many more
     # zero-shot maps from other random starts (seed + 1, ...); the most trusted candidate is kept
     zeroshot_retries: int = 0
+    # on two meshes, each zero-shot map's features are also matched by the exact functional-map solve
+    # (descriptor preservation, their commutativity and orientation operators, the fallback's solve
+    # weights) at these (k_init, w_orient multiplier) pairs, each one more candidate (None:
+    # shapecorr.learn.prior.zeroshot.ZEROSHOT_SOLVES; empty: none)
+    zeroshot_solves: tuple | None = None
 
     def __post_init__(self):
         for name in ("feature_model", "feature_model_point_cloud"):
@@ -106,6 +111,15 @@ class FeatureSettings:
                f"zeroshot_lr must be a number > 0 or null, got {self.zeroshot_lr!r}.")
         _number("zeroshot_orient", self.zeroshot_orient, allow_none=True, minimum=0.0)
         _positive_int("zeroshot_retries", self.zeroshot_retries, minimum=0)
+        if self.zeroshot_solves is not None:
+            _check(isinstance(self.zeroshot_solves, (list, tuple)) and all(
+                isinstance(p, (list, tuple)) and len(p) == 2 for p in self.zeroshot_solves),
+                f"zeroshot_solves must be a list of [k_init, w_orient multiplier] pairs or null, "
+                f"got {self.zeroshot_solves!r}.")
+            for k, mult in self.zeroshot_solves:
+                _positive_int("zeroshot_solves k_init", k, minimum=2)
+                _number("zeroshot_solves w_orient multiplier", mult, minimum=0.0)
+            object.__setattr__(self, "zeroshot_solves", tuple((int(k), float(m)) for k, m in self.zeroshot_solves))
         _check(self.zeroshot_regularizer in ZEROSHOT_REGULARIZERS, f"unknown zeroshot_regularizer "
                f"{self.zeroshot_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
         _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),

@@ -207,7 +207,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "learned_adapted", "zeroshot", "axiomatic", "axiomatic_fallback", "features_fallback"
+    init: str  # "learned", "learned_adapted", "zeroshot", "zeroshot_solve", "axiomatic", "axiomatic_fallback", "features_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -360,12 +360,30 @@ class _Run:
             if self.progress:
                 progress = (lambda step, steps, loss: self.progress(f"zero-shot step {step}/{steps} (loss {loss:.4g})",
                                                                     0.55 + 0.1 * step / max(steps, 1)))
-            C0 = zeroshot_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device, seed=self.s.seed + retry,
-                                      queries=self.samples[1] if self.samples is not None else None, progress=progress)
+            feats = zeroshot_pair_features(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
+                                           seed=self.s.seed + retry, progress=progress)
+            C0 = features_to_fmap(feats, self.P1, self.P2, self.plan.k_init, device=self.device,
+                                  queries=self.samples[1] if self.samples is not None else None)
             self._stage("zeroshot", 0.65, t0)
             out.append(self._candidate("zeroshot", self.plan.k_init, None, C0))
-            if not out[-1].confidence.low:
+            out += self._zeroshot_solve_candidates(feats)
+            if not select(out).confidence.low:
                 break
+        return out
+
+    def _zeroshot_solve_candidates(self, feats: tuple) -> list[Candidate]:
+        """On two meshes, the exact solves on the zero-shot features ``(feat_1, feat_2)`` at each
+        ``(k_init, w_orient multiplier)`` of :func:`zeroshot_solves`: all are assessed (the most
+        trusted candidate is kept by :func:`select`)."""
+        solves = zeroshot_solves(self.s)
+        if not solves or not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
+            return []
+        t0 = time.perf_counter()
+        ops = AxiomaticOperators(self.P1, self.P2, self.s.fallback_solve_settings(), descriptors=tuple(feats))
+        cap = min(self.plan.k_basis)
+        out = [self._candidate("zeroshot_solve", k, mult, axiomatic_initial_map(ops, k, mult))
+               for k, mult in solves if k <= cap]
+        self._stage("zeroshot_solve", 0.7, t0)
         return out
 
     def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
@@ -561,11 +579,20 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
                          queries: np.ndarray | None = None, progress: Callable | None = None,
                          seed: int | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
-    features of a network started at random and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``,
-    seeded by ``seed``, None: the settings'), with the learned prior over functional maps (``zeroshot_prior``) or
-    the axiomatic terms as the loss's regularizers (``zeroshot_regularizer``), and, when both
-    shapes have an orientation (meshes; point clouds through their normals' local triangles), the
-    orientation term (``zeroshot_orient``) with the axiomatic solve's orientation operators
+    the zero-shot features of :func:`zeroshot_pair_features`."""
+    feats = zeroshot_pair_features(P1, P2, k, s, device=device, progress=progress, seed=seed)
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def zeroshot_pair_features(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
+                           progress: Callable | None = None, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit per-vertex features ``(feat_1 (n1, d), feat_2 (n2, d))`` of a network started at random
+    and trained on this pair only (``zeroshot_steps`` at ``zeroshot_lr``, seeded by ``seed``, None:
+    the settings'), with the learned prior over functional maps (``zeroshot_prior``) or the axiomatic
+    terms as the loss's regularizers (``zeroshot_regularizer``; its maps of size ``k``, at most
+    :data:`~shapecorr.learn.prior.zeroshot.ZEROSHOT_K`), and, when both shapes have an orientation
+    (meshes; point clouds through their normals' local triangles), the orientation term
+    (``zeroshot_orient``) with the axiomatic solve's orientation operators
     (:class:`AxiomaticOperators`); no trained feature model
     (:func:`shapecorr.learn.prior.zeroshot.zeroshot_features`)."""
     from .learn import surface_operators
@@ -584,7 +611,17 @@ def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *
         lr=zs.ZEROSHOT_LR if s.zeroshot_lr is None else s.zeroshot_lr, regularizer=s.zeroshot_regularizer,
         prior=s.zeroshot_prior, orient=orient_w, seed=s.seed if seed is None else seed, device=device, progress=progress,
         threads=s.feature_threads or usable_cores())
-    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+    return feats
+
+
+def zeroshot_solves(s: MatchSettings) -> tuple:
+    """The ``(k_init, w_orient multiplier)`` solves on the zero-shot features: the settings'
+    ``zeroshot_solves``, or (None) :data:`shapecorr.learn.prior.zeroshot.ZEROSHOT_SOLVES`."""
+    if s.zeroshot_solves is not None:
+        return s.zeroshot_solves
+    from .learn.prior.zeroshot import ZEROSHOT_SOLVES
+
+    return ZEROSHOT_SOLVES
 
 
 def zeroshot_orientation_operators(P1: Prepared, P2: Prepared, k: int, solve: SolveSettings) -> tuple:

@@ -235,7 +235,8 @@ def test_zeroshot_retries_other_starts_only_while_untrusted():
     shape = bumpy(3)
     other = Shape(shape.vertices * np.array([1.6, 0.7, 0.9]) + 0.2 * np.sin(3 * shape.vertices[:, [1, 2, 0]]),
                   shape.faces, name="other")
-    kw = dict(zeroshot_steps=2, k_final=40, use_fallback=False, cache=False, feature_threads=1, zeroshot_retries=2)
+    kw = dict(zeroshot_steps=2, k_final=40, use_fallback=False, cache=False, feature_threads=1, zeroshot_retries=2,
+              zeroshot_solves=[])
     with pytest.warns(Warning):
         m = match(shape, other, "zeroshot", **kw)
     tried = [c for c in m.info["candidates"] if c["init"] == "zeroshot"]
@@ -255,3 +256,40 @@ def test_zeroshot_retries_are_validated():
         load_preset("zeroshot", zeroshot_retries=-1)
     with pytest.raises(SettingsError, match="zeroshot_orient"):
         load_preset("zeroshot", zeroshot_orient=-1.0)
+
+
+def test_zeroshot_solves_are_candidates_on_two_meshes():
+    """``zeroshot_solves``: the zero-shot features are also matched by the exact solve, one candidate
+    per ``(k_init, w_orient multiplier)``, after the zero-shot map; on a bent, permuted copy each is
+    trusted and the kept map recovers the permutation. Empty: only the zero-shot map."""
+    from shapecorr import match
+    from shapecorr.core import Shape
+
+    shape = bumpy(3)
+    rng = np.random.default_rng(1)
+    bent = bend(shape.vertices, rng, n_joints=1, max_angle=0.4)
+    perm = rng.permutation(shape.n_vertices)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    copy = Shape(bent[perm], inv[shape.faces], name="copy")
+    kw = dict(zeroshot_steps=8, k_final=40, use_fallback=False, cache=False, feature_threads=1)
+    m = match(shape, copy, "zeroshot", zeroshot_solves=[[20, 1.0], [30, 10.0]], **kw)
+    cands = m.info["candidates"]
+    assert [(c["init"], c["k_init"], c["w_orient_multiplier"]) for c in cands] == [
+        ("zeroshot", 30, None), ("zeroshot_solve", 20, 1.0), ("zeroshot_solve", 30, 10.0)]
+    assert all(c["confidence"] > m.info["confidence_threshold"] for c in cands)
+    assert np.mean(m.p2p_21 == perm) > 0.5
+    m = match(shape, copy, "zeroshot", zeroshot_solves=[], **kw)
+    assert [c["init"] for c in m.info["candidates"]] == ["zeroshot"]
+
+
+def test_zeroshot_solves_are_validated():
+    from shapecorr.config import load_preset
+    from shapecorr.learn.prior.zeroshot import ZEROSHOT_SOLVES
+    from shapecorr.pipeline import zeroshot_solves
+
+    assert zeroshot_solves(load_preset("zeroshot")) == ZEROSHOT_SOLVES
+    assert load_preset("zeroshot", zeroshot_solves=[[20, 1]]).zeroshot_solves == ((20, 1.0),)
+    for bad in ([[20]], [[1, 1.0]], [[20, -1.0]], "20,1"):
+        with pytest.raises(SettingsError, match="zeroshot_solves"):
+            load_preset("zeroshot", zeroshot_solves=bad)

@@ -49,6 +49,12 @@ ZEROSHOT_COUPLE_POINTS = 1000
 #: weight of the loss's orientation term (:func:`~shapecorr.learn.selfsup.orientation_loss`) when
 #: both shapes have an orientation (their SpectralData carry orientation operators)
 ZEROSHOT_ORIENT = 5.0
+#: ``(k_init, w_orient multiplier)`` of the exact functional-map solves on the zero-shot features
+#: (descriptor preservation, their commutativity and orientation operators) that the pipeline adds
+#: as candidates on two meshes: the nearest-feature map of a few dozen steps can swap a pair of
+#: limbs that the regularised solve on the same features keeps apart (chosen on FAUST_r 070-079 and
+#: TOSCA_r even-numbered animals)
+ZEROSHOT_SOLVES = ((30, 1.0), (30, 10.0), (20, 1.0), (20, 10.0))
 
 
 def zeroshot_weights(regularizer: str = "prior", prior: str = "prior_k30", orient: float = ZEROSHOT_ORIENT) -> LossWeights:
