@@ -170,6 +170,60 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Pat
     return {"synthetic": rows}
 
 
+def sync_alone(n: int, k: int, store: str, out: Path, seed: int = 0) -> dict:
+    """The joint refinement's synchronization alone, on ``n`` shapes with exact maps (random
+    orthogonal ``k x k`` latent matrices; every shape joined to the template and to 2 random
+    others), its maps and matrices in files (``store="file"``, as a collection runs it) or in
+    memory: CPU per shape and sweep, the process's peak memory, and the error of the result."""
+    import resource
+
+    from shapecorr.collection import consistency as cons
+    from shapecorr.collection.blocks import FileBlocks, MemoryBlocks
+
+    def peak_mb() -> float:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    rng = np.random.default_rng(seed)
+
+    def rotation(i: int) -> np.ndarray:  # shape i's exact latent matrix, drawn again from its seed
+        if i == 0:
+            return np.eye(k)
+        q, r = np.linalg.qr(np.random.default_rng([seed, i]).standard_normal((k, k)))
+        return q * np.sign(np.diag(r))
+
+    src = np.arange(1, n)
+    a = rng.integers(1, n, size=2 * (n - 1))
+    b = rng.integers(1, n, size=2 * (n - 1))
+    keep = a != b
+    i_und, j_und = np.concatenate([src, a[keep]]), np.concatenate([np.zeros(n - 1, dtype=np.int64), b[keep]])
+    graph = cons.EdgeGraph.from_undirected(n, 0, i_und, j_und, np.ones(len(i_und)))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+
+    def make(name, count, shape, dtype):
+        return FileBlocks(tmp / f"{name}.bin", count, shape, dtype) if store == "file" else MemoryBlocks(count, shape, dtype)
+
+    before = peak_mb()
+    X = make("edges", graph.n_edges, (k, k), np.float32)
+    for e, (i, j) in enumerate(zip(i_und, j_und)):
+        Qi, Qj = rotation(int(i)), rotation(int(j))
+        X.write(2 * e, Qj @ Qi.T)  # X_ij A_i = A_j
+        X.write(2 * e + 1, Qi @ Qj.T)
+    A, lhs = make("latent", n, (k, k), np.float64), make("lhs", n, (k, k), np.float64)
+    c0, t0 = time.process_time(), time.perf_counter()
+    stats = cons.synchronize_blocks(graph, X, A, lhs, init=lambda i: np.eye(k), sweeps=30)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    err = max(float(np.abs(A.read(i) - rotation(i)).max()) for i in range(0, n, max(1, n // 200)))
+    for s in (X, A, lhs):
+        s.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    row = {"shapes": n, "k": k, "store": store, "directed_edges": graph.n_edges, "sweeps": stats.sweeps,
+           "residual": stats.residual, "max_error_sampled": err, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
+           "cpu_per_shape_sweep_ms": round(1000 * cpu / (n * stats.sweeps), 4),
+           "peak_rss_mb": peak_mb(), "rss_before_mb": before}
+    (out / f"sync{n}_k{k}_{store}.json").write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
 def compare_runs(a: Path, b: Path) -> dict:
     """Whether two collection output folders hold the same results: the map files byte for
     byte, the latent embeddings and matrices exactly, the confidence records (times aside) and
@@ -242,6 +296,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", nargs="?", help="folder with NAME.off and corres/NAME.vts")
     ap.add_argument("--noop", type=int, metavar="N", help="only measure Ray's own cost with N no-op tasks")
+    ap.add_argument("--sync", type=int, metavar="N",
+                    help="only time the joint refinement's synchronization on N shapes with exact maps "
+                         "(--sync-k, --sync-store)")
+    ap.add_argument("--sync-k", type=int, default=30, help="size of the latent matrices of --sync")
+    ap.add_argument("--sync-store", default="file", choices=["file", "memory"], help="where --sync keeps them")
     ap.add_argument("--compare", nargs=2, metavar=("OUT_A", "OUT_B"),
                     help="only compare two collection output folders (maps, latent files, figures); writes "
                          "--out/compare.json")
@@ -274,9 +333,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if args.noop or args.synthetic or args.plot or args.compare:
+    if args.noop or args.synthetic or args.plot or args.compare or args.sync:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        if args.sync:
+            log(json.dumps(sync_alone(args.sync, args.sync_k, args.sync_store, out)))
+            return 0
         if args.compare:
             result = compare_runs(Path(args.compare[0]), Path(args.compare[1]))
             (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
