@@ -12,6 +12,14 @@ Sets (``--sets``, all by default; data from ``--data``, the shared benchmark fol
 - ``pc``        the FAUST_r test pairs as point clouds of their vertices (the errors are measured
                 on the meshes of the same vertices); pyfmaps needs faces and is not run;
 - ``meshpc``    the same pairs with the source a mesh and the target a point cloud of its vertices;
+- ``pcsurf``, ``pcnoise``, ``pcdensity``: the same pairs as point clouds of as many points as
+                vertices, drawn on the surface instead of at the vertices (seeded per shape):
+                uniformly; uniformly plus Gaussian noise of 0.5 % of the bounding-box diagonal
+                (length of the displacement, RMS); with a density falling 6x from one end of the
+                shape's longest axis to the other. The maps between points are measured as maps
+                between the meshes' vertices: each target vertex takes its nearest point's match,
+                carried to the source vertex nearest that point (the ground truth of a point is
+                its nearest vertex);
 - ``catlion``   pyFM's cat/lion sample (non-isometric; ground truth ``lion2cat``).
 
 Methods: ours for every ``--preset`` x ``--model`` (x ``--adapt STEPS``, which adds adapted
@@ -55,13 +63,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-SETS = ("faust", "tosca", "remeshed", "pc", "meshpc", "catlion")
+SETS = ("faust", "tosca", "remeshed", "pc", "meshpc", "pcsurf", "pcnoise", "pcdensity", "catlion")
+#: resampled point-cloud sets: (RMS noise as a share of the bounding-box diagonal, non-uniform density)
+RESAMPLED = {"pcsurf": (0.0, False), "pcnoise": (0.005, False), "pcdensity": (0.0, True)}
 SET_TITLES = {"faust": "FAUST_r test (meshes)", "tosca": "TOSCA_r isometric, within class",
               "remeshed": "FAUST_r test remeshed anisotropically (2k-40k vertices)",
               "pc": "FAUST_r test as point clouds", "meshpc": "FAUST_r test, mesh to point cloud",
+              "pcsurf": "FAUST_r test as points resampled on the surface",
+              "pcnoise": "FAUST_r test as resampled points with 0.5 % noise",
+              "pcdensity": "FAUST_r test as resampled points of uneven density",
               "catlion": "pyFM cat/lion (non-isometric)"}
 #: the issue's targets per set: (mean at most, share of pairs above 5 at most)
 TARGETS = {"faust": (1.5, 0.0), "tosca": (3.0, 0.05), "remeshed": (2.5, 0.0), "pc": (2.5, None)}
+POINT_CLOUD_TARGETS = ("pc", *RESAMPLED)  # mean <= 2.5 and at most 1 pair above 5
 BAD = 5.0  # a pair "above 5": mean error x100 > 5
 COMMIT = None  # the code's commit when the run started (recorded in every row)
 
@@ -79,7 +93,7 @@ class BenchSet:
     name: str
     ds: object  # shapecorr.eval.Dataset
     pairs: list
-    kind: str = "mesh"  # or "point_cloud" (both shapes), "mesh_point_cloud" (the target only)
+    kind: str = "mesh"  # or "point_cloud" (both shapes), "mesh_point_cloud" (the target only), "resampled"
     points: int | None = None  # ground-truth points measured (None: all)
     dense_max: int = 10_000  # sources up to this size get all-pairs geodesics (see PairEvaluator)
 
@@ -135,10 +149,10 @@ def build_sets(args) -> list[BenchSet]:
     out = []
     for name in args.sets:
         n = args.set_limits.get(name, args.limit)
-        if name in ("faust", "pc", "meshpc"):
+        if name in ("faust", "pc", "meshpc", *RESAMPLED):
             ds = Dataset(faust)
             pairs = seeded_order(ds.test_split(), args.seed)[:n]
-            kind = {"pc": "point_cloud", "meshpc": "mesh_point_cloud"}.get(name, "mesh")
+            kind = {"pc": "point_cloud", "meshpc": "mesh_point_cloud"}.get(name, "resampled" if name in RESAMPLED else "mesh")
             out.append(BenchSet(name, ds, pairs, kind=kind))
         elif name == "tosca":
             ds = Dataset(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
@@ -176,9 +190,10 @@ class Method:
     preset: str = "default"
     model: str | None = None  # None: the preset's models
     adapt: int | None = None  # adaptation steps (None: the preset's adapt_when)
+    settings: tuple = ()  # (name, value) match settings of --setting
 
     def overrides(self) -> dict:
-        out = {}
+        out = dict(self.settings)
         if self.model is not None:
             out["feature_model"] = self.model
         if self.adapt is not None:
@@ -211,7 +226,10 @@ def build_methods(args) -> list[Method]:
             for adapt in [None, *args.adapt]:
                 label = f"ours {preset}" + (f", {mlabel}" if model else "") + (f", adapt {adapt}" if adapt else "")
                 key = f"ours|{preset}|{mkey}|" + ("preset" if adapt is None else f"adapt{adapt}")
-                out.append(Method(key, label, "ours", preset, model, adapt))
+                if args.settings:
+                    text = ",".join(f"{k}={v}" for k, v in args.settings)
+                    label, key = f"{label} ({text})", f"{key}|{text}"
+                out.append(Method(key, label, "ours", preset, model, adapt, tuple(args.settings)))
     if args.peer_only:
         out = []
     if not args.no_peer:
@@ -220,14 +238,54 @@ def build_methods(args) -> list[Method]:
 
 
 # ----------------------------------------------------------------------------- one pair
-def as_input(shape, kind: str, target: bool = False):
+def as_input(shape, kind: str, target: bool = False, set_name: str = ""):
     """``shape`` as the matcher gets it in a set of ``kind``: the mesh, or a point cloud of its
-    vertices (both shapes of a "point_cloud" set, the ``target`` of a "mesh_point_cloud" one)."""
+    vertices (both shapes of a "point_cloud" set, the ``target`` of a "mesh_point_cloud" one),
+    or of points drawn on its surface ("resampled": :func:`resampled_points`)."""
     from shapecorr import Shape
 
     if kind == "mesh" or (kind == "mesh_point_cloud" and not target):
         return shape
+    if kind == "resampled":
+        noise, uneven = RESAMPLED[set_name]
+        return Shape(resampled_points(shape, noise, uneven), None, name=f"{shape.name}_{set_name}")
     return Shape(shape.vertices, None, name=f"{shape.name}_pc")
+
+
+def resampled_points(shape, noise: float, uneven: bool) -> np.ndarray:
+    """As many points as ``shape`` has vertices, drawn on its surface (seeded by its name):
+    uniformly by area, or (``uneven``) with a density that falls linearly 6x along the longest
+    axis of the bounding box (points kept from 4x as many uniform ones); then ``noise`` x the
+    bounding-box diagonal of isotropic Gaussian noise (RMS length of the displacement)."""
+    import zlib
+
+    from shapecorr.splat.meshview import sample_surface
+
+    rng = np.random.default_rng(zlib.crc32(shape.name.encode()))
+    v, f, n = shape.vertices, shape.faces, shape.n_vertices
+    face, bary = sample_surface(v, f, 4 * n if uneven else n, rng)
+    pts = np.einsum("nc,ncd->nd", bary, v[f[face]])
+    if uneven:
+        axis = int(np.argmax(np.ptp(v, axis=0)))
+        t = (pts[:, axis] - v[:, axis].min()) / np.ptp(v[:, axis])
+        w = 1.0 - (5.0 / 6.0) * t
+        pts = pts[np.sort(rng.choice(len(pts), n, replace=False, p=w / w.sum()))]
+    if noise:
+        diag = float(np.linalg.norm(np.ptp(v, axis=0)))
+        pts = pts + rng.normal(scale=noise * diag / np.sqrt(3.0), size=pts.shape)
+    return pts
+
+
+def vertex_maps(p2p_21: np.ndarray, p2p_12: np.ndarray, points1: np.ndarray, points2: np.ndarray,
+                mesh1, mesh2) -> tuple[np.ndarray, np.ndarray]:
+    """Maps between two point clouds drawn on two meshes as maps between the meshes' vertices:
+    a target vertex takes the match of its nearest target point, moved to the source vertex
+    nearest that matched point (and the same the other way)."""
+    from scipy.spatial import cKDTree
+
+    point_of_v1, point_of_v2 = cKDTree(points1).query(mesh1.vertices)[1], cKDTree(points2).query(mesh2.vertices)[1]
+    vertex_of_p1, vertex_of_p2 = cKDTree(mesh1.vertices).query(points1)[1], cKDTree(mesh2.vertices).query(points2)[1]
+    return vertex_of_p1[p2p_21[point_of_v2]], vertex_of_p2[p2p_12[point_of_v1]]
 
 
 def run_method(method: Method, bs: BenchSet, evaluator, a: str, b: str) -> dict:
@@ -242,11 +300,14 @@ def run_method(method: Method, bs: BenchSet, evaluator, a: str, b: str) -> dict:
         res = run_pyfmaps(bs.ds.shape_path(a), bs.ds.shape_path(b))
         res["info"] = {}
     else:
-        s1, s2 = as_input(evaluator.shape(a), bs.kind), as_input(evaluator.shape(b), bs.kind, target=True)
+        m1, m2 = evaluator.shape(a), evaluator.shape(b)
+        s1, s2 = as_input(m1, bs.kind, set_name=bs.name), as_input(m2, bs.kind, target=True, set_name=bs.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LowConfidenceWarning)
             m = match(s1, s2, method.preset, **method.overrides())
         res = {"p2p_21": np.asarray(m.p2p_21), "p2p_12": np.asarray(m.p2p_12), "info": m.info}
+        if bs.kind == "resampled":
+            res["p2p_21"], res["p2p_12"] = vertex_maps(res["p2p_21"], res["p2p_12"], s1.vertices, s2.vertices, m1, m2)
     res["time_s"] = time.perf_counter() - t0
     res["cpu_s"] = time.process_time() - c0
     return res
@@ -258,7 +319,9 @@ def pair_row(method: Method, bs: BenchSet, a: str, b: str, res: dict, r: dict, e
 
     info = res.get("info") or {}
     adaptation = info.get("adaptation") or {}
+    proxy = info.get("proxy") or {}
     row = {"set": bs.name, "class": bs.klass(a), "method": method.key, "label": method.label, "commit": COMMIT, **r,
+           "reconstructed": proxy.get("reconstructed"),
            "time_s": round(res["time_s"], 3), "cpu_s": round(res["cpu_s"], 3),
            "confidence": info.get("confidence"), "init": info.get("init"),
            "feature_model": info.get("feature_model"), "adapted": bool(adaptation.get("ran")),
@@ -341,11 +404,11 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def target_text(set_name: str, s: dict) -> str:
-    if set_name not in TARGETS:
+    if set_name not in TARGETS and set_name not in POINT_CLOUD_TARGETS:
         return "–"
-    mean_max, share_max = TARGETS[set_name]
+    mean_max, share_max = TARGETS.get(set_name, TARGETS["pc"])
     ok = s["mean"] <= mean_max
-    if set_name == "pc":
+    if set_name in POINT_CLOUD_TARGETS:
         ok = ok and s["n_above_5"] <= 1
     elif share_max is not None:
         ok = ok and s["share_above_5"] <= share_max + 1e-12
@@ -371,7 +434,7 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
                                                   "common_pairs": common}, indent=1))
     with open(out / "pairs.csv", "w", newline="") as fh:
         cols = ["set", "class", "method", "label", "source", "target", "n_source", "n_target", "mean_error_x100",
-                "median_error_x100", "flipped", "frac_nearer_sym", "auc", "confidence", "init", "adapted",
+                "median_error_x100", "flipped", "frac_nearer_sym", "auc", "confidence", "init", "reconstructed", "adapted",
                 "adaptation_time_s", "time_s", "cpu_s", "commit"]
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
@@ -509,6 +572,8 @@ def parse_args(argv):
     ap.add_argument("--preset", action="append", help="our preset(s) (default: default)")
     ap.add_argument("--model", action="append",
                     help="feature model(s): bundled names or files, or 'preset' for the preset's own (the default)")
+    ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a match setting for each of ours (a YAML value; repeatable; part of the method's key)")
     ap.add_argument("--adapt", type=int, action="append", default=[], metavar="STEPS",
                     help="also run each of ours with test-time adaptation of STEPS steps")
     ap.add_argument("--no-peer", action="store_true", help="skip pyfmaps")
@@ -529,6 +594,14 @@ def parse_args(argv):
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from rows.jsonl, match nothing")
     args = ap.parse_args(argv)
     args.preset = args.preset or ["default"]
+    import yaml
+
+    args.settings = []
+    for item in args.setting:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            ap.error(f"--setting {item}: use NAME=VALUE (e.g. point_cloud_surface=none)")
+        args.settings.append((name, yaml.safe_load(value)))
     args.set_limits = {}
     for item in args.set_limit:
         name, _, n = item.partition("=")

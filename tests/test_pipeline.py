@@ -132,16 +132,18 @@ def test_inward_oriented_target_is_not_reported_as_a_flip(blob):
 
 
 def test_point_clouds_end_to_end(blob):
+    """The point path (``point_cloud_surface: none``; the path through reconstructed surfaces is
+    tested in test_pointcloud_surface.py)."""
     pc = point_cloud(blob)
     t, perm = permuted_copy(pc, seed=24, rigid=True)
-    m = match(pc, t, "fast", **SMALL)
+    m = match(pc, t, "fast", point_cloud_surface="none", **SMALL)
     exact, near = exact_or_adjacent(blob, m.p2p_21, perm)  # adjacency from the mesh it came from
     assert exact >= 0.9 and near >= 0.98
     assert m.source_summary["kind"] == "point_cloud" and m.target_summary["kind"] == "point_cloud"
     assert m.info["orientation_score"] > 0.5  # measured on local triangles about the estimated normals
     assert m.info["init"] == "learned"  # learned features on point clouds too (estimated outward normals)
     # mixed: mesh source, point-cloud target
-    m = match(blob, t, "fast", **SMALL)
+    m = match(blob, t, "fast", point_cloud_surface="none", **SMALL)
     _, near = exact_or_adjacent(blob, m.p2p_21, perm)
     assert near >= 0.9
 
@@ -360,11 +362,11 @@ def test_a_wrong_map_gets_a_low_confidence_warning(blob):
 def test_pairs_with_a_point_cloud_use_the_point_cloud_model(blob_pair, tmp_path):
     """Two meshes use ``feature_model``; a pair with a point cloud ``feature_model_point_cloud``
     (the bundled model fine-tuned on point clouds too); a model asked for by name is used for
-    point clouds as well."""
+    point clouds as well (matched as points; through reconstructed surfaces a pair is two meshes)."""
     s, t, perm = blob_pair
     cloud = point_cloud(t)
     assert match(s, t, "default", **SMALL).info["feature_model"] == "faust_r_wks"
-    m = match(s, cloud, "default", **SMALL)
+    m = match(s, cloud, "default", point_cloud_surface="none", **SMALL)
     assert m.info["feature_model"] == "faust_r_wks_pc" and m.info["init"] == "learned"
     mine = tmp_path / "mine.pt"
     mine.write_bytes(b"")

@@ -23,7 +23,7 @@ from shapecorr.pipeline import (
     prepare,
 )
 
-SMALL = dict(k_init=15, k_final=30, k_descriptor=30)  # overrides for tiny shapes
+SMALL = dict(k_init=15, k_final=30, k_descriptor=30, point_cloud_surface="none")  # tiny shapes, the point path
 
 
 @pytest.fixture(scope="module")
