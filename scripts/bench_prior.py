@@ -396,7 +396,9 @@ def zs_run(args) -> None:
     shard, shards = args.zs_shard
     rows_path = out / f"rows_{'_'.join(sorted(sets_args.sets))}{f'_shard{shard}of{shards}' if shards > 1 else ''}.jsonl"
     for bs in sets:  # --zs-shard I/N: this process runs every N-th pair of each set, from the I-th
-        bs.pairs = bs.pairs[shard::shards]
+        bs.pairs = bs.pairs[shard::shards][::-1 if args.zs_from_end else 1]
+    if args.zs_from_end:  # a second process on the same shard, from its last pair, in rows of its own
+        rows_path = rows_path.with_name(rows_path.stem + "_from_end.jsonl")
     variants = args.zs_variants.split(",")
     if args.zs_reuse_trusted:
         reuse_trusted(Path(args.zs_reuse_trusted), out, rows_path, sets)
@@ -407,6 +409,8 @@ def zs_run(args) -> None:
         ev = PairEvaluator(bs.ds, points=bs.points, dense_max=bs.dense_max)
         for a, b in bs.pairs:
             i += 1
+            if args.zs_from_end:  # the process from the start may have got here first
+                done = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
             for v in zs_variants_for(bs, a, variants):
                 if (bs.name, a, b, v) in done:
                     continue
@@ -458,9 +462,17 @@ def reuse_trusted(base: Path, out: Path, rows_path: Path, sets: list) -> None:
 
 
 def zs_rows(out: Path) -> list[dict]:
-    rows = []
+    """The rows of ``out``, one per (set, source, target, variant): the first found (two processes
+    on one shard, from both ends, may both have run the pair where they met; the same code and seed)."""
+    rows, seen = [], set()
     for path in sorted(out.glob("rows_*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                key = (r["set"], r["source"], r["target"], r["variant"])
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(r)
     return rows
 
 
@@ -633,6 +645,9 @@ def main(argv=None) -> int:
     ap.add_argument("--zs-shard", default=(0, 1), type=lambda t: tuple(int(x) for x in t.split("/")),
                     help="I/N: with --zeroshot, run only every N-th pair of each set from the I-th (0-based), so that N "
                          "processes share the pairs; rows in rows_SETS_shardIofN.jsonl (default: all pairs)")
+    ap.add_argument("--zs-from-end", action="store_true",
+                    help="with --zs-shard: run the shard's pairs from the last one, skipping pairs with rows (a second "
+                         "process on a shard already running)")
     ap.add_argument("--zs-label", help="with --zeroshot: rows and report in OUT/zeroshot[_SPLIT]_LABEL (settings "
                                        "compared side by side)")
     a = ap.parse_args(argv)
