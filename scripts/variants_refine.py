@@ -72,3 +72,21 @@ def bijective_zoomout(C0, P1, P2, s, plan, samples, feats, weight=4.0, dims=32, 
 
 for w in (0, 4, 8):
     VARIANTS[f"bij_g{w}"] = (lambda w: lambda *a: bijective_zoomout(*a, weight=w))(w)
+
+
+# ----------------------------------------------------------------- a larger final basis
+from dataclasses import replace as _replace  # noqa: E402
+
+from shapecorr.fmap.prepare import prepare_shape  # noqa: E402
+
+
+def larger_basis(C0, P1, P2, s, plan, samples, feats, k_final=130, weight=4.0, dims=32, refine_iters=None):
+    Q1, Q2 = (prepare_shape(P.shape, k_final, laplacian_kind=s.laplacian) for P in (P1, P2))
+    s2 = s if refine_iters is None else s.replace(refine_iters=refine_iters)
+    guides = feature_guides(*feats, weight, dims) if weight else None
+    return refine(C0, Q1, Q2, s2, _replace(plan, k_final=k_final), samples=samples, guides=guides)[1]
+
+
+for k in (120, 150):
+    for w in (0, 4, 6):
+        VARIANTS[f"k{k}_g{w}"] = (lambda k, w: lambda *a: larger_basis(*a, k_final=k, weight=w))(k, w)
