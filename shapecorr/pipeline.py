@@ -6,7 +6,8 @@
 3. initial maps           learned features (:func:`shape_features`, computed with each shape's
                           preparation) matched by :func:`features_to_fmap` (default),
                           :func:`axiomatic_initial_map` (WKS, orientation-aware exact solve) or
-                          :func:`zeroshot_initial_map` (a random network trained on the pair)
+                          :func:`zeroshot_initial_map` (a random network trained on the pair; on two
+                          meshes its features also go through the exact solve, :func:`zeroshot_solves`)
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
 5. :func:`assess`         orientation scores and the ground-truth-free confidence
 6. :func:`select`         one rule: the candidate with the highest confidence
