@@ -253,41 +253,51 @@ def compare_runs(a: Path, b: Path) -> dict:
 
 
 def plot_synthetic(out: Path) -> dict:
-    """``scaling.png`` and ``scaling.md`` in ``out``: wall time and the driver's peak memory
-    against the number of shapes, from the ``synthetic{N}_{engine}.json`` files there (one
-    process per run, so each peak is that run's own)."""
+    """``scaling.png`` and ``scaling.md`` in ``out``: time and the driver's peak memory against
+    the number of shapes, from the ``*synthetic{N}_{engine}*.json`` files there (one process
+    per run, so each peak is that run's own). A row's ``label`` (default: its engine) names its
+    curve; rows with ``"resumed": true`` (a rerun that reused the matches) are drawn in the
+    memory panel only."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = []
-    for p in sorted(out.glob("synthetic*_*.json")):
+    for p in sorted(out.glob("*synthetic*_*.json")):
         rows += json.loads(p.read_text())
     if not rows:
-        raise SystemExit(f"{out}: no synthetic*_*.json to plot (run --synthetic N first)")
-    rows.sort(key=lambda r: (r["engine"], r["shapes"]))
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    for engine in sorted({r["engine"] for r in rows}):
-        rs = [r for r in rows if r["engine"] == engine]
-        n = [r["shapes"] for r in rs]
-        ax_t.plot(n, [r["wall_s"] for r in rs], "o-", label=f"{engine}: wall (under load)")
-        ax_t.plot(n, [r["driver_cpu_s"] for r in rs], "s--", label=f"{engine}: driver CPU")
-        ax_m.plot(n, [r["peak_rss_mb"] for r in rs], "o-", label=f"{engine}: driver peak RSS")
-        ax_m.plot(n, [r["rss_before_run_mb"] for r in rs], ":", color="grey", label=f"{engine}: before the run")
-    ax_t.set(xlabel="shapes", ylabel="seconds", title="time")
+        raise SystemExit(f"{out}: no *synthetic*_*.json to plot (run --synthetic N first)")
+    for r in rows:
+        r.setdefault("label", r["engine"])
+    rows.sort(key=lambda r: (r["label"], r["shapes"]))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label in sorted({r["label"] for r in rows}):
+        rs = [r for r in rows if r["label"] == label]
+        cold = [r for r in rs if not r.get("resumed")]
+        if cold:
+            n = [r["shapes"] for r in cold]
+            ax_t.plot(n, [r["wall_s"] for r in cold], "o-", label=f"{label}: wall (under load)")
+            ax_t.plot(n, [r["driver_cpu_s"] for r in cold], "s--", label=f"{label}: driver CPU")
+        ax_m.plot([r["shapes"] for r in rs], [r["peak_rss_mb"] for r in rs], "o-", label=label)
+    ax_t.set(xlabel="shapes", ylabel="seconds", title="time (cold runs)")
     ax_m.set(xlabel="shapes", ylabel="MB", title="driver peak resident memory", ylim=(0, None))
     for ax in (ax_t, ax_m):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "scaling.png", dpi=110)
-    lines = ["| engine | shapes | wall s (under load) | driver CPU s | wall per shape s | driver peak RSS MB | "
-             "before the run MB | peak at the end of each stage MB | exact |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | shapes | wall s (under load) | driver CPU s | driver peak RSS MB | "
+             "peak at the end of prepare / template / match / neighbours / consistency / maps MB | exact |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        stages = " / ".join(f"{v}" for v in (r.get("driver_peak_rss_mb_by_stage") or {}).values())
-        lines.append(f"| {r['engine']} | {r['shapes']} | {r['wall_s']} | {r['driver_cpu_s']} | {r['wall_per_shape_s']} | "
-                     f"{r['peak_rss_mb']} | {r['rss_before_run_mb']} | {stages} | {r['exact_fraction']:.0%} |")
+        by = r.get("driver_peak_rss_mb_by_stage") or {}
+        stages = " / ".join(str(by.get(k, "-")) for k in ("prepare", "template", "match", "neighbours", "consistency",
+                                                          "maps"))
+        exact = r.get("exact_fraction")
+        lines.append(f"| {r['label']}{' (resumed)' if r.get('resumed') else ''} | {r['shapes']} | {r['wall_s']} | "
+                     f"{r['driver_cpu_s']} | {r['peak_rss_mb']} | {stages} | "
+                     f"{'-' if exact is None else format(exact, '.0%')} |")
     (out / "scaling.md").write_text("\n".join(lines) + "\n")
     return {"plotted": len(rows)}
 
