@@ -265,7 +265,8 @@ def plot_synthetic(out: Path) -> dict:
 
     rows = []
     for p in sorted(out.glob("*synthetic*_*.json")):
-        rows += json.loads(p.read_text())
+        data = json.loads(p.read_text())
+        rows += [r for r in data if "shapes" in r] if isinstance(data, list) else []  # not compare_*.json
     if not rows:
         raise SystemExit(f"{out}: no *synthetic*_*.json to plot (run --synthetic N first)")
     for r in rows:

@@ -662,18 +662,27 @@ class _Run:
                                    f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}")
 
     def _triangles(self, edges: dict, b_template: str, done: np.ndarray, table: _Shapes) -> dict:
-        calls = (((e, before), work.triangle_task, (b_template, self.ctx_ref, table.names[a], table.names[b], before))
-                 for e, (a, b) in enumerate(zip(edges["a"], edges["b"])) if done[a] and done[b]
-                 for before in (True, False))
-        total = 2 * int(sum(done[a] and done[b] for a, b in zip(edges["a"], edges["b"])))
+        """Mean cycle figures over the neighbour edges whose two shapes have final maps, before
+        and after the consistency step (:func:`work.triangles_task`, edges in batches)."""
+        ea, eb = edges["a"], edges["b"]
+        n_live = int(sum(done[a] and done[b] for a, b in zip(ea, eb)))
+        size = self._batch_size(n_live)
+        live = (e for e in range(len(ea)) if done[ea[e]] and done[eb[e]])
+        batches = iter(lambda: list(itertools.islice(live, size)), [])
+        calls = ((batch, work.triangles_task,
+                  (b_template, self.ctx_ref, [(table.names[ea[e]], table.names[eb[e]]) for e in batch]))
+                 for batch in batches)
         # (edge, before/after, from a / from b); rows without a result are left out
-        values = np.zeros((len(edges["a"]), 2, 2))
-        got = np.zeros((len(edges["a"]), 2), dtype=bool)
-        for (e, before), res in self._map(calls, total, "cycle figures", "edge") if total else []:
+        values = np.zeros((len(ea), 2, 2))
+        got = np.zeros((len(ea), 2), dtype=bool)
+        for batch, res in self._map(calls, -(-n_live // size), "cycle figures", "batch") if n_live else []:
             if isinstance(res, Exception):
                 continue
-            values[e, int(not before)] = res
-            got[e, int(not before)] = True
+            for e, pair in zip(batch, res):
+                for col, figure in enumerate(pair):
+                    if figure is not None:
+                        values[e, col] = figure
+                        got[e, col] = True
         before, after = values[got[:, 0], 0].ravel(), values[got[:, 1], 1].ravel()
         return {"before": float(np.mean(before)) if len(before) else None,
                 "after": float(np.mean(after)) if len(after) else None, "n": len(before)}

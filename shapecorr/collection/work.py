@@ -296,6 +296,23 @@ def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Bas
     return {"confidence": round(float(c.value), 4), "confidence_low": bool(c.low), "threshold": float(c.threshold)}
 
 
+def triangles_task(bt: str, ctx: WorkContext, edges: list) -> list:
+    """:func:`triangle_task` before and after the consistency step for each neighbour edge
+    ``(a, b)`` of a batch (one task for several: each takes milliseconds): ``[(before, after)]``,
+    each ``(error from a, error from b)``, or None where it could not be computed (a file
+    missing or unreadable: the figure leaves that edge out)."""
+    out = []
+    for a, b in edges:
+        pair = []
+        for before in (True, False):
+            try:
+                pair.append(triangle_task(bt, ctx, a, b, before))
+            except Exception:  # noqa: BLE001 - a figure, not a result: the edge is left out of it
+                pair.append(None)
+        out.append(tuple(pair))
+    return out
+
+
 def triangle_task(bt: str, ctx: WorkContext, a: str, b: str, before: bool) -> tuple[float, float]:
     """The cycle ``a -> b -> template -> a`` with the independent pairwise map of a neighbour
     edge, for the maps to the template before (direct) or after (final files) the consistency
