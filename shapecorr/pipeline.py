@@ -536,13 +536,14 @@ def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
 
 
 def point_cloud_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
-    """With ``point_cloud_surface`` "poisson", the proxies of a pair with a point cloud: each
-    cloud's reconstructed surface (:func:`shapecorr.core.reconstruct.reconstruct_proxy`, at
-    most ``proxy_size`` vertices), each mesh its own proxy (decimated above ``proxy_above``), so
-    the pair is matched by the mesh path and lifted to every point. None (the clouds are
-    matched as points) with "none", and with a :class:`ShapeWarning` without pymeshlab or when
-    a reconstruction fails its checks."""
-    if s.large.point_cloud_surface == "none":
+    """With ``point_cloud_surface`` "poisson" (or "mixed" and a pair of a mesh and a point
+    cloud), the proxies of a pair with a point cloud: each cloud's reconstructed surface
+    (:func:`shapecorr.core.reconstruct.reconstruct_proxy`, at most ``proxy_size`` vertices), each
+    mesh its own proxy (decimated above ``proxy_above``), so the pair is matched by the mesh path
+    and lifted to every point. None (the clouds are matched as points) otherwise, and with a
+    :class:`ShapeWarning` without pymeshlab or when a reconstruction fails its checks."""
+    mode = s.large.point_cloud_surface
+    if mode == "none" or (mode == "mixed" and not (src.is_mesh or tgt.is_mesh)):
         return None
     from .core import ShapeWarning
     from .core.proxy import make_proxy

@@ -89,3 +89,15 @@ def test_of_both_paths_the_more_trusted_map_is_kept():
     surface, points = result(0.3), result(0.3)
     assert _more_trusted_of_both_paths(surface, points) is surface
     assert surface.info["point_cloud_paths"]["kept"] == "surface"
+
+
+def test_by_default_only_a_mesh_and_a_cloud_go_through_a_surface(blob):
+    """``point_cloud_surface: mixed`` (the default): two clouds are matched as points; a mesh and
+    a cloud through the cloud's surface (kept, or compared with the points' map when untrusted)."""
+    from shapecorr.config import load_preset
+
+    assert load_preset("default").point_cloud_surface == "mixed"
+    target = permuted_copy(point_cloud(blob), seed=4)[0]
+    assert _match(point_cloud(blob), target, point_cloud_surface="mixed").info["proxy"] is None
+    m = _match(blob, target, point_cloud_surface="mixed")
+    assert m.info["proxy"] is not None or "point_cloud_paths" in m.info
