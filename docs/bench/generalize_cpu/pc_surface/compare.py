@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 RUNS = {  # label: rows file
     "points, no guides (360d14c, pc_orient/after)": HERE.parent / "pc_orient" / "after" / "rows.jsonl",
     "surface, no guides": HERE / "test" / "rows.jsonl",
+    "points + guides": HERE / "test_points_guides" / "rows.jsonl",
     "surface + guides (the default since e50eaf4)": HERE / "test_guides" / "rows.jsonl",
     "resampled": HERE / "resampled" / "rows.jsonl",
 }
@@ -38,6 +39,13 @@ def main() -> None:
         for r in rows_of(path):
             r["run"] = label if label != "resampled" else r["label"]
             rows.append(r)
+    print("Every method on the pairs all of them ran:\n")
+    table(rows)
+    print("\nWithout the points + guides run (on more pairs):\n")
+    table([r for r in rows if r["run"] != "points + guides"])
+
+
+def table(rows: list[dict]) -> None:
     print("| set | method | pairs | mean | median | above 5 | flipped | surface kept | median CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for s in sorted({r["set"] for r in rows}):
