@@ -67,8 +67,10 @@ class FeatureSettings:
     feature_threads: int | None = None  # CPU threads for the network's matrix products (None: all usable cores)
     # test-time adaptation: the network fine-tuned on the pair itself with the self-supervised
     # loss (no ground truth), giving one more candidate map: "never", "always", or
-    # "low_confidence" (only when the learned map's confidence is below its threshold)
-    adapt_when: str = "never"
+    # "low_confidence" (only when the learned map's confidence is below its threshold: the
+    # default; a trusted map costs nothing more); with an init other than "learned",
+    # "low_confidence" does nothing (there is no learned network to adapt)
+    adapt_when: str = "low_confidence"
     adapt_steps: int | None = None  # optimizer steps when it runs (None: shapecorr.learn.adapt.ADAPT_STEPS)
     adapt_lr: float | None = None  # their learning rate (None: shapecorr.learn.adapt.ADAPT_LR)
     # init "zeroshot": a random feature network trained on the pair itself (no trained model),
@@ -301,7 +303,7 @@ class MatchSettings:
         _positive_int("blas_threads", self.blas_threads, allow_none=True)
         for name, cls in GROUPS.items():
             _check(isinstance(getattr(self, name), cls), f"{name} must be a {cls.__name__}.")
-        _check(self.init == "learned" or self.features.adapt_when == "never",
+        _check(self.init == "learned" or self.features.adapt_when != "always",
                f"adapt_when={self.features.adapt_when!r} adapts the learned features, but init is {self.init!r}; "
                "use init 'learned' (a preset other than 'axiomatic') or adapt_when 'never'.")
 

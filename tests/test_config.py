@@ -114,13 +114,18 @@ def test_fallback_solve_is_applied_to_a_copy():
 def test_adaptation_settings_are_validated_and_match_the_adaptation_defaults():
     """``adapt_when`` / ``adapt_steps`` / ``adapt_lr``: checked values; unset (None), the steps
     and rate are those of :mod:`shapecorr.learn.adapt` (config does not import torch to read
-    them); the ``accurate`` preset always adapts, the default never does (it would not fit the
-    default's time budget: see README, Generalization)."""
+    them); the ``accurate`` preset always adapts, the default only pairs whose learned map is not
+    trusted, the ``fast``, ``axiomatic`` and ``zeroshot`` presets never (see README,
+    Generalization); "low_confidence" with another init is allowed and does nothing, "always" is
+    refused."""
     from shapecorr.learn import adapt
     from shapecorr.pipeline import adaptation_steps_lr
 
     s = load_preset("default")
-    assert (s.adapt_when, s.adapt_steps, s.adapt_lr) == ("never", None, None)
+    assert (s.adapt_when, s.adapt_steps, s.adapt_lr) == ("low_confidence", None, None)
+    for name in ("fast", "axiomatic", "zeroshot"):
+        assert load_preset(name).adapt_when == "never"
+    assert load_preset("default", init="axiomatic").adapt_when == "low_confidence"
     assert adaptation_steps_lr(s) == (adapt.ADAPT_STEPS, adapt.ADAPT_LR)
     assert adaptation_steps_lr(s.replace(adapt_steps=3, adapt_lr=0.5)) == (3, 0.5)
     assert load_preset("accurate").adapt_when == "always"

@@ -416,13 +416,14 @@ def test_adaptation_adds_a_candidate_selected_by_confidence(blob_pair):
 
 def test_adaptation_when_confidence_is_low_only(blob_pair):
     """``low_confidence``: a trusted learned map is kept as it is (no adaptation, the reason
-    recorded); by default adaptation never runs."""
+    recorded); this is the default; with "never" adaptation does not run."""
     s, t, _ = blob_pair
     m = match(s, t, "default", adapt_when="low_confidence", **SMALL)
     a = m.info["adaptation"]
     assert not m.info["confidence_low"] and not a["ran"] and "not below" in a["reason"]
     assert "adaptation" not in m.timings and [c["init"] for c in m.info["candidates"]] == ["learned"]
-    assert match(s, t, "default", **SMALL).info["adaptation"] == {"ran": False, "when": "never"}
+    assert match(s, t, "default", **SMALL).info["adaptation"] == a
+    assert match(s, t, "default", adapt_when="never", **SMALL).info["adaptation"] == {"ran": False, "when": "never"}
 
 
 def test_adaptation_decision_rule():
