@@ -155,6 +155,21 @@ def write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
+PAIR_COLUMNS = ["method", "source", "target", "mean_error_x100", "median_error_x100", "mean_error_sym_x100",
+                "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12", "time_s",
+                "time_warm_s"]
+
+
+def write_pairs_csv(path: Path, rows_by_method: dict[str, list[dict]]) -> None:
+    """OUT/pairs.csv: one row per method and pair (:data:`PAIR_COLUMNS`)."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=PAIR_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for m, rows in rows_by_method.items():
+            for r in rows:
+                w.writerow({"method": m, **r})
+
+
 def fmt(x, nd=2, pct=False):
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "n/a"
@@ -243,15 +258,7 @@ def bench_pairs(args, ds, pairs, out: Path, machine: dict) -> dict:
     if "ours" in s and "pyfmaps" in s and s["pyfmaps"].get("n_pairs"):
         s["time_ratio_ours_over_pyfmaps"] = s["ours"]["time_cold_median_s"] / s["pyfmaps"]["time_cold_median_s"]
     write_json(out / "bench.json", result)
-    with open(out / "pairs.csv", "w", newline="") as fh:
-        cols = ["method", "source", "target", "mean_error_x100", "median_error_x100", "mean_error_sym_x100",
-                "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12", "time_s",
-                "time_warm_s"]
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for m in methods:
-            for r in rows[m]:
-                w.writerow({"method": m, **r})
+    write_pairs_csv(out / "pairs.csv", {m: rows[m] for m in methods})
     plot_pck({LABELS[m]: (thresholds, s[m]["pck"]["values"]) for m in methods if s[m].get("n_pairs")},
              out / "pck.png", x_max=0.1, title=f"{ds.folder.parent.name}/{ds.folder.name}: {len(pairs)} pairs")
     return result

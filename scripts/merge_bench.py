@@ -14,7 +14,6 @@ finished (its curve then covers those pairs exactly, as bench.json is rewritten 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -28,33 +27,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 def merged_summary(rows: list[dict], shards: list[tuple[list[dict], dict]], method: str) -> dict:
     """The summary of ``rows`` (all shards' rows of ``method``), with the PCK pooled over points."""
-    from shapecorr.eval.metrics import auc
+    from shapecorr.eval.metrics import summarize_rows
 
     thresholds = np.asarray(shards[0][1]["pck"]["thresholds"], dtype=np.float64)
     weights = np.array([sum(r["n_points"] for r in rs) for rs, _ in shards], dtype=np.float64)
     pck = sum(w * np.asarray(s["pck"]["values"], dtype=np.float64) for w, (_, s) in zip(weights, shards)) / weights.sum()
-    means = np.array([r["mean_error_x100"] for r in rows])
-    flips = [bool(r["flipped"]) for r in rows if r.get("flipped") is not None]
-    whole = [bool(r["flipped_whole"]) for r in rows if r.get("flipped_whole") is not None]
-    near = [r["frac_nearer_sym"] for r in rows if r.get("frac_nearer_sym") is not None]
-    unflipped = [r["mean_error_x100"] for r in rows if not r.get("flipped")]
-    t01 = thresholds <= 0.1 + 1e-12
     t = np.array([r["time_s"] for r in rows])
     out = {
-        "n_pairs": len(rows),
-        "mean_error_x100": float(means.mean()),
-        "median_error_x100": float(np.median(means)),
+        **summarize_rows(rows, thresholds, pck),
         "pointwise_median_error_x100": None,  # needs the points' errors, which bench.json does not keep
-        "mean_error_unflipped_x100": float(np.mean(unflipped)) if unflipped else None,
-        "flip_rate": float(np.mean(flips)) if flips else None,
-        "n_flipped": int(np.sum(flips)) if flips else None,
-        "whole_flip_rate": float(np.mean(whole)) if whole else None,
-        "n_flipped_whole": int(np.sum(whole)) if whole else None,
-        "frac_nearer_sym_mean": float(np.mean(near)) if near else None,
-        "auc": auc(thresholds, pck),
-        "auc_0.1": auc(thresholds[t01], pck[t01]),
-        "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
-        "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
         "time_cold_median_s": float(np.median(t)),
         "time_cold_mean_s": float(t.mean()),
         "pck": {"thresholds": thresholds.tolist(), "values": pck.tolist()},
@@ -72,7 +53,7 @@ def merged_summary(rows: list[dict], shards: list[tuple[list[dict], dict]], meth
 
 
 def main() -> int:
-    from bench_match import LABELS, markdown, write_json
+    from bench_match import LABELS, markdown, write_json, write_pairs_csv
     from shapecorr.eval import plot_pck
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,15 +81,7 @@ def main() -> int:
     merged["pairs_source"] = " + ".join(s["pairs_source"] for s in merged["shards"])
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "bench.json", merged)
-    with open(args.out / "pairs.csv", "w", newline="") as fh:
-        cols = ["method", "source", "target", "mean_error_x100", "median_error_x100", "mean_error_sym_x100",
-                "flipped", "flipped_whole", "frac_nearer_sym", "auc", "coverage_21", "coverage_12", "time_s",
-                "time_warm_s"]
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for m in methods:
-            for r in merged["pairs"][m]:
-                w.writerow({"method": m, **r})
+    write_pairs_csv(args.out / "pairs.csv", {m: merged["pairs"][m] for m in methods})
     s = merged["summary"]
     plot_pck({LABELS[m]: (np.asarray(s[m]["pck"]["thresholds"]), np.asarray(s[m]["pck"]["values"]))
               for m in methods}, args.out / "pck.png", x_max=0.1,

@@ -269,6 +269,15 @@ def summarize_pairs(rows: list[dict], errors: list[np.ndarray], thresholds: np.n
     thresholds = np.asarray(thresholds, dtype=np.float64)
     errs = np.concatenate(errors)
     pck = pck_curve(errs, thresholds)
+    return {**summarize_rows(rows, thresholds, pck), "pointwise_median_error_x100": float(100 * np.median(errs)),
+            "pck_values": pck}
+
+
+def summarize_rows(rows: list[dict], thresholds: np.ndarray, pck: np.ndarray) -> dict:
+    """The figures of :func:`summarize_pairs` that come from the per-pair ``rows`` alone, with the
+    AUCs of a given pointwise ``pck`` curve over ``thresholds`` (e.g. merged from shards whose
+    per-point errors were not kept)."""
+    thresholds, pck = np.asarray(thresholds, dtype=np.float64), np.asarray(pck, dtype=np.float64)
     means = np.array([r["mean_error_x100"] for r in rows])
     flips = [bool(r["flipped"]) for r in rows if r.get("flipped") is not None]
     whole = [bool(r["flipped_whole"]) for r in rows if r.get("flipped_whole") is not None]
@@ -279,7 +288,6 @@ def summarize_pairs(rows: list[dict], errors: list[np.ndarray], thresholds: np.n
         "n_pairs": len(rows),
         "mean_error_x100": float(means.mean()),
         "median_error_x100": float(np.median(means)),
-        "pointwise_median_error_x100": float(100 * np.median(errs)),
         "mean_error_unflipped_x100": float(np.mean(unflipped)) if unflipped else None,
         "flip_rate": float(np.mean(flips)) if flips else None,
         "n_flipped": int(np.sum(flips)) if flips else None,
@@ -290,5 +298,4 @@ def summarize_pairs(rows: list[dict], errors: list[np.ndarray], thresholds: np.n
         "auc_0.1": auc(thresholds[t01], pck[t01]),
         "coverage_21_mean": float(np.mean([r["coverage_21"] for r in rows])),
         "coverage_12_mean": float(np.mean([r["coverage_12"] for r in rows])),
-        "pck_values": pck,
     }
