@@ -31,18 +31,11 @@ import numpy as np
 from ..core import Shape
 from ..core.errors import SettingsError
 from ..core.proxy import decimate
+from ..core.reconstruct import have_pymeshlab
 from ..fmap.confidence import graph_distances
 from .train import stretched
 
 log = logging.getLogger(__name__)
-
-
-def have_pymeshlab() -> bool:
-    try:
-        import pymeshlab  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def decimated(shape: Shape, n_target: int) -> Shape:
