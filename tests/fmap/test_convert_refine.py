@@ -59,13 +59,6 @@ def test_knn_blocked_finds_exact_copies_and_handles_edge_cases():
 
 
 # ----------------------------------------------------------------------------- conversions
-@pytest.fixture(scope="module")
-def blob():
-    s = bumpy(3)  # 642 vertices, no symmetry
-    t, perm = permuted_copy(s, seed=12)
-    b1 = eigenbasis(s, 40, cache=False)
-    b2 = eigenbasis(t, 40, cache=False)
-    return s, t, perm, b1, b2
 
 
 def test_identity_round_trip(blob):

@@ -13,13 +13,6 @@ from shapecorr.spectral import eigenbasis
 from helpers import bumpy, exact_or_adjacent, permuted_copy
 
 
-@pytest.fixture(scope="module")
-def blob():
-    s = bumpy(3)  # 642 vertices, no symmetry
-    t, perm = permuted_copy(s, seed=12)
-    b1 = eigenbasis(s, 40, cache=False)
-    b2 = eigenbasis(t, 40, cache=False)
-    return s, t, perm, b1, b2
 
 
 def _features(shape: Shape, perm: np.ndarray | None, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -119,10 +119,9 @@ def test_prior_loss_settings_are_validated(kw, match):
         LossWeights(**kw)
 
 
-def test_zeroshot_recovers_a_bent_permuted_copy():
-    """The ``zeroshot`` preset (a random network trained on this pair with the prior as its
-    regularizer; no trained feature model) maps a bent, vertex-permuted copy of a shape back."""
-    from shapecorr import match
+def _bent_permuted_copy():
+    """A small shape and a copy bent at one joint with its vertices permuted, ``(shape, copy,
+    perm)``: vertex ``j`` of ``copy`` is vertex ``perm[j]`` of ``shape``, bent."""
     from shapecorr.core import Shape
 
     shape = bumpy(3)
@@ -131,7 +130,15 @@ def test_zeroshot_recovers_a_bent_permuted_copy():
     perm = rng.permutation(shape.n_vertices)
     inv = np.empty_like(perm)
     inv[perm] = np.arange(len(perm))
-    copy = Shape(bent[perm], inv[shape.faces], name="copy")
+    return shape, Shape(bent[perm], inv[shape.faces], name="copy"), perm
+
+
+def test_zeroshot_recovers_a_bent_permuted_copy():
+    """The ``zeroshot`` preset (a random network trained on this pair with the prior as its
+    regularizer; no trained feature model) maps a bent, vertex-permuted copy of a shape back."""
+    from shapecorr import match
+
+    shape, copy, perm = _bent_permuted_copy()
     stages = []
     m = match(shape, copy, "zeroshot", zeroshot_steps=8, k_final=40, use_fallback=False, cache=False, feature_threads=1,
               progress=lambda stage, frac: stages.append(stage))
@@ -263,15 +270,8 @@ def test_zeroshot_solves_are_candidates_on_two_meshes():
     per ``(k_init, w_orient multiplier)``, after the zero-shot map; on a bent, permuted copy each is
     trusted and the kept map recovers the permutation. Empty: only the zero-shot map."""
     from shapecorr import match
-    from shapecorr.core import Shape
 
-    shape = bumpy(3)
-    rng = np.random.default_rng(1)
-    bent = bend(shape.vertices, rng, n_joints=1, max_angle=0.4)
-    perm = rng.permutation(shape.n_vertices)
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
-    copy = Shape(bent[perm], inv[shape.faces], name="copy")
+    shape, copy, perm = _bent_permuted_copy()
     kw = dict(zeroshot_steps=8, k_final=40, use_fallback=False, cache=False, feature_threads=1)
     m = match(shape, copy, "zeroshot", zeroshot_solves=[[20, 1.0], [30, 10.0]], **kw)
     cands = m.info["candidates"]
