@@ -20,6 +20,7 @@ for w in (1, 2, 3, 4, 6, 8, 12):
     for d in (16, 32, None):
         VARIANTS[f"g{w}_d{d or 'all'}"] = _zoomout(weight=w, dims=d)
         VARIANTS[f"g{w}_d{d or 'all'}_f5"] = _zoomout(5, weight=w, dims=d)
+        VARIANTS[f"g{w}_d{d or 'all'}_f1"] = _zoomout(1, weight=w, dims=d)
 
 
 # ----------------------------------------------------------------- experimental: bijective ZoomOut

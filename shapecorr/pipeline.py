@@ -162,7 +162,8 @@ def plan_pair(n1: int, n2: int, s: MatchSettings, device: str = "cpu") -> PairPl
                 k = max(k, min(s.k_needed(s.fallback_solve_settings()), n - 2))
         k_basis.append(k)
     refine_subset = None
-    if s.refine_iters and max(n1, n2) > s.refine_max_vertices and not str(device).startswith("cuda"):
+    if (s.refine_iters or s.guided_refine_iters) and max(n1, n2) > s.refine_max_vertices \
+            and not str(device).startswith("cuda"):
         refine_subset = min(s.refine_max_vertices, n2)
     return PairPlan(large, (k_basis[0], k_basis[1]), s.k_init, k_final, n_samples, refine_subset)
 
@@ -792,9 +793,11 @@ def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: P
     spacing would limit the map); the reverse map goes through the adjoint (near-isometries
     have near-orthogonal functional maps). ``guides`` (per-vertex arrays of both shapes, see
     :func:`shapecorr.fmap.refine.feature_guides`) join the spectral embeddings in every vertex-map
-    step, the reverse map's too."""
+    step, the reverse map's too, and the full-resolution iterations are ``guided_refine_iters``
+    instead of ``refine_iters``."""
+    iters = s.refine_iters if guides is None else s.guided_refine_iters
     C, p2p_21 = zoomout(C0, P1.evecs, P2.evecs, P2.mass, k_final=plan.k_final, step=s.zoomout_step,
-                        samples=samples, device=device, refine_iters=s.refine_iters,
+                        samples=samples, device=device, refine_iters=iters,
                         refine_subset=refine_subset, sample_source=not (plan.large and samples is not None),
                         guides=guides)
     g1, g2 = guides if guides is not None else (None, None)
