@@ -39,15 +39,11 @@ from ..core import LowConfidenceWarning, SettingsError, ShapecorrError, get_cach
 from ..core.io import MESH_FORMATS
 from . import consistency as cons
 from . import graph, work
-from .engine import make_executor, stream
+from .engine import Batching, make_executor, stream
 from .blocks import FileBlocks
 from .store import CollectionFolder, write_json, write_npz_rows, write_text
 
 log = logging.getLogger(__name__)
-
-#: most edges of the joint refinement per task (small shapes' edges take milliseconds each, about
-#: what Ray spends on a task; a batch's maps are 2 x EDGE_BATCH k x k float32 in one result)
-EDGE_BATCH = 16
 
 #: file types a folder is scanned for (``.txt`` point clouds are left out: a folder's notes are .txt too)
 SCAN_FORMATS = tuple(MESH_FORMATS) + (".xyz", ".pts")
@@ -189,7 +185,7 @@ class _Bar:
 # ----------------------------------------------------------------------------- the run
 def collection(paths, template=None, *, out=None, preset=None, settings: CollectionSettings | None = None,
                engine: str = "auto", address: str | None = None, num_cpus: int | None = None, device: str = "cpu",
-               progress: bool = False, **overrides) -> CollectionResult:
+               progress: bool = False, batching: Batching | None = None, **overrides) -> CollectionResult:
     """Put a collection of shapes in correspondence through a template, consistently.
 
     paths : a folder of shapes (``.off .obj .ply .stl .glb .gltf .xyz .pts``) or a list of files.
@@ -201,6 +197,8 @@ def collection(paths, template=None, *, out=None, preset=None, settings: Collect
     engine : ``"ray"``, ``"local"`` (this process) or ``"auto"`` (Ray if installed);
         ``address`` joins a running Ray cluster; ``num_cpus`` caps a local Ray's workers.
     progress : progress bars on stderr (shapes/s and time left).
+    batching : how calls are grouped into Ray tasks (:class:`.engine.Batching`; default: tasks
+        of about a second of measured CPU, at least 4 per worker and stage).
 
     Returns a :class:`CollectionResult`; ``OUT/report.json`` has timings, failures and
     consistency figures. Rerunning with the same ``out`` redoes only what is not done.
@@ -216,7 +214,7 @@ def collection(paths, template=None, *, out=None, preset=None, settings: Collect
     out.mkdir(parents=True, exist_ok=True)
     cache = get_cache()
     ctx = work.WorkContext(ms, str(out), None if cache is None else str(cache.root), device)
-    run = _Run(ctx, cs, progress)
+    run = _Run(ctx, cs, progress, batching or Batching())
     run.timings["scan"] = round(time.perf_counter() - t_start, 4)
     run.failures = failures
     t0 = time.perf_counter()
@@ -317,8 +315,10 @@ class _Run:
     a record at a time), so it holds the ``k x k`` matrices of one shape and its neighbours,
     whatever the number of shapes (see docs/scale.md for the bytes)."""
 
-    def __init__(self, ctx: work.WorkContext, cs: CollectionSettings, progress: bool):
+    def __init__(self, ctx: work.WorkContext, cs: CollectionSettings, progress: bool,
+                 batching: Batching | None = None):
         self.ctx, self.cs, self.progress = ctx, cs, progress
+        self.batching = batching or Batching()
         self.folder = ctx.folder
         self.timings: dict = {}
         self.failures: list = []
@@ -330,7 +330,9 @@ class _Run:
         self.ctx_ref = None
         self._stores = itertools.count()  # names the joint refinement's stores of edge maps
         self.submitted = 0  # tasks given to the executor so far
+        self.calls = 0  # calls in them (a Ray task may run several calls of one function)
         self.tasks: dict = {}  # tasks submitted per stage
+        self.task_calls: dict = {}  # calls submitted per stage
 
     def _cpu(self, stage: str) -> _Cpu:
         return self.cpu.setdefault(stage, _Cpu())
@@ -338,6 +340,7 @@ class _Run:
     def _stage(self, name: str, t0: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
         self.tasks[name] = self.tasks.get(name, 0) + self.submitted - sum(self.tasks.values())
+        self.task_calls[name] = self.task_calls.get(name, 0) + self.calls - sum(self.task_calls.values())
         peak = _peak_rss_mb()
         if peak is not None:
             self.memory[name] = peak
@@ -347,18 +350,19 @@ class _Run:
         self.failures.append({"name": name, "path": str(path), "stage": stage, "error": work._error_text(exc)})
 
     def _map(self, calls, total: int, desc: str, unit: str):
-        """:func:`.engine.stream` of the calls ``(key, fn, args)`` on the executor, with a
-        progress bar and the count of tasks submitted."""
+        """:func:`.engine.stream` of the ``total`` calls ``(key, fn, args)`` on the executor
+        (batched on Ray), with a progress bar and the count of tasks and calls submitted."""
         bar = _Bar(self.progress, total, desc, unit)
         try:
-            for key, res in stream(self.ex, calls, on_submit=self._submitted):
+            for key, res in stream(self.ex, calls, on_submit=self._submitted, total=total, batching=self.batching):
                 bar.update()
                 yield key, res
         finally:
             bar.close()
 
-    def _submitted(self) -> None:
+    def _submitted(self, n_calls: int) -> None:
         self.submitted += 1
+        self.calls += n_calls
 
     # ------------------------------------------------------------------------- stages
     def run(self, shapes: list, template_arg) -> dict:
@@ -562,8 +566,11 @@ class _Run:
             names = [table.names[graph.dst[d]] for d in graph.outgoing(i) if d // 2 >= n_template_edges]
             return {"route": "through neighbours" if (low[i] and names) else "direct", "neighbours": names}
 
+        if A is not None:
+            A.flush()
         calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], self._basis(table, i),
-                                            self._basis(table, t_idx), None if A is None else np.array(A.read(i)),
+                                            self._basis(table, t_idx),
+                                            None if A is None else (str(A.path), i, A.shape[0]),
                                             template, self.ctx_ref, route(i)))
                  for i in range(len(table)))
         errors, cpu = {}, self._cpu("maps")
@@ -612,31 +619,23 @@ class _Run:
                                               np.concatenate([np.full(len(others), t_idx, dtype=np.int64),
                                                               edges["b"]]), w)
 
-    def _edge_batches(self, graph: cons.EdgeGraph):
-        """``(first edge, [(i, j), ...])``: the undirected edges in batches, one task each (at
-        most :data:`EDGE_BATCH` edges, and at least 4 batches per worker so all are busy)."""
-        n_und = graph.n_edges // 2
-        size = self._batch_size(n_und)
-        for start in range(0, n_und, size):
-            stop = min(start + size, n_und)
-            yield start, list(zip(graph.src[2 * start:2 * stop:2].tolist(), graph.dst[2 * start:2 * stop:2].tolist()))
-
-    def _batch_size(self, n_und: int) -> int:
-        return max(1, min(EDGE_BATCH, -(-n_und // (4 * max(1, int(self.ex.workers))))))
+    def _undirected(self, graph: cons.EdgeGraph):
+        """``(e, i, j)`` of each undirected edge (directed edges ``2e``: ``i -> j``, ``2e + 1``)."""
+        for e in range(graph.n_edges // 2):
+            yield e, int(graph.src[2 * e]), int(graph.dst[2 * e])
 
     def _collect_edges(self, graph: cons.EdgeGraph, calls, k: int, desc: str):
         """The edge maps at size ``k`` into a new store (record ``2e``: ``X_ij``, ``2e + 1``:
-        ``X_ji`` of undirected edge ``e = (i, j)``), written as the batches finish (``calls``
-        keyed by a batch's first edge, each returning its edges' map pairs in order)."""
+        ``X_ji`` of undirected edge ``e = (i, j)``), written as they come (``calls`` keyed by
+        the undirected edge, each returning its pair of maps)."""
         X = self._blocks(f"edges_{next(self._stores)}", graph.n_edges, (k, k), np.float32)
-        n_und = graph.n_edges // 2
         try:
-            for start, res in self._map(calls, -(-n_und // self._batch_size(n_und)), desc, "batch"):
+            for e, res in self._map(calls, graph.n_edges // 2, desc, "edge"):
                 if isinstance(res, Exception):
                     raise res
-                for e, (X_ij, X_ji) in enumerate(res, start):
-                    X.write(2 * e, X_ij)
-                    X.write(2 * e + 1, X_ji)
+                X_ij, X_ji = res
+                X.write(2 * e, X_ij)
+                X.write(2 * e + 1, X_ji)
         except BaseException:
             X.close()
             raise
@@ -644,45 +643,40 @@ class _Run:
 
     def _initial_fmaps(self, graph: cons.EdgeGraph, table: _Shapes, k: int):
         n_template_edges = len(table) - 1
-        calls = ((start, work.initial_edges_task,
-                  ([(self._basis(table, i), self._basis(table, j), "pair" if e >= n_template_edges else "template",
-                     table.names[i], table.names[j]) for e, (i, j) in enumerate(batch, start)], self.ctx_ref, k))
-                 for start, batch in self._edge_batches(graph))
+        calls = ((e, work.initial_edge, (self._basis(table, i), self._basis(table, j), self.ctx_ref,
+                                         "pair" if e >= n_template_edges else "template", table.names[i],
+                                         table.names[j], k))
+                 for e, i, j in self._undirected(graph))
         return self._collect_edges(graph, calls, k, "edge maps")
 
     def _refit(self, graph: cons.EdgeGraph, table: _Shapes, A: FileBlocks, k_next: int, full: bool):
-        """The edge maps refitted at ``k_next``: each task reads the two latent matrices of its
-        edges from ``A``'s file (flushed), so no task argument and no object grows with the
+        """The edge maps refitted at ``k_next``: each call reads the two latent matrices of its
+        edge from ``A``'s file (flushed), so no task argument and no object grows with the
         collection."""
-        calls = ((start, work.refit_edges_task,
-                  ([(self._basis(table, i), self._basis(table, j), i, j) for i, j in batch], str(A.path),
-                   A.shape[0], k_next, full))
-                 for start, batch in self._edge_batches(graph))
+        a_file = str(A.path)
+        calls = ((e, work.refit_edge_task, (self._basis(table, i), self._basis(table, j), i, j, a_file, A.shape[0],
+                                            k_next, full))
+                 for e, i, j in self._undirected(graph))
         return self._collect_edges(graph, calls, k_next,
                                    f"consistent ZoomOut k={k_next}{' (all vertices)' if full else ''}")
 
     def _triangles(self, edges: dict, b_template: str, done: np.ndarray, table: _Shapes) -> dict:
         """Mean cycle figures over the neighbour edges whose two shapes have final maps, before
-        and after the consistency step (:func:`work.triangles_task`, edges in batches)."""
+        and after the consistency step (:func:`work.triangle_pair`, one call per edge)."""
         ea, eb = edges["a"], edges["b"]
         n_live = int(sum(done[a] and done[b] for a, b in zip(ea, eb)))
-        size = self._batch_size(n_live)
-        live = (e for e in range(len(ea)) if done[ea[e]] and done[eb[e]])
-        batches = iter(lambda: list(itertools.islice(live, size)), [])
-        calls = ((batch, work.triangles_task,
-                  (b_template, self.ctx_ref, [(table.names[ea[e]], table.names[eb[e]]) for e in batch]))
-                 for batch in batches)
+        calls = ((e, work.triangle_pair, (b_template, self.ctx_ref, table.names[ea[e]], table.names[eb[e]]))
+                 for e in range(len(ea)) if done[ea[e]] and done[eb[e]])
         # (edge, before/after, from a / from b); rows without a result are left out
         values = np.zeros((len(ea), 2, 2))
         got = np.zeros((len(ea), 2), dtype=bool)
-        for batch, res in self._map(calls, -(-n_live // size), "cycle figures", "batch") if n_live else []:
+        for e, res in self._map(calls, n_live, "cycle figures", "edge") if n_live else []:
             if isinstance(res, Exception):
                 continue
-            for e, pair in zip(batch, res):
-                for col, figure in enumerate(pair):
-                    if figure is not None:
-                        values[e, col] = figure
-                        got[e, col] = True
+            for col, figure in enumerate(res):
+                if figure is not None:
+                    values[e, col] = figure
+                    got[e, col] = True
         before, after = values[got[:, 0], 0].ravel(), values[got[:, 1], 1].ravel()
         return {"before": float(np.mean(before)) if len(before) else None,
                 "after": float(np.mean(after)) if len(after) else None, "n": len(before)}
@@ -723,8 +717,10 @@ class _Run:
             # CPU seconds inside the per-shape and per-pair tasks (wall time on a loaded machine
             # is not a measure of the work; these are)
             "task_cpu_s": {stage: c.summary() for stage, c in self.cpu.items()},
-            # tasks given to the executor per stage (what Ray's own cost per task is paid on)
-            "tasks": self.tasks,
+            # tasks given to the executor per stage (what Ray's own cost per task is paid on), and
+            # the calls in them (on Ray several calls of one function go in one task)
+            "tasks": self.tasks, "task_calls": self.task_calls,
+            "batching": asdict(self.batching),
             # the driver process's peak resident memory so far, at the end of each stage (MB)
             "driver_peak_rss_mb": self.memory,
             "shapes_per_s": round(n_done / self.timings["total"], 4) if self.timings.get("total") else None,

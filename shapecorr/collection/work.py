@@ -15,6 +15,7 @@ import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,10 @@ class WorkContext:
     def folder(self) -> CollectionFolder:
         return CollectionFolder(self.out)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Identifies the match settings: results made with others are redone."""
+        """Identifies the match settings: results made with others are redone (computed once
+        per copy of the context, not once per call)."""
         blob = json.dumps(self.settings.to_dict(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -204,12 +206,6 @@ def load_basis(path: str) -> cons.Basis:
     return B
 
 
-def initial_edges_task(edges: list, ctx: WorkContext, k: int) -> list:
-    """:func:`initial_edge` of each ``(bi, bj, kind, a, b)`` of a batch of edges (one task for
-    several small edges: Ray's cost per task is then paid once per batch)."""
-    return [initial_edge(bi, bj, ctx, kind, a, b, k) for bi, bj, kind, a, b in edges]
-
-
 def initial_edge(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: str, k: int):
     """``(X_ab, X_ba)`` (float32) at size ``k`` from an edge's stored vertex maps (``kind``:
     ``"template"`` for a shape's direct map, ``a`` the shape and ``b`` the template; ``"pair"``
@@ -225,28 +221,27 @@ def initial_edge(bi: str, bj: str, ctx: WorkContext, kind: str, a: str, b: str, 
     return tuple(x.astype(np.float32) for x in X)
 
 
-def refit_edges_task(edges: list, a_file: str, k: int, k_next: int, full: bool) -> list:
-    """One consistent-ZoomOut refit (:func:`consistency.refit_edge`) of each edge
-    ``(bi, bj, i, j)`` of a batch (``bi``, ``bj`` the basis files of shapes ``i`` and ``j``):
-    its ``(X_ij, X_ji)`` in float32. The latent matrices (``k x k`` float64) are read from the
-    file ``a_file`` (a :class:`.blocks.FileBlocks` of the driver's joint refinement)."""
-    out = []
-    for bi, bj, i, j in edges:
-        Ai, Aj = (read_block(a_file, s, (k, k), np.float64).astype(np.float32) for s in (i, j))
-        X = cons.refit_edge(load_basis(bi), load_basis(bj), Ai, Aj, k_next, full)
-        out.append(tuple(x.astype(np.float32) for x in X))
-    return out
+def refit_edge_task(bi: str, bj: str, i: int, j: int, a_file: str, k: int, k_next: int, full: bool) -> tuple:
+    """One consistent-ZoomOut refit (:func:`consistency.refit_edge`) of the edge between shapes
+    ``i`` and ``j`` (``bi``, ``bj`` their basis files): ``(X_ij, X_ji)`` in float32. Their
+    latent matrices (``k x k`` float64) are read from the file ``a_file`` (a
+    :class:`.blocks.FileBlocks` of the driver's joint refinement)."""
+    Ai, Aj = (read_block(a_file, s, (k, k), np.float64).astype(np.float32) for s in (i, j))
+    X = cons.refit_edge(load_basis(bi), load_basis(bj), Ai, Aj, k_next, full)
+    return tuple(x.astype(np.float32) for x in X)
 
 
-def final_maps_task(name: str, path: str, b: str, bt: str, A: np.ndarray | None, template: dict,
+def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None, template: dict,
                     ctx: WorkContext, route: dict) -> dict:
     """Write a shape's final maps to and from the template (``OUT/maps``), their confidence
     (the pipeline's calibrated confidence of the final map) and its cycle figures before and
-    after the consistency step (``A`` None: the direct maps are kept); ``b``, ``bt`` the basis
-    files of the shape and of the template. Returns the record written to
-    ``maps/NAME_confidence.json``."""
+    after the consistency step; ``latent``: ``(file, record, k)`` of the shape's ``k x k``
+    float64 latent matrix in a :class:`.blocks.FileBlocks` file (None: no joint refinement,
+    the direct maps are kept); ``b``, ``bt`` the basis files of the shape and of the template.
+    Returns the record written to ``maps/NAME_confidence.json``."""
     ctx.enter()
     folder = ctx.folder
+    A = None if latent is None else read_block(latent[0], latent[1], (latent[2], latent[2]), np.float64)
     B, BT = load_basis(b), load_basis(bt)
     direct = read_npz(folder.direct_path(name))
     t0, c0 = time.perf_counter(), time.process_time()
@@ -296,21 +291,17 @@ def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Bas
     return {"confidence": round(float(c.value), 4), "confidence_low": bool(c.low), "threshold": float(c.threshold)}
 
 
-def triangles_task(bt: str, ctx: WorkContext, edges: list) -> list:
-    """:func:`triangle_task` before and after the consistency step for each neighbour edge
-    ``(a, b)`` of a batch (one task for several: each takes milliseconds): ``[(before, after)]``,
-    each ``(error from a, error from b)``, or None where it could not be computed (a file
-    missing or unreadable: the figure leaves that edge out)."""
-    out = []
-    for a, b in edges:
-        pair = []
-        for before in (True, False):
-            try:
-                pair.append(triangle_task(bt, ctx, a, b, before))
-            except Exception:  # noqa: BLE001 - a figure, not a result: the edge is left out of it
-                pair.append(None)
-        out.append(tuple(pair))
-    return out
+def triangle_pair(bt: str, ctx: WorkContext, a: str, b: str) -> tuple:
+    """:func:`triangle_task` of the neighbour edge ``(a, b)`` before and after the consistency
+    step: ``(before, after)``, each ``(error from a, error from b)``, or None where it could not
+    be computed (a file missing or unreadable: the figure leaves that edge out)."""
+    pair = []
+    for before in (True, False):
+        try:
+            pair.append(triangle_task(bt, ctx, a, b, before))
+        except Exception:  # noqa: BLE001 - a figure, not a result: the edge is left out of it
+            pair.append(None)
+    return tuple(pair)
 
 
 def triangle_task(bt: str, ctx: WorkContext, a: str, b: str, before: bool) -> tuple[float, float]:

@@ -199,22 +199,30 @@ def _die_once(marker: str) -> str:
 
 
 @pytest.mark.skipif(not ray_available(), reason="ray is not installed (extra 'collection')")
-def test_six_shapes_on_a_local_ray(tmp_path):
+def test_six_shapes_on_a_local_ray(tmp_path, monkeypatch):
     """The CI check on Ray (one local Ray for both parts): a worker killed mid-task is retried;
-    6 permuted copies give exact maps and closed cycles."""
+    6 permuted copies give exact maps and closed cycles; with the calls in batches of several
+    per task, the maps, latent files and figures are those of the in-process engine."""
     import sys
 
     from ray import cloudpickle
 
     from shapecorr.collection import RayExecutor
+    from shapecorr.collection.engine import Batching
+    from shapecorr.core import cache
 
+    monkeypatch.setattr(cache, "_override", cache._override)  # restored after the test
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import the tests
     ex = RayExecutor(num_cpus=2)
+    # the first call of a stage alone on each worker, then batches of up to total / 2 (6 shapes: 3)
+    batching = Batching(target_s=1e9, tasks_per_worker=1, probes=1)
     try:
         assert ex.get(ex.call(_die_once, str(tmp_path / "died.txt"))) == "retried"
         assert (tmp_path / "died.txt").exists()
         perms = make_folder(tmp_path / "shapes", n=6, seed=20)
-        res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="ray", settings=SETTINGS, **MATCH)
+        shapecorr.set_cache_dir(tmp_path / "cache_ray")
+        res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="ray", settings=SETTINGS,
+                         batching=batching, **MATCH)
     finally:
         ex.close()
     assert res.report["engine"]["name"] == "ray"
@@ -224,6 +232,18 @@ def test_six_shapes_on_a_local_ray(tmp_path):
         np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, T))
     np.testing.assert_array_equal(res.map("s0", "s5"), truth_to(perms, "s0", "s5"))
     assert res.report["consistency"]["roundtrip_after"] == 0.0
+    tasks, calls = res.report["tasks"], res.report["task_calls"]
+    assert calls["prepare"] == 7 and tasks["prepare"] < 7  # 6 shapes and the broken file, batched
+    assert calls["consistency"] > tasks["consistency"]
+    shapecorr.set_cache_dir(tmp_path / "cache_local")  # computed again, not read from Ray's cache
+    local = collection(tmp_path / "shapes", out=tmp_path / "out_local", engine="local", settings=SETTINGS, **MATCH)
+    a, b = tmp_path / "out", tmp_path / "out_local"
+    files = sorted(p.relative_to(a) for p in (a / "maps").glob("*.txt"))
+    assert len(files) == 12 and files == sorted(p.relative_to(b) for p in (b / "maps").glob("*.txt"))
+    assert all((a / p).read_bytes() == (b / p).read_bytes() for p in files)
+    for name in perms:
+        np.testing.assert_array_equal(np.load(a / "latent" / f"{name}.npy"), np.load(b / "latent" / f"{name}.npy"))
+    assert res.report["consistency"] == local.report["consistency"]
 
 
 def test_the_result_holds_no_maps_and_the_files_equal_the_refinement_in_memory(done):

@@ -151,7 +151,7 @@ def test_streamed_refinement_equals_the_refinement_in_memory(permuted_collection
     each refit reading its two latent matrices from the file) gives bit for bit the latent
     matrices, sweeps and residuals of the refinement in memory, and the exact maps."""
     from shapecorr.collection.blocks import FileBlocks, MemoryBlocks
-    from shapecorr.collection.work import refit_edges_task
+    from shapecorr.collection.work import refit_edge_task
 
     bases, perms = permuted_collection
     n, T = len(bases), 0
@@ -198,8 +198,8 @@ def test_streamed_refinement_equals_the_refinement_in_memory(permuted_collection
 
     def refit_files(A, k_next, full):
         X = make(f"edges_{k_next}_{full}", graph.n_edges, (k_next, k_next), np.float32)
-        maps = refit_edges_task([(paths[i], paths[j], i, j) for i, j in und], str(A.path), A.shape[0], k_next, full)
-        for e, (X_ij, X_ji) in enumerate(maps):
+        for e, (i, j) in enumerate(und):
+            X_ij, X_ji = refit_edge_task(paths[i], paths[j], i, j, str(A.path), A.shape[0], k_next, full)
             X.write(2 * e, X_ij)
             X.write(2 * e + 1, X_ji)
         return X

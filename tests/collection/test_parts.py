@@ -163,3 +163,76 @@ def test_task_window_streams_every_result_and_error(tmp_path):
     assert [k for k, _ in out] == list(range(150))
     assert [r for k, r in out if k != 70] == [i * i for i in range(150) if i != 70]
     assert isinstance(out[70][1], ValueError)
+
+
+# ----------------------------------------------------------------------------- batching (Ray's tasks)
+def test_batch_size_from_the_measured_cost_and_the_workers():
+    from shapecorr.collection.engine import Batching
+
+    b = Batching(target_s=1.0, tasks_per_worker=4, max_items=256)
+    assert b.size(1000, 2, 0, 0.0) == 1  # nothing measured yet: one call per task
+    assert b.size(1000, 2, 10, 0.5) == 20  # 50 ms a call: 20 calls make a second
+    assert b.size(1000, 2, 4, 12.0) == 1  # 3 s a call: one per task
+    assert b.size(40, 2, 10, 0.01) == 5  # 40 calls on 2 workers: at least 8 tasks
+    assert b.size(None, 2, 10, 0.0) == 256  # free calls, no total: the cap
+    assert Batching(target_s=0.0, max_items=1).size(1000, 2, 10, 0.5) == 1
+    for bad in (dict(target_s=-1.0), dict(target_s=float("nan")), dict(tasks_per_worker=0), dict(max_items=1.5),
+                dict(probes=0)):
+        with pytest.raises(SettingsError, match="batching"):
+            Batching(**bad)
+
+
+class _Unpicklable(Exception):
+    def __init__(self, a, b):  # pickling passes one argument back: unpickling fails
+        super().__init__(f"{a}/{b}")
+
+
+def _raise_unpicklable(x):
+    raise _Unpicklable(x, "no")
+
+
+def test_run_batch_runs_each_call_with_the_shared_values_and_keeps_errors_apart():
+    from shapecorr.collection.engine import BatchItemError, _Shared, run_batch
+
+    out, cpu = run_batch(pow, [(2, _Shared(0)), (3, _Shared(0)), (_Shared(1), 2)], 3, 5)
+    assert out == [(True, 8), (True, 27), (True, 25)] and cpu >= 0.0
+    out, _ = run_batch(_boom, [(1,), (2,)])
+    assert [ok for ok, _ in out] == [False, False] and str(out[1][1]) == "bad 2"
+    (ok, err), = run_batch(_raise_unpicklable, [(7,)])[0]
+    assert not ok and isinstance(err, BatchItemError) and str(err) == "_Unpicklable: 7/no"
+
+
+class _Batching(InProcessExecutor):
+    """The in-process executor under another name, so that :func:`stream` batches its calls as
+    on Ray (each task still runs here when its result is asked for); it counts the tasks."""
+
+    name = "test-batches"
+    workers = 2
+
+    def __init__(self):
+        self.batches: list = []
+
+    def call(self, fn, *args):
+        self.batches.append(len(args[1]))
+        return super().call(fn, *args)
+
+
+def test_stream_on_ray_batches_calls_and_returns_each_result_once():
+    from shapecorr.collection.engine import Batching, stream
+
+    ex = _Batching()
+    shared = ex.put(3)
+    calls = [(i, pow, (i, shared)) for i in range(100)] + [(100 + i, _boom, (i,)) for i in range(5)]
+    sent = []
+    out = dict(stream(ex, iter(calls), on_submit=sent.append, total=len(calls),
+                      batching=Batching(target_s=1e9, tasks_per_worker=2, probes=1)))
+    assert sorted(out) == list(range(105))
+    assert all(out[i] == i ** 3 for i in range(100))
+    assert all(isinstance(out[100 + i], ValueError) for i in range(5))
+    assert sent == ex.batches and sum(sent) == 105
+    # two probes of one call, then batches of at most 105 / (2 x 2) -> 27; a batch never mixes functions
+    assert ex.batches[:2] == [1, 1] and max(ex.batches) == 27 and ex.batches[-1] == 5
+    # one call per task when asked (Ray's own cost is measured so)
+    ex = _Batching()
+    list(stream(ex, iter(calls[:10]), total=10, batching=Batching(target_s=0.0, max_items=1)))
+    assert ex.batches == [1] * 10
