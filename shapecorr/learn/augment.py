@@ -6,7 +6,7 @@ proportions and other poses, so that learned features depend on the surface, not
 - :func:`remeshed`: isotropic remeshing to a target vertex count (pymeshlab; more or fewer
   vertices), or *anisotropic* remeshing: the shape is stretched along a random axis, remeshed
   isotropically and stretched back, so that its triangles are long and thin in one direction;
-- :func:`stretched` (from :mod:`shapecorr.learn.train`): other body proportions;
+- :func:`stretched`: other body proportions;
 - :func:`bent`: a smooth twist about a random axis (another pose; not exactly isometric: on a
   blob twisted by 0.6 rad the median edge length changes by 7 %);
 - :func:`reproportioned`: *local*, non-isometric proportions, as two species differ (a limb,
@@ -33,9 +33,18 @@ from ..core.errors import SettingsError
 from ..core.proxy import decimate
 from ..core.reconstruct import have_pymeshlab
 from ..fmap.confidence import graph_distances
-from .train import stretched
 
 log = logging.getLogger(__name__)
+
+
+def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Shape:
+    """``shape`` stretched along three random orthogonal axes by factors in
+    ``exp([-amount, amount])``: other body proportions, same vertex order (the ground truth
+    still applies). A training augmentation against over-fitting to the training subjects."""
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    scale = np.exp(rng.uniform(-amount, amount, 3))
+    v = ((shape.vertices - shape.vertices.mean(0)) @ q) * scale @ q.T
+    return shape.copy(vertices=v, name=f"{shape.name}_stretched")
 
 
 def decimated(shape: Shape, n_target: int) -> Shape:

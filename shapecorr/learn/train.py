@@ -22,6 +22,7 @@ import torch
 
 from ..core import Shape, load, read_vts
 from ..fmap.prepare import prepare_shape
+from .augment import AugmentSettings, random_pose, stretched, variant_with_map
 from .diffusionnet import FeatureNet, TorchOperators
 from .features import FeatureModel, surface_operators
 from .network import FeatureNetConfig, SurfaceOperators
@@ -53,16 +54,6 @@ class TrainShape:
 
     def __post_init__(self):
         self.torch_ops = TorchOperators.from_numpy(self.ops)
-
-
-def stretched(shape: Shape, rng: np.random.Generator, amount: float = 0.2) -> Shape:
-    """``shape`` stretched along three random orthogonal axes by factors in
-    ``exp([-amount, amount])``: other body proportions, same vertex order (the ground truth
-    still applies). A training augmentation against over-fitting to the training subjects."""
-    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    scale = np.exp(rng.uniform(-amount, amount, 3))
-    v = ((shape.vertices - shape.vertices.mean(0)) @ q) * scale @ q.T
-    return shape.copy(vertices=v, name=f"{shape.name}_stretched")
 
 
 def load_training_shapes(folder: str | Path, names: Sequence[str], config: FeatureNetConfig,
@@ -119,14 +110,12 @@ def load_training_shapes(folder: str | Path, names: Sequence[str], config: Featu
 
 
 def _remeshed_variant(name: str, i: int, shape: Shape, gt: np.ndarray, rng: np.random.Generator, settings):
-    from .augment import AugmentSettings, variant_with_map
 
     copy, vertex_map = variant_with_map(shape, rng, settings or AugmentSettings())
     return f"{name}~r{i + 1}", copy, vertex_map[gt]
 
 
 def _posed_variant(shape: Shape, rng: np.random.Generator, settings) -> Shape:
-    from .augment import AugmentSettings, random_pose
 
     return random_pose(shape, rng, settings or AugmentSettings())
 

@@ -191,7 +191,7 @@ def test_training_data_errors_name_the_file(tmp_path):
 
 
 def test_stretch_augmentation_changes_proportions_not_connectivity():
-    from shapecorr.learn.train import stretched
+    from shapecorr.learn.augment import stretched
 
     s = bumpy(2)
     t = stretched(s, np.random.default_rng(0), amount=0.3)

@@ -84,7 +84,7 @@ def test_random_pose_without_local_draws_as_before():
     """``local=0`` (the default) adds no draw: the bend and the global stretch are the ones the
     earlier recipe made; with ``local`` the copy differs but keeps the mesh."""
     from shapecorr.learn.augment import bent
-    from shapecorr.learn.train import stretched
+    from shapecorr.learn.augment import stretched
 
     s = bumpy(2)
     settings = AugmentSettings()
