@@ -1,16 +1,11 @@
 """Desktop viewer of shapes and their correspondence (pyvista + Qt), started by ``shapecorr view``.
 
 Needs the viewer extra: ``pip install -e '.[viewer]'`` (pyvistaqt, PySide6). Importing this
-package is light; Qt is imported by :func:`main` and :mod:`apps.viewer.window`.
+package is light; Qt is imported by :mod:`apps.viewer.app` and :mod:`apps.viewer.window`.
+``python -m apps.viewer ...`` is ``shapecorr view ...``.
 """
 
 from __future__ import annotations
-
-
-def main(argv=None) -> int:
-    from .app import main as _main
-
-    return _main(argv)
 
 
 def __getattr__(name):

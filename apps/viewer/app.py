@@ -64,9 +64,3 @@ def screenshot_and_quit(app, win, path) -> None:
     win.save_screenshot(path, whole_window=True)
     win.close()
     app.quit()
-
-
-def main(argv=None) -> int:
-    from shapecorr.cli import main as cli_main
-
-    return cli_main(["view", *(sys.argv[1:] if argv is None else argv)])
