@@ -11,10 +11,12 @@
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
 5. :func:`assess`         orientation scores and the ground-truth-free confidence
 6. :func:`select`         one rule: the candidate with the highest confidence
-7. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
-                          learned map: :func:`adapted_initial_map` (the network fine-tuned on
+7. feature solves         two meshes whose learned map is not trusted: exact solves on the learned
+                          features (:data:`FEATURE_SOLVES`)
+8. adaptation             with ``adapt_when`` "always", or "low_confidence" and no trusted
+                          candidate yet: :func:`adapted_initial_map` (the network fine-tuned on
                           the pair, no ground truth) gives one more candidate
-8. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
+9. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
                           (on a pair with a point cloud, first exact solves on the learned features)
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
@@ -308,6 +310,10 @@ class _Run:
 
         candidates = self._first_candidates()
         best = select(candidates)
+        both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
+        if both_meshes and self._needs_fallback(best):
+            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+            best = select(candidates)
         self.adaptation = self._adaptation_reason(best)
         if self.adaptation["ran"]:
             candidates.append(self._adapted_candidate())
@@ -315,7 +321,8 @@ class _Run:
             self.adaptation.update(confidence=round(candidates[-1].trust, 4), kept=best is candidates[-1])
         fallback = self._needs_fallback(best)
         if fallback:
-            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+            if not both_meshes:
+                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
         maps = self._full_resolution_maps(best)
@@ -432,16 +439,19 @@ class _Run:
         return out
 
     def _feature_solve_candidates(self, solve: SolveSettings) -> list[Candidate]:
-        """On a pair with a point cloud, the exact solve with the learned features as its
-        descriptors (and their commutativity and orientation operators, on the point clouds'
-        local triangles), at each of :data:`POINT_CLOUD_FEATURE_SOLVES`: all are assessed (the
-        most trusted is kept by :func:`select`). None on two meshes or without learned features."""
-        if self.P1.shape.is_mesh and self.P2.shape.is_mesh or any(w.features is None for w in self.work):
+        """The exact solve with the learned features as its descriptors (and their commutativity
+        and orientation operators; on a point cloud, on its local triangles), at each of
+        :data:`FEATURE_SOLVES`: all are assessed (the most trusted is kept by :func:`select`).
+        The regularised solve keeps apart limbs that the nearest-feature map swaps. None without
+        learned features. Two meshes run them as soon as the learned map is not trusted (before
+        adaptation, which is skipped when one of them is trusted); a pair with a point cloud in
+        the fallback."""
+        if any(w.features is None for w in self.work):
             return []
         ops = AxiomaticOperators(self.P1, self.P2, solve, descriptors=tuple(w.features for w in self.work))
         cap = min(self.plan.k_basis)
         return [self._candidate("features_fallback", k, mult, axiomatic_initial_map(ops, k, mult))
-                for k, mult in POINT_CLOUD_FEATURE_SOLVES if k <= cap]
+                for k, mult in FEATURE_SOLVES if k <= cap]
 
     # ----------------------------------------------------------------- refinement
     def _setup_refinement(self) -> None:
@@ -739,8 +749,9 @@ POINT_CLOUD_ORIENT_MULTIPLIERS = (3.0, 10.0, 0.0)
 
 
 #: ``(k_init, w_orient multiplier)`` of the exact solves with the learned features as descriptors
-#: that run, all of them, when a pair with a point cloud falls back (chosen on FAUST_r 070-079)
-POINT_CLOUD_FEATURE_SOLVES = ((30, 1.0), (30, 10.0), (20, 1.0), (20, 10.0))
+#: that run, all of them, on a pair whose learned map is not trusted (chosen on FAUST_r 070-079
+#: point clouds; on two meshes, measured on TOSCA_r tune pairs: docs/bench/tosca_diag/notes.md)
+FEATURE_SOLVES = ((30, 1.0), (30, 10.0), (20, 1.0), (20, 10.0))
 
 
 def point_cloud_solve(solve: SolveSettings) -> SolveSettings:

@@ -13,7 +13,7 @@ from shapecorr.config import SolveSettings
 from shapecorr.core import LowConfidenceWarning
 from shapecorr.fmap import fmap_to_p2p, p2p_to_fmap
 from shapecorr.pipeline import (
-    POINT_CLOUD_FEATURE_SOLVES,
+    FEATURE_SOLVES,
     POINT_CLOUD_ORIENT_MULTIPLIERS,
     Candidate,
     assess,
@@ -113,7 +113,7 @@ def test_untrusted_learned_map_of_point_clouds_runs_the_fallback(blob_pc):
     assert fallback and all(c["orientation_score_smooth"] is not None for c in fallback)
     # first the exact solves on the learned features, every one of them (capped by the basis)
     solves = [(c["k_init"], c["w_orient_multiplier"]) for c in m.info["candidates"] if c["init"] == "features_fallback"]
-    assert solves == [(k, w) for k, w in POINT_CLOUD_FEATURE_SOLVES if k <= min(m.info["k_basis"])] and solves
+    assert solves == [(k, w) for k, w in FEATURE_SOLVES if k <= min(m.info["k_basis"])] and solves
     assert exact_or_adjacent(bumpy(3), m.p2p_21, perm)[1] >= 0.98
     exact, _ = exact_or_adjacent(bumpy(3), m.p2p_12, inverse_permutation(perm))
     assert exact >= 0.9
@@ -127,14 +127,21 @@ def test_point_cloud_solve_adds_the_point_cloud_multipliers_once():
 
 
 def test_meshes_fall_back_without_the_point_cloud_candidates():
-    """Two meshes keep their fallback as it was: no feature solves, the solve's own multipliers."""
+    """Two meshes whose learned map is not trusted (forced by ``fallback_below=1``) run the exact
+    solves on the learned features first (before adaptation), every one of them, and then the
+    axiomatic fallback with the solve's own multipliers (not the point-cloud ones); the most
+    trusted map is the permutation."""
     blob = bumpy(3)
-    t, _ = permuted_copy(blob, seed=11, rigid=True)
+    t, perm = permuted_copy(blob, seed=11, rigid=True)
     m = match(blob, t, "default", fallback_below=1.0, **SMALL)
     kinds = [c["init"] for c in m.info["candidates"]]
-    assert "features_fallback" not in kinds and "axiomatic_fallback" in kinds
+    solves = [(c["k_init"], c["w_orient_multiplier"]) for c in m.info["candidates"] if c["init"] == "features_fallback"]
+    assert solves == [(k, w) for k, w in FEATURE_SOLVES if k <= min(m.info["k_basis"])] and solves
+    assert kinds[0] == "learned" and kinds[1:1 + len(solves)] == ["features_fallback"] * len(solves)
+    assert "axiomatic_fallback" in kinds and not m.info["adaptation"]["ran"]  # a solve is trusted: no adaptation
     mults = [c["w_orient_multiplier"] for c in m.info["candidates"] if c["init"] == "axiomatic_fallback"]
     assert set(mults) <= set(load_preset("default").fallback_solve_settings().orient_candidates)
+    assert exact_or_adjacent(blob, m.p2p_21, perm)[1] >= 0.98
 
 
 def test_an_untrusted_fallback_map_does_not_replace_the_learned_map_of_a_point_cloud():
