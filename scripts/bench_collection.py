@@ -80,29 +80,66 @@ def noop(x):
     return x
 
 
-def ray_overhead(num_cpus: int, n_tasks: int) -> dict:
+def noop_call(shared, nbytes: int) -> bytes:
+    """A call that does nothing but return ``nbytes`` (what the stage's real call returns)."""
+    return bytes(nbytes)
+
+
+#: bytes a call's result has per stage in a plan replay: the joint refinement's calls return two
+#: k x k float32 maps (k = the run's k_final, the largest); the others a small record
+def _result_bytes(stage: str, k: int) -> int:
+    return 2 * k * k * 4 if stage == "consistency" else 256
+
+
+def ray_overhead(num_cpus: int, n_tasks: int, plan: dict | None = None) -> dict:
     """Seconds per task of Ray itself: ``n_tasks`` no-op tasks through the collection's own task
     window (:func:`shapecorr.collection.engine.stream`: submit, wait as completed, get), each
     given the same basis-sized array from the object store, and the start and stop of a local
     Ray. A run's overhead is then about ``tasks x seconds_per_task + start + stop`` (report.json
-    ``tasks`` has the run's count per stage)."""
-    from shapecorr.collection.engine import RayExecutor, stream
+    ``tasks`` has the run's count per stage).
+
+    With ``plan`` (a run's report.json), the run's own task set is replayed instead, stage by
+    stage: as many tasks as the run gave Ray, each a batch (:func:`engine.run_batch`) of as
+    many no-op calls as the run's tasks held on average, given the array once per task and each
+    call returning a result of the stage's size; the wall time of that replay, plus start and
+    stop, is Ray's own cost of the run (``overhead_fraction`` of the run's ``total``)."""
+    from shapecorr.collection.engine import ONE_PER_TASK, RayExecutor, _Shared, run_batch, stream
 
     t0 = time.perf_counter()
     ex = RayExecutor(num_cpus=num_cpus)
     start = time.perf_counter() - t0
     ref = ex.put(np.zeros((5000, 100), dtype=np.float32))  # a basis-sized array, stored once
     ex.get(ex.call(noop, ref))  # workers up
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _, res in stream(ex, ((i, noop, (ref,)) for i in range(n_tasks))):
-        if isinstance(res, Exception):
-            raise res
-    per_task = (time.perf_counter() - t0) / n_tasks
-    driver_cpu = (time.process_time() - c0) / n_tasks
+    stages = ({"noop": (n_tasks, n_tasks)} if plan is None else
+              {st: (n, plan.get("task_calls", plan["tasks"]).get(st, n)) for st, n in plan["tasks"].items() if n})
+    k = int(plan["settings"]["match"].get("k_final", 100)) if plan else 0
+    rows = {}
+    for stage, (n, calls) in stages.items():
+        def tasks(n=n, calls=calls, nbytes=_result_bytes(stage, k)):
+            for i in range(n):  # the stage's calls spread over its tasks as evenly as they go
+                m = calls // n + (i < calls % n)
+                yield i, run_batch, (noop_call, [(_Shared(0), nbytes)] * m, ref)
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _, res in stream(ex, tasks(), total=n, batching=ONE_PER_TASK):
+            if isinstance(res, Exception):
+                raise res
+        rows[stage] = {"tasks": n, "calls": calls, "wall_s": round(time.perf_counter() - t0, 3),
+                       "driver_cpu_s": round(time.process_time() - c0, 3)}
     t0 = time.perf_counter()
     ex.close()
-    return {"tasks": n_tasks, "seconds_per_task": round(per_task, 5), "driver_cpu_per_task_s": round(driver_cpu, 5),
-            "start_s": round(start, 2), "stop_s": round(time.perf_counter() - t0, 2)}
+    stop = time.perf_counter() - t0
+    n_all = sum(r["tasks"] for r in rows.values())
+    wall = sum(r["wall_s"] for r in rows.values())
+    result = {"tasks": n_all, "seconds_per_task": round(wall / n_all, 5),
+              "driver_cpu_per_task_s": round(sum(r["driver_cpu_s"] for r in rows.values()) / n_all, 5),
+              "start_s": round(start, 2), "stop_s": round(stop, 2), "load_average": os.getloadavg()}
+    if plan is not None:
+        run_total = float(plan["timings_s"]["total"])
+        result.update(stages=rows, replay_wall_s=round(wall, 2), run_total_s=run_total,
+                      overhead_fraction=round((wall + start + stop) / run_total, 4),
+                      overhead_fraction_without_start_stop=round(wall / run_total, 4))
+    return result
 
 
 def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Path | None = None) -> dict:
@@ -157,11 +194,14 @@ def synthetic(sizes: list[int], out: Path, engine: str, num_cpus: int, keep: Pat
                      "children_cpu_s": round(children.ru_utime + children.ru_stime - children0.ru_utime
                                              - children0.ru_stime, 2),
                      "task_cpu_s": res.report.get("task_cpu_s"), "tasks": res.report.get("tasks"),
+                     "task_calls": res.report.get("task_calls"), "load_average_after": os.getloadavg(),
                      "wall_per_shape_s": round(wall / n, 4), "peak_rss_mb": peak, "rss_before_run_mb": before,
                      "driver_peak_rss_mb_by_stage": res.report.get("driver_peak_rss_mb"),
                      "disk_bytes_per_shape": {k: round(v / n) for k, v in disk.items()},
                      "exact_fraction": round(float(exact), 4), "timings_s": res.report["timings_s"]})
         log(json.dumps(rows[-1]))
+        # the run's report (its task plan per stage, for --noop-plan)
+        shutil.copy(tmp / "out" / "report.json", out / f"report_synthetic{n}_{engine}.json")
         shapecorr.set_cache_dir("default")
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -252,6 +292,76 @@ def compare_runs(a: Path, b: Path) -> dict:
     return res
 
 
+def _descendants_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of the living processes below ``pid`` (Linux ``/proc``): a
+    local Ray's processes (its GCS, raylet and workers are started below the driver)."""
+    children: dict = {}
+    cpu: dict = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(d.name))  # field 4: the parent
+        cpu[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick  # fields 14, 15: utime, stime
+    total, todo = 0.0, list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0.0)
+        todo += children.get(p, [])
+    return total
+
+
+def throughput(paths: list, names: list, engine: str, num_cpus: int, preset: str, run_dir: Path,
+               out: Path) -> dict:
+    """One cold collection run of ``paths`` (a fresh cache, no evaluation): wall time, shapes
+    per second and the CPU of every process that worked for it (this process; its waited-for
+    children, the forked preparations; on Ray the local Ray's processes, started here so that
+    they can be read before the stop), the load average before and after. Writes
+    ``out/throughput_{engine}_{n}.json``; compare two runs' maps with ``--compare``."""
+    import resource
+
+    import shapecorr
+    from shapecorr.collection import CollectionSettings, RayExecutor, collection
+
+    cache = Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
+    shapecorr.set_cache_dir(cache)
+    load_before = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ex = RayExecutor(num_cpus=num_cpus) if engine == "ray" else None  # the run joins it
+    start = time.perf_counter() - t0
+    try:
+        res = collection(paths, out=run_dir, preset=preset, engine=engine, settings=CollectionSettings(),
+                         progress=True)
+        ray_cpu = _descendants_cpu_s(os.getpid()) if ex is not None else 0.0
+    finally:
+        t_stop = time.perf_counter()
+        if ex is not None:
+            ex.close()
+        stop = time.perf_counter() - t_stop
+    wall, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime
+    shapecorr.set_cache_dir("default")
+    shutil.rmtree(cache, ignore_errors=True)
+    r = res.report
+    row = {"engine": engine, "workers": r["engine"]["workers"], "shapes": len(names), "done": r["shapes"]["done"],
+           "names": names, "wall_s": round(wall, 2), "shapes_per_s": round(len(names) / wall, 4),
+           "engine_start_s": round(start, 2), "engine_stop_s": round(stop, 2),
+           "driver_cpu_s": round(driver_cpu, 2), "children_cpu_s": round(children_cpu, 2),
+           "ray_processes_cpu_s": round(ray_cpu, 2),
+           "cpu_s_all_processes": round(driver_cpu + children_cpu + ray_cpu, 2),
+           "task_cpu_s": r["task_cpu_s"], "tasks": r["tasks"], "task_calls": r.get("task_calls"),
+           "timings_s": r["timings_s"], "load_average_before": load_before, "load_average_after": os.getloadavg(),
+           "template": r["template"], "failures": r["failures"]}
+    (out / f"throughput_{engine}_{len(names)}.json").write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
 def plot_synthetic(out: Path) -> dict:
     """``scaling.png`` and ``scaling.md`` in ``out``: time and the driver's peak memory against
     the number of shapes, from the ``*synthetic{N}_{engine}*.json`` files there (one process
@@ -307,6 +417,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", nargs="?", help="folder with NAME.off and corres/NAME.vts")
     ap.add_argument("--noop", type=int, metavar="N", help="only measure Ray's own cost with N no-op tasks")
+    ap.add_argument("--noop-plan", metavar="REPORT",
+                    help="only measure Ray's own cost by replaying a run's task set (its report.json) with "
+                         "no-op calls; writes --out/ray_overhead_plan.json")
     ap.add_argument("--sync", type=int, metavar="N",
                     help="only time the joint refinement's synchronization on N shapes with exact maps "
                          "(--sync-k, --sync-store)")
@@ -319,6 +432,9 @@ def main(argv=None) -> int:
                     help="only plot time and peak memory against N from the synthetic*_*.json files in --out")
     ap.add_argument("--synthetic", type=int, nargs="+", metavar="N",
                     help="only run collections of N permuted copies of a small shape (time, memory, accuracy)")
+    ap.add_argument("--throughput", action="store_true",
+                    help="only run the collection of the dataset's shapes (cold, no evaluation) and write its "
+                         "wall time, shapes/s and the CPU of all its processes to --out/throughput_ENGINE_N.json")
     ap.add_argument("--names", nargs="*", help="shape names (default: --first/--count of the sorted names)")
     ap.add_argument("--first", type=int, default=80, help="index of the first shape in the sorted names")
     ap.add_argument("--count", type=int, default=20, help="number of shapes")
@@ -344,7 +460,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if args.noop or args.synthetic or args.plot or args.compare or args.sync:
+    if args.noop or args.noop_plan or args.synthetic or args.plot or args.compare or args.sync:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         if args.sync:
@@ -355,7 +471,11 @@ def main(argv=None) -> int:
             (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
             log(json.dumps(result))
             return 0 if result["identical"] else 1
-        if args.noop:
+        if args.noop_plan:
+            result = ray_overhead(args.num_cpus, 0, plan=json.loads(Path(args.noop_plan).read_text()))
+            result["plan"] = args.noop_plan
+            (out / "ray_overhead_plan.json").write_text(json.dumps(result, indent=2) + "\n")
+        elif args.noop:
             result = ray_overhead(args.num_cpus, args.noop)
             (out / "ray_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
         elif args.plot:
@@ -381,6 +501,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="bench-collection-"))
+    if args.throughput:
+        log(json.dumps(throughput(paths, names, args.engine, args.num_cpus, args.preset, run_dir, out), indent=1))
+        return 0
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
     shapecorr.set_cache_dir(cache)
     t0 = time.perf_counter()
