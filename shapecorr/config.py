@@ -32,6 +32,8 @@ DESCRIPTORS = ("wks", "hks")
 INITS = ("learned", "axiomatic", "zeroshot")
 ZEROSHOT_REGULARIZERS = ("prior", "axiomatic")
 ADAPT_WHEN = ("never", "always", "low_confidence")
+#: pairs whose learned initial map is also made in the other direction (``learned_reverse``)
+LEARNED_REVERSE = ("never", "point_clouds", "always")
 
 
 def _check(cond: bool, message: str) -> None:
@@ -73,6 +75,10 @@ class FeatureSettings:
     adapt_when: str = "low_confidence"
     adapt_steps: int | None = None  # optimizer steps when it runs (None: shapecorr.learn.adapt.ADAPT_STEPS)
     adapt_lr: float | None = None  # their learning rate (None: shapecorr.learn.adapt.ADAPT_LR)
+    # the learned initial map made in the other direction too (each source point's nearest feature
+    # on the target, transposed), refined and assessed like the first, the more trusted kept:
+    # on "point_clouds" (pairs with a point cloud; the default), "always" or "never"
+    learned_reverse: str = "point_clouds"
     # init "zeroshot": a random feature network trained on the pair itself (no trained model),
     # its regularizers the learned prior's ("prior": zeroshot_prior, a bundled name or .pt
     # file) or the axiomatic ones; steps/lr None: shapecorr.learn.prior.zeroshot's defaults
@@ -103,6 +109,8 @@ class FeatureSettings:
         _positive_int("feature_threads", self.feature_threads, allow_none=True)
         _check(self.adapt_when in ADAPT_WHEN, f"unknown adapt_when {self.adapt_when!r}; use one of "
                f"{', '.join(ADAPT_WHEN)} (test-time adaptation of the feature network on the pair).")
+        _check(self.learned_reverse in LEARNED_REVERSE, f"unknown learned_reverse {self.learned_reverse!r}; use one "
+               f"of {', '.join(LEARNED_REVERSE)}.")
         _positive_int("adapt_steps", self.adapt_steps, allow_none=True)
         _number("adapt_lr", self.adapt_lr, allow_none=True, minimum=0.0)
         _check(self.adapt_lr is None or self.adapt_lr > 0,

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: initial maps that run a feature network (they need its eigenpairs and outward normals)
 NETWORK_INITS = ("learned", "zeroshot")
+#: candidates whose ZoomOut is guided by the learned features (``guide_weight``)
+GUIDED_INITS = ("learned", "learned_reverse")
 
 __all__ = ["match", "Match", "MatchSettings", "load_preset", "available_presets", "Candidate", "PairPlan",
            "plan_pair", "prepare", "prepare_pair", "prepare_pair_work", "ShapeWork", "as_shape"]
@@ -244,7 +246,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "learned_adapted", "zeroshot", "zeroshot_solve", "axiomatic", "axiomatic_fallback", "features_fallback"
+    init: str  # "learned", "learned_reverse", "learned_adapted", "zeroshot", "zeroshot_solve", "axiomatic", "axiomatic_fallback", "features_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -382,10 +384,26 @@ class _Run:
             C0 = features_to_fmap([w.features for w in self.work], self.P1, self.P2, self.plan.k_init,
                                   device=self.device, queries=self.samples[1] if self.samples is not None else None)
             self._stage("learned_features", 0.65, t0)
-            return [self._candidate("learned", self.plan.k_init, None, C0)]
+            out = [self._candidate("learned", self.plan.k_init, None, C0)]
+            if reverse_learned_map(self.s, self.P1.shape, self.P2.shape):
+                out.append(self._reverse_learned_candidate())
+            return out
         if self.s.init == "zeroshot":
             return self._zeroshot_candidates()
         return self._axiomatic_candidates(self.s.solve, "axiomatic")
+
+    def _reverse_learned_candidate(self) -> Candidate:
+        """The learned initial map made from the source's side: each source vertex's nearest
+        feature on the target (on the source's ZoomOut samples when sampled), fitted as
+        ``fmap_21`` and transposed (near-isometries have near-orthogonal maps), then refined with
+        the same feature guides and assessed. On FAUST_r clouds the two directions' guided
+        ZoomOut sometimes ends in different maps (one with the hands swapped)."""
+        t0 = time.perf_counter()
+        queries = self.samples[0] if self.samples is not None else None
+        C21 = features_to_fmap([w.features for w in self.work[::-1]], self.P2, self.P1, self.plan.k_init,
+                               device=self.device, queries=queries)
+        self._stage("learned_features", 0.65, t0)
+        return self._candidate("learned_reverse", self.plan.k_init, None, C21.T)
 
     def _zeroshot_candidates(self) -> list[Candidate]:
         """The zero-shot map and, while none is trusted, up to ``zeroshot_retries`` more from
@@ -466,7 +484,7 @@ class _Run:
         t0 = time.perf_counter()
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
                                    refine_subset=self.refine_subset, device=self.device,
-                                   guides=self.guides if kind == "learned" else None)
+                                   guides=self.guides if kind in GUIDED_INITS else None)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
         cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr,
@@ -584,6 +602,12 @@ def feature_model_name(s: MatchSettings, shape1: Shape, shape2: Shape) -> str:
     if s.feature_model_point_cloud and not (shape1.is_mesh and shape2.is_mesh):
         return s.feature_model_point_cloud
     return s.feature_model
+
+
+def reverse_learned_map(s: MatchSettings, shape1: Shape, shape2: Shape) -> bool:
+    """Whether the learned initial map is made in the other direction too (``learned_reverse``)."""
+    mode = s.learned_reverse
+    return mode == "always" or (mode == "point_clouds" and not (shape1.is_mesh and shape2.is_mesh))
 
 
 def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", threads: int | None = None) -> np.ndarray:
