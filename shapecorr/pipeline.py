@@ -13,8 +13,8 @@
 6. :func:`select`         one rule: the candidate with the highest confidence
 7. feature solves         two meshes whose learned map is not trusted: exact solves on the learned
                           features (:data:`FEATURE_SOLVES`)
-8. adaptation             with ``adapt_when`` "always", or "low_confidence" and no trusted
-                          candidate yet: :func:`adapted_initial_map` (the network fine-tuned on
+8. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
+                          learned map: :func:`adapted_initial_map` (the network fine-tuned on
                           the pair, no ground truth) gives one more candidate
 9. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
                           (on a pair with a point cloud, first exact solves on the learned features)
@@ -312,15 +312,15 @@ class _Run:
 
         candidates = self._first_candidates()
         best = select(candidates)
+        self.adaptation = self._adaptation_reason(best)
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
         if both_meshes and self._needs_fallback(best):
             candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-            best = select(candidates)
-        self.adaptation = self._adaptation_reason(best)
         if self.adaptation["ran"]:
             candidates.append(self._adapted_candidate())
-            best = select(candidates)
-            self.adaptation.update(confidence=round(candidates[-1].trust, 4), kept=best is candidates[-1])
+            self.adaptation.update(confidence=round(candidates[-1].trust, 4),
+                                   kept=select(candidates) is candidates[-1])
+        best = select(candidates)
         fallback = self._needs_fallback(best)
         if fallback:
             if not both_meshes:
@@ -461,9 +461,9 @@ class _Run:
         and orientation operators; on a point cloud, on its local triangles), at each of
         :data:`FEATURE_SOLVES`: all are assessed (the most trusted is kept by :func:`select`).
         The regularised solve keeps apart limbs that the nearest-feature map swaps. None without
-        learned features. Two meshes run them as soon as the learned map is not trusted (before
-        adaptation, which is skipped when one of them is trusted); a pair with a point cloud in
-        the fallback."""
+        learned features. Two meshes run them as soon as the learned map is not trusted (next to
+        the adapted candidate, whether adaptation runs is decided on the learned map alone); a
+        pair with a point cloud in the fallback."""
         if any(w.features is None for w in self.work):
             return []
         ops = AxiomaticOperators(self.P1, self.P2, solve, descriptors=tuple(w.features for w in self.work))

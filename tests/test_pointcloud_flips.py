@@ -128,9 +128,9 @@ def test_point_cloud_solve_adds_the_point_cloud_multipliers_once():
 
 def test_meshes_fall_back_without_the_point_cloud_candidates():
     """Two meshes whose learned map is not trusted (forced by ``fallback_below=1``) run the exact
-    solves on the learned features first (before adaptation), every one of them, and then the
-    axiomatic fallback with the solve's own multipliers (not the point-cloud ones); the most
-    trusted map is the permutation."""
+    solves on the learned features first, every one of them, and then the axiomatic fallback
+    with the solve's own multipliers (not the point-cloud ones); the most trusted map is the
+    permutation. Adaptation is decided on the learned map alone (trusted here: no adaptation)."""
     blob = bumpy(3)
     t, perm = permuted_copy(blob, seed=11, rigid=True)
     m = match(blob, t, "default", fallback_below=1.0, **SMALL)
@@ -138,7 +138,7 @@ def test_meshes_fall_back_without_the_point_cloud_candidates():
     solves = [(c["k_init"], c["w_orient_multiplier"]) for c in m.info["candidates"] if c["init"] == "features_fallback"]
     assert solves == [(k, w) for k, w in FEATURE_SOLVES if k <= min(m.info["k_basis"])] and solves
     assert kinds[0] == "learned" and kinds[1:1 + len(solves)] == ["features_fallback"] * len(solves)
-    assert "axiomatic_fallback" in kinds and not m.info["adaptation"]["ran"]  # a solve is trusted: no adaptation
+    assert "axiomatic_fallback" in kinds and not m.info["adaptation"]["ran"]
     mults = [c["w_orient_multiplier"] for c in m.info["candidates"] if c["init"] == "axiomatic_fallback"]
     assert set(mults) <= set(load_preset("default").fallback_solve_settings().orient_candidates)
     assert exact_or_adjacent(blob, m.p2p_21, perm)[1] >= 0.98
