@@ -316,7 +316,7 @@ def _descendants_cpu_s(pid: int) -> float:
 
 
 def throughput(paths: list, names: list, engine: str, num_cpus: int, preset: str, run_dir: Path,
-               out: Path) -> dict:
+               out: Path, threads: int | None = None) -> dict:
     """One cold collection run of ``paths`` (a fresh cache, no evaluation): wall time, shapes
     per second and the CPU of every process that worked for it (this process; its waited-for
     children, the forked preparations; on Ray the local Ray's processes, started here so that
@@ -336,7 +336,7 @@ def throughput(paths: list, names: list, engine: str, num_cpus: int, preset: str
     start = time.perf_counter() - t0
     try:
         res = collection(paths, out=run_dir, preset=preset, engine=engine, settings=CollectionSettings(),
-                         progress=True)
+                         progress=True, threads=threads)
         ray_cpu = _descendants_cpu_s(os.getpid()) if ex is not None else 0.0
     finally:
         t_stop = time.perf_counter()
@@ -349,7 +349,7 @@ def throughput(paths: list, names: list, engine: str, num_cpus: int, preset: str
     shapecorr.set_cache_dir("default")
     shutil.rmtree(cache, ignore_errors=True)
     r = res.report
-    row = {"engine": engine, "workers": r["engine"]["workers"], "shapes": len(names), "done": r["shapes"]["done"],
+    row = {"engine": engine, "threads": threads, "workers": r["engine"]["workers"], "shapes": len(names), "done": r["shapes"]["done"],
            "names": names, "wall_s": round(wall, 2), "shapes_per_s": round(len(names) / wall, 4),
            "engine_start_s": round(start, 2), "engine_stop_s": round(stop, 2),
            "driver_cpu_s": round(driver_cpu, 2), "children_cpu_s": round(children_cpu, 2),
@@ -358,7 +358,8 @@ def throughput(paths: list, names: list, engine: str, num_cpus: int, preset: str
            "task_cpu_s": r["task_cpu_s"], "tasks": r["tasks"], "task_calls": r.get("task_calls"),
            "timings_s": r["timings_s"], "load_average_before": load_before, "load_average_after": os.getloadavg(),
            "template": r["template"], "failures": r["failures"]}
-    (out / f"throughput_{engine}_{len(names)}.json").write_text(json.dumps(row, indent=2) + "\n")
+    name = f"throughput_{engine}_{len(names)}{'' if threads is None else f'_threads{threads}'}.json"
+    (out / name).write_text(json.dumps(row, indent=2) + "\n")
     return row
 
 
@@ -435,6 +436,9 @@ def main(argv=None) -> int:
     ap.add_argument("--throughput", action="store_true",
                     help="only run the collection of the dataset's shapes (cold, no evaluation) and write its "
                          "wall time, shapes/s and the CPU of all its processes to --out/throughput_ENGINE_N.json")
+    ap.add_argument("--task-threads", type=int, metavar="N",
+                    help="--throughput: the collection's threads=N (feature-network threads per match; default: "
+                         "all usable cores)")
     ap.add_argument("--names", nargs="*", help="shape names (default: --first/--count of the sorted names)")
     ap.add_argument("--first", type=int, default=80, help="index of the first shape in the sorted names")
     ap.add_argument("--count", type=int, default=20, help="number of shapes")
@@ -502,7 +506,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="bench-collection-"))
     if args.throughput:
-        log(json.dumps(throughput(paths, names, args.engine, args.num_cpus, args.preset, run_dir, out), indent=1))
+        log(json.dumps(throughput(paths, names, args.engine, args.num_cpus, args.preset, run_dir, out,
+                                  args.task_threads), indent=1))
         return 0
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="bench-collection-cache-"))
     shapecorr.set_cache_dir(cache)

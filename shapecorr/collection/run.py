@@ -185,7 +185,8 @@ class _Bar:
 # ----------------------------------------------------------------------------- the run
 def collection(paths, template=None, *, out=None, preset=None, settings: CollectionSettings | None = None,
                engine: str = "auto", address: str | None = None, num_cpus: int | None = None, device: str = "cpu",
-               progress: bool = False, batching: Batching | None = None, **overrides) -> CollectionResult:
+               progress: bool = False, batching: Batching | None = None, threads: int | None = None,
+               **overrides) -> CollectionResult:
     """Put a collection of shapes in correspondence through a template, consistently.
 
     paths : a folder of shapes (``.off .obj .ply .stl .glb .gltf .xyz .pts``) or a list of files.
@@ -199,11 +200,19 @@ def collection(paths, template=None, *, out=None, preset=None, settings: Collect
     progress : progress bars on stderr (shapes/s and time left).
     batching : how calls are grouped into Ray tasks (:class:`.engine.Batching`; default: tasks
         of about a second of measured CPU, at least 4 per worker and stage).
+    threads : CPU threads of a match's feature network where the preset leaves it open (None:
+        all usable cores, as ``shapecorr.match``). A Ray task reserves one CPU, so on a local Ray
+        ``threads=1`` keeps the workers from oversubscribing the cores (on 10 FAUST_r shapes it
+        halved the CPU of a match under load); the maps then differ from those made with another
+        thread count in a few vertices (floating-point rounding of the network), so the default
+        keeps them equal to the in-process engine's.
 
     Returns a :class:`CollectionResult`; ``OUT/report.json`` has timings, failures and
     consistency figures. Rerunning with the same ``out`` redoes only what is not done.
     """
     t_start = time.perf_counter()
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise SettingsError(f"threads={threads!r}: use an integer >= 1, or None (all usable cores).")
     cs = settings or CollectionSettings()
     ms = load_preset(preset, **overrides)
     shapes, failures = scan(paths)
@@ -213,13 +222,15 @@ def collection(paths, template=None, *, out=None, preset=None, settings: Collect
     _check_out(out, shapes)
     out.mkdir(parents=True, exist_ok=True)
     cache = get_cache()
-    ctx = work.WorkContext(ms, str(out), None if cache is None else str(cache.root), device)
-    run = _Run(ctx, cs, progress, batching or Batching())
-    run.timings["scan"] = round(time.perf_counter() - t_start, 4)
-    run.failures = failures
+    t_scan = time.perf_counter() - t_start
     t0 = time.perf_counter()
     ex = make_executor(engine, address=address, num_cpus=num_cpus)
-    run.timings["engine_start"] = round(time.perf_counter() - t0, 4)
+    t_engine = time.perf_counter() - t0
+    ctx = work.WorkContext(ms, str(out), None if cache is None else str(cache.root), device, threads=threads)
+    run = _Run(ctx, cs, progress, batching or Batching())
+    run.timings["scan"] = round(t_scan, 4)
+    run.timings["engine_start"] = round(t_engine, 4)
+    run.failures = failures
     try:
         run.ex = ex
         run.ctx_ref = ex.put(ctx)

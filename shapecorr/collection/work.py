@@ -38,10 +38,21 @@ class WorkContext:
     out: str
     cache_dir: str | None  # the disk cache folder (None: disabled)
     device: str = "cpu"
+    #: CPU threads of a match's feature network where the settings leave it open (None: all
+    #: usable cores, as in one process); see ``collection(threads=...)``
+    threads: int | None = None
 
     @property
     def folder(self) -> CollectionFolder:
         return CollectionFolder(self.out)
+
+    @cached_property
+    def match_settings(self) -> MatchSettings:
+        """The settings a match runs with: :attr:`settings` with :attr:`threads` (a speed
+        setting only; :attr:`key`, which decides what is redone, is that of :attr:`settings`)."""
+        if self.threads is None or self.settings.feature_threads is not None:
+            return self.settings
+        return self.settings.replace(feature_threads=int(self.threads))
 
     @cached_property
     def key(self) -> str:
@@ -116,7 +127,7 @@ def match_template_task(name: str, path: str, shape_hash: str, template: dict, c
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            m = match(path, template["path"], ctx.settings, device=ctx.device)
+            m = match(path, template["path"], ctx.match_settings, device=ctx.device)
         arrays = dict(to_template=m.p2p_12, from_template=m.p2p_21, confidence=float(m.info["confidence"]),
                       threshold=float(m.info["confidence_threshold"]), timings=json.dumps(m.timings),
                       warnings=json.dumps(_warning_texts(caught)))
@@ -149,7 +160,7 @@ def match_pair_task(a: dict, b: dict, ctx: WorkContext) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = match(path_a, path_b, ctx.settings, device=ctx.device)
+        m = match(path_a, path_b, ctx.match_settings, device=ctx.device)
     arrays = dict(p2p_ab=m.p2p_12, p2p_ba=m.p2p_21, confidence=float(m.info["confidence"]),
                   threshold=float(m.info["confidence_threshold"]), key=ctx.key, hashes=hashes,
                   time_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)

@@ -236,3 +236,19 @@ def test_stream_on_ray_batches_calls_and_returns_each_result_once():
     ex = _Batching()
     list(stream(ex, iter(calls[:10]), total=10, batching=Batching(target_s=0.0, max_items=1)))
     assert ex.batches == [1] * 10
+
+
+def test_task_threads_change_the_match_settings_but_not_what_is_redone(tmp_path):
+    from shapecorr.collection import collection
+    from shapecorr.collection.work import WorkContext
+    from shapecorr.config import load_preset
+
+    ms = load_preset()
+    one = WorkContext(ms, str(tmp_path), None, threads=1)
+    assert one.match_settings.feature_threads == 1 and ms.feature_threads is None
+    assert one.key == WorkContext(ms, str(tmp_path), None).key  # a rerun with other threads reuses the results
+    fixed = load_preset(feature_threads=3)
+    assert WorkContext(fixed, str(tmp_path), None, threads=1).match_settings.feature_threads == 3  # the preset's
+    for bad in (0, 1.5):
+        with pytest.raises(SettingsError, match="threads="):
+            collection(tmp_path, out=tmp_path / "out", engine="local", threads=bad)
