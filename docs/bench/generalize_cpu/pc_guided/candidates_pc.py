@@ -61,7 +61,7 @@ def main():
     ap.add_argument("--split", default="val")
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--skip", type=int, default=0, help="leave out the first pairs (resume)")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "FAUST_r" / "vtx_5k")
+    ap.add_argument("--data", type=Path, default=HERE.parents[5] / "shared" / "data" / "FAUST_r" / "vtx_5k")
     ap.add_argument("--out", type=Path, required=True, help="JSON lines (appended)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     a = ap.parse_args()
