@@ -70,6 +70,9 @@ def register(sub) -> None:
     p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"],
                    help="ray, local (in this process) or auto (Ray when installed; default)")
     p.add_argument("--num-cpus", type=int, metavar="N", help="workers of a local Ray (default: all cores)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads of each match's feature network (default: all cores, the in-process maps); "
+                        "1 on Ray keeps its workers from oversubscribing the cores (maps differ in a few vertices)")
     p.add_argument("--neighbours", type=int, default=2, metavar="K",
                    help="nearest shapes each shape is also matched to (the shape graph; default 2; 0: none)")
     p.add_argument("--no-consistency", action="store_true",
@@ -125,7 +128,7 @@ def run(args) -> int:
     settings = CollectionSettings(neighbours=args.neighbours, consistent=not args.no_consistency)
     res = collection(Path(args.folder), args.template, out=Path(args.out), preset=args.preset, settings=settings,
                      engine=args.engine, address=args.address, num_cpus=args.num_cpus, device=args.device,
-                     progress=not args.quiet)
+                     progress=not args.quiet, threads=args.threads)
     r = res.report
     c = r["consistency"]
     print(f"{r['shapes']['done']} shapes matched to template {res.template} in {r['timings_s']['total']:.1f} s "
