@@ -11,13 +11,15 @@
 4. :func:`refine`         ZoomOut to the final size, then both vertex maps
 5. :func:`assess`         orientation scores and the ground-truth-free confidence
 6. :func:`select`         one rule: the candidate with the highest confidence
-7. feature solves         two meshes whose learned map is not trusted: exact solves on the learned
-                          features (:data:`FEATURE_SOLVES`)
+7. feature solves         two meshes whose learned map is below ``fallback_below`` (not trusted,
+                          or trusted but not near-certain): exact solves on the learned features
+                          (:data:`FEATURE_SOLVES`)
 8. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
                           learned map: :func:`adapted_initial_map` (the network fine-tuned on
                           the pair, no ground truth) gives one more candidate
-9. fallback               a learned or zero-shot map that is not trusted also runs the axiomatic candidates
-                          (on a pair with a point cloud, first exact solves on the learned features)
+9. fallback               a learned or zero-shot map below ``fallback_below`` also runs the axiomatic
+                          candidates (on a pair with a point cloud, first exact solves on the learned
+                          features)
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
 through :func:`match`.
@@ -332,8 +334,9 @@ class _Run:
         return self._result(src, tgt, candidates, best, fallback, maps)
 
     def _needs_fallback(self, best: Candidate) -> bool:
-        """A learned map that is not trusted: the axiomatic candidates run too (shapes with an
-        orientation: meshes, point clouds with their estimated normals)."""
+        """A learned map below ``fallback_below`` (by default a map the confidence does not trust
+        or is not near-certain of): the fallback candidates run too (shapes with an orientation:
+        meshes, point clouds with their estimated normals)."""
         oriented = self.P1.orientation_faces is not None and self.P2.orientation_faces is not None
         f = self.s.fallback
         below = best.confidence.threshold if f.fallback_below is None else f.fallback_below
@@ -517,7 +520,7 @@ class _Run:
             "candidates": [c.summary() for c in candidates],
             "init": best.init,
             "feature_model": feature_model_name(s, self.P1.shape, self.P2.shape) if s.init == "learned" else None,
-            "axiomatic_fallback": bool(fallback),  # the learned map was not trusted: axiomatic candidates ran too
+            "axiomatic_fallback": bool(fallback),  # the best map was below fallback_below: the fallback candidates ran too
             # test-time adaptation: whether it ran, why, its steps, time and the adapted map's confidence
             "adaptation": self.adaptation,
             "chosen_w_orient_multiplier": best.w_orient_multiplier,

@@ -467,3 +467,24 @@ def test_each_shapes_own_work_done_in_two_processes_gives_the_same_match(blob_pa
     np.testing.assert_array_equal(serial.p2p_21, forked.p2p_21)
     np.testing.assert_array_equal(serial.p2p_12, forked.p2p_12)
     assert serial.info["confidence"] == forked.info["confidence"]
+
+
+def test_a_trusted_map_below_fallback_below_gets_a_second_opinion(blob_pair):
+    """fallback_below above the threshold: a map the confidence trusts but whose confidence is
+    below fallback_below still runs the fallback candidates (and the most trusted is kept);
+    at or above it, nothing more runs. The default is 0.95, the fast preset keeps the threshold."""
+    s, t, perm = blob_pair
+    alone = match(s, t, "default", use_fallback=False, **SMALL)
+    c = alone.info["confidence"]
+    assert not alone.info["confidence_low"] and c > alone.info["confidence_threshold"] + 0.01
+    below = match(s, t, "default", fallback_below=c + 0.005, **SMALL)
+    kinds = [x["init"] for x in below.info["candidates"]]
+    assert below.info["axiomatic_fallback"] and "features_fallback" in kinds and "axiomatic_fallback" in kinds
+    assert below.info["confidence"] == pytest.approx(max(x["confidence"] for x in below.info["candidates"]), abs=1e-4)
+    assert below.info["confidence"] >= c - 1e-4
+    exact, near = exact_or_adjacent(s, below.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    above = match(s, t, "default", fallback_below=c - 0.005, **SMALL)
+    assert not above.info["axiomatic_fallback"] and [x["init"] for x in above.info["candidates"]] == ["learned"]
+    assert load_preset("default").fallback.fallback_below == 0.95
+    assert load_preset("fast").fallback.fallback_below is None
