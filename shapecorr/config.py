@@ -25,6 +25,7 @@ from typing import Any
 
 from .core.errors import SettingsError
 from .learn.features import bundled_models
+from .fmap.solve import LAP_MASKS, SCALES as TERM_SCALES
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
@@ -153,8 +154,16 @@ class SolveSettings:
     orient_candidates: tuple = (1.0,)  # w_orient multipliers tried at k_init (two meshes)
     k_init_candidates: tuple = (20, 40)  # further initial-map sizes tried after those
     flip_check: bool = True  # try those candidates (two meshes) and keep the most trusted map
+    # how the energy's terms are normalized ("frobenius", or pyFM's "canonical": through the
+    # effective number of descriptors) and the Laplacian mask ("squared" or "resolvent");
+    # shapecorr.fmap.solve explains both
+    term_scales: str = "frobenius"
+    lap_mask: str = "squared"
 
     def __post_init__(self):
+        _check(self.term_scales in TERM_SCALES,
+               f"unknown term_scales {self.term_scales!r}; use one of {', '.join(TERM_SCALES)}.")
+        _check(self.lap_mask in LAP_MASKS, f"unknown lap_mask {self.lap_mask!r}; use one of {', '.join(LAP_MASKS)}.")
         _check(self.descriptor in DESCRIPTORS,
                f"unknown descriptor {self.descriptor!r}; use one of {', '.join(DESCRIPTORS)}.")
         _positive_int("n_descriptors", self.n_descriptors)

@@ -802,7 +802,8 @@ def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: 
     descriptor commutativity and the orientation-preserving term."""
     s = ops.solve
     A, B, dcomm, orient = ops.at(k)
-    w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier)
+    w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier,
+                    scales=s.term_scales, lap_mask=s.lap_mask)
     return solve_fmap(A, B, ops.P1.evals, ops.P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
 
 

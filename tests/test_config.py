@@ -57,6 +57,8 @@ def test_flat_and_grouped_names_give_the_same_settings(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"descriptor": "shot"}, "unknown descriptor 'shot'"),
+    ({"term_scales": "pyfm"}, "unknown term_scales .pyfm."),
+    ({"lap_mask": "bounded"}, "unknown lap_mask .bounded."),
     ({"init": "magic"}, "unknown init 'magic'"),
     ({"laplacian": "fancy"}, "unknown laplacian 'fancy'"),
     ({"k_final": 0}, "k_final must be an integer >= 2"),

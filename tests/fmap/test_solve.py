@@ -27,19 +27,41 @@ def _trace_of_normal(X, Y):
     return total
 
 
+def _resolvent_mask(ev1, ev2, gamma=0.5):
+    """|R(l1_j) - R(l2_i)|^2, R(x) = 1 / (x^gamma - i), both spectra over their common maximum
+    (complex arithmetic, independently of the solver's real form)."""
+    top = max(np.abs(ev1).max(), np.abs(ev2).max())
+    r1, r2 = 1 / ((np.abs(ev1) / top) ** gamma - 1j), 1 / ((np.abs(ev2) / top) ** gamma - 1j)
+    return np.abs(r1[None, :] - r2[:, None]) ** 2
+
+
+def _p_eff(F):
+    """Effective number of descriptors from the eigenvalues of the Gram matrix (no constant mode)."""
+    s = np.linalg.svd(F[1:], compute_uv=False) ** 2  # eigenvalues of F[1:]^T F[1:]
+    return s.sum() ** 2 / np.sum(s ** 2)
+
+
 def naive_energy(C, A, B, ev1, ev2, w, dcomm=None, orient=None):
     """The energy of shapecorr.fmap.solve, written term by term from its docstring (with the
-    solver's scale-free normalization of each term)."""
-    n = K1 * K2
-    e = w.descr / np.sum(A ** 2) * np.sum((C @ A - B) ** 2)
-    sq = (ev1[None, :K1] - ev2[:K2, None]) ** 2
-    e += w.lap * np.sum(C ** 2 * sq) / np.linalg.norm(sq)
+    solver's scale-free normalization of each term, either choice)."""
+    n, m = K1 * K2, min(K1, K2)
+    mask = (ev1[None, :K1] - ev2[:K2, None]) ** 2 if w.lap_mask == "squared" else _resolvent_mask(ev1[:K1], ev2[:K2])
+    if w.scales == "canonical":
+        p_eff = (_p_eff(A) + _p_eff(B)) / 2
+        descr_size = m / K1 * np.sum(A[1:] ** 2) / p_eff
+        mask_size, op = m * mask.mean(), m / p_eff
+    else:
+        descr_size, mask_size, op = np.sum(A ** 2), np.linalg.norm(mask), 1.0
+    e = w.descr / descr_size * np.sum((C @ A - B) ** 2)
+    e += w.lap * np.sum(C ** 2 * mask) / mask_size
     if dcomm is not None:
-        e += w.dcomm * _commutator_energy(C, *dcomm) / (_trace_of_normal(*dcomm) / n)
+        e += w.dcomm * _commutator_energy(C, *dcomm) / (_trace_of_normal(*dcomm) / n * op)
     if orient is not None:
         X, Y = orient
         Y = -Y if w.reversing else Y
-        e += w.orient * _commutator_energy(C, X, Y) / (_trace_of_normal(X, Y) / n)
+        # canonical: the operators' size without the trace products (pyFM's "skew" size)
+        size = (K2 * np.sum(X ** 2) + K1 * np.sum(Y ** 2)) if w.scales == "canonical" else _trace_of_normal(X, Y)
+        e += w.orient * _commutator_energy(C, X, Y) / (size / n * op)
     return e
 
 
@@ -61,6 +83,10 @@ CASES = {
     "descr+lap": (FmapWeights(descr=1.0, lap=0.3, dcomm=0.0, orient=0.0), False, False),
     "all-terms": (FmapWeights(descr=1.0, lap=0.05, dcomm=0.4, orient=0.7), True, True),
     "reversing": (FmapWeights(descr=1.0, lap=0.05, dcomm=0.4, orient=0.7, reversing=True), True, True),
+    "canonical": (FmapWeights(descr=1.0, lap=0.05, dcomm=0.4, orient=0.7, scales="canonical"), True, True),
+    "resolvent": (FmapWeights(descr=1.0, lap=0.3, dcomm=0.0, orient=0.0, lap_mask="resolvent"), False, False),
+    "canonical-resolvent": (FmapWeights(descr=1.0, lap=0.1, dcomm=1.0, orient=1.0, scales="canonical",
+                                        lap_mask="resolvent"), True, True),
 }
 
 
@@ -112,13 +138,66 @@ def test_exact_descriptors_give_the_identity():
     np.testing.assert_allclose(C, np.eye(k), atol=1e-6)
 
 
-def test_weights_scale_free():
+@pytest.mark.parametrize("scales", ["frobenius", "canonical"])
+def test_weights_scale_free(scales):
     """Each term is normalized, so scaling the descriptors does not change the solution."""
     rng = np.random.default_rng(9)
     A, B = rng.standard_normal((4, 6)), rng.standard_normal((5, 6))
     ev1, ev2 = np.sort(rng.random(4)), np.sort(rng.random(5))
-    w = FmapWeights(lap=0.2)
+    w = FmapWeights(lap=0.2, scales=scales)
     np.testing.assert_allclose(solve_fmap(A, B, ev1, ev2, w), solve_fmap(10 * A, 10 * B, ev1, ev2, w), atol=1e-8)
+
+
+def test_canonical_scales_strengthen_the_descriptor_term_with_many_independent_descriptors():
+    """With p independent descriptors the canonical descriptor term is about p times stronger
+    against the Laplacian term: the map follows the descriptors more closely than with frobenius."""
+    rng = np.random.default_rng(10)
+    k, p = 6, 30
+    A = rng.standard_normal((k, p))
+    B = rng.standard_normal((k, k)) @ A * 0.3 + 0.1 * rng.standard_normal((k, p))
+    ev = np.sort(rng.random(k)) * 5
+    fits = [np.sum((solve_fmap(A, B, ev, ev + 1.0, FmapWeights(lap=1.0, scales=s)) @ A - B) ** 2)
+            for s in ("frobenius", "canonical")]
+    assert fits[1] < 0.5 * fits[0]
+
+
+def test_canonical_resolvent_minimizes_pyfm_energy():
+    """Cross-check with pyFM (its own energy and normalizers, ``normalize_weights=True`` and the
+    resolvent mask): our exact solution is a stationary point of pyFM's energy and no worse than
+    pyFM's L-BFGS minimizer."""
+    weights_mod = pytest.importorskip("pyFM.optimize.weights")
+    base = pytest.importorskip("pyFM.optimize.base_functions")
+    rng = np.random.default_rng(11)
+    k1, k2, p = 5, 6, 8
+    A, B = rng.standard_normal((k1, p)), rng.standard_normal((k2, p))
+    ev1, ev2 = np.sort(rng.random(k1)) * 10, np.sort(rng.random(k2)) * 10
+    sym = lambda M: M + M.transpose(0, 2, 1)  # noqa: E731
+    anti = lambda M: M - M.transpose(0, 2, 1)  # noqa: E731
+    D = (sym(rng.standard_normal((p, k1, k1))), sym(rng.standard_normal((p, k2, k2))))
+    O = (anti(rng.standard_normal((p, k1, k1))), anti(rng.standard_normal((p, k2, k2))))
+    w = np.array([1.0, 0.1, 1.0, 1.0])
+    mask = weights_mod.resolvent_mask(ev1, ev2)
+    taus = weights_mod.canonical_taus(A, B, D, O, mask)
+    args = tuple(w / taus) + (A, B, D, O, mask)
+    C = solve_fmap(A, B, ev1, ev2, FmapWeights(*w, scales="canonical", lap_mask="resolvent"), dcomm_ops=D,
+                   orient_ops=O, ridge=0.0)
+    _, grad = base.energy_and_grad_std(C.ravel(), *args)
+    _, grad0 = base.energy_and_grad_std(np.zeros(k1 * k2), *args)
+    assert np.linalg.norm(grad) < 1e-8 * np.linalg.norm(grad0)
+    res = scipy.optimize.minimize(lambda x: base.energy_func_std(x, *args), np.zeros(k1 * k2), method="BFGS",
+                                  options={"gtol": 1e-12})
+    assert base.energy_func_std(C.ravel(), *args) <= res.fun + 1e-12
+
+
+def test_energy_settings_are_validated():
+    with pytest.raises(ValueError, match="unknown scales"):
+        FmapWeights(scales="pyfm")
+    with pytest.raises(ValueError, match="unknown lap_mask"):
+        FmapWeights(lap_mask="bounded")
+    with pytest.raises(ValueError, match="weight lap"):
+        FmapWeights(lap=-1.0)
+    with pytest.raises(ValueError, match="resolvent_gamma"):
+        FmapWeights(resolvent_gamma=0.0)
 
 
 def test_solver_input_errors():
