@@ -272,8 +272,9 @@ class FallbackSettings:
     """With ``use_fallback``, a learned map whose confidence is below ``fallback_below`` also
     runs the fallback candidates (on two meshes the exact solves on the learned features, then
     the axiomatic solves with ``fallback_solve``: changes to the solve group; by default pyfmaps'
-    README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
-    humans); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the
+    README weights and energy (its canonical term scales and the resolvent Laplacian mask) and
+    WKS from 100 eigenpairs, which suit shape classes far from the model's humans; the solves on
+    learned features keep the solve group's energy, :meth:`MatchSettings.feature_solve_settings`); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the
     confidence trusts (at or above its calibrated threshold, 0.59) but is not near-certain of
     gets this second opinion as well (every FAUST_r test map is at 0.987 or more, so it costs
     nothing there; on TOSCA_r's animals the trusted maps between 0.59 and 0.95 were the ones
@@ -281,7 +282,8 @@ class FallbackSettings:
 
     use_fallback: bool = True
     fallback_below: float | None = 0.95
-    fallback_solve: tuple = (("k_descriptor", 100), ("w_dcomm", 1.0), ("w_lap", 0.1))
+    fallback_solve: tuple = (("k_descriptor", 100), ("lap_mask", "resolvent"), ("term_scales", "canonical"),
+                             ("w_dcomm", 1.0), ("w_lap", 0.1))
 
     def __post_init__(self):
         _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
@@ -344,6 +346,15 @@ class MatchSettings:
     def fallback_solve_settings(self) -> SolveSettings:
         """The solve group of the fallback (this one with ``fallback.fallback_solve`` applied)."""
         return dataclasses.replace(self.solve, **dict(self.fallback.fallback_solve))
+
+    def feature_solve_settings(self) -> SolveSettings:
+        """The solve group of the exact solves on learned or zero-shot features: the fallback's,
+        but with the solve group's own energy (``term_scales``, ``lap_mask``). Those solves were
+        chosen with it, and learned features have many independent channels: with the
+        ``canonical`` scales their descriptor term would outweigh the regularizers that keep
+        limbs apart."""
+        return dataclasses.replace(self.fallback_solve_settings(), term_scales=self.solve.term_scales,
+                                   lap_mask=self.solve.lap_mask)
 
     def k_needed(self, solve: SolveSettings | None = None) -> int:
         """Eigenpairs the solver needs on a shape (before learned-feature or large-pair extras)."""

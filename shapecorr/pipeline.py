@@ -317,7 +317,7 @@ class _Run:
         self.adaptation = self._adaptation_reason(best)
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
         if both_meshes and self._needs_fallback(best):
-            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+            candidates += self._feature_solve_candidates(self.s.feature_solve_settings())
         if self.adaptation["ran"]:
             candidates.append(self._adapted_candidate())
             self.adaptation.update(confidence=round(candidates[-1].trust, 4),
@@ -326,7 +326,7 @@ class _Run:
         fallback = self._needs_fallback(best)
         if fallback:
             if not both_meshes:
-                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+                candidates += self._feature_solve_candidates(self.s.feature_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
         maps = self._full_resolution_maps(best)
@@ -437,7 +437,7 @@ class _Run:
         if not solves or not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
             return []
         t0 = time.perf_counter()
-        ops = AxiomaticOperators(self.P1, self.P2, self.s.fallback_solve_settings(), descriptors=tuple(feats))
+        ops = AxiomaticOperators(self.P1, self.P2, self.s.feature_solve_settings(), descriptors=tuple(feats))
         cap = min(self.plan.k_basis)
         out = [self._candidate("zeroshot_solve", k, mult, axiomatic_initial_map(ops, k, mult))
                for k, mult in solves if k <= cap]
