@@ -272,9 +272,9 @@ class FallbackSettings:
     """With ``use_fallback``, a learned map whose confidence is below ``fallback_below`` also
     runs the fallback candidates (on two meshes the exact solves on the learned features, then
     the axiomatic solves with ``fallback_solve``: changes to the solve group; by default pyfmaps'
-    README weights and energy (its canonical term scales and the resolvent Laplacian mask) and
-    WKS from 100 eigenpairs, which suit shape classes far from the model's humans; the solves on
-    learned features keep the solve group's energy, :meth:`MatchSettings.feature_solve_settings`); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the
+    README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
+    humans; the axiomatic solves run once with each of ``fallback_energies``: by default our
+    energy's scales and then pyFM's, :mod:`shapecorr.fmap.solve`); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the
     confidence trusts (at or above its calibrated threshold, 0.59) but is not near-certain of
     gets this second opinion as well (every FAUST_r test map is at 0.987 or more, so it costs
     nothing there; on TOSCA_r's animals the trusted maps between 0.59 and 0.95 were the ones
@@ -282,8 +282,10 @@ class FallbackSettings:
 
     use_fallback: bool = True
     fallback_below: float | None = 0.95
-    fallback_solve: tuple = (("k_descriptor", 100), ("lap_mask", "resolvent"), ("term_scales", "canonical"),
-                             ("w_dcomm", 1.0), ("w_lap", 0.1))
+    fallback_solve: tuple = (("k_descriptor", 100), ("w_dcomm", 1.0), ("w_lap", 0.1))
+    # the energies (term_scales, lap_mask) of the fallback's axiomatic solves: the candidates of
+    # each run in turn (each until one is trusted); the most trusted map of all is kept
+    fallback_energies: tuple = (("frobenius", "squared"), ("canonical", "resolvent"))
 
     def __post_init__(self):
         _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
@@ -296,6 +298,15 @@ class FallbackSettings:
         _check(not bad, f"fallback_solve: {bad} cannot be set for the fallback solve; allowed: "
                f"{', '.join(FALLBACK_KEYS)}.")
         object.__setattr__(self, "fallback_solve", items)
+        energies = self.fallback_energies
+        _check(isinstance(energies, (list, tuple)) and len(energies) >= 1 and all(
+            isinstance(e, (list, tuple)) and len(e) == 2 for e in energies),
+            f"fallback_energies must be a non-empty list of [term_scales, lap_mask] pairs, got {energies!r}.")
+        for scales, mask in energies:
+            _check(scales in TERM_SCALES and mask in LAP_MASKS, f"fallback_energies: unknown energy "
+                   f"[{scales!r}, {mask!r}]; term_scales is one of {', '.join(TERM_SCALES)}, lap_mask one of "
+                   f"{', '.join(LAP_MASKS)}.")
+        object.__setattr__(self, "fallback_energies", tuple((str(s), str(m)) for s, m in energies))
 
 
 GROUPS = {"features": FeatureSettings, "solve": SolveSettings, "zoomout": ZoomOutSettings,
@@ -347,14 +358,11 @@ class MatchSettings:
         """The solve group of the fallback (this one with ``fallback.fallback_solve`` applied)."""
         return dataclasses.replace(self.solve, **dict(self.fallback.fallback_solve))
 
-    def feature_solve_settings(self) -> SolveSettings:
-        """The solve group of the exact solves on learned or zero-shot features: the fallback's,
-        but with the solve group's own energy (``term_scales``, ``lap_mask``). Those solves were
-        chosen with it, and learned features have many independent channels: with the
-        ``canonical`` scales their descriptor term would outweigh the regularizers that keep
-        limbs apart."""
-        return dataclasses.replace(self.fallback_solve_settings(), term_scales=self.solve.term_scales,
-                                   lap_mask=self.solve.lap_mask)
+    def fallback_axiomatic_solves(self) -> tuple[SolveSettings, ...]:
+        """The solve groups of the fallback's axiomatic candidates: the fallback's solve group with
+        each of ``fallback_energies``, in order."""
+        base = self.fallback_solve_settings()
+        return tuple(dataclasses.replace(base, term_scales=s, lap_mask=m) for s, m in self.fallback.fallback_energies)
 
     def k_needed(self, solve: SolveSettings | None = None) -> int:
         """Eigenpairs the solver needs on a shape (before learned-feature or large-pair extras)."""

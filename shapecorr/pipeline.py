@@ -257,6 +257,7 @@ class Candidate:
     orientation_score: float | None = None  # vertex map (shapes with an orientation)
     orientation_score_smooth: float | None = None  # functional map (shapes with an orientation)
     confidence: object | None = None  # shapecorr.fmap.confidence.Confidence
+    energy: str | None = None  # axiomatic candidates: the solve's "term_scales/lap_mask"
 
     @property
     def trust(self) -> float:
@@ -265,6 +266,7 @@ class Candidate:
 
     def summary(self) -> dict:
         return {"init": self.init, "k_init": self.k_init, "w_orient_multiplier": self.w_orient_multiplier,
+                "energy": self.energy,
                 "orientation_score": self.orientation_score,
                 "orientation_score_smooth": self.orientation_score_smooth,
                 "confidence": round(self.trust, 4),
@@ -317,7 +319,7 @@ class _Run:
         self.adaptation = self._adaptation_reason(best)
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
         if both_meshes and self._needs_fallback(best):
-            candidates += self._feature_solve_candidates(self.s.feature_solve_settings())
+            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
         if self.adaptation["ran"]:
             candidates.append(self._adapted_candidate())
             self.adaptation.update(confidence=round(candidates[-1].trust, 4),
@@ -326,8 +328,8 @@ class _Run:
         fallback = self._needs_fallback(best)
         if fallback:
             if not both_meshes:
-                candidates += self._feature_solve_candidates(self.s.feature_solve_settings())
-            candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
+                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+            candidates += self._axiomatic_candidates(self.s.fallback_axiomatic_solves(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
@@ -393,7 +395,7 @@ class _Run:
             return out
         if self.s.init == "zeroshot":
             return self._zeroshot_candidates()
-        return self._axiomatic_candidates(self.s.solve, "axiomatic")
+        return self._axiomatic_candidates((self.s.solve,), "axiomatic")
 
     def _reverse_learned_candidate(self) -> Candidate:
         """The learned initial map made from the source's side: each source vertex's nearest
@@ -437,26 +439,29 @@ class _Run:
         if not solves or not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
             return []
         t0 = time.perf_counter()
-        ops = AxiomaticOperators(self.P1, self.P2, self.s.feature_solve_settings(), descriptors=tuple(feats))
+        ops = AxiomaticOperators(self.P1, self.P2, self.s.fallback_solve_settings(), descriptors=tuple(feats))
         cap = min(self.plan.k_basis)
         out = [self._candidate("zeroshot_solve", k, mult, axiomatic_initial_map(ops, k, mult))
                for k, mult in solves if k <= cap]
         self._stage("zeroshot_solve", 0.7, t0)
         return out
 
-    def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
-        """Each axiomatic initial map refined and assessed, in order, until one is trusted."""
+    def _axiomatic_candidates(self, solves: tuple[SolveSettings, ...], kind: str) -> list[Candidate]:
+        """For each solve group in turn (they may differ only in their energy, ``term_scales`` and
+        ``lap_mask``: the operators are shared), each axiomatic initial map refined and assessed,
+        in order, until one is trusted."""
         t0 = time.perf_counter()
-        ops = AxiomaticOperators(self.P1, self.P2, solve)
+        ops = AxiomaticOperators(self.P1, self.P2, solves[0])
         self._stage("descriptors", 0.7, t0)
         out = []
-        if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
-            solve = point_cloud_solve(solve)
-        for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
-            C0 = axiomatic_initial_map(ops, k, mult)
-            out.append(self._candidate(kind, k, mult, C0))
-            if not out[-1].confidence.low:
-                break
+        for solve in solves:
+            if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
+                solve = point_cloud_solve(solve)
+            for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
+                C0 = axiomatic_initial_map(ops, k, mult, solve=solve)
+                out.append(replace(self._candidate(kind, k, mult, C0), energy=f"{solve.term_scales}/{solve.lap_mask}"))
+                if not out[-1].confidence.low:
+                    break
         return out
 
     def _feature_solve_candidates(self, solve: SolveSettings) -> list[Candidate]:
@@ -797,10 +802,17 @@ def axiomatic_inits(solve: SolveSettings, k_init: int, use_orient: bool, k_basis
     return [(k_init, m) for m in solve.orient_candidates] + [(k, 1.0) for k in sizes]
 
 
-def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: float = 1.0) -> np.ndarray:
+def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: float = 1.0,
+                          solve: SolveSettings | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` by the exact solve of descriptor preservation, Laplacian and
-    descriptor commutativity and the orientation-preserving term."""
-    s = ops.solve
+    descriptor commutativity and the orientation-preserving term; the weights and energy of
+    ``solve`` (default: the operators' own solve group, which must agree with it in everything
+    the operators are built from)."""
+    s = ops.solve if solve is None else solve
+    if s is not ops.solve and replace(s, term_scales=ops.solve.term_scales, lap_mask=ops.solve.lap_mask,
+                                      orient_candidates=ops.solve.orient_candidates) != ops.solve:
+        raise ValueError("the solve group differs from the operators' in more than its energy; build "
+                         "AxiomaticOperators for it.")
     A, B, dcomm, orient = ops.at(k)
     w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier,
                     scales=s.term_scales, lap_mask=s.lap_mask)

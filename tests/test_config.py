@@ -13,6 +13,11 @@ from shapecorr.config import GROUP_OF, PRESET_DIR, preset_description
 from shapecorr.core import SettingsError
 
 
+def _as_lists(value):
+    """Tuples (nested too) as lists, as YAML reads them."""
+    return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 def test_presets_are_package_data_and_match_their_yaml():
     assert PRESET_DIR.parent.name == "shapecorr" and PRESET_DIR.is_dir()
     names = available_presets()
@@ -23,8 +28,7 @@ def test_presets_are_package_data_and_match_their_yaml():
         s = load_preset(name)
         assert isinstance(s, MatchSettings)
         for key, value in raw.items():
-            got = getattr(s, key)
-            assert (list(got) if isinstance(got, tuple) else got) == value, (name, key)
+            assert _as_lists(getattr(s, key)) == value, (name, key)
         assert preset_description(name)
 
 
@@ -59,6 +63,8 @@ def test_flat_and_grouped_names_give_the_same_settings(tmp_path):
     ({"descriptor": "shot"}, "unknown descriptor 'shot'"),
     ({"term_scales": "pyfm"}, "unknown term_scales .pyfm."),
     ({"lap_mask": "bounded"}, "unknown lap_mask .bounded."),
+    ({"fallback_energies": []}, "fallback_energies must be a non-empty list"),
+    ({"fallback_energies": [["canonical", "cubic"]]}, "fallback_energies: unknown energy"),
     ({"init": "magic"}, "unknown init 'magic'"),
     ({"laplacian": "fancy"}, "unknown laplacian 'fancy'"),
     ({"k_final": 0}, "k_final must be an integer >= 2"),

@@ -488,3 +488,19 @@ def test_a_trusted_map_below_fallback_below_gets_a_second_opinion(blob_pair):
     assert not above.info["axiomatic_fallback"] and [x["init"] for x in above.info["candidates"]] == ["learned"]
     assert load_preset("default").fallback.fallback_below == 0.95
     assert load_preset("fast").fallback.fallback_below is None
+
+
+def test_the_fallback_runs_the_axiomatic_solves_with_each_energy(blob_pair):
+    """The fallback's axiomatic candidates run once per energy of fallback_energies, in order
+    (by default ours, then pyFM's); one energy gives only its own; the most trusted is kept."""
+    s, t, perm = blob_pair
+    both = match(s, t, "default", fallback_below=1.01, **SMALL)
+    energies = [x["energy"] for x in both.info["candidates"] if x["init"] == "axiomatic_fallback"]
+    assert energies[0] == "frobenius/squared" and energies[-1] == "canonical/resolvent"
+    assert energies == sorted(energies, key=["frobenius/squared", "canonical/resolvent"].index)
+    assert all(x["energy"] is None for x in both.info["candidates"] if x["init"] != "axiomatic_fallback")
+    assert both.info["confidence"] == pytest.approx(max(x["confidence"] for x in both.info["candidates"]), abs=1e-4)
+    one = match(s, t, "default", fallback_below=1.01, fallback_energies=[["canonical", "squared"]], **SMALL)
+    assert {x["energy"] for x in one.info["candidates"] if x["init"] == "axiomatic_fallback"} == {"canonical/squared"}
+    exact, near = exact_or_adjacent(s, both.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0

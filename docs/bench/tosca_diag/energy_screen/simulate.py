@@ -6,7 +6,8 @@ each of the 76 pairs where they ran (second_opinion run, `axiomatic_fallback: tr
 keeps the most trusted map: the row's kept map if it was not an axiomatic one, else the new
 axiomatic candidate. Where the row kept an axiomatic map and the new axiomatic map is less trusted
 than it, the best non-axiomatic candidate is not in the row: those pairs are listed as unknown and
-counted with the better of (new axiomatic, old row) and the worse, as bounds.
+counted with the better and the worse of (new axiomatic, old row). That is not a bound: the
+non-axiomatic candidate kept instead may be better or worse than both (cat7->cat9: 5.47).
 Several energies (ENERGY+ENERGY...): the fallback runs the axiomatic candidates of each, in turn.
     python docs/bench/tosca_diag/energy_screen/simulate.py ENERGY   # e.g. canonical_squared"""
 import json, sys
