@@ -143,10 +143,14 @@ def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants
     t0 = time.process_time()
     m, cands = match_with_candidates(ds.shape_path(a), ds.shape_path(b), preset, overrides, variants)
     cpu = time.process_time() - t0
+    if m.info.get("proxy"):
+        raise SystemExit(f"{a} -> {b} was matched through proxies ({m.info['proxy']}); its candidates are maps "
+                         "between the proxies, which the ground truth does not describe. Measure pairs matched at "
+                         "full resolution (or raise proxy_above with --setting).")
     rows = []
     for c in cands:
         r, _ = ev.evaluate(a, b, c.p2p_21, c.p2p_12)
-        rows.append({"init": c.init, "k_init": c.k_init, "w_orient_multiplier": c.w_orient_multiplier,
+        rows.append({"init": c.init, "k_init": c.k_init, "w_orient_multiplier": c.w_orient_multiplier, "energy": c.energy,
                      "confidence": round(c.trust, 4), "error": round(r["mean_error_x100"], 3),
                      "frac_nearer_sym": r["frac_nearer_sym"],
                      "kept": bool((c.p2p_21 == m.p2p_21).all()) if len(c.p2p_21) == len(m.p2p_21) else False})
@@ -185,7 +189,8 @@ def main(argv=None) -> int:
         for c in res["candidates"]:
             mark = "*" if c["kept"] else " "
             print(f"   {mark} {c['init']:<20} k={c['k_init']:<3} mult={c['w_orient_multiplier']} "
-                  f"conf={c['confidence']:.3f} err={c['error']:.2f} sym={c['frac_nearer_sym']:.3f}", flush=True)
+                  f"conf={c['confidence']:.3f} err={c['error']:.2f} sym={c['frac_nearer_sym']:.3f}"
+                  f"{' ' + c['energy'] if c.get('energy') else ''}", flush=True)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             with args.out.open("a") as f:
