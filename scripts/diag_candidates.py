@@ -112,8 +112,9 @@ def _patched(pipeline, variants: tuple):
     return saved
 
 
-def match_with_candidates(p1: Path, p2: Path, preset: str, overrides: dict, variants: tuple = ()):
-    """``(match, candidates)``: the match and every candidate it refined and assessed."""
+def match_with_candidates(p1, p2, preset: str, overrides: dict, variants: tuple = ()):
+    """``(match, candidates)``: the match and every candidate it refined and assessed (``p1``,
+    ``p2``: paths or shapes)."""
     import shapecorr
     from shapecorr import pipeline
 
@@ -128,7 +129,8 @@ def match_with_candidates(p1: Path, p2: Path, preset: str, overrides: dict, vari
     pipeline._Run._candidate = recording
     saved = _patched(pipeline, variants)
     try:
-        m = shapecorr.match(str(p1), str(p2), preset=preset, **overrides)
+        m = shapecorr.match(p1 if isinstance(p1, shapecorr.Shape) else str(p1),
+                            p2 if isinstance(p2, shapecorr.Shape) else str(p2), preset=preset, **overrides)
     finally:
         pipeline._Run._candidate = original
         for name, fn in saved.items():
@@ -139,9 +141,22 @@ def match_with_candidates(p1: Path, p2: Path, preset: str, overrides: dict, vari
     return m, seen
 
 
-def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants: tuple = ()) -> dict:
+def as_point_cloud(path: Path):
+    """The shape's vertices as a point cloud (the maps keep its vertex indices, so the mesh's
+    ground truth measures them, as in scripts/bench_generalize.py's ``pc`` set)."""
+    import shapecorr
+
+    mesh = shapecorr.load(path)
+    return shapecorr.Shape(mesh.vertices, None, name=f"{mesh.name}_pc")
+
+
+def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants: tuple = (),
+                  point_clouds: bool = False) -> dict:
     t0 = time.process_time()
-    m, cands = match_with_candidates(ds.shape_path(a), ds.shape_path(b), preset, overrides, variants)
+    p1, p2 = ds.shape_path(a), ds.shape_path(b)
+    if point_clouds:
+        p1, p2 = as_point_cloud(p1), as_point_cloud(p2)
+    m, cands = match_with_candidates(p1, p2, preset, overrides, variants)
     cpu = time.process_time() - t0
     if m.info.get("proxy"):
         raise SystemExit(f"{a} -> {b} was matched through proxies ({m.info['proxy']}); its candidates are maps "
@@ -168,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--setting", type=parse_setting, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--variant", action="append", default=[], choices=VARIANTS,
                     help="experimental change of the matcher (see _patched); repeatable")
+    ap.add_argument("--point-clouds", action="store_true",
+                    help="match both shapes as point clouds of their vertices (measured on the meshes)")
     ap.add_argument("--out", type=Path, help="JSON lines, one per pair (appended)")
     args = ap.parse_args(argv)
 
@@ -182,7 +199,7 @@ def main(argv=None) -> int:
     ev = PairEvaluator(ds)
     overrides = dict(args.setting)
     for a, b in args.pair:
-        res = diagnose_pair(ev, ds, a, b, args.preset, overrides, tuple(args.variant))
+        res = diagnose_pair(ev, ds, a, b, args.preset, overrides, tuple(args.variant), args.point_clouds)
         res["settings"], res["variants"] = overrides, args.variant
         print(f"{a} -> {b}: {res['error']:.2f} (sym {res['frac_nearer_sym']:.3f}, conf {res['confidence']}, "
               f"{res['init']}, {res['cpu_s']} s CPU)", flush=True)
