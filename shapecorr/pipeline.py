@@ -459,7 +459,8 @@ class _Run:
                 solve = point_cloud_solve(solve)
             for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
                 C0 = axiomatic_initial_map(ops, k, mult, solve=solve)
-                out.append(replace(self._candidate(kind, k, mult, C0), energy=f"{solve.term_scales}/{solve.lap_mask}"))
+                cand = self._candidate(kind, k, mult, C0)
+                out.append(replace(cand, energy=f"{solve.term_scales}/{solve.lap_mask}"))
                 if not out[-1].confidence.low:
                     break
         return out

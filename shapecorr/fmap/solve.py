@@ -17,13 +17,14 @@ Each term is divided by a typical size so that the weights are scale-free. Two c
 
 * ``"frobenius"``: the descriptor term by ``||A||^2``, the Laplacian mask by its Frobenius
   norm, the operator terms by the mean diagonal of their normal matrices.
-* ``"canonical"``: the normalizers of pyFM's ``canonical_taus`` (its default, ``normalize_weights=True``), which
-  count the *effective* number of independent descriptors ``p_eff = (tr G)^2 / ||G||_F^2``
-  (``G`` the Gram matrix of the projected descriptors without the constant mode): the
-  descriptor term by ``||A[1:]||^2 / p_eff`` (times ``min(k1, k2) / k1``), the mask by its mean times ``min(k1, k2)``, the
-  operator terms by their normal matrices' mean diagonal times ``min(k1, k2) / p_eff``. The
-  descriptor term is then about ``p_eff`` times stronger against the Laplacian term than with
-  ``"frobenius"``.
+* ``"canonical"``: the normalizers of pyFM's ``canonical_taus`` (its default,
+  ``normalize_weights=True``), which count the *effective* number of independent descriptors
+  ``p_eff = (tr G)^2 / ||G||_F^2`` (``G`` the Gram matrix of the projected descriptors without
+  the constant mode): the descriptor term by ``||A[1:]||^2 / p_eff`` (times
+  ``min(k1, k2) / k1``), the mask by its mean times ``min(k1, k2)``, the operator terms by their
+  normal matrices' mean diagonal times ``min(k1, k2) / p_eff`` (the orientation term without
+  the trace products). The descriptor term is then about ``p_eff`` times stronger against the
+  Laplacian term than with ``"frobenius"``.
 
 The Laplacian mask (:attr:`FmapWeights.lap_mask`) is ``(lambda1_j - lambda2_i)^2``
 (``"squared"``) or the bounded resolvent mask of Ren et al. 2019 (``"resolvent"``, exponent
@@ -127,7 +128,8 @@ def solve_fmap(descr1_coefs: np.ndarray, descr2_coefs: np.ndarray, evals1: np.nd
     canonical = weights.scales == "canonical"
     # "canonical": pyFM's normalizers (the module docstring), through the effective descriptor count
     m, p_eff = min(k1, k2), (max(effective_descriptors(A, B), 1e-12) if canonical else 1.0)
-    a_scale = max((m / k1 * np.linalg.norm(A[1:]) ** 2 / p_eff) if canonical else np.linalg.norm(A) ** 2, 1e-30)
+    a_size = m / k1 * np.linalg.norm(A[1:]) ** 2 / p_eff if canonical else np.linalg.norm(A) ** 2
+    a_scale = max(a_size, 1e-30)
     H = weights.descr / a_scale * np.kron(A @ A.T, np.eye(k2))
     rhs = weights.descr / a_scale * (B @ A.T).reshape(-1, order="F")
     if weights.lap:
