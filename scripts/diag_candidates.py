@@ -121,8 +121,8 @@ def match_with_candidates(p1, p2, preset: str, overrides: dict, variants: tuple 
     seen = []
     original = pipeline._Run._candidate
 
-    def recording(self, kind, k, mult, C0):
-        cand = original(self, kind, k, mult, C0)
+    def recording(self, *args, **kwargs):
+        cand = original(self, *args, **kwargs)
         seen.append(cand)
         return cand
 

@@ -159,11 +159,22 @@ class SolveSettings:
     # shapecorr.fmap.solve explains both
     term_scales: str = "frobenius"
     lap_mask: str = "squared"
+    # more energies ([term_scales, lap_mask] pairs) whose axiomatic candidates run after this
+    # one's, each until one is trusted; the most trusted map of all is kept (the exact solves on
+    # learned features use the energy above only)
+    extra_energies: tuple = ()
 
     def __post_init__(self):
         _check(self.term_scales in TERM_SCALES,
                f"unknown term_scales {self.term_scales!r}; use one of {', '.join(TERM_SCALES)}.")
         _check(self.lap_mask in LAP_MASKS, f"unknown lap_mask {self.lap_mask!r}; use one of {', '.join(LAP_MASKS)}.")
+        extra = self.extra_energies
+        _check(isinstance(extra, (list, tuple)) and all(isinstance(e, (list, tuple)) and len(e) == 2 for e in extra),
+               f"extra_energies must be a list of [term_scales, lap_mask] pairs, got {extra!r}.")
+        for scales, mask in extra:
+            _check(scales in TERM_SCALES and mask in LAP_MASKS, f"extra_energies: unknown energy [{scales!r}, "
+                   f"{mask!r}]; term_scales is one of {', '.join(TERM_SCALES)}, lap_mask one of {', '.join(LAP_MASKS)}.")
+        object.__setattr__(self, "extra_energies", tuple((str(s), str(m)) for s, m in extra))
         _check(self.descriptor in DESCRIPTORS,
                f"unknown descriptor {self.descriptor!r}; use one of {', '.join(DESCRIPTORS)}.")
         _positive_int("n_descriptors", self.n_descriptors)
@@ -263,6 +274,18 @@ class LargeSettings:
         _positive_int("zoomout_samples_large", self.zoomout_samples_large, allow_none=True, minimum=10)
 
 
+def _as_lists(value):
+    """Tuples (nested too, and inside mappings) as lists: JSON- and YAML-friendly."""
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _as_tuples(value):
+    """Lists (nested too) as tuples, so that settings read from YAML stay hashable."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 # the settings of the solve group that the fallback may change
 FALLBACK_KEYS = tuple(f.name for f in fields(SolveSettings))
 
@@ -273,19 +296,16 @@ class FallbackSettings:
     runs the fallback candidates (on two meshes the exact solves on the learned features, then
     the axiomatic solves with ``fallback_solve``: changes to the solve group; by default pyfmaps'
     README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
-    humans; the axiomatic solves run once with each of ``fallback_energies``: by default our
-    energy's scales and then pyFM's, :mod:`shapecorr.fmap.solve`); the most trusted map is
-    kept. ``fallback_below`` is 0.95 by default: a map the confidence trusts (at or above its
+    humans, and after the axiomatic candidates of our energy those of pyFM's, ``extra_energies``,
+    :mod:`shapecorr.fmap.solve`); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the confidence trusts (at or above its
     calibrated threshold, 0.59) but is not near-certain of gets this second opinion as well
     (every FAUST_r test map is at 0.987 or more, so it costs nothing there; on TOSCA_r's
     animals the trusted maps between 0.59 and 0.95 were the ones with swapped limbs). None: the calibrated threshold, i.e. only maps flagged as not trusted."""
 
     use_fallback: bool = True
     fallback_below: float | None = 0.95
-    fallback_solve: tuple = (("k_descriptor", 100), ("w_dcomm", 1.0), ("w_lap", 0.1))
-    # the energies (term_scales, lap_mask) of the fallback's axiomatic solves: the candidates of
-    # each run in turn (each until one is trusted); the most trusted map of all is kept
-    fallback_energies: tuple = (("frobenius", "squared"), ("canonical", "resolvent"))
+    fallback_solve: tuple = (("extra_energies", (("canonical", "resolvent"),)), ("k_descriptor", 100),
+                             ("w_dcomm", 1.0), ("w_lap", 0.1))
 
     def __post_init__(self):
         _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
@@ -293,20 +313,11 @@ class FallbackSettings:
         items = self.fallback_solve
         if isinstance(items, dict):
             items = tuple(sorted(items.items()))
-        items = tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in (items or ())))
+        items = tuple(sorted((str(k), _as_tuples(v)) for k, v in (items or ())))
         bad = sorted({k for k, _ in items} - set(FALLBACK_KEYS))
         _check(not bad, f"fallback_solve: {bad} cannot be set for the fallback solve; allowed: "
                f"{', '.join(FALLBACK_KEYS)}.")
         object.__setattr__(self, "fallback_solve", items)
-        energies = self.fallback_energies
-        _check(isinstance(energies, (list, tuple)) and len(energies) >= 1 and all(
-            isinstance(e, (list, tuple)) and len(e) == 2 for e in energies),
-            f"fallback_energies must be a non-empty list of [term_scales, lap_mask] pairs, got {energies!r}.")
-        for scales, mask in energies:
-            _check(scales in TERM_SCALES and mask in LAP_MASKS, f"fallback_energies: unknown energy "
-                   f"[{scales!r}, {mask!r}]; term_scales is one of {', '.join(TERM_SCALES)}, lap_mask one of "
-                   f"{', '.join(LAP_MASKS)}.")
-        object.__setattr__(self, "fallback_energies", tuple((str(s), str(m)) for s, m in energies))
 
 
 GROUPS = {"features": FeatureSettings, "solve": SolveSettings, "zoomout": ZoomOutSettings,
@@ -358,12 +369,6 @@ class MatchSettings:
         """The solve group of the fallback (this one with ``fallback.fallback_solve`` applied)."""
         return dataclasses.replace(self.solve, **dict(self.fallback.fallback_solve))
 
-    def fallback_axiomatic_solves(self) -> tuple[SolveSettings, ...]:
-        """The solve groups of the fallback's axiomatic candidates: the fallback's solve group with
-        each of ``fallback_energies``, in order."""
-        base = self.fallback_solve_settings()
-        return tuple(dataclasses.replace(base, term_scales=s, lap_mask=m) for s, m in self.fallback.fallback_energies)
-
     def k_needed(self, solve: SolveSettings | None = None) -> int:
         """Eigenpairs the solver needs on a shape (before learned-feature or large-pair extras)."""
         s = solve or self.solve
@@ -408,12 +413,9 @@ class MatchSettings:
         out: dict[str, Any] = {name: getattr(self, name) for name in TOP_LEVEL}
         for g in GROUPS:
             d = dataclasses.asdict(getattr(self, g))
-            for k, v in d.items():
-                if isinstance(v, tuple):
-                    d[k] = [list(x) if isinstance(x, tuple) else x for x in v]
             if g == "fallback":
                 d["fallback_solve"] = dict(self.fallback.fallback_solve)
-            out[g] = d
+            out[g] = {k: _as_lists(v) for k, v in d.items()}
         return out
 
     def flat(self) -> dict:

@@ -329,7 +329,7 @@ class _Run:
         if fallback:
             if not both_meshes:
                 candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-            candidates += self._axiomatic_candidates(self.s.fallback_axiomatic_solves(), "axiomatic_fallback")
+            candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
@@ -395,7 +395,7 @@ class _Run:
             return out
         if self.s.init == "zeroshot":
             return self._zeroshot_candidates()
-        return self._axiomatic_candidates((self.s.solve,), "axiomatic")
+        return self._axiomatic_candidates(self.s.solve, "axiomatic")
 
     def _reverse_learned_candidate(self) -> Candidate:
         """The learned initial map made from the source's side: each source vertex's nearest
@@ -446,22 +446,22 @@ class _Run:
         self._stage("zeroshot_solve", 0.7, t0)
         return out
 
-    def _axiomatic_candidates(self, solves: tuple[SolveSettings, ...], kind: str) -> list[Candidate]:
-        """For each solve group in turn (they may differ only in their energy, ``term_scales`` and
-        ``lap_mask``: the operators are shared), each axiomatic initial map refined and assessed,
-        in order, until one is trusted."""
+    def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
+        """For the solve group's energy and then each of its ``extra_energies`` (the descriptors
+        and operators are shared), each axiomatic initial map refined and assessed, in order,
+        until one is trusted."""
         t0 = time.perf_counter()
-        ops = AxiomaticOperators(self.P1, self.P2, solves[0])
+        ops = AxiomaticOperators(self.P1, self.P2, solve)
         self._stage("descriptors", 0.7, t0)
+        if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
+            solve = point_cloud_solve(solve)
         out = []
-        for solve in solves:
-            if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
-                solve = point_cloud_solve(solve)
+        for scales, mask in ((solve.term_scales, solve.lap_mask), *solve.extra_energies):
             for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
-                C0 = axiomatic_initial_map(ops, k, mult, solve=solve)
-                cand = self._candidate(kind, k, mult, C0)
-                out.append(replace(cand, energy=f"{solve.term_scales}/{solve.lap_mask}"))
-                if not out[-1].confidence.low:
+                C0 = axiomatic_initial_map(ops, k, mult, energy=(scales, mask))
+                cand = self._candidate(kind, k, mult, C0, energy=f"{scales}/{mask}")
+                out.append(cand)
+                if not cand.confidence.low:
                     break
         return out
 
@@ -489,14 +489,14 @@ class _Run:
         self.refine_subset = refine_rows(plan, P2.shape.n_vertices, s.seed)
         self.guides = refinement_guides([w.features for w in self.work], s)
 
-    def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray) -> Candidate:
+    def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray, energy: str | None = None) -> Candidate:
         t0 = time.perf_counter()
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
                                    refine_subset=self.refine_subset, device=self.device,
                                    guides=self.guides if kind in GUIDED_INITS else None)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
-        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12), self.P1, self.P2, self.descr,
+        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy), self.P1, self.P2, self.descr,
                       tuple(w.distances for w in self.work))
         self._stage("confidence", 0.95, t0)
         return cand
@@ -804,19 +804,15 @@ def axiomatic_inits(solve: SolveSettings, k_init: int, use_orient: bool, k_basis
 
 
 def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: float = 1.0,
-                          solve: SolveSettings | None = None) -> np.ndarray:
+                          energy: tuple[str, str] | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` by the exact solve of descriptor preservation, Laplacian and
-    descriptor commutativity and the orientation-preserving term; the weights and energy of
-    ``solve`` (default: the operators' own solve group, which must agree with it in everything
-    the operators are built from)."""
-    s = ops.solve if solve is None else solve
-    if s is not ops.solve and replace(s, term_scales=ops.solve.term_scales, lap_mask=ops.solve.lap_mask,
-                                      orient_candidates=ops.solve.orient_candidates) != ops.solve:
-        raise ValueError("the solve group differs from the operators' in more than its energy; build "
-                         "AxiomaticOperators for it.")
+    descriptor commutativity and the orientation-preserving term, with the weights of the
+    operators' solve group and its energy, or ``energy = (term_scales, lap_mask)``."""
+    s = ops.solve
+    scales, mask = (s.term_scales, s.lap_mask) if energy is None else energy
     A, B, dcomm, orient = ops.at(k)
     w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier,
-                    scales=s.term_scales, lap_mask=s.lap_mask)
+                    scales=scales, lap_mask=mask)
     return solve_fmap(A, B, ops.P1.evals, ops.P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
 
 

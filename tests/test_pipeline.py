@@ -491,8 +491,8 @@ def test_a_trusted_map_below_fallback_below_gets_a_second_opinion(blob_pair):
 
 
 def test_the_fallback_runs_the_axiomatic_solves_with_each_energy(blob_pair):
-    """The fallback's axiomatic candidates run once per energy of fallback_energies, in order
-    (by default ours, then pyFM's); one energy gives only its own; the most trusted is kept."""
+    """The fallback's axiomatic candidates run for its solve group's energy, then for each of its
+    extra_energies (by default ours, then pyFM's); none extra gives only the one; the most trusted is kept."""
     s, t, perm = blob_pair
     both = match(s, t, "default", fallback_below=1.01, **SMALL)
     energies = [x["energy"] for x in both.info["candidates"] if x["init"] == "axiomatic_fallback"]
@@ -500,7 +500,8 @@ def test_the_fallback_runs_the_axiomatic_solves_with_each_energy(blob_pair):
     assert energies == sorted(energies, key=["frobenius/squared", "canonical/resolvent"].index)
     assert all(x["energy"] is None for x in both.info["candidates"] if x["init"] != "axiomatic_fallback")
     assert both.info["confidence"] == pytest.approx(max(x["confidence"] for x in both.info["candidates"]), abs=1e-4)
-    one = match(s, t, "default", fallback_below=1.01, fallback_energies=[["canonical", "squared"]], **SMALL)
+    one = match(s, t, "default", fallback_below=1.01,
+                fallback_solve={"k_descriptor": 100, "term_scales": "canonical", "extra_energies": []}, **SMALL)
     assert {x["energy"] for x in one.info["candidates"] if x["init"] == "axiomatic_fallback"} == {"canonical/squared"}
     exact, near = exact_or_adjacent(s, both.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
