@@ -11,3 +11,5 @@ $CMD ../shared/data/TOSCA_r/TOSCA_Isometric/vtx_5k $(P test_tosca_b.txt) --prese
 # (later, beside them, the second shard's list from its end, to finish sooner:)
 # $CMD ../shared/data/TOSCA_r/TOSCA_Isometric/vtx_5k $(P test_tosca_b_reversed.txt) --preset axiomatic --out $S/test_tosca_c.jsonl
 wait
+# Both lists of the second shard were covered when the two processes met (they were stopped then);
+# the same was done for the first TOSCA_r list: test_tosca_a_reversed.txt -> test_tosca_d.jsonl.

@@ -28,7 +28,7 @@ def first_energy(cands):
     return out
 
 
-for s, files in (('FAUST_r test (190)', ['test_faust.jsonl']), ('TOSCA_r test (284)', ['test_tosca.jsonl', 'test_tosca_b.jsonl', 'test_tosca_c.jsonl'])):
+for s, files in (('FAUST_r test (190)', ['test_faust.jsonl']), ('TOSCA_r test (284)', ['test_tosca.jsonl', 'test_tosca_b.jsonl', 'test_tosca_c.jsonl', 'test_tosca_d.jsonl'])):
     # test_tosca_c.jsonl ran the second shard's list from its end: a pair both reached is counted once
     rows = list({(r['source'], r['target']): r for f in files if (here / f).exists()
                  for r in map(json.loads, open(here / f))}.values())
@@ -47,4 +47,8 @@ for s, files in (('FAUST_r test (190)', ['test_faust.jsonl']), ('TOSCA_r test (2
             a, b = res['ours only'][idx], res['both energies'][idx]
             print(f"   {cls:9} {len(idx):3d}: {a.mean():.2f} / {np.median(a):.2f} / {(a > 5).sum()} -> {b.mean():.2f} / {np.median(b):.2f} / {(b > 5).sum()}")
     d = res['both energies'] - res['ours only']
-    print(f"   pairs better {int((d < -0.05).sum())}, worse {int((d > 0.05).sum())}; extra candidates CPU: see cpu_s")
+    extra = [len(r['candidates']) - len(first_energy(r['candidates'])) for r in rows]
+    worst = sorted(zip(d, [(r['source'], r['target']) for r in rows]))
+    print(f"   pairs better {int((d < -0.05).sum())}, worse {int((d > 0.05).sum())}; the second energy's candidates "
+          f"per pair {np.mean(extra):.2f} (CPU of the whole preset {np.mean([r['cpu_s'] for r in rows]):.1f} s a pair, "
+          f"under load); most worse {[(k, round(float(x), 2)) for x, k in worst[-3:]]}")
