@@ -297,10 +297,12 @@ class FallbackSettings:
     the axiomatic solves with ``fallback_solve``: changes to the solve group; by default pyfmaps'
     README weights and WKS from 100 eigenpairs, which suit shape classes far from the model's
     humans, and after the axiomatic candidates of our energy those of pyFM's, ``extra_energies``,
-    :mod:`shapecorr.fmap.solve`); the most trusted map is kept. ``fallback_below`` is 0.95 by default: a map the confidence trusts (at or above its
-    calibrated threshold, 0.59) but is not near-certain of gets this second opinion as well
-    (every FAUST_r test map is at 0.987 or more, so it costs nothing there; on TOSCA_r's
-    animals the trusted maps between 0.59 and 0.95 were the ones with swapped limbs). None: the calibrated threshold, i.e. only maps flagged as not trusted."""
+    :mod:`shapecorr.fmap.solve`); the most trusted map is kept. ``fallback_below`` is 0.95 by
+    default: a map the confidence trusts (at or above its calibrated threshold, 0.59) but is not
+    near-certain of gets this second opinion as well (every FAUST_r test map is at 0.987 or
+    more, so it costs nothing there; on TOSCA_r's animals the trusted maps between 0.59 and
+    0.95 were the ones with swapped limbs). None: the calibrated threshold, i.e. only maps
+    flagged as not trusted."""
 
     use_fallback: bool = True
     fallback_below: float | None = 0.95

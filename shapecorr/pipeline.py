@@ -489,15 +489,16 @@ class _Run:
         self.refine_subset = refine_rows(plan, P2.shape.n_vertices, s.seed)
         self.guides = refinement_guides([w.features for w in self.work], s)
 
-    def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray, energy: str | None = None) -> Candidate:
+    def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray,
+                   energy: str | None = None) -> Candidate:
         t0 = time.perf_counter()
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
                                    refine_subset=self.refine_subset, device=self.device,
                                    guides=self.guides if kind in GUIDED_INITS else None)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
-        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy), self.P1, self.P2, self.descr,
-                      tuple(w.distances for w in self.work))
+        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy), self.P1, self.P2,
+                      self.descr, tuple(w.distances for w in self.work))
         self._stage("confidence", 0.95, t0)
         return cand
 
