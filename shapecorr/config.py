@@ -212,6 +212,14 @@ class ZoomOutSettings:
     # hold the map, one iteration does what two did (19 FAUST_r tune pairs of 070-079: 1.176 against
     # 1.173, for 0.3 s less CPU; scripts/diag_refine.py --variant g6_d32_f1)
     guided_refine_iters: int = 1
+    # precision polish of a learned pipeline's kept map: when the learned features agree with it
+    # on fewer than polish_below of the target vertices (the nearest-feature source vertex within
+    # 0.05 sqrt(area) of the map's image; fmap.refine.feature_agreement), the features are less
+    # precise on these shapes than the map (as on animals), so an unguided ZoomOut on all vertices
+    # grows the map on to polish_k, and it is kept unless the confidence stops trusting it;
+    # None: never (docs/bench/tosca_diag/notes.md, "Precision polish")
+    polish_k: int | None = 140
+    polish_below: float = 0.75
 
     def __post_init__(self):
         _positive_int("k_init", self.k_init, minimum=2)
@@ -224,6 +232,9 @@ class ZoomOutSettings:
         _number("guide_weight", self.guide_weight, minimum=0.0)
         _positive_int("guide_dims", self.guide_dims, allow_none=True)
         _positive_int("guided_refine_iters", self.guided_refine_iters, minimum=0)
+        _positive_int("polish_k", self.polish_k, allow_none=True, minimum=2)
+        _number("polish_below", self.polish_below, minimum=0.0)
+        _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
 
 
 #: how a pair with a point cloud is matched: through a surface reconstructed from the cloud, or as points

@@ -48,7 +48,7 @@ from .fmap import (
 )
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
-from .fmap.refine import farthest_point_sampling_spectral, feature_guides, guided_p2p
+from .fmap.refine import farthest_point_sampling_spectral, feature_agreement, feature_guides, guided_p2p, zoomout
 from .result import Match
 from .spectral import multiplication_operators, orientation_operators
 
@@ -304,6 +304,7 @@ class _Run:
         t0 = time.perf_counter()
         self.proxies = make_proxies(src, tgt, self.s)
         work = (src, tgt) if self.proxies is None else (self.proxies[0].shape, self.proxies[1].shape)
+        self.inputs = work
         if self.proxies is not None:
             self._stage("proxy", 0.15, t0)
             t0 = time.perf_counter()
@@ -331,6 +332,7 @@ class _Run:
                 candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
+        best = self._polished(best)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
@@ -502,6 +504,44 @@ class _Run:
         self._stage("confidence", 0.95, t0)
         return cand
 
+    def _polished(self, best: Candidate) -> Candidate:
+        """The kept map grown on to ``polish_k`` by an unguided ZoomOut (:func:`polish_map`) when the
+        learned features agree with it on fewer than ``polish_below`` of the target vertices
+        (:func:`shapecorr.fmap.refine.feature_agreement`: the features are then less precise on
+        these shapes than the map, and the guides that held it the right way round also blur it).
+        The grown map is kept unless the confidence stops trusting a map it trusted; what happened
+        goes to ``Match.info["polish"]``."""
+        z, plan = self.s.zoomout, self.plan
+        feats = [w.features for w in self.work]
+        self.polish = {"ran": False, "k": z.polish_k, "below": z.polish_below}
+        n_min = min(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
+        if z.polish_k is None or any(f is None for f in feats) or not plan.k_final < z.polish_k <= n_min - 2:
+            return best
+        t0 = time.perf_counter()
+        queries = self.samples[1] if self.samples is not None else None
+        agreement = feature_agreement(best.p2p_21, feats[0], feats[1], self.P1.shape.vertices, queries=queries,
+                                      device=self.device)
+        self.polish["agreement"] = round(agreement, 4)
+        if agreement >= z.polish_below:
+            self._stage("polish", 0.97, t0)
+            return best
+        k = z.polish_k
+        Q1, Q2 = prepare_shapes(self.inputs, (k, k), laplacian_kind=self.s.laplacian,
+                                point_cloud_normals=needs_normals(self.s), device=self.device, cache=self.cache)
+        C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, plan, k, samples=self.samples,
+                                       refine_subset=self.refine_subset, device=self.device)
+        grown = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
+                                 energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
+        kept = not (grown.confidence.low and not best.confidence.low)
+        self._stage("polish", 0.97, t0)
+        self.polish.update(ran=True, kept=kept, confidence_before=round(best.trust, 4),
+                           confidence_after=round(grown.trust, 4), time_s=self.timings["polish"])
+        if not kept:
+            return best
+        self.P1, self.P2 = Q1, Q2
+        self.plan = replace(plan, k_basis=(k, k), k_final=k)
+        return grown
+
     def _full_resolution_maps(self, best: Candidate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(p2p_21, p2p_12, vertex_confidence)`` of the input shapes: the best candidate's, or
         lifted from the proxies to every vertex."""
@@ -530,6 +570,8 @@ class _Run:
             "axiomatic_fallback": bool(fallback),  # the best map was below fallback_below: the fallback candidates ran too
             # test-time adaptation: whether it ran, why, its steps, time and the adapted map's confidence
             "adaptation": self.adaptation,
+            # the precision polish: the features' agreement with the map, and whether it ran and was kept
+            "polish": self.polish,
             "chosen_w_orient_multiplier": best.w_orient_multiplier,
             "orientation_score": best.orientation_score,
             # measured on the functional map: about 0.9 for correct FAUST_r maps, negative for flips
@@ -851,6 +893,25 @@ def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: P
                         guides=guides)
     g1, g2 = guides if guides is not None else (None, None)
     p2p_12 = guided_p2p(C.T, P2.evecs, P1.evecs, g2, g1, device=device)
+    return C, p2p_21, p2p_12
+
+
+def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan: PairPlan, k: int, *,
+               samples: tuple | None = None, refine_subset: np.ndarray | None = None,
+               device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The functional map ``C`` grown on to size ``k`` by ZoomOut without guides, and both vertex
+    maps: ``(fmap_12, p2p_21, p2p_12)``. ``Q1``, ``Q2``: the shapes prepared with ``k`` eigenpairs.
+
+    Every step runs on all vertices; a pair too large for that (``refine_subset``, see
+    :func:`refine_rows`) grows on the ZoomOut ``samples`` (the target's matched among all source
+    vertices) and then takes one step at size ``k`` on the subset's rows."""
+    if refine_subset is None:
+        C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
+    else:
+        C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, samples=samples,
+                            sample_source=samples is None or not plan.large, refine_iters=1,
+                            refine_subset=refine_subset, device=device)
+    p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
     return C, p2p_21, p2p_12
 
 

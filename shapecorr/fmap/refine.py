@@ -144,6 +144,29 @@ def feature_guides(features1: np.ndarray, features2: np.ndarray, weight: float, 
     return g1 * scale, g2 * scale
 
 
+def feature_agreement(p2p_21: np.ndarray, features1: np.ndarray, features2: np.ndarray, vertices1: np.ndarray,
+                      *, radius: float = 0.05, queries: np.ndarray | None = None, device: str = "cpu") -> float:
+    """How far per-vertex features agree with a vertex map: the fraction of the target vertices
+    (``queries``: these target vertices only) whose nearest-feature source vertex lies within
+    ``radius`` (Euclidean, in the units of ``vertices1``: a unit-area source makes it a fraction
+    of sqrt(area)) of the source vertex ``p2p_21`` sends them to.
+
+    Near 1 where the features are as precise as the map (the learned features on the humans they
+    were trained on: 0.97-0.99 on FAUST_r); about 0.4-0.6 on TOSCA_r animals, whose maps the
+    features hold the right way round but not to the vertex."""
+    f1, f2 = np.asarray(features1), np.asarray(features2)
+    p2p_21 = np.asarray(p2p_21)
+    if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1] or len(f2) != len(p2p_21) \
+            or len(f1) != len(vertices1):
+        raise ValueError(f"features must be (n1={len(vertices1)}, d) and (n2={len(p2p_21)}, d) arrays with the same "
+                         f"d; got {f1.shape} and {f2.shape}.")
+    rows = np.arange(len(f2)) if queries is None else np.asarray(queries)
+    nearest = knn_blocked(f2[rows].astype(np.float32), f1.astype(np.float32), device=device)
+    V1 = np.asarray(vertices1, dtype=np.float64)
+    gap = np.linalg.norm(V1[nearest] - V1[p2p_21[rows]], axis=1)
+    return float(np.mean(gap <= radius))
+
+
 def _check_guides(guides, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
     G1, G2 = (np.asarray(g) for g in guides)
     if G1.ndim != 2 or G2.ndim != 2 or G1.shape[1] != G2.shape[1] or len(G1) != n1 or len(G2) != n2:

@@ -7,7 +7,7 @@ import pytest
 
 from shapecorr.core import Shape
 from shapecorr.fmap import fmap_to_p2p, p2p_to_fmap, zoomout
-from shapecorr.fmap.refine import feature_guides, guided_p2p
+from shapecorr.fmap.refine import feature_agreement, feature_guides, guided_p2p
 from shapecorr.spectral import eigenbasis
 
 from helpers import bumpy, exact_or_adjacent, permuted_copy
@@ -108,3 +108,38 @@ def test_guided_zoomout_rejects_guides_of_the_wrong_shape(blob):
     C0 = np.eye(10)
     with pytest.raises(ValueError, match="guides must be"):
         zoomout(C0, b1.evecs, b2.evecs, b2.mass, k_final=20, guides=(np.zeros((s.n_vertices, 3)), np.zeros((5, 3))))
+
+
+# ----------------------------------------------------------------------------- agreement
+def test_feature_agreement_known_answers():
+    """Exact features agree with the true map everywhere; features that say the same about every
+    vertex's neighbour a ring away agree within a radius above that ring and not below it;
+    features of another vertex order agree with the identity map nowhere near."""
+    blob = bumpy(3)
+    t, perm = permuted_copy(blob, seed=3)
+    f1, f2 = _features(blob, perm, 0.0, seed=0)
+    truth = perm  # p2p_21: target vertex j is source vertex perm[j]
+    assert feature_agreement(truth, f1, f2, blob.vertices) == 1.0
+    # the target's features point at a fixed neighbour of the true vertex
+    V = blob.vertices
+    edges = np.concatenate([blob.faces[:, [0, 1]], blob.faces[:, [1, 2]], blob.faces[:, [2, 0]]])
+    neighbour = np.empty(len(V), dtype=np.int64)
+    neighbour[edges[:, 0]] = edges[:, 1]
+    shifted = f1[neighbour][perm]
+    gap = np.linalg.norm(V[neighbour] - V, axis=1)
+    assert feature_agreement(truth, f1, shifted, V, radius=gap.max() * 1.01) == 1.0
+    assert feature_agreement(truth, f1, shifted, V, radius=gap.min() * 0.99) == 0.0
+    # on some target vertices only
+    rows = np.arange(0, len(perm), 7)
+    assert feature_agreement(truth, f1, f2, V, queries=rows) == 1.0
+    far = feature_agreement(np.arange(len(perm)), f1, f2, V, radius=0.05 * np.sqrt(blob.area))
+    assert far < 0.2
+
+
+def test_feature_agreement_rejects_features_of_the_wrong_shape():
+    blob = bumpy(2)
+    f = np.zeros((blob.n_vertices, 4))
+    with pytest.raises(ValueError, match="features must be"):
+        feature_agreement(np.arange(blob.n_vertices), f, f[:, :3], blob.vertices)
+    with pytest.raises(ValueError, match="features must be"):
+        feature_agreement(np.arange(10), f, f, blob.vertices)
