@@ -188,6 +188,7 @@ def _report(args, m, picture) -> dict:
         "preset": args.preset,
         "feature_model": m.info.get("feature_model"),
         "adaptation": m.info.get("adaptation"),
+        "polish": m.info.get("polish"),
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
         "confidence_details": m.info.get("confidence_details"),

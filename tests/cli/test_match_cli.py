@@ -110,6 +110,8 @@ def test_spot_report_json(spot_run):
     assert 0.0 <= report["confidence"] <= 1.0
     assert report["confidence"] == report["info"]["confidence"]
     assert isinstance(report["confidence_details"], dict)
+    # the fast preset never polishes the map; the report says so
+    assert report["polish"] == report["info"]["polish"] and report["polish"]["ran"] is False
     # the shapes it is for
     assert report["source_hash"] == shapecorr.load(SPOT / "spot.obj").content_hash
     assert report["target_hash"] == shapecorr.load(SPOT / "spot_posed.obj").content_hash
