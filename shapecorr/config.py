@@ -216,9 +216,9 @@ class ZoomOutSettings:
     # on fewer than polish_below of the target vertices (the nearest-feature source vertex within
     # 0.05 sqrt(area) of the map's image; fmap.refine.feature_agreement), the features are less
     # precise on these shapes than the map (as on animals), so an unguided ZoomOut on all vertices
-    # grows the map on to polish_k, and it is kept unless the confidence stops trusting it;
-    # None: never (docs/bench/tosca_diag/notes.md, "Precision polish")
-    polish_k: int | None = 140
+    # grows the map by polish_extra more eigenfunctions (100 -> 140), and it is kept unless the
+    # confidence stops trusting it; None: never (docs/bench/tosca_diag/notes.md, "Precision polish")
+    polish_extra: int | None = 40
     polish_below: float = 0.75
 
     def __post_init__(self):
@@ -232,7 +232,7 @@ class ZoomOutSettings:
         _number("guide_weight", self.guide_weight, minimum=0.0)
         _positive_int("guide_dims", self.guide_dims, allow_none=True)
         _positive_int("guided_refine_iters", self.guided_refine_iters, minimum=0)
-        _positive_int("polish_k", self.polish_k, allow_none=True, minimum=2)
+        _positive_int("polish_extra", self.polish_extra, allow_none=True, minimum=1)
         _number("polish_below", self.polish_below, minimum=0.0)
         _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
 

@@ -505,17 +505,19 @@ class _Run:
         return cand
 
     def _polished(self, best: Candidate) -> Candidate:
-        """The kept map grown on to ``polish_k`` by an unguided ZoomOut (:func:`polish_map`) when the
-        learned features agree with it on fewer than ``polish_below`` of the target vertices
-        (:func:`shapecorr.fmap.refine.feature_agreement`: the features are then less precise on
-        these shapes than the map, and the guides that held it the right way round also blur it).
+        """The kept map grown by ``polish_extra`` eigenfunctions by an unguided ZoomOut
+        (:func:`polish_map`) when the learned features agree with it on fewer than ``polish_below``
+        of the target vertices (:func:`shapecorr.fmap.refine.feature_agreement`: the features are
+        then less precise on these shapes than the map, and the guides that held it the right way
+        round also blur it).
         The grown map is kept unless the confidence stops trusting a map it trusted; what happened
         goes to ``Match.info["polish"]``."""
         z, plan = self.s.zoomout, self.plan
         feats = [w.features for w in self.work]
-        self.polish = {"ran": False, "k": z.polish_k, "below": z.polish_below}
         n_min = min(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
-        if z.polish_k is None or any(f is None for f in feats) or not plan.k_final < z.polish_k <= n_min - 2:
+        k = None if z.polish_extra is None else min(plan.k_final + z.polish_extra, n_min - 2)
+        self.polish = {"ran": False, "k": k, "below": z.polish_below}
+        if k is None or k <= plan.k_final or any(f is None for f in feats):
             return best
         t0 = time.perf_counter()
         queries = self.samples[1] if self.samples is not None else None
@@ -525,7 +527,6 @@ class _Run:
         if agreement >= z.polish_below:
             self._stage("polish", 0.97, t0)
             return best
-        k = z.polish_k
         Q1, Q2 = prepare_shapes(self.inputs, (k, k), laplacian_kind=self.s.laplacian,
                                 point_cloud_normals=needs_normals(self.s), device=self.device, cache=self.cache)
         C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, plan, k, samples=self.samples,

@@ -75,7 +75,7 @@ def test_flat_and_grouped_names_give_the_same_settings(tmp_path):
     ({"k_fnial": 10}, r"unknown match setting\(s\) \['k_fnial'\]"),
     ({"zoomout": {"w_lap": 1}}, r"unknown match setting\(s\) \['zoomout.w_lap'\]"),
     ({"fallback_solve": {"k_final": 20}}, "cannot be set for the fallback"),
-    ({"polish_k": 0}, "polish_k must be an integer >= 2"),
+    ({"polish_extra": 0}, "polish_extra must be an integer >= 1"),
     ({"polish_below": 1.5}, r"polish_below is a fraction of vertices in \[0, 1\]"),
     ({"polish_below": -0.1}, "polish_below must be a number >= 0"),
 ])

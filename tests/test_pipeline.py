@@ -510,23 +510,23 @@ def test_the_fallback_runs_the_axiomatic_solves_with_each_energy(blob_pair):
 
 def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_pair, monkeypatch):
     """A rigid copy: the learned features agree with the map, nothing more runs. Where they agree
-    on fewer than polish_below of the vertices, an unguided ZoomOut grows the kept map to polish_k
-    (still exact); with polish_k null it never runs; the fast preset does not polish."""
+    on fewer than polish_below of the vertices, an unguided ZoomOut grows the kept map by polish_extra
+    (still exact); with polish_extra null it never runs; the fast preset does not polish."""
     s, t, perm = blob_pair
-    plain = match(s, t, "default", polish_k=40, **SMALL)
+    plain = match(s, t, "default", polish_extra=10, **SMALL)
     assert plain.info["polish"]["agreement"] >= 0.99 and not plain.info["polish"]["ran"]
     assert plain.fmap_12.shape == (30, 30)
     monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: 0.1)
-    m = match(s, t, "default", polish_k=40, **SMALL)
+    m = match(s, t, "default", polish_extra=10, **SMALL)
     p = m.info["polish"]
     assert p["ran"] and p["kept"] and p["agreement"] == 0.1 and p["k"] == 40
     assert m.fmap_12.shape == (40, 40) and m.info["k_final"] == 40 and m.info["k_basis"] == [40, 40]
     exact, near = exact_or_adjacent(s, m.p2p_21, perm)
     assert exact >= 0.95 and near == 1.0
     assert np.mean(m.p2p_12[m.p2p_21] == np.arange(t.n_vertices)) >= 0.95
-    off = match(s, t, "default", polish_k=None, **SMALL)
+    off = match(s, t, "default", polish_extra=None, **SMALL)
     assert not off.info["polish"]["ran"] and "agreement" not in off.info["polish"] and off.fmap_12.shape == (30, 30)
-    assert load_preset("fast").zoomout.polish_k is None and load_preset("default").zoomout.polish_k == 140
+    assert load_preset("fast").zoomout.polish_extra is None and load_preset("default").zoomout.polish_extra == 40
 
 
 def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, monkeypatch):
@@ -541,7 +541,7 @@ def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, mon
 
     monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: 0.1)
     monkeypatch.setattr(pipeline, "polish_map", scrambled)
-    m = match(s, t, "default", polish_k=40, **SMALL)
+    m = match(s, t, "default", polish_extra=10, **SMALL)
     p = m.info["polish"]
     assert p["ran"] and not p["kept"] and p["confidence_after"] < m.info["confidence_threshold"]
     np.testing.assert_array_equal(m.p2p_21, plain.p2p_21)
