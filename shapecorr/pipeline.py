@@ -58,6 +58,11 @@ log = logging.getLogger(__name__)
 NETWORK_INITS = ("learned", "zeroshot")
 #: candidates whose ZoomOut is guided by the learned features (``guide_weight``)
 GUIDED_INITS = ("learned", "learned_reverse")
+#: the precision polish grows the map to at most n / this many eigenfunctions (n: the smaller
+#: shape's vertices). It was chosen on 5k-vertex shapes growing to 140 (about 35 vertices each);
+#: a coarser shape's higher eigenfunctions follow its meshing more than its geometry (a rigid copy
+#: matched through 700-vertex proxies lost precision when grown from 30 to 70), so it polishes less
+POLISH_VERTICES_PER_FUNCTION = 35
 
 __all__ = ["match", "Match", "MatchSettings", "load_preset", "available_presets", "Candidate", "PairPlan",
            "plan_pair", "prepare", "prepare_pair", "prepare_pair_work", "ShapeWork", "as_shape"]
@@ -515,7 +520,9 @@ class _Run:
         z, plan = self.s.zoomout, self.plan
         feats = [w.features for w in self.work]
         n_min = min(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
-        k = None if z.polish_extra is None else min(plan.k_final + z.polish_extra, n_min - 2)
+        k = None
+        if z.polish_extra is not None:
+            k = min(plan.k_final + z.polish_extra, n_min // POLISH_VERTICES_PER_FUNCTION)
         self.polish = {"ran": False, "k": k, "below": z.polish_below}
         if k is None or k <= plan.k_final or any(f is None for f in feats):
             return best

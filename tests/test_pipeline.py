@@ -513,6 +513,7 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     on fewer than polish_below of the vertices, an unguided ZoomOut grows the kept map by polish_extra
     (still exact); with polish_extra null it never runs; the fast preset does not polish."""
     s, t, perm = blob_pair
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 10)  # this 642-vertex blob may grow to 64
     plain = match(s, t, "default", polish_extra=10, **SMALL)
     assert plain.info["polish"]["agreement"] >= 0.99 and not plain.info["polish"]["ran"]
     assert plain.fmap_12.shape == (30, 30)
@@ -527,6 +528,10 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     off = match(s, t, "default", polish_extra=None, **SMALL)
     assert not off.info["polish"]["ran"] and "agreement" not in off.info["polish"] and off.fmap_12.shape == (30, 30)
     assert load_preset("fast").zoomout.polish_extra is None and load_preset("default").zoomout.polish_extra == 40
+    # a coarse shape is not polished: 642 vertices carry at most 642 // 35 = 18 eigenfunctions, below k_final
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 35)
+    coarse = match(s, t, "default", polish_extra=10, **SMALL)
+    assert not coarse.info["polish"]["ran"] and coarse.info["polish"]["k"] == 18 and coarse.fmap_12.shape == (30, 30)
 
 
 def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, monkeypatch):
@@ -541,6 +546,7 @@ def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, mon
 
     monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: 0.1)
     monkeypatch.setattr(pipeline, "polish_map", scrambled)
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 10)
     m = match(s, t, "default", polish_extra=10, **SMALL)
     p = m.info["polish"]
     assert p["ran"] and not p["kept"] and p["confidence_after"] < m.info["confidence_threshold"]
