@@ -152,8 +152,8 @@ def feature_agreement(p2p_21: np.ndarray, features1: np.ndarray, features2: np.n
     of sqrt(area)) of the source vertex ``p2p_21`` sends them to.
 
     Near 1 where the features are as precise as the map (the learned features on the humans they
-    were trained on: 0.97-0.99 on FAUST_r); about 0.4-0.6 on TOSCA_r animals, whose maps the
-    features hold the right way round but not to the vertex."""
+    were trained on: 0.95-1.00 on FAUST_r); 0.2-0.8 on TOSCA_r animals (median 0.3-0.5), whose maps
+    the features hold the right way round but not to the vertex."""
     f1, f2 = np.asarray(features1), np.asarray(features2)
     p2p_21 = np.asarray(p2p_21)
     if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1] or len(f2) != len(p2p_21) \
