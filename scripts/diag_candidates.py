@@ -151,7 +151,7 @@ def as_point_cloud(path: Path):
 
 
 def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants: tuple = (),
-                  point_clouds: bool = False) -> dict:
+                  point_clouds: bool = False, save_maps: Path | None = None) -> dict:
     t0 = time.process_time()
     p1, p2 = ds.shape_path(a), ds.shape_path(b)
     if point_clouds:
@@ -168,11 +168,19 @@ def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants
         rows.append({"init": c.init, "k_init": c.k_init, "w_orient_multiplier": c.w_orient_multiplier, "energy": c.energy,
                      "confidence": round(c.trust, 4), "error": round(r["mean_error_x100"], 3),
                      "frac_nearer_sym": r["frac_nearer_sym"],
+                     "signals": c.confidence.to_dict()["signals"],
                      "kept": bool((c.p2p_21 == m.p2p_21).all()) if len(c.p2p_21) == len(m.p2p_21) else False})
     final, _ = ev.evaluate(a, b, m.p2p_21, m.p2p_12)
+    if save_maps is not None:
+        import numpy as np
+
+        save_maps.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(save_maps / f"{a}__{b}.npz", final_21=m.p2p_21, final_12=m.p2p_12,
+                            **{f"c{i}_21": c.p2p_21 for i, c in enumerate(cands)},
+                            **{f"c{i}_12": c.p2p_12 for i, c in enumerate(cands)})
     return {"source": a, "target": b, "error": round(final["mean_error_x100"], 3),
             "frac_nearer_sym": final["frac_nearer_sym"], "confidence": m.info["confidence"],
-            "init": m.info["init"], "cpu_s": round(cpu, 1), "candidates": rows}
+            "init": m.info["init"], "cpu_s": round(cpu, 1), "polish": m.info.get("polish"), "candidates": rows}
 
 
 def main(argv=None) -> int:
@@ -186,6 +194,9 @@ def main(argv=None) -> int:
     ap.add_argument("--point-clouds", action="store_true",
                     help="match both shapes as point clouds of their vertices (measured on the meshes)")
     ap.add_argument("--out", type=Path, help="JSON lines, one per pair (appended)")
+    ap.add_argument("--save-maps", type=Path, metavar="DIR",
+                    help="also write each pair's vertex maps (the final one and every candidate's, in the order "
+                         "of the JSON rows) to DIR/SOURCE__TARGET.npz")
     args = ap.parse_args(argv)
 
     import warnings
@@ -199,7 +210,8 @@ def main(argv=None) -> int:
     ev = PairEvaluator(ds)
     overrides = dict(args.setting)
     for a, b in args.pair:
-        res = diagnose_pair(ev, ds, a, b, args.preset, overrides, tuple(args.variant), args.point_clouds)
+        res = diagnose_pair(ev, ds, a, b, args.preset, overrides, tuple(args.variant), args.point_clouds,
+                           args.save_maps)
         res["settings"], res["variants"] = overrides, args.variant
         print(f"{a} -> {b}: {res['error']:.2f} (sym {res['frac_nearer_sym']:.3f}, conf {res['confidence']}, "
               f"{res['init']}, {res['cpu_s']} s CPU)", flush=True)
