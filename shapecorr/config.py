@@ -220,6 +220,10 @@ class ZoomOutSettings:
     # confidence stops trusting it; None: never (docs/bench/tosca_diag/notes.md, "Precision polish")
     polish_extra: int | None = 40
     polish_below: float = 0.75
+    # ... then this many bijective ZoomOut steps at that size (fmap.refine.bijective_zoomout: both
+    # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
+    # pairs too large for steps on all vertices skip them; notes.md, "A bijective polish")
+    polish_bijective_iters: int = 2
 
     def __post_init__(self):
         _positive_int("k_init", self.k_init, minimum=2)
@@ -235,6 +239,7 @@ class ZoomOutSettings:
         _positive_int("polish_extra", self.polish_extra, allow_none=True, minimum=1)
         _number("polish_below", self.polish_below, minimum=0.0)
         _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
+        _positive_int("polish_bijective_iters", self.polish_bijective_iters, minimum=0)
 
 
 #: how a pair with a point cloud is matched: through a surface reconstructed from the cloud, or as points

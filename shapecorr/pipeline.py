@@ -48,7 +48,8 @@ from .fmap import (
 )
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
-from .fmap.refine import farthest_point_sampling_spectral, feature_agreement, feature_guides, guided_p2p, zoomout
+from .fmap.refine import (bijective_zoomout, farthest_point_sampling_spectral, feature_agreement, feature_guides,
+                          guided_p2p, zoomout)
 from .result import Match
 from .spectral import multiplication_operators, orientation_operators
 
@@ -542,7 +543,8 @@ class _Run:
                                  energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
         kept = not (grown.confidence.low and not best.confidence.low)
         self._stage("polish", 0.97, t0)
-        self.polish.update(ran=True, kept=kept, confidence_before=round(best.trust, 4),
+        self.polish.update(ran=True, bijective_iters=z.polish_bijective_iters if self.refine_subset is None else 0,
+                           kept=kept, confidence_before=round(best.trust, 4),
                            confidence_after=round(grown.trust, 4), time_s=self.timings["polish"])
         if not kept:
             return best
@@ -910,11 +912,19 @@ def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan
     """The functional map ``C`` grown on to size ``k`` by ZoomOut without guides, and both vertex
     maps: ``(fmap_12, p2p_21, p2p_12)``. ``Q1``, ``Q2``: the shapes prepared with ``k`` eigenpairs.
 
-    Every step runs on all vertices; a pair too large for that (``refine_subset``, see
+    Every step runs on all vertices, and ``polish_bijective_iters`` bijective steps at size ``k``
+    follow (:func:`~shapecorr.fmap.refine.bijective_zoomout`, from the grown map and its reverse
+    vertex map). A pair too large for steps on all vertices (``refine_subset``, see
     :func:`refine_rows`) grows on the ZoomOut ``samples`` (the target's matched among all source
-    vertices) and then takes one step at size ``k`` on the subset's rows."""
+    vertices) and then takes one plain step at size ``k`` on the subset's rows."""
     if refine_subset is None:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
+        if s.polish_bijective_iters:
+            p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
+            C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)
+            C, _, p2p_21, p2p_12 = bijective_zoomout(C, C21, Q1.evecs, Q2.evecs, Q1.mass, Q2.mass, k_final=k,
+                                                    refine_iters=s.polish_bijective_iters - 1, device=device)
+            return C, p2p_21, p2p_12
     else:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, samples=samples,
                             sample_source=samples is None or not plan.large, refine_iters=1,

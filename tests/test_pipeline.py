@@ -518,13 +518,20 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     assert plain.info["polish"]["agreement"] >= 0.99 and not plain.info["polish"]["ran"]
     assert plain.fmap_12.shape == (30, 30)
     monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: 0.1)
-    m = match(s, t, "default", polish_extra=10, **SMALL)
-    p = m.info["polish"]
-    assert p["ran"] and p["kept"] and p["agreement"] == 0.1 and p["k"] == 40
-    assert m.fmap_12.shape == (40, 40) and m.info["k_final"] == 40 and m.info["k_basis"] == [40, 40]
-    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
-    assert exact >= 0.95 and near == 1.0
-    assert np.mean(m.p2p_12[m.p2p_21] == np.arange(t.n_vertices)) >= 0.95
+    calls = []
+    bijective = pipeline.bijective_zoomout
+    monkeypatch.setattr(pipeline, "bijective_zoomout", lambda *a, **k: calls.append(k) or bijective(*a, **k))
+    for iters in (2, 0):  # with the bijective steps (the default) and without
+        calls.clear()
+        m = match(s, t, "default", polish_extra=10, polish_bijective_iters=iters, **SMALL)
+        p = m.info["polish"]
+        assert p["ran"] and p["kept"] and p["agreement"] == 0.1 and p["k"] == 40 and p["bijective_iters"] == iters
+        assert [c["refine_iters"] for c in calls] == ([iters - 1] if iters else [])
+        assert m.fmap_12.shape == (40, 40) and m.info["k_final"] == 40 and m.info["k_basis"] == [40, 40]
+        exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+        assert exact >= 0.95 and near == 1.0
+        assert np.mean(m.p2p_12[m.p2p_21] == np.arange(t.n_vertices)) >= 0.95
+    assert load_preset("default").zoomout.polish_bijective_iters == 2
     off = match(s, t, "default", polish_extra=None, **SMALL)
     assert not off.info["polish"]["ran"] and "agreement" not in off.info["polish"] and off.fmap_12.shape == (30, 30)
     assert load_preset("fast").zoomout.polish_extra is None and load_preset("default").zoomout.polish_extra == 40

@@ -103,6 +103,52 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     return C, p2p
 
 
+def bijective_zoomout(fmap_12: np.ndarray, fmap_21: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray,
+                      mass1: np.ndarray, mass2: np.ndarray, *, k_final: int, step: int = 1,
+                      refine_iters: int = 0, device: str = "cpu"
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ZoomOut of both directions' maps together, each vertex-map step asking for bijectivity.
+
+    Plain ZoomOut (:func:`zoomout`) sends vertex j of shape 2 to the source vertex nearest in
+    ``Phi1 C12^T`` (the map taken as its own inverse). Here ``fmap_12 (k, k)`` and
+    ``fmap_21 (k, k)`` grow side by side (after the bijectivity term of Ren et al. 2021,
+    "Discrete optimization for shape matching"): vertex j goes to the vertex i of shape 1 that
+    minimizes the sum of
+
+    - ``|Phi1[i] - Phi2[j] C12|^2`` (the pull-back the map stands for, ``Pi21 Phi1 = Phi2 C12``),
+    - ``|Phi1[i] C21 - Phi2[j]|^2`` (bijectivity: ``Pi12 Phi2 = Phi1 C21``, so ``Pi21 Phi1 C21 = Phi2``),
+    - ``|Phi1[i] C12^T - Phi2[j]|^2`` (plain ZoomOut's term),
+
+    and the reverse map alike; each map is then re-fitted from its vertex map at the next size,
+    and ``refine_iters`` more times at ``k_final``. Every step runs on all vertices (three times
+    the embedding width of plain ZoomOut, both directions). Returns
+    ``(fmap_12, fmap_21, p2p_21, p2p_12)`` at size ``k_final``.
+    """
+    k = fmap_12.shape[0]
+    if fmap_12.shape != (k, k) or fmap_21.shape != (k, k):
+        raise ValueError(f"bijective ZoomOut grows square maps of one size; got {fmap_12.shape} and {fmap_21.shape}.")
+    if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
+        raise ValueError(f"ZoomOut to k={k_final} needs that many eigenvectors on both shapes "
+                         f"(have {evecs1.shape[1]} and {evecs2.shape[1]}).")
+    if step < 1:
+        raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
+    if refine_iters < 0:
+        raise ValueError(f"refine_iters must be >= 0, got {refine_iters}.")
+    C12, C21 = fmap_12, fmap_21
+    left = refine_iters
+    while True:
+        E1, E2 = evecs1[:, :k], evecs2[:, :k]
+        p2p_21 = knn_blocked(np.hstack([E2 @ C12, E2, E2]), np.hstack([E1, E1 @ C21, E1 @ C12.T]), device=device)
+        p2p_12 = knn_blocked(np.hstack([E1 @ C21, E1, E1]), np.hstack([E2, E2 @ C12, E2 @ C21.T]), device=device)
+        if k >= k_final:
+            if left == 0:
+                return C12, C21, p2p_21, p2p_12
+            left -= 1
+        k = min(k + step, k_final)
+        C12 = p2p_to_fmap(p2p_21, evecs1, evecs2, mass2, k1=k, k2=k)
+        C21 = p2p_to_fmap(p2p_12, evecs2, evecs1, mass1, k1=k, k2=k)
+
+
 def guided_p2p(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, guide1: np.ndarray | None = None,
                guide2: np.ndarray | None = None, *, device: str = "cpu") -> np.ndarray:
     """``p2p_21`` from ``fmap_12 (k2, k1)`` as :func:`~shapecorr.fmap.convert.fmap_to_p2p`, with

@@ -14,7 +14,7 @@ from shapecorr.fmap import (
     transfer_function,
     zoomout,
 )
-from shapecorr.fmap.refine import farthest_point_sampling, farthest_point_sampling_spectral
+from shapecorr.fmap.refine import bijective_zoomout, farthest_point_sampling, farthest_point_sampling_spectral
 from shapecorr.spectral import eigenbasis
 
 from helpers import bumpy, ellipsoid, exact_or_adjacent, inverse_permutation, mirrored_copy, permuted_copy
@@ -146,6 +146,41 @@ def test_zoomout_argument_errors(blob):
         zoomout(C0, b1.evecs, b2.evecs, b2.mass, k_final=50)
     with pytest.raises(ValueError, match="step"):
         zoomout(C0, b1.evecs, b2.evecs, b2.mass, k_final=20, step=0)
+
+
+def test_bijective_zoomout_recovers_the_permutation_both_ways(blob):
+    """From noisy small maps of both directions, the bijective ZoomOut grows both to the exact
+    permutation and its inverse, with maps of the requested size near the true (+-1 diagonal) ones."""
+    s, t, perm, b1, b2 = blob
+    C12 = _noisy_start(perm, b1, b2)
+    inv = inverse_permutation(perm)
+    C21 = p2p_to_fmap(inv, b2.evecs, b1.evecs, b1.mass, k1=6, k2=6)
+    C21 = C21 + 0.15 * np.random.default_rng(5).standard_normal(C21.shape)
+    C12, C21, p2p_21, p2p_12 = bijective_zoomout(C12, C21, b1.evecs, b2.evecs, b1.mass, b2.mass, k_final=30, step=3)
+    assert C12.shape == C21.shape == (30, 30)
+    assert p2p_21.shape == (t.n_vertices,) and p2p_12.shape == (s.n_vertices,)
+    exact, near = exact_or_adjacent(s, p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    exact, near = exact_or_adjacent(t, p2p_12, inv)
+    assert exact >= 0.95 and near == 1.0
+    np.testing.assert_allclose(np.abs(np.diag(C12)), 1.0, atol=0.02)
+    np.testing.assert_allclose(C21 @ C12, np.eye(30), atol=0.05)  # the two maps invert each other
+
+
+def test_bijective_zoomout_keeps_an_exact_map_and_checks_its_arguments(blob):
+    s, t, perm, b1, b2 = blob
+    inv = inverse_permutation(perm)
+    C12 = p2p_to_fmap(perm, b1.evecs, b2.evecs, b2.mass, k1=20, k2=20)
+    C21 = p2p_to_fmap(inv, b2.evecs, b1.evecs, b1.mass, k1=20, k2=20)
+    _, _, p2p_21, p2p_12 = bijective_zoomout(C12, C21, b1.evecs, b2.evecs, b1.mass, b2.mass, k_final=20)
+    np.testing.assert_array_equal(p2p_21, perm)  # already at its size: one vertex-map step, exact
+    np.testing.assert_array_equal(p2p_12, inv)
+    with pytest.raises(ValueError, match="square maps of one size"):
+        bijective_zoomout(C12, C21[:10, :10], b1.evecs, b2.evecs, b1.mass, b2.mass, k_final=30)
+    with pytest.raises(ValueError, match="needs that many eigenvectors"):
+        bijective_zoomout(C12, C21, b1.evecs, b2.evecs, b1.mass, b2.mass, k_final=50)
+    with pytest.raises(ValueError, match="step"):
+        bijective_zoomout(C12, C21, b1.evecs, b2.evecs, b1.mass, b2.mass, k_final=30, step=0)
 
 
 def test_farthest_point_sampling_is_spread_and_seeded():
