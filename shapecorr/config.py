@@ -222,7 +222,7 @@ class ZoomOutSettings:
     polish_below: float = 0.75
     # ... then this many bijective ZoomOut steps at that size (fmap.refine.bijective_zoomout: both
     # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
-    # pairs too large for steps on all vertices skip them; notes.md, "A bijective polish")
+    # two meshes only; pairs too large for steps on all vertices skip them; notes.md, "A bijective polish")
     polish_bijective_iters: int = 2
 
     def __post_init__(self):

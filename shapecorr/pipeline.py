@@ -543,7 +543,8 @@ class _Run:
                                  energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
         kept = not (grown.confidence.low and not best.confidence.low)
         self._stage("polish", 0.97, t0)
-        self.polish.update(ran=True, bijective_iters=z.polish_bijective_iters if self.refine_subset is None else 0,
+        self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2)
+                           if self.refine_subset is None else 0,
                            kept=kept, confidence_before=round(best.trust, 4),
                            confidence_after=round(grown.trust, 4), time_s=self.timings["polish"])
         if not kept:
@@ -906,24 +907,32 @@ def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: P
     return C, p2p_21, p2p_12
 
 
+def polish_bijective_iters(s: MatchSettings, P1: Prepared, P2: Prepared) -> int:
+    """The polish's bijective steps on this pair: ``polish_bijective_iters`` on two meshes, none
+    with a point cloud (on the two FAUST_r cloud pairs the polish runs on, they made both maps
+    worse by 0.1; notes.md, "A bijective polish")."""
+    return s.polish_bijective_iters if P1.shape.is_mesh and P2.shape.is_mesh else 0
+
+
 def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan: PairPlan, k: int, *,
                samples: tuple | None = None, refine_subset: np.ndarray | None = None,
                device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The functional map ``C`` grown on to size ``k`` by ZoomOut without guides, and both vertex
     maps: ``(fmap_12, p2p_21, p2p_12)``. ``Q1``, ``Q2``: the shapes prepared with ``k`` eigenpairs.
 
-    Every step runs on all vertices, and ``polish_bijective_iters`` bijective steps at size ``k``
-    follow (:func:`~shapecorr.fmap.refine.bijective_zoomout`, from the grown map and its reverse
-    vertex map). A pair too large for steps on all vertices (``refine_subset``, see
+    Every step runs on all vertices, and on two meshes ``polish_bijective_iters`` bijective steps
+    at size ``k`` follow (:func:`~shapecorr.fmap.refine.bijective_zoomout`, from the grown map and
+    its reverse vertex map). A pair too large for steps on all vertices (``refine_subset``, see
     :func:`refine_rows`) grows on the ZoomOut ``samples`` (the target's matched among all source
     vertices) and then takes one plain step at size ``k`` on the subset's rows."""
     if refine_subset is None:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
-        if s.polish_bijective_iters:
+        if polish_bijective_iters(s, Q1, Q2):
             p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
             C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)
             C, _, p2p_21, p2p_12 = bijective_zoomout(C, C21, Q1.evecs, Q2.evecs, Q1.mass, Q2.mass, k_final=k,
-                                                    refine_iters=s.polish_bijective_iters - 1, device=device)
+                                                    refine_iters=polish_bijective_iters(s, Q1, Q2) - 1,
+                                                    device=device)
             return C, p2p_21, p2p_12
     else:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, samples=samples,

@@ -541,6 +541,18 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     assert not coarse.info["polish"]["ran"] and coarse.info["polish"]["k"] == 18 and coarse.fmap_12.shape == (30, 30)
 
 
+def test_the_bijective_polish_steps_run_on_two_meshes_only(blob_pair):
+    from types import SimpleNamespace
+
+    s, t, _ = blob_pair
+    settings = load_preset("default")
+    P = lambda shape: SimpleNamespace(shape=shape)  # noqa: E731 (only the shape is looked at)
+    assert pipeline.polish_bijective_iters(settings, P(s), P(t)) == 2
+    assert pipeline.polish_bijective_iters(settings, P(s), P(point_cloud(t))) == 0
+    assert pipeline.polish_bijective_iters(settings, P(point_cloud(s)), P(point_cloud(t))) == 0
+    assert pipeline.polish_bijective_iters(settings.replace(polish_bijective_iters=0), P(s), P(t)) == 0
+
+
 def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, monkeypatch):
     """The safety net: a grown map that loses the confidence's trust gives way to the map before."""
     s, t, perm = blob_pair
