@@ -927,12 +927,12 @@ def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan
     vertices) and then takes one plain step at size ``k`` on the subset's rows."""
     if refine_subset is None:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
-        if polish_bijective_iters(s, Q1, Q2):
+        iters = polish_bijective_iters(s, Q1, Q2)
+        if iters:
             p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
             C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)
             C, _, p2p_21, p2p_12 = bijective_zoomout(C, C21, Q1.evecs, Q2.evecs, Q1.mass, Q2.mass, k_final=k,
-                                                    refine_iters=polish_bijective_iters(s, Q1, Q2) - 1,
-                                                    device=device)
+                                                    refine_iters=iters - 1, device=device)
             return C, p2p_21, p2p_12
     else:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, samples=samples,
