@@ -543,8 +543,7 @@ class _Run:
                                  energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
         kept = not (grown.confidence.low and not best.confidence.low)
         self._stage("polish", 0.97, t0)
-        self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2)
-                           if self.refine_subset is None else 0,
+        self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2, self.refine_subset),
                            kept=kept, confidence_before=round(best.trust, 4),
                            confidence_after=round(grown.trust, 4), time_s=self.timings["polish"])
         if not kept:
@@ -907,11 +906,14 @@ def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: P
     return C, p2p_21, p2p_12
 
 
-def polish_bijective_iters(s: MatchSettings, P1: Prepared, P2: Prepared) -> int:
+def polish_bijective_iters(s: MatchSettings, P1: Prepared, P2: Prepared,
+                           refine_subset: np.ndarray | None = None) -> int:
     """The polish's bijective steps on this pair: ``polish_bijective_iters`` on two meshes, none
     with a point cloud (on the two FAUST_r cloud pairs the polish runs on, they made both maps
-    worse by 0.1; notes.md, "A bijective polish")."""
-    return s.polish_bijective_iters if P1.shape.is_mesh and P2.shape.is_mesh else 0
+    worse by 0.1; notes.md, "A bijective polish") nor on a pair too large for steps on all
+    vertices (``refine_subset`` given)."""
+    both_meshes = P1.shape.is_mesh and P2.shape.is_mesh
+    return s.polish_bijective_iters if both_meshes and refine_subset is None else 0
 
 
 def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan: PairPlan, k: int, *,
@@ -927,7 +929,7 @@ def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan
     vertices) and then takes one plain step at size ``k`` on the subset's rows."""
     if refine_subset is None:
         C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
-        iters = polish_bijective_iters(s, Q1, Q2)
+        iters = polish_bijective_iters(s, Q1, Q2, refine_subset)
         if iters:
             p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
             C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)

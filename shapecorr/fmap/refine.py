@@ -49,11 +49,7 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     indices into the samples of shape 1).
     """
     k2, k1 = fmap_12.shape
-    if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
-        raise ValueError(f"ZoomOut to k={k_final} needs that many eigenvectors on both shapes "
-                         f"(have {evecs1.shape[1]} and {evecs2.shape[1]}).")
-    if step < 1:
-        raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
+    _check_growth(k_final, step, evecs1, evecs2)
     sub1 = sub2 = None
     if samples is not None:
         sub1, sub2 = samples
@@ -103,6 +99,15 @@ def zoomout(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, mass2: 
     return C, p2p
 
 
+def _check_growth(k_final: int, step: int, evecs1: np.ndarray, evecs2: np.ndarray) -> None:
+    """The arguments of a ZoomOut growth: enough eigenvectors on both shapes, a positive step."""
+    if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
+        raise ValueError(f"ZoomOut to k={k_final} needs that many eigenvectors on both shapes "
+                         f"(have {evecs1.shape[1]} and {evecs2.shape[1]}).")
+    if step < 1:
+        raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
+
+
 def bijective_zoomout(fmap_12: np.ndarray, fmap_21: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray,
                       mass1: np.ndarray, mass2: np.ndarray, *, k_final: int, step: int = 1,
                       refine_iters: int = 0, device: str = "cpu"
@@ -127,11 +132,7 @@ def bijective_zoomout(fmap_12: np.ndarray, fmap_21: np.ndarray, evecs1: np.ndarr
     k = fmap_12.shape[0]
     if fmap_12.shape != (k, k) or fmap_21.shape != (k, k):
         raise ValueError(f"bijective ZoomOut grows square maps of one size; got {fmap_12.shape} and {fmap_21.shape}.")
-    if k_final > evecs1.shape[1] or k_final > evecs2.shape[1]:
-        raise ValueError(f"ZoomOut to k={k_final} needs that many eigenvectors on both shapes "
-                         f"(have {evecs1.shape[1]} and {evecs2.shape[1]}).")
-    if step < 1:
-        raise ValueError(f"ZoomOut step must be >= 1, got {step}.")
+    _check_growth(k_final, step, evecs1, evecs2)
     if refine_iters < 0:
         raise ValueError(f"refine_iters must be >= 0, got {refine_iters}.")
     C12, C21 = fmap_12, fmap_21
