@@ -320,8 +320,11 @@ def write_point_clouds(ds, names, out: Path) -> None:
     log(f"point clouds: {len(names)} shapes in {out}")
 
 
-def write_pairs(path: Path, names) -> None:
-    path.write_text("".join(f"{a}\t{b}\n" for a, b in itertools.combinations(names, 2)))
+def write_pairs(path: Path, names, split=None) -> None:
+    """Every pair of ``names``, or the pairs of ``split`` that join two of them."""
+    keep = set(names)
+    pairs = itertools.combinations(names, 2) if split is None else [(a, b) for a, b in split if a in keep and b in keep]
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs))
 
 
 def main(argv=None) -> int:
@@ -335,6 +338,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stretch", type=float, nargs=2, default=(2.0, 4.0), metavar=("LO", "HI"),
                     help="stretch factor range of the anisotropy (default: 2 4)")
     ap.add_argument("--point-clouds", type=Path, metavar="DIR", help="also write the original vertices as point clouds")
+    ap.add_argument("--pairs-from-split", action="store_true",
+                    help="test_pairs.txt: the source dataset's test pairs joining two of --names (e.g. TOSCA_r's "
+                         "within-class pairs) instead of every pair of --names")
     ap.add_argument("--flaws", action="store_true",
                     help="also give each shape a raw scan's flaws (holes, debris, faces wound the other way, "
                          "noise; see scan_flaws)")
@@ -365,7 +371,7 @@ def main(argv=None) -> int:
         log(f"{name}: {rec['n_original']} -> {rec['n_vertices']} vertices (stretch {rec['stretch_factor']:.2f}), "
             f"transport error mean {rec['transport_error_x100']['mean']:.3f} max "
             f"{rec['transport_error_x100']['max']:.3f} (x100), {rec['time_s']:.1f}s")
-    write_pairs(out / "test_pairs.txt", args.names)
+    write_pairs(out / "test_pairs.txt", args.names, ds.test_split() if args.pairs_from_split else None)
     meta = {"command": "python scripts/remesh_dataset.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv)),
             "source": str(ds.folder.resolve()), "seed": args.seed,
             "vertices_range": [args.min_vertices, args.max_vertices], "stretch_range": list(args.stretch),

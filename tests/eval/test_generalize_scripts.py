@@ -75,6 +75,26 @@ def test_remesh_dataset_end_to_end(remesh, tmp_path):
     assert (pc / "corres" / "ell_a.vts").read_text() == (src / "corres" / "ell_a.vts").read_text()
 
 
+def test_pairs_from_a_split_join_only_named_shapes(remesh, tmp_path):
+    """``--pairs-from-split``: the source's test pairs between two remeshed shapes, in the split's
+    order (TOSCA_r's within-class pairs); without it every pair of the names."""
+    split = [("cat1", "cat3"), ("cat0", "cat1"), ("dog1", "dog3"), ("cat3", "cat5")]
+    remesh.write_pairs(tmp_path / "a.txt", ["cat1", "cat3", "cat5", "dog1"], split)
+    assert (tmp_path / "a.txt").read_text() == "cat1\tcat3\ncat3\tcat5\n"
+    remesh.write_pairs(tmp_path / "b.txt", ["cat1", "cat3", "dog1"])
+    assert (tmp_path / "b.txt").read_text() == "cat1\tcat3\ncat1\tdog1\ncat3\tdog1\n"
+
+
+def test_unseen_tosca_shapes_are_odd_numbered_or_horses(bench):
+    """The remeshed TOSCA_r set holds only shapes no bundled model was trained on."""
+    names = bench.TOSCA_UNSEEN
+    assert len(names) == len(set(names)) == 40
+    for n in names:
+        klass, number = n.rstrip("0123456789"), int(n[len(n.rstrip("0123456789")):])
+        assert klass == "horse" or number % 2 == 1
+    assert bench.BenchSet("toscaremeshed", None, []).klass("victoria17") == "victoria"
+
+
 def test_bench_pieces(bench, tmp_path):
     """Per-class limits, model keys that change with the file's content, targets, and rows that
     survive an interrupted write."""
