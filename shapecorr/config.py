@@ -217,12 +217,14 @@ class ZoomOutSettings:
     # 0.05 sqrt(area) of the map's image; fmap.refine.feature_agreement), the features are less
     # precise on these shapes than the map (as on animals), so an unguided ZoomOut on all vertices
     # grows the map by polish_extra more eigenfunctions (100 -> 140), and it is kept unless the
-    # confidence stops trusting it; None: never (docs/bench/tosca_diag/notes.md, "Precision polish")
+    # confidence stops trusting it; None: never (docs/bench/tosca_diag/notes.md, "Precision polish").
+    # Pairs too large for steps on all vertices (refine_max_vertices, CPU) are not polished: grown
+    # on samples the map got worse (docs/bench/generalize_cpu/tosca_remeshed/notes.md)
     polish_extra: int | None = 40
     polish_below: float = 0.75
     # ... then this many bijective ZoomOut steps at that size (fmap.refine.bijective_zoomout: both
     # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
-    # two meshes only; pairs too large for steps on all vertices skip them; notes.md, "A bijective polish")
+    # two meshes only; notes.md, "A bijective polish")
     polish_bijective_iters: int = 2
 
     def __post_init__(self):

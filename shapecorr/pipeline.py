@@ -517,7 +517,9 @@ class _Run:
         then less precise on these shapes than the map, and the guides that held it the right way
         round also blur it).
         The grown map is kept unless the confidence stops trusting a map it trusted; what happened
-        goes to ``Match.info["polish"]``."""
+        goes to ``Match.info["polish"]``. A pair too large for ZoomOut steps on all vertices
+        (``refine_subset``) is not polished: grown on samples, the map got worse on every such
+        pair measured (docs/bench/generalize_cpu/tosca_remeshed/notes.md)."""
         z, plan = self.s.zoomout, self.plan
         feats = [w.features for w in self.work]
         n_min = min(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
@@ -526,6 +528,9 @@ class _Run:
             k = min(plan.k_final + z.polish_extra, n_min // POLISH_VERTICES_PER_FUNCTION)
         self.polish = {"ran": False, "k": k, "below": z.polish_below}
         if k is None or k <= plan.k_final or any(f is None for f in feats):
+            return best
+        if self.refine_subset is not None:
+            self.polish["skipped"] = "large pair: its ZoomOut steps run on a subset of the vertices"
             return best
         t0 = time.perf_counter()
         queries = self.samples[1] if self.samples is not None else None
@@ -537,13 +542,12 @@ class _Run:
             return best
         Q1, Q2 = prepare_shapes(self.inputs, (k, k), laplacian_kind=self.s.laplacian,
                                 point_cloud_normals=needs_normals(self.s), device=self.device, cache=self.cache)
-        C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, plan, k, samples=self.samples,
-                                       refine_subset=self.refine_subset, device=self.device)
+        C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, k, device=self.device)
         grown = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
                                  energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
         kept = not (grown.confidence.low and not best.confidence.low)
         self._stage("polish", 0.97, t0)
-        self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2, self.refine_subset),
+        self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2),
                            kept=kept, confidence_before=round(best.trust, 4),
                            confidence_after=round(grown.trust, 4), time_s=self.timings["polish"])
         if not kept:
@@ -906,40 +910,30 @@ def refine(C0: np.ndarray, P1: Prepared, P2: Prepared, s: MatchSettings, plan: P
     return C, p2p_21, p2p_12
 
 
-def polish_bijective_iters(s: MatchSettings, P1: Prepared, P2: Prepared,
-                           refine_subset: np.ndarray | None = None) -> int:
+def polish_bijective_iters(s: MatchSettings, P1: Prepared, P2: Prepared) -> int:
     """The polish's bijective steps on this pair: ``polish_bijective_iters`` on two meshes, none
     with a point cloud (on the two FAUST_r cloud pairs the polish runs on, they made both maps
-    worse by 0.1; notes.md, "A bijective polish") nor on a pair too large for steps on all
-    vertices (``refine_subset`` given)."""
+    worse by 0.1; notes.md, "A bijective polish")."""
     both_meshes = P1.shape.is_mesh and P2.shape.is_mesh
-    return s.polish_bijective_iters if both_meshes and refine_subset is None else 0
+    return s.polish_bijective_iters if both_meshes else 0
 
 
-def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, plan: PairPlan, k: int, *,
-               samples: tuple | None = None, refine_subset: np.ndarray | None = None,
+def polish_map(C: np.ndarray, Q1: Prepared, Q2: Prepared, s: MatchSettings, k: int, *,
                device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The functional map ``C`` grown on to size ``k`` by ZoomOut without guides, and both vertex
     maps: ``(fmap_12, p2p_21, p2p_12)``. ``Q1``, ``Q2``: the shapes prepared with ``k`` eigenpairs.
 
     Every step runs on all vertices, and on two meshes ``polish_bijective_iters`` bijective steps
     at size ``k`` follow (:func:`~shapecorr.fmap.refine.bijective_zoomout`, from the grown map and
-    its reverse vertex map). A pair too large for steps on all vertices (``refine_subset``, see
-    :func:`refine_rows`) grows on the ZoomOut ``samples`` (the target's matched among all source
-    vertices) and then takes one plain step at size ``k`` on the subset's rows."""
-    if refine_subset is None:
-        C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
-        iters = polish_bijective_iters(s, Q1, Q2, refine_subset)
-        if iters:
-            p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
-            C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)
-            C, _, p2p_21, p2p_12 = bijective_zoomout(C, C21, Q1.evecs, Q2.evecs, Q1.mass, Q2.mass, k_final=k,
-                                                    refine_iters=iters - 1, device=device)
-            return C, p2p_21, p2p_12
-    else:
-        C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, samples=samples,
-                            sample_source=samples is None or not plan.large, refine_iters=1,
-                            refine_subset=refine_subset, device=device)
+    its reverse vertex map)."""
+    C, p2p_21 = zoomout(C, Q1.evecs, Q2.evecs, Q2.mass, k_final=k, step=s.zoomout_step, device=device)
+    iters = polish_bijective_iters(s, Q1, Q2)
+    if iters:
+        p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
+        C21 = p2p_to_fmap(p2p_12, Q2.evecs, Q1.evecs, Q1.mass, k1=k, k2=k)
+        C, _, p2p_21, p2p_12 = bijective_zoomout(C, C21, Q1.evecs, Q2.evecs, Q1.mass, Q2.mass, k_final=k,
+                                                refine_iters=iters - 1, device=device)
+        return C, p2p_21, p2p_12
     p2p_12 = guided_p2p(C.T, Q2.evecs, Q1.evecs, device=device)
     return C, p2p_21, p2p_12
 

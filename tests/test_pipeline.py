@@ -539,6 +539,11 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 35)
     coarse = match(s, t, "default", polish_extra=10, **SMALL)
     assert not coarse.info["polish"]["ran"] and coarse.info["polish"]["k"] == 18 and coarse.fmap_12.shape == (30, 30)
+    # a pair refined on a subset of its vertices (too large for steps on all of them) is not polished
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 10)
+    large = match(s, t, "default", polish_extra=10, refine_max_vertices=300, **SMALL)
+    assert large.info["refine_on_subsets"] and not large.info["polish"]["ran"]
+    assert "large pair" in large.info["polish"]["skipped"] and large.fmap_12.shape == (30, 30)
 
 
 def test_the_bijective_polish_steps_run_on_two_meshes_only(blob_pair):
@@ -559,7 +564,7 @@ def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, mon
     plain = match(s, t, "default", **SMALL)
     rng = np.random.default_rng(0)
 
-    def scrambled(C, Q1, Q2, settings, plan, k, **kw):
+    def scrambled(C, Q1, Q2, settings, k, **kw):
         return np.eye(k), rng.permutation(Q1.shape.n_vertices)[:Q2.shape.n_vertices], \
             rng.permutation(Q2.shape.n_vertices)[:Q1.shape.n_vertices]
 
