@@ -150,14 +150,24 @@ def catlion_dataset(data: Path, work: Path):
     return Dataset(folder)
 
 
+def of_classes(pairs: list, args) -> list:
+    """The pairs of the ``--tosca-classes`` (all without it)."""
+    if not args.tosca_classes:
+        return pairs
+    return [p for p in pairs if re.sub(r"\d+$", "", p[0]) in args.tosca_classes]
+
+
 def build_sets(args) -> list[BenchSet]:
     from shapecorr.eval import Dataset, read_pairs
 
     faust = args.data / "FAUST_r" / "vtx_5k"
     bad = re.compile(args.exclude_shapes) if args.exclude_shapes else None
 
+    listed = set(map(tuple, read_pairs(args.pairs))) if args.pairs else None
+
     def seeded_order(pairs, seed):  # without the excluded shapes (before the limits: all methods get the same pairs)
-        return [p for p in _seeded_order(pairs, seed) if bad is None or not (bad.search(p[0]) or bad.search(p[1]))]
+        return [p for p in _seeded_order(pairs, seed) if (bad is None or not (bad.search(p[0]) or bad.search(p[1])))
+                and (listed is None or tuple(p) in listed)]
 
     out = []
     for name in args.sets:
@@ -169,11 +179,8 @@ def build_sets(args) -> list[BenchSet]:
             out.append(BenchSet(name, ds, pairs, kind=kind))
         elif name == "tosca":
             ds = Dataset(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
-            pairs = seeded_order(ds.test_split(), args.seed)
-            if args.tosca_classes:
-                pairs = [p for p in pairs if re.sub(r"\d+$", "", p[0]) in args.tosca_classes]
             bs = BenchSet(name, ds, [])
-            bs.pairs = limit_per_class(pairs, n, bs.klass)
+            bs.pairs = limit_per_class(of_classes(seeded_order(ds.test_split(), args.seed), args), n, bs.klass)
             out.append(bs)
         elif name == "remeshed":
             folder = args.remeshed
@@ -196,7 +203,8 @@ def build_sets(args) -> list[BenchSet]:
                         "--pairs-from-split", "--names", *TOSCA_UNSEEN])
             ds = Dataset(folder)
             bs = BenchSet(name, ds, [], points=args.remeshed_points, dense_max=0)
-            bs.pairs = limit_per_class(seeded_order(read_pairs(folder / "test_pairs.txt"), args.seed), n, bs.klass)
+            pairs = of_classes(seeded_order(read_pairs(folder / "test_pairs.txt"), args.seed), args)
+            bs.pairs = limit_per_class(pairs, n, bs.klass)
             out.append(bs)
         elif name == "catlion":
             out.append(BenchSet(name, catlion_dataset(args.data, args.work), [("cat-00", "lion-00")]))
@@ -350,7 +358,8 @@ def pair_row(method: Method, bs: BenchSet, a: str, b: str, res: dict, r: dict, e
            "time_s": round(res["time_s"], 3), "cpu_s": round(res["cpu_s"], 3),
            "confidence": info.get("confidence"), "init": info.get("init"),
            "feature_model": info.get("feature_model"), "adapted": bool(adaptation.get("ran")),
-           "adaptation_time_s": adaptation.get("time_s"), "pck": np.round(pck_curve(errors, thresholds), 5).tolist()}
+           "adaptation_time_s": adaptation.get("time_s"), "polished": bool((info.get("polish") or {}).get("ran")),
+           "pck": np.round(pck_curve(errors, thresholds), 5).tolist()}
     return row
 
 
@@ -460,7 +469,7 @@ def report(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], 
     with open(out / "pairs.csv", "w", newline="") as fh:
         cols = ["set", "class", "method", "label", "source", "target", "n_source", "n_target", "mean_error_x100",
                 "median_error_x100", "flipped", "frac_nearer_sym", "auc", "confidence", "init", "reconstructed", "adapted",
-                "adaptation_time_s", "time_s", "cpu_s", "commit"]
+                "adaptation_time_s", "polished", "time_s", "cpu_s", "commit"]
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(sorted(rows, key=lambda r: (r["set"], r["source"], r["target"], r["method"])))
@@ -617,9 +626,11 @@ def parse_args(argv):
                     help="skip pyfmaps on pairs with a larger shape (slow) (default: %(default)s)")
     ap.add_argument("--limit", type=int, help="pairs per set (per class for tosca and toscaremeshed), after a seeded shuffle")
     ap.add_argument("--set-limit", action="append", default=[], metavar="SET=N", help="a limit for one set")
-    ap.add_argument("--tosca-classes", nargs="+", help="only these TOSCA_r classes (e.g. cat dog)")
+    ap.add_argument("--tosca-classes", nargs="+", help="only these TOSCA_r classes (e.g. cat dog), in tosca and toscaremeshed")
     ap.add_argument("--exclude-shapes", metavar="REGEX",
                     help="leave out every pair with a shape whose name matches (e.g. the shapes a model was trained on)")
+    ap.add_argument("--pairs", type=Path, metavar="FILE",
+                    help="only the pairs listed in FILE (SOURCE TARGET per line), in every set (e.g. a re-run of some)")
     ap.add_argument("--cache", default="default",
                     help="shapecorr cache folder for eigenbases and evaluation geodesics (default: shapecorr's own)")
     ap.add_argument("--remeshed-points", type=int, default=300,
