@@ -74,7 +74,7 @@ SETS = ("faust", "tosca", "remeshed", "toscaremeshed", "pc", "meshpc", "pcsurf",
 RESAMPLED = {"pcsurf": (0.0, False), "pcnoise": (0.005, False), "pcdensity": (0.0, True)}
 SET_TITLES = {"faust": "FAUST_r test (meshes)", "tosca": "TOSCA_r isometric, within class",
               "remeshed": "FAUST_r test remeshed anisotropically (2k-40k vertices)",
-              "toscaremeshed": "TOSCA_r unseen shapes remeshed anisotropically (2k-40k vertices)",
+              "toscaremeshed": "TOSCA_r unseen shapes, remeshed (2k-40k)",
               "pc": "FAUST_r test as point clouds", "meshpc": "FAUST_r test, mesh to point cloud",
               "pcsurf": "FAUST_r test as points resampled on the surface",
               "pcnoise": "FAUST_r test as resampled points with 0.5 % noise",
