@@ -150,6 +150,16 @@ def catlion_dataset(data: Path, work: Path):
     return Dataset(folder)
 
 
+def remeshed_folder(set_name: str, folder: Path, remesh_args: list[str]) -> Path:
+    """``folder``, made by ``scripts/remesh_dataset.py REMESH_ARGS --out folder`` if it is missing."""
+    if not (folder / "remesh.json").exists():
+        from remesh_dataset import main as remesh
+
+        log(f"{set_name} set: making it in {folder} (scripts/remesh_dataset.py)")
+        remesh([*remesh_args, "--out", str(folder)])
+    return folder
+
+
 def of_classes(pairs: list, args) -> list:
     """The pairs of the ``--tosca-classes`` (all without it)."""
     if not args.tosca_classes:
@@ -183,24 +193,14 @@ def build_sets(args) -> list[BenchSet]:
             bs.pairs = limit_per_class(of_classes(seeded_order(ds.test_split(), args.seed), args), n, bs.klass)
             out.append(bs)
         elif name == "remeshed":
-            folder = args.remeshed
-            if not (folder / "remesh.json").exists():
-                from remesh_dataset import main as remesh
-
-                log(f"remeshed set: making it in {folder} (scripts/remesh_dataset.py)")
-                remesh([str(faust), "--out", str(folder)])
+            folder = remeshed_folder(name, args.remeshed, [str(faust)])
             ds = Dataset(folder)
             pairs = seeded_order(read_pairs(folder / "test_pairs.txt"), args.seed)[:n]
             # few points on sources used once or twice: geodesic rows from those points only
             out.append(BenchSet(name, ds, pairs, points=args.remeshed_points, dense_max=0))
         elif name == "toscaremeshed":
-            folder = args.tosca_remeshed
-            if not (folder / "remesh.json").exists():
-                from remesh_dataset import main as remesh
-
-                log(f"toscaremeshed set: making it in {folder} (scripts/remesh_dataset.py)")
-                remesh([str(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k"), "--out", str(folder),
-                        "--pairs-from-split", "--names", *TOSCA_UNSEEN])
+            folder = remeshed_folder(name, args.tosca_remeshed, [str(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k"),
+                                                                 "--pairs-from-split", "--names", *TOSCA_UNSEEN])
             ds = Dataset(folder)
             bs = BenchSet(name, ds, [], points=args.remeshed_points, dense_max=0)
             pairs = of_classes(seeded_order(read_pairs(folder / "test_pairs.txt"), args.seed), args)
