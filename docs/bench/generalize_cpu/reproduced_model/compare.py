@@ -1,0 +1,100 @@
+"""Pair-by-pair comparison of two runs of the matcher (issue 11: the bundled default model against
+the one reproduced from scratch by ``scripts/reproduce_default_model.sh``).
+
+Each side is one or more result files: ``bench.json`` of ``scripts/bench_match.py`` (its "ours"
+rows) or ``rows.jsonl`` of ``scripts/bench_generalize.py``. Pairs are joined on (source, target);
+only pairs both sides have are compared. Prints the mean / median / pairs above 5 of each side on
+the common pairs, per class (the shape name without its trailing digits), how many pairs got better
+or worse by more than ``--margin``, and the largest changes.
+
+    python docs/bench/generalize_cpu/reproduced_model/compare.py \
+        --a docs/bench/faust_cpu_confidence/bench.json --b out/repro_bench/faust/rows.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from pathlib import Path
+
+
+def load_rows(path: Path) -> dict[tuple[str, str], dict]:
+    """(source, target) -> row with at least ``mean_error_x100`` (and ``confidence``, ``adapted``: whether adaptation ran)."""
+    out = {}
+    if path.suffix == ".jsonl":
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                out[(row["source"], row["target"])] = row
+        return out
+    data = json.loads(path.read_text())
+    for row in data["pairs"].get("ours", []):
+        info = row.get("info") or {}
+        row = dict(row)
+        row.setdefault("adapted", bool((info.get("adaptation") or {}).get("ran")))
+        row.setdefault("confidence", info.get("confidence"))
+        out[(row["source"], row["target"])] = row
+    return out
+
+
+def load_side(paths: list[Path]) -> dict[tuple[str, str], dict]:
+    rows = {}
+    for p in paths:
+        rows.update(load_rows(p))
+    return rows
+
+
+def shape_class(name: str) -> str:
+    return re.sub(r"[_\d]+$", "", name) or name
+
+
+def summary(errors: list[float]) -> str:
+    if not errors:
+        return "-"
+    return f"{statistics.fmean(errors):.2f} / {statistics.median(errors):.2f} / {sum(e > 5 for e in errors)}"
+
+
+def compare(a: dict, b: dict, margin: float, top: int, label_a: str, label_b: str) -> str:
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise SystemExit("no pair is in both runs")
+    lines = [f"{len(common)} common pairs ({len(a)} in {label_a}, {len(b)} in {label_b})", "",
+             f"| class | pairs | {label_a}: mean / median / above 5 | {label_b}: mean / median / above 5 | better | worse |",
+             "|---|---|---|---|---|---|"]
+    classes = sorted({shape_class(s) for s, _ in common})
+    groups = [(c, [p for p in common if shape_class(p[0]) == c]) for c in classes]
+    if len(groups) > 1:
+        groups.append(("**all**", common))
+    for name, pairs in groups:
+        ea = [a[p]["mean_error_x100"] for p in pairs]
+        eb = [b[p]["mean_error_x100"] for p in pairs]
+        better = sum(y < x - margin for x, y in zip(ea, eb))
+        worse = sum(y > x + margin for x, y in zip(ea, eb))
+        lines.append(f"| {name} | {len(pairs)} | {summary(ea)} | {summary(eb)} | {better} | {worse} |")
+    delta = sorted(common, key=lambda p: b[p]["mean_error_x100"] - a[p]["mean_error_x100"])
+    fmt = lambda p: (f"{p[0]} -> {p[1]}: {a[p]['mean_error_x100']:.2f} -> {b[p]['mean_error_x100']:.2f}"
+                     f" (confidence {b[p].get('confidence') if b[p].get('confidence') is None else round(b[p]['confidence'], 2)},"
+                     f" adapted {b[p].get('adapted')})")
+    lines += ["", f"Largest gains ({label_b} against {label_a}):"] + [f"- {fmt(p)}" for p in delta[:top]]
+    lines += ["", "Largest losses:"] + [f"- {fmt(p)}" for p in reversed(delta[-top:])]
+    ad_a = sum(bool(a[p].get("adapted")) for p in common)
+    ad_b = sum(bool(b[p].get("adapted")) for p in common)
+    lines += ["", f"Adaptation ran: {label_a} {ad_a}, {label_b} {ad_b} of {len(common)}"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--a", type=Path, nargs="+", required=True, help="result files of the first run")
+    ap.add_argument("--b", type=Path, nargs="+", required=True, help="result files of the second run")
+    ap.add_argument("--label-a", default="bundled")
+    ap.add_argument("--label-b", default="reproduced")
+    ap.add_argument("--margin", type=float, default=0.05, help="a change smaller than this is neither")
+    ap.add_argument("--top", type=int, default=5)
+    args = ap.parse_args(argv)
+    print(compare(load_side(args.a), load_side(args.b), args.margin, args.top, args.label_a, args.label_b))
+
+
+if __name__ == "__main__":
+    main()
