@@ -20,13 +20,14 @@ from pathlib import Path
 
 
 def load_rows(path: Path) -> dict[tuple[str, str], dict]:
-    """(source, target) -> row with at least ``mean_error_x100`` (and ``confidence``, ``adapted``: whether adaptation ran)."""
+    """Our rows of one result file (a later row of a pair replaces an earlier one): (source, target) -> row with at least ``mean_error_x100`` (and ``confidence``, ``adapted``: whether adaptation ran)."""
     out = {}
     if path.suffix == ".jsonl":
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                out[(row["source"], row["target"])] = row
+                if row["method"].startswith("ours"):  # not the peer's rows of the same pair
+                    out[(row["source"], row["target"])] = row
         return out
     data = json.loads(path.read_text())
     for row in data["pairs"].get("ours", []):
