@@ -85,6 +85,31 @@ def compare(a: dict, b: dict, margin: float, top: int, label_a: str, label_b: st
     return "\n".join(lines)
 
 
+def plot(a: dict, b: dict, path: Path, title: str, label_a: str, label_b: str) -> None:
+    """Each common pair as a point (error of a, error of b), log scales, coloured by class."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    common = sorted(set(a) & set(b))
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    for c in sorted({shape_class(s) for s, _ in common}):
+        pairs = [p for p in common if shape_class(p[0]) == c]
+        ax.scatter([a[p]["mean_error_x100"] for p in pairs], [b[p]["mean_error_x100"] for p in pairs], s=12, label=c)
+    lo = min(min(a[p]["mean_error_x100"], b[p]["mean_error_x100"]) for p in common) * 0.8
+    hi = max(max(a[p]["mean_error_x100"], b[p]["mean_error_x100"]) for p in common) * 1.25
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    ax.axhline(5, color="grey", ls=":", lw=0.8)
+    ax.axvline(5, color="grey", ls=":", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel=f"{label_a}: error x100",
+           ylabel=f"{label_b}: error x100", title=f"{title} ({len(common)} pairs; below the line: {label_b} better)")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", type=Path, nargs="+", required=True, help="result files of the first run")
@@ -93,8 +118,13 @@ def main(argv=None) -> None:
     ap.add_argument("--label-b", default="reproduced")
     ap.add_argument("--margin", type=float, default=0.05, help="a change smaller than this is neither")
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--plot", type=Path, metavar="PNG", help="also draw every common pair (a against b)")
+    ap.add_argument("--title", default="")
     args = ap.parse_args(argv)
-    print(compare(load_side(args.a), load_side(args.b), args.margin, args.top, args.label_a, args.label_b))
+    a, b = load_side(args.a), load_side(args.b)
+    print(compare(a, b, args.margin, args.top, args.label_a, args.label_b))
+    if args.plot:
+        plot(a, b, args.plot, args.title, args.label_a, args.label_b)
 
 
 if __name__ == "__main__":
