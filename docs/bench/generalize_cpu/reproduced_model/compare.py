@@ -74,9 +74,10 @@ def compare(a: dict, b: dict, margin: float, top: int, label_a: str, label_b: st
         worse = sum(y > x + margin for x, y in zip(ea, eb))
         lines.append(f"| {name} | {len(pairs)} | {summary(ea)} | {summary(eb)} | {better} | {worse} |")
     delta = sorted(common, key=lambda p: b[p]["mean_error_x100"] - a[p]["mean_error_x100"])
-    fmt = lambda p: (f"{p[0]} -> {p[1]}: {a[p]['mean_error_x100']:.2f} -> {b[p]['mean_error_x100']:.2f}"
-                     f" (confidence {b[p].get('confidence') if b[p].get('confidence') is None else round(b[p]['confidence'], 2)},"
-                     f" adapted {b[p].get('adapted')})")
+    def fmt(p):
+        conf = b[p].get("confidence")
+        return (f"{p[0]} -> {p[1]}: {a[p]['mean_error_x100']:.2f} -> {b[p]['mean_error_x100']:.2f}"
+                f" (confidence {'?' if conf is None else round(conf, 2)}, adapted {b[p].get('adapted')})")
     lines += ["", f"Largest gains ({label_b} against {label_a}):"] + [f"- {fmt(p)}" for p in delta[:top]]
     lines += ["", "Largest losses:"] + [f"- {fmt(p)}" for p in reversed(delta[-top:])]
     ad_a = sum(bool(a[p].get("adapted")) for p in common)
