@@ -32,7 +32,7 @@ LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
 DESCRIPTORS = ("wks", "hks")
 INITS = ("learned", "axiomatic", "zeroshot")
 ZEROSHOT_REGULARIZERS = ("prior", "axiomatic")
-ADAPT_WHEN = ("never", "always", "low_confidence")
+ADAPT_WHEN = ("never", "always", "low_confidence", "replace")
 #: pairs whose learned initial map is also made in the other direction (``learned_reverse``)
 LEARNED_REVERSE = ("never", "point_clouds", "always")
 
@@ -71,11 +71,16 @@ class FeatureSettings:
     # test-time adaptation: the network fine-tuned on the pair itself with the self-supervised
     # loss (no ground truth), giving one more candidate map: "never", "always", or
     # "low_confidence" (only when the learned map's confidence is below its threshold: the
-    # default; a trusted map costs nothing more); with an init other than "learned",
-    # "low_confidence" does nothing (there is no learned network to adapt)
+    # default; a trusted map costs nothing more), or "replace" (on every pair, and the adapted
+    # network's map replaces the model's own instead of being one more candidate); with an init
+    # other than "learned", adaptation does not run (there is no learned network to adapt)
     adapt_when: str = "low_confidence"
     adapt_steps: int | None = None  # optimizer steps when it runs (None: shapecorr.learn.adapt.ADAPT_STEPS)
     adapt_lr: float | None = None  # their learning rate (None: shapecorr.learn.adapt.ADAPT_LR)
+    # the regularizers of the adaptation's loss: "axiomatic" (resolvent mask in the map layer,
+    # orthogonality and Laplacian commutativity in the loss) or "prior" (the learned prior
+    # zeroshot_prior: its distilled mask and score-distillation penalty, on maps of its size)
+    adapt_regularizer: str = "axiomatic"
     # the learned initial map made in the other direction too (each source point's nearest feature
     # on the target, transposed), refined and assessed like the first, the more trusted kept:
     # on "point_clouds" (pairs with a point cloud; the default), "always" or "never"
@@ -113,6 +118,8 @@ class FeatureSettings:
         _check(self.learned_reverse in LEARNED_REVERSE, f"unknown learned_reverse {self.learned_reverse!r}; use one "
                f"of {', '.join(LEARNED_REVERSE)}.")
         _positive_int("adapt_steps", self.adapt_steps, allow_none=True)
+        _check(self.adapt_regularizer in ZEROSHOT_REGULARIZERS, f"unknown adapt_regularizer "
+               f"{self.adapt_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
         _number("adapt_lr", self.adapt_lr, allow_none=True, minimum=0.0)
         _check(self.adapt_lr is None or self.adapt_lr > 0,
                f"adapt_lr must be a number > 0 or null, got {self.adapt_lr!r}.")
@@ -373,7 +380,7 @@ class MatchSettings:
         _positive_int("blas_threads", self.blas_threads, allow_none=True)
         for name, cls in GROUPS.items():
             _check(isinstance(getattr(self, name), cls), f"{name} must be a {cls.__name__}.")
-        _check(self.init == "learned" or self.features.adapt_when != "always",
+        _check(self.init == "learned" or self.features.adapt_when not in ("always", "replace"),
                f"adapt_when={self.features.adapt_when!r} adapts the learned features, but init is {self.init!r}; "
                "use init 'learned' (a preset other than 'axiomatic') or adapt_when 'never'.")
 

@@ -16,7 +16,8 @@
                           (:data:`FEATURE_SOLVES`)
 8. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
                           learned map: :func:`adapted_initial_map` (the network fine-tuned on
-                          the pair, no ground truth) gives one more candidate
+                          the pair, no ground truth, with the ``adapt_regularizer`` loss) gives
+                          one more candidate; with "replace" it replaces the model's own (step 3)
 9. fallback               a learned or zero-shot map below ``fallback_below`` also runs the axiomatic
                           candidates (on a pair with a point cloud, first exact solves on the learned
                           features)
@@ -37,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from .config import MatchSettings, SolveSettings, available_presets, load_preset  # noqa: F401 (re-exported)
-from .core import LowConfidenceWarning, Shape, TooFewPointsError, load
+from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError, load
 from .fmap import (
     FmapWeights,
     fmap_to_p2p,
@@ -321,16 +322,23 @@ class _Run:
         self._stage("prepare", 0.55, t0)  # with each shape's samples, features and descriptors
         self._setup_refinement()
 
-        candidates = self._first_candidates()
-        best = select(candidates)
-        self.adaptation = self._adaptation_reason(best)
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
-        if both_meshes and self._needs_fallback(best):
-            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-        if self.adaptation["ran"]:
-            candidates.append(self._adapted_candidate())
-            self.adaptation.update(confidence=round(candidates[-1].trust, 4),
-                                   kept=select(candidates) is candidates[-1])
+        if self.s.init == "learned" and self.s.adapt_when == "replace":  # the adapted map instead of the model's
+            self.adaptation = self._adaptation_reason(None)
+            candidates = [self._adapted_candidate()]
+            self.adaptation.update(confidence=round(candidates[0].trust, 4), kept=True)
+            if both_meshes and self._needs_fallback(candidates[0]):
+                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+        else:
+            candidates = self._first_candidates()
+            best = select(candidates)
+            self.adaptation = self._adaptation_reason(best)
+            if both_meshes and self._needs_fallback(best):
+                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+            if self.adaptation["ran"]:
+                candidates.append(self._adapted_candidate())
+                self.adaptation.update(confidence=round(candidates[-1].trust, 4),
+                                       kept=select(candidates) is candidates[-1])
         best = select(candidates)
         fallback = self._needs_fallback(best)
         if fallback:
@@ -362,8 +370,9 @@ class _Run:
             return best
         return before
 
-    def _adaptation_reason(self, best: Candidate) -> dict:
-        """Whether test-time adaptation runs on this pair (``adapt_when``), and why."""
+    def _adaptation_reason(self, best: Candidate | None) -> dict:
+        """Whether test-time adaptation runs on this pair (``adapt_when``), and why (``best``: the
+        model's own map, which "low_confidence" looks at; None with "replace")."""
         when = self.s.adapt_when
         info = {"ran": False, "when": when}
         if self.s.init != "learned" or when == "never":
@@ -373,10 +382,10 @@ class _Run:
                 return {**info, "reason": f"confidence {best.trust:.2f} not below {best.confidence.threshold:.2f}"}
             reason = f"low confidence {best.trust:.2f} (below {best.confidence.threshold:.2f})"
         else:
-            reason = "always"
+            reason = when  # "always" or "replace"
         steps, lr = adaptation_steps_lr(self.s)
-        return {**info, "ran": True, "reason": reason, "steps": steps, "lr": lr,
-                "confidence_before": round(best.trust, 4)}
+        info = {**info, "ran": True, "reason": reason, "steps": steps, "lr": lr, "regularizer": self.s.adapt_regularizer}
+        return info if best is None else {**info, "confidence_before": round(best.trust, 4)}
 
     def _adapted_candidate(self) -> Candidate:
         """The learned initial map again, from the network fine-tuned on this pair."""
@@ -692,17 +701,22 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     the self-supervised deep functional-map loss, which needs no ground truth
     (:func:`shapecorr.learn.adapt.adapt_features`). The bundled model itself is not changed."""
     from .learn import load_feature_model, surface_operators
-    from .learn.adapt import adapt_features
+    from .learn.adapt import adapt_features, adaptation_loss
     from .learn.selfsup import SpectralData
 
     model = load_feature_model(feature_model_name(s, P1.shape, P2.shape), device=device)
     ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
            for P in (P1, P2)]
-    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k, len(P.evals)), device=device)
+    weights, k_loss = adaptation_loss(s.adapt_regularizer, s.zeroshot_prior)
+    k_loss = k_loss or k
+    if k_loss > min(len(P1.evals), len(P2.evals)):
+        raise SettingsError(f"adapt_regularizer {s.adapt_regularizer!r} needs functional maps of {k_loss} x {k_loss}, "
+                            f"but only {min(len(P1.evals), len(P2.evals))} eigenpairs were computed; raise k_features.")
+    spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k_loss, len(P.evals)), device=device)
             for P in (P1, P2)]
     steps, lr = adaptation_steps_lr(s)
     feats = adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=steps, lr=lr, seed=s.seed, device=device,
-                           progress=progress, threads=s.feature_threads or usable_cores())
+                           progress=progress, threads=s.feature_threads or usable_cores(), weights=weights)
     return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
 
 

@@ -141,10 +141,14 @@ def test_adaptation_settings_are_validated_and_match_the_adaptation_defaults():
     assert adaptation_steps_lr(s) == (adapt.ADAPT_STEPS, adapt.ADAPT_LR)
     assert adaptation_steps_lr(s.replace(adapt_steps=3, adapt_lr=0.5)) == (3, 0.5)
     assert load_preset("accurate").adapt_when == "always"
+    assert s.adapt_regularizer == "axiomatic" and load_preset("default", adapt_regularizer="prior").adapt_regularizer == "prior"
+    with pytest.raises(SettingsError, match="adapts the learned features"):
+        load_preset("axiomatic", adapt_when="replace")
     assert load_preset("default", adapt_when="low_confidence", adapt_steps=5).adapt_steps == 5
     for changes, message in [({"adapt_when": "sometimes"}, "unknown adapt_when 'sometimes'"),
                              ({"adapt_steps": 0}, "adapt_steps must be an integer >= 1"),
                              ({"adapt_lr": 0.0}, "adapt_lr must be a number > 0 or null"),
-                             ({"adapt_lr": "fast"}, "adapt_lr must be a number")]:
+                             ({"adapt_lr": "fast"}, "adapt_lr must be a number"),
+                             ({"adapt_regularizer": "orthogonal"}, "unknown adapt_regularizer 'orthogonal'")]:
         with pytest.raises(SettingsError, match=message):
             load_preset("default", **changes)

@@ -418,6 +418,33 @@ def test_adaptation_adds_a_candidate_selected_by_confidence(blob_pair):
     assert exact >= 0.95 and near == 1.0
 
 
+def test_adaptation_replacing_the_models_map_with_either_regularizer(blob_pair):
+    """``adapt_when="replace"``: the adapted network's map is the first candidate instead of the
+    model's own (no ``learned`` candidate); with ``adapt_regularizer="prior"`` the adaptation's
+    loss has the learned prior's regularizers (30 x 30 maps, the prior's size) and the
+    permutation is still recovered; ``info["adaptation"]`` records the regularizer."""
+    s, t, perm = blob_pair
+    for reg in ("axiomatic", "prior"):
+        m = match(s, t, "default", adapt_when="replace", adapt_steps=2, adapt_regularizer=reg, **SMALL)
+        kinds = [c["init"] for c in m.info["candidates"]]
+        assert kinds[0] == "learned_adapted" and "learned" not in kinds
+        a = m.info["adaptation"]
+        assert a["ran"] and a["reason"] == "replace" and a["regularizer"] == reg and a["kept"]
+        assert a["confidence"] == m.info["candidates"][0]["confidence"]
+        exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+        assert exact >= 0.9 and near == 1.0
+
+
+def test_adaptation_loss_of_each_regularizer():
+    """The adaptation's loss: the axiomatic one is :data:`ADAPT_WEIGHTS` (any map size); the
+    prior's keeps its coupling rows and needs maps of the prior's size."""
+    from shapecorr.learn.adapt import ADAPT_WEIGHTS, adaptation_loss
+
+    assert adaptation_loss("axiomatic") == (ADAPT_WEIGHTS, None)
+    weights, k = adaptation_loss("prior")
+    assert weights.regularizer == "prior" and weights.couple_points == ADAPT_WEIGHTS.couple_points and k == 30
+
+
 def test_adaptation_when_confidence_is_low_only(blob_pair):
     """``low_confidence``: a trusted learned map is kept as it is (no adaptation, the reason
     recorded); this is the default; with "never" adaptation does not run."""

@@ -34,6 +34,19 @@ ADAPT_BLOCKS = 1
 ADAPT_WEIGHTS = LossWeights(couple_points=1000)
 
 
+def adaptation_loss(regularizer: str = "axiomatic", prior: str = "prior_k30") -> tuple[LossWeights, int | None]:
+    """The adaptation's loss with the ``"axiomatic"`` regularizers (:data:`ADAPT_WEIGHTS`) or the
+    learned prior's (``"prior"``: DiffuMatch's regularizers in place of the resolvent mask,
+    orthogonality and Laplacian commutativity; same bijectivity and coupling terms), and the size
+    its functional maps must have (the prior's; None: any)."""
+    if regularizer == "axiomatic":
+        return ADAPT_WEIGHTS, None
+    weights = LossWeights(couple_points=ADAPT_WEIGHTS.couple_points, regularizer=regularizer, prior=prior)
+    from .prior import load_prior
+
+    return weights, load_prior(prior).k
+
+
 def _torch_ops(ops, device):
     from .diffusionnet import TorchOperators
     from .network import SurfaceOperators
