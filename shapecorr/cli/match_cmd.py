@@ -92,6 +92,9 @@ def add_model_arguments(p) -> None:
                         "and keep the more trusted map; STEPS optimizer steps (default: the preset's adapt_steps, else "
                         "shapecorr.learn.adapt.ADAPT_STEPS). "
                         "Put it after the shapes, or write --adapt=STEPS")
+    p.add_argument("--adapt-regularizer", choices=("axiomatic", "prior"), default=None,
+                   help="the adaptation loss's regularizers: axiomatic (orthogonality, Laplacian commutativity, the "
+                        "resolvent mask; the default) or prior (the learned prior over functional maps)")
 
 
 def model_overrides(args) -> dict:
@@ -118,6 +121,9 @@ def model_overrides(args) -> dict:
             if adapt < 1:
                 raise CommandError(f"--adapt STEPS must be at least 1, got {adapt}.")
             out["adapt_steps"] = adapt
+    regularizer = getattr(args, "adapt_regularizer", None)
+    if regularizer is not None:
+        out["adapt_regularizer"] = regularizer
     return out
 
 

@@ -665,6 +665,9 @@ def test_adapt_without_steps_takes_the_presets(tiny_pair):
     assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_steps) == ("always", None)
     args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt", "7"])
     assert settings_from_args(args).adapt_steps == 7
+    assert settings_from_args(args).adapt_regularizer == "axiomatic"
+    args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt", "--adapt-regularizer", "prior"])
+    assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_regularizer) == ("always", "prior")
 
 
 @pytest.mark.parametrize("extra, words", [
