@@ -275,8 +275,11 @@ class LargeSettings:
     through the surfaces that is not trusted is compared with the points' map and the more
     trusted is kept (FAUST_r 070-079 clouds, 20 pairs: 3.29 / 4 above 5 as points, 2.89 / 4
     through the surfaces, 2.75 / 3 with that rule; 10 mesh -> cloud pairs: 3.04 / 1 -> 2.55 / 1).
-    ``"mixed"`` (the default): only a pair of a mesh and a point cloud (on the FAUST_r test
-    pairs two clouds gained nothing for 3-4x the time, mesh -> cloud gained:
+    This is the default: with the third ``faust_r_wks`` two clouds gain too (validation, FAUST_r
+    070-079, 20 pairs: 2.33 / 2 above 5 as points, 2.08 / 0 through the surfaces; then the 40
+    test pairs once: 2.50 / 5 -> 1.96 / 0; docs/bench/generalize_cpu/pc_surface_third), for
+    about twice the CPU. ``"mixed"`` (the default before): only a pair of a mesh and a point
+    cloud (with the second model two clouds gained nothing for 3-4x the time:
     docs/bench/generalize_cpu/pc_surface). ``"none"``: always as points."""
 
     large_above: int = 8000
@@ -284,7 +287,7 @@ class LargeSettings:
     zoomout_samples_large: int | None = 5000  # None: zoomout_samples
     proxy_above: int | None = 30000
     proxy_size: int = 10000  # above large_above, so that proxy pairs are large pairs
-    point_cloud_surface: str = "mixed"
+    point_cloud_surface: str = "poisson"
 
     def __post_init__(self):
         _positive_int("large_above", self.large_above, minimum=10)

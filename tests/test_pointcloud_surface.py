@@ -91,13 +91,22 @@ def test_of_both_paths_the_more_trusted_map_is_kept():
     assert surface.info["point_cloud_paths"]["kept"] == "surface"
 
 
-def test_by_default_only_a_mesh_and_a_cloud_go_through_a_surface(blob):
-    """``point_cloud_surface: mixed`` (the default): two clouds are matched as points; a mesh and
-    a cloud through the cloud's surface (kept, or compared with the points' map when untrusted)."""
+def test_by_default_every_cloud_goes_through_a_surface_and_mixed_keeps_two_clouds_as_points(blob):
+    """``point_cloud_surface: poisson`` is the default: two clouds go through their surfaces
+    too; ``mixed`` (the default before, kept by the fast, axiomatic and zeroshot presets) matches
+    two clouds as points and only a mesh and a cloud through the cloud's surface (kept, or
+    compared with the points' map when untrusted)."""
     from shapecorr.config import load_preset
 
-    assert load_preset("default").point_cloud_surface == "mixed"
+    assert load_preset("default").point_cloud_surface == "poisson"
+    assert load_preset("accurate").point_cloud_surface == "poisson"
+    for name in ("fast", "axiomatic", "zeroshot"):
+        assert load_preset(name).point_cloud_surface == "mixed"
     target = permuted_copy(point_cloud(blob), seed=4)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowConfidenceWarning)
+        m = match(point_cloud(blob), target, "default", k_init=15, k_final=30, k_descriptor=30)
+    assert m.info["proxy"] is not None or "point_cloud_paths" in m.info
     assert _match(point_cloud(blob), target, point_cloud_surface="mixed").info["proxy"] is None
     m = _match(blob, target, point_cloud_surface="mixed")
     assert m.info["proxy"] is not None or "point_cloud_paths" in m.info
