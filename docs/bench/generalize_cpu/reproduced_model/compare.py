@@ -19,13 +19,15 @@ import statistics
 from pathlib import Path
 
 
-def load_rows(path: Path) -> dict[tuple[str, str], dict]:
-    """Our rows of one result file (a later row of a pair replaces an earlier one): (source, target) -> row with at least ``mean_error_x100`` (and ``confidence``, ``adapted``: whether adaptation ran)."""
+def load_rows(path: Path, only_set: str | None = None) -> dict[tuple[str, str], dict]:
+    """Our rows of one result file (a later row of a pair replaces an earlier one): (source, target) -> row with at least ``mean_error_x100`` (and ``confidence``, ``adapted``: whether adaptation ran). ``only_set``: only the rows of that benchmark set (rows.jsonl; sets such as faust and remeshed share shape names)."""
     out = {}
     if path.suffix == ".jsonl":
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
+                if only_set is not None and row.get("set") != only_set:
+                    continue
                 if row["method"].startswith("ours"):  # not the peer's rows of the same pair
                     out[(row["source"], row["target"])] = row
         return out
@@ -39,10 +41,10 @@ def load_rows(path: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
-def load_side(paths: list[Path]) -> dict[tuple[str, str], dict]:
+def load_side(paths: list[Path], only_set: str | None = None) -> dict[tuple[str, str], dict]:
     rows = {}
     for p in paths:
-        rows.update(load_rows(p))
+        rows.update(load_rows(p, only_set))
     return rows
 
 
@@ -121,8 +123,10 @@ def main(argv=None) -> None:
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--plot", type=Path, metavar="PNG", help="also draw every common pair (a against b)")
     ap.add_argument("--title", default="")
+    ap.add_argument("--set", dest="only_set", metavar="NAME",
+                    help="only this benchmark set's rows (rows.jsonl of bench_generalize.py holding several sets)")
     args = ap.parse_args(argv)
-    a, b = load_side(args.a), load_side(args.b)
+    a, b = load_side(args.a, args.only_set), load_side(args.b, args.only_set)
     print(compare(a, b, args.margin, args.top, args.label_a, args.label_b))
     if args.plot:
         plot(a, b, args.plot, args.title, args.label_a, args.label_b)
