@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""The adaptation's regularizers side by side (issue 12): per benchmark set, the same pairs matched
+with ``adapt_when=replace`` and ``adapt_regularizer`` axiomatic or prior (rows of
+``scripts/bench_generalize.py``), next to the default without adaptation on the same pairs
+(earlier runs of today's default: ``--reference``), as a Markdown table.
+
+    python docs/bench/prior_cpu/adapt_regularizer/table.py \
+        --axiomatic docs/bench/prior_cpu/adapt_regularizer/axiomatic/rows.jsonl \
+        --prior docs/bench/prior_cpu/adapt_regularizer/prior/rows.jsonl \
+        --reference docs/bench/generalize_cpu/reproduced_model/{faust,tosca,remeshed}/rows.jsonl \
+                    docs/bench/generalize_cpu/pc_surface_third/test_points/rows.jsonl
+"""
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+
+def rows(paths: list[Path]) -> dict[tuple[str, str, str], dict]:
+    out = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                if r["method"].startswith("ours"):
+                    out[(r["set"], r["source"], r["target"])] = r
+    return out
+
+
+def cell(errors: list[float]) -> str:
+    if not errors:
+        return "–"
+    return f"{statistics.fmean(errors):.2f} / {statistics.median(errors):.2f} / {sum(e > 5 for e in errors)}"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--axiomatic", type=Path, nargs="+", required=True)
+    ap.add_argument("--prior", type=Path, nargs="+", required=True)
+    ap.add_argument("--reference", type=Path, nargs="*", default=[], help="the default without adaptation")
+    ap.add_argument("--margin", type=float, default=0.05)
+    a = ap.parse_args(argv)
+    ax, pr, ref = rows(a.axiomatic), rows(a.prior), rows(a.reference)
+    common = [k for k in ax if k in pr]
+    print("| set | pairs | no adaptation (the default) | adapted, axiomatic regularizers | adapted, learned prior "
+          "| prior better / worse | median CPU s per pair, axiomatic / prior |")
+    print("|---|---|---|---|---|---|---|")
+    for name in dict.fromkeys(k[0] for k in common):
+        keys = [k for k in common if k[0] == name]
+        e_ax = [ax[k]["mean_error_x100"] for k in keys]
+        e_pr = [pr[k]["mean_error_x100"] for k in keys]
+        e_ref = [ref[k]["mean_error_x100"] for k in keys if k in ref]
+        better = sum(p < x - a.margin for p, x in zip(e_pr, e_ax))
+        worse = sum(p > x + a.margin for p, x in zip(e_pr, e_ax))
+        t_ax = statistics.median(ax[k]["cpu_s"] for k in keys)
+        t_pr = statistics.median(pr[k]["cpu_s"] for k in keys)
+        ref_cell = cell(e_ref) + ("" if len(e_ref) == len(keys) else f" ({len(e_ref)} pairs)")
+        print(f"| {name} | {len(keys)} | {ref_cell} | {cell(e_ax)} | {cell(e_pr)} | {better} / {worse} "
+              f"| {t_ax:.0f} / {t_pr:.0f} |")
+    print()
+    print("Cells: mean / median / pairs above 5 (x100 geodesic error). Pairs differing by more than "
+          f"{a.margin} between the two regularizers:")
+    for k in common:
+        d = pr[k]["mean_error_x100"] - ax[k]["mean_error_x100"]
+        if abs(d) > a.margin:
+            print(f"- {k[0]} {k[1]} -> {k[2]}: axiomatic {ax[k]['mean_error_x100']:.2f}, prior "
+                  f"{pr[k]['mean_error_x100']:.2f}" + (f" (no adaptation {ref[k]['mean_error_x100']:.2f})" if k in ref else ""))
+
+
+if __name__ == "__main__":
+    main()
