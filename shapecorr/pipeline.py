@@ -323,22 +323,10 @@ class _Run:
         self._setup_refinement()
 
         both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
-        if self.s.init == "learned" and self.s.adapt_when == "replace":  # the adapted map instead of the model's
-            self.adaptation = self._adaptation_reason(None)
-            candidates = [self._adapted_candidate()]
-            self.adaptation.update(confidence=round(candidates[0].trust, 4), kept=True)
-            if both_meshes and self._needs_fallback(candidates[0]):
-                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+        if self.s.init == "learned" and self.s.adapt_when == "replace":
+            candidates = self._adapted_instead_of_the_models()
         else:
-            candidates = self._first_candidates()
-            best = select(candidates)
-            self.adaptation = self._adaptation_reason(best)
-            if both_meshes and self._needs_fallback(best):
-                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-            if self.adaptation["ran"]:
-                candidates.append(self._adapted_candidate())
-                self.adaptation.update(confidence=round(candidates[-1].trust, 4),
-                                       kept=select(candidates) is candidates[-1])
+            candidates = self._models_then_adapted()
         best = select(candidates)
         fallback = self._needs_fallback(best)
         if fallback:
@@ -350,6 +338,30 @@ class _Run:
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
+
+    def _models_then_adapted(self) -> list[Candidate]:
+        """The first candidates, the feature solves when the best is below ``fallback_below`` (two
+        meshes), then the adapted map as one more candidate when adaptation runs."""
+        candidates = self._first_candidates()
+        best = select(candidates)
+        self.adaptation = self._adaptation_reason(best)
+        if self.P1.shape.is_mesh and self.P2.shape.is_mesh and self._needs_fallback(best):
+            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+        if self.adaptation["ran"]:
+            candidates.append(self._adapted_candidate())
+            self.adaptation.update(confidence=round(candidates[-1].trust, 4),
+                                   kept=select(candidates) is candidates[-1])
+        return candidates
+
+    def _adapted_instead_of_the_models(self) -> list[Candidate]:
+        """``adapt_when="replace"``: the adapted map is the first candidate (the model's own is not
+        made), then the feature solves when it is below ``fallback_below`` (two meshes)."""
+        self.adaptation = self._adaptation_reason(None)
+        candidates = [self._adapted_candidate()]
+        self.adaptation.update(confidence=round(candidates[0].trust, 4), kept=True)
+        if self.P1.shape.is_mesh and self.P2.shape.is_mesh and self._needs_fallback(candidates[0]):
+            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+        return candidates
 
     def _needs_fallback(self, best: Candidate) -> bool:
         """A learned map below ``fallback_below`` (by default a map the confidence does not trust
