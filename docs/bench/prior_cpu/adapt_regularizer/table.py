@@ -39,6 +39,7 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", type=Path, nargs="+", required=True)
     ap.add_argument("--reference", type=Path, nargs="*", default=[], help="the default without adaptation")
     ap.add_argument("--margin", type=float, default=0.05)
+    ap.add_argument("--plot", type=Path, metavar="PNG", help="also draw every common pair: axiomatic against prior")
     a = ap.parse_args(argv)
     ax, pr, ref = rows(a.axiomatic), rows(a.prior), rows(a.reference)
     common = [k for k in ax if k in pr]
@@ -65,6 +66,33 @@ def main(argv=None) -> None:
         if abs(d) > a.margin:
             print(f"- {k[0]} {k[1]} -> {k[2]}: axiomatic {ax[k]['mean_error_x100']:.2f}, prior "
                   f"{pr[k]['mean_error_x100']:.2f}" + (f" (no adaptation {ref[k]['mean_error_x100']:.2f})" if k in ref else ""))
+    if a.plot:
+        plot(ax, pr, common, a.plot)
+
+
+def plot(ax: dict, pr: dict, common: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(figsize=(5.5, 5.5))
+    for name in dict.fromkeys(k[0] for k in common):
+        keys = [k for k in common if k[0] == name]
+        axes.scatter([ax[k]["mean_error_x100"] for k in keys], [pr[k]["mean_error_x100"] for k in keys], s=18, label=name)
+    hi = max(max(ax[k]["mean_error_x100"], pr[k]["mean_error_x100"]) for k in common) * 1.1
+    axes.plot([0, hi], [0, hi], color="k", lw=0.8)
+    axes.axhline(5, color="grey", ls=":", lw=0.8)
+    axes.axvline(5, color="grey", ls=":", lw=0.8)
+    axes.set_xlim(0, hi)
+    axes.set_ylim(0, hi)
+    axes.set_xlabel("adapted with the axiomatic regularizers: error x100")
+    axes.set_ylabel("adapted with the learned prior: error x100")
+    axes.set_title(f"{len(common)} pairs, adapt_when=replace; below the line: prior better", fontsize=9)
+    axes.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
