@@ -31,7 +31,7 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 LAPLACIANS = ("auto", "robust", "cotan", "pointcloud")
 DESCRIPTORS = ("wks", "hks")
 INITS = ("learned", "axiomatic", "zeroshot")
-ZEROSHOT_REGULARIZERS = ("prior", "axiomatic")
+LOSS_REGULARIZERS = ("prior", "axiomatic")  # of zero-shot matching and of adaptation
 ADAPT_WHEN = ("never", "always", "low_confidence", "replace")
 #: pairs whose learned initial map is also made in the other direction (``learned_reverse``)
 LEARNED_REVERSE = ("never", "point_clouds", "always")
@@ -118,8 +118,8 @@ class FeatureSettings:
         _check(self.learned_reverse in LEARNED_REVERSE, f"unknown learned_reverse {self.learned_reverse!r}; use one "
                f"of {', '.join(LEARNED_REVERSE)}.")
         _positive_int("adapt_steps", self.adapt_steps, allow_none=True)
-        _check(self.adapt_regularizer in ZEROSHOT_REGULARIZERS, f"unknown adapt_regularizer "
-               f"{self.adapt_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
+        _check(self.adapt_regularizer in LOSS_REGULARIZERS, f"unknown adapt_regularizer "
+               f"{self.adapt_regularizer!r}; use one of {', '.join(LOSS_REGULARIZERS)}.")
         _number("adapt_lr", self.adapt_lr, allow_none=True, minimum=0.0)
         _check(self.adapt_lr is None or self.adapt_lr > 0,
                f"adapt_lr must be a number > 0 or null, got {self.adapt_lr!r}.")
@@ -138,8 +138,8 @@ class FeatureSettings:
                 _positive_int("zeroshot_solves k_init", k, minimum=2)
                 _number("zeroshot_solves w_orient multiplier", mult, minimum=0.0)
             object.__setattr__(self, "zeroshot_solves", tuple((int(k), float(m)) for k, m in self.zeroshot_solves))
-        _check(self.zeroshot_regularizer in ZEROSHOT_REGULARIZERS, f"unknown zeroshot_regularizer "
-               f"{self.zeroshot_regularizer!r}; use one of {', '.join(ZEROSHOT_REGULARIZERS)}.")
+        _check(self.zeroshot_regularizer in LOSS_REGULARIZERS, f"unknown zeroshot_regularizer "
+               f"{self.zeroshot_regularizer!r}; use one of {', '.join(LOSS_REGULARIZERS)}.")
         _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),
                f"zeroshot_prior: no bundled prior or file {self.zeroshot_prior!r}; bundled: "
                f"{', '.join(p.stem for p in sorted(PRIOR_DIR.glob('prior_*.pt'))) or 'none'} (or a .pt file "

@@ -719,11 +719,12 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     model = load_feature_model(feature_model_name(s, P1.shape, P2.shape), device=device)
     ops = [surface_operators(P.shape, P.evals, P.evecs, P.mass, P.vertex_normals, model.config, device=device)
            for P in (P1, P2)]
-    weights, k_loss = adaptation_loss(s.adapt_regularizer, s.zeroshot_prior)
-    k_loss = k_loss or k
-    if k_loss > min(len(P1.evals), len(P2.evals)):
-        raise SettingsError(f"adapt_regularizer {s.adapt_regularizer!r} needs functional maps of {k_loss} x {k_loss}, "
-                            f"but only {min(len(P1.evals), len(P2.evals))} eigenpairs were computed; raise k_features.")
+    weights, k_prior = adaptation_loss(s.adapt_regularizer, s.zeroshot_prior)
+    n_eigen = min(len(P1.evals), len(P2.evals))
+    if k_prior is not None and k_prior > n_eigen:
+        raise SettingsError(f"adapt_regularizer {s.adapt_regularizer!r} needs functional maps of {k_prior} x {k_prior}, "
+                            f"but only {n_eigen} eigenpairs were computed; raise k_features.")
+    k_loss = k_prior or k  # the prior's size, else the initial map's (capped by each shape's eigenpairs)
     spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k_loss, len(P.evals)), device=device)
             for P in (P1, P2)]
     steps, lr = adaptation_steps_lr(s)
