@@ -56,10 +56,14 @@ def faust_sources(folder: Path, lo: int, hi: int, with_gt: bool = True) -> list[
     return out
 
 
-def tosca_sources(folder: Path, unseen: set[str], per_class: int) -> list[ShapeSource]:
+def tosca_sources(folder: Path, unseen: set[str], per_class: int, numbers: str = "all") -> list[ShapeSource]:
     """The first ``per_class`` TOSCA_r shapes (by number) of every class not in ``unseen``,
-    without their ground truth."""
-    found = sorted((s for s in find_shapes(folder) if s.group not in unseen),
+    without their ground truth; ``numbers="even"``: even-numbered shapes only (the odd-numbered
+    ones, which the default model never trained on, stay unread)."""
+    if numbers not in ("all", "even"):
+        raise ValueError(f"numbers must be 'all' or 'even', got {numbers!r}")
+    found = sorted((s for s in find_shapes(folder) if s.group not in unseen
+                    and (numbers == "all" or int(s.name[len(s.group):]) % 2 == 0)),
                    key=lambda s: (s.group, int(s.name[len(s.group):])))
     out, count = [], {}
     for s in found:
@@ -107,6 +111,8 @@ def main(argv=None):
                     help="weight of the supervised term on FAUST_r train pairs (default: %(default)s)")
     ap.add_argument("--faust", default="0:69:10", help="FAUST_r train shapes FIRST:LAST:STEP (default: %(default)s)")
     ap.add_argument("--tosca-per-class", type=int, default=3, help="TOSCA_r shapes per class (default: %(default)s)")
+    ap.add_argument("--tosca-numbers", choices=("all", "even"), default="all",
+                    help="TOSCA_r shapes to draw from: all, or even-numbered only (default: %(default)s)")
     ap.add_argument("--unseen", default="horse", help="TOSCA_r classes kept out, comma-separated (default: %(default)s)")
     ap.add_argument("--realworld", default=",".join(REALWORLD), help="realworld models used (comma-separated)")
     ap.add_argument("--variants", type=int, default=1, help="augmented copies per shape (default: %(default)s)")
@@ -131,7 +137,7 @@ def main(argv=None):
     tosca = a.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k"
     unseen = {c for c in a.unseen.split(",") if c}
     flo, fhi, fstep = (int(x) for x in a.faust.split(":"))
-    sources = ([s for s in faust_sources(faust, flo, fhi, with_gt=a.sup_weight > 0)][::fstep] + tosca_sources(tosca, unseen, a.tosca_per_class)
+    sources = ([s for s in faust_sources(faust, flo, fhi, with_gt=a.sup_weight > 0)][::fstep] + tosca_sources(tosca, unseen, a.tosca_per_class, a.tosca_numbers)
                + realworld_sources(a.data / "realworld", [n for n in a.realworld.split(",") if n]))
     val = faust_sources(faust, 70, 79)
     lo, hi = (int(x) for x in a.resolution.split(","))
@@ -147,7 +153,7 @@ def main(argv=None):
                                folders=[str(faust), str(tosca), str(a.data / "realworld")],
                                notes=f"FAUST_r shapes {a.faust} with ground truth (supervised term weight "
                                      f"{a.sup_weight}); FAUST_r 080-099 never read; TOSCA_r classes kept out "
-                                     f"(unseen): {', '.join(sorted(unseen))}; TOSCA_r used without ground truth")
+                                     f"(unseen): {', '.join(sorted(unseen))}; TOSCA_r ({a.tosca_numbers} numbers) used without ground truth")
     print(json.dumps({"model": str(a.out), "seconds": model.meta["seconds"],
                       "history": model.meta["history"][-3:]}, indent=1))
 

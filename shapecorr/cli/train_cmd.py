@@ -53,6 +53,15 @@ def register(subparsers) -> None:
                    help="larger shapes are decimated to this many vertices first (default: %(default)s)")
     p.add_argument("--sup-weight", type=float, default=0.0, metavar="W",
                    help="weight of the supervised term on pairs with corres/NAME.vts (default: 0, none)")
+    p.add_argument("--regularizer", choices=("axiomatic", "prior"), default="axiomatic",
+                   help="the loss's regularizer: orthogonality and Laplacian commutativity (axiomatic), or the "
+                        "learned prior over functional maps (prior; its maps are k x k for the prior's k) "
+                        "(default: %(default)s)")
+    p.add_argument("--prior", default="prior_k30", metavar="NAME_OR_FILE",
+                   help="with --regularizer prior: a bundled prior or a .pt file from `shapecorr prior train` "
+                        "(default: %(default)s)")
+    p.add_argument("--k", type=int, metavar="K",
+                   help="functional map size of the loss (default: 50; the prior's size with --regularizer prior)")
     p.add_argument("--val", metavar="DIR", help="a folder of shapes with corres/NAME.vts to validate on")
     p.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt.pt")
     p.add_argument("--force", action="store_true", help="overwrite an existing MODEL and its companion files")
@@ -79,6 +88,7 @@ def _check(a) -> tuple[Path, object]:
     if not 100 <= lo <= hi:
         raise CommandError(f"--resolution {a.resolution}: give 100 <= LO <= HI.")
     a.resolution = (lo, hi)
+    a.k_loss = _loss_size(a)
     if a.resume and a.force:
         raise CommandError("--resume and --force contradict each other; give one.")
     files = TrainFiles(out)
@@ -96,11 +106,34 @@ def _check(a) -> tuple[Path, object]:
     return out, files
 
 
+def _loss_size(a) -> int:
+    """The functional maps' size in the loss: ``--k``, else 50, or the prior's size with
+    ``--regularizer prior`` (whose maps must be of that size)."""
+    if a.prior != "prior_k30" and a.regularizer != "prior":
+        raise CommandError(f"--prior {a.prior}: used only with --regularizer prior; add it or drop --prior.")
+    if a.regularizer != "prior":
+        if a.k is not None and a.k < 2:
+            raise CommandError(f"--k {a.k}: give at least 2.")
+        return 50 if a.k is None else a.k
+    from ..core.errors import ShapecorrError
+    from ..learn.prior import load_prior
+
+    try:
+        k = load_prior(a.prior).k
+    except (ShapecorrError, OSError, ValueError) as e:
+        raise CommandError(f"--prior {a.prior}: {e}") from None
+    if a.k is not None and a.k != k:
+        raise CommandError(f"--k {a.k}: the prior {a.prior} models {k} x {k} maps, so the loss's maps must be "
+                           f"{k} x {k}; drop --k or give --k {k}.")
+    return k
+
+
 def run(a) -> int:
     import torch
 
     from ..learn import FeatureModel
     from ..learn.augment import AugmentSettings
+    from ..learn.selfsup import LossWeights
     from ..learn.selfsup_train import SelfSupSettings, find_shapes, train_from_sources
 
     out, files = _check(a)
@@ -112,6 +145,7 @@ def run(a) -> int:
     val = find_shapes(a.val) if a.val else ()
     init = FeatureModel.load(a.init) if a.init else None
     settings = SelfSupSettings(steps=a.steps, lr=a.lr, seed=a.seed, sup_weight=a.sup_weight,
+                               weights=LossWeights(regularizer=a.regularizer, prior=a.prior),
                                checkpoint_every=max(1, min(100, a.steps // 10)), val_every=max(1, min(200, a.steps // 5)))
     if a.force:
         for p in files.all():
@@ -119,7 +153,7 @@ def run(a) -> int:
     command = "shapecorr " + " ".join(a.argv) if getattr(a, "argv", None) else None
     model = train_from_sources(sources, out, settings, val_sources=val, init=init, init_name=a.init,
                                variants=a.augment, augment=AugmentSettings(resolution=a.resolution),
-                               max_vertices=a.max_vertices, resume=a.resume, device=a.device,
+                               max_vertices=a.max_vertices, k_loss=a.k_loss, resume=a.resume, device=a.device,
                                progress=not a.quiet, command=command, folders=[a.folder])
     print(json.dumps({"model": str(out), "npz": str(files.npz), "card": str(files.card), "log": str(files.csv),
                       "plot": str(files.plot), "steps": a.steps, "seconds": model.meta["seconds"],

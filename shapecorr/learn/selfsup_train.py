@@ -356,6 +356,15 @@ def plot_loss(history: list[dict], path: Path, title: str = "") -> None:
     tmp.replace(path)
 
 
+def _loss_terms(weights: dict) -> str:
+    """The loss's terms in words, for the model card (the regularizer decides which)."""
+    if weights.get("regularizer") == "prior":
+        return (f"bijectivity, fmap/soft-map coupling and the learned prior `{weights.get('prior')}` as the "
+                "regularizer: its entry mask in the map layer and its score-distillation penalty in the loss, in "
+                "place of orthogonality and Laplacian commutativity")
+    return "bijectivity, orthogonality, Laplacian commutativity, fmap/soft-map coupling"
+
+
 def model_card(meta: dict) -> str:
     """The model card (Markdown) written next to a trained model: data, recipe, time, command,
     final loss and validation."""
@@ -365,8 +374,7 @@ def model_card(meta: dict) -> str:
                             "max_vertices": "?", "groups": [], "augment": None}
     lines = [f"# Feature model `{meta['name']}`", "",
              "A `shapecorr.learn.FeatureNet` trained with the self-supervised deep functional map loss "
-             "(`shapecorr.learn.selfsup`: bijectivity, orthogonality, Laplacian commutativity, fmap/soft-map "
-             "coupling)" + (f" plus a supervised term (weight {s['sup_weight']}) on pairs with ground truth"
+             f"(`shapecorr.learn.selfsup`: {_loss_terms(s.get('weights', {}))})" + (f" plus a supervised term (weight {s['sup_weight']}) on pairs with ground truth"
                             if s["sup_weight"] else "") + ".", "",
              "## Data", "",
              f"- folder(s): {', '.join(data['folders'])}",

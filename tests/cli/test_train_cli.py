@@ -62,6 +62,10 @@ def test_train_writes_a_model_that_matches_and_refuses_to_overwrite(blobs, tmp_p
     (["--out", "m.pt", "--resume"], "--resume: no checkpoint"),
     (["--out", "m.pt", "--resolution", "5000"], "--resolution 5000: give two vertex counts"),
     (["--out", "m.pt", "--resume", "--force"], "contradict"),
+    (["--out", "m.pt", "--regularizer", "prior", "--k", "20"], "models 30 x 30 maps"),
+    (["--out", "m.pt", "--prior", "prior_k30_humans"], "used only with --regularizer prior"),
+    (["--out", "m.pt", "--regularizer", "prior", "--prior", "no_such_prior"], "no prior named"),
+    (["--out", "m.pt", "--k", "1"], "--k 1: give at least 2"),
 ])
 def test_bad_arguments_end_with_one_line(blobs, tmp_path, monkeypatch, capsys, extra, message):
     monkeypatch.chdir(tmp_path)
@@ -69,6 +73,22 @@ def test_bad_arguments_end_with_one_line(blobs, tmp_path, monkeypatch, capsys, e
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert list(tmp_path.iterdir()) == [] or all(p.name == "shapecorr-cache" for p in tmp_path.iterdir())
+
+
+def test_train_with_the_learned_prior_as_regularizer(blobs, tmp_path, capsys):
+    """--regularizer prior: the loss's maps take the prior's size, the loss has the prior's term
+    and no orthogonality/commutativity, and the card and the model's record say so."""
+    out = tmp_path / "prior.pt"
+    assert main(["train", str(blobs), "--out", str(out), "--steps", "2", "--augment", "0", "--init", "faust_r_wks",
+                 "--regularizer", "prior", "-q"]) == 0
+    capsys.readouterr()
+    model = FeatureModel.load(out.with_suffix(".npz"))
+    weights = model.meta["settings"]["weights"]
+    assert weights["regularizer"] == "prior" and weights["prior"] == "prior_k30"
+    terms = set(model.meta["history"][-1]) if model.meta["history"] else set()
+    assert "prior" in terms and not {"orth", "lap"} & terms
+    card = out.with_suffix(".md").read_text()
+    assert "learned prior `prior_k30`" in card and "--regularizer prior" in card
 
 
 def test_a_folder_without_meshes_is_refused(tmp_path, capsys):
