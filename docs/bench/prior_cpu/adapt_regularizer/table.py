@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""The adaptation's regularizers side by side (issue 12): per benchmark set, the same pairs matched
-with ``adapt_when=replace`` and ``adapt_regularizer`` axiomatic or prior (rows of
-``scripts/bench_generalize.py``), next to the default without adaptation on the same pairs
-(earlier runs of today's default: ``--reference``), as a Markdown table.
+"""The two regularizers side by side (issue 12): per benchmark set, the same pairs matched with the
+axiomatic regularizers or the learned prior (rows of ``scripts/bench_generalize.py``), next to the
+default on the same pairs (earlier runs of today's default: ``--reference``), as a Markdown table.
+Used for test-time adaptation (``adapt_when=replace``, ``adapt_regularizer`` axiomatic or prior:
+the defaults of the labels) and for self-supervised training (``--what "fine-tuned"
+--reference-label "the shipped model"``). ``--by-class``: a row per class too (TOSCA_r).
 
     python docs/bench/prior_cpu/adapt_regularizer/table.py \
         --axiomatic docs/bench/prior_cpu/adapt_regularizer/axiomatic/rows.jsonl \
@@ -27,6 +29,18 @@ def rows(paths: list[Path]) -> dict[tuple[str, str, str], dict]:
     return out
 
 
+def groups(common: list, rows_: dict, by_class: bool) -> list[tuple[str, list]]:
+    """(row title, keys) per set, and per class within a set of several classes when ``by_class``."""
+    out = []
+    for name in dict.fromkeys(k[0] for k in common):
+        keys = [k for k in common if k[0] == name]
+        out.append((name, keys))
+        classes = list(dict.fromkeys(rows_[k].get("class") for k in keys))
+        if by_class and len(classes) > 1:
+            out += [(f"… {c}", [k for k in keys if rows_[k].get("class") == c]) for c in sorted(classes, key=str)]
+    return out
+
+
 def cell(errors: list[float]) -> str:
     if not errors:
         return "–"
@@ -39,15 +53,17 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", type=Path, nargs="+", required=True)
     ap.add_argument("--reference", type=Path, nargs="*", default=[], help="the default without adaptation")
     ap.add_argument("--margin", type=float, default=0.05)
+    ap.add_argument("--what", default="adapted", help="what the two runs did, for the column titles (default: %(default)s)")
+    ap.add_argument("--reference-label", default="no adaptation (the default)", help="the reference column's title")
+    ap.add_argument("--by-class", action="store_true", help="also a row per class of sets that have classes")
     ap.add_argument("--plot", type=Path, metavar="PNG", help="also draw every common pair: axiomatic against prior")
     a = ap.parse_args(argv)
     ax, pr, ref = rows(a.axiomatic), rows(a.prior), rows(a.reference)
     common = [k for k in ax if k in pr]
-    print("| set | pairs | no adaptation (the default) | adapted, axiomatic regularizers | adapted, learned prior "
+    print(f"| set | pairs | {a.reference_label} | {a.what}, axiomatic regularizers | {a.what}, learned prior "
           "| prior better / worse | median CPU s per pair, axiomatic / prior |")
     print("|---|---|---|---|---|---|---|")
-    for name in dict.fromkeys(k[0] for k in common):
-        keys = [k for k in common if k[0] == name]
+    for name, keys in groups(common, ax, a.by_class):
         e_ax = [ax[k]["mean_error_x100"] for k in keys]
         e_pr = [pr[k]["mean_error_x100"] for k in keys]
         e_ref = [ref[k]["mean_error_x100"] for k in keys if k in ref]
@@ -67,10 +83,10 @@ def main(argv=None) -> None:
             print(f"- {k[0]} {k[1]} -> {k[2]}: axiomatic {ax[k]['mean_error_x100']:.2f}, prior "
                   f"{pr[k]['mean_error_x100']:.2f}" + (f" (no adaptation {ref[k]['mean_error_x100']:.2f})" if k in ref else ""))
     if a.plot:
-        plot(ax, pr, common, a.plot)
+        plot(ax, pr, common, a.plot, a.what)
 
 
-def plot(ax: dict, pr: dict, common: list, path: Path) -> None:
+def plot(ax: dict, pr: dict, common: list, path: Path, what: str = "adapted") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,9 +102,9 @@ def plot(ax: dict, pr: dict, common: list, path: Path) -> None:
     axes.axvline(5, color="grey", ls=":", lw=0.8)
     axes.set_xlim(0, hi)
     axes.set_ylim(0, hi)
-    axes.set_xlabel("adapted with the axiomatic regularizers: error x100")
-    axes.set_ylabel("adapted with the learned prior: error x100")
-    axes.set_title(f"{len(common)} pairs, adapt_when=replace; below the line: prior better", fontsize=9)
+    axes.set_xlabel(f"{what} with the axiomatic regularizers: error x100")
+    axes.set_ylabel(f"{what} with the learned prior: error x100")
+    axes.set_title(f"{len(common)} pairs; below the line: prior better", fontsize=9)
     axes.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
