@@ -29,6 +29,9 @@ def rows(paths: list[Path]) -> dict[tuple[str, str, str], dict]:
     return out
 
 
+NAMES = ("axiomatic regularizers", "learned prior")
+
+
 def groups(common: list, rows_: dict, by_class: bool) -> list[tuple[str, list]]:
     """(row title, keys) per set, and per class within a set of several classes when ``by_class``."""
     out = []
@@ -55,12 +58,17 @@ def main(argv=None) -> None:
     ap.add_argument("--margin", type=float, default=0.05)
     ap.add_argument("--what", default="adapted", help="what the two runs did, for the column titles (default: %(default)s)")
     ap.add_argument("--reference-label", default="no adaptation (the default)", help="the reference column's title")
+    ap.add_argument("--names", nargs=2, default=("axiomatic regularizers", "learned prior"), metavar=("AX", "PR"),
+                    help="the two runs' names in the column titles (default: the regularizers)")
+    ap.add_argument("--reference-short", default="no adaptation", help="the reference's name in the list of pairs")
     ap.add_argument("--by-class", action="store_true", help="also a row per class of sets that have classes")
     ap.add_argument("--plot", type=Path, metavar="PNG", help="also draw every common pair: axiomatic against prior")
     a = ap.parse_args(argv)
     ax, pr, ref = rows(a.axiomatic), rows(a.prior), rows(a.reference)
     common = [k for k in ax if k in pr]
-    print(f"| set | pairs | {a.reference_label} | {a.what}, axiomatic regularizers | {a.what}, learned prior "
+    print(f"| set | pairs | {a.reference_label} | {a.what}, {a.names[0]} | {a.what}, {a.names[1]} "
+          "| second better / worse | median CPU s per pair, first / second |" if tuple(a.names) != NAMES else
+          f"| set | pairs | {a.reference_label} | {a.what}, axiomatic regularizers | {a.what}, learned prior "
           "| prior better / worse | median CPU s per pair, axiomatic / prior |")
     print("|---|---|---|---|---|---|---|")
     for name, keys in groups(common, ax, a.by_class):
@@ -80,8 +88,9 @@ def main(argv=None) -> None:
     for k in common:
         d = pr[k]["mean_error_x100"] - ax[k]["mean_error_x100"]
         if abs(d) > a.margin:
-            print(f"- {k[0]} {k[1]} -> {k[2]}: axiomatic {ax[k]['mean_error_x100']:.2f}, prior "
-                  f"{pr[k]['mean_error_x100']:.2f}" + (f" (no adaptation {ref[k]['mean_error_x100']:.2f})" if k in ref else ""))
+            n0, n1 = ("axiomatic", "prior") if tuple(a.names) == NAMES else a.names
+            print(f"- {k[0]} {k[1]} -> {k[2]}: {n0} {ax[k]['mean_error_x100']:.2f}, {n1} "
+                  f"{pr[k]['mean_error_x100']:.2f}" + (f" ({a.reference_short} {ref[k]['mean_error_x100']:.2f})" if k in ref else ""))
     if a.plot:
         plot(ax, pr, common, a.plot, a.what)
 
