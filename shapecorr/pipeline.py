@@ -322,7 +322,6 @@ class _Run:
         self._stage("prepare", 0.55, t0)  # with each shape's samples, features and descriptors
         self._setup_refinement()
 
-        both_meshes = self.P1.shape.is_mesh and self.P2.shape.is_mesh
         if self.s.init == "learned" and self.s.adapt_when == "replace":
             candidates = self._adapted_instead_of_the_models()
         else:
@@ -330,7 +329,7 @@ class _Run:
         best = select(candidates)
         fallback = self._needs_fallback(best)
         if fallback:
-            if not both_meshes:
+            if not self._both_meshes:
                 candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
@@ -345,8 +344,7 @@ class _Run:
         candidates = self._first_candidates()
         best = select(candidates)
         self.adaptation = self._adaptation_reason(best)
-        if self.P1.shape.is_mesh and self.P2.shape.is_mesh and self._needs_fallback(best):
-            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
+        candidates += self._early_feature_solves(best)
         if self.adaptation["ran"]:
             candidates.append(self._adapted_candidate())
             self.adaptation.update(confidence=round(candidates[-1].trust, 4),
@@ -359,9 +357,18 @@ class _Run:
         self.adaptation = self._adaptation_reason(None)
         candidates = [self._adapted_candidate()]
         self.adaptation.update(confidence=round(candidates[0].trust, 4), kept=True)
-        if self.P1.shape.is_mesh and self.P2.shape.is_mesh and self._needs_fallback(candidates[0]):
-            candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-        return candidates
+        return candidates + self._early_feature_solves(candidates[0])
+
+    @property
+    def _both_meshes(self) -> bool:
+        return self.P1.shape.is_mesh and self.P2.shape.is_mesh
+
+    def _early_feature_solves(self, best: Candidate) -> list[Candidate]:
+        """Two meshes whose best map so far is below ``fallback_below``: the feature solves, made
+        before adaptation (point clouds get them with the fallback)."""
+        if self._both_meshes and self._needs_fallback(best):
+            return self._feature_solve_candidates(self.s.fallback_solve_settings())
+        return []
 
     def _needs_fallback(self, best: Candidate) -> bool:
         """A learned map below ``fallback_below`` (by default a map the confidence does not trust
