@@ -34,59 +34,31 @@ def parse_setting(text: str) -> tuple[str, object]:
     return key.strip(), yaml.safe_load(value)
 
 
-VARIANTS = ("mesh_solves", "adapted_solves", "adapted_guides")
+VARIANTS = ("mesh_solves", "adapted_solves")
 
 
 def _patched(pipeline, variants: tuple):
     """Experimental changes of the matcher, by monkeypatching (restored by the caller):
-    ``mesh_solves``: the exact solves on the learned features of an untrusted pair run on two
-    meshes too (the pipeline runs them on pairs with a point cloud only); ``adapted_solves``: they
-    also run on the adapted features when adaptation ran; ``adapted_guides``: the adapted
-    candidate's ZoomOut is guided by the adapted features (the pipeline guides only the learned one)."""
+    ``mesh_solves``: the exact solves on the learned features of an untrusted pair (the pipeline
+    runs them on two meshes when the learned map is below ``fallback_below``, and on pairs with a
+    point cloud with the fallback) also run here unconditionally; ``adapted_solves``: they also run
+    on the adapted features when adaptation ran. (The adapted map's ZoomOut guided by the adapted
+    features, once a variant here, is what the pipeline does now.)"""
     saved = {}
     run = pipeline._Run
-    if "adapted_guides" in variants or "adapted_solves" in variants:
-        saved["adapted_initial_map"] = pipeline.adapted_initial_map
-        saved["features_to_fmap"] = pipeline.features_to_fmap
+    if "adapted_solves" in variants:
+        saved["adapted_pair_features"] = pipeline.adapted_pair_features
+        saved["_adapted_candidate"] = run._adapted_candidate
         captured = {}
 
-        def capturing_f2f(feats, *a, **kw):
-            captured["feats"] = feats
-            return saved["features_to_fmap"](feats, *a, **kw)
+        def capturing(*a, **kw):
+            captured["feats"] = saved["adapted_pair_features"](*a, **kw)
+            return captured["feats"]
 
-        def adapted(*a, **kw):
-            pipeline.features_to_fmap = capturing_f2f
-            try:
-                return saved["adapted_initial_map"](*a, **kw)
-            finally:
-                pipeline.features_to_fmap = saved["features_to_fmap"]
-
-        pipeline.adapted_initial_map = adapted
-        saved["_adapted_candidate"] = run._adapted_candidate
+        pipeline.adapted_pair_features = capturing
 
         def adapted_candidate(self):
-            if "adapted_guides" not in variants:
-                cand = saved["_adapted_candidate"](self)
-                self.adapted_feats = captured.get("feats")
-                return cand
-            original_candidate = run._candidate
-            guides = self.guides
-
-            def guided(self_, kind, k, mult, C0):
-                if kind == "learned_adapted":
-                    self_.guides = pipeline.refinement_guides(list(captured["feats"]), self_.s)
-                    try:
-                        return original_candidate(self_, "learned", k, mult, C0)
-                    finally:
-                        self_.guides = guides
-                return original_candidate(self_, kind, k, mult, C0)
-
-            run._candidate = guided
-            try:
-                cand = saved["_adapted_candidate"](self)
-            finally:
-                run._candidate = original_candidate
-            cand.init = "learned_adapted"
+            cand = saved["_adapted_candidate"](self)
             self.adapted_feats = captured.get("feats")
             return cand
 

@@ -15,9 +15,10 @@
                           or trusted but not near-certain): exact solves on the learned features
                           (:data:`FEATURE_SOLVES`)
 8. adaptation             with ``adapt_when`` "always", or "low_confidence" and an untrusted
-                          learned map: :func:`adapted_initial_map` (the network fine-tuned on
-                          the pair, no ground truth, with the ``adapt_regularizer`` loss) gives
-                          one more candidate; with "replace" it replaces the model's own (step 3)
+                          learned map: :func:`adapted_pair_features` (the network fine-tuned on
+                          the pair, no ground truth, with the ``adapt_regularizer`` loss) give
+                          one more candidate, refined with those features as guides; with
+                          "replace" it replaces the model's own (step 3)
 9. fallback               a learned or zero-shot map below ``fallback_below`` also runs the axiomatic
                           candidates (on a pair with a point cloud, first exact solves on the learned
                           features)
@@ -407,17 +408,22 @@ class _Run:
         return info if best is None else {**info, "confidence_before": round(best.trust, 4)}
 
     def _adapted_candidate(self) -> Candidate:
-        """The learned initial map again, from the network fine-tuned on this pair."""
+        """The learned initial map again, from the network fine-tuned on this pair, refined with
+        the fine-tuned features as its guides (as the learned map is with the model's): unguided,
+        its ZoomOut lost the precision the guides give (FAUST_r 071 -> 078: 0.91 learned, 1.54
+        adapted unguided, 0.92 guided; docs/bench/generalize_cpu/adapt_guides)."""
         t0 = time.perf_counter()
         progress = None
         if self.progress:
             progress = (lambda step, steps, loss: self.progress(f"adaptation step {step}/{steps} (loss {loss:.4g})",
                                                                 0.6 + 0.15 * step / max(steps, 1)))
-        C0 = adapted_initial_map(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
-                                 queries=self.samples[1] if self.samples is not None else None, progress=progress)
+        feats = adapted_pair_features(self.P1, self.P2, self.plan.k_init, self.s, device=self.device, progress=progress)
+        C0 = features_to_fmap(feats, self.P1, self.P2, self.plan.k_init, device=self.device,
+                              queries=self.samples[1] if self.samples is not None else None)
         self._stage("adaptation", 0.75, t0)
         self.adaptation["time_s"] = self.timings["adaptation"]
-        return self._candidate("learned_adapted", self.plan.k_init, None, C0)
+        return self._candidate("learned_adapted", self.plan.k_init, None, C0,
+                               guides=refinement_guides(list(feats), self.s))
 
     def _first_candidates(self) -> list[Candidate]:
         if self.s.init == "learned":
@@ -526,11 +532,14 @@ class _Run:
         self.guides = refinement_guides([w.features for w in self.work], s)
 
     def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray,
-                   energy: str | None = None) -> Candidate:
+                   energy: str | None = None, guides: tuple | None = None) -> Candidate:
+        """``C0`` refined and assessed. The ZoomOut is guided by ``guides`` when given, else by the
+        model's features for the learned maps (:data:`GUIDED_INITS`), else not at all."""
         t0 = time.perf_counter()
+        if guides is None and kind in GUIDED_INITS:
+            guides = self.guides
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
-                                   refine_subset=self.refine_subset, device=self.device,
-                                   guides=self.guides if kind in GUIDED_INITS else None)
+                                   refine_subset=self.refine_subset, device=self.device, guides=guides)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
         cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy), self.P1, self.P2,
@@ -716,9 +725,18 @@ def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", thre
 def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
                         queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
     """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
-    features of the network fine-tuned on this pair (``adapt_steps`` steps at ``adapt_lr``, seeded by ``seed``) with
-    the self-supervised deep functional-map loss, which needs no ground truth
-    (:func:`shapecorr.learn.adapt.adapt_features`). The bundled model itself is not changed."""
+    the features of :func:`adapted_pair_features`."""
+    feats = adapted_pair_features(P1, P2, k, s, device=device, progress=progress)
+    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+
+
+def adapted_pair_features(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
+                          progress: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit per-vertex features ``(feat_1 (n1, d), feat_2 (n2, d))`` of the network fine-tuned on
+    this pair (``adapt_steps`` steps at ``adapt_lr``, seeded by ``seed``) with the self-supervised
+    deep functional-map loss, which needs no ground truth (its maps of size ``k``, or the prior's
+    with ``adapt_regularizer: prior``; :func:`shapecorr.learn.adapt.adapt_features`). The bundled
+    model itself is not changed."""
     from .learn import load_feature_model, surface_operators
     from .learn.adapt import adapt_features, adaptation_loss
     from .learn.selfsup import SpectralData
@@ -735,9 +753,8 @@ def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *,
     spec = [SpectralData.from_numpy(P.evals, P.evecs, P.mass, k=min(k_loss, len(P.evals)), device=device)
             for P in (P1, P2)]
     steps, lr = adaptation_steps_lr(s)
-    feats = adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=steps, lr=lr, seed=s.seed, device=device,
-                           progress=progress, threads=s.feature_threads or usable_cores(), weights=weights)
-    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
+    return adapt_features(model, ops[0], ops[1], spec[0], spec[1], steps=steps, lr=lr, seed=s.seed, device=device,
+                          progress=progress, threads=s.feature_threads or usable_cores(), weights=weights)
 
 
 def zeroshot_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",

@@ -435,6 +435,37 @@ def test_adaptation_replacing_the_models_map_with_either_regularizer(blob_pair):
         assert exact >= 0.9 and near == 1.0
 
 
+def test_adapted_map_is_refined_with_the_adapted_features_as_guides(blob_pair, monkeypatch):
+    """The adapted candidate's ZoomOut is guided by the fine-tuned network's features (as the
+    learned map's is by the model's): the guides ``refine`` gets for it are those features'
+    :func:`feature_guides`, not the model's and not none."""
+    from shapecorr.fmap.refine import feature_guides
+
+    s, t, _ = blob_pair
+    adapted, seen = {}, []
+    real_features, real_refine = pipeline.adapted_pair_features, pipeline.refine
+
+    def features(*a, **kw):
+        adapted["feats"] = real_features(*a, **kw)
+        return adapted["feats"]
+
+    def refine(*a, guides=None, **kw):
+        seen.append(guides)
+        return real_refine(*a, guides=guides, **kw)
+
+    monkeypatch.setattr(pipeline, "adapted_pair_features", features)
+    monkeypatch.setattr(pipeline, "refine", refine)
+    m = match(s, t, "default", adapt_when="always", adapt_steps=2, **SMALL)
+    kinds = [c["init"] for c in m.info["candidates"]]
+    model_guides, adapted_guides = seen[kinds.index("learned")], seen[kinds.index("learned_adapted")]
+    st = load_preset("default", **SMALL).zoomout
+    expected = feature_guides(*adapted["feats"], st.guide_weight, st.guide_dims)
+    for got, want in zip(adapted_guides, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)  # the same features (BLAS order aside)
+    assert adapted_guides[0].shape == model_guides[0].shape
+    assert np.abs(adapted_guides[0] - model_guides[0]).max() > 1e-4  # two steps changed the features
+
+
 def test_adaptation_loss_of_each_regularizer():
     """The adaptation's loss: the axiomatic one is :data:`ADAPT_WEIGHTS` (any map size); the
     prior's keeps its coupling rows and needs maps of the prior's size."""
