@@ -722,14 +722,6 @@ def shape_features(P: Prepared, feature_model: str, *, device: str = "cpu", thre
     return model.features(ops, threads=threads)
 
 
-def adapted_initial_map(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
-                        queries: np.ndarray | None = None, progress: Callable | None = None) -> np.ndarray:
-    """Initial ``fmap_12 (k, k)`` as from the learned features (:func:`features_to_fmap`), from
-    the features of :func:`adapted_pair_features`."""
-    feats = adapted_pair_features(P1, P2, k, s, device=device, progress=progress)
-    return features_to_fmap(feats, P1, P2, k, device=device, queries=queries)
-
-
 def adapted_pair_features(P1: Prepared, P2: Prepared, k: int, s: MatchSettings, *, device: str = "cpu",
                           progress: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unit per-vertex features ``(feat_1 (n1, d), feat_2 (n2, d))`` of the network fine-tuned on
