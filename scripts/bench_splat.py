@@ -70,7 +70,10 @@ def static(data: Path, name: str, args, out: Path) -> dict:
     app = appearance_of(shape)
     s = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
                     image_size=args.size, n_views=args.views, densify_every=args.densify_every,
-                    split_fraction=args.split_fraction, offset_weight=args.offset_weight, seed=0)
+                    split_fraction=args.split_fraction, offset_weight=args.offset_weight,
+                    close_views=args.close_views, close_margin=args.close_margin, rasterize_mode=args.rasterize_mode,
+                    eps2d=args.eps2d,
+                    seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
     res = fit_splats(shape.vertices, shape.faces, app, s, progress=not args.quiet)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -88,7 +91,8 @@ def static(data: Path, name: str, args, out: Path) -> dict:
            "densify_every": args.densify_every, "split_fraction": args.split_fraction,
            "offset_weight": args.offset_weight, "mean_abs_offset_edges": _mean_offset(res.binding),
            "carrier_faces": len(res.binding.bound_faces), "image_size": args.size,
-           "train_views": args.views, "train_close_views": s.close_views, "heldout_views": 8,
+           "train_views": args.views, "train_close_views": s.close_views, "close_margin": s.close_margin,
+           "rasterize_mode": s.rasterize_mode, "eps2d": s.eps2d, "heldout_views": 8,
            "psnr_db": round(float(np.mean(whole)), 2), "psnr_covered_db": round(float(np.mean(covered)), 2),
            "psnr_min_view_db": round(float(np.min(whole)), 2),
            "close_psnr_db": round(float(np.mean(cwhole)), 2), "close_psnr_covered_db": round(float(np.mean(ccovered)), 2),
@@ -163,7 +167,8 @@ def speed(data: Path, args) -> dict:
         info: dict = {}
         t0, c0 = time.perf_counter(), time.process_time()
         with torch.set_grad_enabled(grad):
-            img, _ = rasterize(m, None, None, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3, covars=c, info=info)
+            img, _ = rasterize(m, None, None, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3, covars=c, info=info,
+                               mode=args.rasterize_mode, eps2d=args.eps2d)
         t1, c1 = time.perf_counter(), time.process_time()
         if grad:
             img.sum().backward()
@@ -173,7 +178,8 @@ def speed(data: Path, args) -> dict:
     run(False)  # warm-up
     fwd = [run(False) for _ in range(3)]
     both = [run(True) for _ in range(3)]
-    row = {"n_gaussians": 100_000, "image": "512x512", "threads": args.speed_threads,
+    row = {"n_gaussians": 100_000, "image": "512x512", "threads": args.speed_threads, "rasterize_mode": args.rasterize_mode,
+           "eps2d": args.eps2d,
            "forward_s": round(float(np.median([r[0] for r in fwd])), 3),
            "forward_with_grad_s": round(float(np.median([r[0] for r in both])), 3),
            "backward_s": round(float(np.median([r[1] for r in both])), 3),
@@ -187,10 +193,13 @@ def speed(data: Path, args) -> dict:
 def write_md(results: dict, path: Path) -> None:
     lines = ["# Mesh-bound Gaussian splats on CPU", ""]
     if results.get("static"):
-        lines += [("| model | appearance | Gaussians | steps | image | held-out PSNR (dB) | covered pixels (dB) | "
-                  "worst view (dB) | held-out at half distance (dB) | fit CPU s |"), "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [("| model | appearance | 2D filter | Gaussians | steps | image | held-out PSNR (dB) | "
+                   "covered pixels (dB) | worst view (dB) | held-out at half distance (dB) | fit CPU s |"),
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in results["static"]:
-            lines.append(f"| {r['model']} | {r['appearance']} | {r['n_gaussians']} | {r['steps']} | "
+            lines.append(f"| {r['model']} | {r['appearance']} | {r.get('rasterize_mode', 'classic')}, "
+                         f"eps2d {r.get('eps2d', 0.3)} | "
+                         f"{r['n_gaussians']} | {r['steps']} | "
                          f"{r['image_size']}² | {r['psnr_db']} | {r['psnr_covered_db']} | {r['psnr_min_view_db']} | "
                          f"{r['close_psnr_db']} (covered {r['close_psnr_covered_db']}) | {r['fit_cpu_s']} |")
         lines.append("")
@@ -201,7 +210,8 @@ def write_md(results: dict, path: Path) -> None:
                   f"{r['image_size']}²; close-up of the neck at 512²: {r.get('closeup_512_psnr_db')} dB "
                   f"(covered {r.get('closeup_512_psnr_covered_db')} dB)."), ""]
     for r in results.get("speed_runs", [results["speed"]] if results.get("speed") else []):
-        lines += [(f"Speed: {r['n_gaussians']} Gaussians at {r['image']}, {r['threads']} thread(s): forward "
+        lines += [(f"Speed: {r['n_gaussians']} Gaussians at {r['image']}, {r['threads']} thread(s), "
+                   f"{r.get('rasterize_mode', 'classic')} mode, eps2d {r.get('eps2d', 0.3)}: forward "
                   f"{r['forward_s']} s, forward with gradients {r['forward_with_grad_s']} s + backward "
                   f"{r['backward_s']} s (CPU time: forward {r['forward_cpu_s']} s, backward {r['backward_cpu_s']} s; "
                   f"{r['fragments']} fragments; load average {r['load_avg']})."), ""]
@@ -225,6 +235,12 @@ def main() -> None:
                     help="faces split 1-to-4 with their Gaussians at each densification (FitSettings.split_fraction)")
     ap.add_argument("--offset-weight", type=float, default=0.0,
                     help="soft pull of the Gaussians to the surface (FitSettings.offset_weight)")
+    ap.add_argument("--close-views", type=int, default=0,
+                    help="more training cameras closer to the object (FitSettings.close_views)")
+    ap.add_argument("--close-margin", type=float, default=0.7, help="FitSettings.close_margin")
+    ap.add_argument("--rasterize-mode", default="antialiased", choices=("antialiased", "classic"),
+                    help="FitSettings.rasterize_mode, also the speed test's")
+    ap.add_argument("--eps2d", type=float, default=0.1, help="FitSettings.eps2d, also the speed test's")
     ap.add_argument("--bend", type=float, default=45.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed-threads", type=int, default=1)

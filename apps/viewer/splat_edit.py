@@ -169,7 +169,7 @@ class SplatEditor:
         """Picture ``(h, w, 3)`` and alpha ``(h, w)`` of the splats in the current pose."""
         g = self.binding.follow(self.vertices, quats=torch_device(self.device) != "cpu")
         return render_gaussians(g, camera, sh_degree=self.binding.sh_degree, background=self.background,
-                                device=self.device)
+                                device=self.device, mode=self.binding.rasterize_mode, eps2d=self.binding.eps2d)
 
 
 def torch_device(device: str) -> str:

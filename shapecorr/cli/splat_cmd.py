@@ -38,6 +38,8 @@ Writes into DIR: splats.ply (standard 3D Gaussian Splatting PLY, readable by com
 binding.npz (the binding to the mesh, for `splat render`/`splat deform`), fit.json (settings,
 time, held-out PSNR), preview.png (held-out views: splats above, mesh below) and
 checkpoints/step_NNNNNN.npz (binding files, every --checkpoint-every steps).
+The splats are fitted and drawn with the anti-aliased rasterizer (Mip-Splatting's 2D filter,
+recorded in binding.npz); splat viewers with an anti-aliasing option should turn it on.
 """
 
 RENDER_DESCRIPTION = """\
@@ -72,6 +74,14 @@ def register(subparsers) -> None:
                    help="mesh-guided densification: at each densification split this fraction of the faces "
                         "1-to-4 with their Gaussians (the largest faces of the Gaussians being cloned; "
                         "default: %(default)s, off)")
+    f.add_argument("--rasterize-mode", default="antialiased", choices=("antialiased", "classic"),
+                   help="the rasterizer's 2D filter: antialiased (Mip-Splatting's, the opacity kept in "
+                        "proportion) or classic (the original 3DGS rasterizer's, for viewers that know no "
+                        "other: the fit then sinks the Gaussians into the surface, visible from close by; "
+                        "default: %(default)s)")
+    f.add_argument("--eps2d", type=float, default=0.1, metavar="VAR",
+                   help="the 2D filter's variance in square pixels (default: %(default)s; gsplat's "
+                        "default and the classic rasterizer's is 0.3)")
     f.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3),
                    help="spherical-harmonics degree of the colours (default: %(default)s)")
     f.add_argument("--checkpoint-every", type=int, default=500, metavar="N",
@@ -215,7 +225,7 @@ def run_fit(args) -> int:
     settings = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
                            image_size=args.size, n_views=args.views, sh_degree=args.sh_degree,
                            checkpoint_every=args.checkpoint_every, split_fraction=args.split_fraction,
-                           seed=args.seed)
+                           rasterize_mode=args.rasterize_mode, eps2d=args.eps2d, seed=args.seed)
     t0 = time.perf_counter()
     with atomic_output_dir(out) as tmp:
         res = fit_splats(shape.vertices, shape.faces, appearance, settings, progress=not args.quiet,

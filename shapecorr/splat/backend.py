@@ -2,8 +2,8 @@
 
 ``device="cpu"`` (the default) always uses :func:`shapecorr.splat.raster.rasterize`.
 ``device="cuda"`` uses ``gsplat.rasterization`` (``pip install shapecorr[splat]``), which has the
-same conventions (pinhole ``viewmat``/``K``, SH ``+0.5`` clamped, ``eps2d = 0.3``, classic
-rasterize mode). The CUDA path has not been run on a GPU in this project yet (no GPU was
+same conventions (pinhole ``viewmat``/``K``, SH ``+0.5`` clamped, the 2D filter: the ``classic``
+or ``antialiased`` rasterize mode and its variance ``eps2d``). The CUDA path has not been run on a GPU in this project yet (no GPU was
 available); its test (``tests/splat/test_gsplat_cuda.py``) compares it with the CPU rasterizer
 and is skipped without CUDA.
 """
@@ -16,7 +16,7 @@ import torch
 from ..core.errors import SettingsError
 from .binding import SplatBinding, WorldGaussians, covariance_to_quat_scale
 from .camera import Camera
-from .raster import rasterize
+from .raster import check_filter, rasterize
 
 
 def gsplat_available() -> bool:
@@ -29,8 +29,9 @@ def gsplat_available() -> bool:
 
 
 def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width: int, height: int, *,
-                     sh_degree: int | None = None, background=None):
+                     sh_degree: int | None = None, background=None, mode: str = "classic", eps2d: float = 0.3):
     """``gsplat.rasterization`` for one camera: ``(image (h, w, 3), alpha (h, w))`` on CUDA."""
+    check_filter(mode, eps2d)
     try:
         from gsplat import rasterization
     except ImportError as exc:
@@ -41,23 +42,24 @@ def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width:
     Ks = torch.as_tensor(K, dtype=means.dtype, device=dev)[None]
     bg = None if background is None else torch.as_tensor(background, dtype=means.dtype, device=dev)[None]
     img, alpha, _ = rasterization(means, quats, scales, opacities, colors, vm, Ks, int(width), int(height),
-                                  sh_degree=sh_degree, backgrounds=bg, eps2d=0.3, near_plane=0.01,
-                                  far_plane=1e10, rasterize_mode="classic", packed=False)
+                                  sh_degree=sh_degree, backgrounds=bg, eps2d=float(eps2d), near_plane=0.01,
+                                  far_plane=1e10, rasterize_mode=mode, packed=False)
     return img[0], alpha[0, ..., 0]
 
 
 def rasterize_on(device: str, means, quats, scales, opacities, colors, viewmat, K, width: int, height: int, *,
-                 sh_degree: int | None = None, background=None):
-    """Rasterize on ``device``: ours on ``cpu``, gsplat on ``cuda``."""
+                 sh_degree: int | None = None, background=None, mode: str = "classic", eps2d: float = 0.3):
+    """Rasterize on ``device``: ours on ``cpu``, gsplat on ``cuda`` (``mode``, ``eps2d``: gsplat's
+    ``rasterize_mode`` and ``eps2d``)."""
     kind = torch.device(device).type
     if kind == "cpu":
         return rasterize(means, quats, scales, opacities, colors, viewmat, K, width, height,
-                         sh_degree=sh_degree, background=background)
+                         sh_degree=sh_degree, background=background, mode=mode, eps2d=eps2d)
     if kind == "cuda":
         if not torch.cuda.is_available():
             raise SettingsError("device='cuda': no CUDA device is visible to torch; use device='cpu'.")
         return rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width, height,
-                                sh_degree=sh_degree, background=background)
+                                sh_degree=sh_degree, background=background, mode=mode, eps2d=eps2d)
     raise SettingsError(f"device={device!r}: splats render on 'cpu' or 'cuda'.")
 
 
@@ -74,8 +76,10 @@ def gaussian_colors(g: WorldGaussians, camera: Camera, sh_degree: int) -> np.nda
 
 
 def render_gaussians(g: WorldGaussians, camera: Camera, *, sh_degree: int = 3, background=(0.0, 0.0, 0.0),
-                     device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Picture ``(h, w, 3)`` float in [0, 1] and alpha ``(h, w)`` of world Gaussians seen by ``camera``."""
+                     device: str = "cpu", mode: str = "classic", eps2d: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Picture ``(h, w, 3)`` float in [0, 1] and alpha ``(h, w)`` of world Gaussians seen by ``camera``
+    (``mode``, ``eps2d``: the 2D filter the Gaussians were fitted with, a binding's ``rasterize_mode``
+    and ``eps2d``)."""
     def t(a):
         return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)
 
@@ -83,17 +87,21 @@ def render_gaussians(g: WorldGaussians, camera: Camera, *, sh_degree: int = 3, b
     with torch.no_grad():
         if torch.device(device).type == "cpu" and g.covariances is not None:  # ours takes covariances
             img, alpha = rasterize(t(g.means), None, None, t(g.opacities), t(colors), camera.viewmat, camera.K,
-                                   camera.width, camera.height, covars=t(g.covariances), background=background)
+                                   camera.width, camera.height, covars=t(g.covariances), background=background,
+                                   mode=mode, eps2d=eps2d)
         else:
             quats, scales = (g.quats, g.scales) if g.quats is not None else \
                 (a.numpy() for a in covariance_to_quat_scale(torch.as_tensor(np.asarray(g.covariances))))
             img, alpha = rasterize_on(device, t(g.means), t(quats), t(scales), t(g.opacities), t(colors),
                                       camera.viewmat, camera.K, camera.width, camera.height, sh_degree=None,
-                                      background=background)
+                                      background=background, mode=mode, eps2d=eps2d)
     return np.clip(img.cpu().numpy(), 0.0, 1.0).astype(np.float64), alpha.cpu().numpy().astype(np.float64)
 
 
 def render_binding(b: SplatBinding, camera: Camera, vertices=None, **kw) -> tuple[np.ndarray, np.ndarray]:
-    """Picture of the bound splats with the mesh at ``vertices`` (default: the binding's pose)."""
+    """Picture of the bound splats with the mesh at ``vertices`` (default: the binding's pose),
+    drawn with the binding's 2D filter (``rasterize_mode``, ``eps2d``)."""
     on_cpu = torch.device(kw.get("device", "cpu")).type == "cpu"
+    kw.setdefault("mode", b.rasterize_mode)
+    kw.setdefault("eps2d", b.eps2d)
     return render_gaussians(b.follow(vertices, quats=not on_cpu), camera, sh_degree=b.sh_degree, **kw)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..core.errors import SettingsError, ShapeMismatchError
-from .raster import quat_to_rotmat
+from .raster import check_filter, quat_to_rotmat
 from .sh import n_coeffs
 
 MAX_STRETCH = 4.0  # clamp of the deformation gradient's stretch (see the module docstring)
@@ -59,6 +59,10 @@ class SplatBinding:
     along the unit normal (rest units), ``quat (n, 4)`` w,x,y,z and ``log_scale (n, 3)`` in the
     triangle frame, ``sh (n, (sh_degree+1)^2, 3)``, ``opacity_logit (n,)``. ``pose_vertices``
     (optional) is a current deformed pose of the mesh (what ``splat deform`` writes).
+    ``rasterize_mode`` and ``eps2d``: the rasterizer's 2D filter the Gaussians were fitted with and
+    are drawn with (:func:`shapecorr.splat.raster.project`): what
+    :func:`~shapecorr.splat.fit_splats` uses (``"antialiased"``, 0.1), or gsplat's defaults
+    (``"classic"``, 0.3: files written before the filter was recorded).
 
     *Carrier mesh* (after mesh-guided densification, :func:`shapecorr.splat.split_faces`): the
     Gaussians may be bound to a refinement of the mesh whose extra vertices are edge midpoints,
@@ -81,8 +85,12 @@ class SplatBinding:
     pose_vertices: np.ndarray | None = field(default=None)
     midpoints: np.ndarray | None = field(default=None)
     carrier_faces: np.ndarray | None = field(default=None)
+    # the rasterizer's 2D filter the splats were fitted with, so drawn with (gsplat's rasterize_mode, eps2d)
+    rasterize_mode: str = "classic"
+    eps2d: float = 0.3
 
     def __post_init__(self):
+        check_filter(self.rasterize_mode, self.eps2d)
         self._check_carrier()
         n = len(self.face)
         checks = {"bary": (n, 3), "offset": (n,), "quat": (n, 4), "log_scale": (n, 3),
@@ -228,7 +236,8 @@ def midpoint_matrix(n: int, midpoints: np.ndarray):
 
 
 def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, pose_vertices=None, *,
-                      midpoints=None, carrier_faces=None) -> SplatBinding:
+                      midpoints=None, carrier_faces=None, rasterize_mode: str = "classic",
+                      eps2d: float = 0.3) -> SplatBinding:
     def a(t):
         return t.detach().cpu().numpy().astype(np.float32)
 
@@ -237,7 +246,7 @@ def params_to_binding(p: BindingParams, rest_vertices, faces, sh_degree: int, po
     return SplatBinding(np.asarray(rest_vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64),
                         p.face.cpu().numpy().astype(np.int64), a(torch.softmax(p.bary_logits.detach(), 1)),
                         a(p.offset), a(q), a(p.log_scale), a(p.sh), a(p.opacity_logit), int(sh_degree),
-                        pose_vertices, midpoints, carrier_faces)
+                        pose_vertices, midpoints, carrier_faces, rasterize_mode, float(eps2d))
 
 
 def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor):

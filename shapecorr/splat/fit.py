@@ -15,11 +15,10 @@
    barycentrics near the old ones; the larger ones split with smaller scales), and nearly
    transparent ones are pruned; Adam's moments follow the Gaussians.
 
-Known limitation: flat discs tangent to a curved surface stick out past its silhouette; the fit
-compensates by sinking the Gaussians into the surface (on Spot by ~0.4 mean edge lengths, 300
-steps), which is right from the training distance but shows seen from much closer. Clamping the
-offsets (``max_offset=0.1``, with ``lr_offset=0.002``) kept them on the surface but cost ~9 dB on
-Spot's held-out views.
+Drawn with Mip-Splatting's 2D filter (``rasterize_mode="antialiased"``, ``eps2d=0.1``): with
+gsplat's classic one a disc seen edge-on at a silhouette is a pixel-wide opaque line and the fit
+sinks every Gaussian into the surface to make up for it, which shows seen from closer by (on
+Spot, close-ups at half the distance 17.7 dB classic, 26.3 dB with the filter; docs/splats.md).
 
 Deterministic given ``seed`` (on one thread). Progress with tqdm on stderr; checkpoints
 (binding files) every ``checkpoint_every`` steps when a folder is given.
@@ -48,7 +47,7 @@ from .binding import (
 )
 from .camera import Camera, orbit_cameras
 from .meshview import render_mesh, sample_surface
-from .raster import rasterize
+from .raster import check_filter, rasterize
 from .sh import n_coeffs, rgb_to_sh
 
 
@@ -83,8 +82,15 @@ class FitSettings:
     checkpoint_every: int = 500
     seed: int = 0
     background: tuple = (0.0, 0.0, 0.0)
+    # the rasterizer's 2D filter, Mip-Splatting's (raster.project): opacity-preserving and about a
+    # one-pixel box (variance 1/12), as the anti-aliased pictures fitted to. gsplat's defaults
+    # ("classic", 0.3) draw a disc seen edge-on a pixel thick at silhouettes, and the fit sinks
+    # every Gaussian into the surface to make up for it (which shows from closer by)
+    rasterize_mode: str = "antialiased"
+    eps2d: float = 0.1
 
     def __post_init__(self):
+        check_filter(self.rasterize_mode, self.eps2d)
         ints = {"steps": self.steps, "n_gaussians": self.n_gaussians, "image_size": self.image_size, "n_views": self.n_views}
         bad = [f"{k}={v}" for k, v in ints.items() if int(v) < 1]
         if bad or self.image_size < 16:
@@ -157,12 +163,13 @@ def ground_truth(vertices, faces, appearance, cameras, background=(0.0, 0.0, 0.0
 
 
 def render_params(p: BindingParams, rest: torch.Tensor, faces: torch.Tensor, camera: Camera, sh_active: int,
-                  background, info: dict | None = None, posed: torch.Tensor | None = None):
+                  background, info: dict | None = None, posed: torch.Tensor | None = None, mode: str = "classic",
+                  eps2d: float = 0.3):
     """Differentiable picture ``(h, w, 3)`` of the bound Gaussians (rest pose unless ``posed``)."""
     means, cov = world_gaussians(p, rest, faces, posed)
     img, _ = rasterize(means, None, None, torch.sigmoid(p.opacity_logit), p.sh[:, :n_coeffs(sh_active)],
                        camera.viewmat, camera.K, camera.width, camera.height, sh_degree=sh_active, covars=cov,
-                       background=background, info=info)
+                       background=background, info=info, mode=mode, eps2d=eps2d)
     return img
 
 
@@ -339,7 +346,8 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
         view = int(order[(step - 1) % len(cams)])
         sh_active = min(s.sh_degree, (step - 1) // s.sh_every)
         info: dict = {}
-        img = render_params(tr.params(), tr.rest, tr.faces, cams[view], sh_active, bg, info)
+        img = render_params(tr.params(), tr.rest, tr.faces, cams[view], sh_active, bg, info, mode=s.rasterize_mode,
+                            eps2d=s.eps2d)
         gt = gts[view]
         loss = (1 - s.ssim_weight) * (img - gt).abs().mean() + s.ssim_weight * (1 - ssim(img, gt))
         if s.offset_weight:
@@ -359,12 +367,14 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
             tr.densify(rng)
         if ckpt is not None and (step % s.checkpoint_every == 0 or step == s.steps):
             ckpt.mkdir(parents=True, exist_ok=True)
-            b = params_to_binding(tr.params(), v, f, s.sh_degree, **tr.carrier())
+            b = params_to_binding(tr.params(), v, f, s.sh_degree, rasterize_mode=s.rasterize_mode, eps2d=s.eps2d,
+                                  **tr.carrier())
             save_binding(ckpt / f"step_{step:06d}.npz", b)
             if on_checkpoint is not None:
                 on_checkpoint(step, b)
     bar.close()
-    return FitResult(params_to_binding(tr.params(), v, f, s.sh_degree, **tr.carrier()), history, cams)
+    return FitResult(params_to_binding(tr.params(), v, f, s.sh_degree, rasterize_mode=s.rasterize_mode,
+                                       eps2d=s.eps2d, **tr.carrier()), history, cams)
 
 
 def evaluate(b: SplatBinding, vertices, appearance, cameras, *, background=(0.0, 0.0, 0.0), device: str = "cpu"):

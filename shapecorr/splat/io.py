@@ -9,7 +9,13 @@ with zeros (degree 3 layout always).
 
 The binding file (``binding.npz``, next to the PLY) keeps what the PLY cannot: the rest mesh
 and, per Gaussian, its face, barycentrics, normal offset and local rotation/scales (format 1);
-after face splitting also the carrier mesh's ``midpoints`` and ``carrier_faces`` (format 2).
+after face splitting also the carrier mesh's ``midpoints`` and ``carrier_faces`` (format 2);
+and the rasterizer's 2D filter the splats were fitted with, ``rasterize_mode`` and ``eps2d`` (a
+file without them: ``"classic"``, 0.3, gsplat's defaults).
+
+Splats fitted with the defaults of ``splat fit`` (``"antialiased"``, ``eps2d`` 0.1: Mip-Splatting's
+2D filter) look as fitted in a viewer that draws with that filter; a viewer that only draws the
+classic way (``eps2d`` 0.3 added, opacity kept) shows them slightly thicker along silhouettes.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 
 from ..core.errors import OutputError, ShapecorrError
 from .binding import SplatBinding, WorldGaussians
+from .raster import RASTERIZE_MODES
 from .sh import n_coeffs
 
 PLY_NAME = "splats.ply"
@@ -153,7 +160,8 @@ def save_binding(path, b: SplatBinding) -> Path:
     path = Path(path)
     arrays = {"format": np.int64(_BINDING_FORMAT), "rest_vertices": b.rest_vertices, "faces": b.faces, "face": b.face,
                   "bary": b.bary, "offset": b.offset, "quat": b.quat, "log_scale": b.log_scale, "sh": b.sh,
-                  "opacity_logit": b.opacity_logit, "sh_degree": np.int64(b.sh_degree)}
+                  "opacity_logit": b.opacity_logit, "sh_degree": np.int64(b.sh_degree),
+                  "rasterize_mode": np.str_(b.rasterize_mode), "eps2d": np.float64(b.eps2d)}
     if b.pose_vertices is not None:
         arrays["pose_vertices"] = b.pose_vertices
     if b.midpoints is not None:  # split faces: format 2 (a reader of format 1 would drop the carrier)
@@ -182,9 +190,15 @@ def load_binding(path) -> SplatBinding:
     if int(d.get("format", -1)) not in (_BINDING_FORMAT, _CARRIER_FORMAT):
         raise SplatFileError(f"{path}: unknown binding format {d.get('format')}; expected {_BINDING_FORMAT} or "
                              f"{_CARRIER_FORMAT}.")
+    # files written before the filter was recorded: gsplat's defaults, as they were fitted
+    mode = str(d["rasterize_mode"]) if "rasterize_mode" in d else "classic"
+    eps2d = float(d["eps2d"]) if "eps2d" in d else 0.3
+    if mode not in RASTERIZE_MODES or not eps2d > 0:
+        raise SplatFileError(f"{path}: unknown rasterizer filter (rasterize mode {mode!r}, eps2d {eps2d}); expected "
+                             f"a mode of {', '.join(RASTERIZE_MODES)} and eps2d > 0.")
     return SplatBinding(d["rest_vertices"], d["faces"], d["face"], d["bary"], d["offset"], d["quat"],
                         d["log_scale"], d["sh"], d["opacity_logit"], int(d["sh_degree"]), d.get("pose_vertices"),
-                        d.get("midpoints"), d.get("carrier_faces"))
+                        d.get("midpoints"), d.get("carrier_faces"), mode, eps2d)
 
 
 def save_splats(folder, b: SplatBinding) -> tuple[Path, Path]:

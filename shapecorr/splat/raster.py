@@ -44,6 +44,7 @@ class Projected(NamedTuple):
     depths: torch.Tensor  # (n,) camera z
     radii: torch.Tensor  # (n, 2) extent in pixels along x and y (no gradient)
     valid: torch.Tensor  # (n,) bool
+    opacities: torch.Tensor  # (n,) as composited: the given ones, times the compensation in "antialiased" mode
 
 
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
@@ -65,8 +66,14 @@ def covariances(quats: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 
 def project(means: torch.Tensor, covars: torch.Tensor, opacities: torch.Tensor, viewmat: torch.Tensor,
             K: torch.Tensor, width: int, height: int, *, eps2d: float = 0.3, near: float = 0.01,
-            far: float = 1e10) -> Projected:
-    """Step 1: perspective (EWA) projection of Gaussians ``means (n, 3)``, ``covars (n, 3, 3)``."""
+            far: float = 1e10, mode: str = "classic") -> Projected:
+    """Step 1: perspective (EWA) projection of Gaussians ``means (n, 3)``, ``covars (n, 3, 3)``.
+
+    ``mode`` as gsplat's ``rasterize_mode``: ``"classic"`` adds ``eps2d`` to the 2D covariance
+    and keeps the opacity, so a Gaussian thinner than a pixel (a disc seen edge-on) is drawn as a
+    pixel-wide opaque line; ``"antialiased"`` (Mip-Splatting's 2D filter) also scales the opacity
+    by ``sqrt(det(cov2d) / det(cov2d + eps2d I))``, which keeps each Gaussian's integrated alpha."""
+    check_mode(mode)
     R, t = viewmat[:3, :3], viewmat[:3, 3]
     p = means @ R.T + t
     cov = R @ covars @ R.T
@@ -84,6 +91,9 @@ def project(means: torch.Tensor, covars: torch.Tensor, opacities: torch.Tensor, 
     ok = det > 0
     det_s = torch.where(ok, det, torch.ones_like(det))
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], -1)
+    if mode == "antialiased":
+        det0 = (cov2[:, 0, 0] * cov2[:, 1, 1] - cov2[:, 0, 1] ** 2).clamp_min(0.0)
+        opacities = opacities * torch.sqrt(det0 / det_s)
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], -1)
     with torch.no_grad():
         # the alpha = 1/255 level set reaches sqrt(2 ln(255 o)) standard deviations (at most 3.33)
@@ -93,7 +103,28 @@ def project(means: torch.Tensor, covars: torch.Tensor, opacities: torch.Tensor, 
         on_screen = (m[:, 0] + radii[:, 0] > 0) & (m[:, 0] - radii[:, 0] < width) & \
                     (m[:, 1] + radii[:, 1] > 0) & (m[:, 1] - radii[:, 1] < height)
         valid = (z > near) & (z < far) & ok & on_screen & (opacities >= ALPHA_MIN) & (radii > 0).all(-1)
-    return Projected(means2d, conics, z, radii, valid)
+    return Projected(means2d, conics, z, radii, valid, opacities)
+
+
+RASTERIZE_MODES = ("classic", "antialiased")
+
+
+def check_filter(mode: str, eps2d: float) -> None:
+    """A rasterize ``mode`` and a 2D filter variance ``eps2d`` (pixels squared, > 0) that draw."""
+    check_mode(mode)
+    if not (eps2d > 0 and eps2d < float("inf")):
+        from ..core.errors import SettingsError
+
+        raise SettingsError(f"eps2d={eps2d!r}: the 2D filter's variance must be a positive number of square pixels.")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`RASTERIZE_MODES`, else a :class:`SettingsError`."""
+    if mode not in RASTERIZE_MODES:
+        from ..core.errors import SettingsError
+
+        raise SettingsError(f"rasterize mode {mode!r}: choose one of {', '.join(RASTERIZE_MODES)}.")
+    return mode
 
 
 def _tile_pairs(proj: Projected, width: int, height: int, tile: int):
@@ -222,7 +253,7 @@ def rasterize(means: torch.Tensor, quats: torch.Tensor | None, scales: torch.Ten
               opacities: torch.Tensor, colors: torch.Tensor, viewmat, K, width: int, height: int, *,
               sh_degree: int | None = None, covars: torch.Tensor | None = None, background=None,
               tile_size: int = 8, eps2d: float = 0.3, near: float = 0.01, far: float = 1e10,
-              info: dict | None = None):
+              mode: str = "classic", info: dict | None = None):
     """Render Gaussians to an image, differentiably: returns ``(image (h, w, 3), alpha (h, w))``.
 
     ``means (n, 3)``; orientation either as ``quats (n, 4)`` (w, x, y, z) with linear ``scales (n, 3)``
@@ -230,6 +261,7 @@ def rasterize(means: torch.Tensor, quats: torch.Tensor | None, scales: torch.Ten
     (``sh_degree=None``) or SH coefficients ``(n, K, 3)``; ``viewmat (4, 4)`` world-to-camera and
     ``K (3, 3)`` as in gsplat; ``background (3,)`` fills what the splats leave transparent.
     All tensors on one device and of one floating dtype (float32, or float64 for exact checks).
+    ``mode``: ``"classic"`` or ``"antialiased"``, as gsplat's ``rasterize_mode`` (see :func:`project`).
     ``info``: a dict that receives the :class:`Projected` Gaussians (``info["projected"]``, its
     ``means2d`` keeping its gradient, which densification reads) and the fragment count.
     """
@@ -240,7 +272,8 @@ def rasterize(means: torch.Tensor, quats: torch.Tensor | None, scales: torch.Ten
         if quats is None or scales is None:
             raise ValueError("rasterize: give quats and scales, or covars.")
         covars = covariances(quats, scales)
-    proj = project(means, covars, opacities, viewmat, K, width, height, eps2d=eps2d, near=near, far=far)
+    proj = project(means, covars, opacities, viewmat, K, width, height, eps2d=eps2d, near=near, far=far, mode=mode)
+    opacities = proj.opacities
     if sh_degree is None:
         rgb = colors
     else:

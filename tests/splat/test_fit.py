@@ -42,6 +42,7 @@ def test_a_short_fit_improves_the_held_out_picture():
     res = fit_splats(v, f, app, s, progress=False)
     after = np.mean(evaluate(res.binding, v, app, cams)[0])
     assert res.binding.n_gaussians > 800  # densified once
+    assert (res.binding.rasterize_mode, res.binding.eps2d) == ("antialiased", 0.1)  # drawn as fitted
     assert after > before + 1.0, (before, after)
 
 
@@ -65,3 +66,7 @@ def test_offset_weight_pulls_the_gaussians_to_the_surface():
     assert np.abs(held.offset).mean() < 0.5 * np.abs(free.offset).mean()
     with pytest.raises(SettingsError, match="offset_weight"):
         FitSettings(offset_weight=-1.0)
+    with pytest.raises(SettingsError, match="rasterize mode 'mip'"):
+        FitSettings(rasterize_mode="mip")
+    with pytest.raises(SettingsError, match="eps2d"):
+        FitSettings(eps2d=float("nan"))

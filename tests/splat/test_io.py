@@ -76,8 +76,41 @@ def test_binding_round_trip_and_folder(tmp_path):
     for name in ("rest_vertices", "faces", "face", "bary", "offset", "quat", "log_scale", "sh", "opacity_logit",
                  "pose_vertices"):
         assert np.array_equal(getattr(b, name), getattr(back, name)), name
-    assert back.sh_degree == 2
+    assert back.sh_degree == 2 and back.rasterize_mode == "classic"
     np.testing.assert_allclose(read_ply(ply).means, b.follow().means.astype(np.float32))
+
+
+def test_binding_keeps_its_2d_filter_and_older_files_are_classic(tmp_path):
+    from dataclasses import replace
+
+    from shapecorr.core.errors import SettingsError
+    from shapecorr.splat import Camera, intrinsics, look_at, render_binding, render_gaussians
+
+    s = icosphere(1)
+    b = replace(initial_binding(s.vertices, s.faces, SolidAppearance(s.vertices, s.faces), 40, 1, seed=1),
+                rasterize_mode="antialiased", eps2d=0.1)
+    _, npz = save_splats(tmp_path / "aa", b)
+    back = load_binding(npz)
+    assert (back.rasterize_mode, back.eps2d) == ("antialiased", 0.1)
+    with np.load(npz) as z:  # a file written before the filter was recorded
+        old = {k: z[k] for k in z.files if k not in ("rasterize_mode", "eps2d")}
+    np.savez(tmp_path / "old.npz", **old)
+    back = load_binding(tmp_path / "old.npz")
+    assert (back.rasterize_mode, back.eps2d) == ("classic", 0.3)
+    for name, bad in (("mode", {"rasterize_mode": np.str_("mip")}), ("eps", {"eps2d": np.float64(-1.0)})):
+        np.savez(tmp_path / f"bad_{name}.npz", **old, **bad)
+        with pytest.raises(SplatFileError, match=f"bad_{name}.npz: unknown rasterizer filter"):
+            load_binding(tmp_path / f"bad_{name}.npz")
+    with pytest.raises(SettingsError, match="rasterize mode"):
+        replace(b, rasterize_mode="mip")
+    with pytest.raises(SettingsError, match="eps2d=0.0"):
+        replace(b, eps2d=0.0)
+    # a binding is drawn with its own filter
+    cam = Camera(look_at([0, 0, 3.5], [0, 0, 0]), intrinsics(40, 40), 40, 40)
+    img, _ = render_binding(b, cam)
+    for mode, eps2d, same in (("antialiased", 0.1, True), ("classic", 0.1, False), ("antialiased", 0.3, False)):
+        other, _ = render_gaussians(b.follow(quats=False), cam, sh_degree=1, mode=mode, eps2d=eps2d)
+        assert np.array_equal(img, other) == same, (mode, eps2d)
 
 
 def test_sequence_export_one_ply_per_frame_and_never_overwrites(tmp_path):

@@ -41,6 +41,42 @@ def test_one_gaussian_renders_its_analytic_footprint():
     assert alpha.numpy().max() > 0.5 and (ref > 0).sum() > 100  # a real footprint, not an empty image
 
 
+def test_antialiased_mode_scales_the_opacity_to_keep_the_integrated_alpha():
+    # gsplat's "antialiased" mode (Mip-Splatting's 2D filter): the same dilated footprint as
+    # classic, its opacity times sqrt(det(cov) / det(cov + 0.3 I)); so the alpha summed over the
+    # image is that of the undilated Gaussian, o 2 pi sqrt(det cov) (but for the 1/255 cut-off)
+    W, H, fov, z = 48, 40, 60.0, 4.0
+    K = intrinsics(W, H, fov)
+    vm = look_at([0, 0, -z], [0, 0, 0], up=[0, -1, 0])
+    f = K[0, 0]
+    op = 0.9  # below the 0.999 clamp; the 1/255 cut-off trims 0.4 % of a blob's alpha
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5
+    d = np.stack([xx - K[0, 2], yy - K[1, 2]], -1)
+    for sx, sy in ((0.5, 0.4), (0.5, 0.002)):  # a round blob, and a disc seen edge-on (far below a pixel)
+        args = (_t([[0, 0, 0]]), _t([[1, 0, 0, 0]]), _t([[sx, sy, 0.3]]), _t([op]), _t([[1, 1, 1]]), vm, K, W, H)
+        _, classic = rasterize(*args)
+        _, anti = rasterize(*args, mode="antialiased")
+        cov = (f / z) ** 2 * np.diag([sx ** 2, sy ** 2])
+        dil = cov + 0.3 * np.eye(2)
+        shape = np.exp(-0.5 * np.einsum("hwi,ij,hwj->hw", d, np.linalg.inv(dil), d))
+        ref = op * np.sqrt(np.linalg.det(cov) / np.linalg.det(dil)) * shape
+        ref[ref < ALPHA_MIN] = 0.0
+        np.testing.assert_allclose(anti.numpy(), ref, atol=1e-12)
+        assert classic.numpy().sum() > anti.numpy().sum()
+        if sy > 0.1:
+            np.testing.assert_allclose(anti.numpy().sum(), op * 2 * np.pi * np.sqrt(np.linalg.det(cov)), rtol=0.01)
+    # the edge-on disc: a pixel-wide opaque line in classic mode, faint in antialiased mode
+    assert classic.numpy().max() > 0.5 and anti.numpy().max() < 0.05
+
+
+def test_an_unknown_rasterize_mode_is_refused():
+    from shapecorr.core.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="rasterize mode 'mip'"):
+        rasterize(_t([[0, 0, 0]]), _t([[1, 0, 0, 0]]), _t([[0.1] * 3]), _t([0.5]), _t([[1, 1, 1]]),
+                  look_at([0, 0, -3], [0, 0, 0]), intrinsics(16, 16), 16, 16, mode="mip")
+
+
 def test_an_off_axis_gaussian_is_centred_on_its_projection():
     W = H = 48
     K = intrinsics(W, H, 50.0)

@@ -29,6 +29,7 @@ def test_fit_writes_the_standard_ply_and_the_binding(fitted):
                  "checkpoints/step_000004.npz"):
         assert (out / name).is_file(), name
     b = load_binding(out)
+    assert (b.rasterize_mode, b.eps2d) == ("antialiased", 0.1)  # the defaults
     c = read_ply(out / "splats.ply")
     assert len(c.means) == b.n_gaussians >= 300
     report = json.loads((out / "fit.json").read_text())
