@@ -146,10 +146,11 @@ def test_a_short_training_run_lowers_the_loss_and_writes_its_files(tmp_path):
     rows = files.csv.read_text().splitlines()
     assert rows[0].startswith("step,loss,bij,orth,lap,couple") and len(rows) == 1 + 4  # steps 1, 10, 20, 30
     assert [h["step"] for h in model.meta["history"] if h["val_distance"] is not None] == [10, 20, 30]
-    # only the last block and the output layer changed
+    # only the last block and the output layer changed. The frozen diffusion times go through
+    # log and exp (the network learns log t), which may move them by an ulp on some CPUs' libm
     for k, v in model.net.state_dict().items():
-        same = np.array_equal(v, init.net.state_dict()[k])
-        assert same == (not k.startswith(("blocks.3.", "last.")))
+        same = np.allclose(v, init.net.state_dict()[k], rtol=1e-6, atol=0.0)
+        assert same == (not k.startswith(("blocks.3.", "last."))), k
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
