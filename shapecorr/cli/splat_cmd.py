@@ -70,6 +70,10 @@ def register(subparsers) -> None:
                    help="densification stops there (default: %(default)s)")
     f.add_argument("--size", type=int, default=256, help="training image size in pixels (default: %(default)s)")
     f.add_argument("--views", type=int, default=48, help="training cameras (default: %(default)s)")
+    f.add_argument("--close-views", type=int, default=8, metavar="N",
+                   help="more training cameras closer to the object, for close-ups (default: %(default)s)")
+    f.add_argument("--close-margin", type=float, default=0.7, metavar="F",
+                   help="their distance, as a fraction of the one that frames the object (default: %(default)s)")
     f.add_argument("--split-fraction", type=float, default=0.0, metavar="F",
                    help="mesh-guided densification: at each densification split this fraction of the faces "
                         "1-to-4 with their Gaussians (the largest faces of the Gaussians being cloned; "
@@ -207,6 +211,11 @@ def run_fit(args) -> int:
         _positive(value, what)
     if args.size < 16:
         raise CommandError(f"--size must be at least 16, got {args.size}.")
+    if args.close_views < 0 or not args.close_margin > 0:
+        raise CommandError(f"--close-views must be 0 or more and --close-margin positive, got {args.close_views} "
+                           f"and {args.close_margin}.")
+    if not args.eps2d > 0:
+        raise CommandError(f"--eps2d must be a positive variance in square pixels, got {args.eps2d}.")
     if args.max_gaussians < args.gaussians:
         raise CommandError(f"--max-gaussians ({args.max_gaussians}) must be at least --gaussians ({args.gaussians}).")
     out = Path(args.out)
@@ -223,7 +232,8 @@ def run_fit(args) -> int:
         "no texture: a synthetic solid colour pattern"
     progress(f"loaded {shape.name}: {shape.n_vertices} vertices, {shape.n_faces} faces ({kind})")
     settings = FitSettings(steps=args.steps, n_gaussians=args.gaussians, max_gaussians=args.max_gaussians,
-                           image_size=args.size, n_views=args.views, sh_degree=args.sh_degree,
+                           image_size=args.size, n_views=args.views, close_views=args.close_views,
+                           close_margin=args.close_margin, sh_degree=args.sh_degree,
                            checkpoint_every=args.checkpoint_every, split_fraction=args.split_fraction,
                            rasterize_mode=args.rasterize_mode, eps2d=args.eps2d, seed=args.seed)
     t0 = time.perf_counter()

@@ -60,7 +60,7 @@ class FitSettings:
     max_gaussians: int = 100000
     image_size: int = 256
     n_views: int = 48
-    close_views: int = 0  # more cameras closer (``close_margin``): details and holes are seen larger
+    close_views: int = 8  # more cameras closer (``close_margin``): details and holes are seen larger
     close_margin: float = 0.7
     fov_degrees: float = 40.0
     sh_degree: int = 3
@@ -104,6 +104,8 @@ class FitSettings:
             raise SettingsError(f"FitSettings: max_offset ({self.max_offset}), close_views ({self.close_views}) "
                                 f"and offset_weight ({self.offset_weight}) "
                                 "must not be negative.")
+        if not self.close_margin > 0:
+            raise SettingsError(f"FitSettings: close_margin must be positive, got {self.close_margin}.")
         if not all(0 <= x <= 1 for x in (self.ssim_weight, self.densify_fraction, self.split_fraction)):
             raise SettingsError("FitSettings: ssim_weight, densify_fraction and split_fraction must be in [0, 1].")
 

@@ -70,3 +70,5 @@ def test_offset_weight_pulls_the_gaussians_to_the_surface():
         FitSettings(rasterize_mode="mip")
     with pytest.raises(SettingsError, match="eps2d"):
         FitSettings(eps2d=float("nan"))
+    with pytest.raises(SettingsError, match="close_margin"):
+        FitSettings(close_margin=0.0)

@@ -79,3 +79,14 @@ def test_deform_moves_the_splats_with_the_mesh(fitted, tmp_path):
 def test_a_folder_without_splats_is_refused(tmp_path, capsys):
     assert main(["splat", "render", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
     assert "binding.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, words", [(["--close-views", "-1"], "--close-views"),
+                                          (["--close-margin", "0"], "--close-margin"),
+                                          (["--eps2d", "-0.1"], "--eps2d")])
+def test_fit_refuses_bad_camera_and_filter_flags(fitted, tmp_path, capsys, flags, words):
+    mesh, _ = fitted
+    assert main(["splat", "fit", str(mesh), "--out", str(tmp_path / "o"), "-q", *flags]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
