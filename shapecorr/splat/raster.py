@@ -91,9 +91,9 @@ def project(means: torch.Tensor, covars: torch.Tensor, opacities: torch.Tensor, 
     ok = det > 0
     det_s = torch.where(ok, det, torch.ones_like(det))
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], -1)
-    if mode == "antialiased":
-        det0 = (cov2[:, 0, 0] * cov2[:, 1, 1] - cov2[:, 0, 1] ** 2).clamp_min(0.0)
-        opacities = opacities * torch.sqrt(det0 / det_s)
+    if mode == "antialiased":  # the floor keeps sqrt's gradient finite for a flat (det 0) Gaussian
+        det0 = cov2[:, 0, 0] * cov2[:, 1, 1] - cov2[:, 0, 1] ** 2
+        opacities = opacities * torch.sqrt((det0 / det_s).clamp_min(1e-12))
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], -1)
     with torch.no_grad():
         # the alpha = 1/255 level set reaches sqrt(2 ln(255 o)) standard deviations (at most 3.33)

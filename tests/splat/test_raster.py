@@ -69,6 +69,23 @@ def test_antialiased_mode_scales_the_opacity_to_keep_the_integrated_alpha():
     assert classic.numpy().max() > 0.5 and anti.numpy().max() < 0.05
 
 
+def test_a_flat_gaussian_has_finite_gradients_in_antialiased_mode():
+    # next to a drawn blob, a disc of zero thickness seen exactly edge-on: its 2D covariance is
+    # singular before the filter; no NaN may reach any gradient
+    W = H = 24
+    K = intrinsics(W, H, 60.0)
+    vm = look_at([0, 0, -3.0], [0, 0, 0], up=[0, -1, 0])
+    scales = _t([[0.2, 0.2, 0.2], [0.3, 0.0, 0.2]]).requires_grad_(True)  # the second flat in y: a line
+    means = _t([[0.3, 0.3, 0.0], [0, 0, 0]]).requires_grad_(True)
+    ops = _t([0.9, 0.9]).requires_grad_(True)
+    img, alpha = rasterize(means, _t([[1, 0, 0, 0]] * 2), scales, ops, _t([[1, 1, 1]] * 2), vm, K, W, H,
+                           mode="antialiased")
+    (img.sum() + alpha.sum()).backward()
+    for g in (scales.grad, means.grad, ops.grad):
+        assert torch.isfinite(g).all()
+    assert float(ops.grad[0]) != 0.0  # the blob is drawn and learns
+
+
 def test_an_unknown_rasterize_mode_is_refused():
     from shapecorr.core.errors import SettingsError
 
