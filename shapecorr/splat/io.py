@@ -35,6 +35,10 @@ BINDING_NAME = "binding.npz"
 N_REST = 45  # f_rest_0..44: SH degree 3
 _PROPS = (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(N_REST)]
           + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
+#: the PLY header comment that names the rasterize mode splats were trained for (the convention
+#: of Brush and of proposals for gsplat and nerfstudio: ``mip`` = antialiased, ``default`` = classic)
+RENDER_MODE_COMMENT = "SplatRenderMode:"
+_RENDER_MODE_WORDS = {"antialiased": "mip", "classic": "default"}
 _BINDING_FORMAT = 1
 _CARRIER_FORMAT = 2  # with midpoints and carrier_faces (faces split during fitting)
 
@@ -52,6 +56,7 @@ class GaussianCloud(NamedTuple):
     opacity_logit: np.ndarray  # (n,)
     log_scales: np.ndarray  # (n, 3)
     quats: np.ndarray  # (n, 4) w, x, y, z
+    rasterize_mode: str | None = None  # "antialiased" / "classic" from the header comment, None: not said
 
     @property
     def opacities(self) -> np.ndarray:
@@ -62,8 +67,9 @@ class GaussianCloud(NamedTuple):
         return np.exp(self.log_scales.astype(np.float64))
 
 
-def cloud_from_world(g: WorldGaussians) -> GaussianCloud:
-    """The PLY quantities of world Gaussians (opacity logit, log scales, SH padded to degree 3).
+def cloud_from_world(g: WorldGaussians, rasterize_mode: str | None = None) -> GaussianCloud:
+    """The PLY quantities of world Gaussians (opacity logit, log scales, SH padded to degree 3);
+    ``rasterize_mode``: the mode they were fitted for, written in the PLY's header.
     SH kept in the rest frames of the Gaussians' triangles are turned by the triangles' rotations
     (:func:`~.sh.rotate_sh`), so a splat viewer shows a deformed pose's view-dependent colour as
     our renderer does."""
@@ -80,17 +86,22 @@ def cloud_from_world(g: WorldGaussians) -> GaussianCloud:
     op = np.clip(np.asarray(g.opacities, dtype=np.float64), 1e-7, 1 - 1e-7)
     return GaussianCloud(g.means.astype(np.float32), np.zeros((n, 3), np.float32), sh,
                          np.log(op / (1 - op)).astype(np.float32),
-                         np.log(np.maximum(g.scales, 1e-12)).astype(np.float32), g.quats.astype(np.float32))
+                         np.log(np.maximum(g.scales, 1e-12)).astype(np.float32), g.quats.astype(np.float32),
+                         rasterize_mode)
 
 
 def write_ply(path, cloud: GaussianCloud) -> Path:
-    """Write ``cloud`` as a standard 3DGS PLY at ``path``."""
+    """Write ``cloud`` as a standard 3DGS PLY at ``path`` (with a ``comment SplatRenderMode: mip``
+    or ``default`` header line when the cloud's ``rasterize_mode`` is known: viewers that read it
+    draw anti-aliased splats as they were fitted; others ignore comments)."""
     path = Path(path)
     n = len(cloud.means)
     rest = np.transpose(cloud.sh[:, 1:, :], (0, 2, 1)).reshape(n, N_REST)  # channel-major
     data = np.concatenate([cloud.means, cloud.normals, cloud.sh[:, 0, :], rest, cloud.opacity_logit[:, None],
                            cloud.log_scales, cloud.quats], axis=1).astype("<f4")
-    header = "ply\nformat binary_little_endian 1.0\n" + f"element vertex {n}\n" + \
+    mode = _RENDER_MODE_WORDS.get(cloud.rasterize_mode)
+    header = "ply\nformat binary_little_endian 1.0\n" + (f"comment {RENDER_MODE_COMMENT} {mode}\n" if mode else "") + \
+        f"element vertex {n}\n" + \
         "".join(f"property float {p}\n" for p in _PROPS) + "end_header\n"
     try:
         with open(path, "wb") as fh:
@@ -114,11 +125,13 @@ def read_ply(path) -> GaussianCloud:
     lines = raw[:end].decode("ascii", errors="replace").splitlines()
     if "format binary_little_endian 1.0" not in lines:
         raise SplatFileError(f"{path}: only binary little-endian splat PLYs are read (the 3DGS layout).")
-    n, props, in_vertex = None, [], False
+    n, props, in_vertex, mode = None, [], False, None
     types = {"float": "<f4", "float32": "<f4", "double": "<f8", "uchar": "u1", "uint8": "u1", "int": "<i4"}
     for line in lines:
         tok = line.split()
-        if tok[:1] == ["element"]:
+        if tok[:2] == ["comment", RENDER_MODE_COMMENT] and len(tok) > 2:
+            mode = {w: m for m, w in _RENDER_MODE_WORDS.items()}.get(tok[2])
+        elif tok[:1] == ["element"]:
             in_vertex = tok[1] == "vertex"
             if in_vertex:
                 n = int(tok[2])
@@ -152,7 +165,7 @@ def read_ply(path) -> GaussianCloud:
         sh[:, 1:1 + k] = np.transpose(cols([f"f_rest_{i}" for i in range(n_rest)]).reshape(n, 3, k), (0, 2, 1))
     normals = cols(["nx", "ny", "nz"]) if "nx" in names else np.zeros((n, 3), np.float32)
     return GaussianCloud(cols(["x", "y", "z"]), normals, sh, rec["opacity"].astype(np.float32),
-                         cols(["scale_0", "scale_1", "scale_2"]), cols(["rot_0", "rot_1", "rot_2", "rot_3"]))
+                         cols(["scale_0", "scale_1", "scale_2"]), cols(["rot_0", "rot_1", "rot_2", "rot_3"]), mode)
 
 
 def save_binding(path, b: SplatBinding) -> Path:
@@ -205,7 +218,8 @@ def save_splats(folder, b: SplatBinding) -> tuple[Path, Path]:
     """``folder/splats.ply`` (the current pose, standard layout) and ``folder/binding.npz``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_ply(folder / PLY_NAME, cloud_from_world(b.follow())), save_binding(folder / BINDING_NAME, b)
+    return (write_ply(folder / PLY_NAME, cloud_from_world(b.follow(), b.rasterize_mode)),
+            save_binding(folder / BINDING_NAME, b))
 
 
 def export_sequence(b: SplatBinding, frames, folder, *, prefix: str = "frame") -> list[Path]:
@@ -219,7 +233,7 @@ def export_sequence(b: SplatBinding, frames, folder, *, prefix: str = "frame") -
         raise OutputError(f"{taken[0]} exists; choose an empty folder for the sequence.")
     folder.mkdir(parents=True, exist_ok=True)
     for p, v in zip(paths, frames):
-        write_ply(p, cloud_from_world(b.follow(v)))
+        write_ply(p, cloud_from_world(b.follow(v), b.rasterize_mode))
     return paths
 
 

@@ -36,7 +36,8 @@ def _cloud(n=50, seed=0) -> GaussianCloud:
 def test_ply_round_trip_is_exact(tmp_path):
     c = _cloud()
     back = read_ply(write_ply(tmp_path / "s.ply", c))
-    for name in GaussianCloud._fields:
+    assert back.rasterize_mode is None  # no header comment written, none read
+    for name in GaussianCloud._fields[:-1]:
         a, b = getattr(c, name), getattr(back, name)
         assert a.dtype == b.dtype == np.float32
         assert np.array_equal(a, b), name
@@ -53,6 +54,21 @@ def test_ply_has_the_standard_3dgs_layout(tmp_path):
     body = np.frombuffer(raw[raw.index(b"end_header\n") + 11:], dtype="<f4").reshape(2, 62)
     assert body[0, 9 + 15 * 2 + 4] == c.sh[0, 5, 2]
     assert body[1, 54] == c.opacity_logit[1] and body[1, 58] == c.quats[1, 0]
+
+
+def test_ply_names_the_rasterize_mode_in_a_header_comment(tmp_path):
+    from dataclasses import replace
+
+    s = icosphere(1)
+    b = initial_binding(s.vertices, s.faces, SolidAppearance(s.vertices, s.faces), 30, 1)
+    for mode, word in (("antialiased", "mip"), ("classic", "default")):
+        ply, _ = save_splats(tmp_path / mode, replace(b, rasterize_mode=mode))
+        raw = ply.read_bytes()
+        header = raw[:raw.index(b"end_header\n")].decode().splitlines()
+        assert f"comment SplatRenderMode: {word}" in header and header[:2] == ["ply", "format binary_little_endian 1.0"]
+        assert read_ply(ply).rasterize_mode == mode
+        frames = export_sequence(replace(b, rasterize_mode=mode), [s.vertices], tmp_path / f"{mode}_seq")
+        assert read_ply(frames[0]).rasterize_mode == mode
 
 
 def test_world_gaussians_are_stored_as_logit_and_log(tmp_path):
