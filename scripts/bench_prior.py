@@ -449,17 +449,16 @@ def zs_run(args) -> None:
 def reuse_trusted(base: Path, out: Path, rows_path: Path, sets: list) -> None:
     """Copy into ``rows_path`` the ``preset_run`` rows of ``base`` (a run without zero-shot
     retries, the same code otherwise) where no retry would start: a retry starts only while the
-    most trusted of the zero-shot map and its exact solves is below the confidence's threshold
-    (here: not at least 1e-3 above it, the rows' rounding), and the first zero-shot map is the
-    same (seeded, one thread), so those pairs' results cannot change; the others run again."""
+    map the match would return is below the confidence's threshold (here: not at least 1e-3 above
+    it, the rows' rounding), and the rest is the same (seeded, one thread), so those pairs'
+    results cannot change; the others run again."""
     wanted = {(bs.name, a, b) for bs in sets for a, b in bs.pairs}
     have = {(r["set"], r["source"], r["target"], r["variant"]) for r in zs_rows(out)}
     with open(rows_path, "a") as fh:
         for r in zs_rows(base):
             key = (r["set"], r["source"], r["target"])
-            first = [c[1] for c in r.get("candidates", []) if c[0] in ("zeroshot", "zeroshot_solve")]
             if (r["variant"] == "preset_run" and key in wanted and (*key, "preset_run") not in have
-                    and first and max(first) >= r["threshold"] + 1e-3):
+                    and r["confidence"] >= r["threshold"] + 1e-3):
                 fh.write(json.dumps({**r, "reused_from": str(base)}) + "\n")
 
 
@@ -642,8 +641,8 @@ def main(argv=None) -> int:
                     help="KEY=JSON: a match setting for every variant (e.g. zeroshot_orient=1.0); repeatable; use "
                          "with --zs-label")
     ap.add_argument("--zs-reuse-trusted", help="with --zs-set zeroshot_retries=N: a folder of preset_run rows without "
-                                               "retries; pairs where no retry would start (the zero-shot map or one of "
-                                               "its solves trusted) are copied, not run (their result cannot change)")
+                                               "retries; pairs where no retry would start (their kept map trusted) are "
+                                               "copied, not run (their result cannot change)")
     ap.add_argument("--zs-shard", default=(0, 1), type=lambda t: tuple(int(x) for x in t.split("/")),
                     help="I/N: with --zeroshot, run only every N-th pair of each set from the I-th (0-based), so that N "
                          "processes share the pairs; rows in rows_SETS_shardIofN.jsonl (default: all pairs)")

@@ -22,6 +22,8 @@
 9. fallback               a learned or zero-shot map below ``fallback_below`` also runs the axiomatic
                           candidates (on a pair with a point cloud, first exact solves on the learned
                           features)
+10. zero-shot retries     a zero-shot match whose kept map is still untrusted: up to
+                          ``zeroshot_retries`` more random starts (:meth:`_Run._zeroshot_retries`)
 
 Every candidate map is a :class:`Candidate`; every front end (Python, CLI, viewer) goes
 through :func:`match`.
@@ -334,6 +336,10 @@ class _Run:
                 candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
             candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
             best = self._select_fallback(candidates, best)
+        retries = self._zeroshot_retries(best)
+        if retries:  # a retry's map replaces the kept one only when trusted more (not on a tie)
+            candidates += retries
+            best = max(best, select(retries), key=lambda c: c.trust)
         best = self._polished(best)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
@@ -452,23 +458,32 @@ class _Run:
         self._stage("learned_features", 0.65, t0)
         return self._candidate("learned_reverse", self.plan.k_init, None, C21.T)
 
-    def _zeroshot_candidates(self) -> list[Candidate]:
-        """The zero-shot map and, while none is trusted, up to ``zeroshot_retries`` more from
-        other random starts (seeds ``seed + 1``, ``seed + 2`` ...)."""
+    def _zeroshot_candidates(self, retry: int = 0) -> list[Candidate]:
+        """The zero-shot map of the random start ``seed + retry`` and, on two meshes, the exact
+        solves on its features."""
+        t0 = time.perf_counter()
+        progress = None
+        if self.progress:
+            progress = (lambda step, steps, loss: self.progress(f"zero-shot step {step}/{steps} (loss {loss:.4g})",
+                                                                0.55 + 0.1 * step / max(steps, 1)))
+        feats = zeroshot_pair_features(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
+                                       seed=self.s.seed + retry, progress=progress)
+        C0 = features_to_fmap(feats, self.P1, self.P2, self.plan.k_init, device=self.device,
+                              queries=self.samples[1] if self.samples is not None else None)
+        self._stage("zeroshot", 0.65, t0)
+        return [self._candidate("zeroshot", self.plan.k_init, None, C0)] + self._zeroshot_solve_candidates(feats)
+
+    def _zeroshot_retries(self, best: Candidate) -> list[Candidate]:
+        """While the map kept so far (the zero-shot maps and, when it ran, the fallback's) is not
+        trusted, up to ``zeroshot_retries`` more zero-shot rounds from other random starts (seeds
+        ``seed + 1``, ``seed + 2`` ...). Retrying only then, after the fallback, spends the time
+        only where the answer would be untrusted (on TOSCA_r a retry before the fallback replaced a
+        trusted fallback map by a flipped one trusted more)."""
         out = []
-        for retry in range(1 + self.s.zeroshot_retries):
-            t0 = time.perf_counter()
-            progress = None
-            if self.progress:
-                progress = (lambda step, steps, loss: self.progress(f"zero-shot step {step}/{steps} (loss {loss:.4g})",
-                                                                    0.55 + 0.1 * step / max(steps, 1)))
-            feats = zeroshot_pair_features(self.P1, self.P2, self.plan.k_init, self.s, device=self.device,
-                                           seed=self.s.seed + retry, progress=progress)
-            C0 = features_to_fmap(feats, self.P1, self.P2, self.plan.k_init, device=self.device,
-                                  queries=self.samples[1] if self.samples is not None else None)
-            self._stage("zeroshot", 0.65, t0)
-            out.append(self._candidate("zeroshot", self.plan.k_init, None, C0))
-            out += self._zeroshot_solve_candidates(feats)
+        if self.s.init != "zeroshot" or not best.confidence.low:
+            return out
+        for retry in range(1, 1 + self.s.zeroshot_retries):
+            out += self._zeroshot_candidates(retry)
             if not select(out).confidence.low:
                 break
         return out

@@ -293,3 +293,30 @@ def test_zeroshot_solves_are_validated():
     for bad in ([[20]], [[1, 1.0]], [[20, -1.0]], "20,1"):
         with pytest.raises(SettingsError, match="zeroshot_solves"):
             load_preset("zeroshot", zeroshot_solves=bad)
+
+
+def test_zeroshot_retries_only_while_the_kept_map_is_untrusted(monkeypatch):
+    """A retry starts after the fallback, and only while the map kept so far is untrusted: with the
+    fallback's trusted map (a bent copy) no retry runs; without the fallback one does."""
+    import shapecorr.pipeline as pipeline
+    from shapecorr import match
+    from shapecorr.core import Shape
+
+    shape = bumpy(3)
+    copy = Shape(bend(shape.vertices, np.random.default_rng(1), n_joints=1, max_angle=0.4), shape.faces, name="copy")
+    seeds = []
+
+    def noise(P1, P2, k, s, *, device="cpu", progress=None, seed=None):  # features that match nothing
+        seeds.append(seed)
+        rng = np.random.default_rng(seed)
+        return tuple(f / np.linalg.norm(f, axis=1, keepdims=True) for f in
+                     (rng.normal(size=(P.shape.n_vertices, 16)) for P in (P1, P2)))
+
+    monkeypatch.setattr(pipeline, "zeroshot_pair_features", noise)
+    kw = dict(k_final=40, cache=False, feature_threads=1, zeroshot_retries=1, zeroshot_solves=[])
+    m = match(shape, copy, "zeroshot", **kw)
+    assert seeds == [0] and m.info["init"] == "axiomatic_fallback" and not m.info["confidence_low"]
+    seeds.clear()
+    with pytest.warns(Warning):
+        m = match(shape, copy, "zeroshot", use_fallback=False, **kw)
+    assert seeds == [0, 1] and [c["init"] for c in m.info["candidates"]] == ["zeroshot", "zeroshot"]
