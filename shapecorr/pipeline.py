@@ -567,7 +567,9 @@ class _Run:
         (:func:`polish_map`) when the learned features agree with it on fewer than ``polish_below``
         of the target vertices (:func:`shapecorr.fmap.refine.feature_agreement`: the features are
         then less precise on these shapes than the map, and the guides that held it the right way
-        round also blur it).
+        round also blur it), and always in a run without a learned feature model (the
+        ``zeroshot`` and ``axiomatic`` inits: no guides held its ZoomOut's precision; FAUST_r
+        070-079, docs/bench/prior_cpu/zeroshot_polish).
         The grown map is kept unless the confidence stops trusting a map it trusted; what happened
         goes to ``Match.info["polish"]``. A pair too large for ZoomOut steps on all vertices
         (``refine_subset``) is not polished: grown on samples, the map got worse on every such
@@ -579,19 +581,23 @@ class _Run:
         if z.polish_extra is not None:
             k = min(plan.k_final + z.polish_extra, n_min // POLISH_VERTICES_PER_FUNCTION)
         self.polish = {"ran": False, "k": k, "below": z.polish_below}
-        if k is None or k <= plan.k_final or any(f is None for f in feats):
+        learned = all(f is not None for f in feats)
+        if k is None or k <= plan.k_final:
             return best
         if self.refine_subset is not None:
             self.polish["skipped"] = "large pair: its ZoomOut steps run on a subset of the vertices"
             return best
         t0 = time.perf_counter()
-        queries = self.samples[1] if self.samples is not None else None
-        agreement = feature_agreement(best.p2p_21, feats[0], feats[1], self.P1.shape.vertices, queries=queries,
-                                      device=self.device)
-        self.polish["agreement"] = round(agreement, 4)
-        if agreement >= z.polish_below:
-            self._stage("polish", 0.97, t0)
-            return best
+        if learned:
+            queries = self.samples[1] if self.samples is not None else None
+            agreement = feature_agreement(best.p2p_21, feats[0], feats[1], self.P1.shape.vertices, queries=queries,
+                                          device=self.device)
+            self.polish["agreement"] = round(agreement, 4)
+            if agreement >= z.polish_below:
+                self._stage("polish", 0.97, t0)
+                return best
+        else:
+            self.polish["reason"] = f"no learned feature model ({self.s.init}): the map's ZoomOut had no guides"
         Q1, Q2 = prepare_shapes(self.inputs, (k, k), laplacian_kind=self.s.laplacian,
                                 point_cloud_normals=needs_normals(self.s), device=self.device, cache=self.cache)
         C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, k, device=self.device)

@@ -607,6 +607,22 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     assert "large pair" in large.info["polish"]["skipped"] and large.fmap_12.shape == (30, 30)
 
 
+def test_a_run_without_a_learned_model_always_polishes_its_kept_map(blob_pair, monkeypatch):
+    """No learned features (the axiomatic init): nothing to measure agreement with and no guides
+    held the ZoomOut, so the kept map is grown every time (still exact on a rigid copy)."""
+    s, t, perm = blob_pair
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 10)
+    monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: pytest.fail("no features to agree"))
+    m = match(s, t, "axiomatic", polish_extra=10, **SMALL)
+    p = m.info["polish"]
+    assert p["ran"] and p["kept"] and "agreement" not in p and "no learned feature model" in p["reason"]
+    assert m.fmap_12.shape == (40, 40) and m.info["k_final"] == 40
+    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    off = match(s, t, "axiomatic", polish_extra=None, **SMALL)
+    assert not off.info["polish"]["ran"] and off.fmap_12.shape == (30, 30)
+
+
 def test_the_bijective_polish_steps_run_on_two_meshes_only(blob_pair):
     from types import SimpleNamespace
 
