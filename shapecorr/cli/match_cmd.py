@@ -64,7 +64,8 @@ def register(sub) -> None:
                    help=f"named settings ({', '.join(available_presets())}) or a YAML file (default: default)")
     p.add_argument("--k", type=int, default=None, metavar="K",
                    help="final functional-map size (ZoomOut target); overrides the preset's k_final (where the learned "
-                        "features are less precise than the map, the precision polish grows it by polish_extra, 40)")
+                        "features are less precise than the map, and always with the zeroshot and axiomatic presets, the "
+                        "precision polish grows it by polish_extra, 40)")
     add_model_arguments(p)
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes (degenerate faces, duplicate vertices, holes, ...) "

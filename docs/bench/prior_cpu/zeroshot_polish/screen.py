@@ -34,6 +34,8 @@ def main(argv=None) -> None:
     ap.add_argument("--k", default="140", help="comma-separated sizes to grow to")
     ap.add_argument("--shard", default="0/1", help="I/N: every N-th pair from the I-th")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--kind", default="mesh", choices=("mesh", "point_cloud"),
+                    help="point_cloud: both shapes given as point clouds of their vertices")
     ap.add_argument("--preset", default="zeroshot", help="the preset whose kept maps are grown (zeroshot, axiomatic)")
     a = ap.parse_args(argv)
     import torch
@@ -44,12 +46,13 @@ def main(argv=None) -> None:
     from shapecorr.config import load_preset
     from shapecorr.eval import PairEvaluator
     from shapecorr.fmap.prepare import prepare_shapes
-    from shapecorr.pipeline import Candidate, assess, confidence_descriptors, polish_map
+    from shapecorr.pipeline import Candidate, assess, confidence_descriptors, needs_normals, polish_map
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     i, n = (int(t) for t in a.shard.split("/"))
     bs = split_sets(a.data, a.split, [a.set], {})[0]
+    bs.kind = a.kind
     ev = PairEvaluator(bs.ds, points=bs.points, dense_max=bs.dense_max)
     pairs = bs.pairs[:a.limit][i::n]
     for src, tgt in pairs:
@@ -64,7 +67,8 @@ def main(argv=None) -> None:
             s = load_preset(a.preset, polish_bijective_iters=bij)
             for k in (int(t) for t in a.k.split(",")):
                 t1 = time.process_time()
-                Q1, Q2 = prepare_shapes((ev.shape(src), ev.shape(tgt)), (k, k), laplacian_kind=s.laplacian)
+                Q1, Q2 = prepare_shapes((s1, s2), (k, k), laplacian_kind=s.laplacian,
+                                        point_cloud_normals=needs_normals(s))
                 C, p21, p12 = polish_map(m.fmap_12, Q1, Q2, s, k)
                 rr, _ = ev.evaluate(src, tgt, p21, p12)
                 descr = (confidence_descriptors(Q1), confidence_descriptors(Q2))
