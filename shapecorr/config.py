@@ -141,9 +141,7 @@ class FeatureSettings:
         _check(self.zeroshot_regularizer in LOSS_REGULARIZERS, f"unknown zeroshot_regularizer "
                f"{self.zeroshot_regularizer!r}; use one of {', '.join(LOSS_REGULARIZERS)}.")
         _check(isinstance(self.zeroshot_prior, str) and _prior_exists(self.zeroshot_prior),
-               f"zeroshot_prior: no bundled prior or file {self.zeroshot_prior!r}; bundled: "
-               f"{', '.join(p.stem for p in sorted(PRIOR_DIR.glob('prior_*.pt'))) or 'none'} (or a .pt file "
-               "written by `shapecorr prior train`).")
+               f"zeroshot_prior: no bundled prior or file {self.zeroshot_prior!r}; {_bundled_priors()}.")
 
 
 @dataclass(frozen=True)
@@ -233,6 +231,12 @@ class ZoomOutSettings:
     # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
     # two meshes only; notes.md, "A bijective polish")
     polish_bijective_iters: int = 2
+    # refine every initial map toward this learned prior over functional maps before its ZoomOut
+    # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
+    # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse
+    # on FAUST_r and TOSCA_r (README, "Learned prior over functional maps"). An initial map
+    # smaller than the prior's size is left as it is.
+    prior_refine: str | None = None
 
     def __post_init__(self):
         _positive_int("k_init", self.k_init, minimum=2)
@@ -249,6 +253,8 @@ class ZoomOutSettings:
         _number("polish_below", self.polish_below, minimum=0.0)
         _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
         _positive_int("polish_bijective_iters", self.polish_bijective_iters, minimum=0)
+        _check(self.prior_refine is None or (isinstance(self.prior_refine, str) and _prior_exists(self.prior_refine)),
+               f"prior_refine: no bundled prior or file {self.prior_refine!r}; {_bundled_priors()} (or null: off).")
 
 
 #: how a pair with a point cloud is matched: through a surface reconstructed from the cloud, or as points
@@ -467,6 +473,12 @@ PRIOR_DIR = Path(__file__).resolve().parent / "learn" / "prior" / "weights"
 
 def _prior_exists(name: str) -> bool:
     return bool(name) and ((PRIOR_DIR / f"{name}.pt").is_file() or Path(name).expanduser().is_file())
+
+
+def _bundled_priors() -> str:
+    """What a settings error about a prior offers instead."""
+    names = ", ".join(p.stem for p in sorted(PRIOR_DIR.glob("prior_*.pt"))) or "none"
+    return f"bundled: {names} (or a .pt file written by `shapecorr prior train`)"
 
 
 def available_presets() -> list[str]:

@@ -553,6 +553,8 @@ class _Run:
         t0 = time.perf_counter()
         if guides is None and kind in GUIDED_INITS:
             guides = self.guides
+        if self.s.prior_refine is not None:
+            C0 = toward_prior(C0, self.s.prior_refine)
         C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
                                    refine_subset=self.refine_subset, device=self.device, guides=guides)
         self._stage("zoomout", 0.85, t0)
@@ -935,6 +937,16 @@ def axiomatic_initial_map(ops: AxiomaticOperators, k: int, w_orient_multiplier: 
     w = FmapWeights(descr=s.w_descr, lap=s.w_lap, dcomm=s.w_dcomm, orient=s.w_orient * w_orient_multiplier,
                     scales=scales, lap_mask=mask)
     return solve_fmap(A, B, ops.P1.evals, ops.P2.evals, w, dcomm_ops=dcomm, orient_ops=orient)
+
+
+def toward_prior(C0: np.ndarray, prior: str) -> np.ndarray:
+    """The initial map ``C0`` moved toward the learned prior ``prior`` before ZoomOut
+    (``prior_refine``; :meth:`shapecorr.learn.prior.FmapPrior.refine`, its noise level estimated
+    from the map), or ``C0`` as it is when smaller than the prior's maps."""
+    from .learn.prior import load_prior
+
+    model = load_prior(prior)
+    return C0 if min(np.shape(C0)) < model.k else model.refine(C0)
 
 
 def refine_rows(plan: PairPlan, n2: int, seed: int) -> np.ndarray | None:

@@ -623,6 +623,30 @@ def test_a_run_without_a_learned_model_always_polishes_its_kept_map(blob_pair, m
     assert not off.info["polish"]["ran"] and off.fmap_12.shape == (30, 30)
 
 
+def test_prior_refine_moves_each_initial_map_of_the_priors_size_toward_it(blob_pair, monkeypatch):
+    """``prior_refine``: every initial map at least the prior's size (30) goes through the prior
+    before its ZoomOut, a smaller one does not; an unknown prior is refused when the settings are
+    built; off by default."""
+    from shapecorr.core import SettingsError
+    from shapecorr.learn.prior import load_prior
+
+    s, t, perm = blob_pair
+    assert load_preset("default").zoomout.prior_refine is None
+    with pytest.raises(SettingsError, match="prior_refine: no bundled prior or file 'nope'"):
+        load_preset("axiomatic", prior_refine="nope")
+    model = load_prior("prior_k30")
+    seen = []
+    refine = type(model).refine
+    monkeypatch.setattr(type(model), "refine", lambda self, C, **k: seen.append(np.shape(C)) or refine(self, C, **k))
+    m = match(s, t, "axiomatic", prior_refine="prior_k30", k_init=30, k_final=40, k_descriptor=30, polish_extra=None)
+    assert seen and all(shape[0] >= 30 for shape in seen)
+    assert len(seen) == sum(c["k_init"] >= 30 for c in m.info["candidates"])
+    assert m.settings["zoomout"]["prior_refine"] == "prior_k30"
+    seen.clear()
+    small = match(s, t, "axiomatic", prior_refine="prior_k30", **SMALL)  # 15 x 15 initial maps: left alone
+    assert not seen and small.p2p_21.shape == (t.n_vertices,)
+
+
 def test_the_bijective_polish_steps_run_on_two_meshes_only(blob_pair):
     from types import SimpleNamespace
 

@@ -668,6 +668,11 @@ def test_adapt_without_steps_takes_the_presets(tiny_pair):
     assert settings_from_args(args).adapt_regularizer == "axiomatic"
     args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--adapt", "--adapt-regularizer", "prior"])
     assert (settings_from_args(args).adapt_when, settings_from_args(args).adapt_regularizer) == ("always", "prior")
+    assert settings_from_args(args).prior_refine is None
+    args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--prior-refine"])
+    assert settings_from_args(args).prior_refine == "prior_k30"
+    args = build_parser().parse_args(["match", str(a), str(b), "--out", "x", "--prior-refine=prior_k30_humans"])
+    assert settings_from_args(args).prior_refine == "prior_k30_humans"
 
 
 @pytest.mark.parametrize("extra, words", [
@@ -675,6 +680,7 @@ def test_adapt_without_steps_takes_the_presets(tiny_pair):
     (["--model", "nomodel"], "--model nomodel: no such file (and no bundled model of that name"),
     (["--adapt=0"], "--adapt STEPS must be at least 1"),
     (["--adapt", "--preset", "axiomatic"], "adapts the learned features, but init is 'axiomatic'"),
+    (["--prior-refine=nope"], "prior_refine: no bundled prior or file 'nope'"),
 ])
 def test_bad_model_or_adapt_is_one_line_and_exit_2(tmp_path, tiny_pair, capsys, extra, words):
     a, b, _ = tiny_pair
