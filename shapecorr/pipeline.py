@@ -583,14 +583,13 @@ class _Run:
         if z.polish_extra is not None:
             k = min(plan.k_final + z.polish_extra, n_min // POLISH_VERTICES_PER_FUNCTION)
         self.polish = {"ran": False, "k": k, "below": z.polish_below}
-        learned = all(f is not None for f in feats)
         if k is None or k <= plan.k_final:
             return best
         if self.refine_subset is not None:
             self.polish["skipped"] = "large pair: its ZoomOut steps run on a subset of the vertices"
             return best
         t0 = time.perf_counter()
-        if learned:
+        if all(f is not None for f in feats):  # a learned feature model's: their agreement decides
             queries = self.samples[1] if self.samples is not None else None
             agreement = feature_agreement(best.p2p_21, feats[0], feats[1], self.P1.shape.vertices, queries=queries,
                                           device=self.device)
