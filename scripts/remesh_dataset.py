@@ -28,6 +28,13 @@ wound the other way, noise along the normals. Ground truth is transported to the
 (never to a speck); a point inside a hole goes to the nearest vertex left, which the transport
 error records.
 
+``--proportions AMOUNT`` first changes each shape's proportions, so that pairs are no longer
+isometric (a stand-in for two species, or two people of different build): a global stretch along
+three random axes by up to ``exp(AMOUNT/2)``, then parts made longer or shorter, thicker or thinner
+by up to ``exp(AMOUNT)`` (:func:`change_proportions`, the training augmentations of
+``shapecorr.learn.augment``). Ground truth follows the vertices through it, then is transported
+to the new mesh as above.
+
 ``--point-clouds DIR`` also writes the original shapes' vertices as point clouds (``NAME.ply``,
 vertices only, in the original order, so ``corres/`` is copied unchanged).
 
@@ -119,6 +126,18 @@ def anisotropic_remesh(v: np.ndarray, f: np.ndarray, n_vertices: int, rng: np.ra
     vr, fr = decimate(vr, fr, n_vertices)
     vr = vr @ np.linalg.inv(S).T
     return vr, fr, {"stretch_direction": direction.round(6).tolist(), "stretch_factor": round(factor, 4)}
+
+
+def change_proportions(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """``v`` given other proportions, globally and part by part (not isometric; same vertex
+    order): the training augmentations :func:`shapecorr.learn.augment.stretched` (three random
+    axes, factors in ``exp([-amount/2, amount/2])``) and :func:`~shapecorr.learn.augment.reproportioned`
+    (3-6 parts longer or shorter, thicker or thinner by up to ``exp(amount)``)."""
+    from shapecorr import Shape
+    from shapecorr.learn.augment import reproportioned, stretched
+
+    shape = stretched(Shape(v, f), rng, amount / 2)
+    return np.asarray(reproportioned(shape, rng, amount).vertices, dtype=np.float64)
 
 
 def _face_patch(faces: np.ndarray, n_vertices: int, seed_face: int, n_faces: int) -> np.ndarray:
@@ -280,6 +299,8 @@ def remesh_one(ds, name: str, out: Path, args) -> dict:
     shape = load(ds.shape_path(name), warn=False)
     v, f = np.asarray(shape.vertices, dtype=np.float64), np.asarray(shape.faces, dtype=np.int64)
     t0 = time.perf_counter()
+    if args.proportions:
+        v = change_proportions(v, f, rng, args.proportions)
     vr, fr, how = anisotropic_remesh(v, f, n_target, rng, stretch=tuple(args.stretch))
     surface = vr  # where ground truth may land (not on debris)
     if args.flaws:
@@ -287,7 +308,7 @@ def remesh_one(ds, name: str, out: Path, args) -> dict:
         surface = vr[:n_surface]
         how = {**how, "flaws": flaws}
     save(Shape(vr, fr, name=name), out / f"{name}.off")
-    unit = 100.0 / np.sqrt(mesh_area(v, f))
+    unit = 100.0 / np.sqrt(mesh_area(v, f))  # the shape's own (after a change of proportions)
     record = {"name": name, "n_original": len(v), "n_target": n_target, "n_vertices": len(vr),
               "n_faces": len(fr), **how, "time_s": round(time.perf_counter() - t0, 2)}
     for sym in (False, True):
@@ -344,7 +365,12 @@ def main(argv=None) -> int:
     ap.add_argument("--flaws", action="store_true",
                     help="also give each shape a raw scan's flaws (holes, debris, faces wound the other way, "
                          "noise; see scan_flaws)")
+    ap.add_argument("--proportions", type=float, default=None, metavar="AMOUNT",
+                    help="first change each shape's proportions, globally and part by part, by up to exp(AMOUNT) "
+                         "(0 < AMOUNT <= 0.5, e.g. 0.4): non-isometric pairs (see change_proportions)")
     args = ap.parse_args(argv)
+    if args.proportions is not None and not 0.0 < args.proportions <= 0.5:
+        ap.error("--proportions AMOUNT needs 0 < AMOUNT <= 0.5")
     if not 100 <= args.min_vertices <= args.max_vertices:
         ap.error("need 100 <= --min-vertices <= --max-vertices")
     if args.stretch[0] < 1.0 or args.stretch[0] > args.stretch[1]:
@@ -375,7 +401,7 @@ def main(argv=None) -> int:
     meta = {"command": "python scripts/remesh_dataset.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv)),
             "source": str(ds.folder.resolve()), "seed": args.seed,
             "vertices_range": [args.min_vertices, args.max_vertices], "stretch_range": list(args.stretch),
-            "flaws": bool(args.flaws),
+            "flaws": bool(args.flaws), "proportions": args.proportions,
             "shapes": records}
     (out / "remesh.json").write_text(json.dumps(meta, indent=1))
     (out / "README.md").write_text(

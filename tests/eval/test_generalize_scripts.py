@@ -75,6 +75,28 @@ def test_remesh_dataset_end_to_end(remesh, tmp_path):
     assert (pc / "corres" / "ell_a.vts").read_text() == (src / "corres" / "ell_a.vts").read_text()
 
 
+def test_proportions_change_lengths_not_the_vertex_order(remesh, tmp_path):
+    """``change_proportions`` keeps the vertex order and the faces (ground truth still applies)
+    but is not isometric: edges change length non-uniformly, more with a larger amount, and
+    reproducibly for a seed; ``--proportions`` outside (0, 0.5] is refused."""
+    v, f, _ = ellipsoid(24, 32)
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+
+    def spread(x):
+        ratio = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1) / np.linalg.norm(
+            v[edges[:, 0]] - v[edges[:, 1]], axis=1)
+        return float(np.std(np.log(ratio)))
+
+    a = remesh.change_proportions(v, f, np.random.default_rng(3), 0.4)
+    b = remesh.change_proportions(v, f, np.random.default_rng(3), 0.4)
+    small = remesh.change_proportions(v, f, np.random.default_rng(3), 0.05)
+    assert a.shape == v.shape and np.array_equal(a, b)
+    assert spread(a) > 0.05 and spread(a) > 3 * spread(small)
+    for bad in ("0", "0.7"):
+        with pytest.raises(SystemExit):
+            remesh.main([str(tmp_path), "--out", str(tmp_path / "o"), "--proportions", bad])
+
+
 def test_pairs_from_a_split_join_only_named_shapes(remesh, tmp_path):
     """``--pairs-from-split``: the source's test pairs between two remeshed shapes, in the split's
     order (TOSCA_r's within-class pairs); without it every pair of the names."""
