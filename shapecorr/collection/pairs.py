@@ -8,8 +8,11 @@ Three ways, from the cheapest:
   ``Phi_B A_B`` (``OUT/latent``): the consistent functional maps composed, with one rounding at
   the end; no shape is read;
 - ``refine=True`` after either: the pair's own ZoomOut steps at the final size (the pipeline's
-  full-resolution steps, :func:`refine_pair`) started from that map; reads both shapes' eigenbases
-  (from the disk cache, or computed again), about half a second of CPU for 5k-vertex shapes.
+  full-resolution steps, :func:`refine_pair`) started from that map, guided by both shapes'
+  learned features as the pipeline's learned map is (when the run's settings use learned
+  features); reads both shapes' eigenbases (from the disk cache, or computed again) and runs the
+  feature network on each (kept in memory for the next pair), about 1.5 s of CPU for a first pair
+  of 5k-vertex shapes, 0.5 s once their features are known.
 
 ``via="auto"`` is ``latent`` when both embeddings are there (the joint refinement ran) and
 ``template`` otherwise. On FAUST_r the latent maps are closer to the ground truth than the
@@ -19,15 +22,17 @@ composed files, and the refined ones closer than independent pairwise matching (
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from ..config import MatchSettings, load_preset
 from ..core import MatchFileError, load
-from ..fmap import fmap_to_p2p, p2p_to_fmap, zoomout
+from ..fmap import p2p_to_fmap, zoomout
+from ..fmap.refine import guided_p2p
 from ..fmap.prepare import Prepared
-from ..pipeline import plan_pair, prepare, refine_rows
+from ..pipeline import feature_model_name, plan_pair, prepare, refine_rows, refinement_guides, shape_features
 from .store import CollectionFolder, compose, compose_latent
 
 VIAS = ("auto", "latent", "template")
@@ -57,7 +62,8 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
         return PairMaps(p2p_ab, p2p_ba, via, False)
     s = run_settings(f)
     Pa, Pb = (_prepared(f, name, s, device) for name in (a, b))
-    p2p_ab, p2p_ba = refine_pair(p2p_ba, Pa, Pb, s, iterations=iterations, device=device)
+    guides = pair_guides(f, (a, b), (Pa, Pb), s, device)
+    p2p_ab, p2p_ba = refine_pair(p2p_ba, Pa, Pb, s, iterations=iterations, device=device, guides=guides)
     return PairMaps(p2p_ab, p2p_ba, via, True)
 
 
@@ -81,21 +87,52 @@ def _prepared(folder: CollectionFolder, name: str, s: MatchSettings, device: str
         return prepare(load(path), s, device=device)
 
 
+#: learned features of the shapes refined last, by (file, its modification time, model, device):
+#: a benchmark or a viewer that refines many pairs of one collection runs the network once per shape
+_FEATURES: dict = {}
+_FEATURES_KEPT = 64
+
+
+def pair_guides(folder: CollectionFolder, names: tuple, prepared: tuple, s: MatchSettings,
+                device: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pipeline's feature guides (:func:`shapecorr.pipeline.refinement_guides`) of the pair,
+    from both shapes' learned features, or None when the run's settings use no learned features
+    or no guides."""
+    if s.init != "learned" or not s.zoomout.guide_weight:
+        return None
+    model = feature_model_name(s, *(P.shape for P in prepared))
+    feats = [_features(folder, name, P, model, device) for name, P in zip(names, prepared)]
+    return refinement_guides(feats, s)
+
+
+def _features(folder: CollectionFolder, name: str, P: Prepared, model: str, device: str) -> np.ndarray:
+    path = Path(folder.shape_path(name))
+    key = (str(path), path.stat().st_mtime_ns, model, device)
+    if key not in _FEATURES:
+        if len(_FEATURES) >= _FEATURES_KEPT:
+            _FEATURES.pop(next(iter(_FEATURES)))
+        _FEATURES[key] = shape_features(P, model, device=device)
+    return _FEATURES[key]
+
+
 def refine_pair(p2p_ba: np.ndarray, Pa: Prepared, Pb: Prepared, s: MatchSettings, *, iterations: int | None = None,
-                device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                device: str = "cpu", guides: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(p2p_ab, p2p_ba)`` after ZoomOut steps at the final size started from ``p2p_ba``
     (vertex of a for each vertex of b): the functional map is fitted to the vertex map on
     all vertices, the vertex map recomputed from it, ``iterations`` times more (default the
     settings' ``refine_iters``, at least 1); on pairs too large for that (above
     ``refine_max_vertices`` on CPU) the fits use the pipeline's random subset of b's vertices.
-    The reverse map goes through the adjoint, as in :func:`shapecorr.pipeline.refine`."""
+    ``guides`` (per-vertex arrays of a and b, :func:`pair_guides`) join the spectral embeddings
+    in every vertex-map step, both directions', as in :func:`shapecorr.pipeline.refine`; the
+    reverse map goes through the adjoint, as there."""
     plan = plan_pair(Pa.shape.n_vertices, Pb.shape.n_vertices, s, device)
     k = min(plan.k_final, Pa.evecs.shape[1], Pb.evecs.shape[1])
     iters = max(1, s.refine_iters if iterations is None else int(iterations))
     C0 = p2p_to_fmap(np.asarray(p2p_ba), Pa.evecs[:, :k], Pb.evecs[:, :k], Pb.mass)
     C, p2p_ba = zoomout(C0, Pa.evecs, Pb.evecs, Pb.mass, k_final=k, refine_iters=iters,
-                        refine_subset=refine_rows(plan, Pb.shape.n_vertices, s.seed), device=device)
-    p2p_ab = fmap_to_p2p(C.T, Pb.evecs, Pa.evecs, device=device)
+                        refine_subset=refine_rows(plan, Pb.shape.n_vertices, s.seed), device=device, guides=guides)
+    ga, gb = guides if guides is not None else (None, None)
+    p2p_ab = guided_p2p(C.T, Pb.evecs, Pa.evecs, gb, ga, device=device)
     return p2p_ab, p2p_ba
 
 
