@@ -62,7 +62,7 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
         return PairMaps(p2p_ab, p2p_ba, via, False)
     s = run_settings(f)
     Pa, Pb = (_prepared(f, name, s, device) for name in (a, b))
-    guides = pair_guides(f, (a, b), (Pa, Pb), s, device)
+    guides = pair_guides(tuple(f.shape_path(n) for n in (a, b)), (Pa, Pb), s, device)
     p2p_ab, p2p_ba = refine_pair(p2p_ba, Pa, Pb, s, iterations=iterations, device=device, guides=guides)
     return PairMaps(p2p_ab, p2p_ba, via, True)
 
@@ -93,20 +93,20 @@ _FEATURES: dict = {}
 _FEATURES_KEPT = 64
 
 
-def pair_guides(folder: CollectionFolder, names: tuple, prepared: tuple, s: MatchSettings,
-                device: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The pipeline's feature guides (:func:`shapecorr.pipeline.refinement_guides`) of the pair,
-    from both shapes' learned features, or None when the run's settings use no learned features
-    or no guides."""
+def pair_guides(paths: tuple, prepared: tuple, s: MatchSettings, device: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pipeline's feature guides (:func:`shapecorr.pipeline.refinement_guides`) of a pair,
+    from both shapes' learned features (``paths``: their files, which key the features kept in
+    memory; ``prepared``: the shapes prepared), or None when the settings use no learned
+    features or no guides."""
     if s.init != "learned" or not s.zoomout.guide_weight:
         return None
     model = feature_model_name(s, *(P.shape for P in prepared))
-    feats = [_features(folder, name, P, model, device) for name, P in zip(names, prepared)]
+    feats = [_features(path, P, model, device) for path, P in zip(paths, prepared)]
     return refinement_guides(feats, s)
 
 
-def _features(folder: CollectionFolder, name: str, P: Prepared, model: str, device: str) -> np.ndarray:
-    path = Path(folder.shape_path(name))
+def _features(path, P: Prepared, model: str, device: str) -> np.ndarray:
+    path = Path(path)
     key = (str(path), path.stat().st_mtime_ns, model, device)
     if key not in _FEATURES:
         if len(_FEATURES) >= _FEATURES_KEPT:

@@ -66,6 +66,9 @@ class CollectionSettings:
     full_rounds : then rounds at the final size on all vertices (slower, more accurate).
     samples : vertices per shape on which edge maps are fitted during the rounds (None: all).
     low_factor : weight factor of an edge whose confidence is below the threshold.
+    guided_final : the final maps to and from the template, read off the latent space, get the
+        pair's ZoomOut steps guided by both shapes' learned features (match settings with
+        learned features only; :func:`.pairs.refine_pair`).
     gallery : draw ``gallery.png`` (at most ``gallery_shapes`` shapes, evenly chosen).
     """
 
@@ -77,6 +80,7 @@ class CollectionSettings:
     full_rounds: int = 1
     samples: int | None = 2000
     low_factor: float = cons.LOW_CONFIDENCE_FACTOR
+    guided_final: bool = True
     gallery: bool = True
     gallery_shapes: int = 40
 
@@ -582,7 +586,7 @@ class _Run:
         calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], self._basis(table, i),
                                             self._basis(table, t_idx),
                                             None if A is None else (str(A.path), i, A.shape[0]),
-                                            template, self.ctx_ref, route(i)))
+                                            template, self.ctx_ref, route(i), self.cs.guided_final))
                  for i in range(len(table)))
         errors, cpu = {}, self._cpu("maps")
         for i, res in self._map(calls, len(table), "final maps", "shape"):

@@ -27,6 +27,7 @@ from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
 from . import consistency as cons
 from .blocks import read_block
 from .graph import signature
+from .pairs import pair_guides, refine_pair
 from .store import CollectionFolder, read_npz, write_indices, write_json, write_latent, write_npz
 
 
@@ -243,30 +244,39 @@ def refit_edge_task(bi: str, bj: str, i: int, j: int, a_file: str, k: int, k_nex
 
 
 def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None, template: dict,
-                    ctx: WorkContext, route: dict) -> dict:
+                    ctx: WorkContext, route: dict, guided: bool = False) -> dict:
     """Write a shape's final maps to and from the template (``OUT/maps``), their confidence
     (the pipeline's calibrated confidence of the final map) and its cycle figures before and
     after the consistency step; ``latent``: ``(file, record, k)`` of the shape's ``k x k``
     float64 latent matrix in a :class:`.blocks.FileBlocks` file (None: no joint refinement,
     the direct maps are kept); ``b``, ``bt`` the basis files of the shape and of the template.
-    Returns the record written to ``maps/NAME_confidence.json``."""
+    ``guided``: the maps read off the latent space then get the pair's ZoomOut steps guided by
+    both shapes' learned features (:func:`.pairs.refine_pair`; only with settings that have
+    learned features and guides), which restores the precision of the direct maps that the
+    latent space's nearest neighbours lose. Returns the record written to
+    ``maps/NAME_confidence.json``."""
     ctx.enter()
     folder = ctx.folder
     A = None if latent is None else read_block(latent[0], latent[1], (latent[2], latent[2]), np.float64)
     B, BT = load_basis(b), load_basis(bt)
     direct = read_npz(folder.direct_path(name))
     t0, c0 = time.perf_counter(), time.process_time()
+    rec = {"name": name, "direct_confidence": round(float(direct["confidence"]), 4), **route,
+           "roundtrip_before": cons.roundtrip_error(B.vertices, direct["to_template"], direct["from_template"])}
     if name == template["name"] or A is None:
         to_t, from_t = direct["to_template"], direct["from_template"]
     else:
         to_t, from_t = cons.final_maps(B, BT, A)
-    rec = {"name": name, "direct_confidence": round(float(direct["confidence"]), 4), **route,
-           "roundtrip_before": cons.roundtrip_error(B.vertices, direct["to_template"], direct["from_template"]),
-           "roundtrip_after": cons.roundtrip_error(B.vertices, to_t, from_t)}
     if name == template["name"]:
         rec.update(confidence=1.0, confidence_low=False, threshold=float(direct["threshold"]))
     else:
-        rec.update(_final_confidence(path, template["path"], B, BT, to_t, from_t, ctx))
+        P1, P2 = _prepared_pair(path, template["path"], ctx)
+        guides = pair_guides((path, template["path"]), (P1, P2), ctx.settings, ctx.device) if guided else None
+        if guides is not None and A is not None:
+            to_t, from_t = refine_pair(from_t, P1, P2, ctx.settings, device=ctx.device, guides=guides)
+        rec["guided"] = guides is not None and A is not None
+        rec.update(_final_confidence(P1, P2, B, BT, to_t, from_t, ctx))
+    rec["roundtrip_after"] = cons.roundtrip_error(B.vertices, to_t, from_t)
     write_indices(folder.to_template_path(name), to_t)
     write_indices(folder.from_template_path(name), from_t)
     _write_latent(folder, name, B, A)
@@ -287,13 +297,18 @@ def _write_latent(folder: CollectionFolder, name: str, B: cons.Basis, A: np.ndar
         write_latent(path, cons.embedding(B, A))
 
 
-def _final_confidence(path: str, template_path: str, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray,
-                      from_t: np.ndarray, ctx: WorkContext) -> dict:
-    """The pipeline's calibrated confidence of the final map ``shape -> template``."""
+def _prepared_pair(path: str, template_path: str, ctx: WorkContext) -> tuple:
+    """The shape and the template prepared as a match prepares them (from the disk cache)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        P1 = prepare(load(path), ctx.settings, device=ctx.device)
-        P2 = prepare(load(template_path), ctx.settings, device=ctx.device)
+        warnings.simplefilter("ignore")  # the match stage reported the shapes' warnings already
+        return (prepare(load(path), ctx.settings, device=ctx.device),
+                prepare(load(template_path), ctx.settings, device=ctx.device))
+
+
+def _final_confidence(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, from_t: np.ndarray,
+                      ctx: WorkContext) -> dict:
+    """The pipeline's calibrated confidence of the final map ``shape -> template`` (``P1``,
+    ``P2``: the shape and the template prepared)."""
     k = min(B.k, BT.k, ctx.settings.k_final)
     fmap_12 = p2p_to_fmap(from_t, P1.evecs[:, :k], P2.evecs[:, :k], P2.mass)
     cand = assess(Candidate("collection", k, None, fmap_12, from_t, to_t), P1, P2,

@@ -72,28 +72,18 @@ def test_refine_pair_follows_its_guides(pair):
     assert (p2p_ab == inverse_permutation(truth_ba)).mean() < 0.5
 
 
-class _Folder:
-    """The one thing :func:`pair_guides` asks of a collection folder: where a shape's file is."""
-
-    def __init__(self, paths: dict):
-        self.paths = paths
-
-    def shape_path(self, name: str):
-        return str(self.paths[name])
-
-
 def test_pair_guides_are_the_pipelines_for_learned_settings_only(pair, tmp_path):
     shape, Pa, Pb, truth_ba = pair
     copy = Pb.shape
-    folder = _Folder({"a": write_off(tmp_path / "a.off", shape.vertices, shape.faces),
-                      "b": write_off(tmp_path / "b.off", copy.vertices, copy.faces)})
-    assert pair_guides(folder, ("a", "b"), (Pa, Pb), SETTINGS, "cpu") is None  # no learned features
+    paths = (str(write_off(tmp_path / "a.off", shape.vertices, shape.faces)),
+             str(write_off(tmp_path / "b.off", copy.vertices, copy.faces)))
+    assert pair_guides(paths, (Pa, Pb), SETTINGS, "cpu") is None  # no learned features
     learned = load_preset("default")
-    ga, gb = pair_guides(folder, ("a", "b"), (Pa, Pb), learned, "cpu")
+    ga, gb = pair_guides(paths, (Pa, Pb), learned, "cpu")
     dims = learned.zoomout.guide_dims
     assert ga.shape == (shape.n_vertices, dims) and gb.shape == (copy.n_vertices, dims)
     rms = np.sqrt(np.mean(np.concatenate([(ga ** 2).sum(1), (gb ** 2).sum(1)])))
     assert rms == pytest.approx(learned.zoomout.guide_weight)
     # the features are intrinsic: the permuted, moved copy's guides are the shape's, permuted
     assert np.abs(gb - ga[truth_ba]).max() < 1e-3 * np.abs(ga).max()
-    assert pair_guides(folder, ("a", "b"), (Pa, Pb), learned, "cpu")[0] is not None  # again, from memory
+    assert pair_guides(paths, (Pa, Pb), learned, "cpu")[0] is not None  # again, from memory
