@@ -57,13 +57,15 @@ def log(msg: str) -> None:
 
 
 def read_pairwise(path) -> dict:
-    """``{(source, target): mean error x100}`` of the method 'ours' in a bench_match pairs.csv."""
+    """``{(source, target): mean error x100}`` of the method 'ours' in a bench_match pairs.csv,
+    or of the default preset ('ours|default|...') in a bench_generalize one."""
     if not path:
         return {}
     out = {}
     with open(path) as fh:
         for row in csv.DictReader(fh):
-            if row.get("method", "ours") == "ours":
+            method = row.get("method", "ours")
+            if method == "ours" or method.startswith("ours|default|"):
                 out[(row["source"], row["target"])] = float(row["mean_error_x100"])
     return out
 
