@@ -560,6 +560,7 @@ def main(argv=None) -> int:
         c0 = time.process_time()
         refined = pair_maps(folder, a, b, via="latent", refine=True).p2p_ba
         refine_cpu.append(time.process_time() - c0)
+        refined_files = pair_maps(folder, a, b, via="template", refine=True).p2p_ba
         shapecorr.set_cache_dir("default")
         if args.eval_points:  # the pairwise figure on the same points, from the map
             pairwise.pop((a, b), None)
@@ -569,6 +570,7 @@ def main(argv=None) -> int:
                "composed_direct": err(direct[a]["from_template"][direct[b]["to_template"]]),
                "composed_consistent": err(final[a][1][final[b][0]]),
                "latent": err(compose_latent(folder, a, b)[1]), "refined": err(refined),
+               "refined_files": err(refined_files),
                "pairwise": pairwise.get((a, b)), "pairwise_run": None}
         if (a, b) in edges:
             row["pairwise_run"] = err(edges[(a, b)]["p2p_ba"])
@@ -598,6 +600,7 @@ def main(argv=None) -> int:
             "pairwise (csv)": stats(r["pairwise"] for r in with_pw),
             "latent": stats(r["latent"] for r in rows),
             "refined": stats(r["refined"] for r in rows),
+            "refined from the map files": stats(r["refined_files"] for r in rows),
             "composed_consistent on pairs with a pairwise figure": stats(r["composed_consistent"] for r in with_pw),
             "latent on pairs with a pairwise figure": stats(r["latent"] for r in with_pw),
             "refined on pairs with a pairwise figure": stats(r["refined"] for r in with_pw),

@@ -30,6 +30,7 @@ import numpy as np
 from ..config import MatchSettings, load_preset
 from ..core import MatchFileError, load
 from ..fmap import p2p_to_fmap, zoomout
+from ..fmap.convert import usable_cores
 from ..fmap.refine import guided_p2p
 from ..fmap.prepare import Prepared
 from ..pipeline import feature_model_name, plan_pair, prepare, refine_rows, refinement_guides, shape_features
@@ -97,21 +98,23 @@ def pair_guides(paths: tuple, prepared: tuple, s: MatchSettings, device: str) ->
     """The pipeline's feature guides (:func:`shapecorr.pipeline.refinement_guides`) of a pair,
     from both shapes' learned features (``paths``: their files, which key the features kept in
     memory; ``prepared``: the shapes prepared), or None when the settings use no learned
-    features or no guides."""
+    features or no guides. The network runs on ``s.feature_threads`` threads (None: all usable
+    cores), as a match with these settings runs it."""
     if s.init != "learned" or not s.zoomout.guide_weight:
         return None
     model = feature_model_name(s, *(P.shape for P in prepared))
-    feats = [_features(path, P, model, device) for path, P in zip(paths, prepared)]
+    threads = s.feature_threads or usable_cores()
+    feats = [_features(path, P, model, device, threads) for path, P in zip(paths, prepared)]
     return refinement_guides(feats, s)
 
 
-def _features(path, P: Prepared, model: str, device: str) -> np.ndarray:
+def _features(path, P: Prepared, model: str, device: str, threads: int) -> np.ndarray:
     path = Path(path)
-    key = (str(path), path.stat().st_mtime_ns, model, device)
+    key = (str(path), path.stat().st_mtime_ns, model, device, threads)
     if key not in _FEATURES:
         if len(_FEATURES) >= _FEATURES_KEPT:
             _FEATURES.pop(next(iter(_FEATURES)))
-        _FEATURES[key] = shape_features(P, model, device=device)
+        _FEATURES[key] = shape_features(P, model, device=device, threads=threads)
     return _FEATURES[key]
 
 

@@ -271,7 +271,7 @@ def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None,
         rec.update(confidence=1.0, confidence_low=False, threshold=float(direct["threshold"]))
     else:
         P1, P2 = _prepared_pair(path, template["path"], ctx)
-        guides = pair_guides((path, template["path"]), (P1, P2), ctx.settings, ctx.device) if guided else None
+        guides = pair_guides((path, template["path"]), (P1, P2), ctx.match_settings, ctx.device) if guided else None
         if guides is not None and A is not None:
             to_t, from_t = refine_pair(from_t, P1, P2, ctx.settings, device=ctx.device, guides=guides)
         rec["guided"] = guides is not None and A is not None
