@@ -37,12 +37,14 @@ Pairwise maps: `shapecorr collection-map OUT A B --out PAIR_DIR`.
 """
 
 MAP_DESCRIPTION = """\
-The map between shapes A and B of a collection, without matching them again: by default
+The map between shapes A and B of a collection, without matching them again: the map files
+composed through the template (--via template: A -> B is template_to_B[A_to_template]), or
 nearest neighbours between their embeddings in the collection's consistent latent space
-(OUT/latent; --via latent), or the map files composed through the template (--via template:
-A -> B is template_to_B[A_to_template]; the default when the joint refinement did not run).
---refine adds the pair's own ZoomOut steps at the final size (reads both shapes' eigenbases,
-about half a second of CPU at 5k vertices). Writes into --out DIR:
+(OUT/latent; --via latent). By default (auto): the map files when they were made with the
+feature-guided steps (learned presets), else the latent space when the joint refinement ran.
+--refine adds the pair's own ZoomOut steps at the final size, guided by both shapes' learned
+features with a learned preset (reads both shapes' eigenbases; about half a second of CPU at
+5k vertices, plus the features of a shape not seen before). Writes into --out DIR:
 
   source_to_target.txt   line i: the vertex of B matched to vertex i of A
   target_to_source.txt   line j: the vertex of A matched to vertex j of B
@@ -89,7 +91,8 @@ def register(sub) -> None:
     m.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the pair")
     m.add_argument("--via", default="auto", choices=["auto", "latent", "template"],
                    help="latent: nearest neighbours in the consistent latent space; template: the map files "
-                        "composed; auto (default): latent when the collection has it")
+                        "composed; auto (default): the map files when they were made with the guided steps, "
+                        "else latent when the collection has it")
     m.add_argument("--refine", action="store_true",
                    help="then ZoomOut steps of the pair at the final size (reads the two shapes)")
     m.add_argument("--no-picture", action="store_true", help="skip correspondence.png")

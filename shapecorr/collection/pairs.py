@@ -14,9 +14,13 @@ Three ways, from the cheapest:
   feature network on each (kept in memory for the next pair), about 1.5 s of CPU for a first pair
   of 5k-vertex shapes, 0.5 s once their features are known.
 
-``via="auto"`` is ``latent`` when both embeddings are there (the joint refinement ran) and
-``template`` otherwise. On FAUST_r the latent maps are closer to the ground truth than the
-composed files, and the refined ones closer than independent pairwise matching (README).
+``via="auto"`` is ``template`` when the map files of both shapes were made with the guided
+ZoomOut steps (``CollectionSettings.guided_final``, learned presets; recorded as ``guided`` in
+``maps/NAME_confidence.json``), else ``latent`` when both embeddings are there (the joint
+refinement ran), else ``template``. With guided files, composing them is closer to the ground
+truth than the latent space (FAUST_r tuning shapes 000-077, 45 pairs: 1.20 against 2.16, and
+1.06 against 1.08 once refined); without, the latent space was (2.29 against 2.44). See the
+README's Collections section.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
     if via not in VIAS:
         raise ValueError(f"via={via!r}: use one of {', '.join(VIAS)}.")
     if via == "auto":
-        via = "latent" if f.has_latent(a, b) else "template"
+        via = "latent" if f.has_latent(a, b) and not guided_files(f, a, b) else "template"
     p2p_ab, p2p_ba = compose_latent(f, a, b) if via == "latent" else compose(f, a, b)
     if not refine:
         return PairMaps(p2p_ab, p2p_ba, via, False)
@@ -66,6 +70,13 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
     guides = pair_guides(tuple(f.shape_path(n) for n in (a, b)), (Pa, Pb), s, device)
     p2p_ab, p2p_ba = refine_pair(p2p_ba, Pa, Pb, s, iterations=iterations, device=device, guides=guides)
     return PairMaps(p2p_ab, p2p_ba, via, True)
+
+
+def guided_files(folder: CollectionFolder, a: str, b: str) -> bool:
+    """Whether the map files of ``a`` and ``b`` (the template's own need none) were made with the
+    guided ZoomOut steps."""
+    template = folder.template()
+    return all(folder.confidence(n).get("guided", False) for n in (a, b) if n != template)
 
 
 def run_settings(folder: CollectionFolder) -> MatchSettings:

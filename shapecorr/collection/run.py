@@ -119,8 +119,10 @@ class CollectionResult:
 
     def map(self, a: str, b: str, *, via: str = "auto", refine: bool = False) -> np.ndarray:
         """Vertex of ``b`` matched to each vertex of ``a``, without matching them again:
-        ``via`` ``"latent"`` (nearest neighbours in the consistent latent space; ``"auto"``
-        when the joint refinement ran) or ``"template"`` (the map files composed);
+        ``via`` ``"latent"`` (nearest neighbours in the consistent latent space) or
+        ``"template"`` (the map files composed); ``"auto"``: the map files when they were made
+        with the guided steps, else the latent space when the joint refinement ran (see
+        :mod:`.pairs`);
         ``refine`` adds the pair's own ZoomOut steps (see :mod:`.pairs`)."""
         from .pairs import pair_maps
 

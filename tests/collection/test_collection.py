@@ -312,8 +312,9 @@ def test_the_driver_holds_a_bounded_number_of_bases(tmp_path, monkeypatch):
 
 def test_learned_settings_guide_the_final_maps_and_keep_them_exact(tmp_path):
     """With the default preset's learned features, the final maps read off the latent space
-    get the guided ZoomOut steps (recorded per shape), and on permuted copies they stay exact;
-    without ``guided_final`` they do not get them."""
+    get the guided ZoomOut steps (recorded per shape), on permuted copies they stay exact, and
+    a pair's map composes them by default; without ``guided_final`` they do not get them and
+    the latent space is the default."""
     shapecorr.set_cache_dir(tmp_path / "cache")
     perms = make_folder(tmp_path / "shapes", n=3, seed=7)
     learned = dict(preset="default", k_final=30, k_init=20)
@@ -325,9 +326,14 @@ def test_learned_settings_guide_the_final_maps_and_keep_them_exact(tmp_path):
         np.testing.assert_array_equal(res.from_template(name), truth_to(perms, T, name))
         conf = json.loads((tmp_path / "out" / "maps" / f"{name}_confidence.json").read_text())
         assert conf.get("guided", False) == (name != T)
+    a, b = sorted(perms)[:2]
+    m = pair_maps(tmp_path / "out", a, b)  # auto: the guided map files, composed
+    assert m.via == "template"
+    np.testing.assert_array_equal(m.p2p_ab, truth_to(perms, a, b))
     plain = CollectionSettings(k_init=10, step=10, samples=None, gallery_shapes=4, guided_final=False)
     res = collection(tmp_path / "shapes", out=tmp_path / "out2", engine="local", settings=plain, **learned)
     for name in perms:
         conf = json.loads((tmp_path / "out2" / "maps" / f"{name}_confidence.json").read_text())
         assert not conf.get("guided", False)
         np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, res.template))
+    assert pair_maps(tmp_path / "out2", a, b).via == "latent"  # auto without guided files
