@@ -271,10 +271,12 @@ def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None,
         rec.update(confidence=1.0, confidence_low=False, threshold=float(direct["threshold"]))
     else:
         P1, P2 = _prepared_pair(path, template["path"], ctx)
-        guides = pair_guides((path, template["path"]), (P1, P2), ctx.match_settings, ctx.device) if guided else None
-        if guides is not None and A is not None:
+        guides = None
+        if guided and A is not None:  # without the joint refinement the direct maps are kept as they are
+            guides = pair_guides((path, template["path"]), (P1, P2), ctx.match_settings, ctx.device)
+        if guides is not None:
             to_t, from_t = refine_pair(from_t, P1, P2, ctx.settings, device=ctx.device, guides=guides)
-        rec["guided"] = guides is not None and A is not None
+        rec["guided"] = guides is not None
         rec.update(_final_confidence(P1, P2, B, BT, to_t, from_t, ctx))
     rec["roundtrip_after"] = cons.roundtrip_error(B.vertices, to_t, from_t)
     write_indices(folder.to_template_path(name), to_t)
