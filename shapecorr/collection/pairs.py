@@ -94,8 +94,14 @@ def _prepared(folder: CollectionFolder, name: str, s: MatchSettings, device: str
     if path is None:
         raise MatchFileError(f"{folder.root}: the file of shape {name!r} is not known or no longer there "
                              f"({folder.record_path(name)}); the refinement needs the shapes themselves.")
+    return prepare_file(path, s, device)
+
+
+def prepare_file(path, s: MatchSettings, device: str) -> Prepared:
+    """A collection's shape file prepared as a match prepares it (from the disk cache), without
+    its warnings again (the collection run reported them)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the collection run reported the shapes' warnings already
+        warnings.simplefilter("ignore")
         return prepare(load(path), s, device=device)
 
 

@@ -27,7 +27,7 @@ from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
 from . import consistency as cons
 from .blocks import read_block
 from .graph import signature
-from .pairs import pair_guides, refine_pair
+from .pairs import pair_guides, prepare_file, refine_pair
 from .store import CollectionFolder, read_npz, write_indices, write_json, write_latent, write_npz
 
 
@@ -270,7 +270,7 @@ def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None,
     if name == template["name"]:
         rec.update(confidence=1.0, confidence_low=False, threshold=float(direct["threshold"]))
     else:
-        P1, P2 = _prepared_pair(path, template["path"], ctx)
+        P1, P2 = (prepare_file(p, ctx.settings, ctx.device) for p in (path, template["path"]))
         guides = None
         if guided and A is not None:  # without the joint refinement the direct maps are kept as they are
             guides = pair_guides((path, template["path"]), (P1, P2), ctx.match_settings, ctx.device)
@@ -297,14 +297,6 @@ def _write_latent(folder: CollectionFolder, name: str, B: cons.Basis, A: np.ndar
         path.unlink(missing_ok=True)
     else:
         write_latent(path, cons.embedding(B, A))
-
-
-def _prepared_pair(path: str, template_path: str, ctx: WorkContext) -> tuple:
-    """The shape and the template prepared as a match prepares them (from the disk cache)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the match stage reported the shapes' warnings already
-        return (prepare(load(path), ctx.settings, device=ctx.device),
-                prepare(load(template_path), ctx.settings, device=ctx.device))
 
 
 def _final_confidence(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, from_t: np.ndarray,
