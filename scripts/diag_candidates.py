@@ -152,7 +152,7 @@ def diagnose_pair(ev, ds, a: str, b: str, preset: str, overrides: dict, variants
                             **{f"c{i}_12": c.p2p_12 for i, c in enumerate(cands)})
     return {"source": a, "target": b, "error": round(final["mean_error_x100"], 3),
             "frac_nearer_sym": final["frac_nearer_sym"], "confidence": m.info["confidence"],
-            "init": m.info["init"], "cpu_s": round(cpu, 1), "polish": m.info.get("polish"), "candidates": rows}
+            "init": m.info["init"], "cpu_s": round(cpu, 1), "polish": m.info.get("polish"), "registration": m.info.get("registration"), "candidates": rows}
 
 
 def main(argv=None) -> int:

@@ -231,6 +231,15 @@ class ZoomOutSettings:
     # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
     # two meshes only; notes.md, "A bijective polish")
     polish_bijective_iters: int = 2
+    # registration of a kept map the confidence is not near-certain of (below register_below, two
+    # meshes, not through proxies): the source deformed onto the target from the map (ARAP-
+    # regularized non-rigid ICP, shapecorr.deform.registration) and both vertex maps read off it;
+    # kept unless the confidence stops trusting a map it trusted. On non-isometric pairs (parts
+    # re-proportioned) it repairs maps that intrinsic matching leaves imprecise or partly wrong;
+    # it can hurt where the target touches itself (crossed arms). None: never. Chosen on the
+    # re-proportioned FAUST_r validation shapes 070-079
+    # (docs/bench/generalize_cpu/nonisometric_sets/register_polish)
+    register_below: float | None = 0.95
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
     # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse
@@ -253,6 +262,7 @@ class ZoomOutSettings:
         _number("polish_below", self.polish_below, minimum=0.0)
         _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
         _positive_int("polish_bijective_iters", self.polish_bijective_iters, minimum=0)
+        _number("register_below", self.register_below, allow_none=True, minimum=0.0)
         _check(self.prior_refine is None or (isinstance(self.prior_refine, str) and _prior_exists(self.prior_refine)),
                f"prior_refine: no bundled prior or file {self.prior_refine!r}; {_bundled_priors()} (or null: off).")
 

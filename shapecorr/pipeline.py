@@ -341,6 +341,7 @@ class _Run:
             candidates += retries
             best = max(best, select(retries), key=lambda c: c.trust)
         best = self._polished(best)
+        best = self._registered(best)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
@@ -615,6 +616,40 @@ class _Run:
         self.plan = replace(plan, k_basis=(k, k), k_final=k)
         return grown
 
+    def _registered(self, best: Candidate) -> Candidate:
+        """The kept map read off a registration (:func:`shapecorr.deform.precise.registered_vertex_maps`:
+        the source deformed onto the target from the map, ARAP-regularized non-rigid ICP) when
+        the confidence is below ``register_below``, on two meshes matched at full resolution.
+        Intrinsic matching leaves maps between shapes of different builds imprecise or partly
+        wrong; lying on the target surface, the deformed source repairs much of that. The
+        registered map (its functional map the projection of its vertex map) is kept unless the
+        confidence stops trusting a map it trusted; what happened goes to
+        ``Match.info["registration"]``."""
+        below = self.s.zoomout.register_below
+        self.registration = {"ran": False, "below": below}
+        if below is None or best.trust >= below:
+            return best
+        if not self._both_meshes:
+            self.registration["reason"] = "a point cloud: registration runs on two meshes"
+            return best
+        if self.proxies is not None:
+            self.registration["reason"] = "matched through proxies: registration runs at full resolution only"
+            return best
+        from .deform.precise import registered_vertex_maps
+
+        t0 = time.perf_counter()
+        P1, P2 = self.P1, self.P2
+        p2p_21, p2p_12, fit = registered_vertex_maps(P1.shape, P2.shape, best.p2p_21, best.p2p_12)
+        k2, k1 = np.shape(best.fmap_12)
+        C = p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k1, k2=k2)
+        reg = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
+                               energy=best.energy), P1, P2, self.descr, tuple(w.distances for w in self.work))
+        kept = not (reg.confidence.low and not best.confidence.low)
+        self._stage("registration", 0.98, t0)
+        self.registration.update(ran=True, kept=kept, fit=round(float(fit), 6), confidence_before=round(best.trust, 4),
+                                 confidence_after=round(reg.trust, 4), time_s=self.timings["registration"])
+        return reg if kept else best
+
     def _full_resolution_maps(self, best: Candidate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(p2p_21, p2p_12, vertex_confidence)`` of the input shapes: the best candidate's, or
         lifted from the proxies to every vertex."""
@@ -645,6 +680,8 @@ class _Run:
             "adaptation": self.adaptation,
             # the precision polish: the features' agreement with the map, and whether it ran and was kept
             "polish": self.polish,
+            # the registration of a low-confidence map: whether it ran and was kept, its fit
+            "registration": self.registration,
             "chosen_w_orient_multiplier": best.w_orient_multiplier,
             "orientation_score": best.orientation_score,
             # measured on the functional map: about 0.9 for correct FAUST_r maps, negative for flips

@@ -607,6 +607,35 @@ def test_the_polish_grows_the_kept_map_where_the_features_disagree_with_it(blob_
     assert "large pair" in large.info["polish"]["skipped"] and large.fmap_12.shape == (30, 30)
 
 
+def test_a_map_below_register_below_is_read_off_a_registration(blob_pair, monkeypatch):
+    """A trusted rigid copy (confidence above 0.95): no registration. With register_below above
+    any confidence it runs, and the registered maps of the rigid copy are exact both ways and
+    kept; the fast preset never registers; a pair with a point cloud (matched through proxies) is not
+    registered."""
+    s, t, perm = blob_pair
+    plain = match(s, t, "default", **SMALL)
+    r = plain.info["registration"]
+    assert plain.info["confidence"] >= 0.95 and r == {"ran": False, "below": 0.95}
+    calls = []
+    import shapecorr.deform.precise as precise
+
+    registered = precise.registered_vertex_maps
+    monkeypatch.setattr(precise, "registered_vertex_maps", lambda *a, **k: calls.append(1) or registered(*a, **k))
+    m = match(s, t, "default", register_below=1.01, **SMALL)
+    r = m.info["registration"]
+    assert calls == [1] and r["ran"] and r["kept"] and r["fit"] < 1e-3 and r["time_s"] >= 0
+    assert r["confidence_before"] == plain.info["confidence"] and r["confidence_after"] >= 0.95
+    np.testing.assert_array_equal(m.p2p_21, perm)
+    np.testing.assert_array_equal(m.p2p_12, inverse_permutation(perm))
+    assert m.fmap_12.shape == plain.fmap_12.shape and "registration" in m.timings
+    assert load_preset("fast").zoomout.register_below is None
+    assert not match(s, t, "fast", register_below=None, **SMALL).info["registration"]["ran"]
+    cloud = shapecorr.Shape(t.vertices, None, name="cloud")
+    pc = match(s, cloud, "default", register_below=1.01, **SMALL).info["registration"]
+    assert not pc["ran"] and "proxies" in pc["reason"]  # a cloud is matched through a reconstructed surface
+    assert len(calls) == 1
+
+
 def test_a_run_without_a_learned_model_always_polishes_its_kept_map(blob_pair, monkeypatch):
     """No learned features (the axiomatic init): nothing to measure agreement with and no guides
     held the ZoomOut, so the kept map is grown every time (still exact on a rigid copy)."""

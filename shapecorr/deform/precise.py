@@ -26,7 +26,7 @@ from ..fmap.surface import SurfaceMap, project_on_surface
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRECISE_METHODS", "precise_map", "registered_map"]
+__all__ = ["PRECISE_METHODS", "precise_map", "registered_map", "registered_vertex_maps"]
 
 PRECISE_METHODS = ("spectral", "vertex", "register")
 
@@ -72,3 +72,20 @@ def registered_map(match, source: Shape, target: Shape, *, settings=None, progre
     log.info("registered map: median distance of the target vertices to the deformed source %.3g "
              "(x sqrt(area))", float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
     return smap
+
+
+def registered_vertex_maps(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settings=None,
+                           progress=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both vertex maps read off a registration of two meshes (:func:`registration.register`
+    from ``p2p_21`` and ``p2p_12``): each target vertex -> the source vertex nearest to its
+    closest point on the deformed source (``p2p_21``), each deformed source vertex -> the target
+    vertex nearest to its closest point on the target (``p2p_12``). Returns ``(p2p_21, p2p_12,
+    fit)``, ``fit`` the median distance of the target vertices to the deformed source, in units
+    of the target's ``sqrt(area)``."""
+    from .registration import register
+
+    reg = register(source, target, p2p_21, p2p_12, settings=settings, progress=progress)
+    smap_21, dist = project_on_surface(target.vertices, reg.vertices, source.faces)
+    smap_12, _ = project_on_surface(reg.vertices, target.vertices, target.faces)
+    fit = float(np.median(dist)) / np.sqrt(max(target.area, 1e-300))
+    return smap_21.nearest_vertex(source.faces), smap_12.nearest_vertex(target.faces), fit
