@@ -231,14 +231,15 @@ class ZoomOutSettings:
     # directions' maps together, each vertex-map step asking them to invert each other; 0: none;
     # two meshes only; notes.md, "A bijective polish")
     polish_bijective_iters: int = 2
-    # registration of a kept map the confidence is not near-certain of (below register_below, two
-    # meshes, not through proxies): the source deformed onto the target from the map (ARAP-
-    # regularized non-rigid ICP, shapecorr.deform.registration) and both vertex maps read off it;
-    # kept unless the confidence stops trusting a map it trusted. On non-isometric pairs (parts
+    # registration of a kept map the confidence is not near-certain of (below register_below; two
+    # meshes of at most refine_max_vertices each, not matched through proxies): the source is
+    # deformed onto the target from the map (ARAP-regularized non-rigid ICP,
+    # shapecorr.deform.registration) and both vertex maps are read off it; kept unless the
+    # confidence stops trusting a map it trusted. Between shapes of different builds (parts
     # re-proportioned) it repairs maps that intrinsic matching leaves imprecise or partly wrong;
-    # it can hurt where the target touches itself (crossed arms). None: never. Chosen on the
-    # re-proportioned FAUST_r validation shapes 070-079
-    # (docs/bench/generalize_cpu/nonisometric_sets/register_polish)
+    # it can hurt where a shape touches itself (crossed arms, joined hands). None: never. Chosen
+    # on re-proportioned tune shapes (FAUST_r 070-079, TOSCA_r's even-numbered animals;
+    # docs/bench/generalize_cpu/nonisometric_sets/register_polish)
     register_below: float | None = 0.95
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's

@@ -619,7 +619,8 @@ class _Run:
     def _registered(self, best: Candidate) -> Candidate:
         """The kept map read off a registration (:func:`shapecorr.deform.precise.registered_vertex_maps`:
         the source deformed onto the target from the map, ARAP-regularized non-rigid ICP) when
-        the confidence is below ``register_below``, on two meshes matched at full resolution.
+        the confidence is below ``register_below``, on two meshes matched at full resolution of
+        at most ``refine_max_vertices`` vertices each.
         Intrinsic matching leaves maps between shapes of different builds imprecise or partly
         wrong; lying on the target surface, the deformed source repairs much of that. The
         registered map (its functional map the projection of its vertex map) is kept unless the
@@ -634,6 +635,12 @@ class _Run:
             return best
         if self.proxies is not None:
             self.registration["reason"] = "matched through proxies: registration runs at full resolution only"
+            return best
+        n_max = max(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
+        if n_max > self.s.zoomout.refine_max_vertices:
+            # at 21k vertices it took 18 s of CPU (FAUST_r remeshed 080->099), beyond the time budget
+            self.registration["reason"] = (f"large pair ({n_max} vertices, above refine_max_vertices "
+                                           f"{self.s.zoomout.refine_max_vertices}): not registered")
             return best
         from .deform.precise import registered_vertex_maps
 

@@ -633,6 +633,8 @@ def test_a_map_below_register_below_is_read_off_a_registration(blob_pair, monkey
     cloud = shapecorr.Shape(t.vertices, None, name="cloud")
     pc = match(s, cloud, "default", register_below=1.01, **SMALL).info["registration"]
     assert not pc["ran"] and "proxies" in pc["reason"]  # a cloud is matched through a reconstructed surface
+    big = match(s, t, "default", register_below=1.01, refine_max_vertices=600, **SMALL).info["registration"]
+    assert not big["ran"] and "large pair (642 vertices" in big["reason"]
     assert len(calls) == 1
 
 
