@@ -204,6 +204,7 @@ def _report(args, m, picture) -> dict:
         "feature_model": m.info.get("feature_model"),
         "adaptation": m.info.get("adaptation"),
         "polish": m.info.get("polish"),
+        "registration": m.info.get("registration"),
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
         "confidence_details": m.info.get("confidence_details"),

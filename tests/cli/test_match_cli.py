@@ -112,6 +112,8 @@ def test_spot_report_json(spot_run):
     assert isinstance(report["confidence_details"], dict)
     # the fast preset never polishes the map; the report says so
     assert report["polish"] == report["info"]["polish"] and report["polish"]["ran"] is False
+    # nor registers it (register_below is null in the fast preset)
+    assert report["registration"] == report["info"]["registration"] == {"ran": False, "below": None}
     # the shapes it is for
     assert report["source_hash"] == shapecorr.load(SPOT / "spot.obj").content_hash
     assert report["target_hash"] == shapecorr.load(SPOT / "spot_posed.obj").content_hash
