@@ -241,6 +241,14 @@ class ZoomOutSettings:
     # on re-proportioned tune shapes (FAUST_r 070-079, TOSCA_r's even-numbered animals;
     # docs/bench/generalize_cpu/nonisometric_sets/register_polish)
     register_below: float | None = 0.95
+    # ... and a map whatever its confidence when the learned features agree with it on fewer than
+    # this fraction of the target vertices (the polish's measure, fmap.refine.feature_agreement:
+    # the features are less precise than the map there, as on animals; human maps agree at 0.95
+    # or more; measured where the polish measures it: a learned feature model, polish_extra set,
+    # a pair refined on all its vertices). None: the confidence alone decides. Same limits as
+    # register_below. Chosen on the re-proportioned tune animals (register_polish study);
+    # TOSCA_r: docs/bench/tosca_full_cpu/registration_agreement
+    register_agreement_below: float | None = 0.75
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
     # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse
@@ -264,6 +272,9 @@ class ZoomOutSettings:
         _check(self.polish_below <= 1.0, f"polish_below is a fraction of vertices in [0, 1], got {self.polish_below!r}.")
         _positive_int("polish_bijective_iters", self.polish_bijective_iters, minimum=0)
         _number("register_below", self.register_below, allow_none=True, minimum=0.0)
+        _number("register_agreement_below", self.register_agreement_below, allow_none=True, minimum=0.0)
+        _check(self.register_agreement_below is None or self.register_agreement_below <= 1.0,
+               f"register_agreement_below is a fraction of vertices in [0, 1] or null, got {self.register_agreement_below!r}.")
         _check(self.prior_refine is None or (isinstance(self.prior_refine, str) and _prior_exists(self.prior_refine)),
                f"prior_refine: no bundled prior or file {self.prior_refine!r}; {_bundled_priors()} (or null: off).")
 

@@ -619,17 +619,21 @@ class _Run:
     def _registered(self, best: Candidate) -> Candidate:
         """The kept map read off a registration (:func:`shapecorr.deform.precise.registered_vertex_maps`:
         the source deformed onto the target from the map, ARAP-regularized non-rigid ICP) when
-        the confidence is below ``register_below``, on two meshes matched at full resolution of
-        at most ``refine_max_vertices`` vertices each.
+        the confidence is below ``register_below`` or the learned features agree with it on fewer
+        than ``register_agreement_below`` of the target vertices (:meth:`_registration_reason`), on
+        two meshes matched at full resolution of at most ``refine_max_vertices`` vertices each.
         Intrinsic matching leaves maps between shapes of different builds imprecise or partly
         wrong; lying on the target surface, the deformed source repairs much of that. The
         registered map (its functional map the projection of its vertex map) is kept unless the
         confidence stops trusting a map it trusted; what happened goes to
         ``Match.info["registration"]``."""
-        below = self.s.zoomout.register_below
+        z = self.s.zoomout
+        below = z.register_below
         self.registration = {"ran": False, "below": below}
-        if below is None or best.trust >= below:
+        why = self._registration_reason(best)
+        if why is None:
             return best
+        self.registration["why"] = why
         if not self._both_meshes:
             self.registration["reason"] = "a point cloud: registration runs on two meshes"
             return best
@@ -637,10 +641,10 @@ class _Run:
             self.registration["reason"] = "matched through proxies: registration runs at full resolution only"
             return best
         n_max = max(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
-        if n_max > self.s.zoomout.refine_max_vertices:
+        if n_max > z.refine_max_vertices:
             # at 21k vertices it took 18 s of CPU (FAUST_r remeshed 080->099), beyond the time budget
             self.registration["reason"] = (f"large pair ({n_max} vertices, above refine_max_vertices "
-                                           f"{self.s.zoomout.refine_max_vertices}): not registered")
+                                           f"{z.refine_max_vertices}): not registered")
             return best
         from .deform.precise import registered_vertex_maps
 
@@ -656,6 +660,18 @@ class _Run:
         self.registration.update(ran=True, kept=kept, fit=round(float(fit), 6), confidence_before=round(best.trust, 4),
                                  confidence_after=round(reg.trust, 4), time_s=self.timings["registration"])
         return reg if kept else best
+
+    def _registration_reason(self, best: Candidate) -> str | None:
+        """Why the kept map should be registered (``"confidence"`` below ``register_below``, or
+        ``"agreement"``: the learned features agree with it on fewer than ``register_agreement_below``
+        of the target vertices, as measured by the polish), or None."""
+        z = self.s.zoomout
+        if z.register_below is not None and best.trust < z.register_below:
+            return "confidence"
+        agreement = self.polish.get("agreement")
+        if z.register_agreement_below is not None and agreement is not None and agreement < z.register_agreement_below:
+            return "agreement"
+        return None
 
     def _full_resolution_maps(self, best: Candidate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(p2p_21, p2p_12, vertex_confidence)`` of the input shapes: the best candidate's, or

@@ -80,6 +80,8 @@ def test_flat_and_grouped_names_give_the_same_settings(tmp_path):
     ({"polish_below": -0.1}, "polish_below must be a number >= 0"),
     ({"register_below": -0.1}, r"register_below must be a number >= 0\.0 or null"),
     ({"register_below": "high"}, r"register_below must be a number >= 0\.0 or null"),
+    ({"register_agreement_below": 1.5}, r"register_agreement_below is a fraction of vertices in \[0, 1\] or null"),
+    ({"register_agreement_below": -1}, r"register_agreement_below must be a number >= 0\.0 or null"),
     ({"polish_bijective_iters": -1}, "polish_bijective_iters must be an integer >= 0"),
 ])
 def test_bad_settings_fail_when_built(changes, message):

@@ -638,6 +638,28 @@ def test_a_map_below_register_below_is_read_off_a_registration(blob_pair, monkey
     assert len(calls) == 1
 
 
+def test_a_map_the_features_agree_with_less_is_registered_whatever_its_confidence(blob_pair, monkeypatch):
+    """A trusted map (confidence above register_below) is still registered when the learned
+    features agree with it on fewer than register_agreement_below of the vertices (the polish's
+    measure); not when that setting is null, nor when the agreement is above it."""
+    s, t, perm = blob_pair
+    monkeypatch.setattr(pipeline, "POLISH_VERTICES_PER_FUNCTION", 10)  # this 642-vertex blob may grow to 64
+    assert load_preset("default").zoomout.register_agreement_below == 0.75
+    assert load_preset("fast").zoomout.register_agreement_below is None
+    plain = match(s, t, "default", polish_extra=10, **SMALL)
+    assert plain.info["polish"]["agreement"] >= 0.99 and not plain.info["registration"]["ran"]
+    monkeypatch.setattr(pipeline, "feature_agreement", lambda *a, **k: 0.5)
+    m = match(s, t, "default", polish_extra=10, **SMALL)
+    r = m.info["registration"]
+    assert m.info["polish"]["agreement"] == 0.5 and r["ran"] and r["why"] == "agreement" and r["kept"]
+    assert r["confidence_before"] >= 0.95  # trusted: the confidence alone would not have registered it
+    np.testing.assert_array_equal(m.p2p_21, perm)
+    off = match(s, t, "default", polish_extra=10, register_agreement_below=None, **SMALL)
+    assert not off.info["registration"]["ran"] and off.info["polish"]["ran"]
+    below = match(s, t, "default", polish_extra=10, register_agreement_below=0.4, **SMALL)
+    assert not below.info["registration"]["ran"]
+
+
 def test_a_run_without_a_learned_model_always_polishes_its_kept_map(blob_pair, monkeypatch):
     """No learned features (the axiomatic init): nothing to measure agreement with and no guides
     held the ZoomOut, so the kept map is grown every time (still exact on a rigid copy)."""
