@@ -13,6 +13,10 @@ Three ways, from the cheapest:
   features); reads both shapes' eigenbases (from the disk cache, or computed again) and runs the
   feature network on each (kept in memory for the next pair), about 1.5 s of CPU for a first pair
   of 5k-vertex shapes, 0.5 s once their features are known.
+  Where the map files of both shapes were read off a registration (``registration`` kept in
+  ``maps/NAME_confidence.json``: the matcher registered their direct maps, as on animals), the
+  refined pair is registered too, as the matcher registers after its ZoomOut (the ZoomOut
+  steps alone would lose the registration's precision); about 6 s of CPU more at 5k vertices.
 
 ``via="auto"`` is ``template`` when the map files of both shapes were made with the guided
 ZoomOut steps (``CollectionSettings.guided_final``, learned presets; recorded as ``guided`` in
@@ -48,6 +52,7 @@ class PairMaps(NamedTuple):
     p2p_ba: np.ndarray  # (n_b,) vertex of a for each vertex of b
     via: str  # "latent" or "template"
     refined: bool
+    registered: bool = False  # the refined maps read off a registration of a onto b
 
 
 def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False, iterations: int | None = None,
@@ -69,7 +74,20 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
     Pa, Pb = (_prepared(f, name, s, device) for name in (a, b))
     guides = pair_guides(tuple(f.shape_path(n) for n in (a, b)), (Pa, Pb), s, device)
     p2p_ab, p2p_ba = refine_pair(p2p_ba, Pa, Pb, s, iterations=iterations, device=device, guides=guides)
-    return PairMaps(p2p_ab, p2p_ba, via, True)
+    if not registered_files(f, a, b):
+        return PairMaps(p2p_ab, p2p_ba, via, True)
+    from ..deform.precise import registered_vertex_maps
+
+    p2p_ba, p2p_ab, _ = registered_vertex_maps(Pa.shape, Pb.shape, p2p_ba, p2p_ab)
+    return PairMaps(p2p_ab, p2p_ba, via, True, True)
+
+
+def registered_files(folder: CollectionFolder, a: str, b: str) -> bool:
+    """Whether the map files of ``a`` and ``b`` (the template's own need none) were read off a
+    registration (``CollectionSettings.register_final``)."""
+    template = folder.template()
+    names = [n for n in (a, b) if n != template]
+    return bool(names) and all((folder.confidence(n).get("registration") or {}).get("kept", False) for n in names)
 
 
 def guided_files(folder: CollectionFolder, a: str, b: str) -> bool:
@@ -161,7 +179,9 @@ def pair_info(folder: CollectionFolder, a: str, b: str, maps: PairMaps) -> dict:
     how = {"latent": "nearest neighbours in the collection's latent space",
            "template": "through the template (map files composed)"}[maps.via]
     return {"source": a, "target": b, "template": folder.template(), "via": maps.via,
-            "composed": how + (", then ZoomOut steps of the pair" if maps.refined else ""), "refined": maps.refined,
+            "composed": how + (", then ZoomOut steps of the pair" if maps.refined else "")
+            + (" and its registration" if maps.registered else ""), "refined": maps.refined,
+            "registered": maps.registered,
             "source_confidence": folder.confidence(a).get("confidence"),
             "target_confidence": folder.confidence(b).get("confidence")}
 

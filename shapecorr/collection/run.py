@@ -69,6 +69,11 @@ class CollectionSettings:
     guided_final : the final maps to and from the template, read off the latent space, get the
         pair's ZoomOut steps guided by both shapes' learned features (match settings with
         learned features only; :func:`.pairs.refine_pair`).
+    register_final : a shape whose direct match to the template was read off a registration
+        (the matcher's ``register_below`` / ``register_agreement_below`` decided it) gets its final
+        maps, read off the latent space, registered too: the shape deformed onto the template
+        from its final map and both maps read off it (:func:`shapecorr.deform.precise.registered_vertex_maps`),
+        kept unless the confidence stops trusting them.
     gallery : draw ``gallery.png`` (at most ``gallery_shapes`` shapes, evenly chosen).
     """
 
@@ -81,6 +86,7 @@ class CollectionSettings:
     samples: int | None = 2000
     low_factor: float = cons.LOW_CONFIDENCE_FACTOR
     guided_final: bool = True
+    register_final: bool = True
     gallery: bool = True
     gallery_shapes: int = 40
 
@@ -588,7 +594,8 @@ class _Run:
         calls = ((i, work.final_maps_task, (table.names[i], table.paths[i], self._basis(table, i),
                                             self._basis(table, t_idx),
                                             None if A is None else (str(A.path), i, A.shape[0]),
-                                            template, self.ctx_ref, route(i), self.cs.guided_final))
+                                            template, self.ctx_ref, route(i), self.cs.guided_final,
+                                            self.cs.register_final))
                  for i in range(len(table)))
         errors, cpu = {}, self._cpu("maps")
         for i, res in self._map(calls, len(table), "final maps", "shape"):

@@ -131,7 +131,8 @@ def match_template_task(name: str, path: str, shape_hash: str, template: dict, c
             m = match(path, template["path"], ctx.match_settings, device=ctx.device)
         arrays = dict(to_template=m.p2p_12, from_template=m.p2p_21, confidence=float(m.info["confidence"]),
                       threshold=float(m.info["confidence_threshold"]), timings=json.dumps(m.timings),
-                      warnings=json.dumps(_warning_texts(caught)))
+                      warnings=json.dumps(_warning_texts(caught)),
+                      registered=bool((m.info.get("registration") or {}).get("ran")))
     arrays.update(template_hash=template["hash"], key=ctx.key, shape_hash=shape_hash,
                   time_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     write_npz(dest, **arrays)
@@ -244,7 +245,7 @@ def refit_edge_task(bi: str, bj: str, i: int, j: int, a_file: str, k: int, k_nex
 
 
 def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None, template: dict,
-                    ctx: WorkContext, route: dict, guided: bool = False) -> dict:
+                    ctx: WorkContext, route: dict, guided: bool = False, register: bool = False) -> dict:
     """Write a shape's final maps to and from the template (``OUT/maps``), their confidence
     (the pipeline's calibrated confidence of the final map) and its cycle figures before and
     after the consistency step; ``latent``: ``(file, record, k)`` of the shape's ``k x k``
@@ -253,8 +254,10 @@ def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None,
     ``guided``: the maps read off the latent space then get the pair's ZoomOut steps guided by
     both shapes' learned features (:func:`.pairs.refine_pair`; only with settings that have
     learned features and guides), which restores the precision of the direct maps that the
-    latent space's nearest neighbours lose. Returns the record written to
-    ``maps/NAME_confidence.json``."""
+    latent space's nearest neighbours lose. ``register``: where the matcher read the shape's
+    direct map off a registration (``registered`` in its direct file), the final maps read off
+    the latent space are registered too (:func:`_registered_final`). Returns the record written
+    to ``maps/NAME_confidence.json``."""
     ctx.enter()
     folder = ctx.folder
     A = None if latent is None else read_block(latent[0], latent[1], (latent[2], latent[2]), np.float64)
@@ -277,7 +280,11 @@ def final_maps_task(name: str, path: str, b: str, bt: str, latent: tuple | None,
         if guides is not None:
             to_t, from_t = refine_pair(from_t, P1, P2, ctx.settings, device=ctx.device, guides=guides)
         rec["guided"] = guides is not None
-        rec.update(_final_confidence(P1, P2, B, BT, to_t, from_t, ctx))
+        confidence = _final_confidence(P1, P2, B, BT, to_t, from_t, ctx)
+        if register and A is not None and bool(direct.get("registered", False)):
+            to_t, from_t, confidence, rec["registration"] = _registered_final(P1, P2, B, BT, to_t, from_t,
+                                                                             confidence, ctx)
+        rec.update(confidence)
     rec["roundtrip_after"] = cons.roundtrip_error(B.vertices, to_t, from_t)
     write_indices(folder.to_template_path(name), to_t)
     write_indices(folder.from_template_path(name), from_t)
@@ -297,6 +304,24 @@ def _write_latent(folder: CollectionFolder, name: str, B: cons.Basis, A: np.ndar
         path.unlink(missing_ok=True)
     else:
         write_latent(path, cons.embedding(B, A))
+
+
+def _registered_final(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, from_t: np.ndarray, before: dict,
+                      ctx: WorkContext) -> tuple[np.ndarray, np.ndarray, dict, dict]:
+    """The final maps of a shape (``P1``) and the template (``P2``) read off a registration of the
+    shape onto the template started from them, as the matcher does for a low-confidence map
+    or one its features agree with less; kept unless the confidence stops trusting maps it
+    trusted (``before``: their :func:`_final_confidence`). Returns ``(to_t, from_t, confidence
+    of the kept maps, record)``."""
+    from ..deform.precise import registered_vertex_maps
+
+    t0 = time.perf_counter()
+    reg_from, reg_to, fit = registered_vertex_maps(P1.shape, P2.shape, from_t, to_t)
+    after = _final_confidence(P1, P2, B, BT, reg_to, reg_from, ctx)
+    kept = not (after["confidence_low"] and not before["confidence_low"])
+    record = {"kept": kept, "fit": round(float(fit), 6), "confidence_before": before["confidence"],
+              "confidence_after": after["confidence"], "time_s": round(time.perf_counter() - t0, 4)}
+    return (reg_to, reg_from, after, record) if kept else (to_t, from_t, before, record)
 
 
 def _final_confidence(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, from_t: np.ndarray,

@@ -337,3 +337,33 @@ def test_learned_settings_guide_the_final_maps_and_keep_them_exact(tmp_path):
         assert not conf.get("guided", False)
         np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, res.template))
     assert pair_maps(tmp_path / "out2", a, b).via == "latent"  # auto without guided files
+
+
+def test_a_shape_the_matcher_registered_gets_registered_final_maps(tmp_path):
+    """Where the direct match was read off a registration (forced here: register_below above any
+    confidence), the final maps read off the latent space are registered too, kept, and stay
+    exact on permuted copies; with ``register_final`` off they are not."""
+    shapecorr.set_cache_dir(tmp_path / "cache")
+    perms = make_folder(tmp_path / "shapes", n=3, seed=7)
+    learned = dict(preset="default", k_final=30, k_init=20, register_below=1.01)
+    res = collection(tmp_path / "shapes", out=tmp_path / "out", engine="local", settings=SETTINGS, **learned)
+    T = res.template
+    for name in perms:
+        conf = json.loads((tmp_path / "out" / "maps" / f"{name}_confidence.json").read_text())
+        if name == T:
+            assert "registration" not in conf
+            continue
+        r = conf["registration"]
+        assert r["kept"] and r["fit"] < 1e-3 and r["confidence_after"] == conf["confidence"]
+        np.testing.assert_array_equal(res.to_template(name), truth_to(perms, name, T))
+        np.testing.assert_array_equal(res.from_template(name), truth_to(perms, T, name))
+    a, b = sorted(n for n in perms if n != T)[:2]
+    m = pair_maps(tmp_path / "out", a, b, refine=True)  # refined, then registered as the files were
+    assert m.refined and m.registered
+    np.testing.assert_array_equal(m.p2p_ab, truth_to(perms, a, b))
+    np.testing.assert_array_equal(m.p2p_ba, truth_to(perms, b, a))
+    off = CollectionSettings(k_init=10, step=10, samples=None, gallery_shapes=4, register_final=False)
+    collection(tmp_path / "shapes", out=tmp_path / "out2", engine="local", settings=off, **learned)
+    for name in perms:
+        assert "registration" not in json.loads((tmp_path / "out2" / "maps" / f"{name}_confidence.json").read_text())
+    assert not pair_maps(tmp_path / "out2", a, b, refine=True).registered
