@@ -40,6 +40,22 @@ def reruns() -> dict:
     return out
 
 
+def finish(here: Path, ref: list, merged: list, lines: list) -> None:
+    """Add the before -> after summary (all pairs, per class) to ``lines``; write
+    ``here/merged/rows.jsonl`` and ``here/merge.txt``; print the lines."""
+    e0 = np.array([r["mean_error_x100"] for r in ref])
+    e1 = np.array([r["mean_error_x100"] for r in merged])
+    lines.append(f"all {len(ref)}: {e0.mean():.3f} / {np.median(e0):.3f} / {(e0 > 5).sum()} -> "
+                 f"{e1.mean():.3f} / {np.median(e1):.3f} / {(e1 > 5).sum()}")
+    for c in sorted({r["class"] for r in ref}):
+        i = [k for k, r in enumerate(ref) if r["class"] == c]
+        lines.append(f"  {c:9} {e0[i].mean():.2f} / {np.median(e0[i]):.2f} -> {e1[i].mean():.2f} / {np.median(e1[i]):.2f}")
+    (here / "merged").mkdir(exist_ok=True)
+    (here / "merged" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in merged))
+    (here / "merge.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main():
     ref = [r for r in rows(REF) if r["method"].startswith("ours|default")]
     assert len(ref) == 284
@@ -69,18 +85,7 @@ def main():
     b, a = np.array(before), np.array(after)
     lines.append(f"re-run pairs below 0.95: {len(b)} of {len(low)} (missing: {missing}); mean {b.mean():.3f} -> {a.mean():.3f}; "
                  f"better {(a < b - 0.05).sum()}, worse {(a > b + 0.05).sum()}")
-    e0 = np.array([r["mean_error_x100"] for r in ref])
-    e1 = np.array([r["mean_error_x100"] for r in merged])
-    lines.append(f"all 284: {e0.mean():.3f} / {np.median(e0):.3f} / {(e0 > 5).sum()} -> "
-                 f"{e1.mean():.3f} / {np.median(e1):.3f} / {(e1 > 5).sum()}")
-    for c in sorted({r["class"] for r in ref}):
-        i = [k for k, r in enumerate(ref) if r["class"] == c]
-        lines.append(f"  {c:9} {e0[i].mean():.2f} / {np.median(e0[i]):.2f} -> {e1[i].mean():.2f} / {np.median(e1[i]):.2f}")
-    (HERE / "merged").mkdir(exist_ok=True)
-    (HERE / "merged" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in merged))
-    (HERE / "merge.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    finish(HERE, ref, merged, lines)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ with two pairs that were neither (controls: they must reproduce their reference 
     python docs/bench/tosca_full_cpu/registration_agreement/merge.py OUT/tosca_1/rows.jsonl OUT/tosca_2/rows.jsonl
     python scripts/bench_generalize.py --sets tosca --no-peer --render 0 --report-only --out docs/bench/tosca_full_cpu/registration_agreement/merged
 """
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -19,6 +20,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REF = HERE.parent / "registration" / "merged" / "rows.jsonl"
 BEFORE = HERE.parents[1] / "generalize_cpu" / "adapt_guides" / "tosca" / "rows.jsonl"  # before any registration
+
+
+def _first_step():
+    """The first step's merge script (its summary and writing are shared)."""
+    spec = importlib.util.spec_from_file_location("registration_merge", HERE.parent / "registration" / "merge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def rows(path):
@@ -55,18 +64,7 @@ def main(paths):
     b, a = np.array(before), np.array(after)
     lines.append(f"re-run pairs: {len(b)} of {len(todo)} (missing: {missing}); mean {b.mean():.3f} -> {a.mean():.3f}; "
                  f"better {(a < b - 0.05).sum()}, worse {(a > b + 0.05).sum()} (by more than 0.05)")
-    e0 = np.array([r["mean_error_x100"] for r in ref])
-    e1 = np.array([r["mean_error_x100"] for r in merged])
-    lines.append(f"all {len(ref)}: {e0.mean():.3f} / {np.median(e0):.3f} / {(e0 > 5).sum()} -> "
-                 f"{e1.mean():.3f} / {np.median(e1):.3f} / {(e1 > 5).sum()}")
-    for c in sorted({r["class"] for r in ref}):
-        i = [k for k, r in enumerate(ref) if r["class"] == c]
-        lines.append(f"  {c:9} {e0[i].mean():.2f} / {np.median(e0[i]):.2f} -> {e1[i].mean():.2f} / {np.median(e1[i]):.2f}")
-    (HERE / "merged").mkdir(exist_ok=True)
-    (HERE / "merged" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in merged))
-    (HERE / "merge.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    _first_step().finish(HERE, ref, merged, lines)
 
 if __name__ == "__main__":
     main(sys.argv[1:])
