@@ -13,10 +13,18 @@ PYFMAPS = [TOP / "superseded_partial" / "bench.json", TOP.parent / "tosca_cpu" /
 
 
 def rows(files, method="ours"):
-    """(source, target) -> mean error x100 of ``method``'s rows in these bench.json files."""
+    """(source, target) -> mean error x100 of ``method``'s rows in these files: bench.json files
+    of scripts/bench_match.py, or rows.jsonl files of scripts/bench_generalize.py (whose method
+    keys start with ``method``)."""
     out = {}
     for f in files:
-        for r in json.loads(Path(f).read_text())["pairs"].get(method, []):
+        text = Path(f).read_text()
+        if str(f).endswith(".jsonl"):
+            found = [json.loads(line) for line in text.splitlines() if line.strip()]
+            found = [r for r in found if r["method"].split("|")[0] == method]
+        else:
+            found = json.loads(text)["pairs"].get(method, [])
+        for r in found:
             out[(r["source"], r["target"])] = r["mean_error_x100"]
     return out
 
