@@ -14,6 +14,10 @@ on the target (x100 geodesic on the source / sqrt(area), as everywhere):
 - ``all``       every flaw at once, drawn as ``remesh_dataset.py --flaws`` draws them;
 - ``rotated``   a random rotation and a translation of a body length (scans are not aligned);
 - ``millimetres`` coordinates x1000 (a scanner that writes millimetres);
+- ``gaps``      3 missing regions of 3-6 % of the faces each (what a scanner cannot see: under
+                the arms, between the legs, the top of the head);
+- ``gap15``     one missing region of 10-15 % of the faces (a large occlusion: most of a limb or
+                of the back);
 - ``contact``   the surface welded where two parts nearly touch (a hand on a thigh scanned as one
                 surface; only targets in such a pose change: ``--targets 087 097``).
 
@@ -39,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-FLAWS = ("clean", "holes", "specks", "winding", "noise", "all", "rotated", "millimetres", "contact")
+FLAWS = ("clean", "holes", "specks", "winding", "noise", "all", "rotated", "millimetres", "contact", "gaps",
+         "gap15")
 
 
 def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
@@ -52,6 +57,10 @@ def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
         return v, f, same
     if kind == "holes":
         return rd.cut_holes(v, f, rng, 10, share=(0.005, 0.01))
+    if kind == "gaps":
+        return rd.cut_holes(v, f, rng, 3, share=(0.03, 0.06))
+    if kind == "gap15":
+        return rd.cut_holes(v, f, rng, 1, share=(0.10, 0.15))
     if kind == "specks":
         v2, f2 = rd.add_specks(v, f, rng, 40)
         return v2, f2, same

@@ -8,16 +8,21 @@ closed (:func:`shapecorr.spectral.laplacian`): each small hole gets a fan of tri
 one new vertex at the centroid of its loop, and that vertex is then eliminated again, so
 nothing outside the spectral computation ever sees it.
 
-A loop is a *small hole* when the disk it would bound if it were round (perimeter^2 / 4 pi) is at
-most ``MAX_HOLE_AREA`` of the surface's area: a hole in a body, a cut at the neck or a wrist.
-The rim of a hemisphere, an open sheet, the big opening of a partial scan are not closed.
+A loop is a *small hole* when the fan that would close it (triangles from its centroid to each of
+its edges) has at most ``MAX_HOLE_AREA`` of the surface's area: a hole in a body, a cut at the
+neck or a wrist, an occlusion under an arm. The rim of a hemisphere, an open sheet, the big
+opening of a partial scan are not closed. (The fan's area, not the disk of the perimeter
+(perimeter^2 / 4 pi): a scan's holes have jagged and elongated rims, whose perimeter says a
+hole is two to three times larger than it is.)
 
 A hole all the way round a limb (a scan that missed a band of the wrist) leaves two loops on two
 components: capping each would cut the hand off the body, and the spectrum of two pieces (two
 zero eigenvalues, everything else reordered) has nothing in common with the whole body's. Two
-small loops on different components that face each other across a gap no wider than about their
-diameter are therefore *bridged*: a strip of triangles between the two loops, on the shape's own
-vertices, closes the band (:func:`bridge_faces`).
+small loops on different components across a gap no wider than about their diameter, or facing
+each other (each loop's plane across the line between their centres) across a gap of up to
+``MAX_FACING_GAP`` diameters (a forearm missing between a hand and an elbow), are therefore
+*bridged*: a strip of triangles between the two loops, on the shape's own vertices, closes the
+band (:func:`bridge_faces`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ MAX_HOLE_AREA = 0.25
 #: at most MAX_BRIDGE_PERIMETER_RATIO
 MAX_BRIDGE_GAP = 1.0
 MAX_BRIDGE_PERIMETER_RATIO = 2.0
+#: ... or at most this many diameters when the two loops face each other: the line between their
+#: centres within ``FACING_ANGLE`` degrees of each loop's normal (a band missing along a limb)
+MAX_FACING_GAP = 3.0
+FACING_ANGLE = 45.0
 
 
 @dataclass(frozen=True)
@@ -176,12 +185,25 @@ def _pair_at_pinch(x, edges, src, dst, face, faces, edge_count, partner, vertice
     return True
 
 
-def _loop_geometry(v: np.ndarray, loop: np.ndarray) -> tuple[float, np.ndarray]:
-    """Perimeter and centroid (each vertex weighted by its two half-edges) of a loop."""
+@dataclass(frozen=True)
+class _Loop:
+    perimeter: float
+    center: np.ndarray  # centroid, each vertex weighted by its two half-edges
+    normal: np.ndarray  # unit normal of the fan from the centroid (up to sign: windings vary)
+    cap_area: float  # area of that fan
+
+
+def _loop_geometry(v: np.ndarray, loop: np.ndarray) -> _Loop:
+    """Perimeter, centroid, normal and closing fan's area of a loop."""
     p = v[loop]
-    seg = np.linalg.norm(np.roll(p, -1, axis=0) - p, axis=1)
+    q = np.roll(p, -1, axis=0)
+    seg = np.linalg.norm(q - p, axis=1)
     w = 0.5 * (seg + np.roll(seg, 1))
-    return float(seg.sum()), (p * w[:, None]).sum(0) / max(w.sum(), 1e-300)
+    center = (p * w[:, None]).sum(0) / max(w.sum(), 1e-300)
+    cross = np.cross(p - center, q - center)
+    vector_area = 0.5 * cross.sum(0)
+    normal = vector_area / max(float(np.linalg.norm(vector_area)), 1e-300)
+    return _Loop(float(seg.sum()), center, normal, float(0.5 * np.linalg.norm(cross, axis=1).sum()))
 
 
 def bridge_faces(vertices: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -214,21 +236,29 @@ def _strip(v: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(faces, dtype=np.int64)
 
 
+def _facing(a: _Loop, b: _Loop) -> bool:
+    """Whether the line between the two loops' centres is within ``FACING_ANGLE`` of both normals."""
+    d = b.center - a.center
+    d = d / max(float(np.linalg.norm(d)), 1e-300)
+    limit = np.cos(np.radians(FACING_ANGLE))
+    return abs(float(d @ a.normal)) >= limit and abs(float(d @ b.normal)) >= limit
+
+
 def _bridge_pairs(v: np.ndarray, loops: list, labels: np.ndarray, geometry: list) -> list[tuple[int, int]]:
     """Pairs of loop indices to bridge: on different components (never two loops of one piece,
-    which would add a handle), facing each other across a gap of at most ``MAX_BRIDGE_GAP``
-    diameters, perimeters within ``MAX_BRIDGE_PERIMETER_RATIO``; nearest first, each loop and
-    each pair of components at most once."""
+    which would add a handle), perimeters within ``MAX_BRIDGE_PERIMETER_RATIO``, across a gap of
+    at most ``MAX_BRIDGE_GAP`` diameters, or ``MAX_FACING_GAP`` where they face each other;
+    nearest first, each loop and each pair of components at most once."""
     candidates = []
     for i in range(len(loops)):
         for j in range(i + 1, len(loops)):
-            (pi, ci), (pj, cj) = geometry[i], geometry[j]
+            a, b = geometry[i], geometry[j]
             if labels[loops[i][0]] == labels[loops[j][0]]:
                 continue
-            if max(pi, pj) > MAX_BRIDGE_PERIMETER_RATIO * min(pi, pj):
+            if max(a.perimeter, b.perimeter) > MAX_BRIDGE_PERIMETER_RATIO * min(a.perimeter, b.perimeter):
                 continue
-            gap = float(np.linalg.norm(ci - cj)) / (max(pi, pj) / np.pi)
-            if gap <= MAX_BRIDGE_GAP:
+            gap = float(np.linalg.norm(a.center - b.center)) / (max(a.perimeter, b.perimeter) / np.pi)
+            if gap <= MAX_BRIDGE_GAP or (gap <= MAX_FACING_GAP and _facing(a, b)):
                 candidates.append((gap, i, j))
     parent = {int(c): int(c) for c in np.unique(labels[[lp[0] for lp in loops]])} if loops else {}
 
@@ -261,10 +291,10 @@ def small_hole_fill(vertices: np.ndarray, faces: np.ndarray, surface_area: float
     n = len(v)
     small, geometry = [], []
     for loop in boundary_loops(faces, n, v):
-        perimeter, center = _loop_geometry(v, loop)
-        if perimeter ** 2 / (4 * np.pi) <= max_hole_area * surface_area:
+        g = _loop_geometry(v, loop)
+        if g.cap_area <= max_hole_area * surface_area:
             small.append(loop)
-            geometry.append((perimeter, center))
+            geometry.append(g)
     pairs = _bridge_pairs(v, small, labels, geometry) if labels is not None and len(small) > 1 else []
     bridged = {k for pair in pairs for k in pair}
     strips = [bridge_faces(v, small[i], small[j]) for i, j in pairs]
@@ -276,7 +306,7 @@ def small_hole_fill(vertices: np.ndarray, faces: np.ndarray, surface_area: float
         # the loop runs along its faces' winding; the fan runs the shared edges the other way
         fans.append(np.stack([np.roll(loop, -1), loop, np.full(len(loop), i)], axis=1))
         loops.append(loop)
-        centers.append(geometry[k][1])
+        centers.append(geometry[k].center)
     centers_a = np.asarray(centers).reshape(-1, 3)
     fan = np.vstack(fans) if fans else np.zeros((0, 3), dtype=np.int64)
     strip = np.vstack(strips) if strips else np.zeros((0, 3), dtype=np.int64)

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
 #: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
 #: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
-LAPLACIAN_VERSION = 5  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill); 5: bands bridged
+LAPLACIAN_VERSION = 6  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill); 5: bands bridged;
+# 6: holes judged by their closing fan's area, facing loops bridged across longer gaps
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):

@@ -139,11 +139,50 @@ def test_a_band_cut_all_round_is_bridged_and_the_spectrum_is_the_whole_ones():
     np.testing.assert_allclose(got[1:], want[1:], rtol=0.1)
 
 
-def test_two_pieces_far_apart_are_not_bridged_and_one_piece_never_gets_a_handle():
-    whole, cut = _sausage_with_band_cut(width=2.0)  # the gap is wider than the loops
-    assert cut.n_components == 2 and cut.hole_fill.n_bridges == 0
+def _moved_upper_piece(cut: Shape, rotation_deg: float, shift) -> Shape:
+    """``cut`` with its upper piece (z > 0) turned about the x axis through its loop's end and
+    shifted."""
+    v = cut.vertices.copy()
+    up = v[:, 2] > 0
+    t = np.radians(rotation_deg)
+    R = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    pivot = np.array([0.0, 0.0, v[up, 2].min()])
+    v[up] = (v[up] - pivot) @ R.T + pivot + np.asarray(shift, dtype=float)
+    return Shape(v, cut.faces)
+
+
+def test_a_longer_band_missing_between_facing_loops_is_bridged():
+    """A forearm missing between the hand and the elbow: two diameters of gap, the loops facing."""
+    whole, cut = _sausage_with_band_cut(width=2.0)
+    assert cut.n_components == 2 and cut.hole_fill.n_bridges == 1 and cut.hole_fill.n_holes == 0
+    assert eigenbasis(cut.normalized(), 4, cache=False).evals[1] > 1e-3  # one zero eigenvalue
+
+
+def test_pieces_far_apart_or_side_by_side_are_not_bridged_and_one_piece_never_gets_a_handle():
+    _, cut = _sausage_with_band_cut(width=0.4)
+    far = _moved_upper_piece(cut, 0, (0, 0, 3.0))  # facing, but four diameters apart
+    assert far.n_components == 2 and far.hole_fill.n_bridges == 0
+    aside = _moved_upper_piece(cut, 90, (1.5, 0, 0))  # near, but not facing
+    assert aside.n_components == 2 and aside.hole_fill.n_bridges == 0
     _, holey = _sphere_with_holes(4)  # four loops, one piece: capped, never joined
     assert holey.hole_fill.n_bridges == 0 and holey.hole_fill.n_holes == 4
+
+
+def test_an_elongated_hole_is_judged_by_the_area_it_leaves_not_its_perimeter():
+    """A long thin slit: its perimeter's disk is far larger than the area it leaves open."""
+    s = icosphere(4)
+    near_equator = np.abs(s.vertices[:, 2]) < 0.04
+    east = s.vertices[:, 0] > 0
+    drop = (near_equator & east)[s.faces].any(axis=1)
+    f = s.faces[~drop]
+    used = np.unique(f)
+    new = np.full(s.n_vertices, -1)
+    new[used] = np.arange(len(used))
+    slit = Shape(s.vertices[used], new[f])
+    (loop,) = boundary_loops(slit.faces, slit.n_vertices, slit.vertices)
+    perimeter = np.linalg.norm(slit.vertices[loop] - np.roll(slit.vertices[loop], -1, axis=0), axis=1).sum()
+    assert perimeter ** 2 / (4 * np.pi) > 0.25 * slit.area  # the old rule left it open
+    assert slit.hole_fill.n_holes == 1
 
 
 def test_a_piece_wound_inside_out_across_a_cut_band_is_turned_with_the_other():
