@@ -21,6 +21,9 @@ on the target (x100 geodesic on the source / sqrt(area), as everywhere):
 - ``contact``   the surface welded where two parts nearly touch (a hand on a thigh scanned as one
                 surface; only targets in such a pose change: ``--targets 087 097``).
 
+``--both`` flaws the source too, with another draw of the same flaw (two scans of two people);
+the error is then measured on the points both flawed shapes kept, on the original source.
+
 Writes OUT/rows.csv (one row per pair and flaw), OUT/summary.md and OUT/summary.json (mean /
 median / pairs above 5 / mean confidence per flaw).
 
@@ -94,7 +97,28 @@ def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
     raise ValueError(kind)
 
 
-def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int) -> dict:
+#: flaws that keep the shape in its place, so a flawed source's vertices can be told by position
+IN_PLACE = ("clean", "holes", "specks", "winding", "noise", "all", "contact", "gaps", "gap15")
+
+
+def original_vertex(new: np.ndarray, v_flawed: np.ndarray, v_original: np.ndarray) -> np.ndarray:
+    """For each vertex of a flawed shape, the original vertex it is (``new``: original -> flawed,
+    -1 gone), or for an added one (a speck) the original vertex nearest to it."""
+    from scipy.spatial import cKDTree
+
+    inv = np.full(len(v_flawed), -1, dtype=np.int64)
+    kept = np.flatnonzero(new >= 0)
+    inv[new[kept]] = kept
+    added = np.flatnonzero(inv < 0)
+    if added.size:
+        inv[added] = cKDTree(v_original).query(v_flawed[added])[1]
+    return inv
+
+
+def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False) -> dict:
+    """One pair with flaw ``kind`` on the target (and, with ``both``, another draw of it on the
+    source: two scans). The error is measured on the ground-truth points both flawed shapes kept,
+    on the original source."""
     import shapecorr
     from shapecorr import Shape, load
     from shapecorr.eval.metrics import geodesic_errors
@@ -104,18 +128,25 @@ def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *b.encode(), *kind.encode()]))
     v, f, new = flawed(kind, np.asarray(B.vertices, dtype=np.float64), np.asarray(B.faces), rng)
     target = Shape(v, f, name=f"{b}-{kind}")
+    source, to_original, new_a = A, None, np.arange(A.n_vertices)
+    if both:
+        rng_a = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *kind.encode(), 1]))
+        va, fa, new_a = flawed(kind, np.asarray(A.vertices, dtype=np.float64), np.asarray(A.faces), rng_a)
+        source = Shape(va, fa, name=f"{a}-{kind}")
+        to_original = original_vertex(new_a, va, np.asarray(A.vertices, dtype=np.float64))
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = shapecorr.match(A, target)
+        m = shapecorr.match(source, target)
     seconds = time.perf_counter() - t0
     gt_a, gt_b = ds.gt(a), new[ds.gt(b)]
-    ok = gt_b >= 0
-    err = geodesic_errors(A, m.p2p_21, gt_a[ok], gt_b[ok], distances=evaluator.distances(a))
+    ok = (gt_b >= 0) & (new_a[gt_a] >= 0)
+    p2p_21 = m.p2p_21 if to_original is None else to_original[m.p2p_21]
+    err = geodesic_errors(A, p2p_21, gt_a[ok], gt_b[ok], distances=evaluator.distances(a))
     return {"source": a, "target": b, "flaw": kind, "error": round(100 * float(err.mean()), 4),
             "points": int(ok.sum()), "confidence": round(float(m.confidence or 0.0), 4),
             "fallback": bool(m.info.get("axiomatic_fallback", False)), "seconds": round(seconds, 2),
-            "target_vertices": int(len(v))}
+            "target_vertices": int(len(v)), "both": bool(both)}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -137,10 +168,15 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=12, help="test pairs, after a seeded shuffle (default: 12)")
     ap.add_argument("--flaws", nargs="+", default=list(FLAWS), choices=FLAWS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--both", action="store_true",
+                    help="flaw the source too (another draw of the same flaw: two scans); flaws that move the "
+                         "shape (rotated, millimetres) are refused")
     ap.add_argument("--targets", nargs="+", default=None,
                     help="only pairs whose target is one of these (e.g. 087 097: poses with contacts)")
     args = ap.parse_args(argv)
 
+    if args.both and set(args.flaws) - set(IN_PLACE):
+        ap.error(f"--both measures the source's points by position: use flaws among {', '.join(IN_PLACE)}")
     from shapecorr.eval import Dataset, PairEvaluator
 
     ds = Dataset(args.dataset)
@@ -157,7 +193,7 @@ def main(argv=None) -> int:
     rows = []
     for i, (a, b) in enumerate(pairs, 1):
         for kind in args.flaws:
-            r = run_pair(a, b, kind, ds, evaluator, args.seed)
+            r = run_pair(a, b, kind, ds, evaluator, args.seed, args.both)
             rows.append(r)
             print(f"[{i}/{len(pairs)}] {a} -> {b} {kind}: {r['error']:.2f} (confidence {r['confidence']:.2f}, "
                   f"{r['seconds']:.1f} s)", file=sys.stderr, flush=True)
