@@ -10,6 +10,9 @@ taskset -c 0 env $ONE .venv/bin/python scripts/bench_collection.py ../shared/dat
 # a local Ray with 2 workers, one thread each
 env RAY_worker_niceness=0 $ONE .venv/bin/python scripts/bench_collection.py ../shared/data/FAUST_r/vtx_5k --first 0 --count 100 \
     --task-threads 1 --engine ray --num-cpus 2 --throughput --run-dir /tmp/s100/ray --out $O/ray_two_workers
+# a local Ray with its default threads (each match's feature network on all usable cores)
+env RAY_worker_niceness=0 .venv/bin/python scripts/bench_collection.py ../shared/data/FAUST_r/vtx_5k --first 0 --count 100 \
+    --engine ray --num-cpus 2 --throughput --run-dir /tmp/s100/ray_default --out $O/ray_default
 # the in-process loop as a user runs it (default threads, both cores)
 .venv/bin/python scripts/bench_collection.py ../shared/data/FAUST_r/vtx_5k --first 0 --count 100 --engine local \
     --throughput --run-dir /tmp/s100/local_default --out $O/local_default
