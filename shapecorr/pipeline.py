@@ -50,6 +50,7 @@ from .fmap import (
     solve_fmap,
     zoomout,
 )
+from .fmap.confidence import keeps_trust
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
 from .fmap.refine import (bijective_zoomout, farthest_point_sampling_spectral, feature_agreement, feature_guides,
@@ -605,7 +606,7 @@ class _Run:
         C, p2p_21, p2p_12 = polish_map(best.fmap_12, Q1, Q2, self.s, k, device=self.device)
         grown = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
                                  energy=best.energy), Q1, Q2, self.descr, tuple(w.distances for w in self.work))
-        kept = not (grown.confidence.low and not best.confidence.low)
+        kept = keeps_trust(best.confidence.low, grown.confidence.low)
         self._stage("polish", 0.97, t0)
         self.polish.update(ran=True, bijective_iters=polish_bijective_iters(self.s, Q1, Q2),
                            kept=kept, confidence_before=round(best.trust, 4),
@@ -655,7 +656,7 @@ class _Run:
         C = p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k1, k2=k2)
         reg = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
                                energy=best.energy), P1, P2, self.descr, tuple(w.distances for w in self.work))
-        kept = not (reg.confidence.low and not best.confidence.low)
+        kept = keeps_trust(best.confidence.low, reg.confidence.low)
         self._stage("registration", 0.98, t0)
         self.registration.update(ran=True, kept=kept, fit=round(float(fit), 6), confidence_before=round(best.trust, 4),
                                  confidence_after=round(reg.trust, 4), time_s=self.timings["registration"])

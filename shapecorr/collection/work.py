@@ -23,6 +23,7 @@ import numpy as np
 from ..config import MatchSettings
 from ..core import load, set_cache_dir
 from ..fmap import p2p_to_fmap
+from ..fmap.confidence import keeps_trust
 from ..pipeline import Candidate, assess, confidence_descriptors, match, prepare
 from . import consistency as cons
 from .blocks import read_block
@@ -318,7 +319,7 @@ def _registered_final(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, f
     t0 = time.perf_counter()
     reg_from, reg_to, fit = registered_vertex_maps(P1.shape, P2.shape, from_t, to_t)
     after = _final_confidence(P1, P2, B, BT, reg_to, reg_from, ctx)
-    kept = not (after["confidence_low"] and not before["confidence_low"])
+    kept = keeps_trust(before["confidence_low"], after["confidence_low"])
     record = {"kept": kept, "fit": round(float(fit), 6), "confidence_before": before["confidence"],
               "confidence_after": after["confidence"], "time_s": round(time.perf_counter() - t0, 4)}
     return (reg_to, reg_from, after, record) if kept else (to_t, from_t, before, record)

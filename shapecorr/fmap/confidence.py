@@ -731,6 +731,13 @@ ADVICE_DESCRIPTOR, ADVICE_AREA, ADVICE_TEARS = 0.15, 0.12, 0.03
 ADVICE_DETACHED = 0.06
 
 
+def keeps_trust(before_low: bool, after_low: bool) -> bool:
+    """Whether a map made from another may replace it: unless the confidence trusted the one
+    before (``before_low`` False) and does not trust the new one (the rule of the pipeline's
+    polish and registration, and of a collection's registered final maps)."""
+    return not (after_low and not before_low)
+
+
 def advice(signals: dict, orientation_ok: float = 0.7) -> str:
     """One sentence on what to try for a map with these signals (``orientation_ok``: the
     smooth orientation score below which part of the map is taken to be mirrored)."""
