@@ -65,7 +65,7 @@ CLEAR_GOOD_BELOW, CLEAR_BAD_ABOVE = 4.0, 6.0
 #: mean-error bands (x100) whose flag rates are reported
 ERROR_BANDS = ((0, 3), (3, 5), (5, 8), (8, 15), (15, 1000))  # a vertex is wrong when its geodesic error is above 0.1 sqrt(area)
 #: bumped when the signals change: rows of an older version are recomputed from the cached maps
-SIGNALS_VERSION = 6
+SIGNALS_VERSION = 7
 
 ID_COLS = ["dataset", "group", "preset", "source", "target"]
 EVAL_COLS = ["error_x100", "median_error_x100", "error_sym_x100", "frac_nearer_sym", "flipped", "n_points",

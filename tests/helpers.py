@@ -102,6 +102,38 @@ def grid(nx: int = 9, ny: int = 7, h: float = 0.1) -> Shape:
     return Shape(v, np.asarray(f, dtype=np.int64), name="grid")
 
 
+def tube(n_around: int = 32, n_rings: int = 41, length: float = 4.0, radius: float = 0.5) -> Shape:
+    """A closed cylinder along z (rings of ``n_around`` vertices, a fan at each end), wound outward."""
+    t = np.linspace(0, 2 * np.pi, n_around, endpoint=False)
+    z = np.linspace(-length / 2, length / 2, n_rings)
+    ring = np.stack([radius * np.cos(t), radius * np.sin(t)], axis=1)
+    v = np.vstack([np.column_stack([ring, np.full(n_around, zi)]) for zi in z]
+                  + [[[0, 0, -length / 2]], [[0, 0, length / 2]]])
+    faces = []
+    for r in range(n_rings - 1):
+        for i in range(n_around):
+            a, b = r * n_around + i, r * n_around + (i + 1) % n_around
+            faces += [(a, b, b + n_around), (a, b + n_around, a + n_around)]
+    bottom, top = len(v) - 2, len(v) - 1
+    last = (n_rings - 1) * n_around
+    for i in range(n_around):
+        faces += [(bottom, (i + 1) % n_around, i), (top, last + i, last + (i + 1) % n_around)]
+    return Shape(v, np.asarray(faces))
+
+
+def tube_with_band_cut(width: float = 0.4):
+    """A closed tube eight diameters long, and the same with a band of faces all round its middle
+    (|z| < width / 2) removed: two pieces, each with one loop facing the other."""
+    whole = tube()
+    v, f = whole.vertices, whole.faces
+    drop = (np.abs(v[f][:, :, 2]) < width / 2).any(axis=1)
+    f = f[~drop]
+    used = np.unique(f)
+    new = np.full(len(v), -1)
+    new[used] = np.arange(len(used))
+    return whole, Shape(v[used], new[f])
+
+
 def one_triangle(kind: str = "right") -> Shape:
     """The right isosceles triangle (0,0,0), (1,0,0), (0,1,0), or an equilateral one."""
     if kind == "right":

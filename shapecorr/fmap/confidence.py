@@ -39,6 +39,13 @@ prepared shapes (normalized to unit area), their eigenbases and the maps themsel
     tenth of the samples, both directions): a misplaced region changes its distances to the
     rest of the shape; a whole left-right flip does not (it is an isometry).
 
+A scan's missing regions are judged on the surface the matcher models (:attr:`Shape.hole_fill
+<shapecorr.core.Shape.hole_fill>`): the seams and pieces follow the shape's edges and the
+strips bridging a band missing round a limb; distances also cross the small holes (a spoke from
+each rim vertex to the hole's centre). A piece that stays apart (a cut-off limb that could not be
+bridged, a speck) is not a region the map tore off, and distances between two pieces, which
+nobody knows, are left out of the metric distortion.
+
 :func:`match_confidence` combines the resolution-independent ones (:data:`MODEL_SIGNALS`)
 into a value in ``[0, 1]``: the probability, under a logistic model calibrated on FAUST_r and
 TOSCA_r, that the map's mean geodesic error is at most 0.05 sqrt(area), times an orientation
@@ -187,10 +194,31 @@ def area_coverage(p2p_21: np.ndarray, mass1: np.ndarray) -> float:
 
 
 def graph_edges(shape: Shape) -> np.ndarray:
-    """The shape's edges ``(e, 2)``: a mesh's own, a point cloud's k-nearest-neighbour graph."""
-    if shape.is_mesh:
+    """The shape's edges ``(e, 2)``: a mesh's own, plus the strips that bridge a band missing
+    all round a limb (:attr:`~shapecorr.core.Shape.hole_fill`: the matcher treats the limb as
+    attached, so its map must be judged so too); a point cloud's k-nearest-neighbour graph."""
+    if not shape.is_mesh:
+        return knn_edges(shape.vertices, min(CLOUD_K, shape.n_vertices - 1))
+    fill = shape.hole_fill
+    if not fill.n_bridges:
         return shape.edges
-    return knn_edges(shape.vertices, min(CLOUD_K, shape.n_vertices - 1))
+    strip = fill.bridge_faces
+    bridge = np.concatenate([strip[:, [0, 1]], strip[:, [1, 2]], strip[:, [2, 0]]])
+    return np.unique(np.sort(np.vstack([shape.edges, bridge]), axis=1), axis=0)
+
+
+def distance_graph(shape: Shape) -> tuple[np.ndarray, np.ndarray]:
+    """``(vertices, edges)`` along which :func:`metric_distortion` measures a shape's distances:
+    :func:`graph_edges`, and for a mesh with small holes a spoke from each hole's rim to a point
+    at its centre (appended after the shape's own vertices), so that a path may cross a hole
+    as the matcher's Laplacian does (the fans of :attr:`~shapecorr.core.Shape.hole_fill`)
+    instead of going round it: a right map onto a scan with a missing region keeps distances."""
+    edges = graph_edges(shape)
+    if not shape.is_mesh or not shape.hole_fill.n_holes:
+        return shape.vertices, edges
+    fill, n = shape.hole_fill, shape.n_vertices
+    spokes = [np.stack([loop, np.full(len(loop), n + i)], axis=1) for i, loop in enumerate(fill.loops)]
+    return np.vstack([shape.vertices, fill.centers]), np.vstack([edges, *spokes])
 
 
 def torn_vertices(p2p_21: np.ndarray, vertices1: np.ndarray, edges2: np.ndarray, n2: int,
@@ -215,7 +243,9 @@ def torn_vertices(p2p_21: np.ndarray, vertices1: np.ndarray, edges2: np.ndarray,
 def main_piece(p2p: np.ndarray, vertices_image: np.ndarray, shape: Shape, edges: np.ndarray | None = None,
                mass: np.ndarray | None = None) -> np.ndarray:
     """``(n,)`` bool: the vertices of ``shape`` in the largest piece (by area ``mass``, default
-    one per vertex) that is left when the vertices torn by the map are removed.
+    one per vertex) that is left when the vertices torn by the map are removed; on a shape of
+    several components (in ``edges``), the largest piece of each (a limb that a scan's missing
+    band cut off is not a region the map tore off).
 
     ``p2p (n,)`` sends each vertex of ``shape`` to a vertex of the other shape (vertices
     ``vertices_image``); torn vertices as :func:`torn_vertices` (in the graph ``edges``,
@@ -230,11 +260,25 @@ def main_piece(p2p: np.ndarray, vertices_image: np.ndarray, shape: Shape, edges:
     torn = torn_vertices(p2p, vertices_image, edges, n, vertices2=shape.vertices)
     if torn.all():
         return np.zeros(n, dtype=bool)
+
+    def pieces(e):
+        return connected_components(sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)),
+                                    directed=False)
+    n_comps, component = pieces(edges)
     keep = edges[~torn[edges[:, 0]] & ~torn[edges[:, 1]]]
-    graph = sp.coo_matrix((np.ones(len(keep)), (keep[:, 0], keep[:, 1])), shape=(n, n))
-    n_parts, label = connected_components(graph, directed=False)
+    n_parts, label = pieces(keep)
     area = np.bincount(label[~torn], weights=mass[~torn], minlength=n_parts)
-    return ~torn & (label == np.argmax(area))
+    if n_comps == 1:
+        return ~torn & (label == np.argmax(area))
+    # each piece lies in one component of the shape; keep the largest piece of each component
+    part_component = np.zeros(n_parts, dtype=np.int64)
+    part_component[label] = component
+    order = np.lexsort((-area, part_component))  # by component, the largest piece first
+    first = np.ones(n_parts, dtype=bool)
+    first[1:] = part_component[order[1:]] != part_component[order[:-1]]
+    largest = np.zeros(n_parts, dtype=bool)
+    largest[order[first]] = True
+    return ~torn & largest[label]
 
 
 def detached_area(p2p: np.ndarray, vertices_image: np.ndarray, shape: Shape, mass: np.ndarray,
@@ -272,16 +316,15 @@ def map_free_distances(shape: Shape, which: int, n_other: int, *, max_samples: i
     if n > max_samples:
         return None
     sizes = (n, min(n_other, max_samples)) if which == 0 else (min(n_other, max_samples), n)
-    return _sample_distances(shape.vertices, graph_edges(shape), distortion_samples(*sizes, n_samples, seed)[which])
+    return _sample_distances(*distance_graph(shape), distortion_samples(*sizes, n_samples, seed)[which])
 
 
 def _sample_distances(vertices, edges, samples: np.ndarray) -> np.ndarray:
-    """Graph distances between the ``samples`` (repeats allowed), infinite ones replaced by
-    the largest finite one (a map onto another piece counts as far)."""
+    """Graph distances between the ``samples`` (repeats allowed); ``inf`` between two pieces
+    of the graph, a distance nobody knows (a limb cut off by a scan's missing band that
+    could not be bridged, a speck), which :func:`metric_distortion` leaves out."""
     uniq, inv = np.unique(samples, return_inverse=True)
-    D = graph_distances(vertices, edges, uniq)[:, uniq][np.ix_(inv, inv)]
-    finite = np.isfinite(D)
-    return np.where(finite, D, D[finite].max() if finite.any() else 0.0)
+    return graph_distances(vertices, edges, uniq)[:, uniq][np.ix_(inv, inv)]
 
 
 def distortion_samples(n1: int, n2: int, n_samples: int = DISTORTION_SAMPLES,
@@ -295,7 +338,8 @@ def distortion_samples(n1: int, n2: int, n_samples: int = DISTORTION_SAMPLES,
 
 def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndarray, edges1: np.ndarray,
                       vertices2: np.ndarray, edges2: np.ndarray, n_samples: int = DISTORTION_SAMPLES,
-                      seed: int = 0, known: tuple = (None, None)) -> tuple[float, np.ndarray]:
+                      seed: int = 0, known: tuple = (None, None),
+                      n_vertices: tuple | None = None) -> tuple[float, np.ndarray]:
     """How much the map changes distances between points, without ground truth.
 
     ``n_samples`` seeded random vertices of each shape and their images on the other one; the
@@ -309,18 +353,27 @@ def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndar
     the orientation signals catch that one.
 
     ``known``: the distances among each shape's own samples where already computed (they do
-    not depend on the map; :func:`map_free_distances`), else None.
+    not depend on the map; :func:`map_free_distances`), else None. ``n_vertices``: each shape's
+    own vertex count where its graph has points appended after them (:func:`distance_graph`).
     """
-    samples = distortion_samples(len(vertices1), len(vertices2), n_samples, seed)
+    n1, n2 = (len(vertices1), len(vertices2)) if n_vertices is None else n_vertices
+    samples = distortion_samples(n1, n2, n_samples, seed)
     out = []
     for p2p, va, ea, vb, eb, s, Da in ((p2p_12, vertices1, edges1, vertices2, edges2, samples[0], known[0]),
                                        (p2p_21, vertices2, edges2, vertices1, edges1, samples[1], known[1])):
         Da = _sample_distances(va, ea, s) if Da is None else Da
         Db = _sample_distances(vb, eb, p2p[s])
-        scale = float(Da.mean())
-        out.append(np.abs(Da - Db).mean(1) / scale if scale > 0 else np.zeros(len(s)))
+        known_pair = np.isfinite(Da) & np.isfinite(Db)
+        scale = float(Da[np.isfinite(Da)].mean()) if np.isfinite(Da).any() else 0.0
+        gap = np.where(known_pair, np.abs(np.where(known_pair, Da - Db, 0.0)), 0.0).sum(1)
+        count = known_pair.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(count > 0, gap / np.maximum(count, 1) / scale, np.nan) if scale > 0
+                       else np.zeros(len(s)))
     per_sample = np.concatenate(out)
-    return float(np.quantile(per_sample, DISTORTION_QUANTILE)), per_sample
+    known_sample = np.isfinite(per_sample)
+    value = float(np.quantile(per_sample[known_sample], DISTORTION_QUANTILE)) if known_sample.any() else 0.0
+    return value, per_sample
 
 
 def face_orientation_fmap(fmap_12: np.ndarray, evecs1: np.ndarray, mass1: np.ndarray, vertices1: np.ndarray,
@@ -447,8 +500,7 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
                                 + detached_area(p2p_12, shape2.vertices, shape1, mass1, full1))
     pv["main_piece"] = main2[rows]
     local = edges2 if len(rows) == n2 else knn_edges(shape2.vertices[rows], min(CLOUD_K, len(rows) - 1))
-    v["metric_distortion"] = _sampled_distortion(shape1.vertices, full1, rows1, shape2.vertices, local, rows,
-                                                 p2p_12, p2p_21, known_distances)
+    v["metric_distortion"] = _sampled_distortion(shape1, rows1, shape2, rows, local, p2p_12, p2p_21, known_distances)
     if orientation is None and shape1.is_mesh and shape2.is_mesh:
         orientation = outward(shape1, sign1)[0], outward(shape2, sign2)[1]
     if orientation is not None:
@@ -464,30 +516,32 @@ def match_signals(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np.nd
     return Signals(v, rows, pv, local)
 
 
-def _sampled_distortion(vertices1, edges1, rows1, vertices2, edges2, rows2, p2p_12, p2p_21,
-                        known: tuple = (None, None)) -> float:
-    """:func:`metric_distortion` on the shapes' graphs ``edges*``; a shape measured on sampled
-    ``rows`` (fewer than its vertices) on the k-nearest-neighbour graph of those rows instead
-    (``edges2`` is then already that graph, on local indices), each image taken at its nearest
+def _sampled_distortion(shape1: Shape, rows1: np.ndarray, shape2: Shape, rows2: np.ndarray, local2: np.ndarray,
+                        p2p_12, p2p_21, known: tuple = (None, None)) -> float:
+    """:func:`metric_distortion` along each shape's :func:`distance_graph`; a shape measured on
+    sampled ``rows`` (fewer than its vertices) on the k-nearest-neighbour graph of those rows
+    instead (``local2``: the target's, on local indices), each image taken at its nearest
     sampled vertex: shortest paths on a 130k-vertex graph would cost seconds. ``known``: as in
     :func:`metric_distortion` (only for shapes that are not sampled)."""
-    graphs, nearest = [], []
-    for verts, edges, rows, is_local, D in ((vertices1, edges1, rows1, False, known[0]),
-                                            (vertices2, edges2, rows2, True, known[1])):
+    graphs, nearest, sizes = [], [], []
+    for shape, rows, D, local in ((shape1, rows1, known[0], None), (shape2, rows2, known[1], local2)):
+        verts = shape.vertices
         if D is not None and len(rows) != len(verts):
             raise ValueError("known distances are for shapes measured on all their vertices.")
         if len(rows) == len(verts):
-            graphs += [verts, edges]
+            graphs += distance_graph(shape)
             nearest.append(np.arange(len(verts)))
+            sizes.append(len(verts))
             continue
         from scipy.spatial import cKDTree  # here: its import costs ~0.2 s, and most shapes are not sampled
 
         sub = verts[rows]
-        graphs += [sub, edges if is_local else knn_edges(sub, min(CLOUD_K, len(rows) - 1))]
+        graphs += [sub, knn_edges(sub, min(CLOUD_K, len(rows) - 1)) if local is None else local]
         nearest.append(cKDTree(sub).query(verts)[1])
+        sizes.append(len(rows))
     p12 = nearest[1][p2p_12[rows1]]  # sampled source vertex -> sampled target vertex
     p21 = nearest[0][p2p_21[rows2]]
-    return metric_distortion(p12, p21, *graphs, known=known)[0]
+    return metric_distortion(p12, p21, *graphs, known=known, n_vertices=tuple(sizes))[0]
 
 
 def _check_map(p2p: np.ndarray, n_from: int, n_to: int, name: str) -> np.ndarray:

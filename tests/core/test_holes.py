@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import grid, icosphere
+from helpers import grid, icosphere, tube, tube_with_band_cut
 
 from shapecorr import Shape
 from shapecorr.core.holes import boundary_loops, small_hole_fill
@@ -85,40 +85,8 @@ def test_the_laplacian_of_a_holey_sphere_is_nearly_the_closed_ones(kind):
     assert err_filled < 0.3 * err_open, (err_filled, err_open)
 
 
-def _tube(n_around: int = 32, n_rings: int = 41, length: float = 4.0, radius: float = 0.5) -> Shape:
-    """A closed cylinder along z (rings of ``n_around`` vertices, a fan at each end), wound outward."""
-    t = np.linspace(0, 2 * np.pi, n_around, endpoint=False)
-    z = np.linspace(-length / 2, length / 2, n_rings)
-    ring = np.stack([radius * np.cos(t), radius * np.sin(t)], axis=1)
-    v = np.vstack([np.column_stack([ring, np.full(n_around, zi)]) for zi in z]
-                  + [[[0, 0, -length / 2]], [[0, 0, length / 2]]])
-    faces = []
-    for r in range(n_rings - 1):
-        for i in range(n_around):
-            a, b = r * n_around + i, r * n_around + (i + 1) % n_around
-            faces += [(a, b, b + n_around), (a, b + n_around, a + n_around)]
-    bottom, top = len(v) - 2, len(v) - 1
-    last = (n_rings - 1) * n_around
-    for i in range(n_around):
-        faces += [(bottom, (i + 1) % n_around, i), (top, last + i, last + (i + 1) % n_around)]
-    return Shape(v, np.asarray(faces))
-
-
-def _sausage_with_band_cut(width: float = 0.4):
-    """A closed tube eight diameters long, and the same with a band of faces all round its middle
-    (|z| < width / 2) removed: two pieces, each with one loop facing the other."""
-    whole = _tube()
-    v, f = whole.vertices, whole.faces
-    drop = (np.abs(v[f][:, :, 2]) < width / 2).any(axis=1)
-    f = f[~drop]
-    used = np.unique(f)
-    new = np.full(len(v), -1)
-    new[used] = np.arange(len(used))
-    return whole, Shape(v[used], new[f])
-
-
 def test_a_band_cut_all_round_is_bridged_and_the_spectrum_is_the_whole_ones():
-    whole, cut = _sausage_with_band_cut()
+    whole, cut = tube_with_band_cut()
     assert cut.n_components == 2
     fill = cut.hole_fill
     assert fill.n_bridges == 1 and fill.n_holes == 0  # bridged, not capped twice
@@ -153,13 +121,13 @@ def _moved_upper_piece(cut: Shape, rotation_deg: float, shift) -> Shape:
 
 def test_a_longer_band_missing_between_facing_loops_is_bridged():
     """A forearm missing between the hand and the elbow: two diameters of gap, the loops facing."""
-    whole, cut = _sausage_with_band_cut(width=2.0)
+    whole, cut = tube_with_band_cut(width=2.0)
     assert cut.n_components == 2 and cut.hole_fill.n_bridges == 1 and cut.hole_fill.n_holes == 0
     assert eigenbasis(cut.normalized(), 4, cache=False).evals[1] > 1e-3  # one zero eigenvalue
 
 
 def test_pieces_far_apart_or_side_by_side_are_not_bridged_and_one_piece_never_gets_a_handle():
-    _, cut = _sausage_with_band_cut(width=0.4)
+    _, cut = tube_with_band_cut(width=0.4)
     far = _moved_upper_piece(cut, 0, (0, 0, 3.0))  # facing, but four diameters apart
     assert far.n_components == 2 and far.hole_fill.n_bridges == 0
     aside = _moved_upper_piece(cut, 90, (1.5, 0, 0))  # near, but not facing
@@ -186,7 +154,7 @@ def test_an_elongated_hole_is_judged_by_the_area_it_leaves_not_its_perimeter():
 
 
 def test_a_piece_wound_inside_out_across_a_cut_band_is_turned_with_the_other():
-    _, cut = _sausage_with_band_cut()
+    _, cut = tube_with_band_cut()
     labels = cut.component_labels[cut.faces[:, 0]]
     faces = cut.faces.copy()
     faces[labels == 1] = faces[labels == 1][:, ::-1]

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import ellipsoid, grid, inverse_permutation, permuted_copy, point_cloud
+from helpers import ellipsoid, grid, inverse_permutation, permuted_copy, point_cloud, tube_with_band_cut
 
 from shapecorr import Shape
 from shapecorr.fmap import confidence as cf
@@ -141,6 +141,65 @@ def test_metric_distortion_of_identity_and_of_a_scaling():
     # shortest paths along the edges: a vertex's distance to a neighbour is the edge's length
     D = cf.graph_distances(sh.vertices, sh.edges, np.array([1]))  # vertex 1 = (0, 1): edges to 0 and to 7
     assert D[0, 0] == pytest.approx(0.1) and D[0, 7] == pytest.approx(0.1 * np.sqrt(2))
+
+
+def _grid_split_between_rows(nx: int, ny: int, row: int) -> Shape:
+    """:func:`grid` without the faces between rows ``row`` and ``row + 1``: the same vertices in two pieces."""
+    sh = grid(nx, ny, h=0.1)
+    f = sh.faces
+    rows = f // ny
+    return Shape(sh.vertices, f[~((rows.min(1) == row) & (rows.max(1) == row + 1))])
+
+
+def test_a_shape_in_two_pieces_is_not_a_detached_region():
+    """The identity onto the same grid cut in two (a limb a scan's missing band cut off): each
+    piece is its own main piece, and the distances between the pieces, which nobody knows, are
+    left out of the metric distortion instead of counting as far."""
+    whole = grid(13, 5, h=0.1)
+    split = _grid_split_between_rows(13, 5, 5)
+    ident = np.arange(whole.n_vertices)
+    assert split.n_components == 2
+    assert cf.main_piece(ident, whole.vertices, split).all()
+    assert cf.detached_area(ident, whole.vertices, split, np.ones(split.n_vertices)) == 0.0
+    # a piece sent onto the other piece is still torn off within its own component
+    p2p = ident.copy()
+    p2p[3 * 5: 5 * 5] = ident[8 * 5: 10 * 5]
+    assert not cf.main_piece(p2p, whole.vertices, split)[3 * 5: 5 * 5].any()
+    value, per_sample = cf.metric_distortion(ident, ident, whole.vertices, whole.edges, split.vertices, split.edges,
+                                             n_samples=30)
+    assert value == 0.0 and np.nanmax(per_sample) == 0.0
+
+
+def test_a_right_map_onto_a_tube_with_a_band_missing_keeps_its_distances():
+    """A band missing all round a tube is bridged for the spectrum (``Shape.hole_fill``); the
+    confidence judges the map on the same closed surface: the exact map onto the cut copy
+    detaches nothing on the target, and its distances along the bridge are nearly the whole
+    tube's (measured around the gap instead, the two halves would be infinitely far apart)."""
+    whole, cut = tube_with_band_cut(width=0.4)
+    assert cut.hole_fill.n_bridges == 1
+    index = {tuple(x): i for i, x in enumerate(whole.vertices)}
+    p2p_21 = np.array([index[tuple(x)] for x in cut.vertices])
+    assert cf.detached_area(p2p_21, whole.vertices, cut, np.ones(cut.n_vertices)) == 0.0
+    vertices, edges = cf.distance_graph(cut)
+    s = np.array([0, cut.n_vertices - 3])  # a vertex at each end
+    D_cut = cf.graph_distances(vertices, edges, s)[:, s]
+    D_whole = cf.graph_distances(whole.vertices, whole.edges, p2p_21[s])[:, p2p_21[s]]
+    np.testing.assert_allclose(D_cut, D_whole, rtol=0.05)
+
+
+def test_the_distance_graph_crosses_a_small_hole():
+    """A square hole in a grid: along the mesh's edges, two opposite rim vertices are half the
+    rim apart; through the hole's fan (a spoke to its centre each), about the hole's width."""
+    sh = grid(13, 13, h=0.1)
+    centre = (sh.vertices[sh.faces].mean(1)[:, :2] - 0.6)
+    holed = Shape(sh.vertices, sh.faces[np.abs(centre).max(1) >= 0.2])
+    assert holed.hole_fill.n_holes == 1
+    a, b = 4 * 13 + 6, 8 * 13 + 6  # (0.4, 0.6) and (0.8, 0.6): across the hole
+    open_d = cf.graph_distances(holed.vertices, holed.edges, np.array([a]))[0, b]
+    vertices, edges = cf.distance_graph(holed)
+    assert len(vertices) == holed.n_vertices + 1
+    closed_d = cf.graph_distances(vertices, edges, np.array([a]))[0, b]
+    assert closed_d == pytest.approx(0.4, rel=0.05) and open_d > 0.55
 
 
 def test_face_orientation_fmap_averages_to_orientation_score_fmap(pair):
