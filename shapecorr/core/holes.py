@@ -22,7 +22,10 @@ small loops on different components across a gap no wider than about their diame
 each other (each loop's plane across the line between their centres) across a gap of up to
 ``MAX_FACING_GAP`` diameters (a forearm missing between a hand and an elbow), are therefore
 *bridged*: a strip of triangles between the two loops, on the shape's own vertices, closes the
-band (:func:`bridge_faces`).
+band (:func:`bridge_faces`). A smaller piece whose loop lies within a diameter of a larger loop
+of a larger piece is bridged to it whatever their perimeters (``MAX_STUMP_GAP``): a limb whose
+stump is inside a larger hole of the body (the scan missed the wrist and part of the forearm's
+side); the strip then closes the larger hole as a funnel onto the stump.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ MAX_BRIDGE_PERIMETER_RATIO = 2.0
 #: centres within ``FACING_ANGLE`` degrees of each loop's normal (a band missing along a limb)
 MAX_FACING_GAP = 3.0
 FACING_ANGLE = 45.0
+#: a smaller piece's loop within this many diameters of a larger loop of a larger piece is bridged
+#: to it whatever their perimeters (a limb whose stump lies inside a larger hole of the body)
+MAX_STUMP_GAP = 1.0
 
 
 @dataclass(frozen=True)
@@ -247,17 +253,24 @@ def _facing(a: _Loop, b: _Loop) -> bool:
 def _bridge_pairs(v: np.ndarray, loops: list, labels: np.ndarray, geometry: list) -> list[tuple[int, int]]:
     """Pairs of loop indices to bridge: on different components (never two loops of one piece,
     which would add a handle), perimeters within ``MAX_BRIDGE_PERIMETER_RATIO``, across a gap of
-    at most ``MAX_BRIDGE_GAP`` diameters, or ``MAX_FACING_GAP`` where they face each other;
+    at most ``MAX_BRIDGE_GAP`` diameters, or ``MAX_FACING_GAP`` where they face each other; or a
+    smaller piece's loop within ``MAX_STUMP_GAP`` diameters of a larger piece's larger loop;
     nearest first, each loop and each pair of components at most once."""
     candidates = []
+    size = np.bincount(labels)
     for i in range(len(loops)):
         for j in range(i + 1, len(loops)):
             a, b = geometry[i], geometry[j]
-            if labels[loops[i][0]] == labels[loops[j][0]]:
-                continue
-            if max(a.perimeter, b.perimeter) > MAX_BRIDGE_PERIMETER_RATIO * min(a.perimeter, b.perimeter):
+            ci, cj = labels[loops[i][0]], labels[loops[j][0]]
+            if ci == cj:
                 continue
             gap = float(np.linalg.norm(a.center - b.center)) / (max(a.perimeter, b.perimeter) / np.pi)
+            if max(a.perimeter, b.perimeter) > MAX_BRIDGE_PERIMETER_RATIO * min(a.perimeter, b.perimeter):
+                # a stump inside a larger hole: the smaller piece's loop within the larger loop's diameter
+                small_on_smaller = (a.perimeter < b.perimeter) == (size[ci] < size[cj])
+                if small_on_smaller and gap <= MAX_STUMP_GAP:
+                    candidates.append((gap, i, j))
+                continue
             if gap <= MAX_BRIDGE_GAP or (gap <= MAX_FACING_GAP and _facing(a, b)):
                 candidates.append((gap, i, j))
     parent = {int(c): int(c) for c in np.unique(labels[[lp[0] for lp in loops]])} if loops else {}

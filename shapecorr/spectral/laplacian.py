@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 LAPLACIAN_KINDS = ("robust", "cotan", "pointcloud")
 #: part of the cache keys of Laplacians and eigenbases: raise it when what they hold changes
 #: (2: imperfect meshes handled on the surface, other vertices attached to their nearest)
-LAPLACIAN_VERSION = 6  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill); 5: bands bridged;
-# 6: holes judged by their closing fan's area, facing loops bridged across longer gaps
+LAPLACIAN_VERSION = 7  # 3: loose pieces attached; 4: small holes closed (Shape.hole_fill); 5: bands bridged;
+# 6: holes judged by their closing fan's area, facing loops bridged across longer gaps; 7: a stump inside a larger hole bridged
 
 
 def robust_mesh_laplacian(vertices: np.ndarray, faces: np.ndarray, mollify: float = 1e-5):

@@ -126,6 +126,35 @@ def test_a_longer_band_missing_between_facing_loops_is_bridged():
     assert eigenbasis(cut.normalized(), 4, cache=False).evals[1] > 1e-3  # one zero eigenvalue
 
 
+def _stump_in_a_wider_hole() -> Shape:
+    """A tube cut by a band near its top, the long lower piece widened three times across: the
+    short upper piece's loop (a stump) lies inside the lower piece's far larger loop."""
+    whole = tube()
+    v, f = whole.vertices.copy(), whole.faces
+    drop = ((v[f][:, :, 2] > 0.6) & (v[f][:, :, 2] < 1.0)).any(axis=1)
+    f = f[~drop]
+    used = np.unique(f)
+    new = np.full(len(v), -1)
+    new[used] = np.arange(len(used))
+    v = v[used]
+    v[v[:, 2] < 0.8, :2] *= 3.0
+    return Shape(v, new[f])
+
+
+def test_a_stump_inside_a_larger_hole_is_bridged(monkeypatch):
+    """A hand cut off where the scan also missed part of the forearm's side: the loops' perimeters
+    are three times apart, but the smaller piece's loop lies within the larger one's diameter."""
+    import shapecorr.core.holes as holes
+
+    cut = _stump_in_a_wider_hole()
+    assert cut.n_components == 2
+    fill = cut.hole_fill
+    assert fill.n_bridges == 1 and fill.n_holes == 0
+    assert eigenbasis(cut.normalized(), 4, cache=False).evals[1] > 1e-3  # one zero eigenvalue
+    monkeypatch.setattr(holes, "MAX_STUMP_GAP", 0.0)
+    assert Shape(cut.vertices, cut.faces).hole_fill.n_bridges == 0
+
+
 def test_pieces_far_apart_or_side_by_side_are_not_bridged_and_one_piece_never_gets_a_handle():
     _, cut = tube_with_band_cut(width=0.4)
     far = _moved_upper_piece(cut, 0, (0, 0, 3.0))  # facing, but four diameters apart
