@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: largest hole closed, as the area of the round disk of its perimeter over the surface's area
+#: largest hole closed, as the area of the fan that closes it over the surface's area
 MAX_HOLE_AREA = 0.25
 #: two loops on different components are bridged when the distance between their centres is at
 #: most this times the larger loop's diameter (perimeter / pi), and their perimeters differ by
@@ -250,6 +250,17 @@ def _facing(a: _Loop, b: _Loop) -> bool:
     return abs(float(d @ a.normal)) >= limit and abs(float(d @ b.normal)) >= limit
 
 
+def _bridge_gap(a: _Loop, b: _Loop, a_on_smaller_piece: bool) -> float | None:
+    """The gap between two loops of different pieces in diameters of the larger loop, if they may
+    be bridged (see :func:`_bridge_pairs`), else None."""
+    gap = float(np.linalg.norm(a.center - b.center)) / (max(a.perimeter, b.perimeter) / np.pi)
+    if max(a.perimeter, b.perimeter) > MAX_BRIDGE_PERIMETER_RATIO * min(a.perimeter, b.perimeter):
+        # a stump inside a larger hole: the smaller piece's loop within the larger loop's diameter
+        stump = (a.perimeter < b.perimeter) == a_on_smaller_piece
+        return gap if stump and gap <= MAX_STUMP_GAP else None
+    return gap if gap <= MAX_BRIDGE_GAP or (gap <= MAX_FACING_GAP and _facing(a, b)) else None
+
+
 def _bridge_pairs(v: np.ndarray, loops: list, labels: np.ndarray, geometry: list) -> list[tuple[int, int]]:
     """Pairs of loop indices to bridge: on different components (never two loops of one piece,
     which would add a handle), perimeters within ``MAX_BRIDGE_PERIMETER_RATIO``, across a gap of
@@ -260,19 +271,11 @@ def _bridge_pairs(v: np.ndarray, loops: list, labels: np.ndarray, geometry: list
     size = np.bincount(labels)
     for i in range(len(loops)):
         for j in range(i + 1, len(loops)):
-            a, b = geometry[i], geometry[j]
             ci, cj = labels[loops[i][0]], labels[loops[j][0]]
-            if ci == cj:
-                continue
-            gap = float(np.linalg.norm(a.center - b.center)) / (max(a.perimeter, b.perimeter) / np.pi)
-            if max(a.perimeter, b.perimeter) > MAX_BRIDGE_PERIMETER_RATIO * min(a.perimeter, b.perimeter):
-                # a stump inside a larger hole: the smaller piece's loop within the larger loop's diameter
-                small_on_smaller = (a.perimeter < b.perimeter) == (size[ci] < size[cj])
-                if small_on_smaller and gap <= MAX_STUMP_GAP:
+            if ci != cj:
+                gap = _bridge_gap(geometry[i], geometry[j], size[ci] < size[cj])
+                if gap is not None:
                     candidates.append((gap, i, j))
-                continue
-            if gap <= MAX_BRIDGE_GAP or (gap <= MAX_FACING_GAP and _facing(a, b)):
-                candidates.append((gap, i, j))
     parent = {int(c): int(c) for c in np.unique(labels[[lp[0] for lp in loops]])} if loops else {}
 
     def root(c):
