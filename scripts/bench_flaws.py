@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 FLAWS = ("clean", "holes", "specks", "winding", "noise", "all", "rotated", "millimetres", "contact", "gaps",
-         "gap15")
+         "gap15", "extremity", "extremity15")
 
 
 def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
@@ -64,6 +64,10 @@ def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
         return rd.cut_holes(v, f, rng, 3, share=(0.03, 0.06))
     if kind == "gap15":
         return rd.cut_holes(v, f, rng, 1, share=(0.10, 0.15))
+    if kind == "extremity":
+        return rd.cut_extremity(v, f, rng)
+    if kind == "extremity15":
+        return rd.cut_extremity(v, f, rng, share=(0.10, 0.15))
     if kind == "specks":
         v2, f2 = rd.add_specks(v, f, rng, 40)
         return v2, f2, same
@@ -98,7 +102,7 @@ def flawed(kind: str, v: np.ndarray, f: np.ndarray, rng: np.random.Generator):
 
 
 #: flaws that keep the shape in its place, so a flawed source's vertices can be told by position
-IN_PLACE = ("clean", "holes", "specks", "winding", "noise", "all", "contact", "gaps", "gap15")
+IN_PLACE = ("clean", "holes", "specks", "winding", "noise", "all", "contact", "gaps", "gap15", "extremity", "extremity15")
 
 
 def original_vertex(new: np.ndarray, v_flawed: np.ndarray, v_original: np.ndarray) -> np.ndarray:

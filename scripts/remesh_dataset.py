@@ -158,6 +158,16 @@ def _face_patch(faces: np.ndarray, n_vertices: int, seed_face: int, n_faces: int
     return patch
 
 
+def remove_faces(v: np.ndarray, f: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vertices, faces, new_index)`` without the faces in mask ``drop`` and the vertices only
+    they used; ``new_index[i]`` is the new index of old vertex ``i`` (-1: removed)."""
+    f = f[~drop]
+    used = np.unique(f)
+    new = np.full(len(v), -1, dtype=np.int64)
+    new[used] = np.arange(len(used))
+    return v[used].copy(), new[f], new
+
+
 def cut_holes(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, n_holes: int,
               share=(0.001, 0.01)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(vertices, faces, new_index)``: ``n_holes`` holes of a ``share`` of the faces each (drawn
@@ -166,11 +176,38 @@ def cut_holes(v: np.ndarray, f: np.ndarray, rng: np.random.Generator, n_holes: i
     drop = np.zeros(len(f), dtype=bool)
     for _ in range(n_holes):
         drop |= _face_patch(f, len(v), int(rng.integers(len(f))), int(len(f) * rng.uniform(*share)))
-    f = f[~drop]
-    used = np.unique(f)
-    new = np.full(len(v), -1, dtype=np.int64)
-    new[used] = np.arange(len(used))
-    return v[used].copy(), new[f], new
+    return remove_faces(v, f, drop)
+
+
+def extremity_tips(v: np.ndarray, f: np.ndarray, n_tips: int = 5) -> np.ndarray:
+    """``n_tips`` vertices at the ends of the shape (a person's hands, feet and head): farthest
+    points, along the edges, from the vertex nearest the centroid and from each other."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    w = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+    graph = coo_matrix((w, (e[:, 0], e[:, 1])), shape=(len(v), len(v))).tocsr()
+    nearest = np.full(len(v), np.inf)
+    start = int(np.argmin(np.linalg.norm(v - v.mean(axis=0), axis=1)))
+    tips = []
+    for s in [start] + [None] * n_tips:
+        s = int(np.argmax(np.where(np.isfinite(nearest), nearest, -1))) if s is None else s
+        if s != start:
+            tips.append(s)
+        nearest = np.minimum(nearest, dijkstra(graph, directed=False, indices=s))
+    return np.array(tips)
+
+
+def cut_extremity(v: np.ndarray, f: np.ndarray, rng: np.random.Generator,
+                  share=(0.03, 0.08)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vertices, faces, new_index)``: one extremity (a random one of :func:`extremity_tips`)
+    cut off, a ``share`` of the faces grown from its tip, as a scan that missed a hand, a foot or
+    the top of the head leaves it (a partial shape, not a hole inside the surface)."""
+    tip = int(rng.choice(extremity_tips(v, f)))
+    seed_face = int(np.flatnonzero((f == tip).any(axis=1))[0])
+    drop = _face_patch(f, len(v), seed_face, int(len(f) * rng.uniform(*share)))
+    return remove_faces(v, f, drop)
 
 
 def mean_edge(v: np.ndarray, f: np.ndarray) -> float:
