@@ -151,3 +151,34 @@ def test_point_cloud_sets_give_the_matcher_point_clouds_of_the_vertices(bench):
         cloud = bench.as_input(mesh, kind, target=target)
         assert cloud.faces is None
         np.testing.assert_array_equal(cloud.vertices, mesh.vertices)
+
+
+def test_an_extremity_is_cut_off_at_one_end_of_the_shape(remesh):
+    """``cut_extremity`` removes one connected patch grown from one of ``extremity_tips`` (the
+    ends of the shape), of about the share of faces asked for, and keeps the other vertices in
+    order; the tips of a capsule are its two ends."""
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse import coo_matrix
+
+    from shapecorr.core.shape import Shape
+
+    import trimesh
+
+    capsule = trimesh.creation.capsule(height=5.0, radius=0.5, count=[32, 32])  # along z, from -3 to 3
+    v, f = trimesh.remesh.subdivide_to_size(capsule.vertices, capsule.faces, max_edge=0.2)
+    mesh = trimesh.Trimesh(v, f)  # merges the split edges' vertices: paths along edges follow the surface
+    v, f = np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces)
+    tips = remesh.extremity_tips(v, f, n_tips=2)
+    assert sorted(np.sign(v[tips, 2])) == [-1, 1] and np.all(np.abs(v[tips, 2]) > 2.5)
+    v2, f2, new = remesh.cut_extremity(v, f, np.random.default_rng(0), share=(0.1, 0.1))
+    gone = new < 0
+    assert 0.05 < gone.mean() < 0.15 and np.array_equal(v2, v[~gone])
+    assert np.array_equal(v2[new[f[(~gone[f]).all(1)]]], v[f[(~gone[f]).all(1)]])
+    assert np.ptp(np.sign(v[gone, 2])) == 0 and np.abs(v[gone, 2]).max() > 2.5  # one end, from its tip
+    e = np.concatenate([f[:, :2], f[:, 1:]])
+    e = e[gone[e[:, 0]] & gone[e[:, 1]]]
+    n = len(v)
+    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    labels = connected_components(graph, directed=False)[1][gone]
+    assert len(np.unique(labels)) == 1  # one connected patch
+    assert Shape(v2, f2).n_vertices == (~gone).sum()
