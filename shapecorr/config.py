@@ -316,9 +316,19 @@ class LargeSettings:
     proxy_above: int | None = 30000
     proxy_size: int = 10000  # above large_above, so that proxy pairs are large pairs
     point_cloud_surface: str = "poisson"
+    # a large pair's fallback candidates (feature solves, axiomatic solves) refined at a 5k
+    # pair's sizes (k_final on zoomout_samples samples) to rank them, and only the most trusted
+    # batch member refined again at the pair's sizes, when it beats the map kept so far
+    # (pipeline.screening_plan): 105 -> 72 s on a 21k/29k FAUST_r pair with the same map kept; of
+    # two pairs whose kept map changed one got better (2.90 -> 2.72), one worse (2.54 -> 2.68):
+    # off by default until it is measured on more pairs; true for speed on large
+    # scans (docs/bench/generalize_cpu/scanres_flawed/screening)
+    screen_fallback: bool = False
 
     def __post_init__(self):
         _positive_int("large_above", self.large_above, minimum=10)
+        _check(isinstance(self.screen_fallback, bool),
+               f"screen_fallback must be true or false, got {self.screen_fallback!r}.")
         _check(self.point_cloud_surface in POINT_CLOUD_SURFACES, f"unknown point_cloud_surface "
                f"{self.point_cloud_surface!r}; use one of {', '.join(POINT_CLOUD_SURFACES)}.")
         _positive_int("proxy_above", self.proxy_above, allow_none=True, minimum=100)

@@ -269,6 +269,9 @@ class Candidate:
     orientation_score_smooth: float | None = None  # functional map (shapes with an orientation)
     confidence: object | None = None  # shapecorr.fmap.confidence.Confidence
     energy: str | None = None  # axiomatic candidates: the solve's "term_scales/lap_mask"
+    # refined at the screening sizes of a large pair (_Run._screened): ranked, never kept
+    screened: bool = False
+    initial: np.ndarray | None = None  # the initial map, kept on screened candidates to refine again
 
     @property
     def trust(self) -> float:
@@ -280,13 +283,14 @@ class Candidate:
                 "energy": self.energy,
                 "orientation_score": self.orientation_score,
                 "orientation_score_smooth": self.orientation_score_smooth,
-                "confidence": round(self.trust, 4),
+                "confidence": round(self.trust, 4), "screened": self.screened,
                 "confidence_signals": self.confidence.to_dict()["signals"]}
 
 
 def select(candidates: list[Candidate]) -> Candidate:
-    """The one selection rule: the most trusted candidate (the first on ties)."""
-    return max(candidates, key=lambda c: c.trust)
+    """The one selection rule: the most trusted candidate (the first on ties) that was refined
+    at the pair's own sizes (a screened candidate only ranks the others of its batch)."""
+    return max((c for c in candidates if not c.screened), key=lambda c: c.trust)
 
 
 @dataclass
@@ -334,8 +338,9 @@ class _Run:
         fallback = self._needs_fallback(best)
         if fallback:
             if not self._both_meshes:
-                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings())
-            candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback")
+                candidates += self._feature_solve_candidates(self.s.fallback_solve_settings(), best)
+            candidates += self._axiomatic_candidates(self.s.fallback_solve_settings(), "axiomatic_fallback",
+                                                     select(candidates))
             best = self._select_fallback(candidates, best)
         retries = self._zeroshot_retries(best)
         if retries:  # a retry's map replaces the kept one only when trusted more (not on a tie)
@@ -376,7 +381,7 @@ class _Run:
         """Two meshes whose best map so far is below ``fallback_below``: the feature solves, made
         before adaptation (point clouds get them with the fallback)."""
         if self._both_meshes and self._needs_fallback(best):
-            return self._feature_solve_candidates(self.s.fallback_solve_settings())
+            return self._feature_solve_candidates(self.s.fallback_solve_settings(), best)
         return []
 
     def _needs_fallback(self, best: Candidate) -> bool:
@@ -505,39 +510,59 @@ class _Run:
         self._stage("zeroshot_solve", 0.7, t0)
         return out
 
-    def _axiomatic_candidates(self, solve: SolveSettings, kind: str) -> list[Candidate]:
+    def _axiomatic_candidates(self, solve: SolveSettings, kind: str, against: Candidate | None = None
+                              ) -> list[Candidate]:
         """For the solve group's energy and then each of its ``extra_energies`` (the descriptors
         and operators are shared), each axiomatic initial map refined and assessed, in order,
-        until one is trusted."""
+        until one is trusted. ``against``: the map kept so far, when these are fallback
+        candidates (screened on a large pair, see :meth:`_screened`)."""
         t0 = time.perf_counter()
         ops = AxiomaticOperators(self.P1, self.P2, solve)
         self._stage("descriptors", 0.7, t0)
         if not (self.P1.shape.is_mesh and self.P2.shape.is_mesh):
             solve = point_cloud_solve(solve)
+        screen = against is not None and self.screen is not None
         out = []
         for scales, mask in ((solve.term_scales, solve.lap_mask), *solve.extra_energies):
             for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis):
                 C0 = axiomatic_initial_map(ops, k, mult, energy=(scales, mask))
-                cand = self._candidate(kind, k, mult, C0, energy=f"{scales}/{mask}")
+                cand = self._candidate(kind, k, mult, C0, energy=f"{scales}/{mask}", screened=screen)
                 out.append(cand)
                 if not cand.confidence.low:
                     break
-        return out
+        return self._screened(out, against) if screen else out
 
-    def _feature_solve_candidates(self, solve: SolveSettings) -> list[Candidate]:
+    def _feature_solve_candidates(self, solve: SolveSettings, against: Candidate) -> list[Candidate]:
         """The exact solve with the learned features as its descriptors (and their commutativity
         and orientation operators; on a point cloud, on its local triangles), at each of
         :data:`FEATURE_SOLVES`: all are assessed (the most trusted is kept by :func:`select`).
         The regularised solve keeps apart limbs that the nearest-feature map swaps. None without
         learned features. Two meshes run them as soon as the learned map is not trusted (next to
         the adapted candidate, whether adaptation runs is decided on the learned map alone); a
-        pair with a point cloud in the fallback."""
+        pair with a point cloud in the fallback. ``against``: the map kept so far (a large pair's
+        are screened, see :meth:`_screened`)."""
         if any(w.features is None for w in self.work):
             return []
         ops = AxiomaticOperators(self.P1, self.P2, solve, descriptors=tuple(w.features for w in self.work))
         cap = min(self.plan.k_basis)
-        return [self._candidate("features_fallback", k, mult, axiomatic_initial_map(ops, k, mult))
-                for k, mult in FEATURE_SOLVES if k <= cap]
+        screen = self.screen is not None
+        out = [self._candidate("features_fallback", k, mult, axiomatic_initial_map(ops, k, mult), screened=screen)
+               for k, mult in FEATURE_SOLVES if k <= cap]
+        return self._screened(out, against) if screen else out
+
+    def _screened(self, batch: list[Candidate], against: Candidate) -> list[Candidate]:
+        """A batch of screened fallback candidates, and the most trusted of them refined again at
+        the pair's own sizes when it is trusted more than ``against`` (the map kept so far): only
+        that one can be kept (``screen_fallback``, off by default). On a FAUST_r pair remeshed at
+        21k and 29k vertices the ten fallback candidates took 72 s of ZoomOut at the pair's
+        sizes and 42 s screened (most of the rest is their vertex maps on all vertices)."""
+        if not batch:
+            return batch
+        best = max(batch, key=lambda c: c.trust)
+        if best.trust <= against.trust:
+            return batch
+        return batch + [self._candidate(best.init, best.k_init, best.w_orient_multiplier, best.initial,
+                                        energy=best.energy)]
 
     # ----------------------------------------------------------------- refinement
     def _setup_refinement(self) -> None:
@@ -547,21 +572,26 @@ class _Run:
             self.samples = (self.work[0].samples, self.work[1].samples)
         self.refine_subset = refine_rows(plan, P2.shape.n_vertices, s.seed)
         self.guides = refinement_guides([w.features for w in self.work], s)
+        self.screen = screening_plan(plan, s, self.samples)
 
     def _candidate(self, kind: str, k: int, mult: float | None, C0: np.ndarray,
-                   energy: str | None = None, guides: tuple | None = None) -> Candidate:
+                   energy: str | None = None, guides: tuple | None = None, screened: bool = False) -> Candidate:
         """``C0`` refined and assessed. The ZoomOut is guided by ``guides`` when given, else by the
-        model's features for the learned maps (:data:`GUIDED_INITS`), else not at all."""
+        model's features for the learned maps (:data:`GUIDED_INITS`), else not at all;
+        ``screened``: at the screening sizes (:func:`screening_plan`) instead of the pair's."""
         t0 = time.perf_counter()
         if guides is None and kind in GUIDED_INITS:
             guides = self.guides
+        initial = C0
         if self.s.prior_refine is not None:
             C0 = toward_prior(C0, self.s.prior_refine)
-        C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, self.plan, samples=self.samples,
+        plan, samples = self.screen if screened else (self.plan, self.samples)
+        C, p2p_21, p2p_12 = refine(C0, self.P1, self.P2, self.s, plan, samples=samples,
                                    refine_subset=self.refine_subset, device=self.device, guides=guides)
         self._stage("zoomout", 0.85, t0)
         t0 = time.perf_counter()
-        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy), self.P1, self.P2,
+        cand = assess(Candidate(kind, k, mult, C, p2p_21, p2p_12, energy=energy, screened=screened,
+                                initial=initial if screened else None), self.P1, self.P2,
                       self.descr, tuple(w.distances for w in self.work))
         self._stage("confidence", 0.95, t0)
         return cand
@@ -1007,6 +1037,23 @@ def toward_prior(C0: np.ndarray, prior: str) -> np.ndarray:
 
     model = load_prior(prior)
     return C0 if min(np.shape(C0)) < model.k else model.refine(C0)
+
+
+def screening_plan(plan: PairPlan, s: MatchSettings, samples: tuple | None) -> tuple[PairPlan, tuple | None] | None:
+    """``(plan, samples)`` at which a large pair's fallback candidates are screened: a 5k pair's
+    ZoomOut sizes (``k_final`` on the first ``zoomout_samples`` of the pair's own samples, which
+    are in farthest-point order, so they are that many farthest points), or None (not a large
+    pair, ``screen_fallback`` off, or sizes that would not be smaller)."""
+    if not (plan.large and s.screen_fallback):
+        return None
+    k_final = min(s.k_final, plan.k_final)
+    n = s.zoomout_samples
+    if samples is not None and n is not None and n < min(len(samples[0]), len(samples[1])):
+        samples = (samples[0][:n], samples[1][:n])
+    if k_final == plan.k_final and (samples is None or len(samples[1]) == plan.n_samples):
+        return None
+    n_samples = None if samples is None else len(samples[1])
+    return replace(plan, k_final=k_final, n_samples=n_samples), samples
 
 
 def refine_rows(plan: PairPlan, n2: int, seed: int) -> np.ndarray | None:

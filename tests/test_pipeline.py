@@ -333,6 +333,81 @@ def test_large_pairs_get_a_larger_basis_and_more_samples(blob_pair):
     assert not plan_pair(642, 400, settings).large and plan_pair(642, 600, settings).large
 
 
+LARGE_KW = dict(k_init=15, k_descriptor=30, k_final=30, k_final_large=40, zoomout_samples=200,
+                zoomout_samples_large=400, large_above=500)
+
+
+def test_screening_plan_uses_a_small_pairs_sizes_on_large_pairs_only():
+    """A large pair's fallback candidates are screened at ``k_final`` on the first
+    ``zoomout_samples`` of its own (farthest-point ordered) samples; other pairs, or
+    ``screen_fallback: false``, are not screened."""
+    assert not load_preset("default").screen_fallback  # opt-in
+    settings = load_preset("default", screen_fallback=True, **LARGE_KW)
+    plan = plan_pair(642, 642, settings)
+    samples = (np.arange(400) * 2, np.arange(400) * 3)
+    screen_plan, screen_samples = pipeline.screening_plan(plan, settings, samples)
+    assert (plan.k_final, plan.n_samples) == (40, 400)
+    assert (screen_plan.k_final, screen_plan.n_samples) == (30, 200)
+    assert np.array_equal(screen_samples[0], samples[0][:200]) and np.array_equal(screen_samples[1], samples[1][:200])
+    assert pipeline.screening_plan(plan_pair(642, 400, settings), settings, samples) is None  # not large
+    assert pipeline.screening_plan(plan, settings.replace(screen_fallback=False), samples) is None
+    same = settings.replace(k_final_large=30, zoomout_samples_large=200)  # nothing smaller to screen at
+    assert pipeline.screening_plan(plan_pair(642, 642, same), same, (samples[0][:200], samples[1][:200])) is None
+
+
+def test_a_large_pairs_fallback_candidates_are_screened_and_never_kept(blob_pair):
+    """On a large pair the fallback candidates are refined at the screening sizes and only ranked:
+    the map kept is refined at the pair's own sizes, and a screened batch's best that beats the
+    map kept so far is refined again at those sizes with the same start. The answer stays exact."""
+    s, t, perm = blob_pair
+    m = match(s, t, "default", fallback_below=1.01, screen_fallback=True, **LARGE_KW)  # always falls back
+    cands = m.info["candidates"]
+    screened = [c for c in cands if c["screened"]]
+    assert m.info["axiomatic_fallback"] and screened
+    assert {c["init"] for c in screened} <= {"features_fallback", "axiomatic_fallback"}
+    assert m.fmap_12.shape == (40, 40)  # the kept map was refined at the large pair's sizes
+    kept = max(c["confidence"] for c in cands if not c["screened"])
+    assert m.info["confidence"] == pytest.approx(kept, abs=1e-4)
+    for i, c in enumerate(cands):  # a confirmed candidate repeats a screened one's start
+        if not c["screened"] and c["init"] in ("features_fallback", "axiomatic_fallback"):
+            start = (c["init"], c["k_init"], c["w_orient_multiplier"], c["energy"])
+            assert any((b["init"], b["k_init"], b["w_orient_multiplier"], b["energy"]) == start
+                       for b in cands[:i] if b["screened"])
+    exact, near = exact_or_adjacent(s, m.p2p_21, perm)
+    assert exact >= 0.95 and near == 1.0
+    full = match(s, t, "default", fallback_below=1.01, screen_fallback=False, **LARGE_KW)
+    assert not any(c["screened"] for c in full.info["candidates"])
+
+
+def test_only_a_screened_batchs_best_that_beats_the_kept_map_is_refined_again():
+    """``_Run._screened``: the most trusted screened candidate of a batch is refined again from
+    its own start at the pair's sizes when it is trusted more than the map kept so far, and
+    nothing is refined again when it is not; :func:`select` never keeps a screened one."""
+    from types import SimpleNamespace
+
+    def cand(init, k, trust, screened=True):
+        return pipeline.Candidate(init, k, 1.0, np.eye(2), np.zeros(2, int), np.zeros(2, int), energy="e",
+                                  confidence=SimpleNamespace(value=trust), screened=screened,
+                                  initial=np.full((2, 2), k) if screened else None)
+
+    run = pipeline._Run(load_preset("default"), "cpu", None, None)
+    calls = []
+
+    def refined(kind, k, mult, C0, energy=None, guides=None, screened=False):
+        calls.append((kind, k, mult, C0.tolist(), energy, screened))
+        return cand(kind, k, 0.5, screened=False)
+
+    run._candidate = refined
+    batch = [cand("axiomatic_fallback", 20, 0.3), cand("axiomatic_fallback", 30, 0.8)]
+    kept = cand("learned", 30, 0.6, screened=False)
+    out = run._screened(batch, kept)
+    assert calls == [("axiomatic_fallback", 30, 1.0, [[30, 30], [30, 30]], "e", False)]
+    assert out[:2] == batch and len(out) == 3 and not out[2].screened
+    assert pipeline.select([kept] + out) is kept  # 0.6 against the re-refined 0.5; screened 0.8 not selectable
+    calls.clear()
+    assert run._screened(batch, cand("learned", 30, 0.9, screened=False)) == batch and not calls
+
+
 def test_axiomatic_fallback_when_the_learned_map_is_not_trusted(blob_pair):
     """fallback_below: a learned map whose confidence is below it also runs the axiomatic
     candidates and the most trusted map is kept (both are right here)."""

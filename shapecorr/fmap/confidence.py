@@ -365,9 +365,9 @@ def metric_distortion(p2p_12: np.ndarray, p2p_21: np.ndarray, vertices1: np.ndar
         Db = _sample_distances(vb, eb, p2p[s])
         known_pair = np.isfinite(Da) & np.isfinite(Db)
         scale = float(Da[np.isfinite(Da)].mean()) if np.isfinite(Da).any() else 0.0
-        gap = np.abs(np.where(known_pair, Da - Db, 0.0)).sum(1)
         count = known_pair.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf between pieces, left out
+            gap = np.abs(np.where(known_pair, Da - Db, 0.0)).sum(1)
             out.append(np.where(count > 0, gap / np.maximum(count, 1) / scale, np.nan) if scale > 0
                        else np.zeros(len(s)))
     per_sample = np.concatenate(out)
