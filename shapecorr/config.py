@@ -316,14 +316,13 @@ class LargeSettings:
     proxy_above: int | None = 30000
     proxy_size: int = 10000  # above large_above, so that proxy pairs are large pairs
     point_cloud_surface: str = "poisson"
-    # a large pair's fallback candidates (feature solves, axiomatic solves) refined at a 5k
-    # pair's sizes (k_final on zoomout_samples samples) to rank them, and only the most trusted
-    # batch member refined again at the pair's sizes, when it beats the map kept so far
-    # (pipeline.screening_plan): 105 -> 72 s on a 21k/29k FAUST_r pair with the same map kept; of
-    # two pairs whose kept map changed one got better (2.90 -> 2.72), one worse (2.54 -> 2.68):
-    # off by default until it is measured on more pairs; true for speed on large
-    # scans (docs/bench/generalize_cpu/scanres_flawed/screening)
-    screen_fallback: bool = False
+    # a large pair's fallback candidates (feature solves, axiomatic solves) are refined first at a
+    # 5k pair's sizes (k_final on zoomout_samples samples), and only those that beat the map kept
+    # so far are refined again at the pair's sizes (pipeline.screening_plan, _Run._screened). On
+    # 11 large pairs with the fallback (scan-resolution FAUST_r with missing regions, TOSCA_r
+    # remeshed) every error stayed the same, for 7-38 % less CPU (a 21k/29k pair 139 -> 111 s);
+    # False: every candidate at the pair's sizes (docs/bench/generalize_cpu/scanres_flawed/screening)
+    screen_fallback: bool = True
 
     def __post_init__(self):
         _positive_int("large_above", self.large_above, minimum=10)

@@ -341,8 +341,8 @@ def test_screening_plan_uses_a_small_pairs_sizes_on_large_pairs_only():
     """A large pair's fallback candidates are screened at ``k_final`` on the first
     ``zoomout_samples`` of its own (farthest-point ordered) samples; other pairs, or
     ``screen_fallback: false``, are not screened."""
-    assert not load_preset("default").screen_fallback  # opt-in
-    settings = load_preset("default", screen_fallback=True, **LARGE_KW)
+    assert load_preset("default").screen_fallback
+    settings = load_preset("default", **LARGE_KW)
     plan = plan_pair(642, 642, settings)
     samples = (np.arange(400) * 2, np.arange(400) * 3)
     screen_plan, screen_samples = pipeline.screening_plan(plan, settings, samples)
@@ -356,11 +356,11 @@ def test_screening_plan_uses_a_small_pairs_sizes_on_large_pairs_only():
 
 
 def test_a_large_pairs_fallback_candidates_are_screened_and_never_kept(blob_pair):
-    """On a large pair the fallback candidates are refined at the screening sizes and only ranked:
-    the map kept is refined at the pair's own sizes, and a screened batch's best that beats the
-    map kept so far is refined again at those sizes with the same start. The answer stays exact."""
+    """On a large pair the fallback candidates are refined at the screening sizes first: the map
+    kept is refined at the pair's own sizes, and a screened candidate that beats the map kept so
+    far is refined again at those sizes with the same start. The answer stays exact."""
     s, t, perm = blob_pair
-    m = match(s, t, "default", fallback_below=1.01, screen_fallback=True, **LARGE_KW)  # always falls back
+    m = match(s, t, "default", fallback_below=1.01, **LARGE_KW)  # always falls back
     cands = m.info["candidates"]
     screened = [c for c in cands if c["screened"]]
     assert m.info["axiomatic_fallback"] and screened
@@ -379,10 +379,10 @@ def test_a_large_pairs_fallback_candidates_are_screened_and_never_kept(blob_pair
     assert not any(c["screened"] for c in full.info["candidates"])
 
 
-def test_only_a_screened_batchs_best_that_beats_the_kept_map_is_refined_again():
-    """``_Run._screened``: the most trusted screened candidate of a batch is refined again from
-    its own start at the pair's sizes when it is trusted more than the map kept so far, and
-    nothing is refined again when it is not; :func:`select` never keeps a screened one."""
+def test_screened_candidates_that_beat_the_kept_map_are_refined_again():
+    """``_Run._screened``: each screened candidate trusted more than the map kept so far is
+    refined again from its own start at the pair's sizes, the others are not; :func:`select`
+    never keeps a screened one."""
     from types import SimpleNamespace
 
     def cand(init, k, trust, screened=True):
@@ -398,12 +398,14 @@ def test_only_a_screened_batchs_best_that_beats_the_kept_map_is_refined_again():
         return cand(kind, k, 0.5, screened=False)
 
     run._candidate = refined
-    batch = [cand("axiomatic_fallback", 20, 0.3), cand("axiomatic_fallback", 30, 0.8)]
+    batch = [cand("axiomatic_fallback", 20, 0.3), cand("axiomatic_fallback", 30, 0.8),
+             cand("axiomatic_fallback", 40, 0.7)]
     kept = cand("learned", 30, 0.6, screened=False)
     out = run._screened(batch, kept)
-    assert calls == [("axiomatic_fallback", 30, 1.0, [[30, 30], [30, 30]], "e", False)]
-    assert out[:2] == batch and len(out) == 3 and not out[2].screened
-    assert pipeline.select([kept] + out) is kept  # 0.6 against the re-refined 0.5; screened 0.8 not selectable
+    assert calls == [("axiomatic_fallback", 30, 1.0, [[30, 30], [30, 30]], "e", False),
+                     ("axiomatic_fallback", 40, 1.0, [[40, 40], [40, 40]], "e", False)]
+    assert out[:3] == batch and len(out) == 5 and not any(c.screened for c in out[3:])
+    assert pipeline.select([kept] + out) is kept  # 0.6 against the re-refined 0.5s; screened 0.8 not selectable
     calls.clear()
     assert run._screened(batch, cand("learned", 30, 0.9, screened=False)) == batch and not calls
 

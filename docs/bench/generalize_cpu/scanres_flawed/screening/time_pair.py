@@ -1,5 +1,5 @@
 """One pair's time by stage and its candidates: python time_pair.py SOURCE TARGET [--screen]
-(--screen: screen_fallback true; the pair above was out/hc/scanres/tr_reg_082.off, tr_reg_097.off)."""
+(--screen: screen_fallback true, else false; the pair above was out/hc/scanres/tr_reg_082.off, tr_reg_097.off)."""
 import json
 import sys
 import time
