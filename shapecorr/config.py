@@ -320,7 +320,7 @@ class LargeSettings:
     # 5k pair's sizes (k_final on zoomout_samples samples), and only those that beat the map kept
     # so far are refined again at the pair's sizes (pipeline.screening_plan, _Run._screened). On
     # 12 large pairs with the fallback (scan-resolution FAUST_r with missing regions, TOSCA_r
-    # remeshed) every error stayed the same, for 7-38 % less CPU (a 21k/29k pair 139 -> 111 s);
+    # remeshed) every error stayed the same, for 3-38 % less CPU (a 21k/29k pair 139 -> 111 s);
     # False: every candidate at the pair's sizes (docs/bench/generalize_cpu/scanres_flawed/screening)
     screen_fallback: bool = True
 
