@@ -2,9 +2,10 @@
 """Benchmark: matching when the target has a raw scan's flaws, one kind at a time.
 
 For each FAUST_r test pair (``tr_reg_080..099``, seeded order) the target is given one flaw
-(``scripts/remesh_dataset.py``'s functions, seeded per pair) and matched with the default
-preset from the source as it is; the error is measured on the ground-truth points the flaw left
-on the target (x100 geodesic on the source / sqrt(area), as everywhere):
+(``scripts/remesh_dataset.py``'s functions, seeded per pair) and matched with the default preset
+(or ``--preset NAME_OR_YAML``) from the source as it is; the error is measured on the
+ground-truth points the flaw left on the target (x100 geodesic on the source / sqrt(area), as
+everywhere):
 
 - ``clean``     the file as it is;
 - ``holes``     10 holes of 0.5-1 % of the faces each, no vertex left inside (as a scanner leaves them);
@@ -18,6 +19,9 @@ on the target (x100 geodesic on the source / sqrt(area), as everywhere):
                 the arms, between the legs, the top of the head);
 - ``gap15``     one missing region of 10-15 % of the faces (a large occlusion: most of a limb or
                 of the back);
+- ``extremity`` one end of the shape (a hand, a foot, the top of the head: ``remesh_dataset.extremity_tips``)
+                cut off, 3-8 % of the faces (a partial scan, not a hole inside the surface);
+- ``extremity15`` the same with 10-15 % of the faces (a forearm, a lower leg, the head);
 - ``contact``   the surface welded where two parts nearly touch (a hand on a thigh scanned as one
                 surface; only targets in such a pose change: ``--targets 087 097``).
 
@@ -119,7 +123,7 @@ def original_vertex(new: np.ndarray, v_flawed: np.ndarray, v_original: np.ndarra
     return inv
 
 
-def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False) -> dict:
+def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False, preset=None) -> dict:
     """One pair with flaw ``kind`` on the target (and, with ``both``, another draw of it on the
     source: two scans). The error is measured on the ground-truth points both flawed shapes kept,
     on the original source."""
@@ -141,7 +145,7 @@ def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = F
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = shapecorr.match(source, target)
+        m = shapecorr.match(source, target, preset)
     seconds = time.perf_counter() - t0
     gt_a, gt_b = ds.gt(a), new[ds.gt(b)]
     ok = (gt_b >= 0) & (new_a[gt_a] >= 0)
@@ -172,6 +176,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=12, help="test pairs, after a seeded shuffle (default: 12)")
     ap.add_argument("--flaws", nargs="+", default=list(FLAWS), choices=FLAWS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--preset", default=None, help="a shipped preset or a YAML file (default: default)")
     ap.add_argument("--both", action="store_true",
                     help="flaw the source too (another draw of the same flaw: two scans); flaws that move the "
                          "shape (rotated, millimetres) are refused")
@@ -197,7 +202,7 @@ def main(argv=None) -> int:
     rows = []
     for i, (a, b) in enumerate(pairs, 1):
         for kind in args.flaws:
-            r = run_pair(a, b, kind, ds, evaluator, args.seed, args.both)
+            r = run_pair(a, b, kind, ds, evaluator, args.seed, args.both, args.preset)
             rows.append(r)
             print(f"[{i}/{len(pairs)}] {a} -> {b} {kind}: {r['error']:.2f} (confidence {r['confidence']:.2f}, "
                   f"{r['seconds']:.1f} s)", file=sys.stderr, flush=True)
