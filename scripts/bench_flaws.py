@@ -154,7 +154,13 @@ def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = F
     return {"source": a, "target": b, "flaw": kind, "error": round(100 * float(err.mean()), 4),
             "points": int(ok.sum()), "confidence": round(float(m.confidence or 0.0), 4),
             "fallback": bool(m.info.get("axiomatic_fallback", False)), "seconds": round(seconds, 2),
-            "target_vertices": int(len(v)), "both": bool(both)}
+            "target_vertices": int(len(v)), "both": bool(both),
+            # the registration step's confidence before it, when its map was kept (else None)
+            "registered_from": _registered_from(m.info.get("registration") or {})}
+
+
+def _registered_from(reg: dict) -> float | None:
+    return round(float(reg["confidence_before"]), 4) if reg.get("ran") and reg.get("kept") else None
 
 
 def summarize(rows: list[dict]) -> dict:
