@@ -123,19 +123,39 @@ def original_vertex(new: np.ndarray, v_flawed: np.ndarray, v_original: np.ndarra
     return inv
 
 
-def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False, preset=None) -> dict:
-    """One pair with flaw ``kind`` on the target (and, with ``both``, another draw of it on the
-    source: two scans). The error is measured on the ground-truth points both flawed shapes kept,
-    on the original source."""
-    import shapecorr
+def flawed_target(ds, a: str, b: str, kind: str, seed: int):
+    """``(source, target, new_index)`` of pair ``a -> b``: the source as it is, the target with
+    flaw ``kind`` drawn as this benchmark draws it for ``seed`` (``new_index`` as :func:`flawed`)."""
     from shapecorr import Shape, load
-    from shapecorr.eval.metrics import geodesic_errors
 
     A = load(ds.shape_path(a), warn=False)
     B = load(ds.shape_path(b), warn=False)
     rng = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *b.encode(), *kind.encode()]))
     v, f, new = flawed(kind, np.asarray(B.vertices, dtype=np.float64), np.asarray(B.faces), rng)
-    target = Shape(v, f, name=f"{b}-{kind}")
+    return A, Shape(v, f, name=f"{b}-{kind}"), new
+
+
+def target_error(ds, evaluator, a: str, b: str, new: np.ndarray, source, p2p_21: np.ndarray,
+                 new_a: np.ndarray | None = None) -> tuple[float, int]:
+    """``(mean error x100, points)`` of ``p2p_21`` (flawed target -> original source ``a``, whose
+    shape is ``source``) on the ground-truth points the target kept (``new``: original -> flawed
+    vertex, -1 gone) and, with ``new_a``, the flawed source kept too."""
+    from shapecorr.eval.metrics import geodesic_errors
+
+    gt_a, gt_b = ds.gt(a), new[ds.gt(b)]
+    ok = gt_b >= 0 if new_a is None else (gt_b >= 0) & (new_a[gt_a] >= 0)
+    err = geodesic_errors(source, p2p_21, gt_a[ok], gt_b[ok], distances=evaluator.distances(a))
+    return 100 * float(err.mean()), int(ok.sum())
+
+
+def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False, preset=None) -> dict:
+    """One pair with flaw ``kind`` on the target (and, with ``both``, another draw of it on the
+    source: two scans). The error is measured on the ground-truth points both flawed shapes kept,
+    on the original source."""
+    import shapecorr
+    from shapecorr import Shape
+
+    A, target, new = flawed_target(ds, a, b, kind, seed)
     source, to_original, new_a = A, None, np.arange(A.n_vertices)
     if both:
         rng_a = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *kind.encode(), 1]))
@@ -147,14 +167,12 @@ def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = F
         warnings.simplefilter("ignore")
         m = shapecorr.match(source, target, preset)
     seconds = time.perf_counter() - t0
-    gt_a, gt_b = ds.gt(a), new[ds.gt(b)]
-    ok = (gt_b >= 0) & (new_a[gt_a] >= 0)
     p2p_21 = m.p2p_21 if to_original is None else to_original[m.p2p_21]
-    err = geodesic_errors(A, p2p_21, gt_a[ok], gt_b[ok], distances=evaluator.distances(a))
-    return {"source": a, "target": b, "flaw": kind, "error": round(100 * float(err.mean()), 4),
-            "points": int(ok.sum()), "confidence": round(float(m.confidence or 0.0), 4),
+    err, points = target_error(ds, evaluator, a, b, new, A, p2p_21, new_a)
+    return {"source": a, "target": b, "flaw": kind, "error": round(err, 4),
+            "points": points, "confidence": round(float(m.confidence or 0.0), 4),
             "fallback": bool(m.info.get("axiomatic_fallback", False)), "seconds": round(seconds, 2),
-            "target_vertices": int(len(v)), "both": bool(both),
+            "target_vertices": target.n_vertices, "both": bool(both),
             # the registration step's confidence before it, when its map was kept (else None)
             "registered_from": _registered_from(m.info.get("registration") or {})}
 

@@ -1,4 +1,6 @@
-"""Diagnosis: source-side detached area of learned maps onto extremity15 targets, with and without
+"""python partial_diag.py KIND:SEED:SOURCE:TARGET ... (from the repository root).
+
+Diagnosis: source-side detached area of learned maps onto extremity15 targets, with and without
 the source region that has no counterpart (uncovered source vertices whose image lies within 2
 rings of a closed hole's rim of the target)."""
 import sys, warnings
@@ -7,9 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 import bench_flaws as bf
 import shapecorr
-from shapecorr import Shape, load
+from shapecorr import Shape
 from shapecorr.eval import Dataset, PairEvaluator
-from shapecorr.eval.metrics import geodesic_errors
 from shapecorr.fmap.confidence import graph_edges, main_piece
 ds = Dataset('../shared/data/FAUST_r/vtx_5k'); ev = PairEvaluator(ds)
 
@@ -21,17 +22,18 @@ def rings(shape, seeds, k=2):
         m = m | (A @ m.astype(float) > 0)
     return m
 
+
+def vertex_areas(shape):
+    return np.bincount(np.asarray(shape.faces).ravel(), weights=np.repeat(shape.face_areas / 3, 3),
+                       minlength=shape.n_vertices)
+
 for spec in sys.argv[1:]:
     kind, seed, a, b = spec.split(':'); seed = int(seed); a, b = f'tr_reg_{a}', f'tr_reg_{b}'
-    A = load(ds.shape_path(a), warn=False); B = load(ds.shape_path(b), warn=False)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *b.encode(), *kind.encode()]))
-    v, f, new = bf.flawed(kind, np.asarray(B.vertices, float), np.asarray(B.faces), rng)
-    T = Shape(v, f, name='t')
+    A, T, new = bf.flawed_target(ds, a, b, kind, seed)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         m = shapecorr.match(A, T, preset={'fallback': {'use_fallback': False}, 'features': {'adapt_when': 'never'}})
-    gt_a, gt_b = ds.gt(a), new[ds.gt(b)]; ok = gt_b >= 0
-    err = 100 * geodesic_errors(A, m.p2p_21, gt_a[ok], gt_b[ok], distances=ev.distances(a)).mean()
+    err = bf.target_error(ds, ev, a, b, new, A, m.p2p_21)[0]
     # unit-area copies for the tear lengths
     sa, sb = np.sqrt(A.area), np.sqrt(T.area)
     A1 = Shape(np.asarray(A.vertices) / sa, A.faces); T1 = Shape(np.asarray(T.vertices) / sb, T.faces)
@@ -40,11 +42,11 @@ for spec in sys.argv[1:]:
     near_rim = rings(T1, rim, 2) if rim.size else np.zeros(T1.n_vertices, bool)
     covered = np.zeros(A1.n_vertices, bool); covered[m.p2p_21] = True
     R = (~covered) & near_rim[m.p2p_12]
-    fa = A1.face_areas; massA = np.bincount(np.asarray(A1.faces).ravel(), weights=np.repeat(fa / 3, 3), minlength=A1.n_vertices)
+    massA = vertex_areas(A1)
     main1 = main_piece(m.p2p_12, T1.vertices, A1, None, massA)
     det = massA[~main1].sum() / massA.sum()
     det_R = massA[~main1 & ~R].sum() / massA[~R].sum()
-    ft = T1.face_areas; massT = np.bincount(np.asarray(T1.faces).ravel(), weights=np.repeat(ft / 3, 3), minlength=T1.n_vertices)
+    massT = vertex_areas(T1)
     main2 = main_piece(m.p2p_21, A1.vertices, T1, None, massT)
     det2 = massT[~main2].sum() / massT.sum()
     det2_rim = massT[~main2 & near_rim].sum() / massT.sum()

@@ -16,25 +16,18 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_flaws as bf  # noqa: E402
 
 import shapecorr  # noqa: E402
-from shapecorr import Shape, load  # noqa: E402
 from shapecorr.eval import Dataset, PairEvaluator  # noqa: E402
-from shapecorr.eval.metrics import geodesic_errors  # noqa: E402
 from shapecorr.render.offscreen import render_correspondence  # noqa: E402
 
 PAIRS = (("tr_reg_085", "tr_reg_099", 0), ("tr_reg_084", "tr_reg_086", 0), ("tr_reg_094", "tr_reg_097", 1))
 
 
 def picture(ds, ev, a, b, seed):
-    A, B = load(ds.shape_path(a), warn=False), load(ds.shape_path(b), warn=False)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *b.encode(), *b"extremity15"]))
-    v, f, new = bf.flawed("extremity15", np.asarray(B.vertices, dtype=np.float64), np.asarray(B.faces), rng)
-    target = Shape(v, f, name=f"{b}-extremity15")
+    A, target, new = bf.flawed_target(ds, a, b, "extremity15", seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = shapecorr.match(A, target)
-    gt_a, gt_b = ds.gt(a), new[ds.gt(b)]
-    ok = gt_b >= 0
-    err = 100 * geodesic_errors(A, m.p2p_21, gt_a[ok], gt_b[ok], distances=ev.distances(a)).mean()
+    err = bf.target_error(ds, ev, a, b, new, A, m.p2p_21)[0]
     caption = f"{a[-3:]} -> {b[-3:]} (seed {seed}): error {err:.2f}, confidence {m.confidence:.2f}"
     return render_correspondence(A, target, m.p2p_21, caption=caption, window_size=(800, 500))
 
