@@ -148,6 +148,19 @@ def target_error(ds, evaluator, a: str, b: str, new: np.ndarray, source, p2p_21:
     return 100 * float(err.mean()), int(ok.sum())
 
 
+def test_pairs(n: int, seed: int, targets=None) -> list[tuple[str, str]]:
+    """``n`` FAUST_r test pairs (080-099) after a shuffle seeded by ``seed``, sorted; with
+    ``targets`` (e.g. ``["087", "097"]``) only pairs onto those targets."""
+    names = [f"tr_reg_{i:03d}" for i in range(80, 100)]
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    if targets:
+        pairs = [(a, b) if b[-3:] in targets else (b, a) for a, b in pairs
+                 if b[-3:] in targets or a[-3:] in targets]
+        pairs = [(a, b) for a, b in pairs if a[-3:] not in targets]
+    order = np.random.default_rng(seed).permutation(len(pairs))[:n]
+    return sorted(pairs[i] for i in order)
+
+
 def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = False, preset=None) -> dict:
     """One pair with flaw ``kind`` on the target (and, with ``both``, another draw of it on the
     source: two scans). The error is measured on the ground-truth points both flawed shapes kept,
@@ -213,14 +226,7 @@ def main(argv=None) -> int:
     from shapecorr.eval import Dataset, PairEvaluator
 
     ds = Dataset(args.dataset)
-    names = [f"tr_reg_{i:03d}" for i in range(80, 100)]
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    if args.targets:
-        pairs = [(a, b) if b[-3:] in args.targets else (b, a) for a, b in pairs
-                 if b[-3:] in args.targets or a[-3:] in args.targets]
-        pairs = [(a, b) for a, b in pairs if a[-3:] not in args.targets]
-    order = np.random.default_rng(args.seed).permutation(len(pairs))[: args.pairs]
-    pairs = sorted(pairs[i] for i in order)
+    pairs = test_pairs(args.pairs, args.seed, args.targets)
     evaluator = PairEvaluator(ds)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

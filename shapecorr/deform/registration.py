@@ -10,11 +10,13 @@ The method is an ARAP-regularized non-rigid ICP (in the spirit of Amberg et al. 
 step nonrigid ICP", with the as-rigid-as-possible energy of :mod:`.arap` as the regularizer):
 
 1. a similarity transform that aligns the source to the target through the vertex map: the
-   scale from the two areas (meshes), rotation and translation by weighted Procrustes, trimmed
-   of the worst pairs;
+   scale from the two areas (meshes; only of the vertices whose round trip through both maps
+   is short, so that a target missing a part does not shrink the source), rotation and
+   translation by weighted Procrustes, trimmed of the worst pairs;
 2. a first deformation that pulls each source vertex towards the target vertices matched to it
-   (both directions of the map), under a stiff ARAP energy: wrong matches are outvoted by their
-   neighbours instead of tearing the surface;
+   (both directions of the map; a source vertex's own pair only where its round trip is short:
+   a source part the target lacks is left to ARAP, not pulled onto the rim), under a stiff ARAP
+   energy: wrong matches are outvoted by their neighbours instead of tearing the surface;
 3. ICP stages with a shrinking stiffness: closest-point pairs in both directions (deformed
    source vertex -> nearest target vertex, target vertex -> nearest deformed source vertex),
    pairs whose normals disagree or that are far apart are dropped, and the deformation
@@ -94,6 +96,23 @@ class RegisterSettings:
         themselves where closest points cannot tell (a tube). Off by default: on the benchmark
         it cost 1-2 texels where the vertex map is noisy, and sliding there came from a wrong
         scale, now taken from the areas.
+    round_trip : between two meshes, the first deformation uses a source -> target pair of
+        ``p2p_12`` only where the round trip through both maps (source vertex -> target ->
+        source) ends within this distance (and two mean edge lengths) of where it started
+        (0: every pair). Where the target misses a part (a cut-off
+        hand, a scan's missing top of the head) the source's part has no counterpart: the maps
+        send it to the rim and back elsewhere, and its pairs would pull it onto the rim.
+        Chosen on FAUST_r targets cut by ``bench_flaws.py`` (``extremity15``, seeds 0 and 1)
+        and the re-proportioned tune pairs of the matcher's registration step
+        (``docs/bench/flaws_cpu/extremity/registration/variants``): 0.03, about two edges of a
+        5k-vertex mesh.
+    consistent_scale : with ``round_trip``, the source's scale is taken from the areas of the
+        vertices whose round trip is short on each shape, rather than from the whole areas (a
+        target that misses a part has less area than the source, and the whole areas would
+        shrink the source).
+    unmatched_rim : with ``round_trip``, a source vertex whose round trip is long and whose image
+        lies within this distance of the target's open boundary is taken for a part the target
+        lacks, and is left out of the closest-point pairs too (ARAP alone carries it); 0: off.
     knn : neighbours of the ARAP graph when the source is a point cloud.
     """
 
@@ -110,6 +129,9 @@ class RegisterSettings:
     trim: float = 0.2
     robust_arap: float = 0.01
     anchor: float = 0.0
+    round_trip: float = 0.03
+    consistent_scale: bool = True
+    unmatched_rim: float = 0.05
     knn: int = 8
     solver: str = "auto"
 
@@ -120,7 +142,7 @@ class RegisterSettings:
         for name in ("init_stiffness", "max_distance", "distance_factor"):
             v = getattr(self, name)
             _check(isinstance(v, (int, float)) and v > 0, f"{name} must be a positive number, got {v!r}.")
-        for name in ("point_to_point", "point_to_plane", "anchor", "robust_arap"):
+        for name in ("point_to_point", "point_to_plane", "anchor", "robust_arap", "round_trip", "unmatched_rim"):
             v = getattr(self, name)
             _check(isinstance(v, (int, float)) and v >= 0, f"{name} must be a number >= 0, got {v!r}.")
         _check(self.point_to_point + self.point_to_plane > 0, "point_to_point and point_to_plane cannot both be 0.")
@@ -129,6 +151,7 @@ class RegisterSettings:
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{name} must be an integer >= 1, got {v!r}.")
         _check(isinstance(self.normal_cos, (int, float)) and -1 <= self.normal_cos < 1,
                f"normal_cos must be in [-1, 1), got {self.normal_cos!r}.")
+        _check(isinstance(self.consistent_scale, bool), f"consistent_scale must be true or false, got {self.consistent_scale!r}.")
         _check(isinstance(self.trim, (int, float)) and 0 <= self.trim < 1, f"trim must be in [0, 1), got {self.trim!r}.")
 
 
@@ -206,11 +229,12 @@ def boundary_vertices(shape: Shape) -> np.ndarray:
 
 
 def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettings,
-                   edge1: np.ndarray, edge2: np.ndarray) -> tuple[_Pairs, float]:
+                   edge1: np.ndarray, edge2: np.ndarray, unmatched1: np.ndarray | None = None
+                   ) -> tuple[_Pairs, float]:
     """Closest-vertex pairs both ways, filtered by normals and distance; a pair that ends on an
     open boundary (``edge1``/``edge2``: boundary vertices of source/target) is dropped: there the
     closest point is the boundary itself, not the matching point, and such pairs drag a part
-    along."""
+    along. Source vertices in ``unmatched1`` (a part the target lacks) are paired with nothing."""
     from scipy.spatial import cKDTree
 
     d12, j = tree2.query(x)  # deformed source vertex -> nearest target vertex
@@ -219,18 +243,62 @@ def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettin
     limit = min(settings.max_distance * scale, max(settings.distance_factor * med, 1e-12 * scale))
     keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos) & ~edge2[j]
     keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos) & ~edge1[i]
+    if unmatched1 is not None:
+        keep1 &= ~unmatched1
+        keep2 &= ~unmatched1[i]
     src = np.arange(len(x))
     pairs = _concat(_Pairs(src[keep1], V2[j[keep1]], N2[j[keep1]], m1[keep1]),
                     _Pairs(i[keep2], V2[keep2], N2[keep2], m2[keep2]))
     return pairs, med / scale
 
 
-def _map_pairs(p2p_21, p2p_12, V2, N2, m1, m2) -> _Pairs:
-    """Pairs from the vertex map (both directions when ``p2p_12`` is given)."""
+def round_trips(p2p_21: np.ndarray, p2p_12: np.ndarray, V1: np.ndarray, V2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far each vertex lands from itself after a round trip through the two vertex maps:
+    ``(|V1[p2p_21[p2p_12]] - V1|, |V2[p2p_12[p2p_21]] - V2|)``, ``(n1,)`` and ``(n2,)``."""
+    return (np.linalg.norm(V1[p2p_21[p2p_12]] - V1, axis=1),
+            np.linalg.norm(V2[p2p_12[p2p_21]] - V2, axis=1))
+
+
+def _round_trip_limit(V: np.ndarray, F: np.ndarray, limit: float) -> float:
+    """``limit`` times the mesh's ``sqrt(area)``, and at least two mean edge lengths (on a coarse
+    mesh a vertex map is off by an edge or two wherever the two meshings differ)."""
+    edges = np.linalg.norm(V[F[:, [1, 2, 0]]] - V[F], axis=2)
+    return max(limit * float(np.sqrt(vertex_mass(V, F).sum())), 2.0 * float(edges.mean()))
+
+
+def _short_round_trips(p2p_21, p2p_12, V1, F1, V2, F2, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(n1,)``, ``(n2,)`` bool: the vertices whose round trip through both maps ends within
+    :func:`_round_trip_limit` of where it started."""
+    d1, d2 = round_trips(p2p_21, p2p_12, V1, V2)
+    return d1 <= _round_trip_limit(V1, F1, limit), d2 <= _round_trip_limit(V2, F2, limit)
+
+
+def _near(V: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
+    """``(n,)`` bool: the vertices within ``radius`` of a vertex in ``mask``."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(V[mask]).query(V, distance_upper_bound=radius)[0] <= radius
+
+
+def _area_scale(a1: np.ndarray, a2: np.ndarray, agreed=None) -> float:
+    """The scale that gives the source the target's area, ``sqrt(sum a2 / sum a1)`` over the vertex
+    areas; with ``agreed = (keep1, keep2)`` over those vertices only, unless they hold less than a
+    quarter of either area (maps too poor to say which parts the shapes share)."""
+    if agreed is not None:
+        k1, k2 = agreed
+        if a1[k1].sum() >= 0.25 * a1.sum() and a2[k2].sum() >= 0.25 * a2.sum():
+            a1, a2 = a1[k1], a2[k2]
+    return float(np.sqrt(a2.sum() / a1.sum()))
+
+
+def _map_pairs(p2p_21, p2p_12, V2, N2, m1, m2, keep1=None) -> _Pairs:
+    """Pairs from the vertex map (both directions when ``p2p_12`` is given; of those, only the
+    source vertices in ``keep1`` when given)."""
     parts = [_Pairs(np.asarray(p2p_21), V2, N2, m2)]
     if p2p_12 is not None:
         p2p_12 = np.asarray(p2p_12)
-        parts.append(_Pairs(np.arange(len(p2p_12)), V2[p2p_12], N2[p2p_12], m1))
+        i = np.arange(len(p2p_12)) if keep1 is None else np.flatnonzero(keep1)
+        parts.append(_Pairs(i, V2[p2p_12[i]], N2[p2p_12[i]], m1[i]))
     return _concat(*parts)
 
 
@@ -342,8 +410,12 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     # the scale from the areas when both are meshes: a least-squares scale underestimates it
     # whenever the target is bent (a bent shape lies closer to its centroid; 5 % on a bent
     # alligator), and ARAP keeps lengths, so the excess would slide along thin parts
-    size = float(np.sqrt(vertex_mass(V2, F2).sum() / vertex_mass(V1, F1).sum())) \
-        if F1 is not None and F2 is not None else None
+    keep1 = keep2 = size = None
+    if F1 is not None and F2 is not None:
+        if p2p_12 is not None and settings.round_trip:
+            keep1, keep2 = _short_round_trips(p2p_21, p2p_12, V1, F1, V2, F2, settings.round_trip)
+        size = _area_scale(vertex_mass(V1, F1), vertex_mass(V2, F2),
+                           (keep1, keep2) if keep1 is not None and settings.consistent_scale else None)
     s, R, t = similarity_transform(src_pts, V2, w, size)
     if settings.trim:
         res = np.linalg.norm(s * src_pts @ R.T + t - V2, axis=1)
@@ -362,7 +434,7 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     # 2. towards the vertex map's matches, stiffly (point to point: the map says where, not just how far)
     x = rest_n.copy()
     if init_points is None:
-        init = _map_pairs(p2p_21, p2p_12, V2n, N2, m1, m2)
+        init = _map_pairs(p2p_21, p2p_12, V2n, N2, m1, m2, keep1)
     else:
         face, bary = (np.asarray(a) for a in init_points)
         if F1 is None or face.shape != (len(V2),) or np.shape(bary) != (len(V2), 3):
@@ -370,7 +442,8 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
                              "target vertices.")
         init = _point_pairs_system(F1[face], np.asarray(bary, np.float64), V2n, m2, len(V1))
         if p2p_12 is not None:
-            D2, r2 = _data_system(_Pairs(np.arange(len(V1)), V2n[p2p_12], N2[p2p_12], m1), len(V1), 1.0, 0.0)
+            i = np.arange(len(V1)) if keep1 is None else np.flatnonzero(keep1)
+            D2, r2 = _data_system(_Pairs(i, V2n[p2p_12[i]], N2[p2p_12[i]], m1[i]), len(V1), 1.0, 0.0)
             init = (init[0] + D2, init[1] + r2)
     if isinstance(init, _Pairs):
         init = _data_system(init, len(V1), 1.0, 0.0)
@@ -382,12 +455,15 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
 
     tree2 = cKDTree(V2n)
     edge1, edge2 = boundary_vertices(source), boundary_vertices(target)
+    unmatched1 = None
+    if keep1 is not None and settings.unmatched_rim and edge2.any():
+        unmatched1 = ~keep1 & _near(V2n, edge2, settings.unmatched_rim)[p2p_12]
     history = []
     total = len(settings.stiffness) * settings.pairings
     for k, stiffness in enumerate(settings.stiffness):
         for p in range(settings.pairings):
             nx = vertex_normals(x, F1)
-            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings, edge1, edge2)
+            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings, edge1, edge2, unmatched1)
             history.append((float(stiffness), med, len(pairs.i)))
             if settings.robust_arap:
                 fit.reweight(x, settings.robust_arap)

@@ -12,9 +12,11 @@ from shapecorr.core.errors import SettingsError, ShapeError
 from shapecorr.deform.arap import cell_energy, identity_rotations
 from shapecorr.deform.registration import (
     RegisterSettings,
+    _area_scale,
     cell_misfits,
     register,
     robust_cell_weights,
+    round_trips,
     similarity_transform,
 )
 
@@ -154,3 +156,60 @@ def test_registered_vertex_maps_are_exact_both_ways(pair):
     np.testing.assert_array_equal(p2p_21, perm)
     np.testing.assert_array_equal(p2p_12, inv)
     assert 0.0 <= fit < 0.005
+
+
+def test_round_trips_of_inverse_maps_are_zero_and_of_a_swap_its_length():
+    src = ellipsoid(n_lat=8, n_lon=8)[0]
+    V = src.vertices
+    ident = np.arange(src.n_vertices)
+    d1, d2 = round_trips(ident, ident, V, V)
+    assert not d1.any() and not d2.any()
+    swapped = ident.copy()
+    swapped[[0, 5]] = [5, 0]  # target vertices 0 and 5 sent to each other's source vertex
+    d1, d2 = round_trips(swapped, ident, V, V)
+    gap = np.linalg.norm(V[0] - V[5])
+    np.testing.assert_allclose(d1[[0, 5]], gap)
+    np.testing.assert_allclose(d2[[0, 5]], gap)
+    assert np.count_nonzero(d1) == 2 and np.count_nonzero(d2) == 2
+
+
+def test_round_trip_frees_the_part_a_partial_target_lacks(pair):
+    """The target is the bent source without its top fifth (a scan that misses a part). The maps
+    are right where the target has the part, and send the missing part's vertices to the rim
+    (what a matcher does). With every source -> target pair and the scale from the whole areas,
+    that part is pulled onto the rim and the source shrunk; the defaults (the round-trip filter
+    and the scale of the parts both maps agree on) lay the rest on the target."""
+    from scipy.spatial import cKDTree
+
+    src = pair[0]
+    z = src.vertices[:, 2]
+    gone = z > z.max() - 0.2 * (z.max() - z.min())
+    faces = src.faces[~gone[src.faces].any(1)]
+    kept = np.unique(faces)
+    new = np.full(src.n_vertices, -1)
+    new[kept] = np.arange(len(kept))
+    moved = bent(src).vertices
+    tgt = Shape(moved[kept], new[faces], name="partial")
+    p2p_12 = new.copy()
+    p2p_12[new < 0] = cKDTree(tgt.vertices).query(moved[new < 0])[1]  # the missing part -> the rim
+    misfit = {}
+    for name, settings in (("off", RegisterSettings(round_trip=0.0)), ("default", RegisterSettings())):
+        reg = register(src, tgt, kept, p2p_12, settings=settings)
+        misfit[name] = (np.linalg.norm(reg.vertices[kept] - tgt.vertices, axis=1) / np.sqrt(tgt.area)).mean()
+    assert misfit["default"] < 0.003 and misfit["default"] < 0.5 * misfit["off"]
+
+
+def test_area_scale_of_the_agreed_parts_unless_they_are_too_small():
+    a1, a2 = np.full(10, 1.0), np.full(8, 4.0)
+    assert _area_scale(a1, a2) == pytest.approx(np.sqrt(32 / 10))
+    k1, k2 = np.arange(10) < 8, np.ones(8, bool)  # the target lacks two of the source's vertices
+    assert _area_scale(a1, a2, (k1, k2)) == pytest.approx(2.0)
+    few = np.arange(10) < 2  # a fifth of the source: the maps say too little, the whole areas are used
+    assert _area_scale(a1, a2, (few, k2)) == pytest.approx(np.sqrt(32 / 10))
+
+
+def test_round_trip_settings_are_checked():
+    with pytest.raises(SettingsError, match="round_trip"):
+        RegisterSettings(round_trip=-0.1)
+    with pytest.raises(SettingsError, match="consistent_scale"):
+        RegisterSettings(consistent_scale=1)

@@ -11,15 +11,11 @@ from pathlib import Path
 folder = sys.argv[1]
 ds = Dataset(Path(folder))
 for seed in (0, 1):
-    names = [f"tr_reg_{i:03d}" for i in range(80, 100)]
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    order = np.random.default_rng(seed).permutation(len(pairs))[:8]
-    pairs = sorted(pairs[i] for i in order)
+    pairs = bf.test_pairs(8, seed)
     for kind in ("gaps", "gap15"):
         for a, b in pairs:
-            B = load(ds.shape_path(b), warn=False)
-            rng = np.random.default_rng(np.random.SeedSequence([seed, *a.encode(), *b.encode(), *kind.encode()]))
-            v, f, new = bf.flawed(kind, np.asarray(B.vertices, dtype=np.float64), np.asarray(B.faces), rng)
+            _, flawed_b, _ = bf.flawed_target(ds, a, b, kind, seed)
+            v, f = np.asarray(flawed_b.vertices), np.asarray(flawed_b.faces)
             out = []
             for gap in (0.0, 1.0):
                 H.MAX_STUMP_GAP = gap
