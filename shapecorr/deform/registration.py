@@ -99,9 +99,9 @@ class RegisterSettings:
     round_trip : between two meshes, the first deformation uses a source -> target pair of
         ``p2p_12`` only where the round trip through both maps (source vertex -> target ->
         source) ends within this distance (and two mean edge lengths) of where it started
-        (0: every pair). Where the target misses a part (a cut-off
-        hand, a scan's missing top of the head) the source's part has no counterpart: the maps
-        send it to the rim and back elsewhere, and its pairs would pull it onto the rim.
+        (0: every pair). Where the target misses a part (a cut-off hand, a scan's missing top
+        of the head) the source's part has no counterpart: the maps send it to the rim and back
+        elsewhere, and its pairs would pull it onto the rim.
         Chosen on FAUST_r targets cut by ``bench_flaws.py`` (``extremity15``, seeds 0 and 1)
         and the re-proportioned tune pairs of the matcher's registration step
         (``docs/bench/flaws_cpu/extremity/registration/variants``): 0.03, about two edges of a
@@ -259,18 +259,18 @@ def round_trips(p2p_21: np.ndarray, p2p_12: np.ndarray, V1: np.ndarray, V2: np.n
             np.linalg.norm(V2[p2p_12[p2p_21]] - V2, axis=1))
 
 
-def _round_trip_limit(V: np.ndarray, F: np.ndarray, limit: float) -> float:
+def _round_trip_limit(V: np.ndarray, F: np.ndarray, area: float, limit: float) -> float:
     """``limit`` times the mesh's ``sqrt(area)``, and at least two mean edge lengths (on a coarse
     mesh a vertex map is off by an edge or two wherever the two meshings differ)."""
     edges = np.linalg.norm(V[F[:, [1, 2, 0]]] - V[F], axis=2)
-    return max(limit * float(np.sqrt(vertex_mass(V, F).sum())), 2.0 * float(edges.mean()))
+    return max(limit * float(np.sqrt(area)), 2.0 * float(edges.mean()))
 
 
-def _short_round_trips(p2p_21, p2p_12, V1, F1, V2, F2, limit: float) -> tuple[np.ndarray, np.ndarray]:
+def _short_round_trips(p2p_21, p2p_12, source: tuple, target: tuple, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """``(n1,)``, ``(n2,)`` bool: the vertices whose round trip through both maps ends within
-    :func:`_round_trip_limit` of where it started."""
-    d1, d2 = round_trips(p2p_21, p2p_12, V1, V2)
-    return d1 <= _round_trip_limit(V1, F1, limit), d2 <= _round_trip_limit(V2, F2, limit)
+    :func:`_round_trip_limit` of where it started; ``source``, ``target``: ``(V, F, area)``."""
+    d1, d2 = round_trips(p2p_21, p2p_12, source[0], target[0])
+    return d1 <= _round_trip_limit(*source, limit), d2 <= _round_trip_limit(*target, limit)
 
 
 def _near(V: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
@@ -291,14 +291,20 @@ def _area_scale(a1: np.ndarray, a2: np.ndarray, agreed=None) -> float:
     return float(np.sqrt(a2.sum() / a1.sum()))
 
 
+def _source_pairs(p2p_12, V2, N2, m1, keep1=None) -> _Pairs:
+    """Pairs ``source vertex -> its image under p2p_12`` (only the source vertices in ``keep1``
+    when given)."""
+    p2p_12 = np.asarray(p2p_12)
+    i = np.arange(len(p2p_12)) if keep1 is None else np.flatnonzero(keep1)
+    return _Pairs(i, V2[p2p_12[i]], N2[p2p_12[i]], m1[i])
+
+
 def _map_pairs(p2p_21, p2p_12, V2, N2, m1, m2, keep1=None) -> _Pairs:
     """Pairs from the vertex map (both directions when ``p2p_12`` is given; of those, only the
     source vertices in ``keep1`` when given)."""
     parts = [_Pairs(np.asarray(p2p_21), V2, N2, m2)]
     if p2p_12 is not None:
-        p2p_12 = np.asarray(p2p_12)
-        i = np.arange(len(p2p_12)) if keep1 is None else np.flatnonzero(keep1)
-        parts.append(_Pairs(i, V2[p2p_12[i]], N2[p2p_12[i]], m1[i]))
+        parts.append(_source_pairs(p2p_12, V2, N2, m1, keep1))
     return _concat(*parts)
 
 
@@ -398,9 +404,9 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
         p2p_12 = np.asarray(p2p_12, dtype=np.int64)
         if p2p_12.shape != (len(V1),) or p2p_12.min() < 0 or p2p_12.max() >= len(V2):
             raise ShapeError(f"p2p_12 must give a target vertex for each of the {len(V1)} source vertices.")
-    m2 = vertex_mass(V2, F2)
-    scale = float(np.sqrt(m2.sum()))  # lengths in units of the target's sqrt(area)
-    m2 = m2 / m2.sum()
+    a2 = vertex_mass(V2, F2)
+    scale = float(np.sqrt(a2.sum()))  # lengths in units of the target's sqrt(area)
+    m2 = a2 / a2.sum()
     N2 = vertex_normals(V2, F2)
 
     # 1. similarity alignment through the map, trimmed of its worst pairs
@@ -412,10 +418,11 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     # alligator), and ARAP keeps lengths, so the excess would slide along thin parts
     keep1 = keep2 = size = None
     if F1 is not None and F2 is not None:
+        a1 = vertex_mass(V1, F1)
         if p2p_12 is not None and settings.round_trip:
-            keep1, keep2 = _short_round_trips(p2p_21, p2p_12, V1, F1, V2, F2, settings.round_trip)
-        size = _area_scale(vertex_mass(V1, F1), vertex_mass(V2, F2),
-                           (keep1, keep2) if keep1 is not None and settings.consistent_scale else None)
+            keep1, keep2 = _short_round_trips(p2p_21, p2p_12, (V1, F1, a1.sum()), (V2, F2, a2.sum()),
+                                              settings.round_trip)
+        size = _area_scale(a1, a2, (keep1, keep2) if keep1 is not None and settings.consistent_scale else None)
     s, R, t = similarity_transform(src_pts, V2, w, size)
     if settings.trim:
         res = np.linalg.norm(s * src_pts @ R.T + t - V2, axis=1)
@@ -442,8 +449,7 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
                              "target vertices.")
         init = _point_pairs_system(F1[face], np.asarray(bary, np.float64), V2n, m2, len(V1))
         if p2p_12 is not None:
-            i = np.arange(len(V1)) if keep1 is None else np.flatnonzero(keep1)
-            D2, r2 = _data_system(_Pairs(i, V2n[p2p_12[i]], N2[p2p_12[i]], m1[i]), len(V1), 1.0, 0.0)
+            D2, r2 = _data_system(_source_pairs(p2p_12, V2n, N2, m1, keep1), len(V1), 1.0, 0.0)
             init = (init[0] + D2, init[1] + r2)
     if isinstance(init, _Pairs):
         init = _data_system(init, len(V1), 1.0, 0.0)
