@@ -249,6 +249,12 @@ class ZoomOutSettings:
     # register_below. Chosen on the re-proportioned tune animals (register_polish study);
     # TOSCA_r: docs/bench/tosca_full_cpu/registration_agreement
     register_agreement_below: float | None = 0.75
+    # ... a pair with a shape above this many vertices (a scan-resolution pair, or one matched
+    # through proxies) through proxies of about this size (shapecorr.deform.precise.deformed_source:
+    # every source vertex follows its proxy, then the last ICP stage runs on the full meshes), so
+    # that its cost stays near a 5k-8k pair's; None: pairs above refine_max_vertices are not
+    # registered (docs/bench/generalize_cpu/scanres_registration)
+    register_proxy_size: int | None = 8000
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
     # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse
@@ -273,6 +279,8 @@ class ZoomOutSettings:
         _positive_int("polish_bijective_iters", self.polish_bijective_iters, minimum=0)
         _number("register_below", self.register_below, allow_none=True, minimum=0.0)
         _number("register_agreement_below", self.register_agreement_below, allow_none=True, minimum=0.0)
+        if self.register_proxy_size is not None:
+            _positive_int("register_proxy_size", self.register_proxy_size, minimum=100)
         _check(self.register_agreement_below is None or self.register_agreement_below <= 1.0,
                f"register_agreement_below is a fraction of vertices in [0, 1] or null, got {self.register_agreement_below!r}.")
         _check(self.prior_refine is None or (isinstance(self.prior_refine, str) and _prior_exists(self.prior_refine)),

@@ -318,6 +318,7 @@ class _Run:
         self._stage("load", 0.05, t0)
         t0 = time.perf_counter()
         self.proxies = make_proxies(src, tgt, self.s)
+        self.clouds = not (src.is_mesh and tgt.is_mesh)
         work = (src, tgt) if self.proxies is None else (self.proxies[0].shape, self.proxies[1].shape)
         self.inputs = work
         if self.proxies is not None:
@@ -651,7 +652,9 @@ class _Run:
         the source deformed onto the target from the map, ARAP-regularized non-rigid ICP) when
         the confidence is below ``register_below`` or the learned features agree with it on fewer
         than ``register_agreement_below`` of the target vertices (:meth:`_registration_reason`), on
-        two meshes matched at full resolution of at most ``refine_max_vertices`` vertices each.
+        two meshes; a pair with a shape above ``refine_max_vertices`` vertices, or matched through
+        proxies, is registered through proxies of ``register_proxy_size`` vertices (not at all when
+        that is None).
         Intrinsic matching leaves maps between shapes of different builds imprecise or partly
         wrong; lying on the target surface, the deformed source repairs much of that. The
         registered map (its functional map the projection of its vertex map) is kept unless the
@@ -664,30 +667,32 @@ class _Run:
         if why is None:
             return best
         self.registration["why"] = why
-        if not self._both_meshes:
-            self.registration["reason"] = "a point cloud: registration runs on two meshes"
-            return best
-        if self.proxies is not None:
-            self.registration["reason"] = "matched through proxies: registration runs at full resolution only"
+        if not self._both_meshes or self.clouds:
+            self.registration["reason"] = ("a point cloud (matched as points or through a surface reconstructed "
+                                           "from it): registration runs on two meshes")
             return best
         n_max = max(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
-        if n_max > z.refine_max_vertices:
-            # at 21k vertices it took 18 s of CPU (FAUST_r remeshed 080->099), beyond the time budget
+        large = self.proxies is not None or n_max > z.refine_max_vertices
+        if large and z.register_proxy_size is None:
+            # at full resolution 21k vertices took 18 s of CPU (FAUST_r remeshed 080->099)
             self.registration["reason"] = (f"large pair ({n_max} vertices, above refine_max_vertices "
-                                           f"{z.refine_max_vertices}): not registered")
+                                           f"{z.refine_max_vertices}) and register_proxy_size null: not registered")
             return best
         from .deform.precise import registered_vertex_maps
 
         t0 = time.perf_counter()
         P1, P2 = self.P1, self.P2
-        p2p_21, p2p_12, fit = registered_vertex_maps(P1.shape, P2.shape, best.p2p_21, best.p2p_12)
+        p2p_21, p2p_12, fit = registered_vertex_maps(P1.shape, P2.shape, best.p2p_21, best.p2p_12,
+                                                     max_vertices=z.register_proxy_size)
+        through = z.register_proxy_size if n_max > (z.register_proxy_size or n_max) else None
         k2, k1 = np.shape(best.fmap_12)
         C = p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k1, k2=k2)
         reg = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,
                                energy=best.energy), P1, P2, self.descr, tuple(w.distances for w in self.work))
         kept = keeps_trust(best.confidence.low, reg.confidence.low)
         self._stage("registration", 0.98, t0)
-        self.registration.update(ran=True, kept=kept, fit=round(float(fit), 6), confidence_before=round(best.trust, 4),
+        self.registration.update(ran=True, kept=kept, fit=round(float(fit), 6), through_proxies=through,
+                                 confidence_before=round(best.trust, 4),
                                  confidence_after=round(reg.trust, 4), time_s=self.timings["registration"])
         return reg if kept else best
 

@@ -688,7 +688,8 @@ def test_a_map_below_register_below_is_read_off_a_registration(blob_pair, monkey
     """A trusted rigid copy (confidence above 0.95): no registration. With register_below above
     any confidence it runs, and the registered maps of the rigid copy are exact both ways and
     kept; the fast preset never registers; a pair with a point cloud (matched through proxies) is not
-    registered."""
+    registered; a large pair is registered through proxies (register_proxy_size), or not at all
+    when that is null."""
     s, t, perm = blob_pair
     plain = match(s, t, "default", **SMALL)
     r = plain.info["registration"]
@@ -709,10 +710,17 @@ def test_a_map_below_register_below_is_read_off_a_registration(blob_pair, monkey
     assert not match(s, t, "fast", register_below=None, **SMALL).info["registration"]["ran"]
     cloud = shapecorr.Shape(t.vertices, None, name="cloud")
     pc = match(s, cloud, "default", register_below=1.01, **SMALL).info["registration"]
-    assert not pc["ran"] and "proxies" in pc["reason"]  # a cloud is matched through a reconstructed surface
-    big = match(s, t, "default", register_below=1.01, refine_max_vertices=600, **SMALL).info["registration"]
-    assert not big["ran"] and "large pair (642 vertices" in big["reason"]
+    assert not pc["ran"] and "point cloud" in pc["reason"]  # matched through a reconstructed surface
     assert len(calls) == 1
+    # a large pair (here: above refine_max_vertices 600) is registered through proxies
+    big = match(s, t, "default", register_below=1.01, refine_max_vertices=600, register_proxy_size=400, **SMALL)
+    r = big.info["registration"]
+    assert len(calls) == 2 and r["ran"] and r["kept"] and r["through_proxies"] == 400
+    np.testing.assert_array_equal(big.p2p_21, perm)  # the full-resolution finish makes it exact
+    np.testing.assert_array_equal(big.p2p_12, inverse_permutation(perm))
+    off = match(s, t, "default", register_below=1.01, refine_max_vertices=600, register_proxy_size=None,
+                **SMALL).info["registration"]
+    assert not off["ran"] and "large pair (642 vertices" in off["reason"] and len(calls) == 2
 
 
 def test_a_map_the_features_agree_with_less_is_registered_whatever_its_confidence(blob_pair, monkeypatch):

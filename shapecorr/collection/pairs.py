@@ -78,7 +78,8 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
         return PairMaps(p2p_ab, p2p_ba, via, True)
     from ..deform.precise import registered_vertex_maps
 
-    p2p_ba, p2p_ab, _ = registered_vertex_maps(Pa.shape, Pb.shape, p2p_ba, p2p_ab)
+    p2p_ba, p2p_ab, _ = registered_vertex_maps(Pa.shape, Pb.shape, p2p_ba, p2p_ab,
+                                               max_vertices=s.zoomout.register_proxy_size)
     return PairMaps(p2p_ab, p2p_ba, via, True, True)
 
 

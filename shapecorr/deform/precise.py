@@ -19,14 +19,16 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..core import Shape
+from ..core.proxy import Proxy, make_proxy
 from ..fmap.precise import SpectralBases, spectral_precise_map
 from ..fmap.surface import SurfaceMap, project_on_surface
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRECISE_METHODS", "precise_map", "registered_map", "registered_vertex_maps"]
+__all__ = ["PRECISE_METHODS", "deformed_source", "precise_map", "proxy_maps", "registered_map", "registered_vertex_maps"]
 
 PRECISE_METHODS = ("spectral", "vertex", "register")
 
@@ -62,30 +64,79 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
                                 cache=cache, bases=bases)
 
 
-def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None) -> SurfaceMap:
+def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None,
+                   max_vertices: int | None = None) -> SurfaceMap:
     """The precise map read off a registration: each target vertex -> the closest point of the
-    source deformed onto the target (see :func:`precise_map`, ``method="register"``)."""
-    from .registration import register
-
-    reg = register(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress)
-    smap, dist = project_on_surface(target.vertices, reg.vertices, source.faces)
+    source deformed onto the target (see :func:`precise_map`, ``method="register"``;
+    ``max_vertices`` as in :func:`deformed_source`)."""
+    X = deformed_source(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress,
+                        max_vertices=max_vertices)
+    smap, dist = project_on_surface(target.vertices, X, source.faces)
     log.info("registered map: median distance of the target vertices to the deformed source %.3g "
              "(x sqrt(area))", float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
     return smap
 
 
 def registered_vertex_maps(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settings=None,
-                           progress=None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Both vertex maps read off a registration of two meshes (:func:`registration.register`
-    from ``p2p_21`` and ``p2p_12``): each target vertex -> the source vertex nearest to its
+                           progress=None, max_vertices: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both vertex maps read off a registration of two meshes (:func:`deformed_source` from
+    ``p2p_21`` and ``p2p_12``): each target vertex -> the source vertex nearest to its
     closest point on the deformed source (``p2p_21``), each deformed source vertex -> the target
     vertex nearest to its closest point on the target (``p2p_12``). Returns ``(p2p_21, p2p_12,
     fit)``, ``fit`` the median distance of the target vertices to the deformed source, in units
     of the target's ``sqrt(area)``."""
-    from .registration import register
-
-    reg = register(source, target, p2p_21, p2p_12, settings=settings, progress=progress)
-    smap_21, dist = project_on_surface(target.vertices, reg.vertices, source.faces)
-    smap_12, _ = project_on_surface(reg.vertices, target.vertices, target.faces)
+    X = deformed_source(source, target, p2p_21, p2p_12, settings=settings, progress=progress,
+                        max_vertices=max_vertices)
+    smap_21, dist = project_on_surface(target.vertices, X, source.faces)
+    smap_12, _ = project_on_surface(X, target.vertices, target.faces)
     fit = float(np.median(dist)) / np.sqrt(max(target.area, 1e-300))
     return smap_21.nearest_vertex(source.faces), smap_12.nearest_vertex(target.faces), fit
+
+
+def deformed_source(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settings=None, progress=None,
+                    max_vertices: int | None = None, finish: bool = True) -> np.ndarray:
+    """The source's vertices deformed onto the target (:func:`shapecorr.deform.registration.register`
+    from the vertex maps), ``(n_source, 3)`` in the target's coordinates.
+
+    ``max_vertices``: two meshes of which one has more vertices are registered through proxies of
+    about that many vertices each (:func:`shapecorr.core.proxy.make_proxy`; a smaller shape is its
+    own): the maps are carried to the proxies (each proxy vertex through the full vertex nearest
+    it, each full vertex to the proxy vertex nearest its projection), the source proxy is
+    registered onto the target proxy, and every source vertex follows the point of the source
+    proxy it was projected on; with ``finish``, the registration's last, least stiff stage then
+    runs once more on the full meshes (:func:`shapecorr.deform.registration.refine_registration`),
+    so that the fit is the full meshes' rather than the proxies'. The costly part (the first
+    deformation and the stiffer stages) then no longer grows with the meshes' size. None: at
+    full resolution whatever the size.
+    """
+    from .registration import refine_registration, register
+
+    too_large = (max_vertices is not None and source.is_mesh and target.is_mesh
+                 and max(source.n_vertices, target.n_vertices) > max_vertices)
+    if not too_large:
+        return register(source, target, p2p_21, p2p_12, settings=settings, progress=progress).vertices
+    proxy1, proxy2 = (make_proxy(shape, max_vertices) for shape in (source, target))
+    q21, q12 = proxy_maps(proxy1, proxy2, source, target, p2p_21, p2p_12)
+    log.info("registration through proxies of %d and %d vertices (the shapes have %d and %d)",
+             proxy1.shape.n_vertices, proxy2.shape.n_vertices, source.n_vertices, target.n_vertices)
+    reg = register(proxy1.shape, proxy2.shape, q21, q12, settings=settings, progress=progress)
+    if not finish:
+        return proxy1.interpolate(reg.vertices)
+    return refine_registration(source, target, proxy1.interpolate(reg.vertices), reg.similarity, p2p_21, p2p_12,
+                               settings=settings)
+
+
+def proxy_maps(proxy1: Proxy, proxy2: Proxy, source: Shape, target: Shape, p2p_21,
+               p2p_12=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Full-resolution vertex maps carried to two proxies: a proxy vertex of the target takes the
+    map of the full target vertex nearest it, and lands on the source proxy's vertex nearest the
+    projection of its full-resolution image (``(q21, q12)``; ``q12`` None without ``p2p_12``)."""
+    def nearest_full(proxy: Proxy, shape: Shape) -> np.ndarray:
+        if proxy.shape is shape:
+            return np.arange(shape.n_vertices)
+        return cKDTree(shape.vertices).query(proxy.shape.vertices)[1]
+
+    q21 = proxy1.anchor()[np.asarray(p2p_21)[nearest_full(proxy2, target)]]
+    if p2p_12 is None:
+        return q21, None
+    return q21, proxy2.anchor()[np.asarray(p2p_12)[nearest_full(proxy1, source)]]

@@ -162,6 +162,7 @@ class Registration(NamedTuple):
     rest: np.ndarray  # (n1, 3) the source after the similarity alignment only
     fit: list  # per pairing: (stiffness, median pair distance / sqrt(area), pairs kept)
     seconds: float
+    similarity: tuple = (1.0, np.eye(3), np.zeros(3))  # (s, R, t): rest = s * source @ R.T + t
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -343,6 +344,7 @@ class _ArapFit:
     def __init__(self, rest: np.ndarray, faces, settings: RegisterSettings):
         self.n = len(rest)
         self.rest = rest
+        self.faces = faces
         self.cells = cell_energy(rest, faces, settings.knn)
         self._set_operators(arap_operators(rest, self.cells))
         self.settings = settings
@@ -377,6 +379,88 @@ class _ArapFit:
             rhs = stiffness * rotation_rhs(self.ops, self.R) + data_rhs + eps * x
             x = factor.solve(rhs.reshape(-1, 1)).reshape(self.n, 3)
         return x
+
+
+class _Target(NamedTuple):
+    """The target as the ICP stages see it: normalized vertices, normals, mass, KD-tree, rim."""
+
+    shape: Shape
+    V: np.ndarray  # vertices in units of sqrt(area) about the centroid
+    N: np.ndarray
+    m: np.ndarray  # vertex areas, summing to 1
+
+    @property
+    def edge(self) -> np.ndarray:
+        return boundary_vertices(self.shape)
+
+
+def _unmatched(keep1, p2p_12, target: Shape, V2n: np.ndarray, settings: RegisterSettings) -> np.ndarray | None:
+    """Source vertices left out of the closest-point pairs: a long round trip (not in ``keep1``)
+    whose image lies within ``unmatched_rim`` of the target's open boundary (a part the target
+    lacks); None when nothing is left out."""
+    edge2 = boundary_vertices(target)
+    if keep1 is None or p2p_12 is None or not settings.unmatched_rim or not edge2.any():
+        return None
+    return ~keep1 & _near(V2n, edge2, settings.unmatched_rim)[np.asarray(p2p_12)]
+
+
+def _icp_stages(fit: "_ArapFit", x: np.ndarray, stiffnesses, target: _Target, m1: np.ndarray, edge1: np.ndarray,
+                unmatched1, settings: RegisterSettings, anchor=None, progress=None) -> tuple[np.ndarray, list]:
+    """Non-rigid ICP from ``x`` (normalized units): per stiffness, ``settings.pairings`` rounds of
+    closest-point pairs and local-global iterations. Returns ``(x, history)``."""
+    from scipy.spatial import cKDTree
+
+    tree2, edge2 = cKDTree(target.V), target.edge
+    alpha, beta = settings.point_to_point, settings.point_to_plane
+    history = []
+    total = len(stiffnesses) * settings.pairings
+    for k, stiffness in enumerate(stiffnesses):
+        for p in range(settings.pairings):
+            nx = vertex_normals(x, fit.faces)
+            pairs, med = _closest_pairs(x, nx, target.V, target.N, m1, target.m, tree2, 1.0, settings, edge1, edge2,
+                                        unmatched1)
+            history.append((float(stiffness), med, len(pairs.i)))
+            if settings.robust_arap:
+                fit.reweight(x, settings.robust_arap)
+            if anchor is not None:
+                D, r = _data_system(pairs, len(x), alpha, beta)
+                pairs = (D + anchor[0], r + anchor[1])
+            x = fit.run(x, pairs, stiffness, settings.inner_iterations, alpha, beta)
+            if progress is not None:
+                progress(f"registration: stiffness {stiffness:g}, median distance {med:.2e}",
+                         (k * settings.pairings + p + 1) / total)
+    return x, history
+
+
+def refine_registration(source: Shape, target: Shape, x: np.ndarray, similarity: tuple, p2p_21=None, p2p_12=None, *,
+                        settings: RegisterSettings | None = None, progress=None) -> np.ndarray:
+    """The last ICP stage of :func:`register` (its smallest stiffness, ``settings.pairings``
+    rounds) run again from the deformed source ``x`` (``(n1, 3)``, target coordinates), with the
+    source's rest shape ``s * V1 @ R.T + t`` from ``similarity = (s, R, t)``: the full-resolution
+    finish of a registration computed on coarser stand-ins. The vertex maps, when given, leave
+    out of the pairs the part of the source the target lacks, as in :func:`register`. Two meshes.
+    Returns the refined ``(n1, 3)``."""
+    settings = settings or RegisterSettings()
+    if not (source.is_mesh and target.is_mesh):
+        raise ShapeError("refine_registration needs two meshes.")
+    V1, F1 = np.asarray(source.vertices, np.float64), source.faces
+    V2, F2 = np.asarray(target.vertices, np.float64), target.faces
+    s, R, t = similarity
+    rest = s * V1 @ np.asarray(R).T + np.asarray(t)
+    a2 = vertex_mass(V2, F2)
+    scale, c = float(np.sqrt(a2.sum())), V2.mean(0)
+    V2n = (V2 - c) / scale
+    m1 = vertex_mass(rest, F1)
+    keep1 = None
+    if p2p_21 is not None and p2p_12 is not None and settings.round_trip:
+        keep1, _ = _short_round_trips(np.asarray(p2p_21), np.asarray(p2p_12), (V1, F1, vertex_mass(V1, F1).sum()),
+                                      (V2, F2, a2.sum()), settings.round_trip)
+    fit = _ArapFit((rest - c) / scale, F1, settings)
+    tgt = _Target(target, V2n, vertex_normals(V2, F2), a2 / a2.sum())
+    x, _ = _icp_stages(fit, (np.asarray(x, np.float64) - c) / scale, settings.stiffness[-1:], tgt, m1 / m1.sum(),
+                       boundary_vertices(source), _unmatched(keep1, p2p_12, target, V2n, settings), settings,
+                       progress=progress)
+    return x * scale + c
 
 
 # ----------------------------------------------------------------------------- registration
@@ -436,7 +520,6 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     c = V2.mean(0)
     rest_n, V2n = (rest - c) / scale, (V2 - c) / scale
     fit = _ArapFit(rest_n, F1, settings)
-    alpha, beta = settings.point_to_point, settings.point_to_plane
 
     # 2. towards the vertex map's matches, stiffly (point to point: the map says where, not just how far)
     x = rest_n.copy()
@@ -457,29 +540,9 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     anchor = (settings.anchor * init[0], settings.anchor * init[1]) if settings.anchor else None
 
     # 3. ICP stages with a shrinking stiffness
-    from scipy.spatial import cKDTree
-
-    tree2 = cKDTree(V2n)
-    edge1, edge2 = boundary_vertices(source), boundary_vertices(target)
-    unmatched1 = None
-    if keep1 is not None and settings.unmatched_rim and edge2.any():
-        unmatched1 = ~keep1 & _near(V2n, edge2, settings.unmatched_rim)[p2p_12]
-    history = []
-    total = len(settings.stiffness) * settings.pairings
-    for k, stiffness in enumerate(settings.stiffness):
-        for p in range(settings.pairings):
-            nx = vertex_normals(x, F1)
-            pairs, med = _closest_pairs(x, nx, V2n, N2, m1, m2, tree2, 1.0, settings, edge1, edge2, unmatched1)
-            history.append((float(stiffness), med, len(pairs.i)))
-            if settings.robust_arap:
-                fit.reweight(x, settings.robust_arap)
-            if anchor is not None:
-                D, r = _data_system(pairs, len(V1), alpha, beta)
-                pairs = (D + anchor[0], r + anchor[1])
-            x = fit.run(x, pairs, stiffness, settings.inner_iterations, alpha, beta)
-            if progress is not None:
-                progress(f"registration: stiffness {stiffness:g}, median distance {med:.2e}",
-                         (k * settings.pairings + p + 1) / total)
+    unmatched1 = _unmatched(keep1, p2p_12, target, V2n, settings)
+    x, history = _icp_stages(fit, x, settings.stiffness, _Target(target, V2n, N2, m2), m1,
+                             boundary_vertices(source), unmatched1, settings, anchor, progress)
     log.info("registration: median pair distance %.3g -> %.3g (x sqrt(area)) in %.1f s", history[0][1],
              history[-1][1], time.perf_counter() - t0)
-    return Registration(x * scale + c, rest, history, time.perf_counter() - t0)
+    return Registration(x * scale + c, rest, history, time.perf_counter() - t0, (s, R, t))

@@ -10,6 +10,7 @@ import pytest
 from shapecorr import Shape
 from shapecorr.core.errors import SettingsError, ShapeError
 from shapecorr.deform.arap import cell_energy, identity_rotations
+from shapecorr.fmap.surface import project_on_surface
 from shapecorr.deform.registration import (
     RegisterSettings,
     _area_scale,
@@ -69,8 +70,6 @@ def test_registration_recovers_the_permutation_exactly(pair, size):
     scale = np.sqrt(tgt.area)
     misfit = np.linalg.norm(reg.vertices[perm] - tgt.vertices, axis=1) / scale
     assert misfit.mean() < 0.01 and misfit.max() < 0.05
-    from shapecorr.transfer.surface import project_on_surface
-
     smap, _ = project_on_surface(tgt.vertices, reg.vertices, src.faces)
     np.testing.assert_array_equal(smap.nearest_vertex(src.faces), perm)
 
@@ -213,3 +212,59 @@ def test_round_trip_settings_are_checked():
         RegisterSettings(round_trip=-0.1)
     with pytest.raises(SettingsError, match="consistent_scale"):
         RegisterSettings(consistent_scale=1)
+
+
+@pytest.fixture(scope="module")
+def fine_pair():
+    src, _ = ellipsoid(n_lat=36, n_lon=30, radii=(0.5, 0.35, 1.5), bend=0.3, taper=0.3)  # 1052 vertices
+    tgt, perm = permuted_copy(bent(src), seed=1, rigid=True)
+    return src, tgt, perm
+
+
+def _mean_error(src: Shape, p2p_21: np.ndarray, perm: np.ndarray) -> float:
+    return float(np.linalg.norm(src.vertices[p2p_21] - src.vertices[perm], axis=1).mean() / np.sqrt(src.area))
+
+
+def test_a_large_pair_is_registered_through_proxies_and_finished_at_full_resolution(fine_pair, monkeypatch):
+    """Shapes above ``max_vertices``: the registration runs on proxies of about that many vertices
+    and every vertex follows its proxy; the maps read off it are much better than the corrupted
+    maps it started from, and the full-resolution finish makes them better than the proxies' own."""
+    import shapecorr.deform.precise as precise
+    import shapecorr.deform.registration as registration
+
+    src, tgt, perm = fine_pair
+    p2p_21 = corrupt(perm, src, 0.3)
+    p2p_12 = corrupt(inverse_permutation(perm), tgt, 0.3, seed=1)
+    sizes = []
+    real = registration.register
+    monkeypatch.setattr(registration, "register", lambda s, t, *a, **k: sizes.append((s.n_vertices, t.n_vertices))
+                        or real(s, t, *a, **k))
+    errors = {}
+    for finish in (False, True):
+        X = precise.deformed_source(src, tgt, p2p_21, p2p_12, max_vertices=526, finish=finish)
+        assert X.shape == (src.n_vertices, 3)
+        smap, _ = project_on_surface(tgt.vertices, X, src.faces)
+        errors[finish] = _mean_error(src, smap.nearest_vertex(src.faces), perm)
+    assert all(n1 <= 600 and n2 <= 600 for n1, n2 in sizes) and len(sizes) == 2
+    before = _mean_error(src, p2p_21, perm)
+    assert errors[True] < 0.75 * before and errors[True] < 0.8 * errors[False]
+    # a pair within max_vertices is registered at full resolution, exactly as register() does
+    sizes.clear()
+    X = precise.deformed_source(src, tgt, p2p_21, p2p_12, max_vertices=src.n_vertices)
+    assert sizes == [(src.n_vertices, tgt.n_vertices)]
+    np.testing.assert_allclose(X, real(src, tgt, p2p_21, p2p_12).vertices)
+
+
+def test_refining_a_registration_that_lies_on_the_target_keeps_it(pair):
+    """The full-resolution finish started from the deformed source lying exactly on a rigid copy
+    of itself (vertex on vertex) leaves it there."""
+    from shapecorr.deform.registration import refine_registration
+
+    src, _, _ = pair
+    tgt, perm = permuted_copy(src, seed=3, rigid=True)
+    x = tgt.vertices[inverse_permutation(perm)]  # source vertex i -> its place on the target
+    s, R, t = similarity_transform(src.vertices, x, np.ones(src.n_vertices))
+    out = refine_registration(src, tgt, x, (s, R, t))
+    assert np.abs(out - x).max() < 1e-6 * np.sqrt(tgt.area)
+    with pytest.raises(ShapeError, match="two meshes"):
+        refine_registration(src, Shape(tgt.vertices, None), x, (s, R, t))
