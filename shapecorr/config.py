@@ -249,12 +249,18 @@ class ZoomOutSettings:
     # register_below. Chosen on the re-proportioned tune animals (register_polish study);
     # TOSCA_r: docs/bench/tosca_full_cpu/registration_agreement
     register_agreement_below: float | None = 0.75
-    # ... a pair with a shape above this many vertices (a scan-resolution pair, or one matched
-    # through proxies) through proxies of about this size (shapecorr.deform.precise.deformed_source:
-    # every source vertex follows its proxy, then the last ICP stage runs on the full meshes), so
-    # that its cost stays near a 5k-8k pair's; None: pairs above refine_max_vertices are not
-    # registered (docs/bench/generalize_cpu/scanres_registration)
-    register_proxy_size: int | None = 8000
+    # ... a pair with a shape above refine_max_vertices (a scan-resolution pair, or one matched
+    # through proxies) through proxies of about this many vertices (shapecorr.deform.precise.
+    # deformed_source: every source vertex follows its proxy), so that it costs a 5k pair's
+    # registration (5-6 s of CPU); the size at which the registration was chosen. None: such
+    # pairs are not registered (docs/bench/generalize_cpu/scanres_registration)
+    register_proxy_size: int | None = 5000
+
+    def register_max_vertices(self, n_vertices: int) -> int | None:
+        """The ``max_vertices`` of a registration of a pair whose larger shape has ``n_vertices``
+        (:func:`shapecorr.deform.precise.deformed_source`): None (full resolution) up to
+        ``refine_max_vertices``, else ``register_proxy_size``."""
+        return None if n_vertices <= self.refine_max_vertices else self.register_proxy_size
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
     # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse

@@ -682,9 +682,9 @@ class _Run:
 
         t0 = time.perf_counter()
         P1, P2 = self.P1, self.P2
+        through = z.register_max_vertices(n_max)
         p2p_21, p2p_12, fit = registered_vertex_maps(P1.shape, P2.shape, best.p2p_21, best.p2p_12,
-                                                     max_vertices=z.register_proxy_size)
-        through = z.register_proxy_size if n_max > (z.register_proxy_size or n_max) else None
+                                                     max_vertices=through)
         k2, k1 = np.shape(best.fmap_12)
         C = p2p_to_fmap(p2p_21, P1.evecs, P2.evecs, P2.mass, k1=k1, k2=k2)
         reg = assess(Candidate(best.init, best.k_init, best.w_orient_multiplier, C, p2p_21, p2p_12,

@@ -156,3 +156,14 @@ def test_adaptation_settings_are_validated_and_match_the_adaptation_defaults():
                              ({"adapt_regularizer": "orthogonal"}, "unknown adapt_regularizer 'orthogonal'")]:
         with pytest.raises(SettingsError, match=message):
             load_preset("default", **changes)
+
+
+def test_large_pairs_are_registered_through_proxies_of_register_proxy_size():
+    """Up to refine_max_vertices a pair is registered at full resolution (None), above it through
+    proxies of register_proxy_size vertices; a size below 100 is refused when built."""
+    z = load_preset("default").zoomout
+    assert z.register_proxy_size == 5000 and z.refine_max_vertices == 8000
+    assert z.register_max_vertices(8000) is None and z.register_max_vertices(8001) == 5000
+    assert load_preset("default", register_proxy_size=None).zoomout.register_max_vertices(30000) is None
+    with pytest.raises(SettingsError, match="register_proxy_size"):
+        load_preset("default", register_proxy_size=50)

@@ -79,7 +79,8 @@ def pair_maps(folder, a: str, b: str, *, via: str = "auto", refine: bool = False
     from ..deform.precise import registered_vertex_maps
 
     p2p_ba, p2p_ab, _ = registered_vertex_maps(Pa.shape, Pb.shape, p2p_ba, p2p_ab,
-                                               max_vertices=s.zoomout.register_proxy_size)
+                                               max_vertices=s.zoomout.register_max_vertices(
+                                                   max(Pa.shape.n_vertices, Pb.shape.n_vertices)))
     return PairMaps(p2p_ab, p2p_ba, via, True, True)
 
 

@@ -318,7 +318,8 @@ def _registered_final(P1, P2, B: cons.Basis, BT: cons.Basis, to_t: np.ndarray, f
 
     t0 = time.perf_counter()
     reg_from, reg_to, fit = registered_vertex_maps(P1.shape, P2.shape, from_t, to_t,
-                                                   max_vertices=ctx.settings.zoomout.register_proxy_size)
+                                                   max_vertices=ctx.settings.zoomout.register_max_vertices(
+                                                       max(P1.shape.n_vertices, P2.shape.n_vertices)))
     after = _final_confidence(P1, P2, B, BT, reg_to, reg_from, ctx)
     kept = keeps_trust(before["confidence_low"], after["confidence_low"])
     record = {"kept": kept, "fit": round(float(fit), 6), "confidence_before": before["confidence"],

@@ -94,7 +94,7 @@ def registered_vertex_maps(source: Shape, target: Shape, p2p_21, p2p_12=None, *,
 
 
 def deformed_source(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settings=None, progress=None,
-                    max_vertices: int | None = None, finish: bool = True) -> np.ndarray:
+                    max_vertices: int | None = None, finish: bool = False) -> np.ndarray:
     """The source's vertices deformed onto the target (:func:`shapecorr.deform.registration.register`
     from the vertex maps), ``(n_source, 3)`` in the target's coordinates.
 
@@ -103,11 +103,13 @@ def deformed_source(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settin
     own): the maps are carried to the proxies (each proxy vertex through the full vertex nearest
     it, each full vertex to the proxy vertex nearest its projection), the source proxy is
     registered onto the target proxy, and every source vertex follows the point of the source
-    proxy it was projected on; with ``finish``, the registration's last, least stiff stage then
-    runs once more on the full meshes (:func:`shapecorr.deform.registration.refine_registration`),
-    so that the fit is the full meshes' rather than the proxies'. The costly part (the first
-    deformation and the stiffer stages) then no longer grows with the meshes' size. None: at
-    full resolution whatever the size.
+    proxy it was projected on, so the cost no longer grows with the meshes' size. With
+    ``finish``, the registration's last, least stiff stage then runs once more on the full meshes
+    (:func:`shapecorr.deform.registration.refine_registration`): it brings the fit from the
+    proxies' to the full meshes' on a synthetic bend at 2-3x the proxy's size, but on scan-size
+    FAUST_r and TOSCA_r pairs (15k-38k vertices, 5k-8k proxies) it changed the error little, at
+    twice the cost (docs/bench/generalize_cpu/scanres_registration), so it is off by default.
+    None: at full resolution whatever the size.
     """
     from .registration import refine_registration, register
 
