@@ -190,6 +190,27 @@ def run_pair(a: str, b: str, kind: str, ds, evaluator, seed: int, both: bool = F
             "registered_from": _registered_from(m.info.get("registration") or {})}
 
 
+#: the default without its registration step (studies of that step start from its maps)
+NOREG = {"zoomout": {"register_below": None, "register_agreement_below": None}}
+
+
+def unregistered_maps(ds, a: str, b: str, kind: str, seed: int, folder: Path):
+    """``(source, flawed target, new, maps)``: the pair of :func:`flawed_target` and the default's
+    maps without the registration step (``p2p_21``, ``p2p_12``, ``confidence``), computed once and
+    saved in ``folder``."""
+    import shapecorr
+
+    A, T, new = flawed_target(ds, a, b, kind, seed)
+    saved = Path(folder) / f"{kind}_{seed}_{a}_{b}.npz"
+    if not saved.exists():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = shapecorr.match(A, T, NOREG)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(saved, p2p_21=m.p2p_21, p2p_12=m.p2p_12, confidence=m.confidence)
+    return A, T, new, np.load(saved)
+
+
 def _registered_from(reg: dict) -> float | None:
     return round(float(reg["confidence_before"]), 4) if reg.get("ran") and reg.get("kept") else None
 

@@ -7,12 +7,11 @@ without the full-resolution finish (the last ICP stage on the full meshes), and 
 resolution. Errors as bench_flaws.py (x100, geodesic, on the ground-truth points the flawed
 target kept); process CPU time of each registration. The noreg maps are saved under
 out/scanres_registration_maps, so a rerun registers only."""
-import sys, time, warnings
+import sys, time
 from pathlib import Path
 sys.path.insert(0, 'scripts')
 import numpy as np
 import bench_flaws as bf
-import shapecorr
 import shapecorr.deform.precise as P
 from shapecorr.eval import Dataset, PairEvaluator
 
@@ -20,23 +19,14 @@ data, seed, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 ds = Dataset(data); ev = PairEvaluator(ds)
 npairs = int(sys.argv[4]) if len(sys.argv) > 4 else 8
 pairs = bf.test_pairs(npairs, seed)
-NOREG = {'zoomout': {'register_below': None, 'register_agreement_below': None}}
 VARIANTS = {  # name: (max_vertices, finish)
     'p8000': (8000, True), 'p8000-nofinish': (8000, False), 'p5000': (5000, True), 'p5000-nofinish': (5000, False),
     'full': (None, True)}
 if len(sys.argv) > 5:
     VARIANTS = {k: VARIANTS[k] for k in sys.argv[5].split(',')}
 MAPS = Path('out/scanres_registration_maps') / Path(data).name
-MAPS.mkdir(parents=True, exist_ok=True)
 for a, b in pairs:
-    A, T, new = bf.flawed_target(ds, a, b, kind, seed)
-    saved = MAPS / f'{kind}_{seed}_{a}_{b}.npz'
-    if not saved.exists():
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            m = shapecorr.match(A, T, NOREG)
-        np.savez(saved, p2p_21=m.p2p_21, p2p_12=m.p2p_12, confidence=m.confidence)
-    z = np.load(saved)
+    A, T, new, z = bf.unregistered_maps(ds, a, b, kind, seed, MAPS)
     e0 = bf.target_error(ds, ev, a, b, new, A, z['p2p_21'])[0]
     out = []
     for name, (mv, finish) in VARIANTS.items():

@@ -6,13 +6,11 @@ in the first deformation), 0.03, 0.05, 0.1, without those pairs at all (no12), a
 scale from the areas of the vertices with short round trips (+cs: consistent_scale), and with the
 source vertices whose round trip is long and whose image lies within 0.05 of the target's rim
 left out of the closest-point pairs too (+um0.05: unmatched_rim)."""
-import sys, time, warnings
+import sys, time
 from pathlib import Path
 sys.path.insert(0, 'scripts')
 import numpy as np
 import bench_flaws as bf
-import shapecorr
-from shapecorr import load
 from shapecorr.deform import registration as R
 from shapecorr.deform.precise import registered_vertex_maps
 from shapecorr.eval import Dataset, PairEvaluator
@@ -21,7 +19,6 @@ ds = Dataset('../shared/data/FAUST_r/vtx_5k'); ev = PairEvaluator(ds)
 seed, kind = int(sys.argv[1]), sys.argv[2]
 npairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 pairs = bf.test_pairs(npairs, seed)
-NOREG = {'zoomout': {'register_below': None, 'register_agreement_below': None}}
 VARIANTS = {  # name: RegisterSettings keywords (no12: no source -> target pairs at all)
     'rt0': {'round_trip': 0.0}, 'rt0.03': {'round_trip': 0.03, 'consistent_scale': False, 'unmatched_rim': 0.0},
     'rt0.05': {'round_trip': 0.05, 'consistent_scale': False, 'unmatched_rim': 0.0}, 'rt0.1': {'round_trip': 0.1, 'consistent_scale': False, 'unmatched_rim': 0.0},
@@ -31,16 +28,8 @@ VARIANTS = {  # name: RegisterSettings keywords (no12: no source -> target pairs
 if len(sys.argv) > 4:
     VARIANTS = {k: VARIANTS[k] for k in sys.argv[4].split(',')}
 MAPS = Path('out/variants_maps')  # the noreg maps, computed once
-MAPS.mkdir(parents=True, exist_ok=True)
 for a, b in pairs:
-    A, T, new = bf.flawed_target(ds, a, b, kind, seed)
-    saved = MAPS / f'{kind}_{seed}_{a}_{b}.npz'
-    if not saved.exists():
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            m = shapecorr.match(A, T, NOREG)
-        np.savez(saved, p2p_21=m.p2p_21, p2p_12=m.p2p_12, confidence=m.confidence)
-    z = np.load(saved)
+    A, T, new, z = bf.unregistered_maps(ds, a, b, kind, seed, MAPS)
     e0 = bf.target_error(ds, ev, a, b, new, A, z['p2p_21'])[0]
     out = []
     for name, kw in VARIANTS.items():
