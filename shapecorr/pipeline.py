@@ -667,7 +667,7 @@ class _Run:
         if why is None:
             return best
         self.registration["why"] = why
-        if not self._both_meshes or self.clouds:
+        if self.clouds:  # (two mesh inputs are prepared as meshes)
             self.registration["reason"] = ("a point cloud (matched as points or through a surface reconstructed "
                                            "from it): registration runs on two meshes")
             return best
