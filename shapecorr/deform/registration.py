@@ -382,7 +382,7 @@ class _ArapFit:
 
 
 class _Target(NamedTuple):
-    """The target as the ICP stages see it: normalized vertices, normals, mass, KD-tree, rim."""
+    """The target as the ICP stages see it: the shape (for its rim), normalized vertices, normals, mass."""
 
     shape: Shape
     V: np.ndarray  # vertices in units of sqrt(area) about the centroid
