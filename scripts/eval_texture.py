@@ -91,6 +91,7 @@ def evaluate_pair(name, source, target, gt_smap, match, *, gt_rows=None, view=No
     from PIL import Image
 
     from shapecorr.transfer import precise_map, texture_from_surface_map
+    from shapecorr.transfer.precise import registered_map
 
     size = max(Image.open(source.texture).size)
     n2 = target.n_vertices
@@ -101,6 +102,13 @@ def evaluate_pair(name, source, target, gt_smap, match, *, gt_rows=None, view=No
         t0 = time.perf_counter()
         if method == "register-from-truth":
             smaps[method] = registered_from_truth(source, target, gt_smap)
+        elif method.startswith("register-proxy"):  # register-proxy[-N]: through proxies of N vertices
+            proxy_size = int(method.split("-")[2]) if method.count("-") == 2 else 5000
+            smaps[method] = registered_map(match, source, target, max_vertices=proxy_size)
+        elif method == "register-finish":  # through the proxies, then the last ICP stage at full resolution
+            smaps[method] = registered_map(match, source, target, max_vertices=5000, finish=True)
+        elif method == "register-full":
+            smaps[method] = precise_map(match, source, target, method="register", register_proxy_size=None)
         elif method == "register-l2":
             smaps[method] = precise_map(match, source, target, method="register", register_settings=previous_register_settings())
         else:
@@ -182,8 +190,9 @@ def synthetic_uv(shape, texture):
     return shape.copy(uv=uv, face_uv=None, texture=texture, material_name="checker")
 
 
-def remesh(shape, seed: int = 0):
-    """The shape remeshed independently (isotropic, at its mean edge length), vertices shuffled."""
+def remesh(shape, seed: int = 0, edge_scale: float = 1.0):
+    """The shape remeshed independently (isotropic, at ``edge_scale`` times its mean edge length),
+    vertices shuffled."""
     import pymeshlab
 
     v, f = shape.vertices, shape.faces
@@ -191,7 +200,7 @@ def remesh(shape, seed: int = 0):
     mean_edge = float(np.linalg.norm(v[edges[:, 0]] - v[edges[:, 1]], axis=1).mean())
     ms = pymeshlab.MeshSet()
     ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v, face_matrix=f))
-    ms.meshing_isotropic_explicit_remeshing(targetlen=pymeshlab.PureValue(mean_edge), iterations=6)
+    ms.meshing_isotropic_explicit_remeshing(targetlen=pymeshlab.PureValue(edge_scale * mean_edge), iterations=6)
     m = ms.current_mesh()
     v2, f2 = np.asarray(m.vertex_matrix(), np.float64), np.asarray(m.face_matrix(), np.int64)
     used = np.unique(f2)  # drop vertices the remeshing left unreferenced
@@ -223,12 +232,12 @@ def bend_like_a_joint(v: np.ndarray, degrees: float, width: float = 0.4) -> np.n
     return rotated + c + mid * a0
 
 
-def bent_remeshed_pair(source, degrees: float, seed: int = 0):
+def bent_remeshed_pair(source, degrees: float, seed: int = 0, edge_scale: float = 1.0):
     """``(target, gt_smap)``: ``source`` remeshed, bent, shuffled; ground truth on the source."""
     import shapecorr
     from shapecorr.transfer.surface import project_on_surface
 
-    v2, f2 = remesh(source, seed)
+    v2, f2 = remesh(source, seed, edge_scale)
     gt, _ = project_on_surface(v2, source.vertices, source.faces)
     target = shapecorr.Shape(bend_like_a_joint(v2, degrees), f2, name=f"{source.name}_bent_remeshed")
     return target, gt
@@ -244,14 +253,22 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "out/eval_texture"))
     ap.add_argument("--picture", help="write the Spot comparison picture here (PNG)")
     ap.add_argument("--methods", nargs="+", default=["spectral", "vertex"],
-                    choices=["spectral", "vertex", "register", "register-l2", "register-from-truth"],
-                    help="register-l2: the registration before its robust ARAP energy (least squares, the "
+                    choices=["spectral", "vertex", "register", "register-l2", "register-from-truth",
+                             "register-proxy", "register-proxy-8000", "register-full", "register-finish"],
+                    help="register: precise_map's registration (when a shape has more than 8000 vertices: "
+                         "through 5000-vertex proxies, then the last ICP stage at full resolution); register-full: at full resolution whatever the size; "
+                         "register-proxy[-N]: through proxies of N (5000) vertices whatever the size; register-finish: "
+                         "through 5000-vertex proxies, then the last ICP stage at full resolution "
+                         "(deform.precise.registered_map(max_vertices=N)); register-l2: the registration before its robust ARAP energy (least squares, the "
                          "earlier stiffness schedule); register-from-truth: the registration started from the "
                          "ground-truth points (a diagnosis: the registration's own error)")
     ap.add_argument("--bent", nargs="*", default=[], metavar="NAME",
                     help="bent + remeshed copies of these models ('spot': data/spot/spot.obj; others from --realworld)")
     ap.add_argument("--realworld", default=str(ROOT.parent / "shared/data/realworld"))
     ap.add_argument("--bend", type=float, default=40.0, help="bend angle of the copies (degrees)")
+    ap.add_argument("--edge-scale", type=float, default=1.0,
+                    help="remesh the bent copies at this multiple of the model's mean edge length (0.5: about 4x "
+                         "the vertices, a scan-size target)")
     ap.add_argument("--no-spot-pair", action="store_true", help="skip spot -> spot_posed")
     args = ap.parse_args(argv)
 
@@ -284,9 +301,10 @@ def main(argv=None) -> int:
             if name == "spot":
                 src = shapecorr.load(spot / "spot.obj")
             else:
-                src = synthetic_uv(shapecorr.load(Path(args.realworld) / f"{name}.obj"),
+                model = next(p for p in sorted(Path(args.realworld).glob(f"{name}.*")) if p.suffix != ".mtl")
+                src = synthetic_uv(shapecorr.load(model),
                                    checker_texture(out / "checker1024.png", size=1024, n=16))
-            tgt, gt_smap = bent_remeshed_pair(src, args.bend)
+            tgt, gt_smap = bent_remeshed_pair(src, args.bend, edge_scale=args.edge_scale)
             t0 = time.perf_counter()
             m = shapecorr.match(src, tgt, preset=args.preset)
             t_match = time.perf_counter() - t0

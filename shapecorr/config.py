@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import SettingsError
+from .deform.precise import REGISTER_PROXY_SIZE, register_max_vertices
 from .learn.features import bundled_models
 from .fmap.solve import LAP_MASKS, SCALES as TERM_SCALES
 
@@ -254,13 +255,14 @@ class ZoomOutSettings:
     # deformed_source: every source vertex follows its proxy), so that it costs a 5k pair's
     # registration (5-6 s of CPU); the size at which the registration was chosen. None: such
     # pairs are not registered (docs/bench/generalize_cpu/scanres_registration)
-    register_proxy_size: int | None = 5000
+    register_proxy_size: int | None = REGISTER_PROXY_SIZE
 
     def register_max_vertices(self, n_vertices: int) -> int | None:
         """The ``max_vertices`` of a registration of a pair whose larger shape has ``n_vertices``
         (:func:`shapecorr.deform.precise.deformed_source`): None (full resolution) up to
         ``refine_max_vertices``, else ``register_proxy_size``."""
-        return None if n_vertices <= self.refine_max_vertices else self.register_proxy_size
+        return register_max_vertices(n_vertices, full_up_to=self.refine_max_vertices,
+                                     proxy_size=self.register_proxy_size)
     # refine every initial map toward this learned prior over functional maps before its ZoomOut
     # (a bundled name such as prior_k30, or a .pt file of `shapecorr prior train`; the prior's
     # use 3 of issue 12). None (the default): off, because it made the maps after ZoomOut worse

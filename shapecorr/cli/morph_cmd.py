@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..core.jsonio import json_default
 from .common import (
+    add_register_proxy_argument,
+    register_proxy_size,
+    register_report,
     CommandError,
     Progress,
     atomic_output_dir,
@@ -68,6 +71,7 @@ def register(subparsers) -> None:
                    help="where SOURCE's vertices land on TARGET: precise points through the functional map, "
                         "the nearest vertex, or TARGET deformed onto SOURCE (ARAP non-rigid ICP) "
                         "(default: %(default)s)")
+    add_register_proxy_argument(p)
     p.add_argument("--no-align", action="store_true",
                    help="do not factor out the global rigid motion (every triangle then makes the whole "
                         "turn by itself; the ends are the same either way)")
@@ -156,7 +160,8 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
         m.save(tmp / "match")
     timings["match"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    kw = {"progress": lambda stage, frac: progress(stage, frac)} if args.method == "register" else {}
+    kw = ({"progress": lambda stage, frac: progress(stage, frac), "register_proxy_size": register_proxy_size(args)}
+          if args.method == "register" else {})
     end = end_positions(source, target, m, method=args.method, device=args.device, **kw)
     timings["end_positions"] = round(time.perf_counter() - t0, 3)
     progress(f"end positions ({args.method})")
@@ -177,7 +182,8 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
         progress("pictures rendered")
     timings["total"] = round(time.perf_counter() - t_all, 3)
     report = {"source": source.summary(), "target": target.summary(), "frames": args.frames,
-              "times": [round(float(t), 6) for t in ts], "method": args.method, "align": not args.no_align,
+              "times": [round(float(t), 6) for t in ts], "method": args.method,
+              **register_report(args, source, target), "align": not args.no_align,
               "match": {"from": args.map or "computed", "preset": None if args.map else args.preset,
                         "confidence": m.info.get("confidence")},
               "global_rotation_deg": float(np.degrees(np.linalg.norm(morph.w_global))),

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..core.jsonio import json_default
 from .common import (
+    add_register_proxy_argument,
+    register_proxy_size,
+    register_report,
     CommandError,
     Progress,
     atomic_output_dir,
@@ -95,6 +98,7 @@ def register(subparsers) -> None:
                         "target (ARAP non-rigid ICP from the match), then the closest points (default: "
                         "register for --what texture and deformation, spectral otherwise; register is the slowest: "
                         "about 10-30 s on 5k-vertex shapes)")
+    add_register_proxy_argument(p)
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
     p.add_argument("--label-method", choices=("nearest", "vote"), default="vote",
                    help="labels: nearest point, or then a neighbourhood majority vote (default: %(default)s)")
@@ -109,6 +113,11 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
+
+
+def _register_kwargs(args, progress) -> dict:
+    """precise_map's registration options from the command line."""
+    return {"progress": lambda stage, frac: progress(stage, frac), "register_proxy_size": register_proxy_size(args)}
 
 
 def _read_vector(path: str, what: str, n: int, dtype):
@@ -278,13 +287,13 @@ def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, 
               "match": {"from": args.map or "computed", "preset": None if args.map else args.preset,
                         "settings": m.settings, "info": m.info,
                         "other_shapes_allowed": bool(args.allow_other_shapes)},
-              "method": args.method}
+              "method": args.method, **register_report(args, source, target)}
     t0 = time.perf_counter()
     smap = None
     if source.is_mesh and (args.what in ("texture", "colors", "labels", "deformation")
                            or args.field_method == "spectral"):
         smap = precise_map(m, source, target, method=args.method, device=args.device,
-                           **({"progress": lambda stage, frac: progress(stage, frac)} if args.method == "register" else {}))
+                           **(_register_kwargs(args, progress) if args.method == "register" else {}))
     timings["surface_map"] = round(time.perf_counter() - t0, 3)
     progress(f"surface map ({args.method})")
     if args.what == "deformation":
@@ -380,7 +389,7 @@ def _deformed_at_source(args, source, deformed, settings, tmp: Path, report: dic
     md = match(deformed, source, settings, device=args.device,
                progress=lambda stage, frac: progress(f"match SOURCE_DEFORMED -> SOURCE: {stage}", frac))
     md.save(tmp / "deformed_match")
-    kw = {"progress": lambda stage, frac: progress(stage, frac)} if args.method == "register" else {}
+    kw = _register_kwargs(args, progress) if args.method == "register" else {}
     D = deformed_at_source(source, deformed, md, method=args.method, device=args.device, **kw)
     report["deformed_map"] = {"kind": "matched", "preset": args.preset, "method": args.method,
                               "confidence": md.info.get("confidence"), "saved": "deformed_match"}

@@ -28,14 +28,33 @@ from ..fmap.surface import SurfaceMap, project_on_surface
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRECISE_METHODS", "deformed_source", "precise_map", "proxy_maps", "registered_map", "registered_vertex_maps"]
+__all__ = ["PRECISE_METHODS", "REGISTER_FULL_UP_TO", "REGISTER_PROXY_SIZE", "deformed_source", "precise_map",
+           "proxy_maps", "register_max_vertices", "registered_map", "registered_vertex_maps"]
 
 PRECISE_METHODS = ("spectral", "vertex", "register")
+
+#: pairs whose larger shape has at most this many vertices are registered at full resolution ...
+REGISTER_FULL_UP_TO = 8000
+#: ... larger ones through proxies of about this many vertices (:func:`deformed_source`): the
+#: size the registration was chosen at, so a scan-size pair costs a 5k pair's registration
+#: (docs/bench/generalize_cpu/scanres_registration for maps, docs/bench/register_cpu/scan_size for
+#: texture transfer)
+REGISTER_PROXY_SIZE = 5000
+
+
+def register_max_vertices(n_vertices: int, *, full_up_to: int | None = None,
+                          proxy_size: int | None = REGISTER_PROXY_SIZE) -> int | None:
+    """The ``max_vertices`` of :func:`deformed_source` for a pair whose larger shape has
+    ``n_vertices``: None (full resolution) up to ``full_up_to`` (``REGISTER_FULL_UP_TO`` when
+    None), else ``proxy_size`` (None: full resolution whatever the size)."""
+    limit = REGISTER_FULL_UP_TO if full_up_to is None else full_up_to
+    return None if n_vertices <= limit else proxy_size
 
 
 def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral", k: int | None = None,
                 iterations: int = 3, rings: int = 2, device: str = "cpu", cache: bool | None = None,
-                bases: SpectralBases | None = None, register_settings=None, progress=None) -> SurfaceMap:
+                bases: SpectralBases | None = None, register_settings=None, progress=None,
+                register_proxy_size: int | None = REGISTER_PROXY_SIZE, register_finish: bool = True) -> SurfaceMap:
     """For each target vertex, a point on the source surface (:class:`SurfaceMap`).
 
     method:
@@ -47,7 +66,14 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         (ARAP-regularized non-rigid ICP, :func:`shapecorr.deform.registration.register` with
         ``register_settings``), then take for each target vertex the closest point of the
         deformed source surface (precise wherever the two surfaces are brought together,
-        whatever the two meshings; ``progress`` as there).
+        whatever the two meshings; ``progress`` as there). A pair with a shape above
+        ``REGISTER_FULL_UP_TO`` vertices is registered through proxies of
+        ``register_proxy_size`` vertices (:func:`register_max_vertices`; None: at full
+        resolution, minutes at 100k vertices), then, with ``register_finish``, the last ICP
+        stage once more at full resolution (:func:`deformed_source`): on bent, remeshed
+        realworld models at 11k-38k vertices the median UV error of texture transfer went from
+        2.27 texels at full resolution (one pair at 85 s) to 1.20 through proxies and 0.89 with
+        the finish (docs/bench/register_cpu/scan_size).
     A point-cloud source has no triangles: the vertex map is used whatever the method.
     """
     if method not in PRECISE_METHODS:
@@ -59,18 +85,21 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
     if method == "vertex":
         return SurfaceMap.from_vertex_map(match.p2p_21, source.faces)
     if method == "register":
-        return registered_map(match, source, target, settings=register_settings, progress=progress)
+        size = max(source.n_vertices, target.n_vertices)
+        return registered_map(match, source, target, settings=register_settings, progress=progress,
+                              max_vertices=register_max_vertices(size, proxy_size=register_proxy_size),
+                              finish=register_finish)
     return spectral_precise_map(match, source, target, k=k, iterations=iterations, rings=rings, device=device,
                                 cache=cache, bases=bases)
 
 
 def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None,
-                   max_vertices: int | None = None) -> SurfaceMap:
+                   max_vertices: int | None = None, finish: bool = False) -> SurfaceMap:
     """The precise map read off a registration: each target vertex -> the closest point of the
     source deformed onto the target (see :func:`precise_map`, ``method="register"``;
-    ``max_vertices`` as in :func:`deformed_source`)."""
+    ``max_vertices`` and ``finish`` as in :func:`deformed_source`)."""
     X = deformed_source(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress,
-                        max_vertices=max_vertices)
+                        max_vertices=max_vertices, finish=finish)
     smap, dist = project_on_surface(target.vertices, X, source.faces)
     log.info("registered map: median distance of the target vertices to the deformed source %.3g "
              "(x sqrt(area))", float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
@@ -106,9 +135,11 @@ def deformed_source(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settin
     proxy it was projected on, so the cost no longer grows with the meshes' size. With
     ``finish``, the registration's last, least stiff stage then runs once more on the full meshes
     (:func:`shapecorr.deform.registration.refine_registration`): it brings the fit from the
-    proxies' to the full meshes' on a synthetic bend at 2-3x the proxy's size, but on scan-size
-    FAUST_r and TOSCA_r pairs (15k-38k vertices, 5k-8k proxies) it changed the error little, at
-    twice the cost (docs/bench/generalize_cpu/scanres_registration), so it is off by default.
+    proxies' to the full meshes' on a synthetic bend at 2-3x the proxy's size; on scan-size
+    FAUST_r and TOSCA_r pairs (15k-38k vertices, 5k-8k proxies) it changed the vertex maps'
+    error little, at twice the cost (docs/bench/generalize_cpu/scanres_registration), so the
+    matcher does not use it, but it makes texture transfer's sub-vertex points more precise
+    (docs/bench/register_cpu/scan_size), so :func:`precise_map` does.
     None: at full resolution whatever the size.
     """
     from .registration import refine_registration, register

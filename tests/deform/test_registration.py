@@ -255,6 +255,46 @@ def test_a_large_pair_is_registered_through_proxies_and_finished_at_full_resolut
     np.testing.assert_allclose(X, real(src, tgt, p2p_21, p2p_12).vertices)
 
 
+def test_register_max_vertices():
+    from shapecorr.deform.precise import REGISTER_FULL_UP_TO, REGISTER_PROXY_SIZE, register_max_vertices
+
+    assert register_max_vertices(REGISTER_FULL_UP_TO) is None
+    assert register_max_vertices(REGISTER_FULL_UP_TO + 1) == REGISTER_PROXY_SIZE
+    assert register_max_vertices(REGISTER_FULL_UP_TO + 1, proxy_size=None) is None
+    assert register_max_vertices(900, full_up_to=800, proxy_size=300) == 300
+    assert register_max_vertices(800, full_up_to=800, proxy_size=300) is None
+
+
+def test_precise_map_registers_a_large_pair_through_proxies(fine_pair, monkeypatch):
+    """``precise_map(method="register")`` on a pair above ``REGISTER_FULL_UP_TO`` registers
+    proxies of ``register_proxy_size`` vertices, then finishes at full resolution (here the limit is lowered to 800 to keep the test
+    small) and still places the target's vertices next to their true points; ``None``
+    registers at full resolution."""
+    import shapecorr.deform.precise as precise
+    import shapecorr.deform.registration as registration
+    from shapecorr.result import Match
+
+    src, tgt, perm = fine_pair
+    m = Match(p2p_21=corrupt(perm, src, 0.3), p2p_12=corrupt(inverse_permutation(perm), tgt, 0.3, seed=1),
+              fmap_12=np.eye(2))
+    sizes = []
+    real = registration.register
+    monkeypatch.setattr(registration, "register", lambda s, t, *a, **k: sizes.append((s.n_vertices, t.n_vertices))
+                        or real(s, t, *a, **k))
+    monkeypatch.setattr(precise, "REGISTER_FULL_UP_TO", 800)
+    before = _mean_error(src, m.p2p_21, perm)
+    smap = precise.precise_map(m, src, tgt, method="register", register_proxy_size=526)
+    assert len(sizes) == 1 and max(sizes[0]) <= 600
+    assert _mean_error(src, smap.nearest_vertex(src.faces), perm) < 0.75 * before
+    # ... and finished at full resolution (the finish's own effect: the deformed_source test above)
+    finished = precise.registered_map(m, src, tgt, max_vertices=526, finish=True)
+    np.testing.assert_array_equal(smap.face, finished.face)
+    np.testing.assert_allclose(smap.bary, finished.bary)
+    sizes.clear()
+    precise.precise_map(m, src, tgt, method="register", register_proxy_size=None)
+    assert sizes == [(src.n_vertices, tgt.n_vertices)]
+
+
 def test_refining_a_registration_that_lies_on_the_target_keeps_it(pair):
     """The full-resolution finish started from the deformed source lying exactly on a rigid copy
     of itself (vertex on vertex) leaves it there."""

@@ -39,6 +39,7 @@ def test_texture_end_to_end(texture_run):
     assert shape.n_vertices == posed.n_vertices and np.allclose(shape.vertices, posed.vertices)
     assert shape.has_uv and shape.texture == out / "spot_texture.png"
     report = json.loads((out / "report.json").read_text())
+    assert report["method"] == "register" and report["register_proxy_vertices"] is None  # 2930 + 4001 vertices
     t = report["texture"]
     assert t["streak_fraction_relative"] < 0.01
     assert t["streak_fraction_result"] <= t["streak_fraction_source"]
@@ -247,6 +248,16 @@ def test_deformation_from_another_meshing(texture_run, tmp_path):
     report = json.loads((d / "report.json").read_text())
     assert report["deformed_map"]["kind"] == "matched" and (d / "deformed_match" / "match.json").exists()
     assert report["method"] == "register" and report["deformed_map"]["method"] == "register"
+
+
+@pytest.mark.parametrize("value", ["50", "many", "-1"])
+def test_register_proxy_size_is_checked(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--out", str(tmp_path / "o"),
+              "--register-proxy-size", value])
+    assert exc.value.code == 2
+    assert "--register-proxy-size" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_deformation_argument_errors(tmp_path, capsys):
