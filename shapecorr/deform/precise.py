@@ -61,7 +61,8 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
       - ``"spectral"`` (default): refine ``match.p2p_21`` by projecting each target vertex's
         spectral embedding onto the source triangles through ``match.fmap_12`` (smooth, sub-vertex
         precision; ``k`` and ``iterations`` as in :func:`shapecorr.fmap.precise.precise_map_arrays`);
-      - ``"vertex"``: the vertex map itself (each point sits on a source vertex);
+      - ``"vertex"``: the vertex map itself (each point sits on a source vertex; a target vertex
+        mapped to a source vertex used by no face gets that vertex's closest surface point);
       - ``"register"``: deform the source onto the target starting from the match's vertex maps
         (ARAP-regularized non-rigid ICP, :func:`shapecorr.deform.registration.register` with
         ``register_settings``), then take for each target vertex the closest point of the
@@ -83,7 +84,7 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         raise ValueError(f"{source.name}: the source is a point cloud; a surface map needs source faces "
                          "(use the vertex map match.p2p_21).")
     if method == "vertex":
-        return SurfaceMap.from_vertex_map(match.p2p_21, source.faces)
+        return SurfaceMap.from_vertex_map(match.p2p_21, source.faces, source.vertices)
     if method == "register":
         size = max(source.n_vertices, target.n_vertices)
         return registered_map(match, source, target, settings=register_settings, progress=progress,

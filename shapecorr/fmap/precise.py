@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .surface import SurfaceMap, candidate_faces, project_on_faces
+from .surface import SurfaceMap, candidate_faces, project_on_faces, surface_seeds
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,8 @@ def spectral_precise_map(match, source, target, *, k: int | None = None, iterati
     projected onto the source triangles through ``match.fmap_12`` (``bases`` default: the
     match's own eigenbases, :func:`spectral_bases`)."""
     bases = bases or spectral_bases(match, source, target, device=device, cache=cache)
+    seeds = surface_seeds(match.p2p_21, source.vertices, source.faces)  # vertices used by no face: none nearby
     smap, ratio = precise_map_arrays(np.asarray(match.fmap_12), bases.evecs1, bases.evecs2, source.faces,
-                                     match.p2p_21, mass2=bases.mass2, k=k, iterations=iterations, rings=rings)
+                                     seeds, mass2=bases.mass2, k=k, iterations=iterations, rings=rings)
     log.info("precise map: embedding residual reduced to %.2f of the vertex map's (median)", float(np.median(ratio)))
     return smap

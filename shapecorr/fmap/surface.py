@@ -34,9 +34,20 @@ class SurfaceMap(NamedTuple):
         return faces[self.face, corner]
 
     @classmethod
-    def from_vertex_map(cls, p2p_21: np.ndarray, faces: np.ndarray) -> SurfaceMap:
-        """The surface map equivalent to a vertex map (each point sits on a vertex)."""
+    def from_vertex_map(cls, p2p_21: np.ndarray, faces: np.ndarray, vertices: np.ndarray | None = None) -> SurfaceMap:
+        """The surface map equivalent to a vertex map (each point sits on a vertex).
+
+        A source vertex used by no face has no place on the surface: with ``vertices`` (the
+        source's positions) a target vertex mapped to one gets its closest point on the
+        surface instead; without them it is an error."""
         p2p_21 = np.asarray(p2p_21, dtype=np.int64)
+        if vertices is not None:
+            off = ~on_faces(faces, len(vertices))[p2p_21]
+            if off.any():
+                smap = cls.from_vertex_map(np.where(off, faces[0, 0], p2p_21), faces)
+                moved, _ = project_on_surface(np.asarray(vertices)[p2p_21[off]], vertices, faces)
+                smap.face[off], smap.bary[off] = moved.face, moved.bary
+                return smap
         vf = vertex_face_adjacency(faces, n_vertices=int(max(faces.max(), p2p_21.max())) + 1)
         first = np.full(vf.shape[0], -1, dtype=np.int64)
         rows, cols = vf.nonzero()
@@ -51,6 +62,29 @@ class SurfaceMap(NamedTuple):
         bary = np.zeros((len(p2p_21), 3))
         bary[np.arange(len(p2p_21)), corner] = 1.0
         return cls(face, bary)
+
+
+def on_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """``(n_vertices,)`` bool: whether each vertex is a corner of some face."""
+    used = np.zeros(n_vertices, dtype=bool)
+    used[np.asarray(faces).ravel()] = True
+    return used
+
+
+def surface_seeds(seeds: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``seeds`` (vertex ids) with each vertex used by no face replaced by the nearest vertex that
+    is (the vertex the Laplacian ties it to), so that every seed has faces around it."""
+    seeds = np.asarray(seeds, dtype=np.int64)
+    used = on_faces(faces, len(vertices))
+    bad = ~used[seeds]
+    if not bad.any():
+        return seeds
+    from scipy.spatial import cKDTree
+
+    surface = np.flatnonzero(used)
+    out = seeds.copy()
+    out[bad] = surface[cKDTree(np.asarray(vertices)[surface]).query(np.asarray(vertices)[seeds[bad]])[1]]
+    return out
 
 
 def interpolate(values: np.ndarray, faces: np.ndarray, smap: SurfaceMap) -> np.ndarray:
@@ -161,6 +195,9 @@ def project_on_faces(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
         p = points[s:s + block, None, :]
         u, d = closest_point_on_triangles(p, vertices[cf[..., 0]], vertices[cf[..., 1]], vertices[cf[..., 2]])
         d = np.where(valid, d, np.inf)
+        if not valid.any(axis=1).all():
+            raise ValueError(f"point {s + int(np.flatnonzero(~valid.any(axis=1))[0])} has no candidate face "
+                             "(its seed vertex belongs to no face: see surface_seeds).")
         best = d.argmin(axis=1)
         rows = np.arange(len(cand))
         face[s:s + block] = cand[rows, best]
@@ -179,7 +216,8 @@ def project_on_surface(points: np.ndarray, vertices: np.ndarray, faces: np.ndarr
     """
     from scipy.spatial import cKDTree
 
-    seeds = cKDTree(vertices).query(points)[1]
+    used = np.flatnonzero(on_faces(faces, len(vertices)))  # a vertex used by no face has no faces to try
+    seeds = used[cKDTree(np.asarray(vertices)[used]).query(points)[1]]
     cand = candidate_faces(faces, seeds, len(vertices), rings=rings)
     smap, d2 = project_on_faces(np.asarray(points, dtype=np.float64), vertices, faces, cand)
     return smap, np.sqrt(d2)

@@ -158,3 +158,41 @@ def test_spectral_points_are_better_than_the_vertex_map(texture_png):
     sm = precise_map(m, src, dense, method="spectral")
     err_precise = np.linalg.norm(sm.points(src.vertices, src.faces) - truth, axis=1).mean()
     assert err_precise < 0.8 * err_vertex
+
+
+def test_a_source_vertex_used_by_no_face_maps_to_its_closest_surface_point(texture_png):
+    """Real meshes carry vertices used by no face (stanford-bunny has some) and a match may send
+    target vertices to them: the vertex, spectral and register surface maps then place those
+    target vertices on the surface next to it, never on a face that does not exist (index -1,
+    silently the last face)."""
+    from scipy.spatial import cKDTree
+
+    from .conftest import exact_match
+
+    blob = bumpy_blob(2, texture=texture_png)
+    stray = blob.vertices[5] * 1.02  # just off the surface, over vertex 5
+    src = blob.copy(vertices=np.vstack([blob.vertices, stray]), uv=np.vstack([blob.uv, blob.uv[5]]))
+    lone = blob.n_vertices
+    assert src.unreferenced_vertices.tolist() == [lone]
+    dense = bumpy_blob(3)
+    true_map, _ = project_on_surface(dense.vertices, blob.vertices, blob.faces)
+    p2p_21 = true_map.nearest_vertex(blob.faces)
+    sent = np.flatnonzero(p2p_21 == 5)
+    p2p_21[sent] = lone  # the match sends the target vertices of vertex 5 to the stray vertex
+    p2p_12 = cKDTree(dense.vertices).query(src.vertices)[1]
+    m = exact_match(src, dense, p2p_21, p2p_12, k=20)
+    with pytest.raises(ValueError, match="belongs to no face"):
+        SurfaceMap.from_vertex_map(p2p_21, src.faces)
+    edge = np.linalg.norm(blob.vertices[blob.faces[:, 0]] - blob.vertices[blob.faces[:, 1]], axis=1).mean()
+    for method in ("vertex", "spectral", "register"):
+        smap = precise_map(m, src, dense, method=method)
+        assert (smap.face >= 0).all(), method
+        pts = smap.points(src.vertices, src.faces)
+        assert np.linalg.norm(pts[sent] - blob.vertices[5], axis=1).max() < 2 * edge, method
+    # the vertex map's points are exactly the stray vertex's closest surface point (checked against
+    # every face)
+    smap = precise_map(m, src, dense, method="vertex")
+    tri = blob.vertices[blob.faces]
+    _, d2 = closest_point_on_triangles(stray[None], tri[:, 0], tri[:, 1], tri[:, 2])
+    got = np.linalg.norm(smap.points(src.vertices, src.faces)[sent[0]] - stray)
+    assert got == pytest.approx(np.sqrt(d2.min()), rel=1e-9, abs=1e-12)
