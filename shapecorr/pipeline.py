@@ -771,50 +771,14 @@ class _Run:
 
 # ----------------------------------------------------------------------- the steps
 def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
-    """Proxies of both shapes when two meshes include one above ``proxy_above`` vertices (a
-    shape of at most ``proxy_size`` vertices is its own proxy), or for a pair with a point
-    cloud (:func:`point_cloud_proxies`); else None."""
-    if not (src.is_mesh and tgt.is_mesh):
-        return point_cloud_proxies(src, tgt, s)
-    above = s.large.proxy_above
-    if above is None or max(src.n_vertices, tgt.n_vertices) <= above:
-        return None
-    from .core.proxy import make_proxy
+    """Proxies of both shapes when two meshes include one above ``proxy_above`` vertices, or for
+    a pair with a point cloud whose surface is reconstructed (:func:`shapecorr.core.proxy.pair_proxies`
+    with the settings' ``large`` fields); else None."""
+    from .core.proxy import pair_proxies
 
-    return make_proxy(src, s.large.proxy_size), make_proxy(tgt, s.large.proxy_size)
-
-
-def point_cloud_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
-    """With ``point_cloud_surface`` "poisson" (or "mixed" and a pair of a mesh and a point
-    cloud), the proxies of a pair with a point cloud: each cloud's reconstructed surface
-    (:func:`shapecorr.core.reconstruct.reconstruct_proxy`, at most ``proxy_size`` vertices), each
-    mesh its own proxy (decimated above ``proxy_above``), so the pair is matched by the mesh path
-    and lifted to every point. None (the clouds are matched as points) otherwise, and with a
-    :class:`ShapeWarning` without pymeshlab or when a reconstruction fails its checks."""
-    mode = s.large.point_cloud_surface
-    if mode == "none" or (mode == "mixed" and not (src.is_mesh or tgt.is_mesh)):
-        return None
-    from .core import ShapeWarning
-    from .core.proxy import make_proxy
-    from .core.reconstruct import ReconstructionError, have_pymeshlab, reconstruct_proxy
-
-    if not have_pymeshlab():
-        warnings.warn(ShapeWarning("point clouds are matched as points: reconstructing their surface needs "
-                                   "pymeshlab (pip install 'shapecorr[pointcloud]')"), stacklevel=4)
-        return None
     large = s.large
-    out = []
-    for shape in (src, tgt):
-        if shape.is_mesh:
-            big = large.proxy_above is not None and shape.n_vertices > large.proxy_above
-            out.append(make_proxy(shape, large.proxy_size if big else shape.n_vertices))
-            continue
-        try:
-            out.append(reconstruct_proxy(shape, min(shape.n_vertices, large.proxy_size))[0])
-        except ReconstructionError as exc:
-            warnings.warn(ShapeWarning(f"{exc} Matched as points instead."), stacklevel=4)
-            return None
-    return tuple(out)
+    return pair_proxies(src, tgt, proxy_above=large.proxy_above, proxy_size=large.proxy_size,
+                        point_cloud_surface=large.point_cloud_surface)
 
 
 def feature_model_name(s: MatchSettings, shape1: Shape, shape2: Shape) -> str:

@@ -38,15 +38,56 @@ class SpectralBases(NamedTuple):
 
 def spectral_bases(match, source, target, *, device: str = "cpu", cache: bool | None = None) -> SpectralBases:
     """The eigenbases the match's functional map is expressed in (the same sizes and Laplacian
-    as the match computed, so they come from the cache)."""
+    as the match computed, so they come from the cache), at every vertex of both shapes.
+
+    A pair matched through proxies (``match.info["proxy"]``: large meshes, reconstructed
+    point-cloud surfaces) has its functional map in the proxies' bases: the proxies are rebuilt
+    by the pipeline's rule (:func:`shapecorr.core.proxy.pair_proxies`) and their bases carried to
+    every vertex by barycentric interpolation, as the match's own lifting does. The shapes' own
+    bases would be other functions (another operator for a point cloud; at best the same ones
+    up to signs and order for a decimated mesh), and their eigenvectors cost minutes at 100k
+    vertices."""
     from .prepare import prepare_shape
 
     k2, k1 = np.shape(match.fmap_12)
     kind = (match.settings or {}).get("laplacian", "auto")
     k_basis = (match.info or {}).get("k_basis") or [k1, k2]
-    P1 = prepare_shape(source, max(int(k_basis[0]), k1), laplacian_kind=kind, device=device, cache=cache)
-    P2 = prepare_shape(target, max(int(k_basis[1]), k2), laplacian_kind=kind, device=device, cache=cache)
+    ks = (max(int(k_basis[0]), k1), max(int(k_basis[1]), k2))
+    proxies = _match_proxies(match, source, target)
+    if proxies is not None:
+        evecs = [proxy.interpolate(prepare_shape(proxy.shape, kk, laplacian_kind=kind, device=device,
+                                                 cache=cache).evecs[:, :k])
+                 for proxy, kk, k in zip(proxies, ks, (k1, k2))]
+        return SpectralBases(evecs[0], evecs[1], *(_unit_mass(shape, kind, cache) for shape in (source, target)))
+    P1 = prepare_shape(source, ks[0], laplacian_kind=kind, device=device, cache=cache)
+    P2 = prepare_shape(target, ks[1], laplacian_kind=kind, device=device, cache=cache)
     return SpectralBases(P1.evecs[:, :k1], P2.evecs[:, :k2], P1.mass, P2.mass)
+
+
+def _match_proxies(match, source, target):
+    """The proxies ``match`` was computed through, rebuilt (None when it was not)."""
+    info = (match.info or {}).get("proxy")
+    if not info:
+        return None
+    from ..core.proxy import pair_proxies
+
+    large = (match.settings or {}).get("large") or {}
+    proxies = pair_proxies(source, target, proxy_above=large.get("proxy_above"),
+                           proxy_size=int(large.get("proxy_size", 10000)),
+                           point_cloud_surface=large.get("point_cloud_surface", "none"))
+    sizes = None if proxies is None else [int(p.shape.n_vertices) for p in proxies]
+    if sizes != list(info.get("sizes", [])):
+        raise ValueError(f"the match was computed through proxies of {info.get('sizes')} vertices, but these shapes "
+                         f"and its settings give {sizes}: pass the shapes the match was computed for.")
+    return proxies
+
+
+def _unit_mass(shape, kind: str, cache: bool | None) -> np.ndarray:
+    """The shape's lumped mass scaled to a total of 1 (its bases are those of the unit-area shape)."""
+    from ..spectral import laplacian
+
+    mass = np.asarray(laplacian(shape, kind, cache=cache)[1], dtype=np.float64)
+    return mass / mass.sum()
 
 
 def precise_map_arrays(fmap_12: np.ndarray, evecs1: np.ndarray, evecs2: np.ndarray, faces1: np.ndarray,

@@ -122,3 +122,33 @@ def test_shapes_that_are_their_own_proxies_give_the_plain_conversion():
     lifted = lift_fmap(C, proxies[0], proxies[1], phi1, phi2, rings=40)
     np.testing.assert_array_equal(lifted.p2p_21, fmap_to_p2p(C, phi1, phi2))
     np.testing.assert_array_equal(lifted.p2p_12, fmap_to_p2p(C.T, phi2, phi1))
+
+
+def test_spectral_bases_of_a_match_through_proxies_are_the_proxies_bases():
+    """A pair matched through proxies has its functional map in the proxies' bases:
+    ``spectral_bases`` rebuilds the proxies and interpolates their bases to every vertex, so the
+    map read through them is the match's own (a permuted copy recovered within a ring), and the
+    spectral precise map stays on it. Shapes the match was not computed for are refused."""
+    from helpers import bumpy, exact_or_adjacent, permuted_copy
+
+    from shapecorr.fmap.precise import spectral_bases, spectral_precise_map
+    from shapecorr.pipeline import match
+
+    s = bumpy(4)  # 2562 vertices
+    t, perm = permuted_copy(s, seed=7, rigid=True)
+    m = match(s, t, "default", proxy_above=2000, proxy_size=1200, large_above=5000, k_init=15, k_final=30,
+              k_descriptor=30)
+    assert m.info["proxy"] is not None
+    B = spectral_bases(m, s, t)
+    k2, k1 = m.fmap_12.shape
+    assert B.evecs1.shape == (s.n_vertices, k1) and B.evecs2.shape == (t.n_vertices, k2)
+    assert np.isclose(B.mass1.sum(), 1.0) and np.isclose(B.mass2.sum(), 1.0)
+    from shapecorr.fmap.convert import fmap_to_p2p
+
+    _, near = exact_or_adjacent(s, fmap_to_p2p(m.fmap_12, B.evecs1, B.evecs2), perm)
+    assert near >= 0.97
+    smap = spectral_precise_map(m, s, t, bases=B)
+    _, near = exact_or_adjacent(s, smap.nearest_vertex(s.faces), perm)
+    assert near >= 0.99
+    with pytest.raises(ValueError, match="proxies"):
+        spectral_bases(m, s, bumpy(3))
