@@ -135,19 +135,25 @@ def closest_point_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: n
     Ericson, *Real-Time Collision Detection* (2005), 5.1.5, which only need dot products.
     """
     ab, ac, ap = b - a, c - a, p - a
-    d1 = (ab * ap).sum(-1)
-    d2 = (ac * ap).sum(-1)
-    bp = p - b
-    d3 = (ab * bp).sum(-1)
-    d4 = (ac * bp).sum(-1)
-    cp = p - c
-    d5 = (ab * cp).sum(-1)
-    d6 = (ac * cp).sum(-1)
+    u = _closest_barycentric((ab * ap).sum(-1), (ac * ap).sum(-1), (ab * ab).sum(-1), (ab * ac).sum(-1),
+                             (ac * ac).sum(-1))
+    q = u[..., 0:1] * a + u[..., 1:2] * b + u[..., 2:3] * c
+    return u, ((p - q) ** 2).sum(-1)
+
+
+def _closest_barycentric(d1, d2, ab2, abac, ac2) -> np.ndarray:
+    """Barycentric weights ``(..., 3)`` of the closest point of a triangle ``(a, b, c)`` to ``p``
+    from five dot products: ``d1 = ab.ap``, ``d2 = ac.ap``, ``ab2 = ab.ab``, ``abac = ab.ac``,
+    ``ac2 = ac.ac`` (``ab = b - a``, ...), broadcast together (the Voronoi-region tests of
+    :func:`closest_point_on_triangles`; ``bp = ap - ab`` and ``cp = ap - ac`` give the others)."""
+    d1, d2 = np.asarray(d1, dtype=np.float64), np.asarray(d2, dtype=np.float64)
+    d3, d4 = d1 - ab2, d2 - abac  # ab.bp, ac.bp
+    d5, d6 = d1 - abac, d2 - ac2  # ab.cp, ac.cp
     va = d3 * d6 - d5 * d4
     vb = d5 * d2 - d1 * d6
     vc = d1 * d4 - d3 * d2
 
-    shape = d1.shape
+    shape = np.broadcast_shapes(d1.shape, d2.shape, np.shape(ab2))
     u = np.zeros(shape + (3,))
     done = np.zeros(shape, dtype=bool)
 
@@ -173,8 +179,7 @@ def closest_point_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: n
     u = np.nan_to_num(u, nan=1.0 / 3.0)
     u = np.clip(u, 0.0, 1.0)
     u /= u.sum(-1, keepdims=True)
-    q = u[..., 0:1] * a + u[..., 1:2] * b + u[..., 2:3] * c
-    return u, ((p - q) ** 2).sum(-1)
+    return u
 
 
 def project_on_faces(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, candidates: np.ndarray,
@@ -182,28 +187,57 @@ def project_on_faces(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
     """Closest point to each of ``points (q, d)`` among its ``candidates (q, c)`` faces (-1 = none).
 
     ``vertices (n, d)`` may be 3D positions or any per-vertex embedding. Returns the
-    :class:`SurfaceMap` and the squared distances ``(q,)``.
+    :class:`SurfaceMap` and the squared distances ``(q,)``. The candidates are compared by the
+    squared distance expanded in dot products (three per point and face, the faces' own Gram
+    terms computed once), and the chosen point's distance is then computed directly.
     """
+    points = np.asarray(points, dtype=np.float64)
+    vertices = np.asarray(vertices, dtype=np.float64)
     q = len(points)
     face = np.empty(q, dtype=np.int64)
     bary = np.empty((q, 3))
     dist = np.empty(q)
+    gram = _face_gram(vertices, faces)  # (m, 3): ab.ab, ab.ac, ac.ac
     for s in range(0, q, block):
         cand = candidates[s:s + block]
         valid = cand >= 0
-        cf = faces[np.where(valid, cand, 0)]  # (b, c, 3)
-        p = points[s:s + block, None, :]
-        u, d = closest_point_on_triangles(p, vertices[cf[..., 0]], vertices[cf[..., 1]], vertices[cf[..., 2]])
-        d = np.where(valid, d, np.inf)
         if not valid.any(axis=1).all():
             raise ValueError(f"point {s + int(np.flatnonzero(~valid.any(axis=1))[0])} has no candidate face "
                              "(its seed vertex belongs to no face: see surface_seeds).")
+        safe = np.where(valid, cand, 0)
+        cf = faces[safe]  # (b, c, 3)
+        a = vertices[cf[..., 0]]  # (b, c, d)
+        ap = points[s:s + block, None, :] - a
+        ab = vertices[cf[..., 1]] - a
+        d1 = np.einsum("bcd,bcd->bc", ab, ap)
+        del ab
+        ac = vertices[cf[..., 2]] - a
+        d2 = np.einsum("bcd,bcd->bc", ac, ap)
+        del ac, a
+        ab2, abac, ac2 = (gram[safe, i] for i in range(3))
+        u = _closest_barycentric(d1, d2, ab2, abac, ac2)
+        v, w = u[..., 1], u[..., 2]
+        d = (np.einsum("bcd,bcd->bc", ap, ap) - 2 * (v * d1 + w * d2)
+             + v * v * ab2 + 2 * v * w * abac + w * w * ac2)
+        d = np.where(valid, d, np.inf)
         best = d.argmin(axis=1)
         rows = np.arange(len(cand))
         face[s:s + block] = cand[rows, best]
         bary[s:s + block] = u[rows, best]
-        dist[s:s + block] = d[rows, best]
-    return SurfaceMap(face, bary), dist
+    chosen = SurfaceMap(face, bary)
+    dist[:] = ((points - chosen.points(vertices, faces)) ** 2).sum(-1)
+    return chosen, dist
+
+
+def _face_gram(vertices: np.ndarray, faces: np.ndarray, block: int = 65536) -> np.ndarray:
+    """``(m, 3)``: per face ``ab.ab``, ``ab.ac``, ``ac.ac`` (``ab = b - a``, ``ac = c - a``)."""
+    out = np.empty((len(faces), 3))
+    for s in range(0, len(faces), block):
+        f = faces[s:s + block]
+        a = vertices[f[:, 0]]
+        ab, ac = vertices[f[:, 1]] - a, vertices[f[:, 2]] - a
+        out[s:s + block] = np.stack([(ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)], 1)
+    return out
 
 
 def project_on_surface(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *,
