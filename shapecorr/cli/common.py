@@ -270,14 +270,14 @@ def match_or_saved(saved, source, target, settings, *, device: str, progress, ma
 
 def add_register_proxy_argument(parser) -> None:
     """``--register-proxy-size N`` of the commands whose ``--method register`` deforms a mesh."""
-    from ..deform.precise import REGISTER_FULL_UP_TO, REGISTER_PROXY_SIZE
+    from ..deform.precise import REGISTER_FINISH_UP_TO, REGISTER_FULL_UP_TO, REGISTER_PROXY_SIZE
 
     parser.add_argument("--register-proxy-size", type=_proxy_size, default=REGISTER_PROXY_SIZE, metavar="N",
                         help=f"--method register on a pair with a shape above {REGISTER_FULL_UP_TO} vertices: "
                              "register decimated proxies of about N vertices, every vertex following its "
-                             "proxy, then fit the last stage at full resolution (seconds instead of minutes "
-                             "at 30k+ vertices, and more precise in the benchmark); 0: at full resolution "
-                             "(default: %(default)s)")
+                             "proxy, then fit the last stage at full resolution (for a source of at most "
+                             f"{REGISTER_FINISH_UP_TO} vertices): seconds instead of minutes at 30k+ vertices, and more precise "
+                             "in the benchmark; 0: at full resolution (default: %(default)s)")
 
 
 def register_proxy_size(args) -> int | None:
@@ -286,14 +286,16 @@ def register_proxy_size(args) -> int | None:
 
 
 def register_report(args, source, target) -> dict:
-    """The report's entry on ``--method register``'s proxies: ``{"register_proxy_vertices": N or
-    None (full resolution)}``, empty for the other methods."""
+    """The report's entries on ``--method register``'s proxies: ``register_proxy_vertices`` (N, or
+    None: full resolution) and ``register_finished_at_full_resolution``; empty for the other
+    methods."""
     if args.method != "register":
         return {}
-    from ..deform.precise import register_max_vertices
+    from ..deform.precise import REGISTER_FINISH_UP_TO, register_max_vertices
 
-    n = max(source.n_vertices, target.n_vertices)
-    return {"register_proxy_vertices": register_max_vertices(n, proxy_size=register_proxy_size(args))}
+    proxies = register_max_vertices(max(source.n_vertices, target.n_vertices), proxy_size=register_proxy_size(args))
+    return {"register_proxy_vertices": proxies,
+            "register_finished_at_full_resolution": proxies is not None and source.n_vertices <= REGISTER_FINISH_UP_TO}
 
 
 def _proxy_size(text: str) -> int:

@@ -28,8 +28,8 @@ from ..fmap.surface import SurfaceMap, project_on_surface
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRECISE_METHODS", "REGISTER_FULL_UP_TO", "REGISTER_PROXY_SIZE", "deformed_source", "precise_map",
-           "proxy_maps", "register_max_vertices", "registered_map", "registered_vertex_maps"]
+__all__ = ["PRECISE_METHODS", "REGISTER_FINISH_UP_TO", "REGISTER_FULL_UP_TO", "REGISTER_PROXY_SIZE", "deformed_source",
+           "precise_map", "proxy_maps", "register_max_vertices", "registered_map", "registered_vertex_maps"]
 
 PRECISE_METHODS = ("spectral", "vertex", "register")
 
@@ -40,6 +40,10 @@ REGISTER_FULL_UP_TO = 8000
 #: (docs/bench/generalize_cpu/scanres_registration for maps, docs/bench/register_cpu/scan_size for
 #: texture transfer)
 REGISTER_PROXY_SIZE = 5000
+#: ... and finished at full resolution (``finish``) when the source has at most this many
+#: vertices: the finish's ARAP system is the full source's (stanford-bunny's 36k: +12 s, 2.34 ->
+#: 1.24 texels; igea's 134k: +120 s for no gain)
+REGISTER_FINISH_UP_TO = 40000
 
 
 def register_max_vertices(n_vertices: int, *, full_up_to: int | None = None,
@@ -70,8 +74,9 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         whatever the two meshings; ``progress`` as there). A pair with a shape above
         ``REGISTER_FULL_UP_TO`` vertices is registered through proxies of
         ``register_proxy_size`` vertices (:func:`register_max_vertices`; None: at full
-        resolution, minutes at 100k vertices), then, with ``register_finish``, the last ICP
-        stage once more at full resolution (:func:`deformed_source`): on bent, remeshed
+        resolution, minutes at 100k vertices), then, with ``register_finish`` and a source of
+        at most ``REGISTER_FINISH_UP_TO`` vertices, the last ICP stage once more at full
+        resolution (:func:`deformed_source`): on bent, remeshed
         realworld models at 11k-38k vertices the median UV error of texture transfer went from
         2.27 texels at full resolution (one pair at 85 s) to 1.20 through proxies and 0.89 with
         the finish (docs/bench/register_cpu/scan_size).
@@ -89,7 +94,7 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         size = max(source.n_vertices, target.n_vertices)
         return registered_map(match, source, target, settings=register_settings, progress=progress,
                               max_vertices=register_max_vertices(size, proxy_size=register_proxy_size),
-                              finish=register_finish)
+                              finish=register_finish and source.n_vertices <= REGISTER_FINISH_UP_TO)
     return spectral_precise_map(match, source, target, k=k, iterations=iterations, rings=rings, device=device,
                                 cache=cache, bases=bases)
 

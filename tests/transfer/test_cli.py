@@ -40,6 +40,7 @@ def test_texture_end_to_end(texture_run):
     assert shape.has_uv and shape.texture == out / "spot_texture.png"
     report = json.loads((out / "report.json").read_text())
     assert report["method"] == "register" and report["register_proxy_vertices"] is None  # 2930 + 4001 vertices
+    assert report["register_finished_at_full_resolution"] is False
     t = report["texture"]
     assert t["streak_fraction_relative"] < 0.01
     assert t["streak_fraction_result"] <= t["streak_fraction_source"]
