@@ -161,8 +161,9 @@ def deformed_source(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settin
     reg = register(proxy1.shape, proxy2.shape, q21, q12, settings=settings, progress=progress)
     if not finish:
         return proxy1.interpolate(reg.vertices)
+    finish_progress = None if progress is None else (lambda stage, frac: progress(f"full resolution: {stage}", frac))
     return refine_registration(source, target, proxy1.interpolate(reg.vertices), reg.similarity, p2p_21, p2p_12,
-                               settings=settings)
+                               settings=settings, progress=finish_progress)
 
 
 def proxy_maps(proxy1: Proxy, proxy2: Proxy, source: Shape, target: Shape, p2p_21,
