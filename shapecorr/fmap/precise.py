@@ -26,7 +26,7 @@ from .surface import SurfaceMap, candidate_faces, project_on_faces, surface_seed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SpectralBases", "precise_map_arrays", "spectral_bases", "spectral_precise_map"]
+__all__ = ["SpectralBases", "precise_map_arrays", "source_was_decimated", "spectral_bases", "spectral_precise_map"]
 
 
 class SpectralBases(NamedTuple):
@@ -62,6 +62,12 @@ def spectral_bases(match, source, target, *, device: str = "cpu", cache: bool | 
     P1 = prepare_shape(source, ks[0], laplacian_kind=kind, device=device, cache=cache)
     P2 = prepare_shape(target, ks[1], laplacian_kind=kind, device=device, cache=cache)
     return SpectralBases(P1.evecs[:, :k1], P2.evecs[:, :k2], P1.mass, P2.mass)
+
+
+def source_was_decimated(match, source) -> bool:
+    """Whether ``match`` was computed through a proxy of the source with fewer vertices than it."""
+    info = (match.info or {}).get("proxy")
+    return bool(info) and int(info["sizes"][0]) < source.n_vertices
 
 
 def _match_proxies(match, source, target):
@@ -137,7 +143,17 @@ def spectral_precise_map(match, source, target, *, k: int | None = None, iterati
                          bases: SpectralBases | None = None) -> SurfaceMap:
     """Shape-level :func:`precise_map_arrays`: each target vertex of ``match`` (source -> target)
     projected onto the source triangles through ``match.fmap_12`` (``bases`` default: the
-    match's own eigenbases, :func:`spectral_bases`)."""
+    match's own eigenbases, :func:`spectral_bases`).
+
+    A source that was decimated for the match (a proxy smaller than itself, above 30 000
+    vertices by default) is known to the functional map only through the proxy, while the
+    match's vertex map was lifted to its full resolution: the projection has no finer
+    information to add, and made the points worse on every such pair measured (6 of 6,
+    docs/bench/register_cpu/scan_size), so without ``bases`` the vertex map's points are returned
+    (vertices used by no face replaced by their closest surface point)."""
+    if bases is None and source_was_decimated(match, source):
+        log.info("precise map: %s was decimated for the match; the vertex map's points are used", source.name)
+        return SurfaceMap.from_vertex_map(match.p2p_21, source.faces, source.vertices)
     bases = bases or spectral_bases(match, source, target, device=device, cache=cache)
     seeds = surface_seeds(match.p2p_21, source.vertices, source.faces)  # vertices used by no face: none nearby
     smap, ratio = precise_map_arrays(np.asarray(match.fmap_12), bases.evecs1, bases.evecs2, source.faces,

@@ -128,10 +128,12 @@ def test_spectral_bases_of_a_match_through_proxies_are_the_proxies_bases():
     """A pair matched through proxies has its functional map in the proxies' bases:
     ``spectral_bases`` rebuilds the proxies and interpolates their bases to every vertex, so the
     map read through them is the match's own (a permuted copy recovered within a ring), and the
-    spectral precise map stays on it. Shapes the match was not computed for are refused."""
+    spectral precise map through them stays on it; by default, since the source was decimated,
+    the spectral precise map is the lifted vertex map. Shapes the match was not computed for are
+    refused."""
     from helpers import bumpy, exact_or_adjacent, permuted_copy
 
-    from shapecorr.fmap.precise import spectral_bases, spectral_precise_map
+    from shapecorr.fmap.precise import source_was_decimated, spectral_bases, spectral_precise_map
     from shapecorr.pipeline import match
 
     s = bumpy(4)  # 2562 vertices
@@ -150,5 +152,13 @@ def test_spectral_bases_of_a_match_through_proxies_are_the_proxies_bases():
     smap = spectral_precise_map(m, s, t, bases=B)
     _, near = exact_or_adjacent(s, smap.nearest_vertex(s.faces), perm)
     assert near >= 0.99
+    # the source was decimated for the match: by default its points are the lifted vertex map's
+    from types import SimpleNamespace
+
+    assert source_was_decimated(m, s)
+    assert not source_was_decimated(m, SimpleNamespace(n_vertices=m.info["proxy"]["sizes"][0]))
+    smap = spectral_precise_map(m, s, t)
+    np.testing.assert_array_equal(smap.nearest_vertex(s.faces), m.p2p_21)
+    assert np.allclose(smap.bary.max(axis=1), 1.0)
     with pytest.raises(ValueError, match="proxies"):
         spectral_bases(m, s, bumpy(3))
