@@ -291,11 +291,10 @@ def register_report(args, source, target) -> dict:
     methods."""
     if args.method != "register":
         return {}
-    from ..deform.precise import REGISTER_FINISH_UP_TO, register_max_vertices
+    from ..deform.precise import register_plan
 
-    proxies = register_max_vertices(max(source.n_vertices, target.n_vertices), proxy_size=register_proxy_size(args))
-    return {"register_proxy_vertices": proxies,
-            "register_finished_at_full_resolution": proxies is not None and source.n_vertices <= REGISTER_FINISH_UP_TO}
+    proxies, finish = register_plan(source, target, proxy_size=register_proxy_size(args))
+    return {"register_proxy_vertices": proxies, "register_finished_at_full_resolution": finish}
 
 
 def _proxy_size(text: str) -> int:

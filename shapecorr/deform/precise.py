@@ -29,7 +29,8 @@ from ..fmap.surface import SurfaceMap, project_on_surface
 log = logging.getLogger(__name__)
 
 __all__ = ["PRECISE_METHODS", "REGISTER_FINISH_UP_TO", "REGISTER_FULL_UP_TO", "REGISTER_PROXY_SIZE", "deformed_source",
-           "precise_map", "proxy_maps", "register_max_vertices", "registered_map", "registered_vertex_maps"]
+           "precise_map", "proxy_maps", "register_max_vertices", "register_plan", "registered_map",
+           "registered_vertex_maps"]
 
 PRECISE_METHODS = ("spectral", "vertex", "register")
 
@@ -91,12 +92,21 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
     if method == "vertex":
         return SurfaceMap.from_vertex_map(match.p2p_21, source.faces, source.vertices)
     if method == "register":
-        size = max(source.n_vertices, target.n_vertices)
+        max_vertices, finish = register_plan(source, target, proxy_size=register_proxy_size, finish=register_finish)
         return registered_map(match, source, target, settings=register_settings, progress=progress,
-                              max_vertices=register_max_vertices(size, proxy_size=register_proxy_size),
-                              finish=register_finish and source.n_vertices <= REGISTER_FINISH_UP_TO)
+                              max_vertices=max_vertices, finish=finish)
     return spectral_precise_map(match, source, target, k=k, iterations=iterations, rings=rings, device=device,
                                 cache=cache, bases=bases)
+
+
+def register_plan(source: Shape, target: Shape, *, proxy_size: int | None = REGISTER_PROXY_SIZE,
+                  finish: bool = True) -> tuple[int | None, bool]:
+    """How :func:`precise_map` registers this pair: ``(max_vertices, finish)`` of
+    :func:`deformed_source` (proxies of ``proxy_size`` vertices above ``REGISTER_FULL_UP_TO``,
+    :func:`register_max_vertices`; the full-resolution finish after proxies when asked and the
+    source has at most ``REGISTER_FINISH_UP_TO`` vertices)."""
+    max_vertices = register_max_vertices(max(source.n_vertices, target.n_vertices), proxy_size=proxy_size)
+    return max_vertices, bool(finish and max_vertices is not None and source.n_vertices <= REGISTER_FINISH_UP_TO)
 
 
 def registered_map(match, source: Shape, target: Shape, *, settings=None, progress=None,

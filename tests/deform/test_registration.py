@@ -265,6 +265,23 @@ def test_register_max_vertices():
     assert register_max_vertices(800, full_up_to=800, proxy_size=300) is None
 
 
+def test_register_plan():
+    """Proxies above the full-resolution limit; the finish only after proxies, when asked, and for
+    a source of at most ``REGISTER_FINISH_UP_TO`` vertices."""
+    from types import SimpleNamespace as S
+
+    from shapecorr.deform.precise import REGISTER_FINISH_UP_TO, REGISTER_FULL_UP_TO, REGISTER_PROXY_SIZE, register_plan
+
+    small, big = S(n_vertices=REGISTER_FULL_UP_TO), S(n_vertices=REGISTER_FULL_UP_TO + 1)
+    huge = S(n_vertices=REGISTER_FINISH_UP_TO + 1)
+    assert register_plan(small, small) == (None, False)
+    assert register_plan(small, big) == (REGISTER_PROXY_SIZE, True)
+    assert register_plan(big, small, finish=False) == (REGISTER_PROXY_SIZE, False)
+    assert register_plan(huge, small) == (REGISTER_PROXY_SIZE, False)
+    assert register_plan(small, huge) == (REGISTER_PROXY_SIZE, True)  # the finish's cost is the source's
+    assert register_plan(big, big, proxy_size=None) == (None, False)
+
+
 def test_precise_map_registers_a_large_pair_through_proxies(fine_pair, monkeypatch):
     """``precise_map(method="register")`` on a pair above ``REGISTER_FULL_UP_TO`` registers
     proxies of ``register_proxy_size`` vertices, then finishes at full resolution (here the limit is lowered to 800 to keep the test
