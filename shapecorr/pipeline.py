@@ -772,9 +772,9 @@ class _Run:
 # ----------------------------------------------------------------------- the steps
 def make_proxies(src: Shape, tgt: Shape, s: MatchSettings) -> tuple | None:
     """Proxies of both shapes when two meshes include one above ``proxy_above`` vertices, or for
-    a pair with a point cloud whose surface is reconstructed (:func:`shapecorr.core.proxy.pair_proxies`
+    a pair with a point cloud whose surface is reconstructed (:func:`shapecorr.core.reconstruct.pair_proxies`
     with the settings' ``large`` fields); else None."""
-    from .core.proxy import pair_proxies
+    from .core.reconstruct import pair_proxies
 
     large = s.large
     return pair_proxies(src, tgt, proxy_above=large.proxy_above, proxy_size=large.proxy_size,

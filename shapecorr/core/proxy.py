@@ -50,48 +50,6 @@ class Proxy(NamedTuple):
         return self.shape.faces[self.face, corner]
 
 
-def pair_proxies(src: Shape, tgt: Shape, *, proxy_above: int | None, proxy_size: int,
-                 point_cloud_surface: str = "none") -> tuple[Proxy, Proxy] | None:
-    """The proxies a pair is matched through (the pipeline's rule, in one place so that what
-    uses a match's functional map can rebuild the bases it is expressed in), or None.
-
-    Two meshes: proxies of about ``proxy_size`` vertices when one has more than ``proxy_above``
-    (a shape of at most ``proxy_size`` vertices is its own proxy); None when neither has, or
-    ``proxy_above`` is None. A pair with a point cloud, with ``point_cloud_surface`` "poisson"
-    (or "mixed" and one mesh): each cloud's reconstructed surface
-    (:func:`shapecorr.core.reconstruct.reconstruct_proxy`, at most ``proxy_size`` vertices), each
-    mesh its own proxy (decimated above ``proxy_above``), so the pair is matched by the mesh path
-    and lifted to every point; None otherwise (the clouds are matched as points), and with a
-    :class:`ShapeWarning` without pymeshlab or when a reconstruction fails its checks."""
-    if src.is_mesh and tgt.is_mesh:
-        if proxy_above is None or max(src.n_vertices, tgt.n_vertices) <= proxy_above:
-            return None
-        return make_proxy(src, proxy_size), make_proxy(tgt, proxy_size)
-    if point_cloud_surface == "none" or (point_cloud_surface == "mixed" and not (src.is_mesh or tgt.is_mesh)):
-        return None
-    import warnings
-
-    from .errors import ShapeWarning
-    from .reconstruct import ReconstructionError, have_pymeshlab, reconstruct_proxy
-
-    if not have_pymeshlab():
-        warnings.warn(ShapeWarning("point clouds are matched as points: reconstructing their surface needs "
-                                   "pymeshlab (pip install 'shapecorr[pointcloud]')"), stacklevel=4)
-        return None
-    out = []
-    for shape in (src, tgt):
-        if shape.is_mesh:
-            big = proxy_above is not None and shape.n_vertices > proxy_above
-            out.append(make_proxy(shape, proxy_size if big else shape.n_vertices))
-            continue
-        try:
-            out.append(reconstruct_proxy(shape, min(shape.n_vertices, proxy_size))[0])
-        except ReconstructionError as exc:
-            warnings.warn(ShapeWarning(f"{exc} Matched as points instead."), stacklevel=4)
-            return None
-    return tuple(out)
-
-
 def barycentric_interpolate(values: np.ndarray, faces: np.ndarray, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """``sum_c bary[:, c] * values[faces[face, c]]`` for per-vertex ``values (n,)`` or ``(n, d)``."""
     return interpolation_matrix(faces, face, bary, len(values)) @ np.asarray(values)

@@ -42,7 +42,7 @@ def spectral_bases(match, source, target, *, device: str = "cpu", cache: bool | 
 
     A pair matched through proxies (``match.info["proxy"]``: large meshes, reconstructed
     point-cloud surfaces) has its functional map in the proxies' bases: the proxies are rebuilt
-    by the pipeline's rule (:func:`shapecorr.core.proxy.pair_proxies`) and their bases carried to
+    by the pipeline's rule (:func:`shapecorr.core.reconstruct.pair_proxies`) and their bases carried to
     every vertex by barycentric interpolation, as the match's own lifting does. The shapes' own
     bases would be other functions (another operator for a point cloud; at best the same ones
     up to signs and order for a decimated mesh), and their eigenvectors cost minutes at 100k
@@ -75,7 +75,7 @@ def _match_proxies(match, source, target):
     info = (match.info or {}).get("proxy")
     if not info:
         return None
-    from ..core.proxy import pair_proxies
+    from ..core.reconstruct import pair_proxies
 
     large = (match.settings or {}).get("large") or {}
     proxies = pair_proxies(source, target, proxy_above=large.get("proxy_above"),
