@@ -255,11 +255,12 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=["spectral", "vertex"],
                     choices=["spectral", "vertex", "register", "register-l2", "register-from-truth",
                              "register-proxy", "register-proxy-8000", "register-full", "register-finish"],
-                    help="register: precise_map's registration (when a shape has more than 8000 vertices: "
-                         "through 5000-vertex proxies, then the last ICP stage at full resolution); register-full: at full resolution whatever the size; "
-                         "register-proxy[-N]: through proxies of N (5000) vertices whatever the size; register-finish: "
-                         "through 5000-vertex proxies, then the last ICP stage at full resolution "
-                         "(deform.precise.registered_map(max_vertices=N)); register-l2: the registration before its robust ARAP energy (least squares, the "
+                    help="register: precise_map's registration (above 8000 vertices through 5000-vertex "
+                         "proxies, then the last ICP stage at full resolution); register-full: at full "
+                         "resolution whatever the size; register-proxy[-N]: through proxies of N (5000) "
+                         "vertices whatever the size, no finish (deform.precise.registered_map(max_vertices=N)); "
+                         "register-finish: through 5000-vertex proxies whatever the size, then the finish; "
+                         "register-l2: the registration before its robust ARAP energy (least squares, the "
                          "earlier stiffness schedule); register-from-truth: the registration started from the "
                          "ground-truth points (a diagnosis: the registration's own error)")
     ap.add_argument("--bent", nargs="*", default=[], metavar="NAME",

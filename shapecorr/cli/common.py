@@ -276,8 +276,9 @@ def add_register_proxy_argument(parser) -> None:
                         help=f"--method register on a pair with a shape above {REGISTER_FULL_UP_TO} vertices: "
                              "register decimated proxies of about N vertices, every vertex following its "
                              "proxy, then fit the last stage at full resolution (for a source of at most "
-                             f"{REGISTER_FINISH_UP_TO} vertices): seconds instead of minutes at 30k+ vertices, and more precise "
-                             "in the benchmark; 0: at full resolution (default: %(default)s)")
+                             f"{REGISTER_FINISH_UP_TO} vertices): seconds instead of minutes at 30k+ "
+                             "vertices, and more precise in the benchmark; 0: at full resolution "
+                             "(default: %(default)s)")
 
 
 def register_proxy_size(args) -> int | None:

@@ -79,7 +79,7 @@ def precise_map(match, source: Shape, target: Shape, *, method: str = "spectral"
         at most ``REGISTER_FINISH_UP_TO`` vertices, the last ICP stage once more at full
         resolution (:func:`deformed_source`): on bent, remeshed
         realworld models at 11k-38k vertices the median UV error of texture transfer went from
-        2.27 texels at full resolution (one pair at 85 s) to 1.20 through proxies and 0.89 with
+        2.27 texels at full resolution (one pair at 85 s) to 1.20 through proxies and 0.87 with
         the finish (docs/bench/register_cpu/scan_size).
     A point-cloud source has no triangles: the vertex map is used whatever the method.
     """

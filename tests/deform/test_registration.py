@@ -284,9 +284,9 @@ def test_register_plan():
 
 def test_precise_map_registers_a_large_pair_through_proxies(fine_pair, monkeypatch):
     """``precise_map(method="register")`` on a pair above ``REGISTER_FULL_UP_TO`` registers
-    proxies of ``register_proxy_size`` vertices, then finishes at full resolution (here the limit is lowered to 800 to keep the test
-    small) and still places the target's vertices next to their true points; ``None``
-    registers at full resolution."""
+    proxies of ``register_proxy_size`` vertices, then finishes at full resolution (here the limit
+    is lowered to 800 to keep the test small), and still places the target's vertices next to
+    their true points; ``None`` registers at full resolution."""
     import shapecorr.deform.precise as precise
     import shapecorr.deform.registration as registration
     from shapecorr.result import Match
