@@ -203,6 +203,9 @@ def reversed_match(match, source, target, *, device: str = "cpu"):
     info = dict(match.info or {})
     if info.get("k_basis"):
         info["k_basis"] = list(info["k_basis"])[::-1]
+    if info.get("proxy"):  # per-shape lists (sizes, ...): the shapes swap places
+        info["proxy"] = {key: list(value)[::-1] if isinstance(value, (list, tuple)) else value
+                         for key, value in info["proxy"].items()}
     return replace(match, p2p_21=np.asarray(match.p2p_12), p2p_12=np.asarray(match.p2p_21), fmap_12=C21,
                    info=info, source_summary=match.target_summary, target_summary=match.source_summary,
                    source_hash=match.target_hash, target_hash=match.source_hash, vertex_confidence=None)

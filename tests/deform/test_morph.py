@@ -134,6 +134,27 @@ def test_morph_through_a_match(blob):
     assert np.allclose(morph(blob, target, n_frames=2, surface_map=smap)[-1], target.vertices[inv], atol=1e-10)
 
 
+def test_end_positions_of_a_pair_matched_through_proxies():
+    """The reversed match of a pair matched through proxies keeps its proxies' record per shape
+    (swapped with the shapes), so the end positions read its functional map in the right bases:
+    a 2562-vertex blob (a ~1200-vertex proxy) onto a permuted 642-vertex sampling of the same
+    surface (its own proxy); each source vertex ends near itself."""
+    from shapecorr.deform.morphing import reversed_match
+    from shapecorr.pipeline import match
+
+    s = bumpy(4)
+    t, _ = permuted_copy(bumpy(3), seed=7)
+    m = match(s, t, "default", proxy_above=2000, proxy_size=1200, large_above=5000, k_init=15, k_final=30,
+              k_descriptor=30)
+    sizes = m.info["proxy"]["sizes"]
+    assert sizes[1] == t.n_vertices and sizes[0] < s.n_vertices
+    assert reversed_match(m, s, t).info["proxy"]["sizes"] == sizes[::-1]
+    edge = np.linalg.norm(t.vertices[t.faces[:, 0]] - t.vertices[t.faces[:, 1]], axis=1).mean()
+    for method in ("vertex", "spectral"):
+        end = end_positions(s, t, m, method=method)
+        assert np.median(np.linalg.norm(end - s.vertices, axis=1)) < 0.5 * edge, method
+
+
 def test_bad_inputs(blob):
     with pytest.raises(ValueError, match="at least 2"):
         Morph(blob.vertices, blob.faces, blob.vertices).frames(1)
