@@ -83,8 +83,10 @@ def _match_proxies(match, source, target):
                            point_cloud_surface=large.get("point_cloud_surface", "none"))
     sizes = None if proxies is None else [int(p.shape.n_vertices) for p in proxies]
     if sizes != list(info.get("sizes", [])):
-        raise ValueError(f"the match was computed through proxies of {info.get('sizes')} vertices, but these shapes "
-                         f"and its settings give {sizes}: pass the shapes the match was computed for.")
+        from ..core.errors import ShapeMismatchError
+
+        raise ShapeMismatchError(f"the match was computed through proxies of {info.get('sizes')} vertices, but these "
+                                 f"shapes and its settings give {sizes}: pass the shapes the match was computed for.")
     return proxies
 
 

@@ -160,5 +160,7 @@ def test_spectral_bases_of_a_match_through_proxies_are_the_proxies_bases():
     smap = spectral_precise_map(m, s, t)
     np.testing.assert_array_equal(smap.nearest_vertex(s.faces), m.p2p_21)
     assert np.allclose(smap.bary.max(axis=1), 1.0)
-    with pytest.raises(ValueError, match="proxies"):
+    from shapecorr.core.errors import ShapeMismatchError
+
+    with pytest.raises(ShapeMismatchError, match="proxies"):
         spectral_bases(m, s, bumpy(3))
