@@ -182,22 +182,27 @@ def end_positions(source, target, match=None, *, method: str = "spectral", surfa
     match.check_shapes(source, target, allow_other=True)
     if method == "vertex" or not target.is_mesh:
         return np.asarray(target.vertices[np.asarray(match.p2p_12)], dtype=np.float64)
+    from ..fmap.precise import SpectralBases, source_was_decimated, spectral_bases
     from .precise import precise_map
 
-    rev = reversed_match(match, source, target, device=device)
+    B = spectral_bases(match, source, target, device=device)  # once: for the reversed map and its points
+    rev = reversed_match(match, source, target, device=device, bases=B)
+    if method == "spectral" and not source_was_decimated(rev, target):
+        precise_kwargs.setdefault("bases", SpectralBases(B.evecs2, B.evecs1, B.mass2, B.mass1))
     smap = precise_map(rev, target, source, method=method, device=device, **precise_kwargs)
     return np.einsum("nk,nkd->nd", smap.bary, target.vertices[target.faces[smap.face]])
 
 
-def reversed_match(match, source, target, *, device: str = "cpu"):
+def reversed_match(match, source, target, *, device: str = "cpu", bases=None):
     """The match ``target -> source``: maps swapped, functional map fitted to ``p2p_12`` in the
-    same eigenbases (``C_21 = Phi1^+ Phi2[p2p_12]``, M-orthogonal)."""
+    same eigenbases (``C_21 = Phi1^+ Phi2[p2p_12]``, M-orthogonal; ``bases``: the match's
+    :func:`~shapecorr.fmap.precise.spectral_bases`, when already computed)."""
     from dataclasses import replace
 
     from ..fmap import p2p_to_fmap
     from ..fmap.precise import spectral_bases
 
-    B = spectral_bases(match, source, target, device=device)
+    B = bases if bases is not None else spectral_bases(match, source, target, device=device)
     k2, k1 = np.shape(match.fmap_12)
     C21 = p2p_to_fmap(np.asarray(match.p2p_12), B.evecs2, B.evecs1, B.mass1, k1=k2, k2=k1)  # (k1, k2)
     info = dict(match.info or {})
