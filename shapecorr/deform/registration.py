@@ -260,18 +260,37 @@ def round_trips(p2p_21: np.ndarray, p2p_12: np.ndarray, V1: np.ndarray, V2: np.n
             np.linalg.norm(V2[p2p_12[p2p_21]] - V2, axis=1))
 
 
-def _round_trip_limit(V: np.ndarray, F: np.ndarray, area: float, limit: float) -> float:
-    """``limit`` times the mesh's ``sqrt(area)``, and at least two mean edge lengths (on a coarse
-    mesh a vertex map is off by an edge or two wherever the two meshings differ)."""
-    edges = np.linalg.norm(V[F[:, [1, 2, 0]]] - V[F], axis=2)
-    return max(limit * float(np.sqrt(area)), 2.0 * float(edges.mean()))
+def _mean_edge(V: np.ndarray, F: np.ndarray) -> float:
+    """The mesh's mean edge length."""
+    return float(np.linalg.norm(V[F[:, [1, 2, 0]]] - V[F], axis=2).mean())
+
+
+def _map_scale(p2p_21: np.ndarray, V1: np.ndarray, V2: np.ndarray) -> float:
+    """How much larger the target is than the source, as the map pairs them: the ratio of the RMS
+    distances to the centroid of the target's vertices and of their images (the parts the map
+    pairs, whatever either shape lacks; a bend makes it a few percent small)."""
+    P = V1[p2p_21]
+    spread1 = np.sqrt(((P - P.mean(0)) ** 2).sum(1).mean())
+    spread2 = np.sqrt(((V2 - V2.mean(0)) ** 2).sum(1).mean())
+    return float(spread2 / max(spread1, 1e-300))
 
 
 def _short_round_trips(p2p_21, p2p_12, source: tuple, target: tuple, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """``(n1,)``, ``(n2,)`` bool: the vertices whose round trip through both maps ends within
-    :func:`_round_trip_limit` of where it started; ``source``, ``target``: ``(V, F, area)``."""
-    d1, d2 = round_trips(p2p_21, p2p_12, source[0], target[0])
-    return d1 <= _round_trip_limit(*source, limit), d2 <= _round_trip_limit(*target, limit)
+    ``limit`` times their mesh's ``sqrt(area)`` of where it started, or within two of its mesh's
+    mean edge lengths, or within one and a half of the other mesh's (brought to this one's scale
+    by the map). A round trip passes through the other mesh's vertices: where that mesh is much
+    coarser (a fine target matched to a coarse source), the trip is off by up to a coarse edge
+    wherever the meshings differ, though nothing is missing; between like meshes (the other's
+    edges less than 4/3 of this one's) the first two bounds decide, as before.
+    ``source``, ``target``: ``(V, F, area)``."""
+    (V1, F1, a1), (V2, F2, a2) = source, target
+    d1, d2 = round_trips(p2p_21, p2p_12, V1, V2)
+    s = _map_scale(np.asarray(p2p_21), V1, V2)
+    e1, e2 = _mean_edge(V1, F1), _mean_edge(V2, F2)
+    tol1 = max(limit * float(np.sqrt(a1)), 2.0 * e1, 1.5 * e2 / s)
+    tol2 = max(limit * float(np.sqrt(a2)), 2.0 * e2, 1.5 * e1 * s)
+    return d1 <= tol1, d2 <= tol2
 
 
 def _near(V: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
