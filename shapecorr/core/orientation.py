@@ -11,12 +11,13 @@ one right).
 :func:`coherent_outward_faces` rewinds faces so that every manifold edge is traversed in
 opposite directions by its two faces (a breadth-first walk over the faces of each component),
 then turns each component so that it encloses a positive volume. A component whose volume
-is too small to tell (an open sheet) keeps the winding most of its faces had.
+does not tell (an open sheet, flat or folded) keeps the winding most of its faces had.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -87,8 +88,30 @@ def _face_components(m: int, f1: np.ndarray, f2: np.ndarray) -> np.ndarray:
     return connected_components(coo_matrix((np.ones(len(f1)), (f1, f2)), shape=(m, m)), directed=False)[1]
 
 
-def _signed_volumes(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Signed volume and area of each face component, about the component's own centroid."""
+class _Volumes(NamedTuple):
+    """Per face component: signed volume and area about the component's own (area-weighted)
+    centroid, the length of its vector area (0 for a closed surface) and its RMS radius."""
+
+    volume: np.ndarray
+    area: np.ndarray
+    vector_area: np.ndarray
+    radius: np.ndarray
+
+    def decided(self) -> np.ndarray:
+        """``(n,)`` bool: the components whose volume tells their outward side. The volume must
+        exceed ``VOLUME_DECIDES * area^1.5`` and be stable under the choice of the point it is
+        measured about: an open surface's signed volume changes by ``vector_area . d / 3`` when
+        that point moves by ``d``, so it must exceed ``|vector_area| * radius / 3`` (no point
+        within the shape's radius of its centroid flips it). A folded sheet encloses as much
+        "volume" about its centroid as a body does, but its sign says only which way it was
+        folded; a cup, a face mask or a scan with holes pass."""
+        a = np.maximum(self.area, 1e-300)
+        return (np.abs(self.volume) > VOLUME_DECIDES * a ** 1.5) & \
+            (np.abs(self.volume) > self.vector_area * self.radius / 3.0)
+
+
+def _signed_volumes(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n: int) -> _Volumes:
+    """:class:`_Volumes` of each face component."""
     tri = vertices[faces]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     area = 0.5 * np.linalg.norm(cross, axis=1)
@@ -97,7 +120,21 @@ def _signed_volumes(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray,
                          for c in range(3)], axis=1) / np.maximum(w, 1e-300)[:, None]
     rel = tri - centroid[labels][:, None, :]
     vol = np.einsum("mi,mi->m", rel[:, 0], np.cross(rel[:, 1], rel[:, 2])) / 6.0
-    return np.bincount(labels, weights=vol, minlength=n), w
+    vector_area = np.stack([np.bincount(labels, weights=0.5 * cross[:, c], minlength=n) for c in range(3)], axis=1)
+    spread = np.bincount(labels, weights=area * (rel.mean(1) ** 2).sum(1), minlength=n)
+    return _Volumes(np.bincount(labels, weights=vol, minlength=n), w, np.linalg.norm(vector_area, axis=1),
+                    np.sqrt(spread / np.maximum(w, 1e-300)))
+
+
+def outward_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """-1 if the (coherently wound) faces turn inward as a whole, judged by the signed volume
+    about their centroid where it tells (:meth:`_Volumes.decided`), else +1 (outward, or an open
+    sheet whose sides nothing tells apart: the file's winding is kept)."""
+    vertices, faces = np.asarray(vertices, dtype=np.float64), np.asarray(faces)
+    if len(faces) == 0:
+        return 1.0
+    v = _signed_volumes(vertices, faces, np.zeros(len(faces), dtype=np.int64), 1)
+    return -1.0 if v.decided()[0] and v.volume[0] < 0 else 1.0
 
 
 def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray, closing_points: np.ndarray | None = None,
@@ -105,7 +142,7 @@ def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray, closing_poin
     """The faces rewound coherently (per component over manifold edges) and outward.
 
     A mesh that is already coherent gets at most a reversal of whole components; a closed
-    one-component mesh gets the global rule of :func:`shapecorr.spectral.orientation_sign`.
+    one-component mesh gets the global rule of :func:`outward_sign`.
     ``closing_faces`` (on the vertices followed by ``closing_points``; see
     :attr:`Shape.hole_fill`) take part in the walk and in the volumes but are not returned:
     with them the volume of a holey scan is that of the closed body, and two pieces that a
@@ -130,8 +167,8 @@ def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray, closing_poin
         flip, labels = np.zeros(m, dtype=bool), _face_components(m, f1, f2)
     n = int(labels.max()) + 1
     wound = np.where(flip[:, None], faces[:, ::-1], faces)
-    vol, area = _signed_volumes(vertices, wound, labels, n)
-    decided = np.abs(vol) > VOLUME_DECIDES * np.maximum(area, 1e-300) ** 1.5
+    volumes = _signed_volumes(vertices, wound, labels, n)
+    decided, vol = volumes.decided(), volumes.volume
     # undecided components: keep the winding of the majority of their faces
     kept = np.bincount(labels, weights=(~flip).astype(float), minlength=n)
     total = np.bincount(labels, minlength=n)

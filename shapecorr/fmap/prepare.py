@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from ..core import Shape
-from ..spectral import eigenbasis, hks, laplacian, normalize_descriptors, orientation_sign, wks
+from ..spectral import eigenbasis, hks, laplacian, normalize_descriptors, wks
 from .convert import usable_cores
 
 log = logging.getLogger(__name__)
@@ -92,12 +92,14 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
 
 def _wound_outward(norm: Shape) -> tuple[Shape, float]:
     """The shape with faces wound coherently and outward, and the sign of its winding: the
-    shape itself and its global sign when its faces are coherent and turned all one way
-    (the common case), else a copy with :attr:`Shape.outward_faces` and +1. The Laplacian
+    shape itself and the sign of :attr:`Shape.winding`'s decision when it turns all faces or
+    none (the common case), else a copy with :attr:`Shape.outward_faces` and +1. The Laplacian
     does not depend on winding; the normals, orientation terms and scores do."""
     reversed_ = norm.winding.reversed
-    if not reversed_.any() or reversed_.all():
-        return norm, orientation_sign(norm.vertices, norm.faces)
+    if not reversed_.any():
+        return norm, 1.0
+    if reversed_.all():
+        return norm, -1.0
     return norm.copy(faces=norm.outward_faces), 1.0
 
 

@@ -81,8 +81,9 @@ def multiplication_operators(descr: np.ndarray, evecs: np.ndarray, mass: np.ndar
 
 
 def orientation_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """+1 if the faces are oriented outward (positive signed volume about the centroid), else -1."""
-    c = vertices.mean(0)
-    v = vertices[faces] - c
-    vol = np.einsum("mi,mi->m", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum()
-    return 1.0 if vol >= 0 else -1.0
+    """+1 if the faces are oriented outward, -1 if inward (the signed volume about the centroid,
+    where it tells; an open sheet keeps its winding: +1). See
+    :func:`shapecorr.core.orientation.outward_sign`."""
+    from ..core.orientation import outward_sign
+
+    return outward_sign(vertices, faces)

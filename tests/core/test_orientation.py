@@ -64,6 +64,52 @@ def test_an_open_sheet_keeps_the_winding_of_most_of_its_faces():
     np.testing.assert_array_equal(w.faces, g.faces)
 
 
+def _folded(sheet: Shape, degrees: float) -> Shape:
+    """The sheet (in the z = 0 plane) folded about the line x = middle, its far half turned by
+    ``degrees`` out of the plane (up for positive angles): an isometric fold."""
+    v = sheet.vertices.copy()
+    mid = 0.5 * (v[:, 0].min() + v[:, 0].max())
+    far = v[:, 0] > mid
+    a = np.deg2rad(degrees)
+    d = v[far, 0] - mid
+    v[far, 0], v[far, 2] = mid + d * np.cos(a), d * np.sin(a)
+    return Shape(v, sheet.faces, name=f"folded {degrees}")
+
+
+@pytest.mark.parametrize("degrees", [40.0, -40.0, 90.0, -90.0])
+def test_a_folded_sheet_keeps_its_winding_whichever_way_it_is_folded(degrees):
+    """A fold encloses as much signed "volume" about the centroid as a body does, and its sign
+    says only which way the sheet was folded: the flat sheet and its folded copy must keep the
+    same (the file's) winding, or their normals point opposite ways and the matcher prefers the
+    mirror image (woody, a flat model, onto a bent copy: a mirrored map trusted at 1.00)."""
+    from shapecorr.core.orientation import outward_sign
+
+    sheet = grid(13, 9)
+    folded = _folded(sheet, degrees)
+    for shape in (sheet, folded):
+        w = coherent_outward_faces(shape.vertices, shape.faces)
+        assert not w.reversed.any()
+        assert outward_sign(shape.vertices, shape.faces) == 1.0
+        assert prepare_shape(shape, 6, cache=False).sign == 1.0
+
+
+def test_a_cup_wound_inward_is_turned_outward():
+    """An open surface whose volume does not hang on where it is measured from (a hemisphere,
+    like a face mask or a scan with a hole) is still turned by it."""
+    from shapecorr.core.orientation import outward_sign
+
+    s = icosphere(3)
+    keep = s.faces[(s.vertices[s.faces][:, :, 2] > -0.05).all(1)]  # the upper half
+    used = np.unique(keep)
+    new = np.full(s.n_vertices, -1)
+    new[used] = np.arange(len(used))
+    cup = Shape(s.vertices[used], new[keep])
+    assert cup.boundary_edges.shape[0] > 0
+    assert outward_sign(cup.vertices, cup.faces) == 1.0
+    assert outward_sign(cup.vertices, cup.faces[:, ::-1]) == -1.0
+    np.testing.assert_array_equal(coherent_outward_faces(cup.vertices, cup.faces[:, ::-1]).faces, cup.faces)
+
+
 def test_prepared_normals_do_not_depend_on_the_files_winding():
     s = capsule()
     bad = Shape(s.vertices, _reverse(s.faces, _patch(s, 1, 60)))
