@@ -233,17 +233,20 @@ def _closest_pairs(x, nx, V2, N2, m1, m2, tree2, scale, settings: RegisterSettin
                    edge1: np.ndarray, edge2: np.ndarray, unmatched1: np.ndarray | None = None
                    ) -> tuple[_Pairs, float]:
     """Closest-vertex pairs both ways, filtered by normals and distance; a pair that ends on an
-    open boundary (``edge1``/``edge2``: boundary vertices of source/target) is dropped: there the
-    closest point is the boundary itself, not the matching point, and such pairs drag a part
-    along. Source vertices in ``unmatched1`` (a part the target lacks) are paired with nothing."""
+    open boundary (``edge1``/``edge2``: boundary vertices of source/target) is dropped unless it
+    starts on one too: from the inside, the closest point on a rim is the rim itself, not the
+    matching point, and such pairs drag a part along (a target that lacks a part); from rim to
+    rim they are the only pairs that hold an open sheet's parts along the surface (a flat
+    model, a car body's wheel wells, a head's open eyes). Source vertices in ``unmatched1`` (a
+    part the target lacks) are paired with nothing."""
     from scipy.spatial import cKDTree
 
     d12, j = tree2.query(x)  # deformed source vertex -> nearest target vertex
     d21, i = cKDTree(x).query(V2)  # target vertex -> nearest deformed source vertex
     med = float(np.median(np.concatenate([d12, d21])))
     limit = min(settings.max_distance * scale, max(settings.distance_factor * med, 1e-12 * scale))
-    keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos) & ~edge2[j]
-    keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos) & ~edge1[i]
+    keep1 = (d12 <= limit) & ((nx * N2[j]).sum(1) >= settings.normal_cos) & (~edge2[j] | edge1)
+    keep2 = (d21 <= limit) & ((nx[i] * N2).sum(1) >= settings.normal_cos) & (~edge1[i] | edge2)
     if unmatched1 is not None:
         keep1 &= ~unmatched1
         keep2 &= ~unmatched1[i]

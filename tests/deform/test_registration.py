@@ -21,7 +21,7 @@ from shapecorr.deform.registration import (
     similarity_transform,
 )
 
-from helpers import ellipsoid, inverse_permutation, permuted_copy, vertex_adjacency
+from helpers import ellipsoid, grid, inverse_permutation, permuted_copy, vertex_adjacency
 
 
 def bent(shape: Shape, angle: float = 40.0, width: float = 0.6) -> Shape:
@@ -232,6 +232,32 @@ def test_round_trips_between_a_coarse_and_a_fine_meshing_keep_every_vertex():
     assert keep1.all() and keep2.all()
     reg = register(src, tgt, p2p_21, p2p_12)
     assert reg.similarity[0] == pytest.approx(np.sqrt(a2.sum() / a1.sum()), rel=1e-9)
+
+
+def test_closest_pairs_keep_rim_to_rim_pairs():
+    """A flat sheet and a copy of half its size: each source rim vertex is paired with its closest target
+    vertex, on the target's rim (both shapes end there; on an open sheet such pairs hold the
+    parts along the surface), while an inside vertex whose closest target vertex is on the rim
+    is not paired with it (from the inside, the target may lack what lies beyond)."""
+    from scipy.spatial import cKDTree
+
+    from shapecorr.deform.registration import _closest_pairs, boundary_vertices, vertex_normals
+
+    src = grid(9, 7)
+    c = src.vertices.mean(0)
+    tgt = Shape((src.vertices - c) * 0.5 + c, src.faces)
+    edge1, edge2 = boundary_vertices(src), boundary_vertices(tgt)
+    x, V2 = src.vertices, tgt.vertices
+    m1, m2 = np.full(len(x), 1.0 / len(x)), np.full(len(V2), 1.0 / len(V2))
+    pairs, _ = _closest_pairs(x, vertex_normals(x, src.faces), V2, vertex_normals(V2, tgt.faces), m1, m2,
+                              cKDTree(V2), 1.0, RegisterSettings(max_distance=1.0, distance_factor=100.0), edge1, edge2)
+    paired = set(zip(pairs.i.tolist(), cKDTree(V2).query(pairs.q)[1].tolist()))
+    nearest = cKDTree(V2).query(x)[1]
+    nearest_back = cKDTree(x).query(V2)[1]
+    rim = np.flatnonzero(edge1 & edge2[nearest])
+    assert len(rim) == edge1.sum() and all((i, nearest[i]) in paired for i in rim)
+    inside = [i for i in np.flatnonzero(~edge1 & edge2[nearest]) if nearest_back[nearest[i]] != i]
+    assert inside and not any((i, nearest[i]) in paired for i in inside)
 
 
 def test_round_trip_settings_are_checked():
