@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..core.orientation import outward_sign
+
 
 def face_gradient_basis(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of the three hat functions of each face: ``(m, 3, 3)`` (face, corner, xyz),
@@ -84,6 +86,4 @@ def orientation_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
     """+1 if the faces are oriented outward, -1 if inward (the signed volume about the centroid,
     where it tells; an open sheet keeps its winding: +1). See
     :func:`shapecorr.core.orientation.outward_sign`."""
-    from ..core.orientation import outward_sign
-
     return outward_sign(vertices, faces)
