@@ -108,12 +108,37 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
             result = _more_trusted_of_both_paths(result, _Run(settings.replace(point_cloud_surface="none"), device,
                                                               progress, cache).match(src, tgt, strict))
     info = result.info
-    if info["confidence_low"]:
+    if _flag_undecided_sides(info, src, tgt):
+        warnings.warn(LowConfidenceWarning(
+            f"{src.name} -> {tgt.name}: which way round the map is cannot be told (its confidence, "
+            f"{info['confidence']:.2f}, measures its fit only): {info['confidence_advice']}"), stacklevel=2)
+    elif info["confidence_low"]:
         warnings.warn(LowConfidenceWarning(
             f"{src.name} -> {tgt.name}: low confidence {info['confidence']:.2f} (below "
             f"{info['confidence_threshold']:.2f}); the map is probably wrong in places. {info['confidence_advice']}"),
             stacklevel=2)
     return result
+
+
+def _flag_undecided_sides(info: dict, src: Shape, tgt: Shape) -> bool:
+    """Mark the match low confidence when a point cloud of the pair encloses no volume
+    (:func:`shapecorr.core.pointcloud.sides_decided`: an open or flat sheet of points): the
+    cloud's outward side is a guess, so a map and its mirror image fit it equally well, however
+    good the fit (a flat figure drawn as points is its own mirror image turned over).
+    ``info["sides_undecided"]`` names such clouds. Returns whether there was one."""
+    from .core.pointcloud import sides_decided
+
+    undecided = [sh.name for sh in (src, tgt) if not sh.is_mesh and not sides_decided(sh.vertices)]
+    info["sides_undecided"] = undecided
+    if not undecided:
+        return False
+    info["confidence_low"] = True
+    info["confidence_advice"] = (
+        f"{' and '.join(undecided)} {'encloses' if len(undecided) == 1 else 'enclose'} no volume (an open or flat "
+        "sheet of points), so which side is out cannot be told from the points, and this map and its mirror image "
+        "fit equally well; give the shape as a mesh (its faces' winding tells the sides apart), or look at the "
+        "picture for left and right swapped")
+    return True
 
 
 def _through_surface(result: Match) -> bool:

@@ -23,6 +23,7 @@ from helpers import (
     icosphere,
     ellipsoid,
     exact_or_adjacent,
+    grid,
     inverse_permutation,
     mirrored_copy,
     permuted_copy,
@@ -143,10 +144,24 @@ def test_point_clouds_end_to_end(blob):
     assert m.source_summary["kind"] == "point_cloud" and m.target_summary["kind"] == "point_cloud"
     assert m.info["orientation_score"] > 0.5  # measured on local triangles about the estimated normals
     assert m.info["init"] == "learned"  # learned features on point clouds too (estimated outward normals)
+    assert m.info["sides_undecided"] == [] and not m.info["confidence_low"]  # a closed cloud: sides known
     # mixed: mesh source, point-cloud target
     m = match(blob, t, "fast", point_cloud_surface="none", **SMALL)
     _, near = exact_or_adjacent(blob, m.p2p_21, perm)
     assert near >= 0.9
+
+
+def test_a_flat_sheet_of_points_is_never_trusted_since_its_mirror_fits_as_well():
+    """A flat patch drawn as points has no inside, so its mirror image turned over is the same
+    points: whatever the fit, the match is marked low confidence and says why."""
+    from shapecorr.core import LowConfidenceWarning
+
+    sheet = grid(24, 20, 0.05)
+    t, _ = permuted_copy(point_cloud(sheet), seed=4, rigid=True)
+    with pytest.warns(LowConfidenceWarning, match="encloses no volume"):
+        m = match(sheet, t, "fast", point_cloud_surface="none", **SMALL)
+    assert m.info["sides_undecided"] == [t.name] and m.info["confidence_low"]
+    assert "mirror image" in m.info["confidence_advice"]
 
 
 def test_match_from_files_records_settings_timings_and_progress(tmp_path, blob_pair):

@@ -137,6 +137,25 @@ def outward_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
     return -1.0 if v.decided()[0] and v.volume[0] < 0 else 1.0
 
 
+def outward_side_decided(vertices: np.ndarray, faces: np.ndarray, *, closed_below: float = 0.0) -> bool:
+    """Whether the faces, taken as one surface, enclose a volume that tells their outward side
+    (:meth:`_Volumes.decided`); False for an open sheet, flat or folded, whose two sides nothing
+    but the winding tells apart.
+
+    ``closed_below``: a surface whose vector area is below this share of its area is taken for
+    a closed one with some faces wound the wrong way, and needs only a volume above
+    :data:`VOLUME_DECIDES` (a sheet's vector area is its projected area: all of its area when flat,
+    half when folded to 120 degrees; a closed surface's is 0, and a patch wound the wrong way
+    adds up to twice the patch's area)."""
+    vertices, faces = np.asarray(vertices, dtype=np.float64), np.asarray(faces)
+    if len(faces) == 0:
+        return False
+    v = _signed_volumes(vertices, faces, np.zeros(len(faces), dtype=np.int64), 1)
+    if v.vector_area[0] < closed_below * v.area[0]:
+        return bool(abs(v.volume[0]) > VOLUME_DECIDES * max(v.area[0], 1e-300) ** 1.5)
+    return bool(v.decided()[0])
+
+
 def coherent_outward_faces(vertices: np.ndarray, faces: np.ndarray, closing_points: np.ndarray | None = None,
                            closing_faces: np.ndarray | None = None) -> Winding:
     """The faces rewound coherently (per component over manifold edges) and outward.

@@ -43,8 +43,56 @@ def test_the_proxy_size_follows_n_target(blob):
 
 def test_a_cloud_of_two_pieces_is_refused():
     two = Shape(np.r_[icosphere(3).vertices, icosphere(3).vertices + [3.0, 0.0, 0.0]], None, name="two")
-    with pytest.raises(ReconstructionError, match="2 connected pieces"):
+    with pytest.raises(ReconstructionError, match="50.0 % of the points .* 2 connected pieces"):
         reconstruct_proxy(two)
+
+
+def _with_strays(shape: Shape, n: int) -> Shape:
+    """The cloud of ``shape`` with ``n`` more points in a tight cluster a quarter of the diagonal
+    beyond its +x end (a thin part the reconstruction cannot follow), as the last points."""
+    diag = np.linalg.norm(np.ptp(shape.vertices, axis=0))
+    tip = shape.vertices[np.argmax(shape.vertices[:, 0])] + [0.25 * diag, 0.0, 0.0]
+    return Shape(np.r_[shape.vertices, icosphere(1, 0.04).vertices[:n] + tip], None, name="strays")
+
+
+def test_a_few_points_off_the_surface_are_lost_not_a_reason_to_refuse(blob):
+    """Six points of 648 (0.9 %) away from the rest: the surface is the blob's, those six are the
+    lost ones (they take the nearest surface point), every other point stays on it."""
+    cloud = _with_strays(blob, 6)
+    proxy, report = reconstruct_proxy(cloud)
+    diag = np.linalg.norm(np.ptp(cloud.vertices, axis=0))
+    assert report.lost_points == 6 and report.point_distance_max > 0.2
+    np.testing.assert_array_equal(np.flatnonzero(proxy.distance > 0.03 * diag), np.arange(642, 648))
+    assert proxy.distance[:642].max() < 0.01 * diag and proxy.shape.is_watertight
+
+
+def test_too_many_points_off_the_surface_are_refused(blob):
+    with pytest.raises(ReconstructionError, match=r"3.0 % of the points farther than 0.03 of the diagonal"):
+        reconstruct_proxy(_with_strays(blob, 20))
+
+
+def test_a_pair_through_a_surface_that_lost_points_says_so(blob):
+    from shapecorr.core import ShapeWarning
+    from shapecorr.core.reconstruct import pair_proxies
+
+    with pytest.warns(ShapeWarning, match="6 of 648 points lie off the surface reconstructed from the cloud"):
+        proxies = pair_proxies(blob, _with_strays(blob, 6), proxy_above=None, proxy_size=10000,
+                               point_cloud_surface="poisson")
+    assert proxies is not None and proxies[1].n_full == 648
+
+
+def test_two_clouds_lose_no_point_they_are_matched_as_points_instead(blob):
+    """Two clouds have a consistent way without surfaces (both as points): a surface that lost
+    points is not used for them."""
+    from shapecorr.core import ShapeWarning
+    from shapecorr.core.reconstruct import pair_proxies
+
+    with pytest.warns(ShapeWarning, match=r"0.9 % of the points .* \(at most 0 %\).* Matched as points instead"):
+        proxies = pair_proxies(point_cloud(blob), _with_strays(blob, 6), proxy_above=None, proxy_size=10000,
+                               point_cloud_surface="poisson")
+    assert proxies is None
+    assert pair_proxies(point_cloud(blob), point_cloud(blob), proxy_above=None, proxy_size=10000,
+                        point_cloud_surface="poisson") is not None
 
 
 def test_an_open_patch_is_refused():
@@ -60,6 +108,8 @@ def test_bad_inputs_give_clear_errors(blob):
         reconstruct_proxy(Shape(blob.vertices[:20], None))
     with pytest.raises(SettingsError):
         ReconstructionChecks(max_point_distance=0.0)
+    with pytest.raises(SettingsError, match="max_lost_points must be a share"):
+        ReconstructionChecks(max_lost_points=1.5)
     with pytest.raises(SettingsError):
         reconstruct_proxy(point_cloud(blob), n_target=2)
 
