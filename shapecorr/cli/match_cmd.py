@@ -207,6 +207,9 @@ def _report(args, m, picture) -> dict:
         "registration": m.info.get("registration"),
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
+        "confidence_advice": m.info.get("confidence_advice"),
+        # point clouds that enclose no volume: their outward side, and the map's handedness, are a guess
+        "sides_undecided": m.info.get("sides_undecided", []),
         "confidence_details": m.info.get("confidence_details"),
         **m.metadata(),
         "outputs": {

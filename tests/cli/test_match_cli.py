@@ -25,7 +25,7 @@ from shapecorr.cli import main
 from shapecorr.config import load_preset
 from shapecorr.result import Match
 
-from helpers import bumpy, permuted_copy, point_cloud, write_off
+from helpers import bumpy, grid, permuted_copy, point_cloud, write_off
 
 ROOT = Path(__file__).resolve().parents[2]
 SPOT = ROOT / "data" / "spot"
@@ -213,7 +213,23 @@ def test_point_cloud_report_is_strict_json(tmp_path):
     def refuse(token):
         raise ValueError(f"non-standard JSON token {token}")
 
-    json.loads((out / "report.json").read_text(), parse_constant=refuse)
+    report = json.loads((out / "report.json").read_text(), parse_constant=refuse)
+    assert report["sides_undecided"] == [] and isinstance(report["confidence_advice"], str)
+
+
+def test_a_flat_sheet_of_points_is_reported_with_its_undecided_sides(tmp_path, capsys):
+    """A mesh of a flat sheet against the sheet's points: the run succeeds, says on stderr that
+    the map's handedness cannot be told, and the report names the cloud."""
+    sheet = grid(24, 20, 0.05)
+    t, _ = permuted_copy(point_cloud(sheet), seed=4, rigid=True)
+    a, b = write_off(tmp_path / "sheet.off", sheet.vertices, sheet.faces), tmp_path / "sheet_points.xyz"
+    t.save(b)
+    out = tmp_path / "res"
+    assert main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "12", "--no-picture"]) == 0
+    assert "encloses no volume" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["sides_undecided"] == ["sheet_points"] and report["confidence_low"]
+    assert "mirror image" in report["confidence_advice"]
 
 
 # ----------------------------------------------------------------------------- help, version
