@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import shapecorr
-from shapecorr import Match, load_preset, match
+from shapecorr import Match, Shape, load_preset, match
 from shapecorr.core import MatchFileError, SettingsError, ShapeMismatchError, TooFewPointsError
 from shapecorr.fmap import orientation_score
 from shapecorr import pipeline
@@ -162,6 +162,26 @@ def test_a_flat_sheet_of_points_is_never_trusted_since_its_mirror_fits_as_well()
         m = match(sheet, t, "fast", point_cloud_surface="none", **SMALL)
     assert m.info["sides_undecided"] == [t.name] and m.info["confidence_low"]
     assert "mirror image" in m.info["confidence_advice"]
+
+
+def test_a_mesh_against_a_cloud_whose_surface_is_refused_is_matched_as_two_clouds(blob):
+    """A cup (the blob with its top cut off) against its own points: their Poisson surface is
+    refused (open), so the mesh is matched as the cloud of its vertices (one discretization on
+    both sides) and the permutation comes back exactly; with ``point_cloud_surface: none`` asked
+    for, the mesh stays a mesh."""
+    keep = blob.vertices[:, 2] < 0.45 * blob.vertices[:, 2].max()
+    faces = blob.faces[keep[blob.faces].all(axis=1)]
+    used = np.unique(faces)
+    index = np.full(blob.n_vertices, -1)
+    index[used] = np.arange(len(used))
+    cup = Shape(blob.vertices[used], index[faces], name="cup")
+    t, perm = permuted_copy(point_cloud(cup), seed=7, rigid=True)
+    with pytest.warns(UserWarning, match="open surface"):
+        m = match(cup, t, "fast", **SMALL)
+    assert m.info["mesh_as_points"] and m.info["proxy"] is None and m.info["shape_kinds"] == ["mesh", "point_cloud"]
+    assert exact_or_adjacent(cup, m.p2p_21, perm)[0] >= 0.99
+    assert m.source_summary["kind"] == "mesh" and len(m.p2p_12) == cup.n_vertices
+    assert not match(cup, t, "fast", point_cloud_surface="none", **SMALL).info["mesh_as_points"]
 
 
 def test_match_from_files_records_settings_timings_and_progress(tmp_path, blob_pair):
