@@ -95,7 +95,8 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
 
     A pair with a point cloud matched through reconstructed surfaces (``point_cloud_surface``)
     whose map is not trusted is matched as points too, and the more trusted map is kept
-    (``info["point_cloud_paths"]``).
+    (``info["point_cloud_paths"]``); a mesh and a cloud whose map is still not trusted are then
+    matched as two clouds too (the mesh as the cloud of its vertices), the more trusted kept.
     """
     from threadpoolctl import threadpool_limits
 
@@ -106,7 +107,10 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
         result = _Run(settings, device, progress, cache).match(src, tgt, strict)
         if _through_surface(result) and result.info["confidence_low"]:
             result = _more_trusted_of_both_paths(result, _Run(settings.replace(point_cloud_surface="none"), device,
-                                                              progress, cache, second_path=True).match(src, tgt, strict))
+                                                              progress, cache).match(src, tgt, strict))
+        if result.info["confidence_low"] and usable_as_points(src, tgt):
+            result = _more_trusted_as_two_clouds(result, _Run(settings.replace(point_cloud_surface="none"), device,
+                                                              progress, cache, mesh_as_points=True).match(src, tgt, strict))
     info = result.info
     if _flag_undecided_sides(info, src, tgt):
         warnings.warn(LowConfidenceWarning(
@@ -145,6 +149,23 @@ def _through_surface(result: Match) -> bool:
     """Whether a point cloud of the pair was matched through its reconstructed surface."""
     proxy = result.info.get("proxy")
     return bool(proxy and any(proxy.get("reconstructed", ())))
+
+
+def _more_trusted_as_two_clouds(kept: Match, clouds: Match) -> Match:
+    """Of a mesh-and-cloud pair's untrusted map and its map as two clouds (the mesh as the cloud
+    of its vertices), the more trusted (the first on ties), with both confidences in
+    ``info["point_cloud_paths"]``. The mesh's own operators against the cloud's pair two
+    discretizations: realworld models against 5000 points drawn on them, bent and turned, went
+    from 18.99 / 20.59 / 36.83 (beetle, alligator, teapot, all untrusted) to 3.90 / 0.96 / 4.70
+    as two clouds; but on TOSCA_r cats against the clouds of other cats' vertices the two clouds
+    were worse (12.14 / 9.42 / 5.11 against 3.48 / 2.88 / 2.89), hence a third path for untrusted
+    maps only (docs/bench/pointcloud_cpu/realworld)."""
+    paths = dict(kept.info.get("point_cloud_paths") or {})
+    best = clouds if clouds.info["confidence"] > kept.info["confidence"] else kept
+    paths.update(first_confidence=kept.info["confidence"], two_clouds_confidence=clouds.info["confidence"],
+                 kept="two_clouds" if best is clouds else paths.get("kept", "first"))
+    best.info["point_cloud_paths"] = paths
+    return best
 
 
 def _more_trusted_of_both_paths(surface: Match, points: Match) -> Match:
@@ -326,13 +347,12 @@ class _Run:
     device: str
     progress: Callable | None
     cache: bool | None
-    # the points' path of a pair first matched through a cloud's surface (pipeline.match), as opposed
-    # to point_cloud_surface "none" asked for
-    second_path: bool = False
+    # a mesh against a point cloud matched as two clouds, the mesh as the cloud of its vertices
+    # (pipeline.match's third path for a mixed pair, see usable_as_points)
+    mesh_as_points: bool = False
     timings: dict = field(default_factory=dict)
     descr: tuple | None = None  # the confidence's descriptors of both shapes (computed once)
     work: tuple = ()  # each shape's ShapeWork
-    mesh_as_points: bool = False  # a mesh matched as the cloud of its vertices (see mesh_as_points)
 
     def _stage(self, name: str, fraction: float, t0: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
@@ -349,8 +369,7 @@ class _Run:
         self.proxies = make_proxies(src, tgt, self.s)
         self.clouds = not (src.is_mesh and tgt.is_mesh)
         work = (src, tgt) if self.proxies is None else (self.proxies[0].shape, self.proxies[1].shape)
-        self.mesh_as_points = self.proxies is None and mesh_as_points(src, tgt, self.s, self.second_path)
-        if self.mesh_as_points:
+        if self.mesh_as_points and self.proxies is None:
             work = tuple(sh if not sh.is_mesh else Shape(sh.vertices, None, name=sh.name, path=sh.path,
                                                          validate=False) for sh in work)
         self.inputs = work
@@ -790,7 +809,7 @@ class _Run:
             "refine_on_subsets": self.refine_subset is not None,
             "shape_kinds": ["mesh" if sh.is_mesh else "point_cloud" for sh in (src, tgt)],
             # a mesh against a cloud whose surface was refused, matched as the cloud of its vertices
-            "mesh_as_points": bool(self.mesh_as_points),
+            "mesh_as_points": bool(self.mesh_as_points and self.proxies is None),
             # matched through proxies (the functional map is in the proxies' bases), or None
             "proxy": None if self.proxies is None else {
                 "sizes": [int(p.shape.n_vertices) for p in self.proxies],
@@ -805,16 +824,10 @@ class _Run:
 
 
 # ----------------------------------------------------------------------- the steps
-def mesh_as_points(src: Shape, tgt: Shape, s: MatchSettings, second_path: bool = False) -> bool:
-    """Whether a mesh and a point cloud that are matched as points (the cloud's surface was
-    refused) are matched as two clouds, the mesh as the cloud of its vertices: the mesh's own
-    operators against the cloud's pair two discretizations, two clouds one (realworld models
-    against 5000 points drawn on them, bent and turned: cow 21.6 -> 2.0, beetle 19.0 -> 3.9,
-    teapot 36.8 -> 4.7, alligator 20.6 -> 1.0; docs/bench/pointcloud_cpu/realworld). The vertex
-    order is kept, so the maps need no lifting. Only where the surface path was tried (refused,
-    or its map not trusted: ``second_path``), not with ``point_cloud_surface: none`` asked for,
-    and where the mesh has no duplicate or unused vertex, which would be stray points."""
-    if src.is_mesh == tgt.is_mesh or (s.large.point_cloud_surface == "none" and not second_path):
+def usable_as_points(src: Shape, tgt: Shape) -> bool:
+    """Whether a pair is a mesh and a point cloud whose mesh can stand as the cloud of its vertices
+    (pipeline.match's third path): no duplicate or unused vertex, which would be stray points."""
+    if src.is_mesh == tgt.is_mesh:
         return False
     mesh = src if src.is_mesh else tgt
     return mesh.n_duplicate_vertices == 0 and len(mesh.unreferenced_vertices) == 0

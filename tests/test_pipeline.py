@@ -164,11 +164,11 @@ def test_a_flat_sheet_of_points_is_never_trusted_since_its_mirror_fits_as_well()
     assert "mirror image" in m.info["confidence_advice"]
 
 
-def test_a_mesh_against_a_cloud_whose_surface_is_refused_is_matched_as_two_clouds(blob):
-    """A cup (the blob with its top cut off) against its own points: their Poisson surface is
-    refused (open), so the mesh is matched as the cloud of its vertices (one discretization on
-    both sides) and the permutation comes back exactly; with ``point_cloud_surface: none`` asked
-    for, the mesh stays a mesh."""
+def test_a_mesh_matched_as_the_cloud_of_its_vertices_against_a_cloud(blob):
+    """The third path of a mesh-and-cloud pair (``_Run(mesh_as_points=True)``): a cup (the blob
+    with its top cut off, whose points' surface is refused as open) against its own permuted
+    points is matched as two clouds, and the permutation comes back exactly, in the mesh's
+    vertex order; the summaries keep the mesh a mesh."""
     keep = blob.vertices[:, 2] < 0.45 * blob.vertices[:, 2].max()
     faces = blob.faces[keep[blob.faces].all(axis=1)]
     used = np.unique(faces)
@@ -176,12 +176,22 @@ def test_a_mesh_against_a_cloud_whose_surface_is_refused_is_matched_as_two_cloud
     index[used] = np.arange(len(used))
     cup = Shape(blob.vertices[used], index[faces], name="cup")
     t, perm = permuted_copy(point_cloud(cup), seed=7, rigid=True)
+    run = pipeline._Run(load_preset("fast", **SMALL), "cpu", None, None, mesh_as_points=True)
     with pytest.warns(UserWarning, match="open surface"):
-        m = match(cup, t, "fast", **SMALL)
+        m = run.match(cup, t, strict=False)
     assert m.info["mesh_as_points"] and m.info["proxy"] is None and m.info["shape_kinds"] == ["mesh", "point_cloud"]
     assert exact_or_adjacent(cup, m.p2p_21, perm)[0] >= 0.99
     assert m.source_summary["kind"] == "mesh" and len(m.p2p_12) == cup.n_vertices
-    assert not match(cup, t, "fast", point_cloud_surface="none", **SMALL).info["mesh_as_points"]
+    assert pipeline.usable_as_points(cup, t) and pipeline.usable_as_points(t, cup)
+    assert not pipeline.usable_as_points(cup, cup) and not pipeline.usable_as_points(t, t)
+    doubled = Shape(np.r_[cup.vertices, cup.vertices[:1]], cup.faces, validate=False)  # an unused duplicate vertex
+    assert not pipeline.usable_as_points(doubled, t)
+    # the more trusted of a first map and the two clouds' map is kept, and both confidences recorded
+    first = match(cup, t, "fast", point_cloud_surface="none", **SMALL)
+    for c_first, c_clouds, kept in ((0.2, 0.9, m), (0.9, 0.2, first), (0.5, 0.5, first)):
+        first.info["confidence"], m.info["confidence"] = c_first, c_clouds
+        chosen = pipeline._more_trusted_as_two_clouds(first, m)
+        assert chosen is kept and chosen.info["point_cloud_paths"]["two_clouds_confidence"] == c_clouds
 
 
 def test_match_from_files_records_settings_timings_and_progress(tmp_path, blob_pair):
