@@ -184,6 +184,18 @@ def mirrored_copy(shape: Shape) -> Shape:
     return Shape(v, faces, name=f"{shape.name}_mirror")
 
 
+def folded(sheet: Shape, degrees: float) -> Shape:
+    """The sheet (in the z = 0 plane) folded about the line x = middle, its far half turned by
+    ``degrees`` out of the plane (up for positive angles): an isometric fold."""
+    v = sheet.vertices.copy()
+    mid = 0.5 * (v[:, 0].min() + v[:, 0].max())
+    far = v[:, 0] > mid
+    a = np.deg2rad(degrees)
+    d = v[far, 0] - mid
+    v[far, 0], v[far, 2] = mid + d * np.cos(a), d * np.sin(a)
+    return Shape(v, sheet.faces, name=f"folded {degrees}")
+
+
 def point_cloud(shape: Shape) -> Shape:
     """The vertices of a mesh as a point cloud."""
     return Shape(shape.vertices, None, name=f"{shape.name}_pc")

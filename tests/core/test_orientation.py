@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import capsule, grid, icosphere
+from helpers import capsule, folded, grid, icosphere
 
 from shapecorr import Shape
 from shapecorr.core.orientation import coherent_outward_faces
@@ -64,18 +64,6 @@ def test_an_open_sheet_keeps_the_winding_of_most_of_its_faces():
     np.testing.assert_array_equal(w.faces, g.faces)
 
 
-def _folded(sheet: Shape, degrees: float) -> Shape:
-    """The sheet (in the z = 0 plane) folded about the line x = middle, its far half turned by
-    ``degrees`` out of the plane (up for positive angles): an isometric fold."""
-    v = sheet.vertices.copy()
-    mid = 0.5 * (v[:, 0].min() + v[:, 0].max())
-    far = v[:, 0] > mid
-    a = np.deg2rad(degrees)
-    d = v[far, 0] - mid
-    v[far, 0], v[far, 2] = mid + d * np.cos(a), d * np.sin(a)
-    return Shape(v, sheet.faces, name=f"folded {degrees}")
-
-
 @pytest.mark.parametrize("degrees", [40.0, -40.0, 90.0, -90.0])
 def test_a_folded_sheet_keeps_its_winding_whichever_way_it_is_folded(degrees):
     """A fold encloses as much signed "volume" about the centroid as a body does, and its sign
@@ -85,8 +73,8 @@ def test_a_folded_sheet_keeps_its_winding_whichever_way_it_is_folded(degrees):
     from shapecorr.core.orientation import outward_sign
 
     sheet = grid(13, 9)
-    folded = _folded(sheet, degrees)
-    for shape in (sheet, folded):
+    bent = folded(sheet, degrees)
+    for shape in (sheet, bent):
         w = coherent_outward_faces(shape.vertices, shape.faces)
         assert not w.reversed.any()
         assert outward_sign(shape.vertices, shape.faces) == 1.0

@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import bumpy, grid, icosphere
+from helpers import bumpy, folded, grid, icosphere
 
-from shapecorr import Shape
 from shapecorr.core.pointcloud import DEFAULT_FAN_K, outward_normals, tangent_fan_faces
 
 
@@ -117,23 +116,12 @@ def test_fan_faces_refuse_bad_normals():
     assert DEFAULT_FAN_K >= 4
 
 
-def _folded(sheet: Shape, degrees: float) -> np.ndarray:
-    """The sheet's vertices with the half beyond x = middle turned up by ``degrees`` about the y axis."""
-    v = sheet.vertices.copy()
-    mid = 0.5 * (v[:, 0].min() + v[:, 0].max())
-    far = v[:, 0] > mid
-    t = np.deg2rad(degrees)
-    d = v[far, 0] - mid
-    v[far, 0], v[far, 2] = mid + d * np.cos(t), d * np.sin(t)
-    return v
-
-
 @pytest.mark.parametrize("degrees", [0.0, 60.0, 120.0])
 def test_an_open_sheet_of_points_has_no_known_outward_side(degrees):
     """A flat or folded sheet drawn as points encloses no volume: its outward side is a guess."""
     from shapecorr.core.pointcloud import sides_decided
 
-    assert not sides_decided(_folded(grid(24, 20, 0.05), degrees))
+    assert not sides_decided(folded(grid(24, 20, 0.05), degrees).vertices)
 
 
 def test_closed_clouds_have_a_known_outward_side():
