@@ -158,7 +158,7 @@ def _more_trusted_as_two_clouds(kept: Match, clouds: Match) -> Match:
     discretizations: realworld models against 5000 points drawn on them, bent and turned, went
     from 18.99 / 20.59 / 36.83 (beetle, alligator, teapot, all untrusted) to 3.90 / 0.96 / 4.70
     as two clouds; but on TOSCA_r cats against the clouds of other cats' vertices the two clouds
-    were worse (12.14 / 9.42 / 5.11 against 3.48 / 2.88 / 2.89), hence a third path for untrusted
+    were worse (12.14 / 9.42 / 5.11 against 3.48 / 2.94 / 2.89), hence a third path for untrusted
     maps only (docs/bench/pointcloud_cpu/realworld)."""
     paths = dict(kept.info.get("point_cloud_paths") or {})
     best = clouds if clouds.info["confidence"] > kept.info["confidence"] else kept
@@ -808,7 +808,7 @@ class _Run:
             "zoomout_samples": plan.n_samples,
             "refine_on_subsets": self.refine_subset is not None,
             "shape_kinds": ["mesh" if sh.is_mesh else "point_cloud" for sh in (src, tgt)],
-            # a mesh against a cloud whose surface was refused, matched as the cloud of its vertices
+            # a mesh against a cloud matched as the cloud of its vertices (match's third path)
             "mesh_as_points": bool(self.mesh_as_points and self.proxies is None),
             # matched through proxies (the functional map is in the proxies' bases), or None
             "proxy": None if self.proxies is None else {
