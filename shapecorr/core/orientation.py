@@ -126,15 +126,20 @@ def _signed_volumes(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray,
                     np.sqrt(spread / np.maximum(w, 1e-300)))
 
 
+def _whole_surface(vertices: np.ndarray, faces: np.ndarray) -> _Volumes | None:
+    """:class:`_Volumes` of all the faces taken as one surface (None without faces)."""
+    vertices, faces = np.asarray(vertices, dtype=np.float64), np.asarray(faces)
+    if len(faces) == 0:
+        return None
+    return _signed_volumes(vertices, faces, np.zeros(len(faces), dtype=np.int64), 1)
+
+
 def outward_sign(vertices: np.ndarray, faces: np.ndarray) -> float:
     """-1 if the (coherently wound) faces turn inward as a whole, judged by the signed volume
     about their centroid where it tells (:meth:`_Volumes.decided`), else +1 (outward, or an open
     sheet whose sides nothing tells apart: the file's winding is kept)."""
-    vertices, faces = np.asarray(vertices, dtype=np.float64), np.asarray(faces)
-    if len(faces) == 0:
-        return 1.0
-    v = _signed_volumes(vertices, faces, np.zeros(len(faces), dtype=np.int64), 1)
-    return -1.0 if v.decided()[0] and v.volume[0] < 0 else 1.0
+    v = _whole_surface(vertices, faces)
+    return -1.0 if v is not None and v.decided()[0] and v.volume[0] < 0 else 1.0
 
 
 def outward_side_decided(vertices: np.ndarray, faces: np.ndarray, *, closed_below: float = 0.0) -> bool:
@@ -147,10 +152,9 @@ def outward_side_decided(vertices: np.ndarray, faces: np.ndarray, *, closed_belo
     :data:`VOLUME_DECIDES` (a sheet's vector area is its projected area: all of its area when flat,
     half when folded to 120 degrees; a closed surface's is 0, and a patch wound the wrong way
     adds up to twice the patch's area)."""
-    vertices, faces = np.asarray(vertices, dtype=np.float64), np.asarray(faces)
-    if len(faces) == 0:
+    v = _whole_surface(vertices, faces)
+    if v is None:
         return False
-    v = _signed_volumes(vertices, faces, np.zeros(len(faces), dtype=np.int64), 1)
     if v.vector_area[0] < closed_below * v.area[0]:
         return bool(abs(v.volume[0]) > VOLUME_DECIDES * max(v.area[0], 1e-300) ** 1.5)
     return bool(v.decided()[0])
