@@ -46,42 +46,55 @@ MODELS = ("cow", "homer", "alligator", "cheburashka", "fandisk", "woody", "beetl
 KINDS = ("mesh->cloud", "cloud->cloud")
 
 
-def drawn_points(shape, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(points, nearest_vertex)``: ``n`` points uniform by area on ``shape`` and, for each,
-    the model vertex nearest its position (the ground truth on the model)."""
+def drawn_points(shape, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(points, nearest_vertex, normals)``: ``n`` points uniform by area on ``shape``, for each
+    the model vertex nearest its position (the ground truth on the model), and the outward normal
+    of the face it lies on (what a scanner's file would give)."""
     from scipy.spatial import cKDTree
 
     from shapecorr.splat.meshview import sample_surface
 
     face, bary = sample_surface(shape.vertices, shape.faces, n, np.random.default_rng(seed))
     pts = np.einsum("nc,ncd->nd", bary, shape.vertices[shape.faces[face]])
-    return pts, cKDTree(shape.vertices).query(pts)[1]
+    corners = shape.vertices[shape.outward_faces[face]]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
+    return pts, cKDTree(shape.vertices).query(pts)[1], normals
 
 
-def posed(points: np.ndarray, degrees: float, seed: int) -> np.ndarray:
-    """``points`` bent like a joint, turned by a random rotation (seeded) and scaled by 2."""
+def posed(points: np.ndarray, degrees: float, seed: int, normals: np.ndarray | None = None):
+    """``points`` bent like a joint, turned by a random rotation (seeded) and scaled by 2; with
+    ``normals``, also the normals turned the same way (each by its point's bending rotation; the
+    blend's shear is left out): ``(points, normals)``."""
     from scipy.spatial.transform import Rotation
 
     from eval_texture import bend_like_a_joint
 
     bent = bend_like_a_joint(points, degrees)
     rot = Rotation.random(random_state=seed).as_matrix()
-    return 2.0 * (bent - bent.mean(0)) @ rot.T
+    moved = 2.0 * (bent - bent.mean(0)) @ rot.T
+    if normals is None:
+        return moved
+    return moved, bend_like_a_joint(normals, degrees, about=points) @ rot.T
 
 
-def make_pair(model, kind: str, n: int, degrees: float, seed: int):
+def make_pair(model, kind: str, n: int, degrees: float, seed: int, with_normals: bool = False):
     """``(source, target, gt_source, source_vertex_of)``: the pair's shapes, the model vertex each
-    target point truly is, and how a source index becomes a model vertex."""
+    target point truly is, and how a source index becomes a model vertex. ``with_normals``: the
+    clouds carry their true normals (:attr:`Shape.point_normals`), as a scanner's file would."""
     from scipy.spatial import cKDTree
 
     import shapecorr
 
-    target_pts, truth = drawn_points(model, n, seed)
-    target = shapecorr.Shape(posed(target_pts, degrees, seed + 1), None, name=f"{model.name}_cloud_bent")
+    target_pts, truth, target_normals = drawn_points(model, n, seed)
+    moved, moved_normals = posed(target_pts, degrees, seed + 1, target_normals)
+    target = shapecorr.Shape(moved, None, name=f"{model.name}_cloud_bent",
+                             point_normals=moved_normals if with_normals else None)
     if kind == "mesh->cloud":
         return model, target, truth, np.arange(model.n_vertices)
-    source_pts, _ = drawn_points(model, n, seed + 2)
-    source = shapecorr.Shape(source_pts, None, name=f"{model.name}_cloud")
+    source_pts, _, source_normals = drawn_points(model, n, seed + 2)
+    source = shapecorr.Shape(source_pts, None, name=f"{model.name}_cloud",
+                             point_normals=source_normals if with_normals else None)
     return source, target, truth, cKDTree(model.vertices).query(source_pts)[1]
 
 
@@ -90,7 +103,7 @@ def run_pair(model, kind: str, args, distances) -> dict:
     from shapecorr.eval.metrics import geodesic_errors
 
     seed = zlib.crc32(f"{model.name}/{kind}".encode()) % 2**31
-    source, target, truth, vertex_of = make_pair(model, kind, args.points, args.degrees, seed)
+    source, target, truth, vertex_of = make_pair(model, kind, args.points, args.degrees, seed, args.normals)
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -104,7 +117,7 @@ def run_pair(model, kind: str, args, distances) -> dict:
            "mean": round(100 * float(err.mean()), 3), "median": round(100 * float(np.median(err)), 3),
            "above_0.1": round(float((err > 0.1).mean()), 4), "confidence": round(float(info["confidence"]), 4),
            "low": bool(info["confidence_low"]), "surface": [bool(x) for x in proxy.get("reconstructed", ())],
-           "paths": info.get("point_cloud_paths"), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "paths": info.get("point_cloud_paths"), "normals_given": bool(args.normals), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
            "warnings": sorted({str(w.message)[:200] for w in caught})}
     if args.exact:
         exact = geodesic_errors(model, truth, truth, np.arange(len(truth)), distances=distances)
@@ -156,6 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, default=5000)
     ap.add_argument("--degrees", type=float, default=30.0)
     ap.add_argument("--preset", default="default")
+    ap.add_argument("--normals", action="store_true",
+                    help="the clouds carry their true normals (as a scanner's PLY would), not estimated ones")
     ap.add_argument("--exact", action="store_true", help="also report the nearest-vertex rounding's own error")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)

@@ -213,23 +213,25 @@ def remesh(shape, seed: int = 0, edge_scale: float = 1.0):
     return v2[perm], inv[f2]
 
 
-def bend_like_a_joint(v: np.ndarray, degrees: float, width: float = 0.4) -> np.ndarray:
+def bend_like_a_joint(v: np.ndarray, degrees: float, width: float = 0.4, about: np.ndarray | None = None) -> np.ndarray:
     """Turn the half of ``v`` beyond the middle of its longest principal axis by ``degrees`` about
     the second axis, blended (smoothstep) over the middle ``width`` of the length: a pose-like,
-    nearly isometric bend."""
-    c = v.mean(0)
-    _, _, axes = np.linalg.svd(v - c, full_matrices=False)
+    nearly isometric bend. With ``about`` (points), ``v`` are vectors at those points (normals):
+    each is turned by its point's rotation, not moved."""
+    x = v if about is None else about
+    c = x.mean(0)
+    _, _, axes = np.linalg.svd(x - c, full_matrices=False)
     a0, a1 = axes[0], axes[1]
-    s = (v - c) @ a0
+    s = (x - c) @ a0
     lo, hi = s.min(), s.max()
     mid, w = 0.5 * (lo + hi), width * (hi - lo)
     t = np.clip((s - (mid - 0.5 * w)) / w, 0.0, 1.0)
     angle = np.deg2rad(degrees) * t * t * (3 - 2 * t)
-    p = v - c - mid * a0
+    p = v - c - mid * a0 if about is None else v
     k = a1  # rotation axis
     cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
     rotated = p * cos + np.cross(k, p) * sin + np.outer(p @ k, k) * (1 - cos)  # Rodrigues
-    return rotated + c + mid * a0
+    return rotated + c + mid * a0 if about is None else rotated
 
 
 def bent_remeshed_pair(source, degrees: float, seed: int = 0, edge_scale: float = 1.0):

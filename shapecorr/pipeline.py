@@ -132,7 +132,8 @@ def _flag_undecided_sides(info: dict, src: Shape, tgt: Shape) -> bool:
     ``info["sides_undecided"]`` names such clouds. Returns whether there was one."""
     from .core.pointcloud import sides_decided
 
-    undecided = [sh.name for sh in (src, tgt) if not sh.is_mesh and not sides_decided(sh.vertices)]
+    undecided = [sh.name for sh in (src, tgt)
+                 if not sh.is_mesh and not sides_decided(sh.vertices, normals=sh.point_normals)]
     info["sides_undecided"] = undecided
     if not undecided:
         return False
@@ -140,7 +141,8 @@ def _flag_undecided_sides(info: dict, src: Shape, tgt: Shape) -> bool:
     info["confidence_advice"] = (
         f"{' and '.join(undecided)} {'encloses' if len(undecided) == 1 else 'enclose'} no volume (an open or flat "
         "sheet of points), so which side is out cannot be told from the points, and this map and its mirror image "
-        "fit equally well; give the shape as a mesh (its faces' winding tells the sides apart), or look at the "
+        "fit equally well; give the shape as a mesh (its faces' winding tells the sides apart) or with its "
+        "normals (PLY nx ny nz, or XYZ columns 4-6), or look at the "
         "picture for left and right swapped")
     return True
 

@@ -2,7 +2,10 @@
 
 Meshes: OFF, OBJ (UVs, material and texture reference kept), PLY, STL, GLB/GLTF.
 Point clouds: PLY without faces, XYZ / PTS / TXT (one point per line, extra columns ignored
-except RGB in columns 4-6 of XYZ-like files when they look like colours).
+except RGB in columns 4-6 of XYZ-like files when they look like colours, and normals in columns
+4-6 (or 7-9 after colours) when every row there is a unit vector). A point cloud's normals (PLY
+``nx ny nz``, or those columns) are kept as :attr:`Shape.point_normals`; unusable ones (zero,
+NaN, another count) are dropped with a warning and estimated instead.
 
 Vertex order is never changed and duplicate vertices are never merged unless
 ``merge_duplicates=True`` is asked for. Polygons are fan-triangulated; PLY triangle strips
@@ -57,6 +60,8 @@ def load(path, *, strict: bool = False, merge_duplicates: bool = False, normaliz
     data = _read(path)
     data.setdefault("name", path.stem)
     notes = data.pop("notes", [])  # handled oddities of the file itself (a missing .mtl, ...)
+    data["point_normals"], dropped = _usable_normals(data.pop("point_normals", None), data)
+    notes += dropped
     shape = Shape(**data, path=path, validate=False)
     shape.validate()
     if merge_duplicates:
@@ -104,6 +109,25 @@ def _read(path: Path) -> dict:
                               "truncated or not really in this format.", path) from exc
 
 
+def _usable_normals(normals, data: dict) -> tuple[np.ndarray | None, list[ShapeIssue]]:
+    """A point cloud's normals from its file if every point has a finite, non-zero one (then
+    scaled to unit length), else None and a note saying why they are ignored; meshes ignore them."""
+    if normals is None or data.get("faces") is not None:
+        return None, []
+    n = np.asarray(normals, dtype=np.float64)
+    points = len(data["vertices"])
+    if n.shape != (points, 3):
+        why = f"the file's normals have shape {n.shape} for {points} points"
+    else:
+        length = np.linalg.norm(n, axis=1)
+        bad = int((~np.isfinite(length) | (length < 1e-12)).sum())
+        if not bad:
+            return n / length[:, None], []
+        why = f"{bad} of the file's {points} point normals are zero or not finite"
+    return None, [ShapeIssue("unusable_normals", why, "the normals are estimated from the points instead",
+                             ShapeParseError)]
+
+
 def merge_duplicate_vertices(shape: Shape) -> Shape:
     """Merge vertices at identical positions into the first of them (renumbers vertices; only
     on request). The kept vertices stay in their order."""
@@ -116,10 +140,11 @@ def merge_duplicate_vertices(shape: Shape) -> Shape:
     new_index = new_index[rep]
     faces = None if shape.faces is None else new_index[shape.faces]
     colors = None if shape.vertex_colors is None else shape.vertex_colors[keep]
+    normals = None if shape.point_normals is None else shape.point_normals[keep]
     uv = shape.uv
     if uv is not None and shape.face_uv is None and len(uv) == shape.n_vertices:
         uv = uv[keep]
-    return shape.copy(vertices=shape.vertices[keep], faces=faces, vertex_colors=colors, uv=uv)
+    return shape.copy(vertices=shape.vertices[keep], faces=faces, vertex_colors=colors, uv=uv, point_normals=normals)
 
 
 # ----------------------------------------------------------------------------- readers
@@ -308,12 +333,21 @@ def _read_points(path: Path) -> dict:
     if width < 3:
         raise ValueError("each line needs at least 3 numbers (x y z)")
     data = np.asarray([r[:width] for r in rows], dtype=np.float64)
-    colors = None
+    colors = normals = None
     if width >= 6:
         c = data[:, 3:6]
         if (c >= 0).all() and (c <= 255).all() and (c == np.round(c)).all() and c.max() > 1:
             colors = c.astype(np.uint8)
-    return {"vertices": data[:, :3], "faces": None, "vertex_colors": colors}
+        elif _unit_rows(c):
+            normals = c
+    if width >= 9 and colors is not None and _unit_rows(data[:, 6:9]):
+        normals = data[:, 6:9]
+    return {"vertices": data[:, :3], "faces": None, "vertex_colors": colors, "point_normals": normals}
+
+
+def _unit_rows(columns: np.ndarray) -> bool:
+    """Whether every row of three columns is a unit vector (written with a few digits)."""
+    return bool(len(columns)) and bool(np.all(np.abs(np.linalg.norm(columns, axis=1) - 1.0) < 0.01))
 
 
 def _read_trimesh(path: Path, ext: str) -> dict:
@@ -384,7 +418,9 @@ def save(shape: Shape, path, *, overwrite: bool = True, texture: bool = True) ->
     elif ext == ".obj":
         _write_obj(shape, path, texture=texture)
     elif ext in (".xyz", ".txt"):
-        np.savetxt(path, v, fmt="%.9g")
+        np.savetxt(path, v if shape.point_normals is None else np.hstack([v, shape.point_normals]), fmt="%.9g")
+    elif ext == ".ply" and f is None and shape.point_normals is not None:
+        _write_ply_points(shape, path)
     else:
         import trimesh
 
@@ -394,6 +430,30 @@ def save(shape: Shape, path, *, overwrite: bool = True, texture: bool = True) ->
             obj = trimesh.Trimesh(v, f, process=False, vertex_colors=shape.vertex_colors)
         obj.export(str(path))
     return path
+
+
+def _write_ply_points(shape: Shape, path: Path) -> None:
+    """A binary PLY point cloud with ``nx ny nz`` (and ``red green blue`` when coloured)."""
+    fields = [(c, "<f8") for c in "xyz"] + [(c, "<f4") for c in ("nx", "ny", "nz")]
+    colors = shape.vertex_colors
+    if colors is not None:
+        c = np.asarray(colors)[:, :3]
+        colors = c if c.dtype == np.uint8 else np.clip(np.round(255 * c.astype(np.float64)), 0, 255).astype(np.uint8)
+        fields += [(c, "u1") for c in ("red", "green", "blue")]
+    rows = np.empty(shape.n_vertices, dtype=fields)
+    for i, c in enumerate("xyz"):
+        rows[c] = shape.vertices[:, i]
+    for i, c in enumerate(("nx", "ny", "nz")):
+        rows[c] = shape.point_normals[:, i]
+    if colors is not None:
+        for i, c in enumerate(("red", "green", "blue")):
+            rows[c] = colors[:, i]
+    types = {"<f8": "double", "<f4": "float", "u1": "uchar"}
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {shape.n_vertices}"]
+    header += [f"property {types[t]} {name}" for name, t in fields] + ["end_header"]
+    with open(path, "wb") as fh:
+        fh.write(("\n".join(header) + "\n").encode("ascii"))
+        fh.write(rows.tobytes())
 
 
 def _write_obj(shape: Shape, path: Path, texture: bool = True) -> None:

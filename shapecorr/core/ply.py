@@ -259,7 +259,7 @@ def _to_shape_data(elements: list, data: dict) -> dict:
         declared = ", ".join(f"{counts[n]} {n}" for n in counts if n != "vertex")
         raise ValueError(f"the header declares {declared} but they hold no usable triangle")
     return {"vertices": vertices, "faces": faces, "vertex_colors": _colors(vertex),
-            "uv": _uv(vertex)}
+            "uv": _uv(vertex), "point_normals": _normals(vertex)}
 
 
 def _index_list(columns: dict):
@@ -320,6 +320,13 @@ def _colors(vertex: dict):
     if np.issubdtype(cols.dtype, np.integer) or (cols.size and cols.max() > 1.0):
         return np.clip(cols, 0, 255).astype(np.uint8)
     return cols.astype(np.float64)
+
+
+def _normals(vertex: dict):
+    """The vertices' ``nx ny nz`` properties as an ``(n, 3)`` array, or None."""
+    if not all(c in vertex for c in ("nx", "ny", "nz")):
+        return None
+    return np.column_stack([np.asarray(vertex[c], dtype=np.float64) for c in ("nx", "ny", "nz")])
 
 
 def _uv(vertex: dict):

@@ -188,7 +188,7 @@ def reconstruct_proxy(shape: Shape, n_target: int | None = None, *, depth: int =
     n_target = len(points) if n_target is None else int(n_target)
     if n_target < 4:
         raise SettingsError(f"reconstruct_proxy: n_target must be at least 4, got {n_target}.")
-    normals = outward_normals(points)
+    normals = outward_normals(points, normals=shape.point_normals)
     v, f = poisson_surface(points, normals, depth)
     v, f, n_comp = largest_component(v, f)
     if len(v) > n_target:

@@ -97,6 +97,10 @@ class Shape:
     face_uv : (m, 3) indices into ``uv`` for each face corner (OBJ style), optional.
         When ``uv`` has one row per vertex and ``face_uv`` is None, UVs are per vertex.
     vertex_colors : (n, 3) or (n, 4) colours (uint8 0-255 or float 0-1), optional.
+    point_normals : (n, 3) normals of a point cloud's points as its file gives them (a scanner's
+        or a photogrammetry tool's), optional; used instead of estimated ones
+        (:func:`shapecorr.core.pointcloud.outward_normals`), their signs made consistent and
+        outward. Meshes take their normals from their faces and ignore these.
     texture : path of the texture image, optional.
     name : a short name (defaults to the file stem when loaded).
     path : the file it was loaded from, if any.
@@ -111,6 +115,7 @@ class Shape:
         uv=None,
         face_uv=None,
         vertex_colors=None,
+        point_normals=None,
         texture=None,
         material_name: str | None = None,
         name: str | None = None,
@@ -123,6 +128,8 @@ class Shape:
         self.uv = None if uv is None else np.ascontiguousarray(np.asarray(uv, dtype=np.float64))
         self.face_uv = None if face_uv is None else np.ascontiguousarray(np.asarray(face_uv, dtype=np.int64))
         self.vertex_colors = None if vertex_colors is None else np.asarray(vertex_colors)
+        self.point_normals = None if point_normals is None else np.ascontiguousarray(
+            np.asarray(point_normals, dtype=np.float64))
         self.texture = None if texture is None else Path(texture)
         self.material_name = material_name
         self.path = None if path is None else Path(path)
@@ -132,7 +139,7 @@ class Shape:
         self._hash: str | None = None
         if validate:
             self.validate()
-        for arr in (self.vertices, self.faces, self.uv, self.face_uv, self.vertex_colors):
+        for arr in (self.vertices, self.faces, self.uv, self.face_uv, self.vertex_colors, self.point_normals):
             if arr is not None:
                 arr.setflags(write=False)
 
@@ -175,6 +182,7 @@ class Shape:
             "n_faces": self.n_faces,
             "has_uv": self.has_uv,
             "has_colors": self.vertex_colors is not None,
+            "has_point_normals": self.point_normals is not None,
             "transform": self.transform.to_dict(),
         }
         if self.is_mesh:
@@ -227,6 +235,9 @@ class Shape:
             raise ShapeError(
                 f"vertex_colors has {self.vertex_colors.shape[0]} rows for {v.shape[0]} vertices.", p
             )
+        if self.point_normals is not None and self.point_normals.shape != v.shape:
+            raise ShapeError(f"point_normals has shape {self.point_normals.shape} for {v.shape[0]} points; "
+                             "give one (x, y, z) normal per point.", p)
 
     def degenerate_faces(self, rel_tol: float = 1e-12) -> np.ndarray:
         """Indices of faces with a repeated vertex or (numerically) zero area: area at most
@@ -634,6 +645,7 @@ class Shape:
             uv=self.uv,
             face_uv=self.face_uv,
             vertex_colors=self.vertex_colors,
+            point_normals=self.point_normals,
             texture=self.texture,
             material_name=self.material_name,
             name=self.name,
@@ -641,6 +653,9 @@ class Shape:
             transform=self.transform,
         )
         kw.update(changes)
+        if (kw["point_normals"] is not None and "point_normals" not in changes
+                and np.shape(kw["vertices"]) != kw["point_normals"].shape):
+            kw["point_normals"] = None  # other points: the file's normals no longer belong to them
         return Shape(**kw, validate=False)
 
     def save(self, path, **kwargs) -> Path:

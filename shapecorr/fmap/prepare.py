@@ -86,7 +86,7 @@ def prepare_shape(shape: Shape, k: int, *, laplacian_kind: str = "auto", point_c
         if point_cloud_normals:
             from ..core.pointcloud import outward_normals
 
-            vn = outward_normals(norm.vertices)
+            vn = outward_normals(norm.vertices, normals=norm.point_normals)
     return Prepared(norm, basis.evals, basis.evecs, basis.mass, sign, vn)
 
 

@@ -78,7 +78,8 @@ def surface_operators(shape: Shape, evals: np.ndarray, evecs: np.ndarray, mass: 
         if n < gradient_k + 1 or gradient_k < 2:
             raise TooFewPointsError(f"learned features on a point cloud use {gradient_k} neighbours per point and "
                                     f"need at least {max(gradient_k + 1, 3)} points, got {n}.")
-        normals = outward_normals(shape.vertices) if vertex_normals is None else vertex_normals
+        normals = (outward_normals(shape.vertices, normals=shape.point_normals) if vertex_normals is None
+                   else vertex_normals)
         gx, gy = gradient_operators(shape.vertices, knn_edges(shape.vertices, gradient_k), normals)
     ops = SurfaceOperators(np.asarray(mass), np.asarray(evals[:k_diff]), np.asarray(evecs[:, :k_diff]), gx, gy,
                            inputs)

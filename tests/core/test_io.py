@@ -118,6 +118,56 @@ def test_pts_with_count_header_and_xyz_with_colours_and_commas(tmp_path):
     np.testing.assert_array_equal(got.vertex_colors, [[255, 0, 0], [0, 128, 0], [0, 0, 7]])
 
 
+@pytest.mark.parametrize("ext", [".ply", ".xyz"])
+def test_point_cloud_normals_round_trip(tmp_path, ext):
+    """A point cloud's normals are read (PLY nx ny nz, XYZ columns 4-6) and written back."""
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((60, 3))
+    n = rng.standard_normal((60, 3))
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    got = load(save(Shape(v, point_normals=n), tmp_path / f"p{ext}"))
+    np.testing.assert_allclose(got.point_normals, n, atol=1e-6)
+    np.testing.assert_allclose(got.vertices, v, atol=1e-8)
+    assert got.summary()["has_point_normals"]
+
+
+def test_xyz_columns_are_told_apart_colours_normals_or_neither(tmp_path):
+    (tmp_path / "n.xyz").write_text("0 0 0 0 0 1\n1 0 0 0.6 0.8 0\n0 1 0 -1 0 0\n")
+    got = load(tmp_path / "n.xyz")
+    np.testing.assert_allclose(got.point_normals, [[0, 0, 1], [0.6, 0.8, 0], [-1, 0, 0]])
+    assert got.vertex_colors is None
+    (tmp_path / "cn.xyz").write_text("0 0 0 255 0 0 0 0 1\n1 0 0 0 128 0 0 1 0\n0 1 0 0 0 7 1 0 0\n")
+    got = load(tmp_path / "cn.xyz")
+    np.testing.assert_array_equal(got.vertex_colors, [[255, 0, 0], [0, 128, 0], [0, 0, 7]])
+    np.testing.assert_allclose(got.point_normals, [[0, 0, 1], [0, 1, 0], [1, 0, 0]])
+    (tmp_path / "other.xyz").write_text("0 0 0 0.5 2 0\n1 0 0 3 1 1\n0 1 0 0 0 0.2\n")  # an intensity, say
+    got = load(tmp_path / "other.xyz")
+    assert got.point_normals is None and got.vertex_colors is None
+
+
+def test_unusable_normals_are_dropped_with_a_warning(tmp_path):
+    """A zero normal in the file: the file's normals are not used, and the warning says so."""
+    rows = np.zeros(4, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")])
+    rows["x"], rows["y"], rows["z"] = [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]
+    rows["nz"] = [1, 1, 1, 0]
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 4\n" + "".join(
+        f"property float {c}\n" for c in ("x", "y", "z", "nx", "ny", "nz")) + "end_header\n"
+    path = tmp_path / "zero.ply"
+    path.write_bytes(header.encode() + rows.tobytes())
+    with pytest.warns(ShapeWarning, match="1 of the file's 4 point normals are zero.*estimated"):
+        got = load(path)
+    assert got.point_normals is None and got.n_vertices == 4
+
+
+def test_point_normals_must_fit_the_points_and_leave_with_them():
+    v = np.random.default_rng(4).standard_normal((10, 3))
+    with pytest.raises(ShapeError, match="point_normals has shape"):
+        Shape(v, point_normals=np.ones((9, 3)))
+    s = Shape(v, point_normals=np.tile([0.0, 0.0, 1.0], (10, 1)))
+    np.testing.assert_array_equal(s.normalized().point_normals, s.point_normals)  # a similarity keeps them
+    assert s.copy(vertices=v[:5]).point_normals is None  # other points: not theirs
+
+
 def test_vertex_colours_round_trip(tmp_path):
     s = bumpy(1)
     colors = np.random.default_rng(2).integers(0, 256, (s.n_vertices, 3)).astype(np.uint8)

@@ -129,3 +129,58 @@ def test_closed_clouds_have_a_known_outward_side():
 
     assert sides_decided(icosphere(3).vertices)
     assert sides_decided(bumpy(3).vertices * [2.0, 1.0, 0.3])  # a flattened closed blob still encloses a volume
+
+
+# ----------------------------------------------------------------------------- a file's normals
+def slab_points(n: int = 40, h: float = 0.05, thickness: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """``(points, outward normals)`` of the two big faces of a slab thinner than the point
+    spacing (top +z, bottom -z), plus its four sides: what no neighbourhood of points orients."""
+    g = np.stack(np.meshgrid(np.arange(n) * h, np.arange(n) * h, indexing="ij"), -1).reshape(-1, 2)
+    top = np.column_stack([g, np.full(len(g), thickness)])
+    bottom = np.column_stack([g, np.zeros(len(g))])
+    side = (n - 1) * h
+    t = np.arange(n) * h
+    z = np.full(n, 0.5 * thickness)
+    rims = [np.column_stack([t, np.zeros(n), z]), np.column_stack([t, np.full(n, side), z]),
+            np.column_stack([np.zeros(n), t, z]), np.column_stack([np.full(n, side), t, z])]
+    rim_normals = [np.tile(d, (n, 1)) for d in ([0, -1, 0], [0, 1, 0], [-1, 0, 0], [1, 0, 0])]
+    points = np.vstack([top, bottom] + rims)
+    normals = np.vstack([np.tile([0, 0, 1.0], (len(g), 1)), np.tile([0, 0, -1.0], (len(g), 1))] + rim_normals)
+    return points, normals.astype(np.float64)
+
+
+def test_a_files_consistent_normals_are_kept_and_turned_outward():
+    """Given normals with consistent signs are kept point by point; pointing in, all are turned."""
+    points, normals = sphere_points()
+    np.testing.assert_allclose(outward_normals(points, normals=2.0 * normals), normals, atol=1e-12)
+    np.testing.assert_allclose(outward_normals(points, normals=-normals), normals, atol=1e-12)
+
+
+def test_a_files_normals_with_random_signs_are_made_consistent():
+    """Unoriented normals (a tool that fits planes but does not orient them) are oriented."""
+    points, normals = torus_points()
+    signs = np.random.default_rng(1).choice([-1.0, 1.0], len(points))[:, None]
+    got = outward_normals(points, normals=normals * signs)
+    assert ((got * normals).sum(1) > 0.999).mean() > 0.99
+
+
+def test_a_slab_thinner_than_the_point_spacing_needs_its_files_normals():
+    """Estimated normals cannot tell a thin slab's top from its bottom (each point's neighbours
+    lie on both); the file's normals can, and are kept."""
+    points, normals = slab_points()
+    estimated = outward_normals(points)
+    top_and_bottom = np.abs(normals[:, 2]) > 0.5
+    assert ((estimated * normals).sum(1)[top_and_bottom] > 0).mean() < 0.9
+    np.testing.assert_allclose(outward_normals(points, normals=normals), normals, atol=1e-12)
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_an_open_sheet_keeps_the_side_its_normals_give(side):
+    """A sheet encloses no volume, so its file's normals say which side is out, and they are
+    kept whichever it is; its sides then count as known."""
+    from shapecorr.core.pointcloud import sides_decided
+
+    sheet = folded(grid(24, 20, 0.05), 60.0)
+    normals = side * sheet.vertex_normals
+    np.testing.assert_allclose(outward_normals(sheet.vertices, normals=normals), normals, atol=1e-12)
+    assert sides_decided(sheet.vertices, normals=normals) and not sides_decided(sheet.vertices)
