@@ -11,6 +11,8 @@ Sets (``--sets``, all by default; data from ``--data``, the shared benchmark fol
                 (every pair joins two different resolutions); errors on 300 ground-truth points;
 - ``pc``        the FAUST_r test pairs as point clouds of their vertices (the errors are measured
                 on the meshes of the same vertices); pyfmaps needs faces and is not run;
+- ``pcnormals`` the ``pc`` pairs with each cloud carrying its mesh's outward vertex normals, as a
+                scanner's file gives them (:attr:`shapecorr.Shape.point_normals`);
 - ``meshpc``    the same pairs with the source a mesh and the target a point cloud of its vertices;
 - ``pcsurf``, ``pcnoise``, ``pcdensity``: the same pairs as point clouds of as many points as
                 vertices, drawn on the surface instead of at the vertices (seeded per shape):
@@ -69,20 +71,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-SETS = ("faust", "tosca", "remeshed", "toscaremeshed", "pc", "meshpc", "pcsurf", "pcnoise", "pcdensity", "catlion")
+SETS = ("faust", "tosca", "remeshed", "toscaremeshed", "pc", "pcnormals", "meshpc", "pcsurf", "pcnoise", "pcdensity",
+        "catlion")
 #: resampled point-cloud sets: (RMS noise as a share of the bounding-box diagonal, non-uniform density)
 RESAMPLED = {"pcsurf": (0.0, False), "pcnoise": (0.005, False), "pcdensity": (0.0, True)}
 SET_TITLES = {"faust": "FAUST_r test (meshes)", "tosca": "TOSCA_r isometric, within class",
               "remeshed": "FAUST_r test remeshed anisotropically (2k-40k vertices)",
               "toscaremeshed": "TOSCA_r unseen shapes, remeshed (2k-40k)",
               "pc": "FAUST_r test as point clouds", "meshpc": "FAUST_r test, mesh to point cloud",
+              "pcnormals": "FAUST_r test as point clouds with their normals (as a scanner's file)",
               "pcsurf": "FAUST_r test as points resampled on the surface",
               "pcnoise": "FAUST_r test as resampled points with 0.5 % noise",
               "pcdensity": "FAUST_r test as resampled points of uneven density",
               "catlion": "pyFM cat/lion (non-isometric)"}
 #: the issue's targets per set: (mean at most, share of pairs above 5 at most)
 TARGETS = {"faust": (1.5, 0.0), "tosca": (3.0, 0.05), "toscaremeshed": (3.0, 0.05), "remeshed": (2.5, 0.0), "pc": (2.5, None)}
-POINT_CLOUD_TARGETS = ("pc", *RESAMPLED)  # mean <= 2.5 and at most 1 pair above 5
+POINT_CLOUD_TARGETS = ("pc", "pcnormals", *RESAMPLED)  # mean <= 2.5 and at most 1 pair above 5
 PER_CLASS = ("tosca", "toscaremeshed")  # sets reported per TOSCA_r class
 #: TOSCA_r shapes no bundled model was trained on: the odd-numbered ones and the horse class
 TOSCA_UNSEEN = tuple(f"{c}{i}" for c, ids in (("cat", range(1, 10, 2)), ("centaur", (1, 3, 5)), ("david", (1, 11, 13)),
@@ -182,10 +186,11 @@ def build_sets(args) -> list[BenchSet]:
     out = []
     for name in args.sets:
         n = args.set_limits.get(name, args.limit)
-        if name in ("faust", "pc", "meshpc", *RESAMPLED):
+        if name in ("faust", "pc", "pcnormals", "meshpc", *RESAMPLED):
             ds = Dataset(faust)
             pairs = seeded_order(ds.test_split(), args.seed)[:n]
-            kind = {"pc": "point_cloud", "meshpc": "mesh_point_cloud"}.get(name, "resampled" if name in RESAMPLED else "mesh")
+            kind = {"pc": "point_cloud", "pcnormals": "point_cloud", "meshpc": "mesh_point_cloud"}.get(
+                name, "resampled" if name in RESAMPLED else "mesh")
             out.append(BenchSet(name, ds, pairs, kind=kind))
         elif name == "tosca":
             ds = Dataset(args.data / "TOSCA_r" / "TOSCA_Isometric" / "vtx_5k")
@@ -282,7 +287,8 @@ def as_input(shape, kind: str, target: bool = False, set_name: str = ""):
     if kind == "resampled":
         noise, uneven = RESAMPLED[set_name]
         return Shape(resampled_points(shape, noise, uneven), None, name=f"{shape.name}_{set_name}")
-    return Shape(shape.vertices, None, name=f"{shape.name}_pc")
+    normals = shape.outward_vertex_normals if set_name == "pcnormals" else None
+    return Shape(shape.vertices, None, name=f"{shape.name}_pc", point_normals=normals)
 
 
 def resampled_points(shape, noise: float, uneven: bool) -> np.ndarray:

@@ -166,12 +166,13 @@ class Registration(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- pieces
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
-    """Area-weighted unit vertex normals of a mesh; PCA normals oriented outward for a point cloud."""
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray | None, given: np.ndarray | None = None) -> np.ndarray:
+    """Area-weighted unit vertex normals of a mesh; for a point cloud its ``given`` normals (a
+    file's), else PCA normals, oriented outward."""
     if faces is None:
         from ..core.pointcloud import outward_normals
 
-        return outward_normals(vertices)
+        return outward_normals(vertices, normals=given)
     return Shape(vertices, faces, validate=False).vertex_normals
 
 
@@ -513,7 +514,7 @@ def register(source: Shape, target: Shape, p2p_21, p2p_12=None, *, init_points=N
     a2 = vertex_mass(V2, F2)
     scale = float(np.sqrt(a2.sum()))  # lengths in units of the target's sqrt(area)
     m2 = a2 / a2.sum()
-    N2 = vertex_normals(V2, F2)
+    N2 = vertex_normals(V2, F2, target.point_normals)
 
     # 1. similarity alignment through the map, trimmed of its worst pairs
     src_pts, w = V1[p2p_21], m2
