@@ -196,6 +196,27 @@ def folded(sheet: Shape, degrees: float) -> Shape:
     return Shape(v, sheet.faces, name=f"folded {degrees}")
 
 
+def l_sheet() -> Shape:
+    """A flat L of unequal arms (a grid with one corner cut away): no symmetry of the plane, so
+    only the mirror image turned over fits it as well as itself."""
+    full = grid(24, 20, 0.05)
+    v = full.vertices
+    cut = (v[:, 0] > 0.6 * v[:, 0].max()) & (v[:, 1] > 0.4 * v[:, 1].max())
+    faces = full.faces[~cut[full.faces].any(axis=1)]
+    used = np.unique(faces)
+    index = np.full(full.n_vertices, -1)
+    index[used] = np.arange(len(used))
+    return Shape(v[used], index[faces], name="L")
+
+
+def with_moved_normals(mesh: Shape, moved: Shape, perm: np.ndarray) -> Shape:
+    """``moved`` (a rigidly moved, permuted point cloud of ``mesh``: vertex ``j`` is ``perm[j]``)
+    with the mesh's vertex normals turned the same way, as a scanner's file would carry them."""
+    from shapecorr.deform.rigid import best_rotation
+
+    return moved.copy(point_normals=mesh.vertex_normals[perm] @ best_rotation(mesh.vertices[perm], moved.vertices).T)
+
+
 def point_cloud(shape: Shape) -> Shape:
     """The vertices of a mesh as a point cloud."""
     return Shape(shape.vertices, None, name=f"{shape.name}_pc")

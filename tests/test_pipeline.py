@@ -25,9 +25,11 @@ from helpers import (
     exact_or_adjacent,
     grid,
     inverse_permutation,
+    l_sheet,
     mirrored_copy,
     permuted_copy,
     point_cloud,
+    with_moved_normals,
     write_off,
 )
 
@@ -166,22 +168,11 @@ def test_a_flat_sheet_of_points_is_never_trusted_since_its_mirror_fits_as_well()
 
 def test_a_flat_sheet_of_points_with_its_normals_is_matched_and_trusted():
     """Given its normals (a scanner's file has them), a flat sheet of points has a known
-    outward side: the match is not flagged for it, and the permutation comes back."""
-    from shapecorr.deform.rigid import best_rotation
-
-    full = grid(24, 20, 0.05)  # an L of unequal arms: no symmetry but the mirror the normals settle
-    v = full.vertices
-    cut = (v[:, 0] > 0.6 * v[:, 0].max()) & (v[:, 1] > 0.4 * v[:, 1].max())
-    faces = full.faces[~cut[full.faces].any(axis=1)]
-    used = np.unique(faces)
-    index = np.full(full.n_vertices, -1)
-    index[used] = np.arange(len(used))
-    sheet = Shape(v[used], index[faces], name="L")
+    outward side: the match is not flagged for it, and the permutation comes back (without
+    them, or with them reversed, the map is the mirror image)."""
+    sheet = l_sheet()
     moved, perm = permuted_copy(point_cloud(sheet), seed=4, rigid=True)
-
-    normals = sheet.vertex_normals[perm] @ best_rotation(sheet.vertices[perm], moved.vertices).T
-    target = moved.copy(point_normals=normals)
-    m = match(sheet, target, "fast", point_cloud_surface="none", **SMALL)
+    m = match(sheet, with_moved_normals(sheet, moved, perm), "fast", point_cloud_surface="none", **SMALL)
     assert m.info["sides_undecided"] == []
     assert exact_or_adjacent(sheet, m.p2p_21, perm)[1] >= 0.95
 

@@ -25,7 +25,7 @@ from shapecorr.cli import main
 from shapecorr.config import load_preset
 from shapecorr.result import Match
 
-from helpers import bumpy, grid, permuted_copy, point_cloud, write_off
+from helpers import bumpy, exact_or_adjacent, grid, l_sheet, permuted_copy, point_cloud, with_moved_normals, write_off
 
 ROOT = Path(__file__).resolve().parents[2]
 SPOT = ROOT / "data" / "spot"
@@ -230,6 +230,22 @@ def test_a_flat_sheet_of_points_is_reported_with_its_undecided_sides(tmp_path, c
     report = json.loads((out / "report.json").read_text())
     assert report["sides_undecided"] == ["sheet_points"] and report["confidence_low"]
     assert "mirror image" in report["confidence_advice"]
+
+
+def test_a_flat_sheet_of_points_with_normals_in_its_ply_is_trusted(tmp_path):
+    """The same kind of pair with the points' normals in the PLY (as a scanner writes them): the
+    sheet's outward side is known, nothing is flagged for it, and the map is right."""
+    sheet = l_sheet()
+    moved, perm = permuted_copy(point_cloud(sheet), seed=4, rigid=True)
+    a, b = write_off(tmp_path / "sheet.off", sheet.vertices, sheet.faces), tmp_path / "scan.ply"
+    with_moved_normals(sheet, moved, perm).save(b)
+    out = tmp_path / "res"
+    assert main(["match", str(a), str(b), "--out", str(out), "--preset", "fast", "--k", "12", "--no-picture"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["sides_undecided"] == []
+    assert json.loads((out / "match.json").read_text())["target"]["has_point_normals"]
+    found = np.loadtxt(out / "target_to_source.txt", dtype=int)
+    assert exact_or_adjacent(sheet, found, perm)[1] >= 0.95
 
 
 # ----------------------------------------------------------------------------- help, version
