@@ -217,6 +217,23 @@ def with_moved_normals(mesh: Shape, moved: Shape, perm: np.ndarray) -> Shape:
     return moved.copy(point_normals=mesh.vertex_normals[perm] @ best_rotation(mesh.vertices[perm], moved.vertices).T)
 
 
+def slab_points(n: int = 40, h: float = 0.05, thickness: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """``(points, outward normals)`` of the two big faces of a slab thinner than the point
+    spacing (top +z, bottom -z), plus its four sides: what no neighbourhood of points orients."""
+    g = np.stack(np.meshgrid(np.arange(n) * h, np.arange(n) * h, indexing="ij"), -1).reshape(-1, 2)
+    top = np.column_stack([g, np.full(len(g), thickness)])
+    bottom = np.column_stack([g, np.zeros(len(g))])
+    side = (n - 1) * h
+    t = np.arange(n) * h
+    z = np.full(n, 0.5 * thickness)
+    rims = [np.column_stack([t, np.zeros(n), z]), np.column_stack([t, np.full(n, side), z]),
+            np.column_stack([np.zeros(n), t, z]), np.column_stack([np.full(n, side), t, z])]
+    rim_normals = [np.tile(d, (n, 1)) for d in ([0, -1, 0], [0, 1, 0], [-1, 0, 0], [1, 0, 0])]
+    points = np.vstack([top, bottom] + rims)
+    normals = np.vstack([np.tile([0, 0, 1.0], (len(g), 1)), np.tile([0, 0, -1.0], (len(g), 1))] + rim_normals)
+    return points, normals.astype(np.float64)
+
+
 def point_cloud(shape: Shape) -> Shape:
     """The vertices of a mesh as a point cloud."""
     return Shape(shape.vertices, None, name=f"{shape.name}_pc")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import bumpy, folded, grid, icosphere
+from helpers import bumpy, folded, grid, icosphere, slab_points
 
 from shapecorr.core.pointcloud import DEFAULT_FAN_K, outward_normals, tangent_fan_faces
 
@@ -132,23 +132,6 @@ def test_closed_clouds_have_a_known_outward_side():
 
 
 # ----------------------------------------------------------------------------- a file's normals
-def slab_points(n: int = 40, h: float = 0.05, thickness: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
-    """``(points, outward normals)`` of the two big faces of a slab thinner than the point
-    spacing (top +z, bottom -z), plus its four sides: what no neighbourhood of points orients."""
-    g = np.stack(np.meshgrid(np.arange(n) * h, np.arange(n) * h, indexing="ij"), -1).reshape(-1, 2)
-    top = np.column_stack([g, np.full(len(g), thickness)])
-    bottom = np.column_stack([g, np.zeros(len(g))])
-    side = (n - 1) * h
-    t = np.arange(n) * h
-    z = np.full(n, 0.5 * thickness)
-    rims = [np.column_stack([t, np.zeros(n), z]), np.column_stack([t, np.full(n, side), z]),
-            np.column_stack([np.zeros(n), t, z]), np.column_stack([np.full(n, side), t, z])]
-    rim_normals = [np.tile(d, (n, 1)) for d in ([0, -1, 0], [0, 1, 0], [-1, 0, 0], [1, 0, 0])]
-    points = np.vstack([top, bottom] + rims)
-    normals = np.vstack([np.tile([0, 0, 1.0], (len(g), 1)), np.tile([0, 0, -1.0], (len(g), 1))] + rim_normals)
-    return points, normals.astype(np.float64)
-
-
 def test_a_files_consistent_normals_are_kept_and_turned_outward():
     """Given normals with consistent signs are kept point by point; pointing in, all are turned."""
     points, normals = sphere_points()

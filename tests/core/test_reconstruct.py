@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import bumpy, grid, icosphere, inverse_permutation, point_cloud
+from helpers import bumpy, grid, icosphere, inverse_permutation, point_cloud, slab_points
 
 from shapecorr import Shape
 from shapecorr.core import SettingsError, ShapeError
@@ -131,3 +131,24 @@ def test_lift_maps_points_exactly_on_the_proxy_to_their_copies(blob):
     lifted = lift_fmap(np.eye(30), proxies[0], proxies[1], evecs, evecs)
     np.testing.assert_array_equal(lifted.p2p_21, perm)  # point j of the copy is point perm[j]
     np.testing.assert_array_equal(lifted.p2p_12, inverse_permutation(perm))
+
+
+# ----------------------------------------------------------------------------- a file's normals
+def test_a_thin_slab_is_reconstructed_from_its_files_normals():
+    """Estimated normals cannot orient a slab thinner than the point spacing (its surface from
+    them is refused); from the file's normals it is closed and near every point."""
+    points, normals = slab_points()
+    with pytest.raises(ReconstructionError):
+        reconstruct_proxy(Shape(points))
+    _, report = reconstruct_proxy(Shape(points, point_normals=normals))
+    assert report.normals == "file" and report.lost_points == 0
+
+
+def test_a_files_normals_wrong_on_a_part_leave_the_surface_to_the_estimated_ones():
+    """A file whose normals point in on a cap (consistently: a merged scan's part) gives a
+    surface that fails its checks; the one from estimated normals is kept."""
+    sphere = icosphere(4)
+    normals = sphere.vertices / np.linalg.norm(sphere.vertices, axis=1, keepdims=True)
+    normals[sphere.vertices[:, 2] > 0.6] *= -1
+    _, report = reconstruct_proxy(Shape(sphere.vertices, point_normals=normals))
+    assert report.normals == "estimated" and report.lost_points == 0
