@@ -100,7 +100,9 @@ class Shape:
     point_normals : (n, 3) normals of a point cloud's points as its file gives them (a scanner's
         or a photogrammetry tool's), optional; used instead of estimated ones
         (:func:`shapecorr.core.pointcloud.outward_normals`), their signs made consistent and
-        outward. Meshes take their normals from their faces and ignore these.
+        outward. Meshes take their normals from their faces and ignore these. A copy with other
+        vertices (a deformation) drops them unless it is given new ones; :meth:`normalized`
+        keeps them.
     texture : path of the texture image, optional.
     name : a short name (defaults to the file stem when loaded).
     path : the file it was loaded from, if any.
@@ -631,7 +633,8 @@ class Shape:
                 rms = np.sqrt(((v - center) ** 2).sum(1).mean())
                 scale = 1.0 / max(rms, 1e-30)
         t = Transform(center=center, scale=float(scale))
-        return self.copy(vertices=t.apply(v), transform=self.transform.compose(t))
+        return self.copy(vertices=t.apply(v), transform=self.transform.compose(t),
+                         point_normals=self.point_normals)  # a similarity: the normals still fit
 
     def to_original(self, points: np.ndarray) -> np.ndarray:
         """Map coordinates of this (normalized) shape back to the file's coordinates."""
@@ -653,9 +656,8 @@ class Shape:
             transform=self.transform,
         )
         kw.update(changes)
-        if (kw["point_normals"] is not None and "point_normals" not in changes
-                and np.shape(kw["vertices"]) != kw["point_normals"].shape):
-            kw["point_normals"] = None  # other points: the file's normals no longer belong to them
+        if "vertices" in changes and "point_normals" not in changes:
+            kw["point_normals"] = None  # moved or other points: the file's normals no longer fit them
         return Shape(**kw, validate=False)
 
     def save(self, path, **kwargs) -> Path:

@@ -166,6 +166,7 @@ def test_point_normals_must_fit_the_points_and_leave_with_them():
     s = Shape(v, point_normals=np.tile([0.0, 0.0, 1.0], (10, 1)))
     np.testing.assert_array_equal(s.normalized().point_normals, s.point_normals)  # a similarity keeps them
     assert s.copy(vertices=v[:5]).point_normals is None  # other points: not theirs
+    assert s.copy(vertices=v + 1.0).point_normals is None  # moved points (a deformation): no longer theirs
 
 
 def test_vertex_colours_round_trip(tmp_path):
