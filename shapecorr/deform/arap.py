@@ -614,13 +614,31 @@ def arap_deform(vertices, faces, fixed_ids, moved_ids, moved_positions, *,
     return d.solve(moved_positions, warm_start=False)
 
 
+def _point_rotations(d: ArapDeformer, x: np.ndarray) -> np.ndarray:
+    """``(3, 3, n)``: each point's best rotation from the rest shape to ``x``, fitted on its cell
+    and its neighbours' (a cell alone may be flat or a line, which leaves a turn undetermined)."""
+    import scipy.sparse as sp
+
+    n = len(x)
+    c = d.cells
+    ring = sp.coo_matrix((np.ones(2 * len(c.i)), (np.concatenate([c.i, c.j]), np.concatenate([c.j, c.i]))),
+                         shape=(n, n)).tocsr()
+    ring = ((ring + sp.identity(n, format="csr")) > 0).astype(np.float64)
+    A = covariances(d.ops, x).reshape(9, n)
+    return rotations_svd(np.ascontiguousarray((ring @ A.T).T.reshape(3, 3, n)))
+
+
 def deform_shape(shape, fixed_ids=(), moved_ids=(), moved_positions=(), *, settings: ArapSettings | None = None,
                  iterations: int | None = None):
     """ARAP-deform a :class:`~shapecorr.core.Shape` (mesh or point cloud) in its own units.
 
     Returns ``(deformed, result)``: a copy of ``shape`` with the new vertex positions (same
-    vertex order, faces, UVs and texture) and the :class:`ArapResult`.
+    vertex order, faces, UVs and texture) and the :class:`ArapResult`. A point cloud's file
+    normals (:attr:`Shape.point_normals`) are turned by each point's best rotation.
     """
     d = ArapDeformer(shape.vertices, shape.faces, fixed_ids, moved_ids, settings=settings)
     res = d.solve(moved_positions, iterations=iterations, warm_start=False)
-    return shape.copy(vertices=res.vertices), res
+    normals = None
+    if shape.point_normals is not None:
+        normals = np.einsum("abn,nb->na", _point_rotations(d, res.vertices), shape.point_normals)
+    return shape.copy(vertices=res.vertices, point_normals=normals), res

@@ -55,6 +55,23 @@ def test_rigid_motion_of_handles_gives_that_motion(faces):
     assert arap_energy(v, res.vertices, f if faces else None) < 1e-9 * scale ** 2
 
 
+def test_a_deformed_clouds_file_normals_turn_with_it():
+    """A point cloud with its file's normals, its handles moved rigidly: the deformed copy's
+    normals are the old ones turned by that rotation (not the stale ones)."""
+    from shapecorr import Shape
+    from shapecorr.deform.arap import deform_shape
+
+    v, _ = bar()
+    normals = np.random.default_rng(0).standard_normal(v.shape)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    left, right = ends(v)
+    handles = np.unique(np.concatenate([left, right, np.arange(0, len(v), 25)]))
+    R = rotation([1, 2, 3], 35.0)
+    cloud = Shape(v, point_normals=normals)
+    out, _ = deform_shape(cloud, moved_ids=handles, moved_positions=v[handles] @ R.T, iterations=200)
+    np.testing.assert_allclose(out.point_normals, normals @ R.T, atol=1e-4)
+
+
 def test_single_moved_handle_bends_a_bar_smoothly():
     v, f = bar()
     left, right = ends(v)
