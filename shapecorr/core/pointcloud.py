@@ -201,8 +201,7 @@ def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_O
     given = np.asarray(normals, dtype=np.float64)
     oriented = orient_normals_outward(points, given, k_orient)  # checks them; unit, consistent, outward
     given = given / np.linalg.norm(given, axis=1, keepdims=True)
-    pairs = len(given) * k_orient  # random signs agree on 0.5 +- 0.5 / sqrt(pairs): stay 4 of those above
-    if _agreeing_pairs(points, given, k_orient) >= max(GIVEN_CONSISTENT, 0.5 + 2.0 / np.sqrt(pairs)):
+    if _signs_oriented(points, given, k_orient):
         # a file's oriented signs are kept point by point (the relaxation turns a few percent of
         # true normals where surfaces touch, half of a thin slab's); only their common sign may change
         oriented = given if (oriented * given).sum(1).mean() >= 0 else -given
@@ -216,6 +215,14 @@ def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_O
 #: True normals: 0.98 on a drawn cow or cat (whose legs touch its belly), 0.6 on a slab thinner
 #: than the point spacing, where the points cannot confirm them but the file knows
 GIVEN_CONSISTENT = 0.55
+
+
+def _signs_oriented(points, normals: np.ndarray, k: int = DEFAULT_ORIENT_K) -> bool:
+    """Whether given normals' signs are an orientation, not random: their neighbour pairs agree
+    clearly more often than one half (by at least GIVEN_CONSISTENT, and 4 standard deviations
+    of random signs, 0.5 / sqrt(pairs))."""
+    pairs = len(normals) * k
+    return _agreeing_pairs(points, normals, k) >= max(GIVEN_CONSISTENT, 0.5 + 2.0 / np.sqrt(pairs))
 
 
 def _agreeing_pairs(points, normals: np.ndarray, k: int) -> float:
@@ -301,15 +308,17 @@ CLOSED_BELOW = 0.25
 
 
 def sides_decided(points, max_points: int = SIDES_POINTS, *, normals=None) -> bool:
-    """Whether a point cloud's outward side is known: given ``normals`` (a file's) say it;
-    otherwise its local triangles wound about its estimated outward normals
+    """Whether a point cloud's outward side is known: given ``normals`` (a file's) say it when
+    their signs are an orientation (not random); otherwise its local triangles wound about its estimated outward normals
     (:func:`tangent_fan_faces`) must enclose a volume that decides it
     (:func:`shapecorr.core.orientation.outward_side_decided`). False for the points of an open
     or flat sheet without normals: their normals' sign is a guess, and so is the handedness of
     everything built on it (a flat figure drawn as points is its own mirror image turned over).
     A seeded subset of ``max_points`` points of a larger cloud decides (a global property)."""
     if normals is not None:
-        return True
+        n = np.asarray(normals, dtype=np.float64)
+        if _signs_oriented(points, n / np.linalg.norm(n, axis=1, keepdims=True)):
+            return True
     return _encloses_volume(points, None, max_points)
 
 

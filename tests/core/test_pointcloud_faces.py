@@ -167,3 +167,5 @@ def test_an_open_sheet_keeps_the_side_its_normals_give(side):
     normals = side * sheet.vertex_normals
     np.testing.assert_allclose(outward_normals(sheet.vertices, normals=normals), normals, atol=1e-12)
     assert sides_decided(sheet.vertices, normals=normals) and not sides_decided(sheet.vertices)
+    random_signs = normals * np.random.default_rng(2).choice([-1.0, 1.0], len(normals))[:, None]
+    assert not sides_decided(sheet.vertices, normals=random_signs)  # unoriented normals know no side
