@@ -158,12 +158,7 @@ def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.nda
         raise ValueError("orient_normals_outward: normals must be finite and non-zero.")
     nrm = nrm / length[:, None]
     n = len(p)
-    dist, idx = knn(p, k)
-    a = np.repeat(np.arange(n), k)
-    b = idx.ravel()
-    d = p[b] - p[a]
-    u = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-300)
-    agree = _reflected_dot(nrm[a], nrm[b], u)
+    a, b, agree, dist = _pair_agreement(p, nrm, k)
     W = sp.coo_matrix((agree, (a, b)), shape=(n, n)).tocsr()
     W = (W + W.T) * 0.5  # a pair found from both sides counts once (the measure is symmetric)
     graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
@@ -185,9 +180,11 @@ def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.nda
 def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_ORIENT_K, *,
                     normals=None) -> np.ndarray:
     """Unit outward normals ``(n, 3)``: :func:`estimate_normals` (``k`` neighbours), or the given
-    ``normals`` (a file's, :attr:`shapecorr.core.Shape.point_normals`), then
-    :func:`orient_normals_outward` (``k_orient``), which keeps consistent signs as they are
-    (turning them all when they point in) and makes inconsistent ones consistent. On clouds of
+    ``normals`` (a file's, :attr:`shapecorr.core.Shape.point_normals`), oriented: given signs
+    that are an orientation (neighbour pairs agree clearly above one half) are kept point by
+    point, all turned when the enclosed volume says they point in (an open cloud keeps the
+    file's side); random ones are oriented by :func:`orient_normals_outward` (``k_orient``),
+    as estimated normals are. On clouds of
     ``k`` points or fewer, the neighbourhoods are all the other points (as the point-cloud
     Laplacian does).
 
@@ -227,12 +224,17 @@ def _signs_oriented(points, normals: np.ndarray, k: int = DEFAULT_ORIENT_K) -> b
 
 def _agreeing_pairs(points, normals: np.ndarray, k: int) -> float:
     """Share of the k-nearest-neighbour pairs whose normals are consistent (:func:`_reflected_dot` > 0)."""
-    p = np.asarray(points, dtype=np.float64)
-    _, idx = knn(p, k)
+    return float((_pair_agreement(np.asarray(points, dtype=np.float64), normals, k)[2] > 0).mean())
+
+
+def _pair_agreement(p: np.ndarray, normals: np.ndarray, k: int):
+    """``(a, b, agree, dist)``: every point ``a`` and each of its ``k`` nearest ``b``, how far their
+    unit normals agree (:func:`_reflected_dot`), and the ``(n, k)`` neighbour distances."""
+    dist, idx = knn(p, k)
     a, b = np.repeat(np.arange(len(p)), k), idx.ravel()
     d = p[b] - p[a]
     u = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-300)
-    return float((_reflected_dot(normals[a], normals[b], u) > 0).mean())
+    return a, b, _reflected_dot(normals[a], normals[b], u), dist
 
 
 #: neighbours whose angular fan around each point makes its local triangles
@@ -309,8 +311,8 @@ CLOSED_BELOW = 0.25
 
 def sides_decided(points, max_points: int = SIDES_POINTS, *, normals=None) -> bool:
     """Whether a point cloud's outward side is known: given ``normals`` (a file's) say it when
-    their signs are an orientation (not random); otherwise its local triangles wound about its estimated outward normals
-    (:func:`tangent_fan_faces`) must enclose a volume that decides it
+    their signs are an orientation (not random); otherwise its local triangles wound about its
+    estimated outward normals (:func:`tangent_fan_faces`) must enclose a volume that decides it
     (:func:`shapecorr.core.orientation.outward_side_decided`). False for the points of an open
     or flat sheet without normals: their normals' sign is a guess, and so is the handedness of
     everything built on it (a flat figure drawn as points is its own mirror image turned over).
