@@ -816,6 +816,7 @@ class _Run:
             "proxy": None if self.proxies is None else {
                 "sizes": [int(p.shape.n_vertices) for p in self.proxies],
                 "reconstructed": [not sh.is_mesh for sh in (src, tgt)],  # a point cloud's surface
+                "surface_normals": [p.normals for p in self.proxies],  # which normals it came from
                 "projection_distance_max": [float(p.distance.max()) if len(p.distance) else 0.0 for p in self.proxies]},
         }
         p2p_21, p2p_12, per_vertex = maps

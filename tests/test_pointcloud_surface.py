@@ -37,6 +37,7 @@ def test_a_permuted_cloud_is_matched_back_through_its_surface(blob):
         warnings.simplefilter("error", ShapeWarning)  # no fallback to the point path
         m = _match(point_cloud(blob), target)
     assert m.info["proxy"]["reconstructed"] == [True, True]
+    assert m.info["proxy"]["surface_normals"] == ["estimated", "estimated"]  # no file normals
     assert m.info["shape_kinds"] == ["point_cloud", "point_cloud"]
     assert len(m.p2p_21) == blob.n_vertices and len(m.p2p_12) == blob.n_vertices
     exact, near = exact_or_adjacent(blob, m.p2p_21, perm)

@@ -35,6 +35,8 @@ class Proxy(NamedTuple):
     face: np.ndarray  # (n_full,) int64: proxy face holding each full vertex's projection
     bary: np.ndarray  # (n_full, 3) float64: barycentric weights in that face (>= 0, sum 1)
     distance: np.ndarray  # (n_full,) float64: distance from each full vertex to its projection
+    # a point cloud's reconstructed surface: the normals it came from ("file" or "estimated"); None for a mesh's
+    normals: str | None = None
 
     @property
     def n_full(self) -> int:

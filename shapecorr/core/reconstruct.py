@@ -227,7 +227,7 @@ def _reconstruct(shape: Shape, normals: np.ndarray, n_target: int, depth: int, c
         report = check_reconstruction(shape, mesh, dist, n_comp, checks, normals=source)
     except ReconstructionError as exc:
         return exc
-    return Proxy(mesh, face, bary, dist), report
+    return Proxy(mesh, face, bary, dist, source), report
 
 
 def check_reconstruction(cloud: Shape, mesh: Shape, distance: np.ndarray, n_components: int,

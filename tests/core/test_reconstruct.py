@@ -140,8 +140,8 @@ def test_a_thin_slab_is_reconstructed_from_its_files_normals():
     points, normals = slab_points()
     with pytest.raises(ReconstructionError):
         reconstruct_proxy(Shape(points))
-    _, report = reconstruct_proxy(Shape(points, point_normals=normals))
-    assert report.normals == "file" and report.lost_points == 0
+    proxy, report = reconstruct_proxy(Shape(points, point_normals=normals))
+    assert report.normals == proxy.normals == "file" and report.lost_points == 0
 
 
 def test_a_files_normals_wrong_on_a_part_leave_the_surface_to_the_estimated_ones():
