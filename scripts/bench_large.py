@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -254,6 +255,7 @@ def worker(argv) -> int:
     ap.add_argument("--proxy-size", type=int, default=10000)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--proxy-large-above", type=int, help="large_above for the proxies' match (default: the preset's)")
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     import shapecorr
@@ -272,7 +274,7 @@ def worker(argv) -> int:
         if a.proxy_large_above is not None:
             over["large_above"] = a.proxy_large_above
         t0 = time.perf_counter()
-        m = shapecorr.match(src, tgt, preset=a.preset, **over)
+        m = shapecorr.match(src, tgt, preset=a.preset, device=a.device, **over)
         timings["match"] = time.perf_counter() - t0
         timings.update({f"match.{k}": v for k, v in m.timings.items()})
         p2p_21, p2p_12 = m.p2p_21, m.p2p_12
@@ -289,7 +291,7 @@ def worker(argv) -> int:
 def run_worker(method: str, p1: Path, p2: Path, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="shapecorr-large-out-") as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", method, str(p1), str(p2), tmp,
-               "--proxy-size", str(args.proxy_size)]
+               "--proxy-size", str(args.proxy_size), "--device", args.device]
         if args.proxy_large_above is not None:
             cmd += ["--proxy-large-above", str(args.proxy_large_above)]
         t0 = time.perf_counter()
@@ -406,9 +408,10 @@ def _median_of(rows: list[dict], key: str) -> str:
 def markdown(result: dict, machine: dict, command: str, args) -> str:
     rows = result["rows"]
     lines = [f"# Large meshes through proxies: {result['set']}", "", f"`{command}`", "",
-             (f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB; "
-             "**timings under load** (the 2 cores were shared with other jobs: wall times are several times "
-             "what an idle machine gives; the CPU time of the process, all threads, is the steadier figure), "
+             (f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB"
+             f"{', ' + machine['gpu'] if machine.get('gpu') else ''}; device {machine.get('device', 'cpu')}; "
+             f"load average {machine.get('load_avg', 'n/a')} at the start (where other jobs share the cores, "
+             "wall times grow; the CPU time of the process, all threads, is the steadier figure), "
              f"proxy size {args.proxy_size}, lift rings {getattr(args, 'rings', 2)}, proxies matched with large_above "
              f"{getattr(args, 'proxy_large_above', None) or 'of the preset (8000)'}."), ""]
     key = "source" if rows and "source" in rows[0] else "model"
@@ -470,6 +473,7 @@ def main(argv=None) -> int:
                     help="match the proxies with this large_above (e.g. 5000 with --proxy-size 6000: the "
                          "large-pair settings, k_final 130 on 5000 samples, for 6k proxies)")
     ap.add_argument("--points", type=int, default=1000)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device of the matches (default: cpu)")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per match")
     ap.add_argument("--out", type=Path, default=ROOT / "bench_out" / "large")
     ap.add_argument("--report", type=Path, nargs="+", metavar="JSON",
@@ -480,7 +484,8 @@ def main(argv=None) -> int:
     if not args.faust and not args.realworld:
         ap.error("give --faust DIR and/or --realworld DIR")
     args.out.mkdir(parents=True, exist_ok=True)
-    machine = machine_info("cpu")
+    machine = machine_info(args.device)
+    machine["load_avg"] = round(os.getloadavg()[0], 2)
     command = "python scripts/bench_large.py " + " ".join(map(str, argv))
     for run in ((bench_faust,) if args.faust else ()) + ((bench_realworld,) if args.realworld else ()):
         result = run(args, args.out)

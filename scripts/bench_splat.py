@@ -9,7 +9,7 @@
    about the neck), the fitted splats deformed through their binding, compared with the textured
    mesh deformed the same way (8 views around the deformed mesh); with a picture.
 3. Rasterizer speed: 100k Gaussians on Spot at 512x512, forward (no gradient) and forward +
-   backward (gradients of every parameter), median of 3, with ``--speed-threads`` torch threads;
+   backward (gradients of every parameter), median of 3 (21 on CUDA, where gsplat draws them: `--speed-device cuda`), with ``--speed-threads`` torch threads;
    the load average is recorded (others may share the machine).
 
 Results: ``OUT/results.json``, ``OUT/results.md`` and pictures in OUT.
@@ -46,9 +46,10 @@ from shapecorr.splat import (
     look_at,
     orbit_cameras,
     rasterize,
+    rasterize_gsplat,
     save_splats,
 )
-from shapecorr.splat.binding import params_to_torch, world_gaussians
+from shapecorr.splat.binding import covariance_to_quat_scale, params_to_torch, world_gaussians
 
 MODELS = {"spot": "textured/spot/cow.obj", "cow": "realworld/cow.obj", "homer": "realworld/homer.obj"}
 
@@ -162,27 +163,52 @@ def speed(data: Path, args) -> dict:
     cam = orbit_cameras(shape.vertices, 8, size=512, offset=0.5, margin=0.9)[1]
     ops = torch.sigmoid(p.opacity_logit)
 
+    device = torch.device(args.speed_device)
+    on_gpu = device.type == "cuda"
+    if on_gpu:  # gsplat takes quaternions and scales (the same Gaussians)
+        quats, scales = covariance_to_quat_scale(cov.double())
+        inputs = [t.float().to(device) for t in (means, quats, scales, ops, p.sh)]
+    else:
+        inputs = [means, cov, ops, p.sh]
+
+    def sync():
+        if on_gpu:
+            torch.cuda.synchronize(device)
+
+    def draw(ts, info):
+        if on_gpu:
+            m, q, s, o, sh = ts
+            return rasterize_gsplat(m, q, s, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3,
+                                    mode=args.rasterize_mode, eps2d=args.eps2d)
+        m, c, o, sh = ts
+        return rasterize(m, None, None, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3, covars=c, info=info,
+                         mode=args.rasterize_mode, eps2d=args.eps2d)
+
     def run(grad: bool):
-        m, c, o, sh = (t.clone().requires_grad_(grad) for t in (means, cov, ops, p.sh))
+        ts = [t.clone().requires_grad_(grad) for t in inputs]
         info: dict = {}
+        sync()
         t0, c0 = time.perf_counter(), time.process_time()
         with torch.set_grad_enabled(grad):
-            img, _ = rasterize(m, None, None, o, sh, cam.viewmat, cam.K, 512, 512, sh_degree=3, covars=c, info=info,
-                               mode=args.rasterize_mode, eps2d=args.eps2d)
+            img, _ = draw(ts, info)
+        sync()
         t1, c1 = time.perf_counter(), time.process_time()
         if grad:
             img.sum().backward()
-        return (t1 - t0, time.perf_counter() - t1, info["n_fragments"], float((img.sum(-1) > 0).float().mean()),
+            sync()
+        return (t1 - t0, time.perf_counter() - t1, info.get("n_fragments"), float((img.sum(-1) > 0).float().mean()),
                 c1 - c0, time.process_time() - c1)
 
     run(False)  # warm-up
-    fwd = [run(False) for _ in range(3)]
-    both = [run(True) for _ in range(3)]
-    row = {"n_gaussians": 100_000, "image": "512x512", "threads": args.speed_threads, "rasterize_mode": args.rasterize_mode,
+    reps = 21 if on_gpu else 3
+    fwd = [run(False) for _ in range(reps)]
+    both = [run(True) for _ in range(reps)]
+    row = {"n_gaussians": 100_000, "image": "512x512", "threads": args.speed_threads, "device": str(device),
+           "renderer": "gsplat" if on_gpu else "shapecorr", "rasterize_mode": args.rasterize_mode,
            "eps2d": args.eps2d,
-           "forward_s": round(float(np.median([r[0] for r in fwd])), 3),
-           "forward_with_grad_s": round(float(np.median([r[0] for r in both])), 3),
-           "backward_s": round(float(np.median([r[1] for r in both])), 3),
+           "forward_s": round(float(np.median([r[0] for r in fwd])), 5),
+           "forward_with_grad_s": round(float(np.median([r[0] for r in both])), 5),
+           "backward_s": round(float(np.median([r[1] for r in both])), 5),
            "forward_cpu_s": round(float(np.median([r[4] for r in fwd])), 3),
            "backward_cpu_s": round(float(np.median([r[5] for r in both])), 3),
            "fragments": fwd[0][2], "covered_fraction": round(fwd[0][3], 3), "load_avg": _load_avg()}
@@ -245,6 +271,8 @@ def main() -> None:
     ap.add_argument("--bend", type=float, default=45.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed-threads", type=int, default=1)
+    ap.add_argument("--speed-device", default="cpu", choices=("cpu", "cuda"),
+                    help="the speed test's device: our rasterizer on cpu, gsplat on cuda")
     ap.add_argument("--keep", metavar="DIR", help="also save the fitted splats there")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
@@ -266,7 +294,8 @@ def main() -> None:
                                        args.out)
     if args.only in (None, "speed"):
         results["speed"] = speed(args.data, args)
-        results["speed_runs"] = [r for r in results.get("speed_runs", []) if r["threads"] != args.speed_threads]
+        results["speed_runs"] = [r for r in results.get("speed_runs", [])
+                                 if (r["threads"], r.get("device", "cpu")) != (args.speed_threads, args.speed_device)]
         results["speed_runs"].append(results["speed"])
     path.write_text(json.dumps(results, indent=2) + "\n")
     write_md(results, args.out / "results.md")

@@ -1,14 +1,24 @@
-"""Generalized eigenbasis ``L phi = lambda M phi`` (M-orthonormal), on CPU or CUDA.
+"""Generalized eigenbasis ``L phi = lambda M phi`` (M-orthonormal).
 
-CPU: ARPACK in shift-invert mode around a small negative shift (``L - sigma M`` is positive
-definite, so the sparse factorization never meets the zero eigenvalue). On failure it retries
-in a principled way: a larger Krylov space and a further shift, then a tiny Tikhonov
-regularization of ``L``; if that fails too, :class:`EigensolverError` explains what to try.
+The solver (``solver="shift-invert"``, also what ``"auto"`` picks on every device): ARPACK in
+shift-invert mode around a small negative shift (``L - sigma M`` is positive definite, so the
+sparse factorization never meets the zero eigenvalue). On failure it retries in a principled
+way: a larger Krylov space and a further shift, then a tiny Tikhonov regularization of ``L``; if
+that fails too, :class:`EigensolverError` explains what to try. It runs on the CPU whatever the
+``device``.
 
-CUDA: the symmetric matrix ``M^-1/2 L M^-1/2`` is assembled and decomposed densely on the GPU
-(float64; ``8 n^2`` bytes of GPU memory, none on the host) for up to ``gpu_dense_max``
-vertices, which gives the same basis as the CPU path up to sign. Larger shapes use the CPU
-shift-invert solver (logged): a dense GPU solve there costs more than it saves.
+``solver="dense"``: the symmetric matrix ``M^-1/2 L M^-1/2`` decomposed densely by torch on
+``device`` (CPU or CUDA; float64, ``8 n^2`` bytes, up to ``dense_max`` vertices). Its
+eigenvalues carry an absolute error of about ``n eps lambda_max``, and ``lambda_max`` grows
+without bound as a vertex's mass shrinks: on the decimated 10k proxies of FAUST_r meshes
+(vertex masses down to 3e-14 of the area) that error reached 100-4000, above the 60th
+eigenvalue (~740), and a CUDA match through those proxies came out wrong (error 38 against 1.0
+on the CPU, measured on an H200). A dense solve whose error bound is not small against the
+``k``-th eigenvalue is therefore discarded with a warning and the shift-invert solver used.
+Nor is the dense solve faster: on that H200 the whole preparation of a 5k FAUST_r pair took
+0.81 s with it (CUDA already started) against 0.49 s for the shift-invert solver on 4 CPU
+cores, and 13.3 s against 5.2 s at 20k (``docs/bench/gpu_h200``). Hence ``"auto"`` is the
+shift-invert solver on CUDA too.
 """
 
 from __future__ import annotations
@@ -65,19 +75,37 @@ def _fix_signs(evecs: np.ndarray) -> np.ndarray:
     return evecs * signs
 
 
-def eigh_generalized(L: sp.spmatrix, mass: np.ndarray, k: int, *, device: str = "cpu",
-                     gpu_dense_max: int = 16000, tol: float = 0.0) -> Eigenbasis:
-    """The ``k`` smallest eigenpairs of ``L phi = lambda diag(mass) phi``."""
+SOLVERS = ("auto", "shift-invert", "dense")
+DENSE_ERROR_FRACTION = 1e-6  # a dense solve is kept when n eps lambda_max <= this x lambda_k
+
+
+def eigh_generalized(L: sp.spmatrix, mass: np.ndarray, k: int, *, device: str = "cpu", solver: str = "auto",
+                     dense_max: int = 16000, tol: float = 0.0) -> Eigenbasis:
+    """The ``k`` smallest eigenpairs of ``L phi = lambda diag(mass) phi``.
+
+    ``solver``: ``"auto"`` and ``"shift-invert"`` use ARPACK on the CPU (any ``device``);
+    ``"dense"`` decomposes densely with torch on ``device`` (at most ``dense_max`` vertices),
+    falling back to shift-invert, with a warning, where the dense result cannot be trusted
+    (see the module's docstring)."""
     n = L.shape[0]
     _check_k(n, k)
     dev = str(device)
-    if dev.startswith("cuda"):
-        if n <= gpu_dense_max:
-            return _eigh_dense_torch(L, mass, k, dev)
-        log.warning("eigenbasis on CUDA: %d vertices exceed the dense GPU limit (%d); using the CPU "
-                    "shift-invert solver for this shape", n, gpu_dense_max)
-    elif dev != "cpu":
+    if dev != "cpu" and not dev.startswith("cuda"):
         raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda[:i]'.")
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown eigensolver {solver!r}; use one of {', '.join(SOLVERS)}.")
+    if solver == "dense":
+        if n > dense_max:
+            log.warning("dense eigensolver: %d vertices exceed dense_max (%d); using the shift-invert "
+                        "solver", n, dense_max)
+        else:
+            basis, error_bound = _eigh_dense_torch(L, mass, k, dev)
+            lam_k = float(basis.evals[-1])
+            if error_bound <= DENSE_ERROR_FRACTION * lam_k:
+                return basis
+            log.warning("dense eigensolver: eigenvalue error bound %.3g is not small against the %d-th "
+                        "eigenvalue %.3g (vertices of tiny mass); using the shift-invert solver",
+                        error_bound, k, lam_k)
     return _eigsh_shift_invert(L, mass, k, tol)
 
 
@@ -119,7 +147,9 @@ def _eigsh_shift_invert(L, mass, k, tol) -> Eigenbasis:
         "Laplacian (laplacian='pointcloud').")
 
 
-def _eigh_dense_torch(L, mass, k, device) -> Eigenbasis:
+def _eigh_dense_torch(L, mass, k, device) -> tuple[Eigenbasis, float]:
+    """Dense eigenpairs on ``device`` and the absolute error bound ``n eps lambda_max`` of their
+    eigenvalues (backward stability of the symmetric eigensolver)."""
     import torch
 
     if not torch.cuda.is_available() and device.startswith("cuda"):
@@ -131,14 +161,19 @@ def _eigh_dense_torch(L, mass, k, device) -> Eigenbasis:
     rows = torch.as_tensor(coo.row, dtype=torch.long, device=device)
     cols = torch.as_tensor(coo.col, dtype=torch.long, device=device)
     vals = torch.as_tensor(coo.data, dtype=torch.float64, device=device) * s[rows] * s[cols]
-    # the dense matrix is built on the GPU only (no n x n array in host memory)
+    # the dense matrix is built on the device only (no n x n array in host memory on CUDA)
     A = torch.zeros((n, n), dtype=torch.float64, device=device)
     A.index_put_((rows, cols), vals, accumulate=True)
     A = 0.5 * (A + A.T)
     evals, U = torch.linalg.eigh(A)
+    error_bound = n * float(np.finfo(np.float64).eps) * float(evals.abs().max())
     evals, U = evals[:k], U[:, :k]
     evecs = (s[:, None] * U).cpu().numpy()
-    return Eigenbasis(evals.cpu().numpy().clip(min=0.0), _fix_signs(evecs), mass)
+    evals = evals.cpu().numpy()
+    total = float(mass.sum())
+    scale = 1.0 / total if total > 0 else 1.0
+    evals = np.where(np.abs(evals) < max(1e-9 * scale, error_bound), 0.0, evals).clip(min=0.0)
+    return Eigenbasis(evals, _fix_signs(evecs), mass), error_bound
 
 
 def eigenbasis(shape: Shape, k: int, *, laplacian_kind: str = "auto", device: str = "cpu",
@@ -151,16 +186,18 @@ def eigenbasis(shape: Shape, k: int, *, laplacian_kind: str = "auto", device: st
     sphere), so it is not the default.
 
     The cache key holds the content hash, ``k`` and the Laplacian kind; the device is not part
-    of it, since both paths give the same basis (up to sign, which is fixed deterministically).
+    of it: the basis is computed by the shift-invert solver on the CPU on every device.
     """
     _check_k(shape.n_vertices, k, shape.name)
     L, mass = laplacian(shape, laplacian_kind, cache=cache)
 
     def compute():
-        b = eigh_generalized(L, mass, k, device=device, tol=tol)
+        b = eigh_generalized(L, mass, k, device=device, solver="auto", tol=tol)
         return {"evals": b.evals, "evecs": b.evecs}
 
     kind = laplacian_kind if laplacian_kind != "auto" else ("robust" if shape.is_mesh else "pointcloud")
-    params = {"k": int(k), "laplacian": kind, "version": LAPLACIAN_VERSION}
+    # "solver": bases cached by the former dense CUDA solve (wrong on meshes with vertices of tiny
+    # mass) are not reused
+    params = {"k": int(k), "laplacian": kind, "version": LAPLACIAN_VERSION, "solver": "shift-invert"}
     out = shape.derived("eigenbasis", params, compute, disk=cache)
     return Eigenbasis(out["evals"], out["evecs"], mass)

@@ -3,9 +3,9 @@
 ``device="cpu"`` (the default) always uses :func:`shapecorr.splat.raster.rasterize`.
 ``device="cuda"`` uses ``gsplat.rasterization`` (``pip install shapecorr[splat]``), which has the
 same conventions (pinhole ``viewmat``/``K``, SH ``+0.5`` clamped, the 2D filter: the ``classic``
-or ``antialiased`` rasterize mode and its variance ``eps2d``). The CUDA path has not been run on a GPU in this project yet (no GPU was
-available); its test (``tests/splat/test_gsplat_cuda.py``) compares it with the CPU rasterizer
-and is skipped without CUDA.
+or ``antialiased`` rasterize mode and its variance ``eps2d``). Its test
+(``tests/splat/test_gsplat_cuda.py``, skipped without CUDA) compares it with the CPU rasterizer;
+it passed on an H200 with gsplat 1.5.3 (``docs/bench/gpu_h200``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import re
 import warnings
 
@@ -107,7 +109,42 @@ def test_unknown_device_is_refused():
 def test_cuda_without_a_gpu_is_a_clear_error():
     L, mass = laplacian(icosphere(1))
     with pytest.raises(RuntimeError, match="no CUDA device"):
-        eigh_generalized(L, mass, 5, device="cuda")
+        eigh_generalized(L, mass, 5, device="cuda", solver="dense")
+
+
+def test_unknown_solver_is_refused():
+    L, mass = laplacian(icosphere(1))
+    with pytest.raises(ValueError, match="unknown eigensolver"):
+        eigh_generalized(L, mass, 5, solver="lobpcg")
+
+
+def test_the_default_solver_needs_no_gpu_on_any_device():
+    """"auto" is the shift-invert solver on CUDA too (faster there, and accurate on meshes with
+    vertices of tiny mass): the same basis whatever the device, without touching the GPU."""
+    L, mass = laplacian(bumpy(2))
+    ref = eigh_generalized(L, mass, 12)
+    on_cuda = eigh_generalized(L, mass, 12, device="cuda")
+    np.testing.assert_array_equal(on_cuda.evals, ref.evals)
+    np.testing.assert_array_equal(on_cuda.evecs, ref.evecs)
+
+
+def test_a_dense_solve_spoiled_by_a_tiny_mass_is_replaced(caplog):
+    """A vertex of tiny mass (decimated proxies have them) makes M^-1/2 L M^-1/2 enormous: the
+    dense eigenvalues' absolute error then exceeds the low spectrum. The dense solver must notice
+    (error bound against lambda_k) and return the shift-invert basis instead, with a warning."""
+    from shapecorr.spectral.eigen import _eigh_dense_torch
+
+    L, mass = laplacian(bumpy(2))
+    mass = mass.copy()
+    mass[7] = 1e-14 * mass.mean()
+    ref = eigh_generalized(L, mass, 20, solver="shift-invert")
+    raw, bound = _eigh_dense_torch(L, mass, 20, "cpu")
+    assert bound > 1e-6 * ref.evals[-1]  # the raw dense solve is not to be trusted here
+    with caplog.at_level(logging.WARNING, logger="shapecorr.spectral.eigen"):
+        dense = eigh_generalized(L, mass, 20, solver="dense")
+    assert "error bound" in caplog.text
+    np.testing.assert_allclose(dense.evals, ref.evals, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(dense.evecs, ref.evecs, atol=1e-8)
 
 
 def test_eigenbasis_helpers():
@@ -150,7 +187,9 @@ def test_dense_torch_path_agrees_with_arpack_on_cpu():
     s = bumpy(2)
     L, mass = laplacian(s)
     ref = eigh_generalized(L, mass, 20)
-    dense = _eigh_dense_torch(L, mass, 20, "cpu")
+    dense, bound = _eigh_dense_torch(L, mass, 20, "cpu")
+    assert bound <= 1e-6 * ref.evals[-1]  # a well-shaped mesh: the dense solve is kept
+    np.testing.assert_allclose(eigh_generalized(L, mass, 20, solver="dense").evals, dense.evals)
     np.testing.assert_allclose(dense.evals, ref.evals, rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(dense.evecs, ref.evecs, atol=1e-8)
 
@@ -161,7 +200,7 @@ def test_cuda_basis_matches_cpu_up_to_sign():
     s = bumpy(3)
     L, mass = laplacian(s)
     cpu = eigh_generalized(L, mass, 30, device="cpu")
-    gpu = eigh_generalized(L, mass, 30, device="cuda")
+    gpu = eigh_generalized(L, mass, 30, device="cuda", solver="dense")
     np.testing.assert_allclose(gpu.evals, cpu.evals, rtol=1e-7, atol=1e-8)
     signs = np.sign((gpu.evecs * cpu.evecs * mass[:, None]).sum(0))
     assert np.all(np.abs(signs) == 1)
