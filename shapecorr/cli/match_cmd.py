@@ -210,6 +210,10 @@ def _report(args, m, picture) -> dict:
         "confidence_advice": m.info.get("confidence_advice"),
         # point clouds that enclose no volume: their outward side, and the map's handedness, are a guess
         "sides_undecided": m.info.get("sides_undecided", []),
+        # matched through proxies or a point cloud's reconstructed surface (and from which normals),
+        # or a mesh against a cloud as the cloud of its vertices
+        "proxy": m.info.get("proxy"),
+        "mesh_as_points": m.info.get("mesh_as_points", False),
         "confidence_details": m.info.get("confidence_details"),
         **m.metadata(),
         "outputs": {

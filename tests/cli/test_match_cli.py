@@ -738,3 +738,20 @@ def test_view_takes_model_and_adapt_through_a_preset_file(capsys):
     rc = main(["view", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--model", "no/such.npz"])
     lines = _stderr_lines(capsys.readouterr().err)
     assert rc == 2 and lines == [lines[0]] and "--model no/such.npz: no such file" in lines[0]
+
+
+def test_report_says_a_cloud_was_matched_through_its_reconstructed_surface(tmp_path):
+    """report.json tells which path a point cloud took: through a surface reconstructed from
+    it, and from which normals (here estimated: an .xyz without normals)."""
+    pytest.importorskip("pymeshlab")
+    blob = bumpy(3)
+    moved, _ = permuted_copy(point_cloud(blob), seed=3, rigid=True)
+    a, b = tmp_path / "blob.xyz", tmp_path / "blob_moved.xyz"
+    point_cloud(blob).save(a)
+    moved.save(b)
+    out = tmp_path / "res"
+    assert main(["match", str(a), str(b), "--out", str(out), "--k", "30", "--no-picture", "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["proxy"]["reconstructed"] == [True, True]
+    assert report["proxy"]["surface_normals"] == ["estimated", "estimated"]
+    assert report["mesh_as_points"] is False
