@@ -149,6 +149,13 @@ def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.nda
        the inner side of an arm, facing the torso, counts against but is outweighed as the
        volume integral says. On an open surface (a patch) the flux is only a weak hint.
     """
+    p, nrm = _unit_normals(points, normals, k)
+    return _orient(p, nrm, k, _pair_agreement(p, nrm, k))
+
+
+def _unit_normals(points, normals, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The checked points and their normals scaled to unit length (refused: wrong shape, not
+    finite, zero)."""
     p = _check_points(points, k, "orient_normals_outward")
     nrm = np.asarray(normals, dtype=np.float64)
     if nrm.shape != p.shape:
@@ -156,9 +163,13 @@ def orient_normals_outward(points, normals, k: int = DEFAULT_ORIENT_K) -> np.nda
     length = np.linalg.norm(nrm, axis=1) if nrm.size else np.zeros(0)
     if not np.all(np.isfinite(nrm)) or np.any(length < 1e-12):
         raise ValueError("orient_normals_outward: normals must be finite and non-zero.")
-    nrm = nrm / length[:, None]
+    return p, nrm / length[:, None]
+
+
+def _orient(p: np.ndarray, nrm: np.ndarray, k: int, pairs) -> np.ndarray:
+    """:func:`orient_normals_outward` given the unit normals' neighbour pairs (:func:`_pair_agreement`)."""
     n = len(p)
-    a, b, agree, dist = _pair_agreement(p, nrm, k)
+    a, b, agree, dist = pairs
     W = sp.coo_matrix((agree, (a, b)), shape=(n, n)).tocsr()
     W = (W + W.T) * 0.5  # a pair found from both sides counts once (the measure is symmetric)
     graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
@@ -195,10 +206,10 @@ def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_O
     k, k_orient = (min(k, max(n - 1, 1)), min(k_orient, max(n - 1, 1)))
     if normals is None:
         return orient_normals_outward(points, estimate_normals(points, k), k_orient)
-    given = np.asarray(normals, dtype=np.float64)
-    oriented = orient_normals_outward(points, given, k_orient)  # checks them; unit, consistent, outward
-    given = given / np.linalg.norm(given, axis=1, keepdims=True)
-    if _signs_oriented(points, given, k_orient):
+    p, given = _unit_normals(points, normals, k_orient)
+    pairs = _pair_agreement(p, given, k_orient)  # one neighbour search for both uses
+    oriented = _orient(p, given, k_orient, pairs)  # consistent and outward
+    if _oriented_share(pairs[2], k_orient):
         # a file's oriented signs are kept point by point (the relaxation turns a few percent of
         # true normals where surfaces touch, half of a thin slab's); only their common sign may change
         oriented = given if (oriented * given).sum(1).mean() >= 0 else -given
@@ -218,13 +229,12 @@ def _signs_oriented(points, normals: np.ndarray, k: int = DEFAULT_ORIENT_K) -> b
     """Whether given normals' signs are an orientation, not random: their neighbour pairs agree
     clearly more often than one half (by at least GIVEN_CONSISTENT, and 4 standard deviations
     of random signs, 0.5 / sqrt(pairs))."""
-    pairs = len(normals) * k
-    return _agreeing_pairs(points, normals, k) >= max(GIVEN_CONSISTENT, 0.5 + 2.0 / np.sqrt(pairs))
+    return _oriented_share(_pair_agreement(np.asarray(points, dtype=np.float64), normals, k)[2], k)
 
 
-def _agreeing_pairs(points, normals: np.ndarray, k: int) -> float:
-    """Share of the k-nearest-neighbour pairs whose normals are consistent (:func:`_reflected_dot` > 0)."""
-    return float((_pair_agreement(np.asarray(points, dtype=np.float64), normals, k)[2] > 0).mean())
+def _oriented_share(agree: np.ndarray, k: int) -> bool:
+    """The test of :func:`_signs_oriented` on the pairs' agreements (:func:`_reflected_dot`)."""
+    return float((agree > 0).mean()) >= max(GIVEN_CONSISTENT, 0.5 + 2.0 / np.sqrt(len(agree)))
 
 
 def _pair_agreement(p: np.ndarray, normals: np.ndarray, k: int):
