@@ -177,6 +177,27 @@ def test_a_flat_sheet_of_points_with_its_normals_is_matched_and_trusted():
     assert exact_or_adjacent(sheet, m.p2p_21, perm)[1] >= 0.95
 
 
+def test_a_mesh_against_raw_points_with_normals_is_also_matched_as_two_clouds():
+    """A mesh against a cloud's raw points (no surface made from them) that carry their own
+    normals is matched as two clouds too, even when the first map is trusted, and the two
+    clouds' pass gives the mesh's points the mesh's own vertex normals (both sides' outward
+    sides then come from the shapes); without file normals it is not run for a trusted map."""
+    sheet = l_sheet()
+    moved, perm = permuted_copy(point_cloud(sheet), seed=4, rigid=True)
+    with_normals = with_moved_normals(sheet, moved, perm)
+    m = match(sheet, with_normals, "fast", point_cloud_surface="none", **SMALL)
+    assert not m.info["confidence_low"]
+    assert "two_clouds_confidence" in m.info["point_cloud_paths"]
+    assert exact_or_adjacent(sheet, m.p2p_21, perm)[1] >= 0.95
+    points = pipeline._mesh_as_points((sheet, with_normals))
+    assert not points[0].is_mesh and points[1] is with_normals
+    np.testing.assert_allclose(points[0].point_normals, sheet.vertex_normals)
+    assert pipeline._mesh_as_points((sheet, moved))[0].point_normals is None  # no file normals: estimated
+    blob_pts = point_cloud(bumpy(2))
+    m = match(bumpy(2), blob_pts, "fast", point_cloud_surface="none", **SMALL)  # trusted, no normals
+    assert not m.info["confidence_low"] and "point_cloud_paths" not in m.info
+
+
 def test_a_mesh_matched_as_the_cloud_of_its_vertices_against_a_cloud(blob):
     """The third path of a mesh-and-cloud pair (``_Run(mesh_as_points=True)``): a cup (the blob
     with its top cut off, whose points' surface is refused as open) against its own permuted
