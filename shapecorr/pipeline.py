@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from .config import MatchSettings, SolveSettings, available_presets, load_preset  # noqa: F401 (re-exported)
-from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError, load
+from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError, check_device, load
 from .fmap import (
     FmapWeights,
     fmap_to_p2p,
@@ -101,6 +101,7 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     """
     from threadpoolctl import threadpool_limits
 
+    device = check_device(device)  # a clear error before any work
     settings = load_preset(preset, **overrides)
     limit = threadpool_limits(settings.blas_threads) if settings.blas_threads else nullcontext()
     with limit:

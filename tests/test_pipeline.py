@@ -895,3 +895,19 @@ def test_a_polished_map_the_confidence_stops_trusting_is_not_kept(blob_pair, mon
     assert p["ran"] and not p["kept"] and p["confidence_after"] < m.info["confidence_threshold"]
     np.testing.assert_array_equal(m.p2p_21, plain.p2p_21)
     assert m.fmap_12.shape == (30, 30) and m.info["k_basis"] == plain.info["k_basis"]
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the message shown without CUDA")
+def test_a_match_on_cuda_without_a_gpu_is_refused_clearly_before_any_work():
+    """The Python API names the device problem (not an assertion from deep inside torch)."""
+    s = bumpy(2)
+    with pytest.raises(SettingsError, match="no CUDA device is visible"):
+        shapecorr.match(s, s, device="cuda")
+    with pytest.raises(SettingsError, match="use 'cpu' or 'cuda'"):
+        shapecorr.match(s, s, device="gpu")

@@ -207,15 +207,14 @@ def check_not_inputs(out: Path, names, inputs, what: str = "--out") -> None:
 
 
 def check_device(device: str) -> None:
-    """``--device cuda`` needs a CUDA device visible to torch."""
-    if device != "cuda":
-        return
+    """``--device cuda`` needs a CUDA device visible to torch (:func:`shapecorr.core.check_device`)."""
+    from ..core import SettingsError
+    from ..core import check_device as check
+
     try:
-        import torch
-    except ImportError as exc:
-        raise CommandError("--device cuda needs PyTorch with CUDA; use --device cpu.") from exc
-    if not torch.cuda.is_available():
-        raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
+        check(device, "--device")
+    except SettingsError as exc:
+        raise CommandError(str(exc).replace("; use cpu.", "; use --device cpu.")) from exc
 
 
 def load_shape_arg(path: str, what: str, *, strict: bool = False):

@@ -81,11 +81,9 @@ def run(args) -> int:
     from .match_cmd import model_overrides
 
     overrides = model_overrides(args)  # a missing --model file fails here, before the window opens
-    if args.device == "cuda":
-        import torch
+    from .common import check_device
 
-        if not torch.cuda.is_available():
-            raise CommandError("--device cuda: no CUDA device is visible to torch; use --device cpu.")
+    check_device(args.device)
     if args.splats:
         return _run_splats(args)
     _check_viewer_deps()

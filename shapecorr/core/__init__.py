@@ -1,6 +1,7 @@
 """Data layer: the Shape type, file I/O, validation, normalization and the disk cache."""
 
 from .cache import default_cache_dir, get_cache, set_cache_dir
+from .device import check_device
 from .errors import (
     DatasetError,
     DegenerateFacesError,
@@ -35,6 +36,7 @@ from .io import READ_FORMATS, WRITE_FORMATS, load, merge_duplicate_vertices, sav
 from .shape import Shape, ShapeIssue, Transform
 
 __all__ = [
+    "check_device",
     "READ_FORMATS",
     "DatasetError",
     "read_indices",

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
-from ..core import EigensolverError, Shape, TooFewPointsError
+from ..core import EigensolverError, Shape, TooFewPointsError, check_device
 from .laplacian import LAPLACIAN_VERSION, laplacian
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,7 @@ def _eigh_dense_torch(L, mass, k, device) -> tuple[Eigenbasis, float]:
     eigenvalues (backward stability of the symmetric eigensolver)."""
     import torch
 
-    if not torch.cuda.is_available() and device.startswith("cuda"):
-        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'.")
+    check_device(device)
     n = L.shape[0]
     coo = L.tocoo()
     m = torch.as_tensor(mass, dtype=torch.float64, device=device)

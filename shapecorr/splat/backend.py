@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core import check_device
 from ..core.errors import SettingsError
 from .binding import SplatBinding, WorldGaussians, covariance_to_quat_scale
 from .camera import Camera
@@ -56,8 +57,7 @@ def rasterize_on(device: str, means, quats, scales, opacities, colors, viewmat, 
         return rasterize(means, quats, scales, opacities, colors, viewmat, K, width, height,
                          sh_degree=sh_degree, background=background, mode=mode, eps2d=eps2d)
     if kind == "cuda":
-        if not torch.cuda.is_available():
-            raise SettingsError("device='cuda': no CUDA device is visible to torch; use device='cpu'.")
+        check_device(device)
         return rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width, height,
                                 sh_degree=sh_degree, background=background, mode=mode, eps2d=eps2d)
     raise SettingsError(f"device={device!r}: splats render on 'cpu' or 'cuda'.")

@@ -13,7 +13,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from helpers import bumpy, grid, icosphere, permuted_copy, point_cloud, write_off
 
-from shapecorr.core import TooFewPointsError
+from shapecorr.core import SettingsError, TooFewPointsError
 from shapecorr.spectral import Eigenbasis, eigenbasis, eigh_generalized, laplacian
 
 
@@ -108,7 +108,7 @@ def test_unknown_device_is_refused():
 @pytest.mark.skipif(_cuda_available(), reason="checks the message shown without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error():
     L, mass = laplacian(icosphere(1))
-    with pytest.raises(RuntimeError, match="no CUDA device"):
+    with pytest.raises(SettingsError, match="no CUDA device"):
         eigh_generalized(L, mass, 5, device="cuda", solver="dense")
 
 
@@ -300,3 +300,4 @@ def test_two_components_have_the_union_of_their_spectra():
     np.testing.assert_allclose(b.evals, expect, rtol=0.03, atol=1e-8)
     gram = b.evecs.T @ (b.mass[:, None] * b.evecs)
     np.testing.assert_allclose(gram, np.eye(11), atol=1e-8)
+
