@@ -237,7 +237,8 @@ def write_md(results: dict, path: Path) -> None:
                   f"{r['image_size']}²; close-up of the neck at 512²: {r.get('closeup_512_psnr_db')} dB "
                   f"(covered {r.get('closeup_512_psnr_covered_db')} dB)."), ""]
     for r in results.get("speed_runs", [results["speed"]] if results.get("speed") else []):
-        lines += [(f"Speed: {r['n_gaussians']} Gaussians at {r['image']}, {r['threads']} thread(s), "
+        lines += [(f"Speed ({r.get('renderer', 'shapecorr')} on {r.get('device', 'cpu')}): {r['n_gaussians']} "
+                   f"Gaussians at {r['image']}, {r['threads']} thread(s), "
                    f"{r.get('rasterize_mode', 'classic')} mode, eps2d {r.get('eps2d', 0.3)}: forward "
                   f"{r['forward_s']} s, forward with gradients {r['forward_with_grad_s']} s + backward "
                   f"{r['backward_s']} s (CPU time: forward {r['forward_cpu_s']} s, backward {r['backward_cpu_s']} s; "
