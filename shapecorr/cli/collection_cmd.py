@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .common import (
+    DEVICE_HELP,
     CommandError,
     atomic_output_dir,
     check_not_inputs,
@@ -79,7 +80,7 @@ def register(sub) -> None:
                    help="nearest shapes each shape is also matched to (the shape graph; default 2; 0: none)")
     p.add_argument("--no-consistency", action="store_true",
                    help="keep the direct maps to the template (no joint refinement)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the features, maps and refinement run (eigenbases: always on the CPU); on a measured H200 the CPU was faster for matching, CUDA pays for train and splats (default: cpu)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help=DEVICE_HELP)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 

@@ -206,6 +206,11 @@ def check_not_inputs(out: Path, names, inputs, what: str = "--out") -> None:
                                "choose another output folder.")
 
 
+#: the --device help of the commands that match: where the work runs, and when CUDA pays
+DEVICE_HELP = ("where the features, maps and refinement run (eigenbases: always on the CPU); on a "
+               "measured H200 the CPU was faster for matching, CUDA pays for train and splats (default: cpu)")
+
+
 def check_device(device: str) -> None:
     """``--device cuda`` needs a CUDA device visible to torch (:func:`shapecorr.core.check_device`)."""
     from ..core import SettingsError

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..core.jsonio import json_default
 from .common import (
+    DEVICE_HELP,
     CommandError,
     Progress,
     atomic_output_dir,
@@ -71,7 +72,7 @@ def register(sub) -> None:
                    help="refuse imperfect meshes (degenerate faces, duplicate vertices, holes, ...) "
                         "instead of handling them with a warning")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
-                   help="where the features, maps and refinement run (eigenbases: always on the CPU); on a measured H200 the CPU was faster for matching, CUDA pays for train and splats (default: cpu)")
+                   help=DEVICE_HELP)
     p.add_argument("--scheme", default="xyz", choices=COLOR_SCHEMES,
                    help="colour scheme of correspondence.png (default: xyz)")
     p.add_argument("--no-picture", action="store_true", help="skip correspondence.png")

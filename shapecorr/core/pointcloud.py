@@ -209,7 +209,7 @@ def outward_normals(points, k: int = DEFAULT_NORMAL_K, k_orient: int = DEFAULT_O
     p, given = _unit_normals(points, normals, k_orient)
     pairs = _pair_agreement(p, given, k_orient)  # one neighbour search for both uses
     oriented = _orient(p, given, k_orient, pairs)  # consistent and outward
-    if _oriented_share(pairs[2], k_orient):
+    if _oriented_share(pairs[2]):
         # a file's oriented signs are kept point by point (the relaxation turns a few percent of
         # true normals where surfaces touch, half of a thin slab's); only their common sign may change
         oriented = given if (oriented * given).sum(1).mean() >= 0 else -given
@@ -229,10 +229,10 @@ def _signs_oriented(points, normals: np.ndarray, k: int = DEFAULT_ORIENT_K) -> b
     """Whether given normals' signs are an orientation, not random: their neighbour pairs agree
     clearly more often than one half (by at least GIVEN_CONSISTENT, and 4 standard deviations
     of random signs, 0.5 / sqrt(pairs))."""
-    return _oriented_share(_pair_agreement(np.asarray(points, dtype=np.float64), normals, k)[2], k)
+    return _oriented_share(_pair_agreement(np.asarray(points, dtype=np.float64), normals, k)[2])
 
 
-def _oriented_share(agree: np.ndarray, k: int) -> bool:
+def _oriented_share(agree: np.ndarray) -> bool:
     """The test of :func:`_signs_oriented` on the pairs' agreements (:func:`_reflected_dot`)."""
     return float((agree > 0).mean()) >= max(GIVEN_CONSISTENT, 0.5 + 2.0 / np.sqrt(len(agree)))
 
