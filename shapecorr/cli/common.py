@@ -219,7 +219,7 @@ def check_device(device: str) -> None:
     try:
         check(device, "--device")
     except SettingsError as exc:
-        raise CommandError(str(exc).replace("; use cpu.", "; use --device cpu.")) from exc
+        raise CommandError(str(exc)) from exc
 
 
 def load_shape_arg(path: str, what: str, *, strict: bool = False):
