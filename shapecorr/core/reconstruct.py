@@ -26,6 +26,7 @@ reconstructed clouds), shared by the pipeline and by what reads a match's functi
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -103,6 +104,12 @@ class ReconstructionReport:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+#: pymeshlab is not thread-safe: two filters running at once in one process crash it (a
+#: segmentation fault, seen with two Poisson reconstructions in two threads). Every use of it
+#: in shapecorr holds this lock, so matches run from several threads queue there instead.
+PYMESHLAB_LOCK = threading.Lock()
+
+
 def have_pymeshlab() -> bool:
     """Whether ``pymeshlab`` (the reconstruction's dependency, the ``pointcloud`` extra) imports."""
     try:
@@ -117,12 +124,14 @@ def poisson_surface(points: np.ndarray, normals: np.ndarray, depth: int = POISSO
     unreferenced vertices dropped. Raises ImportError without pymeshlab."""
     import pymeshlab
 
-    ms = pymeshlab.MeshSet()
-    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(points, dtype=np.float64),
-                               v_normals_matrix=np.asarray(normals, dtype=np.float64)))
-    ms.generate_surface_reconstruction_screened_poisson(depth=int(depth), preclean=True, threads=1)
-    m = ms.current_mesh()
-    return clean_mesh(np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64))
+    with PYMESHLAB_LOCK:
+        ms = pymeshlab.MeshSet()
+        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(points, dtype=np.float64),
+                                   v_normals_matrix=np.asarray(normals, dtype=np.float64)))
+        ms.generate_surface_reconstruction_screened_poisson(depth=int(depth), preclean=True, threads=1)
+        m = ms.current_mesh()
+        v, f = np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
+    return clean_mesh(v, f)
 
 
 def decimate_manifold(vertices: np.ndarray, faces: np.ndarray, n_target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,13 +141,15 @@ def decimate_manifold(vertices: np.ndarray, faces: np.ndarray, n_target: int) ->
     surface (14.7k -> 5k vertices)."""
     import pymeshlab
 
-    ms = pymeshlab.MeshSet()
-    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=np.asarray(faces, dtype=np.int32)))
     n_faces = round(len(faces) * n_target / max(len(vertices), 1))
-    ms.meshing_decimation_quadric_edge_collapse(targetfacenum=max(4, n_faces), preservetopology=True,
-                                                preservenormal=True, qualitythr=0.5)
-    m = ms.current_mesh()
-    return clean_mesh(np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64))
+    with PYMESHLAB_LOCK:
+        ms = pymeshlab.MeshSet()
+        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=np.asarray(faces, dtype=np.int32)))
+        ms.meshing_decimation_quadric_edge_collapse(targetfacenum=max(4, n_faces), preservetopology=True,
+                                                    preservenormal=True, qualitythr=0.5)
+        m = ms.current_mesh()
+        v, f = np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
+    return clean_mesh(v, f)
 
 
 def largest_component(vertices: np.ndarray, faces: np.ndarray, min_share: float = MIN_COMPONENT_SHARE

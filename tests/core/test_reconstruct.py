@@ -152,3 +152,32 @@ def test_a_files_normals_wrong_on_a_part_leave_the_surface_to_the_estimated_ones
     normals[sphere.vertices[:, 2] > 0.6] *= -1
     _, report = reconstruct_proxy(Shape(sphere.vertices, point_normals=normals))
     assert report.normals == "estimated" and report.lost_points == 0
+
+
+THREADS_SCRIPT = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+sys.path.insert(0, {tests!r})
+from helpers import icosphere
+from shapecorr.core.reconstruct import poisson_surface
+s = icosphere(3)
+ref = poisson_surface(s.vertices, s.vertex_normals, 6)
+with ThreadPoolExecutor(4) as ex:
+    out = list(ex.map(lambda _: poisson_surface(s.vertices, s.vertex_normals, 6), range(8)))
+print("same" if all(np.array_equal(o[0], ref[0]) and np.array_equal(o[1], ref[1]) for o in out) else "differ")
+"""
+
+
+def test_reconstructions_from_several_threads_neither_crash_nor_differ():
+    """pymeshlab is not thread-safe (two Poisson reconstructions at once crashed the process with
+    a segmentation fault): every use holds one lock, so threads queue and get the serial result.
+    Run in a subprocess, so that a crash fails this test and not the whole run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = THREADS_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"the process ended with {proc.returncode}: {proc.stderr[-500:]}"
+    assert proc.stdout.split()[-1] == "same"
