@@ -122,16 +122,24 @@ def have_pymeshlab() -> bool:
 def poisson_surface(points: np.ndarray, normals: np.ndarray, depth: int = POISSON_DEPTH) -> tuple[np.ndarray, np.ndarray]:
     """Screened Poisson reconstruction (``pymeshlab``) of oriented points: ``(vertices, faces)``,
     unreferenced vertices dropped. Raises ImportError without pymeshlab."""
+    mesh = dict(vertex_matrix=np.asarray(points, dtype=np.float64),
+                v_normals_matrix=np.asarray(normals, dtype=np.float64))
+    return clean_mesh(*meshlab_filter(mesh, "generate_surface_reconstruction_screened_poisson", depth=int(depth),
+                                      preclean=True, threads=1))
+
+
+def meshlab_filter(mesh: dict, name: str, **params) -> tuple[np.ndarray, np.ndarray]:
+    """pymeshlab's filter ``name`` with ``params``, applied to the ``pymeshlab.Mesh`` made of the
+    arrays ``mesh`` (its keyword arguments): the resulting ``(vertices, faces)``. All of it under
+    :data:`PYMESHLAB_LOCK`. Raises ImportError without pymeshlab."""
     import pymeshlab
 
     with PYMESHLAB_LOCK:
         ms = pymeshlab.MeshSet()
-        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(points, dtype=np.float64),
-                                   v_normals_matrix=np.asarray(normals, dtype=np.float64)))
-        ms.generate_surface_reconstruction_screened_poisson(depth=int(depth), preclean=True, threads=1)
+        ms.add_mesh(pymeshlab.Mesh(**mesh))
+        getattr(ms, name)(**params)
         m = ms.current_mesh()
-        v, f = np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
-    return clean_mesh(v, f)
+        return np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
 
 
 def decimate_manifold(vertices: np.ndarray, faces: np.ndarray, n_target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,17 +147,10 @@ def decimate_manifold(vertices: np.ndarray, faces: np.ndarray, n_target: int) ->
     (``pymeshlab``, ``preservetopology``): a closed manifold stays one. The proxies' decimator
     (:func:`~shapecorr.core.proxy.decimate`) made 8 non-manifold edges on a FAUST_r Poisson
     surface (14.7k -> 5k vertices)."""
-    import pymeshlab
-
     n_faces = round(len(faces) * n_target / max(len(vertices), 1))
-    with PYMESHLAB_LOCK:
-        ms = pymeshlab.MeshSet()
-        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=np.asarray(faces, dtype=np.int32)))
-        ms.meshing_decimation_quadric_edge_collapse(targetfacenum=max(4, n_faces), preservetopology=True,
-                                                    preservenormal=True, qualitythr=0.5)
-        m = ms.current_mesh()
-        v, f = np.asarray(m.vertex_matrix(), dtype=np.float64), np.asarray(m.face_matrix(), dtype=np.int64)
-    return clean_mesh(v, f)
+    mesh = dict(vertex_matrix=vertices, face_matrix=np.asarray(faces, dtype=np.int32))
+    return clean_mesh(*meshlab_filter(mesh, "meshing_decimation_quadric_edge_collapse", targetfacenum=max(4, n_faces),
+                                      preservetopology=True, preservenormal=True, qualitythr=0.5))
 
 
 def largest_component(vertices: np.ndarray, faces: np.ndarray, min_share: float = MIN_COMPONENT_SHARE

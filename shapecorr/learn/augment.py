@@ -31,7 +31,7 @@ import numpy as np
 from ..core import Shape
 from ..core.errors import SettingsError
 from ..core.proxy import decimate
-from ..core.reconstruct import PYMESHLAB_LOCK, have_pymeshlab
+from ..core.reconstruct import have_pymeshlab, meshlab_filter
 from ..fmap.confidence import graph_distances
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,10 @@ def remeshed(shape: Shape, n_target: int, *, anisotropy: float = 1.0, rng: np.ra
         scale = np.array([anisotropy, 1.0, 1.0])
     work = ((v - centre) @ q) * scale
     work_shape = Shape(work, shape.faces)
-    target_length = _edge_length(work_shape, n_target)
-    with PYMESHLAB_LOCK:  # pymeshlab is not thread-safe
-        ms = pymeshlab.MeshSet()
-        ms.add_mesh(pymeshlab.Mesh(work, np.asarray(shape.faces, dtype=np.int32)))
-        ms.meshing_isotropic_explicit_remeshing(iterations=iterations, targetlen=pymeshlab.PureValue(target_length))
-        m = ms.current_mesh()
-        out = (m.vertex_matrix() / scale) @ q.T + centre
-        faces = np.asarray(m.face_matrix(), dtype=np.int64)
+    v_new, faces = meshlab_filter(dict(vertex_matrix=work, face_matrix=np.asarray(shape.faces, dtype=np.int32)),
+                                  "meshing_isotropic_explicit_remeshing", iterations=iterations,
+                                  targetlen=pymeshlab.PureValue(_edge_length(work_shape, n_target)))
+    out = (v_new / scale) @ q.T + centre
     tag = "aniso" if anisotropy != 1.0 else "iso"
     return Shape(out, faces, name=f"{shape.name}~{tag}{len(out)}")
 
