@@ -74,6 +74,14 @@ class DisplayFrame:
     def apply(self, points: np.ndarray) -> np.ndarray:
         return (np.asarray(points, dtype=np.float64) - self.center) * self.scale
 
+    @classmethod
+    def between(cls, a: DisplayFrame, b: DisplayFrame, t: float) -> DisplayFrame:
+        """The frame a fraction ``t`` of the way from ``a`` to ``b`` (a shape morphing from a
+        shape drawn in ``a`` to one drawn in ``b`` keeps its size on the screen)."""
+        t = float(t)
+        size = (1.0 - t) / a.scale + t / b.scale  # the drawn extent, interpolated in the shapes' units
+        return cls(center=(1.0 - t) * a.center + t * b.center, scale=1.0 / size)
+
 
 def project_to_display(points: np.ndarray, composite: np.ndarray, viewport, window_size) -> np.ndarray:
     """Display pixel coordinates ``(n, 2)`` of world points, given a camera's composite

@@ -1,12 +1,9 @@
 """What the splat view shows, without Qt: mesh-bound splats, the ARAP edit that drives their
 mesh, and pictures of them from the viewer's camera.
 
-:class:`SplatEditor` keeps the binding (``shapecorr.splat``), the mesh's current pose and the
-edit's handles (regions of vertices picked on the mesh): *fixed* regions stay where they were
-put, the *grabbed* region follows a drag, earlier grabs keep their dragged positions. Each grab
-factors one :class:`shapecorr.deform.ArapDeformer` on the pose the edit started from (the
-binding's pose, or the one shown when the handles were last cleared); each drag step re-solves it
-warm-started (a few iterations), the release solves it to convergence. The splats follow the
+:class:`SplatEditor` keeps the binding (``shapecorr.splat``) and edits the mesh's pose with
+the handles of :class:`apps.viewer.mesh_edit.MeshEditor` (fixed regions, a grabbed region that
+follows a drag, ARAP factored once per grab and re-solved per drag step). The splats follow the
 pose through the binding (:meth:`shapecorr.splat.SplatBinding.follow`) and are drawn by
 :func:`shapecorr.splat.render_gaussians` (our CPU rasterizer, or gsplat with ``device="cuda"``).
 
@@ -20,13 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shapecorr.core import ShapecorrError
-from shapecorr.deform import ArapDeformer, ArapSettings
 from shapecorr.splat import Camera, SplatBinding, look_at, render_gaussians
 
-GRAB_RADIUS = 0.08  # handle regions: vertices within this fraction of the bounding-box diagonal
-DRAG_ITERATIONS = 3  # ARAP iterations per drag step (warm-started)
-RELEASE_ITERATIONS = 20  # and when the drag ends
+from .mesh_edit import DRAG_ITERATIONS, GRAB_RADIUS, RELEASE_ITERATIONS, MeshEditor
+
+__all__ = ["DRAG_ITERATIONS", "GRAB_RADIUS", "RELEASE_ITERATIONS", "SplatEditor", "SplatPicture",
+           "alpha_centroid", "camera_from_view", "picture_size", "torch_device"]
 
 
 class SplatPicture(NamedTuple):
@@ -58,8 +54,8 @@ def picture_size(aspect: float, long_side: int) -> tuple[int, int]:
     return max(1, round(long_side * aspect)), int(long_side)
 
 
-class SplatEditor:
-    """Splats bound to a mesh, edited by ARAP handles.
+class SplatEditor(MeshEditor):
+    """Splats bound to a mesh, edited by ARAP handles (:class:`~apps.viewer.mesh_edit.MeshEditor`).
 
     ``binding``: a :class:`shapecorr.splat.SplatBinding`; ``vertices``: the starting pose
     (default: the binding's own pose). ``device``: where the splats are drawn.
@@ -71,98 +67,12 @@ class SplatEditor:
         self.device = device
         self.background = tuple(float(c) for c in background)
         self.rest = np.asarray(binding.rest_vertices, dtype=np.float64)
-        self.faces = np.asarray(binding.faces, dtype=np.int64)
-        self.vertices = np.array(binding.vertices if vertices is None else binding.posed(vertices).vertices,
-                                 dtype=np.float64)
-        self._arap_rest = self.vertices.copy()  # what the edit starts from (the pose when handles were cleared)
-        lo, hi = self.rest.min(0), self.rest.max(0)
-        self.radius = float(grab_radius) * (float(np.linalg.norm(hi - lo)) or 1.0)
-        self.fixed = np.zeros(0, dtype=np.int64)  # vertices held where they are
-        self.pinned: dict[int, np.ndarray] = {}  # earlier grabs: vertex -> its dragged position
-        self.grabbed = np.zeros(0, dtype=np.int64)
-        self._start = np.zeros((0, 3))  # the grabbed vertices' positions when grabbed
-        self._deformer: ArapDeformer | None = None
-        self._others = np.zeros(0, dtype=np.int64)  # pinned vertices other than the grabbed ones
-
-    # ------------------------------------------------------------------ handles
-    @property
-    def dragging(self) -> bool:
-        return len(self.grabbed) > 0
-
-    def region(self, vertex: int) -> np.ndarray:
-        """The vertices within the grab radius of ``vertex`` (in the current pose)."""
-        vertex = int(vertex)
-        if not 0 <= vertex < len(self.vertices):
-            raise ValueError(f"vertex {vertex} out of range (the mesh has {len(self.vertices)} vertices)")
-        d = np.linalg.norm(self.vertices - self.vertices[vertex], axis=1)
-        return np.flatnonzero(d <= self.radius)
-
-    def fix(self, vertex: int) -> np.ndarray:
-        """Hold the region around ``vertex`` where it is now; returns its vertices."""
-        ids = self.region(vertex)
-        self.fixed = np.union1d(self.fixed, ids)
-        for i in ids:
-            self.pinned[int(i)] = self.vertices[i].copy()
-        return ids
-
-    def clear_handles(self) -> None:
-        """Forget every handle (the pose stays)."""
-        self.fixed = np.zeros(0, dtype=np.int64)
-        self.pinned.clear()
-        self.end_drag(solve=False)
-        self._arap_rest = self.vertices.copy()
-
-    def grab(self, vertex: int) -> np.ndarray:
-        """Start dragging the region around ``vertex``; the system is factored here. Returns the
-        grabbed vertices."""
-        ids = self.region(vertex)
-        ids = ids[~np.isin(ids, self.fixed)] if len(self.fixed) else ids
-        if len(ids) == 0:
-            raise ValueError(f"vertex {vertex} is in a fixed region; grab elsewhere or clear the handles")
-        others = np.array(sorted(set(self.pinned) - set(ids.tolist())), dtype=np.int64)
-        # every handle is a "moved" vertex of the deformer (at its current position): fixed
-        # regions of an edited pose are not at rest
-        self._deformer = ArapDeformer(self._arap_rest, self.faces, moved_ids=np.concatenate([others, ids]),
-                                      settings=ArapSettings(iterations=RELEASE_ITERATIONS))
-        self._others = others
-        self.grabbed, self._start = ids, self.vertices[ids].copy()
-        self._solve(np.zeros(3), RELEASE_ITERATIONS, warm=False)  # the current pose, as a solution to warm-start from
-        return ids
-
-    def drag(self, offset, *, iterations: int = DRAG_ITERATIONS) -> np.ndarray:
-        """Move the grabbed region by ``offset (3,)`` from where it was grabbed; returns the pose."""
-        if not self.dragging:
-            raise ValueError("nothing grabbed: grab a vertex first")
-        offset = np.asarray(offset, dtype=np.float64).reshape(3)
-        if not np.isfinite(offset).all():
-            raise ValueError("the drag offset contains NaN or infinite values")
-        self._solve(offset, iterations, warm=True)
-        return self.vertices
-
-    def end_drag(self, offset=None, *, solve: bool = True) -> None:
-        """End the drag (``offset``: the last one; default: where it is); solve to convergence
-        and keep the grabbed region pinned where it was left."""
-        if self.dragging and solve:
-            if offset is None:
-                offset = self.vertices[self.grabbed[0]] - self._start[0]
-            self._solve(np.asarray(offset, dtype=np.float64).reshape(3), RELEASE_ITERATIONS, warm=True)
-        for i in self.grabbed:
-            self.pinned[int(i)] = self.vertices[i].copy()
-        self.grabbed, self._start = np.zeros(0, dtype=np.int64), np.zeros((0, 3))
-        self._deformer = None
+        pose = binding.vertices if vertices is None else binding.posed(vertices).vertices
+        super().__init__(pose, binding.faces, grab_radius=grab_radius, size_of=self.rest)
 
     def set_pose(self, vertices) -> None:
         """Show the mesh at ``vertices`` (same vertex order), e.g. from a script."""
-        self.vertices = np.array(self.binding.posed(vertices).vertices, dtype=np.float64)
-        self.clear_handles()
-
-    def _solve(self, offset: np.ndarray, iterations: int, warm: bool) -> None:
-        targets = np.concatenate([np.array([self.pinned[int(i)] for i in self._others]).reshape(-1, 3),
-                                  self._start + offset])
-        res = self._deformer.solve(targets, iterations=iterations, warm_start=warm)
-        if not np.isfinite(res.vertices).all():
-            raise ShapecorrError("the ARAP solve produced non-finite positions")
-        self.vertices = res.vertices
+        super().set_pose(self.binding.posed(vertices).vertices)
 
     # ------------------------------------------------------------------ pictures
     def render(self, camera: Camera) -> tuple[np.ndarray, np.ndarray]:

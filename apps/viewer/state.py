@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SIDES = ("source", "target")
 MODES = ("correspondence", "error", "texture")
+POSE_KINDS = ("edit", "transfer", "morph")  # an ARAP edit, an edit carried through the match, a morph frame
 
 
 def other_side(side: str) -> str:
@@ -43,6 +44,16 @@ class Pick:
         if self.true is not None:
             text += f" (true #{self.true}, error {self.error:.4f})"
         return text
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Where a side's vertices are shown when not where its file puts them: ``vertices (n, 3)``
+    in the file's units, ``kind`` (one of :data:`POSE_KINDS`) and a note for the view's title."""
+
+    vertices: np.ndarray
+    kind: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class ViewerState:
         self.mode = "correspondence"
         self.show_lines = False
         self.pick_info: Pick | None = None
+        self.poses: dict[str, Pose | None] = {side: None for side in SIDES}
         self._colors: dict[str, np.ndarray] = {}
         self._distances: dict[str, object] = {}
 
@@ -115,6 +127,8 @@ class ViewerState:
             self.shapes[side] = item.shape
             self.shape_warnings[side] = tuple(item.warnings)
             self._distances.pop(side, None)
+            self.poses[side] = None
+        self._drop_poses(("transfer", "morph"))  # they came through the match
         if "source" in loaded:
             self._colors.clear()
         self.match, self.match_origin = None, ""
@@ -153,6 +167,7 @@ class ViewerState:
         match.check_shapes(self.source, self.target)
         self.match, self.match_origin = match, origin
         self._drop_derived()
+        self._drop_poses(("transfer", "morph"))  # they came through the old match; edits stay
 
     @property
     def confidence(self) -> Confidence | None:
@@ -177,6 +192,49 @@ class ViewerState:
         if side not in self._distances:
             self._distances[side] = helpers.distances_for(self.shapes[side], dense_max=0)
         return self._distances[side]
+
+    # ------------------------------------------------------------------ poses (edits, transfers, morphs)
+    def set_pose(self, side: str, vertices, kind: str, note: str = "") -> Pose:
+        """Show ``side`` at ``vertices`` (its vertex order, the file's units)."""
+        shape = self.shapes[side] if side in SIDES else None
+        if shape is None:
+            raise ValueError(f"no {side} shape is open")
+        if kind not in POSE_KINDS:
+            raise ValueError(f"pose kind must be one of {', '.join(POSE_KINDS)}, not {kind!r}")
+        v = np.asarray(vertices, dtype=np.float64)
+        if v.shape != shape.vertices.shape:
+            raise ValueError(f"a pose of shape {v.shape} for the {side}'s {shape.vertices.shape} vertices")
+        if not np.isfinite(v).all():
+            raise ValueError("the pose contains NaN or infinite coordinates")
+        self.poses[side] = Pose(v, kind, note)
+        return self.poses[side]
+
+    def clear_pose(self, side: str) -> None:
+        """Show ``side`` as its file has it."""
+        self.poses[side] = None
+
+    def restore_pose(self, side: str, pose: Pose | None) -> None:
+        """Show ``side`` in a pose it had before (``None``: as its file has it)."""
+        if pose is not None and pose.vertices.shape != self.shapes[side].vertices.shape:
+            raise ValueError(f"that pose is not one of the {side} shown now")
+        self.poses[side] = pose
+
+    def _drop_poses(self, kinds) -> None:
+        for side in SIDES:
+            if self.poses[side] is not None and self.poses[side].kind in kinds:
+                self.poses[side] = None
+
+    def shown_vertices(self, side: str) -> np.ndarray | None:
+        """The positions ``side`` is drawn at (its pose, else its file's)."""
+        if self.shapes[side] is None:
+            return None
+        pose = self.poses[side]
+        return self.shapes[side].vertices if pose is None else pose.vertices
+
+    def shown_shape(self, side: str):
+        """``side``'s shape at the positions it is drawn at (a copy when posed)."""
+        shape, pose = self.shapes[side], self.poses[side]
+        return shape if shape is None or pose is None else shape.copy(vertices=pose.vertices)
 
     # ------------------------------------------------------------------ display settings
     def set_scheme(self, name: str) -> None:
@@ -298,6 +356,8 @@ class ViewerState:
                     "or drop a file here")
         kind = f"{s.n_faces} faces" if s.is_mesh else "point cloud"
         text = f"{side}: {s.name}  ({s.n_vertices} vertices, {kind})"
+        if self.poses[side] is not None:
+            text += f"\n{self.poses[side].note or self.poses[side].kind}"
         if self.shape_warnings[side]:
             n = len(self.shape_warnings[side])
             text += f"\n{n} warning{'s' if n > 1 else ''} on reading (see the status bar)"

@@ -28,9 +28,11 @@ from vtkmodules.vtkRenderingCore import (
     vtkRenderer,
 )
 
+from shapecorr.core import ShapecorrError
 from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
 
 from . import helpers, pyside_fix
+from .mesh_edit import EditCarrier, MeshEditor, morph_of
 from .state import MODES, SIDES, ViewerState, other_side
 from .worker import Jobs, describe_error
 
@@ -44,6 +46,7 @@ CLICK_TOLERANCE_PX = 4
 N_LINES = 60
 BIG_MESH = 50_000  # above this, colour schemes are computed in the background
 LOW_CONFIDENCE_STYLE = "QLabel { color: #ff6b5b; font-weight: bold; }"
+HANDLE_COLORS = {"fixed": (0.2, 0.55, 1.0), "dragged": (1.0, 0.6, 0.1), "grabbed": (1.0, 0.95, 0.2)}
 
 SHORTCUTS = [
     ("Ctrl+O", "open the source shape"), ("Ctrl+Shift+O", "open the target shape"),
@@ -54,7 +57,11 @@ SHORTCUTS = [
     ("1 / E / T", "correspondence colours / error heat map / texture preview"),
     ("L", "lines between matched points"), ("R", "reset the camera"), ("X", "clear markers"),
     ("P or click", "pick the point under the mouse"), ("Ctrl+Q", "quit"),
+    ("D", "edit mode: drag a shape (Shift+click fixes a region)"), ("H", "clear the edit's handles"),
+    ("A", "apply the edit to the other shape"), ("G", "morph slider"),
+    ("Shift+R", "show the shapes as their files have them"),
 ]
+MORPH_STEPS = 100  # slider positions from the source (0) to the target (MORPH_STEPS)
 
 
 class ViewerWindow(QtWidgets.QMainWindow):
@@ -87,6 +94,19 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._actors: dict[str, object] = {}
         self._press_pos = None
         self._line_pairs = None
+        self._frames: dict[str, helpers.DisplayFrame] = {}  # where each side's file is drawn
+        self.edit_mode = False
+        self.editors: dict[str, MeshEditor] = {}  # per side, while its edit goes on
+        self.edited_side: str | None = None  # the side whose edit "apply" carries
+        self._carrier: EditCarrier | None = None  # for the shown match
+        self.morpher = None  # shapecorr.deform.Morph of the shown match
+        self.morph_t = 0.0
+        self._before_morph = None  # (pose, editor) of the source when the morph took its place
+        self._drag_from = None  # (side, display x, y, depth) where an edit drag started
+        self._drag_side: str | None = None  # the side being dragged
+        self._pending_offset = None
+        self._drag_timer = QtCore.QTimer(self, singleShot=True, interval=0)
+        self._drag_timer.timeout.connect(self._drag_tick)
 
         self._build_plotter()
         self._build_actions()
@@ -120,6 +140,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
         # click (press + release without a drag) picks; dragging still rotates
         self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_press)
         self.plotter.iren.add_observer("LeftButtonReleaseEvent", self._on_release)
+        # in edit mode these run first and keep the events they handle from the camera and the picks
+        iren = self.plotter.iren.interactor
+        self._edit_observers = {event: iren.AddObserver(event, handler, 10.0)
+                                for event, handler in (("LeftButtonPressEvent", self._on_edit_press),
+                                                       ("MouseMoveEvent", self._on_edit_move),
+                                                       ("LeftButtonReleaseEvent", self._on_edit_release))}
 
     def _build_line_overlay(self) -> None:
         """Lines between the two views live in an overlay renderer spanning the whole window."""
@@ -185,6 +211,16 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.act_clear = a("Clear mar&kers", self.clear_markers, "X")
         self.act_pick_here = a("&Pick under mouse", self._pick_under_mouse, "P")
         self.act_shortcuts = a("&Keyboard shortcuts", self._show_shortcuts, "F1")
+        self.act_edit = a("&Edit mode (drag a shape)", lambda on: self.set_edit_mode(on), "D", True,
+                          tip="drag a region of either shape (ARAP); Shift+click fixes a region")
+        self.act_clear_handles = a("Clear &handles", self.clear_handles, "H")
+        self.act_carry = a("&Apply the edit to the other shape", lambda: self.apply_edit_to_other(), "A",
+                           tip="deformation transfer through the match")
+        self.act_morph = a("&Morph (slider)", lambda on: self.set_morph_mode(on), "G", True,
+                           tip="in-between shapes from the source to the target (ARAP interpolation)")
+        self.act_reset_shapes = a("Show the shapes as in their &files", self.reset_shapes, "Shift+R")
+        self.act_save_source_shown = a("Save the source as shown…", lambda: self.save_shown("source", None))
+        self.act_save_target_shown = a("Save the target as shown…", lambda: self.save_shown("target", None))
         group = QtGui.QActionGroup(self)
         for act in self.mode_actions.values():
             group.addAction(act)
@@ -220,8 +256,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         mb = self.menuBar()
         fill(mb.addMenu("&File"), [self.act_open_source, self.act_open_target, self.act_open_pair, None,
                                    self.act_load_match, self.act_load_gt, self.act_load_vts, None,
-                                   self.act_save_match, self.act_save_transfer, self.act_screenshot, None,
-                                   self.act_quit])
+                                   self.act_save_match, self.act_save_transfer, self.act_save_source_shown,
+                                   self.act_save_target_shown, self.act_screenshot, None, self.act_quit])
+        fill(mb.addMenu("&Edit"), [self.act_edit, self.act_clear_handles, self.act_carry, None, self.act_morph,
+                                   None, self.act_reset_shapes])
         m = mb.addMenu("&Match")
         fill(m, [self.act_match, self.act_cancel])
         self.preset_actions = self._choice_menu(m.addMenu("&Preset"), self.state.presets, self.state.preset,
@@ -240,6 +278,17 @@ class ViewerWindow(QtWidgets.QMainWindow):
         fill(tb, [self.act_match, self.act_load_match, None])
         self.scheme_box = self._combo(tb, "colours", COLOR_SCHEMES, self.state.scheme, self.set_scheme)
         fill(tb, [*self.mode_actions.values(), self.act_lines, None, self.act_screenshot])
+        self.addToolBarBreak()
+        tb = self.addToolBar("edit")
+        tb.setMovable(False)
+        fill(tb, [self.act_edit, self.act_clear_handles, self.act_carry, None, self.act_morph])
+        self.morph_slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.morph_slider.setRange(0, MORPH_STEPS)
+        self.morph_slider.setMaximumWidth(220)
+        self.morph_slider.setToolTip("morph: source (left end) to target (right end)")
+        self.morph_slider.valueChanged.connect(lambda v: self.set_morph(v / MORPH_STEPS))
+        self.morph_slider_action = tb.addWidget(self.morph_slider)
+        self.morph_slider_action.setVisible(False)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -354,10 +403,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
             note = self.state.set_shapes(loaded)
             self.last_error = None
             self.statusBar().clearMessage()
+            self._drop_edits(tuple(loaded))
             for side, item in loaded.items():
-                self._display_pts[side] = helpers.DisplayFrame.of(item.shape.vertices).apply(item.shape.vertices)
-                self._trees.pop(side, None)
+                self._frames[side] = helpers.DisplayFrame.of(item.shape.vertices)
                 self._actors.pop(side, None)
+            for side in SIDES:
+                if self.state.shapes[side] is not None:
+                    self._update_display(side)
             self.markers.clear()
             self._redraw(reset_camera=True)
             self._message(note)
@@ -516,6 +568,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def set_match(self, match, origin: str = "") -> None:
         """Show a :class:`shapecorr.Match` between the current shapes (with its confidence)."""
         self.state.set_match(match, origin)
+        self._drop_edits(())
         self.markers.clear()
         conf = self.state.confidence
         if conf is not None and conf.low:
@@ -599,6 +652,295 @@ class ViewerWindow(QtWidgets.QMainWindow):
         elapsed = time.perf_counter() - job.t_start
         self.progress.setFormat(f"{job.name}: {job.stage} %p% ({elapsed:.0f} s)")
 
+    # ================================================================== poses: edits, carried edits, morphs
+    def _frame(self, side: str) -> helpers.DisplayFrame:
+        """Where ``side`` is drawn: its file's frame; a morph frame between the two files' frames."""
+        pose = self.state.poses[side]
+        if side == "source" and pose is not None and pose.kind == "morph" and "target" in self._frames:
+            return helpers.DisplayFrame.between(self._frames["source"], self._frames["target"], self.morph_t)
+        return self._frames[side]
+
+    def _update_display(self, side: str) -> None:
+        self._display_pts[side] = self._frame(side).apply(self.state.shown_vertices(side))
+        self._trees.pop(side, None)
+
+    def _drop_edits(self, sides) -> None:
+        """Forget the editors of ``sides`` and what came from the match (the carrier, the morph)."""
+        for side in sides:
+            self.editors.pop(side, None)
+        if self.edited_side in sides:
+            self.edited_side = None
+        self._drag_from, self._pending_offset = None, None
+        self._carrier, self.morpher, self._before_morph = None, None, None
+        self.jobs.cancel("carry")
+        self.jobs.cancel("morph")
+        if self.act_morph.isChecked():
+            self.act_morph.setChecked(False)
+            self.morph_slider_action.setVisible(False)
+
+    def _show_pose(self, side: str, render: bool = True) -> None:
+        self._update_display(side)
+        self.markers = {k: m for k, m in self.markers.items() if m["side"] != side}
+        self._draw_side(side)
+        self._draw_markers()
+        self._update_status()
+        if render:
+            self.plotter.render()
+
+    def set_edit_mode(self, on: bool) -> None:
+        """Edit mode: a left-drag on either shape moves the region around the grabbed point
+        (ARAP), Shift+click fixes a region; outside it the mouse turns the camera and picks."""
+        self.edit_mode = bool(on)
+        self.act_edit.setChecked(self.edit_mode)
+        if self.edit_mode and self.act_morph.isChecked():
+            self.set_morph_mode(False)
+        self._message("edit mode: drag a region of either shape (Shift+click fixes one); A applies the edit to "
+                      "the other shape; D ends it" if self.edit_mode else "edit mode off")
+
+    def editor(self, side: str) -> MeshEditor:
+        """The ARAP editor of ``side``, started from the pose it is shown in (whatever replaces
+        that pose otherwise, a carried edit, a morph frame or new shapes, drops the editor)."""
+        shape = self.state.shapes[side] if side in SIDES else None
+        if shape is None:
+            raise ValueError(f"open the {side} shape first")
+        if side not in self.editors:
+            self.editors[side] = MeshEditor(self.state.shown_vertices(side), shape.faces if shape.is_mesh else None,
+                                            size_of=shape.vertices)
+        return self.editors[side]
+
+    def _edit_note(self, side: str) -> str:
+        ed = self.editors[side]
+        return (f"edited: {len(ed.fixed)} fixed, {ed.n_dragged} dragged vertices "
+                f"(A: apply to the {other_side(side)})")
+
+    def _show_edit(self, side: str) -> None:
+        ed = self.editors[side]
+        self.state.set_pose(side, ed.vertices, "edit", self._edit_note(side))
+        self.edited_side = side
+        self._show_pose(side)
+
+    def start_edit(self, side: str, vertex: int) -> np.ndarray:
+        """Grab the region around ``vertex`` of ``side`` (a drag starts); returns its vertices."""
+        ed = self.editor(side)
+        ids = ed.grab(vertex)
+        self._drag_side = side
+        self._show_edit(side)
+        return ids
+
+    def edit_drag(self, offset, *, throttled: bool = False) -> None:
+        """Move the grabbed region by ``offset (3,)`` (the shape's units) from where it was
+        grabbed. ``throttled``: as a mouse move does (solved and drawn at the next event-loop turn)."""
+        if throttled:
+            self._pending_offset = np.asarray(offset, dtype=np.float64)
+            self._drag_timer.start()
+            return
+        self.editors[self._drag_side].drag(offset)
+        self._show_edit(self._drag_side)
+
+    def _drag_tick(self) -> None:
+        offset, self._pending_offset = self._pending_offset, None
+        side = self._drag_side
+        if offset is None or side not in self.editors or not self.editors[side].dragging:
+            return
+        try:
+            self.edit_drag(offset)
+        except (ShapecorrError, ValueError, ArithmeticError) as exc:
+            self._error("Edit failed", str(exc))
+
+    def end_edit(self) -> None:
+        """End the drag: the pose is solved to convergence and the region stays where it was left."""
+        side = self._drag_side
+        if side not in self.editors or not self.editors[side].dragging:
+            return
+        offset, self._pending_offset = self._pending_offset, None
+        self.editors[side].end_drag(offset)
+        self._show_edit(side)
+
+    def fix_region(self, side: str, vertex: int) -> np.ndarray:
+        """Hold the region around ``vertex`` of ``side`` where it is shown."""
+        ids = self.editor(side).fix(vertex)
+        self._draw_side(side)
+        self._update_status()
+        self.plotter.render()
+        return ids
+
+    def clear_handles(self) -> None:
+        """Forget the handles of every edit (the poses stay)."""
+        for ed in self.editors.values():
+            ed.clear_handles()
+        for side in SIDES:
+            if side in self.editors and self.state.poses[side] is not None and self.state.poses[side].kind == "edit":
+                self.state.set_pose(side, self.editors[side].vertices, "edit", self._edit_note(side))
+        self._redraw()
+
+    def reset_shapes(self) -> None:
+        """Show both shapes as their files have them (edits, carried edits and the morph dropped)."""
+        self.set_morph_mode(False)
+        self.editors.clear()
+        self.edited_side = None
+        for side in SIDES:
+            self.state.clear_pose(side)
+            if self.state.shapes[side] is not None:
+                self._update_display(side)
+        self.markers.clear()
+        self._redraw()
+
+    def apply_edit_to_other(self, blocking: bool = False, timeout: float = 600.0) -> bool:
+        """Carry the last edit to the other shape through the match (deformation transfer, the
+        registration's surface points, computed once per match and direction; in the background).
+        Returns whether the other shape is shown carrying it (blocking) or the work started."""
+        side = self.edited_side
+        pose = self.state.poses[side] if side is not None else None
+        if pose is None or pose.kind != "edit":
+            self._error("Nothing to apply", "edit a shape first (D: edit mode, then drag a region of it).")
+            return False
+        if self.match is None:
+            self._error("Cannot apply the edit", "compute (Ctrl+M) or load (Ctrl+L) a match first.")
+            return False
+        match, other = self.match, other_side(side)
+        try:
+            if self._carrier is None or self._carrier.match is not match:
+                self._carrier = EditCarrier(match, self.source, self.target, device=self.state.device)
+        except ValueError as exc:
+            self._error("Cannot apply the edit", str(exc))
+            return False
+        carrier, edited = self._carrier, pose.vertices.copy()
+
+        def work(progress, should_stop):
+            progress(f"surface points ({carrier.method})", 0.05)
+            return carrier.carry(side, edited, progress=progress)
+
+        def done(vertices):
+            if match is not self.match:
+                return
+            self.editors.pop(other, None)
+            self.state.set_pose(other, vertices, "transfer",
+                                f"the {side}'s edit, carried through the match ({carrier.method} points)")
+            self.statusBar().clearMessage()
+            self._show_pose(other)
+
+        self.jobs.start("carry", work, done, lambda msg: self._error("Applying the edit failed", msg))
+        self._message(f"applying the {side}'s edit to the {other}…", 0)
+        if blocking:
+            self.wait_idle(timeout)
+            carried = self.state.poses[other]
+            return carried is not None and carried.kind == "transfer"
+        return True
+
+    def set_morph_mode(self, on: bool, blocking: bool = False, timeout: float = 600.0) -> bool:
+        """Show the morph slider (the in-between shapes of the match are prepared in the
+        background, once per match) or hide it and show the source as it was."""
+        on = bool(on)
+        self.act_morph.setChecked(on)
+        if not on:
+            self.morph_slider_action.setVisible(False)
+            self.jobs.cancel("morph")
+            pose = self.state.poses["source"]
+            if pose is not None and pose.kind == "morph":  # the source as it was before the morph
+                before, editor = self._before_morph or (None, None)
+                self.state.restore_pose("source", before)
+                if editor is not None:
+                    self.editors["source"] = editor
+                self._show_pose("source")
+            self._before_morph = None
+            return True
+        if self.match is None:
+            self.act_morph.setChecked(False)
+            self._error("Cannot morph", "compute (Ctrl+M) or load (Ctrl+L) a match first.")
+            return False
+        if self.edit_mode:
+            self.set_edit_mode(False)
+        if self.morpher is not None:
+            self.morph_slider_action.setVisible(True)
+            self.set_morph(self.morph_t)
+            return True
+        match, src, tgt, device = self.match, self.source, self.target, self.state.device
+
+        def work(progress, should_stop):
+            progress("morph: where the source lands on the target", 0.1)
+            return morph_of(match, src, tgt, device=device)
+
+        def done(morpher):
+            if match is not self.match:
+                return
+            self.morpher = morpher
+            self.statusBar().clearMessage()
+            if self.act_morph.isChecked():
+                self.morph_slider_action.setVisible(True)
+                self.set_morph(self.morph_t)
+
+        def failed(message):
+            self.act_morph.setChecked(False)
+            self._error("The morph failed", message)
+
+        self.jobs.start("morph", work, done, failed)
+        self._message("preparing the morph…", 0)
+        if blocking:
+            self.wait_idle(timeout)
+            return self.morpher is not None
+        return True
+
+    def set_morph(self, t: float) -> np.ndarray | None:
+        """Show the source a fraction ``t`` of the way to the target (0: the source, 1: where the
+        match puts its vertices on the target); returns the vertices shown."""
+        if self.morpher is None:
+            return None
+        self.morph_t = float(np.clip(t, 0.0, 1.0))
+        vertices = self.morpher.frame(self.morph_t)
+        pose = self.state.poses["source"]
+        if pose is None or pose.kind != "morph":  # the morph takes the source's place until it ends
+            self._before_morph = (pose, self.editors.pop("source", None))
+        self.state.set_pose("source", vertices, "morph", f"morph t = {self.morph_t:.2f} (G: back to the source)")
+        self.morph_slider.blockSignals(True)
+        self.morph_slider.setValue(round(self.morph_t * MORPH_STEPS))
+        self.morph_slider.blockSignals(False)
+        self._show_pose("source")
+        return vertices
+
+    def save_shown(self, side: str, path=None) -> Path | None:
+        """Save ``side`` as it is shown (edited, carrying an edit, or a morph frame); its vertex
+        order and faces are the file's. An input file is never written over."""
+        import shapecorr
+
+        shape = self.state.shown_shape(side)
+        if shape is None:
+            self._error("Nothing to save", f"open the {side} shape first.")
+            return None
+        if path is None:
+            pose = self.state.poses[side]
+            suggestion = f"{shape.name}_{'shown' if pose is None else pose.kind}.ply"
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Save the {side} as shown", suggestion,
+                                                            "PLY (*.ply);;OBJ (*.obj);;OFF (*.off)")
+            if not path:
+                return None
+        path = Path(path)
+        inputs = {Path(s.path).resolve() for s in (self.source, self.target) if s is not None and s.path}
+        if path.resolve() in inputs:
+            self._error("Cannot save the shape", f"{path}: that is an input file; choose another name.")
+            return None
+        try:
+            out = Path(shapecorr.save(shape, path))
+        except (shapecorr.ShapecorrError, OSError) as exc:
+            self._error("Cannot save the shape", f"{path}: {exc}")
+            return None
+        self._message(f"{side} saved to {out}")
+        return out
+
+    def _draw_handles(self, side: str) -> None:
+        self.plotter.remove_actor(f"handles-{side}", render=False)
+        ed = self.editors.get(side)
+        pose = self.state.poses[side]
+        if ed is None or pose is None or pose.kind != "edit" or not (ed.pinned or ed.dragging):
+            return
+        dragged = np.setdiff1d(np.array(sorted(ed.pinned), dtype=np.int64), np.union1d(ed.fixed, ed.grabbed))
+        ids = np.concatenate([ed.fixed, dragged, ed.grabbed]).astype(np.int64)
+        colors = np.array([HANDLE_COLORS["fixed"]] * len(ed.fixed) + [HANDLE_COLORS["dragged"]] * len(dragged)
+                          + [HANDLE_COLORS["grabbed"]] * len(ed.grabbed))
+        pts = pv.PolyData(self._display_pts[side][ids])
+        pts.point_data["rgb"] = (255 * colors).astype(np.uint8)
+        self.plotter.add_mesh(pts, scalars="rgb", rgb=True, point_size=6, render_points_as_spheres=True,
+                              name=f"handles-{side}", reset_camera=False, pickable=False, render=False)
+
     # ================================================================== display settings
     def set_scheme(self, name: str) -> None:
         try:
@@ -654,7 +996,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def _textured_poly(self, side: str, shape):
         """A copy of a UV-mapped shape split at its UV seams (OBJ-style UVs need it)."""
         v, f, tc = split_at_uv_seams(shape)
-        poly = pv.PolyData(helpers.DisplayFrame.of(self.state.shapes[side].vertices).apply(v), _vtk_faces(f))
+        poly = pv.PolyData(self._frame(side).apply(v), _vtk_faces(f))
         poly.active_texture_coordinates = np.asarray(tc, dtype=np.float32)
         return poly
 
@@ -705,6 +1047,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 self._add_mesh(side)
             else:
                 self._add_colored(side, st.side_colors(side) if st.mode == "correspondence" else None)
+        self._draw_handles(side)
         self.plotter.add_text(st.title(side), position="upper_left", font_size=10, name=f"{side}-title",
                               color="white", render=False)
 
@@ -733,6 +1076,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
             if shape is None:
                 self._add_mesh(side)
                 return
+        pose = self.state.poses[side]
+        if pose is not None:
+            shape = shape.copy(vertices=pose.vertices)
         if shape.is_mesh and shape.texture is not None and shape.has_uv and Path(shape.texture).exists():
             self._add_mesh(side, self._textured_poly(side, shape), texture=pv.read_texture(str(shape.texture)))
         else:
@@ -778,6 +1124,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def pick_at_display(self, x: int, y: int):
         """Pick at VTK display coordinates (origin bottom-left), as a click does."""
+        hit = self.vertex_at_display(x, y)
+        return None if hit is None else self.pick(*hit)
+
+    def vertex_at_display(self, x: int, y: int) -> tuple[str, int] | None:
+        """The side and the vertex drawn under VTK display coordinates ``(x, y)``, if any."""
         ren = self.plotter.iren.interactor.FindPokedRenderer(int(x), int(y))
         sides = [SIDES[i] for i, r in enumerate(self.plotter.renderers) if ren is not None and _same_vtk(r, ren)]
         if not sides or self.state.shapes[sides[0]] is None:
@@ -790,7 +1141,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             picker.AddPickList(self._actors[side])
         if not picker.Pick(int(x), int(y), 0, self.plotter.renderers[SIDES.index(side)]):
             return None
-        return self.pick(side, self._nearest_vertex(side, np.asarray(picker.GetPickPosition())))
+        return side, self._nearest_vertex(side, np.asarray(picker.GetPickPosition()))
 
     def _nearest_vertex(self, side: str, pos: np.ndarray) -> int:
         if side not in self._trees:
@@ -820,6 +1171,59 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.pick_at_display(*pos)
         except Exception as exc:  # never let a click crash the window
             self._error("Pick failed", str(exc))
+
+    # edit mode: a drag on a shape moves the region under the mouse (these run before the camera)
+    def _handled(self, event: str) -> None:
+        self.plotter.iren.interactor.GetCommand(self._edit_observers[event]).SetAbortFlag(1)
+
+    def _world_at(self, side: str, x: float, y: float, depth: float) -> np.ndarray:
+        ren = self.plotter.renderers[SIDES.index(side)]
+        ren.SetDisplayPoint(float(x), float(y), float(depth))
+        ren.DisplayToWorld()
+        w = np.asarray(ren.GetWorldPoint())
+        return w[:3] / w[3]
+
+    def _on_edit_press(self, iren, event) -> None:
+        if not self.edit_mode:
+            return
+        x, y = iren.GetEventPosition()
+        hit = self.vertex_at_display(x, y)
+        if hit is None:
+            return  # the camera turns
+        self._handled(event)
+        side, vertex = hit
+        try:
+            if iren.GetShiftKey():
+                self.fix_region(side, vertex)
+                return
+            self.start_edit(side, vertex)
+        except (ShapecorrError, ValueError, ArithmeticError) as exc:
+            self._error("Edit failed", str(exc))
+            return
+        ren = self.plotter.renderers[SIDES.index(side)]
+        p = self._display_pts[side][vertex]
+        ren.SetWorldPoint(float(p[0]), float(p[1]), float(p[2]), 1.0)
+        ren.WorldToDisplay()
+        self._drag_from = (side, x, y, ren.GetDisplayPoint()[2])
+
+    def _on_edit_move(self, iren, event) -> None:
+        if self._drag_from is None:
+            return
+        self._handled(event)
+        side, x0, y0, depth = self._drag_from
+        x, y = iren.GetEventPosition()
+        shift = self._world_at(side, x, y, depth) - self._world_at(side, x0, y0, depth)
+        self.edit_drag(shift / self._frame(side).scale, throttled=True)  # drawn units -> the shape's
+
+    def _on_edit_release(self, iren, event) -> None:
+        if self._drag_from is None:
+            return
+        self._handled(event)
+        self._drag_from = None
+        try:
+            self.end_edit()
+        except (ShapecorrError, ValueError, ArithmeticError) as exc:
+            self._error("Edit failed", str(exc))
 
     def _pick_under_mouse(self) -> None:
         widget = self.plotter.interactor
@@ -972,6 +1376,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event):
         self._tick.stop()
+        self._drag_timer.stop()
         self.jobs.cancel()
         self.hide()
         self.jobs.wait_abandoned()  # a QThread must not be destroyed while it runs
