@@ -387,12 +387,24 @@ class FallbackSettings:
 
     use_fallback: bool = True
     fallback_below: float | None = 0.95
+    # a kept axiomatic map (the learned features had no say in it) whose images lie within
+    # 0.2 sqrt(area) of the most trusted learned map's on fewer than this fraction of the target
+    # vertices is flagged as not trusted: the two disagree about where half the shape goes (a
+    # rotated or mirrored body), and the confidence cannot tell which is right. The map is kept;
+    # only its trust changes. None: off. The half is a priori (no tune pair had such a map kept:
+    # right axiomatic maps kept on tune pairs agreed on 0.93-1.00, docs/bench/generalize_cpu/
+    # nonisometric_sets/wrong_axiomatic).
+    flag_disagreement_below: float | None = 0.5
     fallback_solve: tuple = (("extra_energies", (("canonical", "resolvent"),)), ("k_descriptor", 100),
                              ("w_dcomm", 1.0), ("w_lap", 0.1))
 
     def __post_init__(self):
         _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
         _number("fallback_below", self.fallback_below, allow_none=True, minimum=0.0)
+        _number("flag_disagreement_below", self.flag_disagreement_below, allow_none=True, minimum=0.0)
+        _check(self.flag_disagreement_below is None or self.flag_disagreement_below <= 1.0,
+               f"flag_disagreement_below is a fraction of vertices in [0, 1] or null, got "
+               f"{self.flag_disagreement_below!r}.")
         items = self.fallback_solve
         if isinstance(items, dict):
             items = tuple(sorted(items.items()))

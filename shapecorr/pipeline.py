@@ -435,6 +435,7 @@ class _Run:
             best = max(best, select(retries), key=lambda c: c.trust)
         best = self._polished(best)
         best = self._registered(best)
+        self.disagreement = self._learned_disagreement(best, candidates)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
@@ -733,6 +734,18 @@ class _Run:
         self.plan = replace(plan, k_basis=(k, k), k_final=k)
         return grown
 
+    def _learned_disagreement(self, best: Candidate, candidates: list[Candidate]) -> dict | None:
+        """A kept axiomatic map against the most trusted learned map of the pair
+        (:func:`maps_agreement` at ``DISAGREEMENT_RADIUS``); flagged below
+        ``flag_disagreement_below``. None when there is nothing to compare."""
+        below = self.s.fallback.flag_disagreement_below
+        learned = [c for c in candidates if c.init.startswith("learned") and not c.screened]
+        if below is None or not best.init.startswith("axiomatic") or not learned:
+            return None
+        ref = select(learned)
+        agreement = maps_agreement(best.p2p_21, ref.p2p_21, self.P1.shape.vertices, DISAGREEMENT_RADIUS)
+        return {"agreement": round(agreement, 4), "with": ref.init, "below": below, "flagged": agreement < below}
+
     def _registered(self, best: Candidate) -> Candidate:
         """The kept map read off a registration (:func:`shapecorr.deform.precise.registered_vertex_maps`:
         the source deformed onto the target from the map, ARAP-regularized non-rigid ICP) when
@@ -815,6 +828,12 @@ class _Run:
     def _result(self, src: Shape, tgt: Shape, candidates: list[Candidate], best: Candidate, fallback: bool,
                 maps: tuple) -> Match:
         s, plan, conf = self.s, self.plan, best.confidence
+        flagged = bool(self.disagreement and self.disagreement["flagged"])
+        advice = conf.advice if conf.low else ""
+        if flagged:
+            advice = (f"the learned features put {100 * (1 - self.disagreement['agreement']):.0f} % of the target's "
+                      "vertices elsewhere than this axiomatic map does (a rotated or mirrored map is likely); look at "
+                      "the picture, or try --adapt or --preset accurate" + (f". {advice}" if advice else ""))
         info = {
             "candidates": [c.summary() for c in candidates],
             "init": best.init,
@@ -831,9 +850,11 @@ class _Run:
             # measured on the functional map: about 0.9 for correct FAUST_r maps, negative for flips
             "orientation_score_smooth": best.orientation_score_smooth,
             "confidence": round(float(conf.value), 4),
-            "confidence_low": bool(conf.low),
+            "confidence_low": bool(conf.low) or flagged,
             "confidence_threshold": float(conf.threshold),
-            "confidence_advice": conf.advice if conf.low else "",
+            "confidence_advice": advice,
+            # a kept axiomatic map against the learned map (see _learned_disagreement), or None
+            "learned_disagreement": self.disagreement,
             "confidence_details": conf.to_dict(),
             "device": str(self.device),
             "large_pair": plan.large,
@@ -859,6 +880,20 @@ class _Run:
 
 
 # ----------------------------------------------------------------------- the steps
+#: two maps agree at a target vertex when its images lie within this distance (unit-area source)
+DISAGREEMENT_RADIUS = 0.2
+
+
+def maps_agreement(p2p_a: np.ndarray, p2p_b: np.ndarray, vertices1: np.ndarray, radius: float) -> float:
+    """The fraction of target vertices that two vertex maps (target -> source) send to points of
+    the source within ``radius`` of each other (Euclidean, in the units of ``vertices1``)."""
+    a, b = np.asarray(p2p_a), np.asarray(p2p_b)
+    if a.shape != b.shape:
+        raise ValueError(f"the two maps have shapes {a.shape} and {b.shape}; they must map the same target.")
+    V1 = np.asarray(vertices1, dtype=np.float64)
+    return float(np.mean(np.linalg.norm(V1[a] - V1[b], axis=1) <= radius))
+
+
 def usable_as_points(src: Shape, tgt: Shape) -> bool:
     """Whether a pair is a mesh and a point cloud whose mesh can stand as the cloud of its vertices
     (pipeline.match's third path): no duplicate or unused vertex, which would be stray points."""

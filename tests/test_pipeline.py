@@ -911,3 +911,52 @@ def test_a_match_on_cuda_without_a_gpu_is_refused_clearly_before_any_work():
         shapecorr.match(s, s, device="cuda")
     with pytest.raises(SettingsError, match="use 'cpu' or 'cuda'"):
         shapecorr.match(s, s, device="gpu")
+
+
+def test_maps_agreement_known_answers():
+    V = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0.1, 0, 0]])
+    same = np.array([0, 1, 2, 3])
+    assert pipeline.maps_agreement(same, same, V, 0.2) == 1.0
+    # vertex 3 is 0.1 from vertex 0: within 0.2; vertices 1 and 2 are 1.41 apart
+    assert pipeline.maps_agreement(np.array([0, 1, 2, 3]), np.array([3, 2, 1, 0]), V, 0.2) == 0.5
+    with pytest.raises(ValueError, match="same target"):
+        pipeline.maps_agreement(same, same[:3], V, 0.2)
+
+
+def _fake_candidate(init, p2p_21, trust):
+    from types import SimpleNamespace
+
+    return pipeline.Candidate(init, 30, None, np.eye(3), np.asarray(p2p_21), np.asarray(p2p_21),
+                              confidence=SimpleNamespace(value=trust))
+
+
+@pytest.mark.parametrize("kept_init, disagrees, flagged", [
+    ("axiomatic_fallback", True, True),    # the learned map puts most of the shape elsewhere
+    ("axiomatic_fallback", False, False),  # it agrees: nothing to say
+    ("learned_adapted", True, None),       # a learned map is not checked against itself
+])
+def test_a_kept_axiomatic_map_the_learned_map_disagrees_with_is_flagged(kept_init, disagrees, flagged):
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(200, 3))
+    mirror = np.argsort(V[:, 0])[::-1][np.argsort(np.argsort(V[:, 0]))]  # each vertex to its x-rank opposite
+    identity = np.arange(200)
+    run = pipeline._Run(load_preset("default"), "cpu", None, None)
+    run.P1 = SimpleNamespace(shape=SimpleNamespace(vertices=V))
+    learned = _fake_candidate("learned", identity, 0.2)
+    kept = _fake_candidate(kept_init, mirror if disagrees else identity, 0.99)
+    out = run._learned_disagreement(kept, [learned, kept])
+    if flagged is None:
+        assert out is None
+        return
+    assert out["flagged"] is flagged and out["with"] == "learned"
+    assert (out["agreement"] < 0.5) is disagrees
+    off = pipeline._Run(load_preset("default", flag_disagreement_below=None), "cpu", None, None)
+    off.P1 = run.P1
+    assert off._learned_disagreement(kept, [learned, kept]) is None
+
+
+def test_flag_disagreement_below_is_validated():
+    with pytest.raises(SettingsError, match="flag_disagreement_below"):
+        load_preset("default", flag_disagreement_below=1.5)
