@@ -144,8 +144,10 @@ MORPH_METHOD = "spectral"
 
 class EditCarrier:
     """Carries an edit of one side of a match to the other (deformation transfer,
-    :func:`shapecorr.deform.transfer_deformation`); the surface map of each direction is computed
-    once (the first carry in a direction is the slow one).
+    :class:`shapecorr.deform.TransferPlan`). The plan of each direction (its surface points, face
+    map and factored Poisson system) is made once, the first carry in a direction is the slow one;
+    each later carry is one set of gradients and one back-substitution, fast enough to follow a
+    drag.
 
     ``match``: source -> target; ``side``: the side that was edited (``"source"`` or ``"target"``;
     the target's edit goes through the reversed match).
@@ -159,7 +161,7 @@ class EditCarrier:
         self.match, self.shapes = match, {"source": source, "target": target}
         self.method, self.device = method, device
         self._matches = {"source": match}
-        self._maps: dict[str, object] = {}
+        self._plans: dict[str, object] = {}
 
     def _match_from(self, side: str):
         if side not in self._matches:
@@ -169,26 +171,27 @@ class EditCarrier:
                                                  device=self.device)
         return self._matches[side]
 
-    def surface_map(self, side: str, progress=None):
-        """For each vertex of the other side, a point on ``side``'s surface (cached)."""
-        if side not in self._maps:
+    def ready(self, side: str) -> bool:
+        """Whether the plan of edits of ``side`` is made (a carry is then fast)."""
+        return side in self._plans
+
+    def plan(self, side: str, progress=None):
+        """The :class:`shapecorr.deform.TransferPlan` from ``side`` to the other (made once)."""
+        if side not in ("source", "target"):
+            raise ValueError(f"side must be 'source' or 'target', not {side!r}")
+        if side not in self._plans:
+            from shapecorr.deform import TransferPlan
             from shapecorr.deform.precise import precise_map
 
-            a, b = self.shapes[side], self.shapes[_other(side)]
+            a, b, m = self.shapes[side], self.shapes[_other(side)], self._match_from(side)
             kw = {"progress": progress} if self.method == "register" and progress is not None else {}
-            self._maps[side] = precise_map(self._match_from(side), a, b, method=self.method, device=self.device, **kw)
-        return self._maps[side]
+            smap = precise_map(m, a, b, method=self.method, device=self.device, **kw)
+            self._plans[side] = TransferPlan(a, b, m, surface_map=smap, device=self.device)
+        return self._plans[side]
 
     def carry(self, side: str, edited, progress=None) -> np.ndarray:
         """The other side's vertices after ``side`` moved to ``edited (n, 3)``."""
-        from shapecorr.deform import transfer_deformation
-
-        if side not in ("source", "target"):
-            raise ValueError(f"side must be 'source' or 'target', not {side!r}")
-        smap = self.surface_map(side, progress)
-        return transfer_deformation(self.shapes[side], np.asarray(edited, dtype=np.float64),
-                                    self.shapes[_other(side)], self._match_from(side), surface_map=smap,
-                                    device=self.device)
+        return self.plan(side, progress).apply(edited)
 
 
 def morph_of(match, source, target, *, device: str = "cpu"):

@@ -58,7 +58,8 @@ SHORTCUTS = [
     ("L", "lines between matched points"), ("R", "reset the camera"), ("X", "clear markers"),
     ("P or click", "pick the point under the mouse"), ("Ctrl+Q", "quit"),
     ("D", "edit mode: drag a shape (Shift+click fixes a region)"), ("H", "clear the edit's handles"),
-    ("A", "apply the edit to the other shape"), ("G", "morph slider"),
+    ("A", "apply the edit to the other shape"), ("F", "the other shape follows the drags"),
+    ("G", "morph slider"),
     ("Shift+R", "show the shapes as their files have them"),
 ]
 MORPH_STEPS = 100  # slider positions from the source (0) to the target (MORPH_STEPS)
@@ -96,6 +97,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._line_pairs = None
         self._frames: dict[str, helpers.DisplayFrame] = {}  # where each side's file is drawn
         self.edit_mode = False
+        self.follow = False  # the other shape follows each drag (once the carrier's plan is made)
         self.editors: dict[str, MeshEditor] = {}  # per side, while its edit goes on
         self.edited_side: str | None = None  # the side whose edit "apply" carries
         self._carrier: EditCarrier | None = None  # for the shown match
@@ -216,6 +218,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.act_clear_handles = a("Clear &handles", self.clear_handles, "H")
         self.act_carry = a("&Apply the edit to the other shape", lambda: self.apply_edit_to_other(), "A",
                            tip="deformation transfer through the match")
+        self.act_follow = a("&Follow live", lambda on: self.set_follow(on), "F", True,
+                            tip="the other shape follows each drag through the match (after a first apply)")
         self.act_morph = a("&Morph (slider)", lambda on: self.set_morph_mode(on), "G", True,
                            tip="in-between shapes from the source to the target (ARAP interpolation)")
         self.act_reset_shapes = a("Show the shapes as in their &files", self.reset_shapes, "Shift+R")
@@ -258,7 +262,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
                                    self.act_load_match, self.act_load_gt, self.act_load_vts, None,
                                    self.act_save_match, self.act_save_transfer, self.act_save_source_shown,
                                    self.act_save_target_shown, self.act_screenshot, None, self.act_quit])
-        fill(mb.addMenu("&Edit"), [self.act_edit, self.act_clear_handles, self.act_carry, None, self.act_morph,
+        fill(mb.addMenu("&Edit"), [self.act_edit, self.act_clear_handles, self.act_carry, self.act_follow, None,
+                                   self.act_morph,
                                    None, self.act_reset_shapes])
         m = mb.addMenu("&Match")
         fill(m, [self.act_match, self.act_cancel])
@@ -281,7 +286,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.addToolBarBreak()
         tb = self.addToolBar("edit")
         tb.setMovable(False)
-        fill(tb, [self.act_edit, self.act_clear_handles, self.act_carry, None, self.act_morph])
+        fill(tb, [self.act_edit, self.act_clear_handles, self.act_carry, self.act_follow, None, self.act_morph])
         self.morph_slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
         self.morph_slider.setRange(0, MORPH_STEPS)
         self.morph_slider.setMaximumWidth(220)
@@ -717,7 +722,27 @@ class ViewerWindow(QtWidgets.QMainWindow):
         ed = self.editors[side]
         self.state.set_pose(side, ed.vertices, "edit", self._edit_note(side))
         self.edited_side = side
-        self._show_pose(side)
+        self._show_pose(side, render=False)
+        if self.follow and self._carrier is not None and self._carrier.match is self.match \
+                and self._carrier.ready(side) and "carry" not in self.jobs:
+            other = other_side(side)
+            self.editors.pop(other, None)
+            self.state.set_pose(other, self._carrier.carry(side, ed.vertices), "transfer",
+                                f"the {side}'s edit, followed live through the match ({self._carrier.method} points)")
+            self._show_pose(other, render=False)
+        self.plotter.render()
+
+    def set_follow(self, on: bool) -> None:
+        """The other shape follows each drag through the match (deformation transfer with a plan
+        made once: the first apply, started here if none was made, is the slow one)."""
+        self.follow = bool(on)
+        self.act_follow.setChecked(self.follow)
+        side = self.edited_side
+        pose = self.state.poses[side] if side is not None else None
+        ready = self._carrier is not None and self._carrier.match is self.match and side is not None \
+            and self._carrier.ready(side)
+        if self.follow and pose is not None and pose.kind == "edit" and not ready and self.match is not None:
+            self.apply_edit_to_other()
 
     def start_edit(self, side: str, vertex: int) -> np.ndarray:
         """Grab the region around ``vertex`` of ``side`` (a drag starts); returns its vertices."""
@@ -755,6 +780,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
         offset, self._pending_offset = self._pending_offset, None
         self.editors[side].end_drag(offset)
         self._show_edit(side)
+        if self.follow and self.match is not None and not (
+                self._carrier is not None and self._carrier.match is self.match and self._carrier.ready(side)):
+            self.apply_edit_to_other()  # makes the plan; the next drags follow
 
     def fix_region(self, side: str, vertex: int) -> np.ndarray:
         """Hold the region around ``vertex`` of ``side`` where it is shown."""

@@ -12,12 +12,12 @@ from .gradients import PoissonSolver, deformation_gradients, gradient_operator, 
 from .handles import HandleFileError, Handles, parse_handles, read_handles, write_handles
 from .morphing import Morph, end_positions, morph, polar_decomposition
 from .registration import Registration, RegisterSettings, register
-from .transfer import DeformationTransfer, deformed_at_source, transfer_deformation
+from .transfer import DeformationTransfer, TransferPlan, deformed_at_source, transfer_deformation
 
 __all__ = [
     "ArapDeformer", "ArapResult", "ArapSettings", "UnconstrainedPartWarning", "arap_deform", "arap_energy",
     "deform_shape", "HandleFileError", "Handles", "parse_handles", "read_handles", "write_handles",
     "register", "RegisterSettings", "Registration",
-    "transfer_deformation", "deformed_at_source", "DeformationTransfer", "morph", "Morph", "end_positions",
+    "transfer_deformation", "deformed_at_source", "DeformationTransfer", "TransferPlan", "morph", "Morph", "end_positions",
     "polar_decomposition", "deformation_gradients", "gradient_operator", "PoissonSolver", "solve_from_gradients",
 ]

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DeformationTransfer",
+    "TransferPlan",
     "best_rotation",
     "deformed_at_source",
     "same_mesh",
@@ -62,6 +63,13 @@ def same_mesh(a, b) -> bool:
     """True when two shapes have the same vertex count and the same faces (one mesh, moved)."""
     return (a.n_vertices == b.n_vertices and a.is_mesh and b.is_mesh and a.faces.shape == b.faces.shape
             and bool(np.array_equal(a.faces, b.faces)))
+
+
+def _check_meshes(source, target) -> None:
+    for shape, what in ((source, "source"), (target, "target")):
+        if not getattr(shape, "is_mesh", False):
+            raise ValueError(f"{getattr(shape, 'name', what)}: the {what} must be a triangle mesh "
+                             "(deformation gradients live on triangles).")
 
 
 def _surface_points(match, source, target, method: str, surface_map, device: str, **precise_kwargs):
@@ -147,32 +155,55 @@ def transfer_deformation(source, source_deformed, target, match=None, *, method:
         from the source onto the target); without it the gradients are used as they are.
     details : return a :class:`DeformationTransfer` (vertices, face map, rotation, gradients).
     """
-    for shape, what in ((source, "source"), (target, "target")):
-        if not getattr(shape, "is_mesh", False):
-            raise ValueError(f"{getattr(shape, 'name', what)}: the {what} must be a triangle mesh "
-                             "(deformation gradients live on triangles).")
+    _check_meshes(source, target)
     if hasattr(source_deformed, "vertices") and not same_mesh(source, source_deformed):
         raise ValueError(f"{source_deformed.name}: the deformed source is meshed differently from the source "
                          f"({source_deformed.n_vertices} vs {source.n_vertices} vertices or other faces); read it "
                          "at the source's vertices first: deformed_at_source(source, source_deformed, "
                          "shapecorr.match(source_deformed, source)).")
-    D = deformed_at_source(source, source_deformed)
-    if match is not None and surface_map is None:
-        match.check_shapes(source, target, allow_other=True)
-    face, bary = _surface_points(match, source, target, method, surface_map, device)
-    face_map = target_to_source_faces(source, target, face, bary)
-    Q = deformation_gradients(source.vertices, source.faces, D)[face_map]  # (m2, 3, 3)
-    pts = np.einsum("nk,nkd->nd", bary, source.vertices[source.faces[face]])
-    R = np.eye(3)
-    if align:
-        R = best_rotation(pts, target.vertices)
-        Q = R @ Q @ R.T
-    moved = np.einsum("nk,nkd->nd", bary, D[source.faces[face]]) - pts  # source displacement at matched points
-    solver = PoissonSolver(target.vertices, target.faces)
-    mass = np.zeros(target.n_vertices)
-    np.add.at(mass, target.faces.ravel(), np.repeat(solver.areas / 3.0, 3))
-    shift = (mass @ moved) / max(mass.sum(), 1e-300) @ R.T
-    X = solver.solve(Q, shift=shift)
-    log.info("deformation transfer: %d target faces took gradients from %d source faces", len(face_map),
-             len(np.unique(face_map)))
-    return DeformationTransfer(X, face_map, R, Q) if details else X
+    plan = TransferPlan(source, target, match, method=method, surface_map=surface_map, align=align, device=device)
+    return plan.apply(deformed_at_source(source, source_deformed), details=details)
+
+
+class TransferPlan:
+    """Everything :func:`transfer_deformation` needs but the deformed source, computed once: where
+    each target vertex lands on the source, the source face each target face takes its gradient
+    from, the rotation into the target's frame and the target's factored Poisson system. Each
+    :meth:`apply` is then one set of gradients and one back-substitution (an animation of the
+    source carried frame by frame, or an edit carried while it is dragged).
+
+    >>> plan = TransferPlan(source, target, m)                 # the slow part, once
+    >>> frames = [plan.apply(D) for D in source_animation]     # (n2, 3) each
+    """
+
+    def __init__(self, source, target, match=None, *, method: str = "spectral", surface_map=None,
+                 align: bool = True, device: str = "cpu"):
+        _check_meshes(source, target)
+        if match is not None and surface_map is None:
+            match.check_shapes(source, target, allow_other=True)
+        self.source, self.target = source, target
+        self.face, self.bary = _surface_points(match, source, target, method, surface_map, device)
+        self.face_map = target_to_source_faces(source, target, self.face, self.bary)
+        self.points = np.einsum("nk,nkd->nd", self.bary, source.vertices[source.faces[self.face]])
+        self.rotation = best_rotation(self.points, target.vertices) if align else np.eye(3)
+        self.solver = PoissonSolver(target.vertices, target.faces)
+        mass = np.zeros(target.n_vertices)
+        np.add.at(mass, target.faces.ravel(), np.repeat(self.solver.areas / 3.0, 3))
+        self.mass = mass / max(mass.sum(), 1e-300)
+
+    def apply(self, source_deformed, *, details: bool = False):
+        """The target deformed as the source moved to ``source_deformed`` (``(n1, 3)``, the source's
+        vertex order); a :class:`DeformationTransfer` with ``details``."""
+        source, R = self.source, self.rotation
+        D = np.asarray(source_deformed, dtype=np.float64)
+        if D.shape != (source.n_vertices, 3):
+            raise ValueError(f"the deformed source has shape {D.shape} but the source has {source.n_vertices} "
+                             "vertices; give an (n_source, 3) array.")
+        if not np.isfinite(D).all():
+            raise ValueError("the deformed source contains NaN or infinite coordinates.")
+        Q = R @ deformation_gradients(source.vertices, source.faces, D)[self.face_map] @ R.T  # (m2, 3, 3)
+        moved = np.einsum("nk,nkd->nd", self.bary, D[source.faces[self.face]]) - self.points
+        X = self.solver.solve(Q, shift=(self.mass @ moved) @ R.T)
+        log.info("deformation transfer: %d target faces took gradients from %d source faces", len(self.face_map),
+                 len(np.unique(self.face_map)))
+        return DeformationTransfer(X, self.face_map, R, Q) if details else X

@@ -164,3 +164,23 @@ def test_bad_inputs(blob):
         transfer_deformation(blob, blob.vertices[:10], blob, surface_map=smap)
     with pytest.raises(ValueError, match="needs a match"):
         transfer_deformation(blob, blob.vertices, blob)
+
+
+def test_a_plan_made_once_gives_transfer_deformation_for_every_frame():
+    """TransferPlan.apply (the plan made once) equals transfer_deformation on each of several
+    deformations of the source (an animation carried frame by frame)."""
+    from shapecorr.deform import TransferPlan
+
+    bar = capsule(height=2.0, radius=0.3, count=(12, 12))
+    target, perm = permuted_copy(bar, seed=4)
+    target = target.copy(vertices=target.vertices * [1.4, 1.4, 1.0])  # a thicker body, vertices shuffled
+    m = exact_match(bar, target, perm)
+    plan = TransferPlan(bar, target, m)
+    for amount in (0.3, 0.8, 1.4):
+        bent = bend(bar.vertices, amount)
+        np.testing.assert_allclose(plan.apply(bent), transfer_deformation(bar, bent, target, m), atol=1e-10)
+    np.testing.assert_allclose(plan.apply(bar.vertices), target.vertices, atol=1e-8)  # no change: the target
+    with pytest.raises(ValueError, match="source has"):
+        plan.apply(bar.vertices[:-1])
+    with pytest.raises(ValueError, match="triangle mesh"):
+        TransferPlan(bar, Shape(target.vertices), m)

@@ -157,3 +157,24 @@ def test_save_as_shown_and_never_over_an_input(fresh, tmp_path, small_pair):
     assert src.read_bytes() == before
     w.reset_shapes()
     assert w.state.poses == {"source": None, "target": None} and not w.editors
+
+
+def test_follow_live_carries_each_drag_once_the_plan_is_made(fresh):
+    w = fresh
+    _edit_source(w)
+    w.set_follow(True)  # no plan yet for this match: the first apply starts (and makes it)
+    assert w.wait_idle(240) and w.state.poses["target"].kind == "transfer", w.last_error
+    right = _ends(w.source)[1]
+    w.start_edit("source", right)
+    w.edit_drag([0.0, 0.0, 0.3])  # no job: carried at once
+    carried = w.state.poses["target"]
+    assert "live" in carried.note
+    np.testing.assert_allclose(carried.vertices, w._carrier.carry("source", w.state.poses["source"].vertices),
+                               atol=1e-9)
+    w.end_edit()
+    w.set_follow(False)
+    before = w.state.poses["target"].vertices.copy()
+    w.start_edit("source", right)
+    w.edit_drag([0.0, 0.2, 0.0])
+    w.end_edit()
+    np.testing.assert_array_equal(w.state.poses["target"].vertices, before)  # not followed any more
