@@ -140,3 +140,17 @@ def with_zero_area_face(path: Path, out: Path) -> Path:
 def imperfect_source(small_pair, tmp_path_factory):
     """The small pair's source with one zero-area face (it still matches the target_gt.txt)."""
     return with_zero_area_face(small_pair[0], tmp_path_factory.mktemp("imperfect") / "source_zero_area.off")
+
+
+def open_matched_window(qapp, small_pair):
+    """A shown viewer window with the small pair loaded and matched (preset fast); close it after."""
+    from apps.viewer.window import ViewerWindow
+
+    src, tgt, _ = small_pair
+    win = ViewerWindow(preset="fast")
+    win.resize(1000, 560)
+    win.show()
+    qapp.processEvents()
+    assert win.load_shapes(src, tgt), win.last_error
+    assert win.run_match(blocking=True, timeout=240), win.last_error
+    return win

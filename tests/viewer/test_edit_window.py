@@ -5,21 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .conftest import open_matched_window
+
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
 def win(qapp, small_pair):
     """One window with the small pair loaded and matched (once per module)."""
-    from apps.viewer.window import ViewerWindow
-
-    src, tgt, _ = small_pair
-    w = ViewerWindow(preset="fast")
-    w.resize(1000, 560)
-    w.show()
-    qapp.processEvents()
-    assert w.load_shapes(src, tgt), w.last_error
-    assert w.run_match(blocking=True, timeout=240), w.last_error
+    w = open_matched_window(qapp, small_pair)
     yield w
     w.close()
     qapp.processEvents()

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from .conftest import skip_or_fail
+from .conftest import open_matched_window, skip_or_fail
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -22,17 +22,9 @@ def _non_background(img: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def matched(qapp, small_pair):
     """One window with the small pair loaded and matched (the match runs once per module)."""
-    from apps.viewer.window import ViewerWindow
-
-    src, tgt, perm = small_pair
-    win = ViewerWindow(preset="fast")
-    win.resize(1000, 560)
-    win.show()
-    qapp.processEvents()
-    assert win.load_shapes(src, tgt), win.last_error
+    win = open_matched_window(qapp, small_pair)
     assert win.state.gt is not None, "target_gt.txt beside the target should be found"
-    assert win.run_match(blocking=True, timeout=240), win.last_error
-    yield win, perm
+    yield win, small_pair[2]
     win.close()
     qapp.processEvents()
 
