@@ -331,3 +331,22 @@ def test_remeshed_copies_carry_the_ground_truth_and_pairs_stay_in_a_group(tmp_pa
     model = train_features(shapes, TrainSettings(steps=2, lr=1e-3, n_points=64, config=TINY, time_lr=1e-2),
                            progress=False)
     assert model.meta["groups"] == ["a", "b"]
+
+
+def test_selfsup_general_never_saw_the_test_shapes():
+    """The bundled self-supervised model read no FAUST_r test shape, no odd-numbered TOSCA_r shape
+    and no horse (the benchmark's unseen shapes), validated on FAUST_r 070-079, and its card states
+    its validation history."""
+    import re
+
+    model = load_feature_model("selfsup_general")
+    train = {n.split("~")[0] for n in model.meta["train_shapes"]}
+    assert {n.split("~")[0] for n in model.meta["val_shapes"]} == {f"tr_reg_{i:03d}" for i in range(70, 80)}
+    assert all(int(n[-3:]) < 70 for n in train if n.startswith("tr_reg_"))
+    tosca = [re.fullmatch(r"(cat|centaur|david|dog|horse|michael|victoria|wolf)(\d+)", n) for n in train]
+    assert [m for m in tosca if m] and all(m.group(1) != "horse" and int(m.group(2)) % 2 == 0 for m in tosca if m)
+    card = " ".join((WEIGHTS_DIR / "README.md").read_text().split())
+    history = [h for h in model.meta["history"] if h.get("val_distance") is not None]
+    assert history
+    for h in history:
+        assert f"{h['val_distance']:.2f} at step {h['step']}" in card, h
