@@ -340,7 +340,7 @@ def shape_work(P: Prepared, s: MatchSettings, plan: PairPlan, feature_model: str
 class Candidate:
     """One candidate map: how it started, the refined maps, and how much it is trusted."""
 
-    init: str  # "learned", "learned_reverse", "learned_second", "learned_adapted", "zeroshot", "zeroshot_solve", "axiomatic", "axiomatic_fallback", "features_fallback"
+    init: str  # "learned", "learned_reverse", "learned_adapted", "zeroshot", "zeroshot_solve", "axiomatic", "axiomatic_fallback", "features_fallback"
     k_init: int
     w_orient_multiplier: float | None
     fmap_12: np.ndarray
@@ -444,7 +444,6 @@ class _Run:
         """The first candidates, the feature solves when the best is below ``fallback_below`` (two
         meshes), then the adapted map as one more candidate when adaptation runs."""
         candidates = self._first_candidates()
-        candidates += self._second_model_candidates(select(candidates))
         best = select(candidates)
         self.adaptation = self._adaptation_reason(best)
         candidates += self._early_feature_solves(best)
@@ -540,19 +539,6 @@ class _Run:
         if self.s.init == "zeroshot":
             return self._zeroshot_candidates()
         return self._axiomatic_candidates(self.s.solve, "axiomatic")
-
-    def _second_model_candidates(self, best: Candidate) -> list[Candidate]:
-        """Two meshes whose learned map is below ``fallback_below``: the learned map of
-        ``second_model`` too (its own features, refined with them as its guides)."""
-        model = self.s.fallback.second_model
-        if model is None or self.s.init != "learned" or not self._both_meshes or not self._needs_fallback(best):
-            return []
-        t0 = time.perf_counter()
-        feats = [shape_features(P, model, device=self.device) for P in (self.P1, self.P2)]
-        C0 = features_to_fmap(feats, self.P1, self.P2, self.plan.k_init, device=self.device,
-                              queries=self.samples[1] if self.samples is not None else None)
-        self._stage("learned_features", 0.65, t0)
-        return [self._candidate("learned_second", self.plan.k_init, None, C0, guides=refinement_guides(feats, self.s))]
 
     def _reverse_learned_candidate(self) -> Candidate:
         """The learned initial map made from the source's side: each source vertex's nearest

@@ -960,17 +960,3 @@ def test_a_kept_axiomatic_map_the_learned_map_disagrees_with_is_flagged(kept_ini
 def test_flag_disagreement_below_is_validated():
     with pytest.raises(SettingsError, match="flag_disagreement_below"):
         load_preset("default", flag_disagreement_below=1.5)
-
-
-def test_a_second_feature_model_joins_the_candidates_of_a_map_below_fallback_below(blob_pair):
-    """``second_model``: its learned map is one more candidate when the first learned map is below
-    ``fallback_below`` (here every map, fallback_below above 1); off by default."""
-    src, tgt, perm = blob_pair
-    on = match(src, tgt, "default", second_model="selfsup_general", fallback_below=1.01, use_fallback=True, **SMALL)
-    inits = [c["init"] for c in on.info["candidates"]]
-    assert inits[:2] == ["learned", "learned_second"]
-    assert exact_or_adjacent(src, on.p2p_21, perm)[1] >= 0.9  # a permuted copy: whichever is kept is right
-    off = match(src, tgt, "default", fallback_below=1.01, use_fallback=True, **SMALL)
-    assert "learned_second" not in [c["init"] for c in off.info["candidates"]]
-    with pytest.raises(SettingsError, match="second_model"):
-        load_preset("default", second_model="  ")
