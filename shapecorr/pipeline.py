@@ -54,7 +54,7 @@ from .fmap.confidence import keeps_trust
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
 from .fmap.refine import (bijective_zoomout, farthest_point_sampling_spectral, feature_agreement, feature_guides,
-                          guided_p2p, zoomout)
+                          guided_p2p, maps_agreement, zoomout)
 from .result import Match
 from .spectral import multiplication_operators, orientation_operators
 
@@ -882,16 +882,6 @@ class _Run:
 # ----------------------------------------------------------------------- the steps
 #: two maps agree at a target vertex when its images lie within this distance (unit-area source)
 DISAGREEMENT_RADIUS = 0.2
-
-
-def maps_agreement(p2p_a: np.ndarray, p2p_b: np.ndarray, vertices1: np.ndarray, radius: float) -> float:
-    """The fraction of target vertices that two vertex maps (target -> source) send to points of
-    the source within ``radius`` of each other (Euclidean, in the units of ``vertices1``)."""
-    a, b = np.asarray(p2p_a), np.asarray(p2p_b)
-    if a.shape != b.shape:
-        raise ValueError(f"the two maps have shapes {a.shape} and {b.shape}; they must map the same target.")
-    V1 = np.asarray(vertices1, dtype=np.float64)
-    return float(np.mean(np.linalg.norm(V1[a] - V1[b], axis=1) <= radius))
 
 
 def usable_as_points(src: Shape, tgt: Shape) -> bool:

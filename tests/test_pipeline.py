@@ -914,13 +914,15 @@ def test_a_match_on_cuda_without_a_gpu_is_refused_clearly_before_any_work():
 
 
 def test_maps_agreement_known_answers():
+    from shapecorr.fmap.refine import maps_agreement
+
     V = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0.1, 0, 0]])
     same = np.array([0, 1, 2, 3])
-    assert pipeline.maps_agreement(same, same, V, 0.2) == 1.0
+    assert maps_agreement(same, same, V, 0.2) == 1.0
     # vertex 3 is 0.1 from vertex 0: within 0.2; vertices 1 and 2 are 1.41 apart
-    assert pipeline.maps_agreement(np.array([0, 1, 2, 3]), np.array([3, 2, 1, 0]), V, 0.2) == 0.5
+    assert maps_agreement(np.array([0, 1, 2, 3]), np.array([3, 2, 1, 0]), V, 0.2) == 0.5
     with pytest.raises(ValueError, match="same target"):
-        pipeline.maps_agreement(same, same[:3], V, 0.2)
+        maps_agreement(same, same[:3], V, 0.2)
 
 
 def _fake_candidate(init, p2p_21, trust):

@@ -209,9 +209,17 @@ def feature_agreement(p2p_21: np.ndarray, features1: np.ndarray, features2: np.n
                          f"d; got {f1.shape} and {f2.shape}.")
     rows = np.arange(len(f2)) if queries is None else np.asarray(queries)
     nearest = knn_blocked(f2[rows].astype(np.float32), f1.astype(np.float32), device=device)
+    return maps_agreement(nearest, p2p_21[rows], vertices1, radius)
+
+
+def maps_agreement(p2p_a: np.ndarray, p2p_b: np.ndarray, vertices1: np.ndarray, radius: float) -> float:
+    """The fraction of target vertices that two vertex maps (target -> source) send to points of
+    the source within ``radius`` of each other (Euclidean, in the units of ``vertices1``)."""
+    a, b = np.asarray(p2p_a), np.asarray(p2p_b)
+    if a.shape != b.shape:
+        raise ValueError(f"the two maps have shapes {a.shape} and {b.shape}; they must map the same target.")
     V1 = np.asarray(vertices1, dtype=np.float64)
-    gap = np.linalg.norm(V1[nearest] - V1[p2p_21[rows]], axis=1)
-    return float(np.mean(gap <= radius))
+    return float(np.mean(np.linalg.norm(V1[a] - V1[b], axis=1) <= radius))
 
 
 def _check_guides(guides, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
