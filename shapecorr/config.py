@@ -395,6 +395,12 @@ class FallbackSettings:
     # right axiomatic maps kept on tune pairs agreed on 0.93-1.00, docs/bench/generalize_cpu/
     # nonisometric_sets/wrong_axiomatic).
     flag_disagreement_below: float | None = 0.5
+    # a second feature model (a bundled name or a file): two meshes whose match is below
+    # fallback_below are matched once more, whole, with it as feature_model, and the more trusted
+    # match is kept (info["second_model"]). None (the default): off. On 45 re-proportioned FAUST_r
+    # validation pairs, with selfsup_general, 3.74 -> 3.41 mean (simulated from two runs,
+    # docs/bench/generalize_cpu/selfsup_refresh); it doubles the time of the pairs it runs on.
+    second_model: str | None = None
     fallback_solve: tuple = (("extra_energies", (("canonical", "resolvent"),)), ("k_descriptor", 100),
                              ("w_dcomm", 1.0), ("w_lap", 0.1))
 
@@ -402,6 +408,8 @@ class FallbackSettings:
         _check(isinstance(self.use_fallback, bool), f"use_fallback must be true or false, got {self.use_fallback!r}.")
         _number("fallback_below", self.fallback_below, allow_none=True, minimum=0.0)
         _number("flag_disagreement_below", self.flag_disagreement_below, allow_none=True, minimum=0.0)
+        _check(self.second_model is None or (isinstance(self.second_model, str) and self.second_model.strip()),
+               f"second_model must be a feature model's name or file, or null; got {self.second_model!r}.")
         _check(self.flag_disagreement_below is None or self.flag_disagreement_below <= 1.0,
                f"flag_disagreement_below is a fraction of vertices in [0, 1] or null, got "
                f"{self.flag_disagreement_below!r}.")

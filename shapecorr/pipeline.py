@@ -114,6 +114,9 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
                 and usable_as_points(src, tgt):
             result = _more_trusted_as_two_clouds(result, _Run(settings.replace(point_cloud_surface="none"), device,
                                                               progress, cache, mesh_as_points=True).match(src, tgt, strict))
+    if _second_model_runs(settings, result, src, tgt):
+        result = _more_trusted_with_the_second_model(result, _Run(settings.replace(feature_model=settings.fallback.second_model),
+                                                                  device, progress, cache).match(src, tgt, strict))
     info = result.info
     if _flag_undecided_sides(info, src, tgt):
         warnings.warn(LowConfidenceWarning(
@@ -125,6 +128,25 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
             f"{info['confidence_threshold']:.2f}); the map is probably wrong in places. {info['confidence_advice']}"),
             stacklevel=2)
     return result
+
+
+def _second_model_runs(s: MatchSettings, result: Match, src: Shape, tgt: Shape) -> bool:
+    """Two meshes matched with the learned features whose match is below ``fallback_below``
+    (the calibrated threshold when None) are matched again with ``second_model``."""
+    f = s.fallback
+    below = result.info["confidence_threshold"] if f.fallback_below is None else f.fallback_below
+    return (f.second_model is not None and s.init == "learned" and src.is_mesh and tgt.is_mesh
+            and result.info["confidence"] < below)
+
+
+def _more_trusted_with_the_second_model(first: Match, second: Match) -> Match:
+    """The more trusted of the matches with the first and the second feature model (the first on
+    a tie); ``info["second_model"]`` says what ran and which was kept."""
+    kept = second if second.info["confidence"] > first.info["confidence"] else first
+    kept.info["second_model"] = {"ran": True, "model": second.info["feature_model"],
+                                 "confidence_first": first.info["confidence"],
+                                 "confidence_second": second.info["confidence"], "kept": "second" if kept is second else "first"}
+    return kept
 
 
 def _flag_undecided_sides(info: dict, src: Shape, tgt: Shape) -> bool:

@@ -962,3 +962,22 @@ def test_a_kept_axiomatic_map_the_learned_map_disagrees_with_is_flagged(kept_ini
 def test_flag_disagreement_below_is_validated():
     with pytest.raises(SettingsError, match="flag_disagreement_below"):
         load_preset("default", flag_disagreement_below=1.5)
+
+
+def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_pair):
+    """``second_model``: two meshes whose match is below ``fallback_below`` (here every match,
+    fallback_below above 1) are matched again, whole, with the second model; the more trusted
+    match is kept and says so. Off by default."""
+    src, tgt, perm = blob_pair
+    on = match(src, tgt, "default", second_model="selfsup_general", fallback_below=1.01, **SMALL)
+    info = on.info["second_model"]
+    assert info["ran"] and info["model"] == "selfsup_general"
+    first, second = info["confidence_first"], info["confidence_second"]
+    assert info["kept"] == ("second" if second > first else "first")
+    assert on.info["confidence"] == max(first, second)
+    assert on.info["feature_model"] == ("selfsup_general" if info["kept"] == "second" else "faust_r_wks")
+    assert exact_or_adjacent(src, on.p2p_21, perm)[1] >= 0.9  # a permuted copy: either match is right
+    off = match(src, tgt, "default", fallback_below=1.01, **SMALL)
+    assert "second_model" not in off.info
+    with pytest.raises(SettingsError, match="second_model"):
+        load_preset("default", second_model="  ")
