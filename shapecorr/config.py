@@ -398,8 +398,8 @@ class FallbackSettings:
     # a second feature model (a bundled name or a file): two meshes whose match is below
     # fallback_below are matched once more, whole, with it as feature_model, and the more trusted
     # match is kept (info["second_model"]). None (the default): off. On 45 re-proportioned FAUST_r
-    # validation pairs, with selfsup_general, 3.74 -> 3.41 mean (simulated from two runs,
-    # docs/bench/generalize_cpu/selfsup_refresh); it doubles the time of the pairs it runs on.
+    # validation pairs, with selfsup_general, 3.74 -> 3.41 mean and 4 -> 3 pairs above 5
+    # (docs/bench/generalize_cpu/selfsup_refresh); about 2.2x the CPU of the pairs it runs on.
     second_model: str | None = None
     fallback_solve: tuple = (("extra_energies", (("canonical", "resolvent"),)), ("k_descriptor", 100),
                              ("w_dcomm", 1.0), ("w_lap", 0.1))
