@@ -23,6 +23,12 @@ machine; the machine is 2 cores shared with other jobs):
 - the bi-Laplacian solution for comparison (pictures and ARAP energies).
 
 Writes OUT/bench_arap.json, OUT/bench_arap.md and OUT/spot_edit_*.png (before / ARAP / bi-Laplacian).
+
+``--devices cpu cuda`` also runs the drag on a GPU (``ArapDeformer(device="cuda")``: factor,
+first solve, drag update with the GPU synchronized by each result's copy back, and the largest
+vertex difference to the CPU's frames); ``--devices-only`` skips the CPU-only rows (both
+backends' factorizations, libigl, the bi-Laplacian, pictures). Size ``187k``: Spot after three
+subdivisions, not decimated.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ def spot_sizes(path: Path, sizes: list[str]):
         v, f = np.asarray(v), np.asarray(f)
         if k == 1 and "10k" in sizes:
             out["10k"] = (v, f)
+    if "187k" in sizes:
+        out["187k"] = (v, f)
     if "100k" in sizes:
         ratio = 1.0 - 100_000 / len(v)
         v2, f2 = fast_simplification.simplify(v.astype(np.float32), f.astype(np.int32), target_reduction=ratio)
@@ -125,6 +133,38 @@ def bench_size(name, v, f, args) -> dict:
     row["libigl"] = bench_igl(v, f, fixed, moved, target, ours, args)
     row["_vertices"] = (ours, lin)
     return row
+
+
+def bench_devices(name, v, f, args) -> list[dict]:
+    """Factor and drag on each of ``args.devices``; every device's frames compared with the CPU's."""
+    from shapecorr.deform import ArapDeformer
+
+    fixed, moved = handles(v)
+    rows, ref = [], None
+    for device in args.devices:
+        d, w, c = timed(lambda device=device: ArapDeformer(v, f, fixed, moved, device=device))
+        row = {"size": name, "vertices": len(v), "device": device, "backend": d.backend,
+               "setup_s": {"wall": round(w, 3), "cpu": round(c, 3)}, "factor_s": round(d.factor_seconds, 3)}
+        res, w, c = timed(lambda d=d: d.solve(head_pose(v, moved, 1.0 / args.frames), iterations=args.first_iterations,
+                                              warm_start=False))
+        row["first_solve_s"] = {"wall": round(w, 3), "cpu": round(c, 3)}
+        frames, walls = [res.vertices], []
+        for k in range(2, args.frames + 1):
+            res, w, c = timed(lambda k=k, d=d: d.solve(head_pose(v, moved, k / args.frames), iterations=args.drag_iterations))
+            walls.append(w)
+            frames.append(res.vertices)
+        row["drag_update_ms"] = {"wall_median": round(1e3 * float(np.median(walls)), 2),
+                                 "wall_min": round(1e3 * float(np.min(walls)), 2), "iterations": args.drag_iterations}
+        if ref is None:
+            ref = frames
+        diag = float(np.linalg.norm(np.ptp(v, axis=0)))
+        row["max_difference_to_first_device_rel_diag"] = float(max(np.abs(a - b).max() for a, b in zip(frames, ref)) / diag)
+        print(f"{name} on {device}: set-up {row['setup_s']['wall']} s (factor {row['factor_s']} s), first solve "
+              f"{row['first_solve_s']['wall']} s, drag update median {row['drag_update_ms']['wall_median']} ms, "
+              f"max difference to {args.devices[0]} {row['max_difference_to_first_device_rel_diag']:.1e} of the diagonal",
+              flush=True)
+        rows.append(row)
+    return rows
 
 
 def bench_igl(v, f, fixed, moved, target, ours, args) -> dict | str:
@@ -206,21 +246,28 @@ def markdown(rows, info, args) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spot", default=str(ROOT.parent / "shared/data/textured/spot/cow.obj"))
-    ap.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=["10k", "100k"])
+    ap.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=["10k", "100k", "187k"])
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--drag-iterations", type=int, default=3)
     ap.add_argument("--first-iterations", type=int, default=10)
     ap.add_argument("--converge", type=int, default=100, help="iterations of both solvers before comparing them")
     ap.add_argument("--out", default=str(ROOT / "out/bench_arap"))
+    ap.add_argument("--devices", nargs="+", default=[], help="also drag on these devices (e.g. cpu cuda; the first is the reference)")
+    ap.add_argument("--devices-only", action="store_true", help="only the --devices rows")
     args = ap.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     from bench_match import machine_info
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    info = machine_info("cpu")
-    rows = []
+    info = machine_info("cuda" if any(d.startswith("cuda") for d in args.devices) else "cpu")
+    rows, device_rows = [], []
     for name, (v, f) in spot_sizes(Path(args.spot), args.sizes).items():
+        if args.devices:
+            device_rows += bench_devices(name, v, f, args)
+            (out / "bench_arap_devices.json").write_text(json.dumps({"machine": info, "rows": device_rows}, indent=1))
+        if args.devices_only:
+            continue
         row = bench_size(name, v, f, args)
         ours, lin = row.pop("_vertices")
         fixed, moved = handles(v)
@@ -228,8 +275,9 @@ def main(argv=None) -> int:
             row["picture"] = pictures(v, f, fixed, moved, ours, lin, out, name)
         rows.append(row)
         (out / "bench_arap.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
-    (out / "bench_arap.md").write_text(markdown(rows, info, args))
-    print(f"wrote {out / 'bench_arap.md'}")
+    if rows:
+        (out / "bench_arap.md").write_text(markdown(rows, info, args))
+    print(f"wrote {out}")
     return 0
 
 

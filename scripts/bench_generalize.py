@@ -365,7 +365,7 @@ def pair_row(method: Method, bs: BenchSet, a: str, b: str, res: dict, r: dict, e
            "confidence": info.get("confidence"), "init": info.get("init"),
            "feature_model": info.get("feature_model"), "adapted": bool(adaptation.get("ran")),
            "adaptation_time_s": adaptation.get("time_s"), "polished": bool((info.get("polish") or {}).get("ran")),
-           "registration": info.get("registration"),
+           "registration": info.get("registration"), "second_model": info.get("second_model"),
            "pck": np.round(pck_curve(errors, thresholds), 5).tolist()}
     return row
 

@@ -208,23 +208,99 @@ def arap_operators(rest: np.ndarray, cells: CellEnergy) -> ArapOperators:
     return ArapOperators(Q, K, K.T.tocsr(), rest_term)
 
 
+# The local step, the covariances and the energy are written once for NumPy arrays and torch
+# tensors (the iterations on a GPU, ``ArapDeformer(device="cuda")``): ``_xp(a)`` gives the few
+# operations whose spelling differs between the two.
+class _NumpyOps:
+    abs, stack, where, einsum = staticmethod(np.abs), staticmethod(np.stack), staticmethod(np.where), staticmethod(np.einsum)
+
+    @staticmethod
+    def permute(a, axes):
+        return np.ascontiguousarray(a.transpose(axes))
+
+    @staticmethod
+    def amax(a, axis):
+        return a.max(axis=axis)
+
+    @staticmethod
+    def clip_min(a, m):
+        return np.maximum(a, m)
+
+    @staticmethod
+    def zeros_bool(n, like):
+        return np.zeros(n, dtype=bool)
+
+    @staticmethod
+    def copy(a):
+        return a.copy()
+
+    @staticmethod
+    def empty_like(a):
+        return np.empty_like(a)
+
+    @staticmethod
+    def svd(a):
+        return np.linalg.svd(a)
+
+    @staticmethod
+    def det(a):
+        return np.linalg.det(a)
+
+
+class _TorchOps:
+    def __init__(self):
+        import torch
+
+        self.t = torch
+        self.abs, self.stack, self.where, self.einsum = torch.abs, torch.stack, torch.where, torch.einsum
+
+    def permute(self, a, axes):
+        return a.permute(*axes).contiguous()
+
+    def amax(self, a, axis):
+        return a.amax(dim=axis)
+
+    def clip_min(self, a, m):
+        return a.clamp(min=m)
+
+    def zeros_bool(self, n, like):
+        return self.t.zeros(n, dtype=self.t.bool, device=like.device)
+
+    def copy(self, a):
+        return a.clone()
+
+    def empty_like(self, a):
+        return self.t.empty_like(a)
+
+    def svd(self, a):
+        return self.t.linalg.svd(a)
+
+    def det(self, a):
+        return self.t.linalg.det(a)
+
+
+def _xp(a):
+    """The array operations for ``a``: NumPy's, or torch's for a tensor."""
+    return _NumpyOps if isinstance(a, np.ndarray) else _TorchOps()
+
+
 # Rotations and covariances are kept component-major, ``(3, 3, n)`` (``R[a, b]`` is the array of
 # entry (a, b) over all cells): the local step is then a few dozen operations on contiguous
 # length-n arrays instead of n tiny 3x3 problems.
-def covariances(ops: ArapOperators, x: np.ndarray) -> np.ndarray:
+def covariances(ops: ArapOperators, x) -> np.ndarray:
     """``(3, 3, n)``: ``A[a, b, k] = (A_k)_{ab}``, ``A_k = sum_{h in cell k} w_h e_h(x) e_h(p)^T``."""
     n = len(x)
-    return np.ascontiguousarray((ops.K @ x).reshape(3, n, 3).transpose(2, 0, 1))
+    return _xp(x).permute((ops.K @ x).reshape(3, n, 3), (2, 0, 1))
 
 
-def rotation_rhs(ops: ArapOperators, R: np.ndarray) -> np.ndarray:
+def rotation_rhs(ops: ArapOperators, R) -> np.ndarray:
     """``(n, 3)`` right-hand side of the global step for rotations ``R (3, 3, n)``:
     ``sum_h w_h (delta_i - delta_j) (sum_{k owning h} R_k) e_h(p)``."""
     n = R.shape[2]
-    return ops.KT @ R.transpose(1, 2, 0).reshape(3 * n, 3)
+    return ops.KT @ _xp(R).permute(R, (1, 2, 0)).reshape(3 * n, 3)
 
 
-def arap_energy_value(ops: ArapOperators, x: np.ndarray, A: np.ndarray, R: np.ndarray) -> float:
+def arap_energy_value(ops: ArapOperators, x, A, R) -> float:
     """The energy of ``x`` with rotations ``R`` (``A`` its covariances)."""
     quad = float((x * (ops.Q @ x)).sum())
     return quad + ops.rest_term - 2.0 * float((R * A).sum())
@@ -235,25 +311,25 @@ def identity_rotations(n: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the local step
-def rotations_svd(A: np.ndarray) -> np.ndarray:
+def rotations_svd(A):
     """The rotations maximizing ``tr(R_k^T A_k)`` (orthogonal Procrustes with the reflection
     removed), exactly, by SVD. ``A`` and the result are ``(3, 3, n)``."""
-    U, _, Vt = np.linalg.svd(np.moveaxis(A, 2, 0))
+    xp = _xp(A)
+    U, _, Vt = xp.svd(xp.permute(A, (2, 0, 1)))
     R = U @ Vt
-    flip = np.linalg.det(R) < 0
+    flip = xp.det(R) < 0
     if flip.any():
         U[flip, :, 2] *= -1
         R[flip] = U[flip] @ Vt[flip]
-    return np.ascontiguousarray(np.moveaxis(R, 0, 2))
+    return xp.permute(R, (1, 2, 0))
 
 
-def _matmul(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def _matmul(X, Y):
     """Per-cell product of ``(3, 3, n)`` stacks."""
-    return np.einsum("abn,bcn->acn", X, Y)
+    return _xp(X).einsum("abn,bcn->acn", X, Y)
 
 
-def rotations_newton(A: np.ndarray, R0: np.ndarray, *, steps: int = 1, tol: float = 1e-12,
-                     accept: float = 1e-5) -> np.ndarray:
+def rotations_newton(A, R0, *, steps: int = 1, tol: float = 1e-12, accept: float = 1e-5):
     """Refine rotations ``R0`` towards the maximizers of ``tr(R_k^T A_k)`` by Newton steps on
     the rotation group: ``R <- cay(s) R`` (:func:`_cayley`) with ``H s = g``, gradient
     ``g = axial(M - M^T)`` and Hessian ``H = tr(M) I - sym(M)``, ``M = A R^T``. Convergence is quadratic from a warm
@@ -262,13 +338,14 @@ def rotations_newton(A: np.ndarray, R0: np.ndarray, *, steps: int = 1, tol: floa
     ``tol``); cells where ``H`` is not positive definite or the step is long (Newton's model not
     trusted, far from the optimum), or still off by more than ``accept`` (relative gradient)
     after the steps, get the exact SVD. Arrays are ``(3, 3, n)``."""
-    R = R0.copy()
-    scale = np.maximum(np.abs(A).max(axis=(0, 1)), 1e-300)
-    fallback = np.zeros(A.shape[2], dtype=bool)
+    xp = _xp(A)
+    R = xp.copy(R0)
+    scale = xp.clip_min(xp.amax(xp.abs(A), (0, 1)), 1e-300)
+    fallback = xp.zeros_bool(A.shape[2], A)
     for it in range(steps + 1):
-        M = _matmul(A, R.transpose(1, 0, 2))
-        g = np.stack([M[2, 1] - M[1, 2], M[0, 2] - M[2, 0], M[1, 0] - M[0, 1]])  # (3, n)
-        err = np.abs(g).max(0) / scale
+        M = _matmul(A, xp.permute(R, (1, 0, 2)))
+        g = xp.stack([M[2, 1] - M[1, 2], M[0, 2] - M[2, 0], M[1, 0] - M[0, 1]])  # (3, n)
+        err = xp.amax(xp.abs(g), 0) / scale
         if it == steps or err.max() <= tol:
             break
         t = M[0, 0] + M[1, 1] + M[2, 2]
@@ -278,8 +355,8 @@ def rotations_newton(A: np.ndarray, R0: np.ndarray, *, steps: int = 1, tol: floa
         c01, c02, c12 = h02 * h12 - h01 * h22, h01 * h12 - h02 * h11, h01 * h02 - h00 * h12
         det = h00 * c00 + h01 * c01 + h02 * c02
         pd = (h00 > 1e-9 * scale) & (c22 > 1e-9 * scale ** 2) & (det > 1e-9 * scale ** 3)
-        inv_det = np.where(pd, 1.0 / np.where(pd, det, 1.0), 0.0)
-        s = np.stack([c00 * g[0] + c01 * g[1] + c02 * g[2], c01 * g[0] + c11 * g[1] + c12 * g[2],
+        inv_det = xp.where(pd, 1.0 / xp.where(pd, det, 1.0), 0.0)
+        s = xp.stack([c00 * g[0] + c01 * g[1] + c02 * g[2], c01 * g[0] + c11 * g[1] + c12 * g[2],
                       c02 * g[0] + c12 * g[1] + c22 * g[2]]) * inv_det
         bad = ~pd | ((s * s).sum(0) > 0.25)  # a step over 0.5 rad: Newton's model is not trusted
         if bad.any():
@@ -292,7 +369,7 @@ def rotations_newton(A: np.ndarray, R0: np.ndarray, *, steps: int = 1, tol: floa
     return R
 
 
-def _cayley(s: np.ndarray) -> np.ndarray:
+def _cayley(s):
     """The rotation ``(I - [u])^-1 (I + [u])``, ``u = s / 2``, for rotation vectors ``s (3, n)``:
     ``I + c [u] + c [u]^2`` with ``c = 2 / (1 + |u|^2)``; ``(3, 3, n)``. Exactly orthogonal and
     equal to ``exp([s])`` to second order, so Newton keeps its quadratic convergence; no sines."""
@@ -324,21 +401,45 @@ class _Factor:
 
 
 class _CholespyFactor(_Factor):
+    """cholespy's Cholesky; on a CUDA ``device`` the factor (made by CHOLMOD on the CPU) is
+    moved to the GPU and ``solve`` takes and returns tensors there."""
+
     backend = "cholespy"
 
-    def __init__(self, A: sp.spmatrix):
+    def __init__(self, A: sp.spmatrix, device: str = "cpu"):
         from cholespy import CholeskySolverD, MatrixType
 
         C = sp.coo_matrix(A)
         self.n = C.shape[0]
-        self._solver = CholeskySolverD(self.n, C.row.astype(np.int32), C.col.astype(np.int32),
-                                       C.data.astype(np.float64), MatrixType.COO)
+        rows, cols, data = C.row.astype(np.int32), C.col.astype(np.int32), C.data.astype(np.float64)
+        if device != "cpu":
+            import torch
 
-    def solve(self, B: np.ndarray) -> np.ndarray:
-        B = np.ascontiguousarray(B, dtype=np.float64)
-        X = np.empty_like(B)
+            rows, cols, data = (torch.as_tensor(a, device=device) for a in (rows, cols, data))
+        self._solver = CholeskySolverD(self.n, rows, cols, data, MatrixType.COO)
+
+    def solve(self, B):
+        if isinstance(B, np.ndarray):
+            B = np.ascontiguousarray(B, dtype=np.float64)
+            X = np.empty_like(B)
+        else:
+            B = B.contiguous()
+            X = B.new_empty(B.shape)
         self._solver.solve(B, X)
         return X
+
+
+class _HostFactor(_Factor):
+    """A CPU factor used for tensors on another device (copied there and back per solve)."""
+
+    def __init__(self, factor: _Factor):
+        self._factor = factor
+        self.backend = factor.backend + " (CPU)"
+
+    def solve(self, B):
+        import torch
+
+        return torch.as_tensor(self._factor.solve(B.cpu().numpy()), device=B.device)
 
 
 class _ScipyFactor(_Factor):
@@ -363,21 +464,60 @@ def cholespy_available() -> bool:
     return True
 
 
-def make_factor(A: sp.spmatrix, solver: str = "auto") -> _Factor:
+def make_factor(A: sp.spmatrix, solver: str = "auto", device: str = "cpu") -> _Factor:
     """Factor the SPD matrix ``A`` with ``solver`` (``"auto"``: cholespy when installed).
 
     Measured with ``scripts/bench_arap.py`` (docs/bench/arap_cpu, CPU time): cholespy's
     supernodal Cholesky factors the Spot system about twice as fast as SciPy's SuperLU (0.09 vs
     0.19 s at 11.7k vertices, 1.1 vs 2.4 s at 100k) and stores a triangular factor instead of
     LU, so it is the default; SuperLU (symmetric mode, no pivoting) is the fallback when cholespy
-    is not installed.
+    is not installed. On a CUDA ``device`` cholespy solves on the GPU; without cholespy (or with
+    ``solver="scipy"``) the CPU factor is used and each solve's right-hand side travels.
     """
-    if solver == "cholespy" or (solver == "auto" and cholespy_available()):
-        return _CholespyFactor(A)
-    return _ScipyFactor(A)
+    use_cholespy = solver == "cholespy" or (solver == "auto" and cholespy_available())
+    if device != "cpu":
+        return _CholespyFactor(A, device) if use_cholespy else _HostFactor(_ScipyFactor(A))
+    return _CholespyFactor(A) if use_cholespy else _ScipyFactor(A)
 
 
-# ----------------------------------------------------------------------------- the deformer
+def _sparse_on(M: sp.spmatrix, device: str):
+    """A SciPy sparse matrix as a torch CSR tensor on ``device``."""
+    import torch
+
+    M = sp.csr_matrix(M)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(torch.as_tensor(M.indptr, dtype=torch.int64),
+                                       torch.as_tensor(M.indices, dtype=torch.int64),
+                                       torch.as_tensor(M.data, dtype=torch.float64), size=M.shape,
+                                       check_invariants=False).to(device)
+
+
+class _Arrays(NamedTuple):
+    """What the iterations read, on the deformer's device: NumPy/SciPy on the CPU, torch on a GPU."""
+
+    ops: ArapOperators
+    Q: object
+    Qfc: object
+    B: object
+    rest: object
+    free: object
+    constrained: object
+
+    @classmethod
+    def on(cls, d: "ArapDeformer", device: str | None) -> "_Arrays":
+        """``device`` None: the NumPy/SciPy arrays themselves; else torch tensors there."""
+        if device is None:
+            return cls(d.ops, d._Q, d._Qfc, d._B, d.rest, d.free, d.constrained)
+        import torch
+
+        ops = ArapOperators(_sparse_on(d.ops.Q, device), _sparse_on(d.ops.K, device), _sparse_on(d.ops.KT, device),
+                            d.ops.rest_term)
+        ids = (torch.as_tensor(a, device=device) for a in (d.free, d.constrained))
+        return cls(ops, _sparse_on(d._Q, device), _sparse_on(d._Qfc, device),
+                   None if d._B is None else _sparse_on(d._B, device), torch.as_tensor(d.rest, device=device), *ids)
+
+
 def _as_ids(ids, n: int, what: str) -> np.ndarray:
     a = np.asarray([] if ids is None else ids)
     if a.size == 0:
@@ -408,6 +548,9 @@ class ArapDeformer:
         barycentric weights ``(h, 3)``) whose positions are given to each :meth:`solve`
         (held by a stiff penalty, ``settings.point_weight``).
     settings : :class:`ArapSettings`.
+    device : ``"cpu"`` (default) or ``"cuda"``: where the iterations run (the local step, the
+        sparse products and cholespy's triangular solves; the factor itself is made on the CPU).
+        Results are NumPy arrays either way.
 
     The system is factored here, once; :meth:`solve` reuses the factor. A connected part of
     the shape without any handle has no defined position: it is kept at rest (with a warning).
@@ -418,8 +561,11 @@ class ArapDeformer:
     """
 
     def __init__(self, vertices, faces=None, fixed_ids=(), moved_ids=(), *, handle_points=None,
-                 settings: ArapSettings | None = None):
+                 settings: ArapSettings | None = None, device: str = "cpu"):
+        from ..core.device import check_device
+
         t0 = time.perf_counter()
+        self.device = check_device(device)
         self.settings = settings or ArapSettings()
         V = np.asarray(vertices, dtype=np.float64)
         if V.ndim != 2 or V.shape[1] != 3 or len(V) == 0:
@@ -457,12 +603,16 @@ class ArapDeformer:
         self._Qff = Q[self.free][:, self.free].tocsr()
         self._Qfc = Q[self.free][:, self.constrained].tocsr()
         t1, c1 = time.perf_counter(), time.process_time()
-        self.factor = make_factor(self._Qff, self.settings.solver) if len(self.free) else None
+        self.factor = make_factor(self._Qff, self.settings.solver, self.device) if len(self.free) else None
         self.factor_seconds = time.perf_counter() - t1
         self.factor_cpu_seconds = time.process_time() - c1  # this process's CPU time (all threads)
+        self._torch_device: str | None = None  # where torch runs the iterations (None: NumPy on the CPU)
+        self._on = _Arrays.on(self, None)
+        if self.device != "cpu":
+            self._iterate_with_torch(self.device)
         self.setup_seconds = time.perf_counter() - t0
-        self._x: np.ndarray | None = None  # last solution (warm start)
-        self._R: np.ndarray | None = None  # its rotations
+        self._x = None  # last solution (warm start)
+        self._R = None  # its rotations
         log.debug("ARAP: %d vertices, %d free, factored with %s in %.3f s", n, len(self.free),
                   getattr(self.factor, "backend", "-"), self.factor_seconds)
 
@@ -538,14 +688,36 @@ class ArapDeformer:
             raise ShapeError(f"{len(T)} positions given for {self.n_points} handle points.")
         return T
 
-    def _global(self, rhs: np.ndarray, xc: np.ndarray, coupling: np.ndarray | None = None) -> np.ndarray:
+    def _iterate_with_torch(self, device: str) -> None:
+        """Run the iterations with torch tensors on ``device`` (what ``device="cuda"`` does; on
+        ``"cpu"`` the same code path, which the tests compare with NumPy's)."""
+        self._torch_device = device
+        self._on = _Arrays.on(self, device)
+        if self.factor is not None and device == "cpu":
+            self.factor = _HostFactor(self.factor)
+        self._x = self._R = None
+
+    def _to(self, a):
+        """A NumPy array where the iterations run."""
+        if self._torch_device is None or a is None:
+            return a
+        import torch
+
+        return torch.as_tensor(np.asarray(a, dtype=np.float64), device=self._torch_device)
+
+    @staticmethod
+    def _host(a) -> np.ndarray:
+        return a if isinstance(a, np.ndarray) else a.cpu().numpy()
+
+    def _global(self, rhs, xc, coupling=None):
         """The global step: free vertices from ``Q_ff x_f = rhs_f - Q_fc x_c`` (``coupling`` is
         ``Q_fc x_c``, the same for every iteration of one solve)."""
-        x = np.empty_like(self.rest)
-        x[self.constrained] = xc
+        a = self._on
+        x = _xp(a.rest).empty_like(a.rest)
+        x[a.constrained] = xc
         if len(self.free):
-            coupling = self._Qfc @ xc if coupling is None else coupling
-            x[self.free] = self.factor.solve(rhs[self.free] - coupling)
+            coupling = a.Qfc @ xc if coupling is None else coupling
+            x[a.free] = self.factor.solve(rhs[a.free] - coupling)
         return x
 
     def solve(self, moved_positions=(), *, point_positions=None, iterations: int | None = None,
@@ -558,12 +730,13 @@ class ArapDeformer:
         ``settings.iterations``.
         """
         t0 = time.perf_counter()
-        xc = self._handle_positions(moved_positions)
+        a = self._on
+        xc = self._to(self._handle_positions(moved_positions))
         T = self._point_targets(point_positions)
-        point_rhs = self._pw * (self._B.T @ T) if T is not None else 0.0
+        point_rhs = self._to(self._pw * (self._B.T @ T)) if T is not None else 0.0
         if self.settings.energy == "bilaplacian":
             rhs = self._Q @ self.rest - (self._pw * (self._B.T @ (self._B @ self.rest)) if T is not None else 0.0)
-            x = self._global(rhs + point_rhs, xc)
+            x = self._host(self._global(self._to(rhs) + point_rhs, xc))
             Ld = self.ops.Q @ (x - self.rest)
             e = float((Ld * Ld / self._vertex_mass()[:, None]).sum())  # d^T L M^-1 L d
             self._x = x
@@ -573,23 +746,24 @@ class ArapDeformer:
         if iters < 1:
             raise SettingsError(f"iterations must be >= 1, got {iters}.")
         warm = warm_start and self._R is not None
-        R = self._R if warm else identity_rotations(len(self.rest))
+        R = self._R if warm else self._to(identity_rotations(len(self.rest)))
+        T = self._to(T)
         energies = []
         x = None
-        coupling = self._Qfc @ xc
+        coupling = a.Qfc @ xc
         for _ in range(iters):
-            x = self._global(rotation_rhs(self.ops, R) + point_rhs, xc, coupling)
-            A = covariances(self.ops, x)
+            x = self._global(rotation_rhs(a.ops, R) + point_rhs, xc, coupling)
+            A = covariances(a.ops, x)
             R = rotations_newton(A, R, steps=self.settings.newton_steps) if (warm or energies) else rotations_svd(A)
-            e = arap_energy_value(self.ops, x, A, R)
+            e = arap_energy_value(a.ops, x, A, R)
             if T is not None:
-                e += self._pw * float(((self._B @ x - T) ** 2).sum())
+                e += self._pw * float(((a.B @ x - T) ** 2).sum())
             energies.append(e)
             if self.settings.tolerance and len(energies) > 1 and \
                     energies[-2] - energies[-1] <= self.settings.tolerance * abs(energies[-2]):
                 break
         self._x, self._R = x, R
-        return ArapResult(x, np.asarray(energies), len(energies), time.perf_counter() - t0)
+        return ArapResult(self._host(x), np.asarray(energies), len(energies), time.perf_counter() - t0)
 
     @property
     def backend(self) -> str:

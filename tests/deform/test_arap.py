@@ -210,3 +210,56 @@ def test_input_errors_name_the_problem():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ArapDeformer(v, f, fixed_ids=[0], moved_ids=[5])  # one part: no warning
+
+
+def _cuda_available():
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # pragma: no cover
+        return False
+
+
+def _drag(d, v, right, frames=4, point_positions=None):
+    """A drag of the right end: a cold first frame, then warm-started ones; every frame's vertices."""
+    out = []
+    for k in range(frames):
+        target = v[right] + [0.1 * k, 0.4 + 0.2 * k, 0.1]
+        out.append(d.solve(target, iterations=3, warm_start=k > 0, point_positions=point_positions).vertices)
+    return out
+
+
+@pytest.mark.parametrize("points", [False, True], ids=["vertex handles", "surface points too"])
+def test_torch_iterations_equal_numpys(points):
+    """The iterations written once for NumPy and torch (what device="cuda" runs) give the same
+    frames when torch runs them on the CPU, surface-point handles included."""
+    v, f = bar()
+    left, right = ends(v)
+    handle_points = (np.array([3, 40]), np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])) if points else None
+    targets = v[f[[3, 40]]].mean(1) + [0.0, 0.3, 0.0] if points else None
+    ref = ArapDeformer(v, f, left, right, handle_points=handle_points)
+    d = ArapDeformer(v, f, left, right, handle_points=handle_points)
+    d._iterate_with_torch("cpu")
+    for a, b in zip(_drag(ref, v, right, point_positions=targets), _drag(d, v, right, point_positions=targets)):
+        assert isinstance(b, np.ndarray)
+        np.testing.assert_allclose(b, a, atol=1e-12)
+    e_ref = ref.solve(v[right] + 0.3, iterations=2, point_positions=targets).energies
+    assert d.solve(v[right] + 0.3, iterations=2, point_positions=targets).energies == pytest.approx(e_ref, rel=1e-10)
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="no CUDA device visible to torch")
+def test_cuda_drag_equals_the_cpus():
+    v, f = bar()
+    left, right = ends(v)
+    d = ArapDeformer(v, f, left, right, device="cuda")
+    for a, b in zip(_drag(ArapDeformer(v, f, left, right), v, right), _drag(d, v, right)):
+        np.testing.assert_allclose(b, a, atol=1e-9)
+
+
+@pytest.mark.skipif(_cuda_available(), reason="checks the message shown without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    v, f = bar(1)
+    left, right = ends(v)
+    with pytest.raises(SettingsError, match="cuda"):
+        ArapDeformer(v, f, left, right, device="cuda")
