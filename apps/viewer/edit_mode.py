@@ -94,7 +94,7 @@ class EditMode:
             raise ValueError(f"open the {side} shape first")
         if side not in self.editors:
             self.editors[side] = MeshEditor(self.state.shown_vertices(side), shape.faces if shape.is_mesh else None,
-                                            size_of=shape.vertices)
+                                            size_of=shape.vertices, device=self.state.device)
         return self.editors[side]
 
     def _edit_note(self, side: str) -> str:

@@ -68,7 +68,7 @@ class SplatEditor(MeshEditor):
         self.background = tuple(float(c) for c in background)
         self.rest = np.asarray(binding.rest_vertices, dtype=np.float64)
         pose = binding.vertices if vertices is None else binding.posed(vertices).vertices
-        super().__init__(pose, binding.faces, grab_radius=grab_radius, size_of=self.rest)
+        super().__init__(pose, binding.faces, grab_radius=grab_radius, size_of=self.rest, device=device)
 
     def set_pose(self, vertices) -> None:
         """Show the mesh at ``vertices`` (same vertex order), e.g. from a script."""

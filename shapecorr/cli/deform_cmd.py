@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CommandError, Progress, check_input_file
+from .common import CommandError, Progress, check_device, check_input_file
 
 HELP = "deform a shape by moving handle vertices (as-rigid-as-possible editing)"
 
@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--energy", choices=("arap", "bilaplacian"), default="arap",
                    help="arap: as rigid as possible; bilaplacian: smooth linear displacement, for comparison "
                         "(default: %(default)s)")
+    p.add_argument("--device", default="cpu",
+                   help="where the ARAP iterations run: cpu or cuda (a GPU pays from ~100k vertices: 6x faster "
+                        "iterations on a measured H200; the factorization is on the CPU either way; default: cpu)")
     p.add_argument("--picture", metavar="PNG", help="also draw the shape before and after (handles in colour)")
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes instead of handling them with a warning")
@@ -102,6 +105,7 @@ def run(args) -> int:
 
     progress = Progress(args.quiet, prefix="shapecorr deform")
     _check_arguments(args)
+    check_device(args.device)
     shape = load(args.shape, strict=args.strict)
     handles = read_handles(args.handles, shape.n_vertices)
     _check_not_inputs(args, shape)
@@ -109,7 +113,7 @@ def run(args) -> int:
              f"{len(handles.moved_ids)} moved")
     settings = ArapSettings(iterations=args.iterations, energy=args.energy)
     deformed, res = deform_shape(shape, handles.fixed, handles.moved_ids, handles.moved_positions,
-                                 settings=settings)
+                                 settings=settings, device=args.device)
     progress(f"{args.energy}: {res.iterations} iteration(s), energy {res.energies[0]:.4g} -> {res.energies[-1]:.4g}")
     if not np.isfinite(deformed.vertices).all():
         raise CommandError("the solve produced non-finite positions; check the handle positions (units of SHAPE).")

@@ -487,6 +487,7 @@ def _sparse_on(M: sp.spmatrix, device: str):
     M = sp.csr_matrix(M)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
         return torch.sparse_csr_tensor(torch.as_tensor(M.indptr, dtype=torch.int64),
                                        torch.as_tensor(M.indices, dtype=torch.int64),
                                        torch.as_tensor(M.data, dtype=torch.float64), size=M.shape,
@@ -803,14 +804,15 @@ def _point_rotations(d: ArapDeformer, x: np.ndarray) -> np.ndarray:
 
 
 def deform_shape(shape, fixed_ids=(), moved_ids=(), moved_positions=(), *, settings: ArapSettings | None = None,
-                 iterations: int | None = None):
+                 iterations: int | None = None, device: str = "cpu"):
     """ARAP-deform a :class:`~shapecorr.core.Shape` (mesh or point cloud) in its own units.
 
     Returns ``(deformed, result)``: a copy of ``shape`` with the new vertex positions (same
     vertex order, faces, UVs and texture) and the :class:`ArapResult`. A point cloud's file
-    normals (:attr:`Shape.point_normals`) are turned by each point's best rotation.
+    normals (:attr:`Shape.point_normals`) are turned by each point's best rotation. ``device``:
+    where the iterations run (see :class:`ArapDeformer`).
     """
-    d = ArapDeformer(shape.vertices, shape.faces, fixed_ids, moved_ids, settings=settings)
+    d = ArapDeformer(shape.vertices, shape.faces, fixed_ids, moved_ids, settings=settings, device=device)
     res = d.solve(moved_positions, iterations=iterations, warm_start=False)
     normals = None
     if shape.point_normals is not None:

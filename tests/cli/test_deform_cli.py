@@ -123,6 +123,7 @@ def test_bad_arguments(tmp_path, bar, capsys):
          "give a .png"),
         (["--handles", str(odd), "--out", str(tmp_path / "a.obj"), "--picture", str(odd)],
          "--picture " + str(odd) + ": this would overwrite an input file"),
+        (["--handles", str(handles), "--out", str(tmp_path / "a.obj"), "--device", "gpu"], "--device 'gpu'"),
     ]
     for extra, words in cases:
         assert main(["deform", str(path), *extra, "-q"]) == 2
