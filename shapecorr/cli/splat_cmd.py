@@ -95,6 +95,9 @@ def register(subparsers) -> None:
                    help="write a checkpoint every N steps (default: %(default)s)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     f.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    f.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where the fit runs: cpu (our rasterizer) or cuda (gsplat, pip install 'shapecorr[splat]'; "
+                        "the pictures fitted to and the held-out check are drawn on the CPU; default: cpu)")
     f.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     f.set_defaults(func=run_fit)
     r = sub.add_parser("render", help="render splats to a PNG", description=RENDER_DESCRIPTION,
@@ -130,6 +133,17 @@ def _no_action(parser) -> int:
 def _positive(value: int, what: str) -> None:
     if value < 1:
         raise CommandError(f"{what} must be at least 1, got {value}.")
+
+
+def _check_splat_device(device: str) -> None:
+    """``--device cuda`` needs a visible CUDA device and gsplat (one line each, exit 2)."""
+    from ..splat import gsplat_available
+    from .common import check_device
+
+    check_device(device)
+    if device != "cpu" and not gsplat_available():
+        raise CommandError(f"--device {device} draws the splats with gsplat, which is not installed: "
+                           "pip install 'shapecorr[splat]' (or use --device cpu).")
 
 
 def _splat_dir(path: str, what: str = "DIR") -> Path:
@@ -209,6 +223,7 @@ def run_fit(args) -> int:
 
     progress = Progress(args.quiet, prefix="shapecorr splat fit")
     check_input_file(args.mesh, "MESH")
+    _check_splat_device(args.device)
     for value, what in ((args.steps, "--steps"), (args.gaussians, "--gaussians"), (args.views, "--views"),
                         (args.checkpoint_every, "--checkpoint-every")):
         _positive(value, what)
@@ -242,7 +257,7 @@ def run_fit(args) -> int:
     t0 = time.perf_counter()
     with atomic_output_dir(out) as tmp:
         res = fit_splats(shape.vertices, shape.faces, appearance, settings, progress=not args.quiet,
-                         checkpoint_dir=out / "checkpoints")
+                         checkpoint_dir=out / "checkpoints", device=args.device)
         seconds = time.perf_counter() - t0
         progress(f"fitted {res.binding.n_gaussians} Gaussians in {seconds:.0f}s")
         held = orbit_cameras(shape.vertices, 8, size=args.size, offset=0.5)
@@ -253,7 +268,7 @@ def run_fit(args) -> int:
                   "seconds": round(seconds, 1), "settings": {k: v for k, v in vars(settings).items()},
                   "heldout_psnr_db": round(float(np.mean(whole)), 2),
                   "heldout_psnr_covered_db": round(float(np.mean(covered)), 2),
-                  "heldout_views": 8, "final_train_loss": res.history[-1]["loss"]}
+                  "heldout_views": 8, "final_train_loss": res.history[-1]["loss"], "device": args.device}
         (tmp / "fit.json").write_text(json.dumps(report, indent=2) + "\n")
     progress(f"held-out PSNR {report['heldout_psnr_db']:.2f} dB (covered pixels {report['heldout_psnr_covered_db']:.2f} dB)")
     progress(f"wrote {out / PLY_NAME}, {out / BINDING_NAME}, fit.json, preview.png")
@@ -267,7 +282,6 @@ def run_fit(args) -> int:
 # ------------------------------------------------------------------------------- render
 def run_render(args) -> int:
     from ..splat import load_binding, render_binding
-    from .common import check_device
 
     progress = Progress(args.quiet, prefix="shapecorr splat render")
     folder = _splat_dir(args.dir)
@@ -278,7 +292,7 @@ def run_render(args) -> int:
         raise CommandError(f"--out {args.out} is a folder; give a file name such as {out / 'splats.png'}.")
     _positive(args.size, "--size")
     direction = _view_direction(args.view)
-    check_device(args.device)
+    _check_splat_device(args.device)
     binding = load_binding(folder)
     vertices = binding.vertices
     if args.deformed:

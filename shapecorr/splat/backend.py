@@ -10,6 +10,8 @@ it passed on an H200 with gsplat 1.5.3 (``docs/bench/gpu_h200``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -29,9 +31,21 @@ def gsplat_available() -> bool:
     return torch.cuda.is_available()
 
 
+class Drawn(NamedTuple):
+    """What densification reads of one gsplat drawing (as :class:`~.raster.Projected` does of
+    ours): the screen positions ``(n, 2)``-like, whose gradient the backward leaves, and which
+    Gaussians were drawn ``(n,)``."""
+
+    means2d: torch.Tensor
+    valid: torch.Tensor
+
+
 def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width: int, height: int, *,
-                     sh_degree: int | None = None, background=None, mode: str = "classic", eps2d: float = 0.3):
-    """``gsplat.rasterization`` for one camera: ``(image (h, w, 3), alpha (h, w))`` on CUDA."""
+                     sh_degree: int | None = None, background=None, mode: str = "classic", eps2d: float = 0.3,
+                     covars=None, info: dict | None = None):
+    """``gsplat.rasterization`` for one camera: ``(image (h, w, 3), alpha (h, w))`` on CUDA,
+    differentiable. Orientation as ``quats`` and ``scales``, or ``covars (n, 3, 3)`` (then
+    ``quats = scales = None``). ``info`` receives ``info["projected"]`` (:class:`Drawn`)."""
     check_filter(mode, eps2d)
     try:
         from gsplat import rasterization
@@ -42,9 +56,14 @@ def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width:
     vm = torch.as_tensor(viewmat, dtype=means.dtype, device=dev)[None]
     Ks = torch.as_tensor(K, dtype=means.dtype, device=dev)[None]
     bg = None if background is None else torch.as_tensor(background, dtype=means.dtype, device=dev)[None]
-    img, alpha, _ = rasterization(means, quats, scales, opacities, colors, vm, Ks, int(width), int(height),
-                                  sh_degree=sh_degree, backgrounds=bg, eps2d=float(eps2d), near_plane=0.01,
-                                  far_plane=1e10, rasterize_mode=mode, packed=False)
+    img, alpha, meta = rasterization(means, quats, scales, opacities, colors, vm, Ks, int(width), int(height),
+                                     sh_degree=sh_degree, backgrounds=bg, eps2d=float(eps2d), near_plane=0.01,
+                                     far_plane=1e10, rasterize_mode=mode, packed=False, covars=covars)
+    if info is not None:
+        m2 = meta["means2d"]  # (1, n, 2)
+        if m2.requires_grad:
+            m2.retain_grad()
+        info["projected"] = Drawn(m2, (meta["radii"].reshape(len(means), -1) > 0).all(1))
     return img[0], alpha[0, ..., 0]
 
 

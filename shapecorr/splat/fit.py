@@ -47,6 +47,7 @@ from .binding import (
 )
 from .camera import Camera, orbit_cameras
 from .meshview import render_mesh, sample_surface
+from .backend import rasterize_gsplat
 from .raster import check_filter, rasterize
 from .sh import n_coeffs, rgb_to_sh
 
@@ -124,7 +125,7 @@ def psnr(a, b) -> float:
 
 def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Mean structural similarity of two ``(h, w, c)`` images in [0, 1] (Gaussian window)."""
-    g = torch.exp(-0.5 * ((torch.arange(window, dtype=x.dtype) - window // 2) / sigma) ** 2)
+    g = torch.exp(-0.5 * ((torch.arange(window, dtype=x.dtype, device=x.device) - window // 2) / sigma) ** 2)
     g = g / g.sum()
     c = x.shape[2]
     kx = g.reshape(1, 1, 1, window).expand(5 * c, 1, 1, window).contiguous()
@@ -167,29 +168,32 @@ def ground_truth(vertices, faces, appearance, cameras, background=(0.0, 0.0, 0.0
 def render_params(p: BindingParams, rest: torch.Tensor, faces: torch.Tensor, camera: Camera, sh_active: int,
                   background, info: dict | None = None, posed: torch.Tensor | None = None, mode: str = "classic",
                   eps2d: float = 0.3):
-    """Differentiable picture ``(h, w, 3)`` of the bound Gaussians (rest pose unless ``posed``)."""
+    """Differentiable picture ``(h, w, 3)`` of the bound Gaussians (rest pose unless ``posed``):
+    our rasterizer for CPU tensors, gsplat's for CUDA ones."""
     means, cov = world_gaussians(p, rest, faces, posed)
-    img, _ = rasterize(means, None, None, torch.sigmoid(p.opacity_logit), p.sh[:, :n_coeffs(sh_active)],
-                       camera.viewmat, camera.K, camera.width, camera.height, sh_degree=sh_active, covars=cov,
-                       background=background, info=info, mode=mode, eps2d=eps2d)
+    draw = rasterize_gsplat if means.device.type == "cuda" else rasterize
+    img, _ = draw(means, None, None, torch.sigmoid(p.opacity_logit), p.sh[:, :n_coeffs(sh_active)],
+                  camera.viewmat, camera.K, camera.width, camera.height, sh_degree=sh_active, covars=cov,
+                  background=background, info=info, mode=mode, eps2d=eps2d)
     return img
 
 
 class _Trainer:
     """The optimisation state: parameters, Adam, densification statistics."""
 
-    def __init__(self, init: SplatBinding, s: FitSettings):
+    def __init__(self, init: SplatBinding, s: FitSettings, device: str = "cpu"):
         self.s = s
+        self.device = torch.device(device)
         f = init.faces
         v = init.rest_vertices
         self.base = np.asarray(v, dtype=np.float64)  # the mesh's rest vertices; the carrier's follow by midpoints
         self.midpoints, self.carrier_faces = init.midpoints, np.asarray(init.bound_faces, dtype=np.int64)
         self.rest64 = init.carrier()  # (n + k, 3) float64
-        self.rest = torch.tensor(self.rest64, dtype=torch.float32)
-        self.faces = torch.tensor(self.carrier_faces, dtype=torch.long)
+        self.rest = torch.tensor(self.rest64, dtype=torch.float32, device=self.device)
+        self.faces = torch.tensor(self.carrier_faces, dtype=torch.long, device=self.device)
         self.edge = float(np.mean(np.linalg.norm(v[f[:, [1, 2, 0]]] - v[f], axis=2)))
         bary = np.clip(np.asarray(init.bary, dtype=np.float64), 1e-4, None)
-        self.face = torch.as_tensor(init.face, dtype=torch.long)
+        self.face = torch.as_tensor(init.face, dtype=torch.long, device=self.device)
         self.tensors = {
             "bary_logits": torch.as_tensor(np.log(bary), dtype=torch.float32),
             "offset": torch.as_tensor(init.offset, dtype=torch.float32) / self.edge,  # in edge lengths
@@ -199,8 +203,7 @@ class _Trainer:
             "sh_rest": torch.as_tensor(init.sh[:, 1:], dtype=torch.float32),
             "opacity_logit": torch.as_tensor(init.opacity_logit, dtype=torch.float32),
         }
-        for t in self.tensors.values():
-            t.requires_grad_(True)
+        self.tensors = {k: t.to(self.device).requires_grad_(True) for k, t in self.tensors.items()}
         self._make_optimizer()
         self.reset_stats()
 
@@ -225,13 +228,13 @@ class _Trainer:
 
     def reset_stats(self):
         n = len(self.face)
-        self.grad_sum, self.grad_count = torch.zeros(n), torch.zeros(n)
+        self.grad_sum, self.grad_count = torch.zeros(n, device=self.device), torch.zeros(n, device=self.device)
 
     def accumulate(self, proj):
         if proj.means2d.grad is None:
             return
         seen = proj.valid
-        self.grad_sum[seen] += proj.means2d.grad[seen].norm(dim=1)
+        self.grad_sum[seen] += proj.means2d.grad.reshape(-1, 2)[seen].norm(dim=1)
         self.grad_count[seen] += 1
 
     def carrier(self) -> dict:
@@ -251,7 +254,7 @@ class _Trainer:
         if budget < 1 or len(grow) == 0:
             return 0
         with torch.no_grad():
-            cand = torch.unique(self.face[grow]).numpy()
+            cand = torch.unique(self.face[grow]).cpu().numpy()
             v = self.rest64[self.carrier_faces[cand]]
             area = np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
             ids = np.sort(cand[np.argsort(-area, kind="stable")[:budget]])
@@ -259,22 +262,23 @@ class _Trainer:
             mid, faces, children = split_carrier(n, self.midpoints, self.carrier_faces, ids)
             rest_after = midpoint_matrix(n, mid) @ self.base
             t = self.tensors
-            bary = torch.softmax(t["bary_logits"].double(), 1).numpy()
-            face, bary, quat, moved = rebind(self.face.numpy(), bary, t["quat"].double().numpy(),
+            bary = torch.softmax(t["bary_logits"].double(), 1).cpu().numpy()
+            face, bary, quat, moved = rebind(self.face.cpu().numpy(), bary, t["quat"].double().cpu().numpy(),
                                              self.rest64, self.carrier_faces, rest_after, faces,
                                              ids, children)
-            m = torch.as_tensor(moved)
-            t["bary_logits"][m] = torch.as_tensor(np.log(np.clip(bary[moved], 1e-4, None)), dtype=torch.float32)
-            t["quat"][m] = torch.as_tensor(quat[moved], dtype=torch.float32)
+            m = torch.as_tensor(moved, device=self.device)
+            t["bary_logits"][m] = torch.as_tensor(np.log(np.clip(bary[moved], 1e-4, None)), dtype=torch.float32,
+                                                  device=self.device)
+            t["quat"][m] = torch.as_tensor(quat[moved], dtype=torch.float32, device=self.device)
             for name in ("bary_logits", "quat"):  # Adam's moments were of the old parametrisation
                 st = self.opt.state.get(t[name])
                 if st:
                     st["exp_avg"][m] = 0.0
                     st["exp_avg_sq"][m] = 0.0
-            self.face = torch.as_tensor(face, dtype=torch.long)
+            self.face = torch.as_tensor(face, dtype=torch.long, device=self.device)
             self.midpoints, self.carrier_faces = mid, faces
-            self.rest64, self.rest = rest_after, torch.tensor(rest_after, dtype=torch.float32)
-            self.faces = torch.tensor(faces, dtype=torch.long)
+            self.rest64, self.rest = rest_after, torch.tensor(rest_after, dtype=torch.float32, device=self.device)
+            self.faces = torch.tensor(faces, dtype=torch.long, device=self.device)
         return len(ids)
 
     def densify(self, rng: torch.Generator) -> None:
@@ -285,11 +289,12 @@ class _Trainer:
         n = len(self.face)
         with torch.no_grad():
             alive = torch.sigmoid(self.tensors["opacity_logit"]) >= s.prune_opacity
-            score = torch.where(self.grad_count > 0, self.grad_sum / self.grad_count.clamp_min(1), torch.zeros(n))
+            score = torch.where(self.grad_count > 0, self.grad_sum / self.grad_count.clamp_min(1),
+                                torch.zeros(n, device=self.device))
             score[~alive] = -1.0
             room = max(0, s.max_gaussians - int(alive.sum()))
             k = min(room, int(s.densify_fraction * n))
-            grow = torch.topk(score, k).indices if k > 0 else torch.zeros(0, dtype=torch.long)
+            grow = torch.topk(score, k).indices if k > 0 else torch.zeros(0, dtype=torch.long, device=self.device)
             grow = grow[score[grow] > 0]
         self.split(grow)
         with torch.no_grad():
@@ -299,11 +304,11 @@ class _Trainer:
             m = len(grow)
             if m:
                 # the clone moves a little within its triangle; large Gaussians split (both shrink)
-                new["bary_logits"][-m:] += 0.3 * torch.randn(m, 3, generator=rng)
+                new["bary_logits"][-m:] += 0.3 * torch.randn(m, 3, generator=rng).to(self.device)  # drawn on the CPU
                 ls = new["log_scale"]
                 big = ls[-m:].max(1).values > torch.median(ls.max(1).values)
                 row_of = torch.cumsum(alive.long(), 0) - 1  # a surviving Gaussian's row in the new arrays
-                shrink = torch.zeros(len(index))
+                shrink = torch.zeros(len(index), device=self.device)
                 shrink[-m:][big] = math.log(1.6)
                 shrink[row_of[grow[big]]] = math.log(1.6)
                 ls -= shrink[:, None]
@@ -314,17 +319,29 @@ class _Trainer:
 
 
 def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None, *, init: SplatBinding | None = None,
-               progress: bool = True, checkpoint_dir=None, on_checkpoint: Callable | None = None) -> FitResult:
+               progress: bool = True, checkpoint_dir=None, on_checkpoint: Callable | None = None,
+               device: str = "cpu") -> FitResult:
     """Fit Gaussians bound to the mesh ``(vertices, faces)`` to its pictures under ``appearance``.
 
     Returns the fitted :class:`SplatBinding`, the loss history and the training cameras.
     ``checkpoint_dir``: write ``step_NNNNNN.npz`` binding files there every
-    ``settings.checkpoint_every`` steps (and at the end)."""
+    ``settings.checkpoint_every`` steps (and at the end). ``device``: ``"cpu"`` (our
+    rasterizer) or ``"cuda"`` (gsplat's differentiable rasterizer, ``pip install
+    shapecorr[splat]``; the pictures fitted to are drawn on the CPU either way, and random draws
+    are made on the CPU, so a seed means the same draws on both)."""
+    from ..core import check_device
     from tqdm import tqdm
 
     from .io import save_binding
 
     s = settings or FitSettings()
+    device = check_device(device)
+    if device != "cpu":
+        from .backend import gsplat_available
+
+        if not gsplat_available():
+            raise SettingsError(f"fitting on {device} draws with gsplat, which is not installed: "
+                                "pip install 'shapecorr[splat]' (or fit on the CPU).")
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
     torch.manual_seed(s.seed)
@@ -333,10 +350,11 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
     if s.close_views:
         cams += orbit_cameras(v, s.close_views, size=s.image_size, fov_degrees=s.fov_degrees, offset=0.25,
                               margin=s.close_margin)
-    gts = [torch.as_tensor(g) for g in ground_truth(v, f, appearance, cams, s.background)]
+    gts_host = ground_truth(v, f, appearance, cams, s.background)
+    gts = [torch.as_tensor(g, device=device) for g in gts_host]
     init = init or initial_binding(v, f, appearance, s.n_gaussians, s.sh_degree, s.seed)
-    tr = _Trainer(init, s)
-    bg = torch.tensor(s.background, dtype=torch.float32)
+    tr = _Trainer(init, s, device)
+    bg = torch.tensor(s.background, dtype=torch.float32, device=device)
     history, t0 = [], time.perf_counter()
     order = torch.randperm(len(cams), generator=rng)
     stop_densify = int(s.densify_until * s.steps)
@@ -361,7 +379,7 @@ def fit_splats(vertices, faces, appearance, settings: FitSettings | None = None,
         with torch.no_grad():  # the Gaussians stay near the surface
             tr.tensors["offset"].clamp_(-s.max_offset, s.max_offset)
         with torch.no_grad():
-            p = psnr(img.detach().clamp(0, 1).numpy(), gt.numpy())
+            p = psnr(img.detach().clamp(0, 1).cpu().numpy(), gts_host[view])
         history.append({"step": step, "loss": float(loss.detach()), "psnr": p, "n_gaussians": len(tr.face),
                         "seconds": time.perf_counter() - t0})
         bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{p:.1f}", n=len(tr.face))

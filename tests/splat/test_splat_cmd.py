@@ -90,3 +90,13 @@ def test_fit_refuses_bad_camera_and_filter_flags(fitted, tmp_path, capsys, flags
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(__import__("shapecorr.splat", fromlist=["x"]).gsplat_available(),
+                    reason="checks the message shown without gsplat and CUDA")
+def test_fit_on_cuda_without_it_is_one_line(fitted, tmp_path, capsys):
+    mesh, _ = fitted
+    assert main(["splat", "fit", str(mesh), "--out", str(tmp_path / "o"), "-q", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
