@@ -212,7 +212,8 @@ def arap_operators(rest: np.ndarray, cells: CellEnergy) -> ArapOperators:
 # tensors (the iterations on a GPU, ``ArapDeformer(device="cuda")``): ``_xp(a)`` gives the few
 # operations whose spelling differs between the two.
 class _NumpyOps:
-    abs, stack, where, einsum = staticmethod(np.abs), staticmethod(np.stack), staticmethod(np.where), staticmethod(np.einsum)
+    abs, stack = staticmethod(np.abs), staticmethod(np.stack)
+    where, einsum = staticmethod(np.where), staticmethod(np.einsum)
 
     @staticmethod
     def permute(a, axes):
