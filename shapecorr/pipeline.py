@@ -115,8 +115,9 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
             result = _more_trusted_as_two_clouds(result, _Run(settings.replace(point_cloud_surface="none"), device,
                                                               progress, cache, mesh_as_points=True).match(src, tgt, strict))
     if _second_model_runs(settings, result, src, tgt):
+        said = None if progress is None else (lambda stage, fraction: progress(f"second model: {stage}", fraction))
         result = _more_trusted_with_the_second_model(result, _Run(settings.replace(feature_model=settings.fallback.second_model),
-                                                                  device, progress, cache).match(src, tgt, strict))
+                                                                  device, said, cache).match(src, tgt, strict))
     info = result.info
     if _flag_undecided_sides(info, src, tgt):
         warnings.warn(LowConfidenceWarning(

@@ -969,8 +969,11 @@ def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_p
     fallback_below above 1) are matched again, whole, with the second model; the more trusted
     match is kept and says so. Off by default."""
     src, tgt, perm = blob_pair
-    on = match(src, tgt, "default", second_model="selfsup_general", fallback_below=1.01, **SMALL)
+    stages = []
+    on = match(src, tgt, "default", second_model="selfsup_general", fallback_below=1.01,
+               progress=lambda stage, fraction: stages.append(stage), **SMALL)
     info = on.info["second_model"]
+    assert "load" in stages and "second model: load" in stages  # the second run says so in the progress
     assert info["ran"] and info["model"] == "selfsup_general"
     first, second = info["confidence_first"], info["confidence_second"]
     assert info["kept"] == ("second" if second > first else "first")
