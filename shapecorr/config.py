@@ -397,10 +397,12 @@ class FallbackSettings:
     flag_disagreement_below: float | None = 0.5
     # a second feature model (a bundled name or a file): two meshes whose match is below
     # fallback_below are matched once more, whole, with it as feature_model, and the more trusted
-    # match is kept (info["second_model"]). None (the default): off. On 45 re-proportioned FAUST_r
-    # validation pairs, with selfsup_general, 3.74 -> 3.41 mean and 4 -> 3 pairs above 5
-    # (docs/bench/generalize_cpu/selfsup_refresh); about 2.2x the CPU of the pairs it runs on.
-    second_model: str | None = None
+    # match is kept (info["second_model"]); None: off, and off when a feature_model is given
+    # without it (load_preset). On 45 re-proportioned FAUST_r validation pairs (the tune set),
+    # with selfsup_general, 3.74 -> 3.41 mean and 4 -> 3 pairs above 5; confirmed on the test
+    # sets before it became the default (docs/bench/generalize_cpu/second_model_default); about
+    # 2.5-3x the CPU of the pairs it runs on (the ~19 % of TOSCA_r pairs below 0.95, no FAUST_r one).
+    second_model: str | None = "selfsup_general"
     fallback_solve: tuple = (("extra_energies", (("canonical", "resolvent"),)), ("k_descriptor", 100),
                              ("w_dcomm", 1.0), ("w_lap", 0.1))
 
@@ -597,7 +599,8 @@ def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overr
     Sizes asked for explicitly hold at every resolution: ``k_final`` or ``zoomout_samples``
     given without their ``*_large`` counterparts also apply to large pairs, and a ``k_final``
     below the preset's ``k_init`` lowers ``k_init`` to it. A ``feature_model`` given without
-    ``feature_model_point_cloud`` is used for point clouds too.
+    ``feature_model_point_cloud`` is used for point clouds too, and turns ``second_model`` off
+    unless that is given too.
     """
     base = _preset_dict(preset)
     base.pop("description", None)
@@ -607,6 +610,8 @@ def load_preset(preset: str | Path | dict | MatchSettings | None = None, **overr
             overrides[f"{name}_large"] = None
     if "feature_model" in overrides and "feature_model_point_cloud" not in overrides:
         overrides["feature_model_point_cloud"] = None
+    if "feature_model" in overrides and "second_model" not in overrides:
+        overrides["second_model"] = None  # the caller's model, not a bundled second one
     settings = MatchSettings.from_dict(base)
     k_final = overrides.get("k_final")
     if "k_init" not in overrides and isinstance(k_final, int) and k_final >= 2:

@@ -136,8 +136,8 @@ def _second_model_runs(s: MatchSettings, result: Match, src: Shape, tgt: Shape) 
     (the calibrated threshold when None) are matched again with ``second_model``."""
     f = s.fallback
     below = result.info["confidence_threshold"] if f.fallback_below is None else f.fallback_below
-    return (f.second_model is not None and s.init == "learned" and src.is_mesh and tgt.is_mesh
-            and result.info["confidence"] < below)
+    return (f.second_model is not None and f.second_model != s.feature_model and s.init == "learned"
+            and src.is_mesh and tgt.is_mesh and result.info["confidence"] < below)
 
 
 def _more_trusted_with_the_second_model(first: Match, second: Match) -> Match:

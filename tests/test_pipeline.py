@@ -965,13 +965,14 @@ def test_flag_disagreement_below_is_validated():
 
 
 def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_pair):
-    """``second_model``: two meshes whose match is below ``fallback_below`` (here every match,
-    fallback_below above 1) are matched again, whole, with the second model; the more trusted
-    match is kept and says so. Off by default."""
+    """``second_model`` (selfsup_general by default): two meshes whose match is below
+    ``fallback_below`` (here every match, fallback_below above 1) are matched again, whole, with
+    the second model; the more trusted match is kept and says so. Off with ``second_model=None``,
+    and when the caller names its own ``feature_model``."""
     src, tgt, perm = blob_pair
     stages = []
-    on = match(src, tgt, "default", second_model="selfsup_general", fallback_below=1.01,
-               progress=lambda stage, fraction: stages.append(stage), **SMALL)
+    on = match(src, tgt, "default", fallback_below=1.01, progress=lambda stage, fraction: stages.append(stage),
+               **SMALL)
     info = on.info["second_model"]
     assert "load" in stages and "second model: load" in stages  # the second run says so in the progress
     assert info["ran"] and info["model"] == "selfsup_general"
@@ -980,7 +981,11 @@ def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_p
     assert on.info["confidence"] == max(first, second)
     assert on.info["feature_model"] == ("selfsup_general" if info["kept"] == "second" else "faust_r_wks")
     assert exact_or_adjacent(src, on.p2p_21, perm)[1] >= 0.9  # a permuted copy: either match is right
-    off = match(src, tgt, "default", fallback_below=1.01, **SMALL)
+    off = match(src, tgt, "default", fallback_below=1.01, second_model=None, **SMALL)
     assert "second_model" not in off.info
+    assert load_preset("default", feature_model="faust_r_wks").fallback.second_model is None
+    assert load_preset("default", feature_model="faust_r_wks_pc", second_model="selfsup_general").fallback.second_model \
+        == "selfsup_general"
+    assert load_preset("fast").fallback.second_model is None
     with pytest.raises(SettingsError, match="second_model"):
         load_preset("default", second_model="  ")
