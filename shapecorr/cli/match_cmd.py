@@ -206,6 +206,8 @@ def _report(args, m, picture) -> dict:
         "adaptation": m.info.get("adaptation"),
         "polish": m.info.get("polish"),
         "registration": m.info.get("registration"),
+        # a match below 0.95 matched again with the second feature model: both confidences, which was kept
+        "second_model": m.info.get("second_model"),
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
         "confidence_advice": m.info.get("confidence_advice"),

@@ -114,6 +114,8 @@ def test_spot_report_json(spot_run):
     assert report["polish"] == report["info"]["polish"] and report["polish"]["ran"] is False
     # nor registers it (register_below is null in the fast preset)
     assert report["registration"] == report["info"]["registration"] == {"ran": False, "below": None}
+    # nor matches again with a second model (second_model is null in the fast preset)
+    assert report["second_model"] is None and report["settings"]["fallback"]["second_model"] is None
     # the shapes it is for
     assert report["source_hash"] == shapecorr.load(SPOT / "spot.obj").content_hash
     assert report["target_hash"] == shapecorr.load(SPOT / "spot_posed.obj").content_hash
