@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as tF
 
 from ..core.errors import SettingsError
+from .backend import rasterize_gsplat
 from .binding import (
     BindingParams,
     SplatBinding,
@@ -47,7 +48,6 @@ from .binding import (
 )
 from .camera import Camera, orbit_cameras
 from .meshview import render_mesh, sample_surface
-from .backend import rasterize_gsplat
 from .raster import check_filter, rasterize
 from .sh import n_coeffs, rgb_to_sh
 
