@@ -458,7 +458,6 @@ class _Run:
             best = max(best, select(retries), key=lambda c: c.trust)
         best = self._polished(best)
         best = self._registered(best)
-        self.disagreement = self._learned_disagreement(best, candidates)
         maps = self._full_resolution_maps(best)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
@@ -851,10 +850,11 @@ class _Run:
     def _result(self, src: Shape, tgt: Shape, candidates: list[Candidate], best: Candidate, fallback: bool,
                 maps: tuple) -> Match:
         s, plan, conf = self.s, self.plan, best.confidence
-        flagged = bool(self.disagreement and self.disagreement["flagged"])
+        disagreement = self._learned_disagreement(best, candidates)
+        flagged = bool(disagreement and disagreement["flagged"])
         advice = conf.advice if conf.low else ""
         if flagged:
-            advice = (f"the learned features put {100 * (1 - self.disagreement['agreement']):.0f} % of the target's "
+            advice = (f"the learned features put {100 * (1 - disagreement['agreement']):.0f} % of the target's "
                       "vertices elsewhere than this axiomatic map does (a rotated or mirrored map is likely); look at "
                       "the picture, or try --adapt or --preset accurate" + (f". {advice}" if advice else ""))
         info = {
@@ -877,7 +877,7 @@ class _Run:
             "confidence_threshold": float(conf.threshold),
             "confidence_advice": advice,
             # a kept axiomatic map against the learned map (see _learned_disagreement), or None
-            "learned_disagreement": self.disagreement,
+            "learned_disagreement": disagreement,
             "confidence_details": conf.to_dict(),
             "device": str(self.device),
             "large_pair": plan.large,
