@@ -128,14 +128,12 @@ def _run_splats(args) -> int:
     if args.target or args.match_dir or args.collection:
         raise CommandError("--splats shows one mesh and its splats; give at most SOURCE (the mesh), no TARGET, "
                            "--map or --collection.")
-    from ..splat import gsplat_available, load_binding
-    from .splat_cmd import _splat_dir, pose_of
+    from ..splat import load_binding
+    from .splat_cmd import _check_splat_device, _splat_dir, pose_of
 
     binding = load_binding(_splat_dir(args.splats, "--splats"))
     vertices = None if args.source is None else pose_of(binding, args.source, "SOURCE")
-    if args.device == "cuda" and not gsplat_available():
-        raise CommandError("--device cuda draws the splats with gsplat, which is not installed: "
-                           "pip install 'shapecorr[splat]' (or use --device cpu).")
+    _check_splat_device(args.device)  # (the CUDA device itself was checked above)
     _check_viewer_deps()
     from apps.viewer.splat_window import run_splat_viewer
 
