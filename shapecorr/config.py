@@ -393,7 +393,9 @@ class FallbackSettings:
     # rotated or mirrored body), and the confidence cannot tell which is right. The map is kept;
     # only its trust changes. None: off. The half is a priori (no tune pair had such a map kept:
     # right axiomatic maps kept on tune pairs agreed on 0.93-1.00, docs/bench/generalize_cpu/
-    # nonisometric_sets/wrong_axiomatic).
+    # nonisometric_sets/wrong_axiomatic). The same fraction flags a match whose first and second
+    # models' maps (second_model below) disagree, whichever is kept (docs/bench/confidence/
+    # second_opinion).
     flag_disagreement_below: float | None = 0.5
     # a second feature model (a bundled name or a file): two meshes whose match is below
     # fallback_below are matched once more, whole, with it as feature_model, and the more trusted

@@ -117,7 +117,8 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     if _second_model_runs(settings, result, src, tgt):
         said = None if progress is None else (lambda stage, fraction: progress(f"second model: {stage}", fraction))
         result = _more_trusted_with_the_second_model(result, _Run(settings.replace(feature_model=settings.fallback.second_model),
-                                                                  device, said, cache).match(src, tgt, strict))
+                                                                  device, said, cache).match(src, tgt, strict),
+                                                     src, settings.fallback.flag_disagreement_below)
     info = result.info
     if _flag_undecided_sides(info, src, tgt):
         warnings.warn(LowConfidenceWarning(
@@ -140,13 +141,31 @@ def _second_model_runs(s: MatchSettings, result: Match, src: Shape, tgt: Shape) 
             and src.is_mesh and tgt.is_mesh and result.info["confidence"] < below)
 
 
-def _more_trusted_with_the_second_model(first: Match, second: Match) -> Match:
+def _more_trusted_with_the_second_model(first: Match, second: Match, src: Shape, below: float | None) -> Match:
     """The more trusted of the matches with the first and the second feature model (the first on
-    a tie); ``info["second_model"]`` says what ran and which was kept."""
+    a tie); ``info["second_model"]`` says what ran and which was kept, and how much the two maps
+    agree (:func:`maps_agreement` at ``DISAGREEMENT_RADIUS`` on the unit-area source). Two models
+    that put most of the target elsewhere (agreement below ``below``, the setting
+    ``flag_disagreement_below``) say at least one map is wrong, which the confidence (a map's fit:
+    a body turned round fits well too) cannot tell: the kept match is flagged low confidence,
+    its map and confidence value unchanged."""
     kept = second if second.info["confidence"] > first.info["confidence"] else first
+    agreement = maps_agreement(first.p2p_21, second.p2p_21, src.vertices / np.sqrt(src.area), DISAGREEMENT_RADIUS)
+    flagged = below is not None and agreement < below
     kept.info["second_model"] = {"ran": True, "model": second.info["feature_model"],
                                  "confidence_first": first.info["confidence"],
-                                 "confidence_second": second.info["confidence"], "kept": "second" if kept is second else "first"}
+                                 "confidence_second": second.info["confidence"], "kept": "second" if kept is second else "first",
+                                 "agreement": round(agreement, 4), "below": below, "flagged": bool(flagged)}
+    if flagged:
+        other = "first" if kept is second else "second"
+        before = kept.info["confidence_advice"] if kept.info["confidence_low"] else ""
+        kept.info["confidence_low"] = True
+        kept.info["confidence_advice"] = (
+            f"the {other} feature model's match ({(second if kept is first else first).info['feature_model']}, confidence "
+            f"{kept.info['second_model'][f'confidence_{other}']:.2f}) puts {100 * (1 - agreement):.0f} % of the target's "
+            "vertices elsewhere than this one does, so one of the two is wrong in most places (a body turned round "
+            "or mirrored fits as well as the right map); look at the picture, and match again with the other "
+            "model (--model) to compare" + (f". {before}" if before else ""))
     return kept
 
 

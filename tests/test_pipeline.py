@@ -964,6 +964,35 @@ def test_flag_disagreement_below_is_validated():
         load_preset("default", flag_disagreement_below=1.5)
 
 
+@pytest.mark.parametrize("second_turned, second_confidence", [(False, 0.70), (True, 0.70), (True, 0.80)])
+def test_two_feature_models_that_disagree_flag_the_kept_match(second_turned, second_confidence):
+    """The first and second models' matches that put most of the target elsewhere are flagged
+    low confidence whichever is kept (the confidence, a map's fit, cannot say which is right);
+    the kept map and its confidence value stay; agreeing matches are not flagged."""
+    src, turned = ellipsoid()  # its left-right mirror map
+    n = src.n_vertices
+
+    def fake(p2p, confidence, model):
+        return Match(p2p_21=p2p, p2p_12=np.arange(n), fmap_12=np.eye(3),
+                     info={"confidence": confidence, "confidence_low": False, "confidence_advice": "",
+                           "feature_model": model})
+
+    first = fake(np.arange(n), 0.74, "faust_r_wks")
+    second = fake(turned if second_turned else np.arange(n), second_confidence, "selfsup_general")
+    kept = pipeline._more_trusted_with_the_second_model(first, second, src, 0.5)
+    info = kept.info["second_model"]
+    assert kept is (second if second_confidence > 0.74 else first)
+    assert kept.info["confidence"] == max(0.74, second_confidence)  # the value is not changed, only the trust
+    assert info["flagged"] is second_turned and kept.info["confidence_low"] is second_turned
+    assert info["agreement"] < 0.5 if second_turned else info["agreement"] == 1.0
+    if second_turned:  # the advice names the other model
+        other = "faust_r_wks" if kept is second else "selfsup_general"
+        assert other in kept.info["confidence_advice"] and "elsewhere" in kept.info["confidence_advice"]
+    off = pipeline._more_trusted_with_the_second_model(fake(first.p2p_21, 0.74, "a"), fake(second.p2p_21, 0.7, "b"),
+                                                       src, None)
+    assert not off.info["second_model"]["flagged"] and not off.info["confidence_low"]
+
+
 def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_pair):
     """``second_model`` (selfsup_general by default): two meshes whose match is below
     ``fallback_below`` (here every match, fallback_below above 1) are matched again, whole, with
@@ -981,6 +1010,7 @@ def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_p
     assert on.info["confidence"] == max(first, second)
     assert on.info["feature_model"] == ("selfsup_general" if info["kept"] == "second" else "faust_r_wks")
     assert exact_or_adjacent(src, on.p2p_21, perm)[1] >= 0.9  # a permuted copy: either match is right
+    assert info["agreement"] >= 0.9 and not info["flagged"]  # both right: they agree, nothing is flagged
     off = match(src, tgt, "default", fallback_below=1.01, second_model=None, **SMALL)
     assert "second_model" not in off.info
     assert load_preset("default", feature_model="faust_r_wks").fallback.second_model is None
