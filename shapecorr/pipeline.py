@@ -148,7 +148,7 @@ def _more_trusted_with_the_second_model(first: Match, second: Match, src: Shape,
     that put most of the target elsewhere (agreement below ``below``, the setting
     ``flag_disagreement_below``) say at least one map is wrong, which the confidence (a map's fit:
     a body turned round fits well too) cannot tell: the kept match is flagged low confidence,
-    its map and confidence value unchanged."""
+    its map and confidence value unchanged, and the other match is its ``alternative``."""
     kept = second if second.info["confidence"] > first.info["confidence"] else first
     agreement = maps_agreement(first.p2p_21, second.p2p_21, src.vertices / np.sqrt(src.area), DISAGREEMENT_RADIUS)
     flagged = below is not None and agreement < below
@@ -157,6 +157,7 @@ def _more_trusted_with_the_second_model(first: Match, second: Match, src: Shape,
                                  "confidence_second": second.info["confidence"], "kept": "second" if kept is second else "first",
                                  "agreement": round(agreement, 4), "below": below, "flagged": bool(flagged)}
     if flagged:
+        kept.alternative = first if kept is second else second
         other = "first" if kept is second else "second"
         before = kept.info["confidence_advice"] if kept.info["confidence_low"] else ""
         kept.info["confidence_low"] = True
@@ -164,8 +165,8 @@ def _more_trusted_with_the_second_model(first: Match, second: Match, src: Shape,
             f"the {other} feature model's match ({(second if kept is first else first).info['feature_model']}, confidence "
             f"{kept.info['second_model'][f'confidence_{other}']:.2f}) puts {100 * (1 - agreement):.0f} % of the target's "
             "vertices elsewhere than this one does, so one of the two is wrong in most places (a body turned round "
-            "or mirrored fits as well as the right map); look at the picture, and match again with the other "
-            "model (--model) to compare" + (f". {before}" if before else ""))
+            "or mirrored fits as well as the right map); compare the two pictures (`shapecorr match` writes the "
+            "other match to other_model/; Match.alternative)" + (f". {before}" if before else ""))
     return kept
 
 

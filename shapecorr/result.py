@@ -43,6 +43,10 @@ class Match:
     target_hash: str | None = None
     # per target vertex, in [0, 1] (None: not computed, e.g. a loaded older match)
     vertex_confidence: np.ndarray | None = None
+    # the other feature model's match of the pair when the two disagree on most of the target
+    # (info["second_model"]["flagged"]: one of them is wrong, and the confidence cannot say
+    # which); not saved with this match (`shapecorr match` writes it to OUT/other_model/)
+    alternative: "Match | None" = field(default=None, repr=False, compare=False)
 
     @property
     def source_to_target(self) -> np.ndarray:

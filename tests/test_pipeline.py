@@ -985,6 +985,7 @@ def test_two_feature_models_that_disagree_flag_the_kept_match(second_turned, sec
     assert kept.info["confidence"] == max(0.74, second_confidence)  # the value is not changed, only the trust
     assert info["flagged"] is second_turned and kept.info["confidence_low"] is second_turned
     assert info["agreement"] < 0.5 if second_turned else info["agreement"] == 1.0
+    assert kept.alternative is ((first if kept is second else second) if second_turned else None)
     if second_turned:  # the advice names the other model
         other = "faust_r_wks" if kept is second else "selfsup_general"
         assert other in kept.info["confidence_advice"] and "elsewhere" in kept.info["confidence_advice"]

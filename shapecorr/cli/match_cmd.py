@@ -25,6 +25,7 @@ ADAPT_PRESET_STEPS = True
 
 HELP = "match two shapes (meshes or point clouds) and write both vertex maps"
 
+OTHER_MATCH = "other_model"  # the folder of the other feature model's match (see _write_other_match)
 OUTPUTS = ("source_to_target.txt", "target_to_source.txt", "fmap.npy", "match.json", "vertex_confidence.npy",
            "report.json", "correspondence.png")
 
@@ -171,13 +172,29 @@ def run(args) -> int:
             picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme)
             m.timings["picture"] = round(time.perf_counter() - t0, 4)
             progress("picture", 1.0)
-        report = _report(args, m, picture)
+        other = _write_other_match(source, target, m.alternative, tmp / OTHER_MATCH, args)
+        report = _report(args, m, picture, other)
         (tmp / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False, default=json_default))
         written = ", ".join(n for n in OUTPUTS if (tmp / n).exists())
     if not args.quiet:
         print(f"shapecorr match: wrote {out}/ ({written}) in {m.timings['total']:.2f}s; "
               f"{_confidence_text(m)}", file=sys.stderr)
+        if other:
+            print(f"shapecorr match: the two feature models disagree on most of the target; the other's match "
+                  f"is in {out}/{other} (compare the pictures)", file=sys.stderr)
     return 0
+
+
+def _write_other_match(source, target, other, folder: Path, args) -> str | None:
+    """The other feature model's match, where the two models disagree on most of the target
+    (``Match.alternative``), saved with its own picture into ``folder``: one of the two maps is
+    wrong and the user compares the pictures. None when there is none."""
+    if other is None:
+        return None
+    other.save(folder)
+    if not args.no_picture:
+        _picture(source, target, other, folder / "correspondence.png", args.scheme)
+    return folder.name + "/"
 
 
 def _confidence_text(m, low_note: str = " (low: check correspondence.png)") -> str:
@@ -195,7 +212,7 @@ def _picture(source, target, m, path: Path, scheme: str) -> str:
     return path.name
 
 
-def _report(args, m, picture) -> dict:
+def _report(args, m, picture, other: str | None = None) -> dict:
     from .. import __version__
 
     return {
@@ -226,6 +243,8 @@ def _report(args, m, picture) -> dict:
             "match": "match.json",
             "vertex_confidence": "vertex_confidence.npy" if m.vertex_confidence is not None else None,
             "picture": picture,
+            # the other feature model's match when the two disagree (second_model.flagged), or None
+            "other_model": other,
         },
         "versions": versions(__version__),
     }

@@ -552,6 +552,39 @@ def test_low_confidence_is_said_once_in_one_line_and_recorded(tmp_path, tiny_pai
     assert report["confidence"] == 0.12 and report["confidence_low"] is True
 
 
+def test_two_disagreeing_models_write_the_other_match_beside_the_kept_one(tmp_path, tiny_pair, capsys, monkeypatch):
+    """When the first and second feature models disagree (``Match.alternative``), the other match
+    is written to OUT/other_model/ with its own maps, match.json and picture, report.json names
+    it, and a line says so; without an alternative there is no such folder."""
+    import shapecorr.pipeline
+
+    real_match = shapecorr.pipeline.match
+    a, b, _ = tiny_pair
+
+    def two_models(*args, **kwargs):
+        m = real_match(*args, **kwargs)
+        turned = m.p2p_21[::-1].copy()  # another map of the same pair
+        m.alternative = Match(p2p_21=turned, p2p_12=m.p2p_12.copy(), fmap_12=m.fmap_12.copy(),
+                              info={**m.info, "feature_model": "selfsup_general", "confidence": 0.5})
+        return m
+
+    plain = tmp_path / "plain"
+    assert main(["match", str(a), str(b), "--out", str(plain), "--k", "12"]) == 0
+    assert not (plain / "other_model").exists()
+    assert json.loads((plain / "report.json").read_text())["outputs"]["other_model"] is None
+    capsys.readouterr()
+    monkeypatch.setattr(shapecorr.pipeline, "match", two_models)
+    out = tmp_path / "o"
+    assert main(["match", str(a), str(b), "--out", str(out), "--k", "12"]) == 0
+    assert "the other's match is in" in capsys.readouterr().err
+    assert json.loads((out / "report.json").read_text())["outputs"]["other_model"] == "other_model/"
+    other = Match.load(out / "other_model")
+    kept = Match.load(out)
+    np.testing.assert_array_equal(other.p2p_21, kept.p2p_21[::-1])
+    assert other.info["feature_model"] == "selfsup_general"
+    assert (out / "other_model" / "correspondence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _follow_advice(argv, line):
     """``argv`` with the options an error line advises (``--k N``, ``--preset NAME``)."""
     argv = list(argv)
