@@ -994,6 +994,23 @@ def test_two_feature_models_that_disagree_flag_the_kept_match(second_turned, sec
     assert not off.info["second_model"]["flagged"] and not off.info["confidence_low"]
 
 
+def test_a_trusted_match_the_two_models_disagree_on_warns_that_it_is_not_trusted(blob_pair, monkeypatch):
+    """Flagged by the two models' disagreement while its confidence is above the threshold: the
+    warning says it is not trusted and why (not "below" a threshold it is above); the whole
+    call's time is the total, every run included."""
+    from shapecorr.core import LowConfidenceWarning
+
+    src, tgt, _ = blob_pair
+    monkeypatch.setattr(pipeline, "maps_agreement", lambda *args: 0.1)
+    with pytest.warns(LowConfidenceWarning) as caught:
+        m = match(src, tgt, "default", fallback_below=1.01, **SMALL)
+    assert m.info["second_model"]["flagged"] and m.info["confidence_low"]
+    assert m.info["confidence"] >= m.info["confidence_threshold"]
+    said = [str(w.message) for w in caught if isinstance(w.message, LowConfidenceWarning)]
+    assert len(said) == 1 and "not trusted, although its confidence is" in said[0] and "below" not in said[0]
+    assert m.alternative is not None and m.timings["total"] > m.timings["kept_run_total"]
+
+
 def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_pair):
     """``second_model`` (selfsup_general by default): two meshes whose match is below
     ``fallback_below`` (here every match, fallback_below above 1) are matched again, whole, with
