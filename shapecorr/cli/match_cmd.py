@@ -193,7 +193,8 @@ def _write_other_match(source, target, other, folder: Path, args) -> str | None:
         return None
     other.save(folder)
     if not args.no_picture:
-        _picture(source, target, other, folder / "correspondence.png", args.scheme)
+        _picture(source, target, other, folder / "correspondence.png", args.scheme,
+                 label=f"the other feature model's match ({other.info.get('feature_model')}): ")
     return folder.name + "/"
 
 
@@ -204,10 +205,10 @@ def _confidence_text(m, low_note: str = " (low: check correspondence.png)") -> s
     return f"confidence {c:.2f}" + (low_note if m.info.get("confidence_low") else "")
 
 
-def _picture(source, target, m, path: Path, scheme: str) -> str:
+def _picture(source, target, m, path: Path, scheme: str, label: str = "") -> str:
     from ..render import render_correspondence
 
-    caption = _confidence_text(m, " (low: probably wrong in places)")
+    caption = label + _confidence_text(m, " (low: probably wrong in places)")
     render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=caption)
     return path.name
 
