@@ -197,6 +197,29 @@ def find_ground_truth(source, target) -> dict | None:
 
 
 # ----------------------------------------------------------------------------- geodesic errors
+def other_saved_match(directory):
+    """The other feature model's match that ``shapecorr match`` saved beside a match whose two
+    models disagreed (``DIR/other_model/``, named in ``DIR/report.json``), or None: none named
+    (a folder left from an earlier run is not taken), or unreadable (logged, not the user's
+    error: the match itself loaded)."""
+    import json
+
+    import shapecorr
+
+    d = Path(directory)
+    try:
+        named = json.loads((d / "report.json").read_text())["outputs"].get("other_model")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not named:
+        return None
+    try:
+        return shapecorr.Match.load(d / named)
+    except (shapecorr.ShapecorrError, OSError) as exc:
+        log.info("ignoring the other model's match beside %s: %s", d, exc)
+        return None
+
+
 def distances_for(shape, *, dense_max: int = 10_000):
     """Geodesic distances on ``shape`` (:class:`shapecorr.eval.GeodesicDistances`: the numbers of
     ``shapecorr eval``). A point cloud is normalized by the area its points represent (the

@@ -173,6 +173,24 @@ class ViewerState:
     def confidence(self) -> Confidence | None:
         return None if self.match is None else Confidence.of(self.match)
 
+    @property
+    def has_other_match(self) -> bool:
+        """Whether the match has another feature model's match that disagrees with it
+        (``Match.alternative``)."""
+        return self.match is not None and getattr(self.match, "alternative", None) is not None
+
+    def show_other_match(self) -> str:
+        """Show the other feature model's match instead of this one (and back again: each keeps
+        the other as its alternative). Returns a message for the status bar."""
+        if not self.has_other_match:
+            raise ValueError("this match has no other feature model's match to show.")
+        shown, other = self.match, self.match.alternative
+        other.alternative = shown
+        model = other.info.get("feature_model") or "the other model"
+        self.set_match(other, origin=f"{model}'s match (the two feature models disagree)")
+        return (f"showing {model}'s match: the two feature models disagree on most of the target, so one of "
+                "the two maps is wrong; compare them (Match menu, the same action shows the other again)")
+
     def set_ground_truth(self, gt: helpers.GroundTruth) -> None:
         self.gt = gt
         self.errors = None

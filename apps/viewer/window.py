@@ -57,7 +57,7 @@ SHORTCUTS = [
     ("P or click", "pick the point under the mouse"), ("Ctrl+Q", "quit"),
     ("D", "edit mode: drag a shape (Shift+click fixes a region)"), ("H", "clear the edit's handles"),
     ("A", "apply the edit to the other shape"), ("F", "the other shape follows the drags"),
-    ("G", "morph slider"),
+    ("G", "morph slider"), ("O", "show the other feature model's match (where two models disagree)"),
     ("Shift+R", "show the shapes as their files have them"),
 ]
 
@@ -187,6 +187,9 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         self.act_quit = a("&Quit", self.close, "Ctrl+Q")
         self.act_match = a("&Compute match", lambda: self.run_match(), ["Ctrl+M", "F5"])
         self.act_cancel = a("C&ancel", self.cancel, "Esc")
+        self.act_other_match = a("Show the other feature &model's match", self.show_other_match, "O",
+                                 tip="where two feature models disagree on the pair: one of their maps is wrong")
+        self.act_other_match.setEnabled(False)
         self.act_next_scheme = a("&Next colour scheme", self.next_scheme, "C")
         self.mode_actions = {
             "correspondence": a("&Correspondence colours", lambda: self.set_mode("correspondence"), "1", True),
@@ -252,7 +255,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
                                    self.act_morph,
                                    None, self.act_reset_shapes])
         m = mb.addMenu("&Match")
-        fill(m, [self.act_match, self.act_cancel])
+        fill(m, [self.act_match, self.act_cancel, self.act_other_match])
         self.preset_actions = self._choice_menu(m.addMenu("&Preset"), self.state.presets, self.state.preset,
                                                 self.set_preset)
         m = mb.addMenu("&View")
@@ -423,6 +426,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
             return False
         try:
             m = shapecorr.Match.load(directory)
+            m.alternative = helpers.other_saved_match(directory)
             self.jobs.cancel("match")  # a loaded match replaces the one being computed
             self.set_match(m, origin=f"loaded from {Path(directory).name}")
         except (shapecorr.ShapecorrError, OSError) as exc:
@@ -559,6 +563,12 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
     def set_match(self, match, origin: str = "") -> None:
         """Show a :class:`shapecorr.Match` between the current shapes (with its confidence)."""
         self.state.set_match(match, origin)
+        self._match_shown()
+
+    def _match_shown(self) -> None:
+        """What follows a new match in the state: edits and markers dropped, its confidence said,
+        its errors computed, the picture redrawn."""
+        self.act_other_match.setEnabled(self.state.has_other_match)
         self._drop_edits(())
         self.markers.clear()
         conf = self.state.confidence
@@ -568,6 +578,16 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
             self.statusBar().clearMessage()
         self._start_error_job()
         self._redraw()
+
+    def show_other_match(self) -> bool:
+        """Show the other feature model's match of a pair the two models disagree on (and back)."""
+        if not self.state.has_other_match:
+            self._message("this match has no other feature model's match (only where two models disagree)")
+            return False
+        message = self.state.show_other_match()
+        self._match_shown()
+        self._message(message, 30000)
+        return True
 
     def _start_error_job(self) -> None:
         if self.match is None or self.state.gt is None:

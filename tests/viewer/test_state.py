@@ -181,3 +181,35 @@ def test_ground_truth_files(tmp_path):
     np.savetxt(tmp_path / "short.txt", [0, 1], fmt="%d")
     with pytest.raises(shapecorr.ShapecorrError, match="one line per target vertex"):
         helpers.load_ground_truth(a, b, gt_map=tmp_path / "short.txt")
+
+
+def test_the_other_feature_models_match_is_shown_and_back(opened, tmp_path):
+    """A match whose two feature models disagree carries the other's match: the state shows it
+    and, from it, the first again; a match without one has none to show. A saved match's
+    other_model/ is picked up only when its report.json names it (not a folder left over)."""
+    state, perm, _ = opened
+    first = _exact_match(perm, confidence=0.74, confidence_low=True, feature_model="faust_r_wks")
+    other = _exact_match(np.roll(perm, 5), confidence=0.70, confidence_low=False, feature_model="selfsup_general")
+    state.set_match(_exact_match(perm))
+    assert not state.has_other_match
+    with pytest.raises(ValueError, match="no other"):
+        state.show_other_match()
+    first.alternative = other
+    state.set_match(first, origin="preset default")
+    assert state.has_other_match
+    message = state.show_other_match()
+    assert state.match is other and "selfsup_general" in message and "disagree" in state.match_origin
+    np.testing.assert_array_equal(state.match.p2p_21, np.roll(perm, 5))
+    state.show_other_match()
+    assert state.match is first and state.has_other_match
+
+    first.alternative = None
+    first.save(tmp_path / "m")
+    other.save(tmp_path / "m" / "other_model")
+    assert helpers.other_saved_match(tmp_path / "m") is None  # no report.json names it
+    (tmp_path / "m" / "report.json").write_text('{"outputs": {"other_model": null}}')
+    assert helpers.other_saved_match(tmp_path / "m") is None  # left from an earlier run
+    (tmp_path / "m" / "report.json").write_text('{"outputs": {"other_model": "other_model/"}}')
+    loaded = helpers.other_saved_match(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.p2p_21, other.p2p_21)
+    assert loaded.info["feature_model"] == "selfsup_general"

@@ -386,3 +386,27 @@ def test_run_viewer_with_a_saved_match(qapp, matched, small_pair, tmp_path):
     assert img.shape[0] > 300 and img.shape[1] > 600
     fg = _non_background(img[:, :, :3])
     assert fg.mean() > 0.05, "the window shot shows no shapes"
+
+
+def test_the_other_feature_models_match_through_the_window(matched):
+    """The Match menu's 'other feature model's match' is enabled only for a match that carries
+    one, shows it, and shows the first again."""
+    import shapecorr
+
+    win, perm = matched
+    first = win.match
+    assert not win.act_other_match.isEnabled() and not win.show_other_match()
+    other = shapecorr.Match(p2p_21=np.roll(first.p2p_21, 3), p2p_12=first.p2p_12, fmap_12=first.fmap_12,
+                            info={**first.info, "feature_model": "selfsup_general"})
+    first.alternative = other
+    try:
+        win.set_match(first, origin="preset default")
+        assert win.act_other_match.isEnabled()
+        win.act_other_match.trigger()
+        assert win.match is other and "selfsup_general" in win.statusBar().currentMessage()
+        win.act_other_match.trigger()
+        assert win.match is first
+    finally:
+        first.alternative = None
+        win.set_match(first, origin="preset default")
+        win.wait_idle(60)
