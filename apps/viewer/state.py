@@ -64,6 +64,7 @@ class Confidence:
     value: float
     low: bool
     advice: str
+    threshold: float | None = None  # the calibrated threshold (None: not recorded)
 
     @classmethod
     def of(cls, match) -> Confidence | None:
@@ -71,10 +72,28 @@ class Confidence:
         value = info.get("confidence")
         if value is None:  # saved by a shapecorr that did not estimate it
             return None
-        return cls(float(value), bool(info.get("confidence_low", False)), str(info.get("confidence_advice", "")))
+        threshold = info.get("confidence_threshold")
+        return cls(float(value), bool(info.get("confidence_low", False)), str(info.get("confidence_advice", "")),
+                   None if threshold is None else float(threshold))
+
+    @property
+    def flagged_above_threshold(self) -> bool:
+        """Not trusted although the value is at or above the threshold: flagged by a check the
+        value (a map's fit) cannot see, e.g. two feature models that disagree."""
+        return self.low and self.threshold is not None and self.value >= self.threshold
 
     def describe(self) -> str:
+        if self.flagged_above_threshold:
+            return f"confidence {self.value:.2f} — NOT TRUSTED: see the advice"
         return f"confidence {self.value:.2f}" + (" — LOW: probably wrong in places" if self.low else "")
+
+    def status_message(self) -> str:
+        """The status bar's message for a match that is not trusted ('' for a trusted one)."""
+        if not self.low:
+            return ""
+        if self.flagged_above_threshold:
+            return f"match not trusted (its confidence, {self.value:.2f}, measures its fit only): {self.advice}"
+        return f"low match confidence ({self.value:.2f}): {self.advice}"
 
 
 class ViewerState:

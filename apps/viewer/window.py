@@ -573,7 +573,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         self.markers.clear()
         conf = self.state.confidence
         if conf is not None and conf.low:
-            self._message(f"low match confidence ({conf.value:.2f}): {conf.advice}", 30000)
+            self._message(conf.status_message(), 30000)
         else:
             self.statusBar().clearMessage()
         self._start_error_job()

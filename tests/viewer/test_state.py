@@ -84,6 +84,11 @@ def test_confidence_in_the_status_texts(opened):
     state.set_match(_exact_match(perm, confidence=0.12, confidence_low=True, confidence_advice=advice))
     assert state.match_text() == "match · confidence 0.12 — LOW: probably wrong in places"
     assert state.match_tooltip().splitlines()[0] == advice
+    assert state.confidence.status_message() == f"low match confidence (0.12): {advice}"
+    state.set_match(_exact_match(perm, confidence=0.74, confidence_low=True, confidence_threshold=0.586,
+                                 confidence_advice="the second feature model's match puts 60 % elsewhere"))
+    assert state.match_text() == "match · confidence 0.74 — NOT TRUSTED: see the advice"
+    assert state.confidence.status_message().startswith("match not trusted (its confidence, 0.74, measures")
     state.set_match(_exact_match(perm))  # saved by an older shapecorr: no confidence recorded
     assert state.confidence is None
     assert state.match_text() == "match · confidence not recorded (older match)"
