@@ -175,13 +175,12 @@ def _more_trusted_with_the_second_model(first: Match, second: Match, src: Shape,
                                  "confidence_second": second.info["confidence"], "kept": "second" if kept is second else "first",
                                  "agreement": round(agreement, 4), "below": below, "flagged": bool(flagged)}
     if flagged:
-        kept.alternative = first if kept is second else second
-        other = "first" if kept is second else "second"
+        other = kept.alternative = first if kept is second else second
         before = kept.info["confidence_advice"] if kept.info["confidence_low"] else ""
         kept.info["confidence_low"] = True
         kept.info["confidence_advice"] = (
-            f"the {other} feature model's match ({(second if kept is first else first).info['feature_model']}, confidence "
-            f"{kept.info['second_model'][f'confidence_{other}']:.2f}) puts {100 * (1 - agreement):.0f} % of the target's "
+            f"the {'first' if other is first else 'second'} feature model's match ({other.info['feature_model']}, "
+            f"confidence {other.info['confidence']:.2f}) puts {100 * (1 - agreement):.0f} % of the target's "
             "vertices elsewhere than this one does, so one of the two is wrong in most places (a body turned round "
             "or mirrored fits as well as the right map); compare the two pictures (`shapecorr match` writes the "
             "other match to other_model/; Match.alternative)" + (f". {before}" if before else ""))
