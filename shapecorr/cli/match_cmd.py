@@ -202,7 +202,11 @@ def _confidence_text(m, low_note: str = " (low: check correspondence.png)") -> s
     c = m.info.get("confidence")
     if c is None:
         return "confidence not computed"
-    return f"confidence {c:.2f}" + (low_note if m.info.get("confidence_low") else "")
+    if not m.info.get("confidence_low"):
+        return f"confidence {c:.2f}"
+    if c >= m.info.get("confidence_threshold", float("inf")):  # flagged by a check its fit cannot see
+        return f"confidence {c:.2f}, but not trusted (see the warning)"
+    return f"confidence {c:.2f}" + low_note
 
 
 def _picture(source, target, m, path: Path, scheme: str, label: str = "") -> str:

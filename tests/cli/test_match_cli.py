@@ -563,6 +563,7 @@ def test_two_disagreeing_models_write_the_other_match_beside_the_kept_one(tmp_pa
 
     def two_models(*args, **kwargs):
         m = real_match(*args, **kwargs)
+        m.info.update(confidence=0.74, confidence_threshold=0.59, confidence_low=True)  # flagged, as the pipeline does
         turned = m.p2p_21[::-1].copy()  # another map of the same pair
         m.alternative = Match(p2p_21=turned, p2p_12=m.p2p_12.copy(), fmap_12=m.fmap_12.copy(),
                               info={**m.info, "feature_model": "selfsup_general", "confidence": 0.5})
@@ -576,7 +577,8 @@ def test_two_disagreeing_models_write_the_other_match_beside_the_kept_one(tmp_pa
     monkeypatch.setattr(shapecorr.pipeline, "match", two_models)
     out = tmp_path / "o"
     assert main(["match", str(a), str(b), "--out", str(out), "--k", "12"]) == 0
-    assert "the other's match is in" in capsys.readouterr().err
+    err = _stderr_lines(capsys.readouterr().err)
+    assert "the other's match is in" in err[-1] and err[-2].endswith("confidence 0.74, but not trusted (see the warning)")
     assert json.loads((out / "report.json").read_text())["outputs"]["other_model"] == "other_model/"
     other = Match.load(out / "other_model")
     kept = Match.load(out)
