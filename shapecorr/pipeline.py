@@ -42,14 +42,7 @@ import numpy as np
 
 from .config import MatchSettings, SolveSettings, available_presets, load_preset  # noqa: F401 (re-exported)
 from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError, check_device, load
-from .fmap import (
-    FmapWeights,
-    fmap_to_p2p,
-    knn_blocked,
-    p2p_to_fmap,
-    solve_fmap,
-    zoomout,
-)
+from .fmap import FmapWeights, knn_blocked, p2p_to_fmap, solve_fmap
 from .fmap.confidence import keeps_trust
 from .fmap.convert import usable_cores
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors

@@ -80,7 +80,6 @@ def boundary_loops(faces: np.ndarray, n_vertices: int, vertices: np.ndarray | No
     round that vertex through its faces; a vertex where that walk fails (non-manifold edges)
     is left out with every loop through it."""
     faces = np.asarray(faces)
-    m = len(faces)
     a = faces.ravel()
     b = faces[:, [1, 2, 0]].ravel()
     key = np.minimum(a, b).astype(np.int64) * np.int64(n_vertices) + np.maximum(a, b)
