@@ -35,6 +35,7 @@ it shears and shrinks where ARAP rotates.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -280,9 +281,14 @@ class _TorchOps:
         return self.t.linalg.det(a)
 
 
+@functools.lru_cache(maxsize=1)
+def _torch_ops() -> _TorchOps:
+    return _TorchOps()
+
+
 def _xp(a):
-    """The array operations for ``a``: NumPy's, or torch's for a tensor."""
-    return _NumpyOps if isinstance(a, np.ndarray) else _TorchOps()
+    """The array operations for ``a``: NumPy's, or torch's for a tensor (one shared instance)."""
+    return _NumpyOps if isinstance(a, np.ndarray) else _torch_ops()
 
 
 # Rotations and covariances are kept component-major, ``(3, 3, n)`` (``R[a, b]`` is the array of
