@@ -481,6 +481,9 @@ def diagnose(args) -> int:
       vertices by the ground-truth vertex map);
     - ``transfer``, ``displacement``, ``unchanged`` as in the benchmark (ground-truth vertex maps);
     - ``A_q``: A in pose q itself taken as the answer (another body, A's pose);
+    - ``B posed as A_q``: B_p re-posed by A_q's local rotations (:func:`reposed`, ground-truth
+      map): B's body in A's pose q exactly, what a transfer could give at best if A's pose,
+      not A's change, were the answer;
     - ``gap_p``, ``gap_q``: :func:`pose_gap`.
     """
     from shapecorr.deform import transfer_deformation
@@ -504,14 +507,15 @@ def diagnose(args) -> int:
             if (a, b, x) not in gaps:
                 gaps[(a, b, x)] = pose_gap(data, a, b, x)
         preds = {"transfer": X[gb], "displacement": (Bp.vertices + smap.points(D - Ap.vertices, Ap.faces))[gb],
-                 "unchanged": Bp.vertices[gb], "A_q": Aq.vertices[data.gt(aq)]}
+                 "unchanged": Bp.vertices[gb], "A_q": Aq.vertices[data.gt(aq)],
+                 "B posed as A_q": reposed(Bp.vertices, Bp.faces, Aq.vertices[data.gt_vertex_map(aq, bp)])[gb]}
         row = {"A": a, "B": b, "p": p, "q": q, "self": aligned_error(own[ga], Aq.vertices[data.gt(aq)], Aq.area)[0]}
         row.update({m: aligned_error(v, truth, Bq.area)[0] for m, v in preds.items()})
         row.update(gap_p=gaps[(a, b, p)], gap_q=gaps[(a, b, q)])
         rows.append({k2: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k2, v in row.items()})
         if (k + 1) % 20 == 0:
             log(f"[{k + 1}/{len(every)}] diagnosis")
-    keys = ("self", "transfer", "displacement", "unchanged", "A_q")
+    keys = ("self", "transfer", "displacement", "unchanged", "A_q", "B posed as A_q")
     mean = {m: round(float(np.mean([r[m] for r in rows])), 3) for m in keys}
     per_pose = {x: round(float(np.mean([g for (_, _, y), g in gaps.items() if y == x])), 3) for x in range(10)}
     gap_summary = pose_gap_summary(rows)
@@ -525,8 +529,9 @@ def diagnose(args) -> int:
              "error x100 / sqrt(area) at the 5000 template points after a rigid alignment. Command:",
              (f"`python scripts/bench_deformation_transfer.py ../shared/data/FAUST_r/vtx_5k --stage diagnose "
              f"--out {os.path.relpath(out, ROOT)}`"), "",
-             "| A's change on A itself (vs A_q) | transfer (vs B_q) | displacement | B unchanged | A_q itself |",
-             "|---|---|---|---|---|",
+             ("| A's change on A itself (vs A_q) | transfer (vs B_q) | displacement | B unchanged | A_q itself "
+              "| B posed as A_q (A's pose q exactly, B's body) |"),
+             "|---|---|---|---|---|---|",
              "| " + " | ".join(f"{mean[m]:.2f}" for m in keys) + " |", "",
              ("How differently person 8 and person 9 perform each pose (B re-posed by A's local rotations in that "
              "pose, vs B; mean of both directions):"), "",
