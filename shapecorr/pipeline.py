@@ -116,21 +116,37 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
                                                                   device, said, cache).match(src, tgt, strict),
                                                      src, settings.fallback.flag_disagreement_below)
     _whole_call_total(result, time.perf_counter() - t_call)
-    info = result.info
-    if _flag_undecided_sides(info, src, tgt):
-        warnings.warn(LowConfidenceWarning(
-            f"{src.name} -> {tgt.name}: which way round the map is cannot be told (its confidence, "
-            f"{info['confidence']:.2f}, measures its fit only): {info['confidence_advice']}"), stacklevel=2)
-    elif info["confidence_low"] and info["confidence"] < info["confidence_threshold"]:
-        warnings.warn(LowConfidenceWarning(
-            f"{src.name} -> {tgt.name}: low confidence {info['confidence']:.2f} (below "
-            f"{info['confidence_threshold']:.2f}); the map is probably wrong in places. {info['confidence_advice']}"),
-            stacklevel=2)
-    elif info["confidence_low"]:  # flagged by a check the confidence's fit cannot see
-        warnings.warn(LowConfidenceWarning(
-            f"{src.name} -> {tgt.name}: not trusted, although its confidence is {info['confidence']:.2f} (a measure "
-            f"of its fit only): {info['confidence_advice']}"), stacklevel=2)
+    _flag_undecided_sides(result.info, src, tgt)
+    warn_if_not_trusted(result.info, src.name, tgt.name)
     return result
+
+
+def not_trusted_message(info: dict, source_name: str, target_name: str) -> str | None:
+    """Why a match is not trusted, in one line, from its ``info`` (as :func:`match` left it, or as
+    a saved match keeps it); None for a trusted match (or one whose confidence was not computed)."""
+    if not info.get("confidence_low") or info.get("confidence") is None:
+        return None
+    pair, c, advice = f"{source_name} -> {target_name}", info["confidence"], info.get("confidence_advice", "")
+    if info.get("sides_undecided"):
+        return (f"{pair}: which way round the map is cannot be told (its confidence, {c:.2f}, measures its fit "
+                f"only): {advice}")
+    threshold = info.get("confidence_threshold")
+    if threshold is None or c < threshold:
+        below = "" if threshold is None else f" (below {threshold:.2f})"
+        return f"{pair}: low confidence {c:.2f}{below}; the map is probably wrong in places. {advice}"
+    # flagged by a check the confidence's fit cannot see
+    return f"{pair}: not trusted, although its confidence is {c:.2f} (a measure of its fit only): {advice}"
+
+
+def warn_if_not_trusted(info: dict, source_name: str, target_name: str, *, prefix: str = "",
+                        stacklevel: int = 2) -> bool:
+    """Emit a :class:`~shapecorr.core.LowConfidenceWarning` (``prefix`` + :func:`not_trusted_message`)
+    when the match is not trusted; returns whether it did. :func:`match` calls it for every
+    match it returns; the commands call it for a saved match they are given (``--map``)."""
+    message = not_trusted_message(info, source_name, target_name)
+    if message is not None:
+        warnings.warn(LowConfidenceWarning(prefix + message), stacklevel=stacklevel + 1)
+    return message is not None
 
 
 def _whole_call_total(result: Match, seconds: float) -> None:

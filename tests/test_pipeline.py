@@ -7,6 +7,7 @@ Matches use the ``fast`` preset or small overrides so the whole file runs in sec
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -1037,3 +1038,40 @@ def test_a_second_feature_model_matches_again_a_pair_below_fallback_below(blob_p
     assert load_preset("fast").fallback.second_model is None
     with pytest.raises(SettingsError, match="second_model"):
         load_preset("default", second_model="  ")
+
+
+@pytest.mark.parametrize("info, words", [
+    ({"confidence": 0.9, "confidence_low": False, "confidence_threshold": 0.59}, None),
+    ({"confidence": None, "confidence_low": True}, None),  # not computed: nothing to say
+    ({"confidence": 0.06, "confidence_low": True, "confidence_threshold": 0.59, "confidence_advice": "try X"},
+     ["a -> b: low confidence 0.06 (below 0.59)", "probably wrong", "try X"]),
+    ({"confidence": 0.74, "confidence_low": True, "confidence_threshold": 0.59, "confidence_advice": "see Y"},
+     ["a -> b: not trusted, although its confidence is 0.74", "see Y"]),
+    ({"confidence": 0.9, "confidence_low": True, "confidence_threshold": 0.59, "sides_undecided": ["b"],
+      "confidence_advice": "give normals"}, ["which way round", "0.90", "give normals"]),
+])
+def test_not_trusted_message_says_why_from_the_info_alone(info, words):
+    """One message for a match that is not trusted, from its ``info`` only (so a saved match,
+    loaded by a command, is warned about as the match call warned about it)."""
+    message = pipeline.not_trusted_message(info, "a", "b")
+    if words is None:
+        assert message is None
+        return
+    assert all(w in message for w in words), message
+    if "below" in words[0]:
+        assert "although" not in message
+    else:
+        assert "below" not in message
+
+
+def test_warn_if_not_trusted_warns_once_with_the_prefix():
+    from shapecorr.core import LowConfidenceWarning
+
+    info = {"confidence": 0.2, "confidence_low": True, "confidence_threshold": 0.5, "confidence_advice": ""}
+    with pytest.warns(LowConfidenceWarning) as caught:
+        assert pipeline.warn_if_not_trusted(info, "a", "b", prefix="the saved match M: ")
+    said = [str(w.message) for w in caught]
+    assert said == ["the saved match M: a -> b: low confidence 0.20 (below 0.50); the map is probably wrong in places. "]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not pipeline.warn_if_not_trusted({**info, "confidence_low": False}, "a", "b")

@@ -264,12 +264,25 @@ def match_or_saved(saved, source, target, settings, *, device: str, progress, ma
     """The saved match of ``--map`` (``saved``, already checked against the shapes), or a new
     match of ``source`` and ``target`` with ``settings``, its stages shown by ``progress``."""
     if saved is not None:
+        from ..pipeline import warn_if_not_trusted
+
         progress(f"loaded match {map_dir}")
+        warn_if_not_trusted(saved.info, saved.source_summary.get("name", "source"),
+                            saved.target_summary.get("name", "target"), prefix=f"the saved match {map_dir}: ")
         return saved
     from ..pipeline import match
 
     return match(source, target, settings, device=device,
                  progress=lambda stage, frac: progress(f"match: {stage}", frac))
+
+
+def trust_note(info: dict, what: str = "the match") -> str:
+    """What the last line of a command that used a match adds when that match is not trusted
+    (its warning came before the progress lines and has scrolled away by then); "" otherwise."""
+    c = info.get("confidence")
+    if not info.get("confidence_low") or c is None:
+        return ""
+    return f"; {what} is not trusted (confidence {c:.2f}; see the warning above)"
 
 
 def add_register_proxy_argument(parser) -> None:

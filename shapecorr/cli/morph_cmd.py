@@ -20,6 +20,7 @@ from .common import (
     check_not_inputs,
     check_output_folder,
     match_or_saved,
+    trust_note,
 )
 
 HELP = "in-between shapes from SOURCE to TARGET (as-rigid-as-possible), as a mesh sequence and an animation"
@@ -93,11 +94,12 @@ def run(args) -> int:
                                                                        "report.json", "match"]
     check_not_inputs(out, names, [args.source, args.target, args.map])
     with atomic_output_dir(out) as tmp:
-        _morph(args, source, target, saved, settings, tmp, progress, t_all)
+        report = _morph(args, source, target, saved, settings, tmp, progress, t_all)
     progress(f"wrote {out}")
     if not args.quiet:
         print(f"{out}: {args.frames} frames ({frame_name(0, args.frames)} ... "
-              f"{frame_name(args.frames - 1, args.frames)}){'' if args.no_preview else ', morph.gif, morph_strip.png'}")
+              f"{frame_name(args.frames - 1, args.frames)}){'' if args.no_preview else ', morph.gif, morph_strip.png'}"
+              f"{trust_note(report['match'])}")
     return 0
 
 
@@ -185,7 +187,8 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
               "times": [round(float(t), 6) for t in ts], "method": args.method,
               **register_report(args, source, target), "align": not args.no_align,
               "match": {"from": args.map or "computed", "preset": None if args.map else args.preset,
-                        "confidence": m.info.get("confidence")},
+                        "confidence": m.info.get("confidence"),
+                        "confidence_low": bool(m.info.get("confidence_low"))},
               "global_rotation_deg": float(np.degrees(np.linalg.norm(morph.w_global))),
               "per_frame": _frame_stats(source, frames), "timings": timings}
     report["outputs"] = sorted([p.name for p in tmp.iterdir()] + ["report.json"])

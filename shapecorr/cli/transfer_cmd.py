@@ -20,6 +20,7 @@ from .common import (
     check_not_inputs,
     check_output_folder,
     match_or_saved,
+    trust_note,
 )
 from .match_cmd import add_model_arguments, model_overrides
 
@@ -153,7 +154,7 @@ def run(args) -> int:
         report = _transfer(args, source, target, saved, settings, data, tmp, progress, t_all)
     progress(f"wrote {out}")
     if not args.quiet:
-        print(f"{out}: {', '.join(report['outputs'])}{_texture_note(report)}")
+        print(f"{out}: {', '.join(report['outputs'])}{_texture_note(report)}{_trust_notes(report)}")
     return 0
 
 
@@ -263,6 +264,12 @@ def _output_names(what: str, source, target) -> list[str]:
         "field": ["field.txt", f"{stem}_field.ply"],
         "deformation": [f"{stem}_deformed.ply"],
     }[what] + ["report.json", "preview.png"]
+
+
+def _trust_notes(report: dict) -> str:
+    """The last line's word on a match that is not trusted: the pair's, and SOURCE_DEFORMED's to SOURCE."""
+    return (trust_note(report["match"]["info"])
+            + trust_note(report.get("deformed_map", {}), "the match of SOURCE_DEFORMED to SOURCE"))
 
 
 def _texture_note(report: dict) -> str:
@@ -392,7 +399,8 @@ def _deformed_at_source(args, source, deformed, settings, tmp: Path, report: dic
     kw = _register_kwargs(args, progress) if args.method == "register" else {}
     D = deformed_at_source(source, deformed, md, method=args.method, device=args.device, **kw)
     report["deformed_map"] = {"kind": "matched", "preset": args.preset, "method": args.method,
-                              "confidence": md.info.get("confidence"), "saved": "deformed_match"}
+                              "confidence": md.info.get("confidence"),
+                              "confidence_low": bool(md.info.get("confidence_low")), "saved": "deformed_match"}
     progress(f"SOURCE_DEFORMED read at SOURCE's vertices ({args.method})")
     return deformed, D
 

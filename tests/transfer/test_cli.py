@@ -81,6 +81,38 @@ def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
     assert np.corrcoef(f, spot.vertices[gt, 1])[0, 1] > 0.95
 
 
+def test_a_saved_match_that_is_not_trusted_is_warned_about(texture_run, tmp_path, capsys):
+    """What we saw: `transfer --map DIR` (and `morph --map DIR`) with a saved match of confidence
+    0.06 (cat -> dog) said nothing: the warning of the match call is not repeated when the match
+    is loaded. Now the saved match's own flag is warned about, and the last line says it."""
+    rc, out = texture_run
+    assert rc == 0
+    saved = tmp_path / "low"
+    shutil.copytree(out / "match", saved)
+    meta = json.loads((saved / "match.json").read_text())
+    meta["info"].update(confidence=0.06, confidence_low=True, confidence_threshold=0.59,
+                        confidence_advice="try --preset axiomatic")
+    (saved / "match.json").write_text(json.dumps(meta))
+    src, tgt = str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj")
+    capsys.readouterr()
+    assert main(["transfer", src, tgt, "--what", "colors", "--map", str(saved), "--out", str(tmp_path / "c"),
+                 "--no-preview"]) == 0
+    said = capsys.readouterr()
+    assert f"the saved match {saved}: spot -> spot_posed: low confidence 0.06 (below 0.59)" in said.err
+    assert said.out.strip().splitlines()[-1].endswith("the match is not trusted (confidence 0.06; see the warning above)")
+    assert main(["morph", src, tgt, "--map", str(saved), "--frames", "2", "--method", "vertex", "--no-preview",
+                 "--out", str(tmp_path / "m")]) == 0
+    said = capsys.readouterr()
+    assert "the saved match" in said.err and "low confidence 0.06" in said.err
+    assert said.out.strip().splitlines()[-1].endswith("the match is not trusted (confidence 0.06; see the warning above)")
+    assert json.loads((tmp_path / "m" / "report.json").read_text())["match"]["confidence_low"] is True
+    # the trusted saved match: no warning, no note
+    assert main(["transfer", src, tgt, "--what", "colors", "--map", str(out / "match"), "--out",
+                 str(tmp_path / "c2"), "--no-preview"]) == 0
+    said = capsys.readouterr()
+    assert "warning" not in said.err and "not trusted" not in said.out
+
+
 def test_map_is_refused_for_a_permuted_target(texture_run, tmp_path, capsys):
     """What we saw: `transfer --map DIR` with a target of the same vertex count but another
     vertex order was accepted and painted wrong colours (exit 0)."""
