@@ -19,6 +19,7 @@ and values out of range raise :class:`~shapecorr.core.SettingsError` here, befor
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -555,6 +556,17 @@ def _bundled_priors() -> str:
 def available_presets() -> list[str]:
     """Names of the presets shipped in the package."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def presets_like(settings: MatchSettings) -> tuple[str, ...]:
+    """The shipped presets whose settings are exactly ``settings`` (what a match made with them
+    ran: its advice does not suggest them again); none for settings changed by overrides."""
+    return tuple(name for name in available_presets() if _shipped(name) == settings)
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(name: str) -> MatchSettings:
+    return load_preset(name)
 
 
 def preset_description(name: str) -> str:

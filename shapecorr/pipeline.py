@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from .config import MatchSettings, SolveSettings, available_presets, load_preset  # noqa: F401 (re-exported)
+from .config import MatchSettings, SolveSettings, available_presets, load_preset, presets_like  # noqa: F401 (re-exported)
 from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError, check_device, load
 from .fmap import FmapWeights, knn_blocked, p2p_to_fmap, solve_fmap
 from .fmap.confidence import keeps_trust
@@ -898,7 +898,7 @@ class _Run:
         s, plan, conf = self.s, self.plan, best.confidence
         disagreement = self._learned_disagreement(best, candidates)
         flagged = bool(disagreement and disagreement["flagged"])
-        advice = conf.advice if conf.low else ""
+        advice = conf.advice_for(presets_like(s))
         if flagged:
             advice = (f"the learned features put {100 * (1 - disagreement['agreement']):.0f} % of the target's "
                       "vertices elsewhere than this axiomatic map does (a rotated or mirrored map is likely); look at "

@@ -742,6 +742,12 @@ class Confidence:
     low: bool
     advice: str
     model: str
+    orientation_ok: float = 0.7  # the smooth orientation score below which the advice suspects a mirror
+
+    def advice_for(self, ran=()) -> str:
+        """The advice (:func:`advice`), without suggesting a preset named in ``ran``; "" when
+        the confidence is not low."""
+        return advice(self.signals, self.orientation_ok, ran) if self.low else ""
 
     def to_dict(self) -> dict:
         """JSON-friendly summary (no per-vertex array)."""
@@ -774,7 +780,8 @@ def match_confidence(shape1: Shape, shape2: Shape, evecs1: np.ndarray, mass1: np
     orientation_ok = model.gate[2] if model.gate is not None else 0.7
     pv = per_vertex_confidence(sig, shape2.vertices) if per_vertex else None
     return Confidence(value=value, signals=dict(sig.values), per_vertex=pv, threshold=model.threshold, low=low,
-                      advice=advice(sig.values, orientation_ok) if low else "", model=model.name)
+                      advice=advice(sig.values, orientation_ok) if low else "", model=model.name,
+                      orientation_ok=orientation_ok)
 
 
 #: above these the advice suspects shapes that are not near-isometric (higher than every correct
@@ -792,22 +799,45 @@ def keeps_trust(before_low: bool, after_low: bool) -> bool:
     return not (after_low and not before_low)
 
 
-def advice(signals: dict, orientation_ok: float = 0.7) -> str:
-    """One sentence on what to try for a map with these signals (``orientation_ok``: the
+#: what the advice suggests, per suspected cause: the presets in order of preference (those not
+#: run already; how many to name), then what to look at
+_ADVICE = {
+    "mirrored": ("parts of the map look mirrored (a left-right flip)", ("axiomatic", "accurate", "default"), 2,
+                 "look at the picture for colours that swap sides"),
+    "not isometric": ("the shapes may not be near-isometric (other proportions, missing parts, holes)",
+                      ("axiomatic", "default", "accurate"), 1,
+                      "check that both files show the same kind of object in a similar pose"),
+    "wrong part": ("a region seems matched to the wrong part (for example a swapped limb: neighbouring points land "
+                   "far apart around it)", ("accurate", "axiomatic", "default"), 2,
+                   "look at the picture for a part coloured like another one"),
+    "tears": ("the map tears in places (neighbouring points land far apart)", ("accurate", "default"), 1,
+              "look at the picture for regions matched to the wrong part"),
+    "disagree": ("the two maps disagree in places", ("accurate", "default"), 1,
+                 "look at the picture before using the result"),
+}
+
+
+def advice_cause(signals: dict, orientation_ok: float = 0.7) -> str:
+    """The suspected cause of a low confidence, a key of the advice table (``orientation_ok``: the
     smooth orientation score below which part of the map is taken to be mirrored)."""
     orient = signals.get("orientation_smooth")
     if orient is not None and orient < orientation_ok:
-        return ("parts of the map look mirrored (a left-right flip); try --preset axiomatic or --preset accurate, "
-                "and look at the picture for colours that swap sides")
+        return "mirrored"
     descr, area = signals.get("descriptor_residual") or 0.0, signals.get("area_distortion") or 0.0
     if descr > ADVICE_DESCRIPTOR or area > ADVICE_AREA:
-        return ("the shapes may not be near-isometric (other proportions, missing parts, holes); try --preset "
-                "axiomatic, and check that both files show the same kind of object in a similar pose")
+        return "not isometric"
     if (signals.get("detached_area") or 0) > ADVICE_DETACHED:
-        return ("a region seems matched to the wrong part (for example a swapped limb: neighbouring points land far "
-                "apart around it); try --preset accurate or --preset axiomatic, and look at the picture for a part "
-                "coloured like another one")
+        return "wrong part"
     if (signals.get("discontinuity") or 0) > ADVICE_TEARS:
-        return ("the map tears in places (neighbouring points land far apart); try --preset accurate, and look at "
-                "the picture for regions matched to the wrong part")
-    return "the two maps disagree in places; try --preset accurate, and look at the picture before using the result"
+        return "tears"
+    return "disagree"
+
+
+def advice(signals: dict, orientation_ok: float = 0.7, ran=()) -> str:
+    """One sentence on what to try for a map with these signals: the suspected cause
+    (:func:`advice_cause`), the presets to try, and what to look at. A preset named in ``ran``
+    (the one this match was made with) is not suggested again."""
+    cause, presets, n, look = _ADVICE[advice_cause(signals, orientation_ok)]
+    left = [p for p in presets if p not in set(ran)][:n]
+    todo = f"try {' or '.join(f'--preset {p}' for p in left)}, and " if left else ""
+    return f"{cause}; {todo}{look}"

@@ -464,3 +464,19 @@ def test_advice_names_the_likely_cause():
     assert "wrong part" in cf.advice({**good, "discontinuity": 0.2, "detached_area": 0.2})
     assert "disagree" in cf.advice(good)
     assert "mirrored" not in cf.advice({**good, "orientation_smooth": None})  # point clouds
+
+
+def test_advice_does_not_suggest_the_preset_that_ran():
+    """What we saw: `match --preset axiomatic` on cat -> dog advised "try --preset axiomatic"."""
+    good = {"orientation_smooth": 0.9, "descriptor_residual": 0.03, "area_distortion": 0.05, "discontinuity": 0.0}
+    for signals in ({**good, "orientation_smooth": 0.3}, {**good, "descriptor_residual": 0.4},
+                    {**good, "discontinuity": 0.2}, {**good, "discontinuity": 0.2, "detached_area": 0.2}, good):
+        plain = cf.advice(signals)
+        assert plain.split("; try ")[0] == cf.advice(signals, ran=("axiomatic",)).split("; try ")[0]  # same cause
+        for ran in ("axiomatic", "accurate", "default"):
+            text = cf.advice(signals, ran=(ran,))
+            assert f"--preset {ran}" not in text and "--preset" in text, text  # another one suggested
+    assert "try --preset default," in cf.advice({**good, "descriptor_residual": 0.4}, ran=("axiomatic",))
+    conf = cf.Confidence(0.1, {**good, "descriptor_residual": 0.4}, None, 0.5, True, "", "mesh")
+    assert conf.advice_for(("axiomatic",)) == cf.advice(conf.signals, ran=("axiomatic",))
+    assert cf.Confidence(0.9, good, None, 0.5, False, "", "mesh").advice_for() == ""
