@@ -137,4 +137,4 @@ def picture(before, after, handles, path) -> None:
     colors[handles.fixed] = (40, 90, 220)
     colors[handles.moved_ids] = (220, 40, 40)
     render_shapes([before, after], path, colors=[colors, colors], titles=("before", "after"),
-                  caption="fixed handles blue, moved handles red")
+                  caption="fixed handles blue, moved handles red", same_scale=(0, 0))

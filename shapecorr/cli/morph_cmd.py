@@ -221,10 +221,10 @@ def _pictures(source, frames, ts, tmp: Path) -> None:
 
     shapes = [source.copy(vertices=X, uv=None, face_uv=None, texture=None) for X in frames]
     w, h = 320, 360
-    film = render_shapes(shapes, window_size=(w * len(shapes), h))  # linked scale: one size throughout
+    film = render_shapes(shapes, window_size=(w * len(shapes), h), same_scale=[0] * len(shapes))  # one scale throughout
     images = [Image.fromarray(np.ascontiguousarray(film[:, i * w:(i + 1) * w])) for i in range(len(shapes))]
     loop = images + images[-2:0:-1]
     loop[0].save(tmp / "morph.gif", save_all=True, append_images=loop[1:], duration=90, loop=0)
     pick = np.unique(np.round(np.linspace(0, len(shapes) - 1, min(len(shapes), MAX_STRIP))).astype(int))
     render_shapes([shapes[i] for i in pick], tmp / "morph_strip.png", titles=[f"t = {ts[i]:.2f}" for i in pick],
-                  window_size=(280 * len(pick), 380))
+                  window_size=(280 * len(pick), 380), same_scale=[0] * len(pick))

@@ -319,7 +319,8 @@ def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, 
         from ..render import render_side_by_side
 
         t0 = time.perf_counter()
-        render_side_by_side(preview, tmp / "preview.png", titles=PREVIEW_TITLES.get(args.what, ("source", "target", "result")))
+        render_side_by_side(preview, tmp / "preview.png", titles=PREVIEW_TITLES.get(args.what, ("source", "target", "result")),
+                            same_scale=PREVIEW_SCALES.get(args.what))
         timings["preview"] = round(time.perf_counter() - t0, 3)
         progress("preview rendered")
     timings["total"] = round(time.perf_counter() - t_all, 3)
@@ -437,6 +438,8 @@ WRITERS = {"texture": _write_texture, "colors": _write_colors, "labels": _write_
            "deformation": _write_deformation}
 
 PREVIEW_TITLES = {"deformation": ("target", "target deformed", "source", "source deformed")}
+#: panels drawn at one scale (a shape before and after its change), by --what; the default draws each alone
+PREVIEW_SCALES = {"deformation": (0, 0, 1, 1)}
 
 
 def _label_colors(labels_src, labels_tgt):

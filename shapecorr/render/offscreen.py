@@ -4,7 +4,8 @@ no OpenGL).
 Every function returns the image as an ``(h, w, 3) uint8`` array and, when ``path`` is given,
 also writes it as PNG. Shapes are drawn side by side in panels seen by one camera (``view``,
 ``up``) with one scale. Each shape is centred and scaled to a unit bounding-box diagonal *for
-display only* (the shapes are not changed). Meshes are drawn with smooth two-sided Lambert
+display only* (the shapes are not changed); shapes given one ``same_scale`` group share the
+largest diagonal of the group instead, so that their sizes compare. Meshes are drawn with smooth two-sided Lambert
 shading (vertex colours interpolated, or the UV texture sampled per pixel), point clouds as
 shaded discs. The projection is orthographic; pictures of the same input are identical on
 every machine.
@@ -33,14 +34,37 @@ PLAIN = (0.82, 0.82, 0.82)  # shapes without colours or texture
 FILL = 0.9  # fraction of a panel the largest shape spans
 
 
-def _display_frame(shape: Shape) -> np.ndarray:
-    """Vertices centred on the bounding-box centre of what is drawn (a mesh's faces: a stray
-    vertex used by no face does not shrink the picture) and scaled to unit diagonal."""
+def _drawn_box(shape: Shape) -> tuple[np.ndarray, np.ndarray]:
+    """The bounding box of what is drawn (a mesh's faces: a stray vertex used by no face does
+    not shrink the picture)."""
     v = np.asarray(shape.vertices, dtype=np.float64)
     drawn = v[shape.surface_vertices] if shape.is_mesh else v
-    lo, hi = drawn.min(0), drawn.max(0)
-    diag = float(np.linalg.norm(hi - lo)) or 1.0
-    return (v - 0.5 * (lo + hi)) / diag
+    return drawn.min(0), drawn.max(0)
+
+
+def _diagonal(shape: Shape) -> float:
+    lo, hi = _drawn_box(shape)
+    return float(np.linalg.norm(hi - lo)) or 1.0
+
+
+def _display_frame(shape: Shape, diag: float | None = None) -> np.ndarray:
+    """Vertices centred on the bounding-box centre of what is drawn and divided by ``diag``
+    (default: the box's own diagonal, so the shape has unit diagonal)."""
+    lo, hi = _drawn_box(shape)
+    return (np.asarray(shape.vertices, dtype=np.float64) - 0.5 * (lo + hi)) / (diag or _diagonal(shape))
+
+
+def _group_diagonals(shapes: Sequence[Shape], same_scale) -> list[float | None]:
+    """Per shape, the diagonal it is divided by: its own (None) without ``same_scale``, else the
+    largest of its group (shapes with equal labels keep their sizes relative to each other)."""
+    if same_scale is None:
+        return [None] * len(shapes)
+    labels = list(same_scale)
+    if len(labels) != len(shapes):
+        raise ValueError(f"same_scale needs one group label per shape ({len(shapes)}), got {len(labels)}.")
+    diags = [_diagonal(s) for s in shapes]
+    largest = {g: max(d for d, h in zip(diags, labels) if h == g) for g in set(labels)}
+    return [largest[g] for g in labels]
 
 
 def split_at_uv_seams(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,9 +124,9 @@ def front_side(faces: np.ndarray, vertices: np.ndarray, n_components: int) -> in
 class _Panel:
     """One shape as the camera sees it: rotated display coordinates and what to paint."""
 
-    def __init__(self, shape: Shape, rotation: np.ndarray, colors, textured: bool | None):
+    def __init__(self, shape: Shape, rotation: np.ndarray, colors, textured: bool | None, diag: float | None = None):
         self.shape = shape
-        self.cam = _display_frame(shape) @ rotation.T  # (n, 3): right, up, towards the camera
+        self.cam = _display_frame(shape, diag) @ rotation.T  # (n, 3): right, up, towards the camera
         self.rotation = rotation
         has_tex = _has_texture(shape)
         if textured is None:
@@ -216,7 +240,8 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
                   textured: Sequence[bool | None] | None = None, titles: Sequence[str] | None = None,
                   window_size: tuple[int, int] | None = None, view=DEFAULT_VIEW, up=DEFAULT_UP,
                   background="white", point_size: float | None = None, lighting: bool = True,
-                  zoom: float = 1.0, caption: str | None = None, supersample: int = 1) -> np.ndarray:
+                  zoom: float = 1.0, caption: str | None = None, supersample: int = 1,
+                  same_scale: Sequence | None = None) -> np.ndarray:
     """Draw ``shapes`` side by side; returns the image ``(h, w, 3) uint8``.
 
     colors : per shape, ``(n_i, 3)`` colours (uint8 or float 0-1) or None.
@@ -229,6 +254,9 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
     point_size : diameter in pixels of a point-cloud point. titles / caption : text on top of
         each panel / at the bottom of the picture. supersample : each pixel averages
         ``supersample**2`` samples (smoother edges, that many times slower).
+    same_scale : a group label per shape; shapes of one group are drawn at one scale (an object
+        before and after a change, the frames of a morph: a change of size shows), each group's
+        largest at the size a shape has alone. Default: every shape scaled to one size.
     path : if given, the PNG is written there too.
     """
     shapes = list(shapes)
@@ -244,7 +272,8 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
             raise ValueError(f"{s.name}: {len(c)} colours for {s.n_vertices} vertices.")
     width, height = (int(x) for x in (window_size or (480 * n, 520)))
     rotation = camera_basis(DEFAULT_VIEW if view is None else view, DEFAULT_UP if up is None else up)
-    panels = [_Panel(s, rotation, c, t) for s, c, t in zip(shapes, colors, textured)]
+    panels = [_Panel(s, rotation, c, t, d) for s, c, t, d in zip(shapes, colors, textured,
+                                                                 _group_diagonals(shapes, same_scale))]
     edges = np.round(np.linspace(0, width, n + 1)).astype(int)
     bounds = list(zip(edges[:-1], edges[1:]))
     # one scale for all panels (linked views): the largest shape fills FILL of its panel

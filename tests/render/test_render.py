@@ -168,3 +168,26 @@ def test_a_stray_vertex_changes_neither_framing_nor_colours():
     a = render_shapes([blob], window_size=(120, 100))
     b = render_shapes([stray], window_size=(120, 100))
     assert np.array_equal(a, b)
+
+
+def _drawn_pixels(img, n_panels):
+    """Per panel, the number of pixels that are not background."""
+    not_bg = np.abs(img.astype(int) - 255).sum(-1) >= 6
+    return [int(p.sum()) for p in np.array_split(not_bg, n_panels, axis=1)]
+
+
+def test_same_scale_shows_a_change_of_size():
+    """A shape and its copy twice as large: alone, each is drawn at one size (the default); in one
+    ``same_scale`` group the copy covers about four times the pixels, as it should."""
+    blob = _blob()
+    big = blob.copy(vertices=2.0 * blob.vertices)
+    alone = _drawn_pixels(render_shapes([blob, big], window_size=(400, 200)), 2)
+    assert alone[0] == pytest.approx(alone[1], rel=0.02)
+    together = _drawn_pixels(render_shapes([blob, big], window_size=(400, 200), same_scale=(0, 0)), 2)
+    assert 3.3 < together[1] / together[0] < 4.7
+    assert together[1] == pytest.approx(alone[1], rel=0.02)  # the group's largest keeps its size
+    # groups are independent: the pair (0, 0) then a lone shape (1) at its own size
+    three = _drawn_pixels(render_shapes([blob, big, blob], window_size=(600, 200), same_scale=("a", "a", "b")), 3)
+    assert three[2] == pytest.approx(three[1], rel=0.02)
+    with pytest.raises(ValueError, match="one group label per shape"):
+        render_shapes([blob, big], same_scale=(0,))
