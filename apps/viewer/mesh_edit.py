@@ -17,6 +17,7 @@ import numpy as np
 
 from shapecorr.core import ShapecorrError
 from shapecorr.deform import ArapDeformer, ArapSettings
+from shapecorr.deform.morphing import END_METHOD
 
 GRAB_RADIUS = 0.08  # handle regions: vertices within this fraction of the bounding-box diagonal
 DRAG_ITERATIONS = 3  # ARAP iterations per drag step (warm-started)
@@ -141,7 +142,7 @@ class MeshEditor:
 #: ``shapecorr transfer --what deformation`` does by default (limbs stay whole under a pose change)
 CARRY_METHOD = "register"
 #: and how the morph finds where the source's vertices land: ``shapecorr morph``'s default
-MORPH_METHOD = "spectral"
+MORPH_METHOD = END_METHOD
 
 
 class EditCarrier:

@@ -117,13 +117,14 @@ def test_apply_the_edit_to_the_other_shape_is_deformation_transfer(fresh):
 
 def test_morph_slider_from_the_source_to_the_target(fresh):
     from shapecorr.deform import end_positions
+    from shapecorr.deform.morphing import END_METHOD
 
     w = fresh
     _edit_source(w)
     assert w.set_morph_mode(True, blocking=True, timeout=240), w.last_error
     assert w.morph_slider_action.isVisible() and not w.edit_mode
     np.testing.assert_allclose(w.set_morph(0.0), w.source.vertices, atol=1e-8)
-    end = end_positions(w.source, w.target, w.match, method="spectral")
+    end = end_positions(w.source, w.target, w.match, method=END_METHOD)
     np.testing.assert_allclose(w.set_morph(1.0), end, atol=1e-6)
     assert w.morph_slider.value() == w.morph_slider.maximum()
     w.morph_slider.setValue(w.morph_slider.maximum() // 2)  # the slider drives it
