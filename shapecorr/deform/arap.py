@@ -640,9 +640,14 @@ class ArapDeformer:
         if has.all():
             return np.zeros(0, dtype=np.int64)
         loose = np.flatnonzero(~has[labels])
-        warnings.warn(UnconstrainedPartWarning(
-            f"{int((~has).sum())} connected part(s) of the shape ({len(loose)} vertices) hold no handle; "
-            "they are kept where they are. Add a fixed or moved vertex on each part that should move."))
+        # a vertex with no edge (used by no face: a scan's stray vertex) is no part of the surface;
+        # it stays where it is without a word
+        lone = np.bincount(np.concatenate([self.cells.i, self.cells.j]), minlength=n) == 0
+        parts = ~has & (np.bincount(labels, weights=~lone, minlength=n_comp) > 0)
+        if parts.any():
+            warnings.warn(UnconstrainedPartWarning(
+                f"{int(parts.sum())} connected part(s) of the shape ({int(parts[labels].sum())} vertices) hold no "
+                "handle; they are kept where they are. Add a fixed or moved vertex on each part that should move."))
         return loose
 
     def _build_point_matrix(self, face, bary) -> sp.csr_matrix:

@@ -189,6 +189,27 @@ def test_part_without_handles_stays_and_warns():
     np.testing.assert_array_equal(x[len(v):], v2)
 
 
+def test_vertices_used_by_no_face_stay_without_a_warning():
+    """What we saw: the stanford bunny's 914 stray vertices (used by no face) were reported as "914
+    connected part(s) of the shape hold no handle". They stay where they are, silently; a real part
+    without a handle is still reported, counted apart from them."""
+    import warnings
+
+    v, f = bar(2)
+    stray = np.array([[5.0, 5.0, 5.0], [6.0, 5.0, 5.0]])
+    V = np.concatenate([v, stray])
+    left, right = ends(v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = ArapDeformer(V, f, fixed_ids=left, moved_ids=right)
+    x = d.solve(v[right] + [0, 1, 0], iterations=3).vertices
+    np.testing.assert_array_equal(x[len(v):], stray)
+    assert np.all(np.isfinite(x))
+    v2, f2 = v + [0.0, 3.0, 0.0], f + len(V)
+    with pytest.warns(UnconstrainedPartWarning, match=rf"^1 connected part\(s\) of the shape \({len(v2)} vertices\)"):
+        ArapDeformer(np.concatenate([V, v2]), np.concatenate([f, f2]), fixed_ids=left, moved_ids=right)
+
+
 def test_input_errors_name_the_problem():
     v, f = bar(1)
     n = len(v)
