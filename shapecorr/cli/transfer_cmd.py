@@ -26,9 +26,10 @@ from .match_cmd import add_model_arguments, model_overrides
 
 #: the surface map each --what uses unless --method says otherwise: the registration where it was
 #: measured better (texture: 0.14-0.64x the spectral method's median UV error on six pairs,
-#: docs/bench/register_cpu; deformation: limbs stay whole under a pose change), the spectral
-#: points elsewhere (colours, labels and fields were not measured with it)
-DEFAULT_METHODS = {"texture": "register", "deformation": "register"}
+#: docs/bench/register_cpu; colours and labels: 2-8x fewer wrong colours and labels on five pairs,
+#: docs/bench/register_cpu/colors_labels; deformation: limbs stay whole under a pose change), the
+#: spectral points for fields (``--field-method spectral``; not measured with it)
+DEFAULT_METHODS = {"texture": "register", "colors": "register", "labels": "register", "deformation": "register"}
 
 WHAT = ("texture", "colors", "labels", "field", "deformation")
 
@@ -97,12 +98,14 @@ def register(subparsers) -> None:
                    help="spectral: precise points on the source surface through the functional map "
                         "(smooth); vertex: the nearest-vertex map; register: the source deformed onto the "
                         "target (ARAP non-rigid ICP from the match), then the closest points (default: "
-                        "register for --what texture and deformation, spectral otherwise; register is the slowest: "
-                        "about 10-30 s on 5k-vertex shapes)")
+                        "register, except spectral for --what field; register is the slowest: a few seconds "
+                        "to half a minute on 5k-vertex shapes)")
     add_register_proxy_argument(p)
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
-    p.add_argument("--label-method", choices=("nearest", "vote"), default="vote",
-                   help="labels: nearest point, or then a neighbourhood majority vote (default: %(default)s)")
+    p.add_argument("--label-method", choices=("nearest", "vote"), default="nearest",
+                   help="labels: the label nearest the matched point, or then a neighbourhood majority vote "
+                        "(removes isolated labels but moves borders; nearer the truth on every measured pair: "
+                        "nearest) (default: %(default)s)")
     p.add_argument("--field", metavar="FILE", help="source field for --what field (.txt or .npy, one row per vertex)")
     p.add_argument("--field-method", choices=("fmap", "spectral", "vertex"), default="fmap",
                    help="field: through the functional map (smooth), at precise points, or the vertex map "

@@ -66,6 +66,11 @@ def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
                  "--quiet", "--no-preview"]) == 0
     colored = load(tmp_path / "c" / "spot_posed_colored.ply")
     assert colored.vertex_colors is not None and colored.vertex_colors.shape[0] == colored.n_vertices
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["method"] == "register"  # the default
+    # what we saw: `--what colors --method register` was offered and ended in an internal error
+    assert main(["transfer", src, tgt, "--what", "colors", "--map", m, "--method", "register", "--out",
+                 str(tmp_path / "c2"), "--quiet", "--no-preview"]) == 0
+    assert np.array_equal(load(tmp_path / "c2" / "spot_posed_colored.ply").vertex_colors, colored.vertex_colors)
     spot = load(src)
     labels = (spot.vertices[:, 2] < -0.2).astype(int)  # 1 = head
     np.savetxt(tmp_path / "labels.txt", labels, fmt="%d")

@@ -24,9 +24,9 @@ def test_colors_exact_on_permuted_copy(blob_pair):
     rng = np.random.default_rng(0)
     colors = rng.integers(0, 256, size=(src.n_vertices, 3)).astype(np.uint8)
     src_c = src.copy(vertex_colors=colors)
-    for method in ("spectral", "vertex"):
+    for method in ("spectral", "vertex", "register"):  # register: the default
         out = transfer_colors(match, src_c, tgt, method=method)
-        assert out.dtype == np.uint8 and np.array_equal(out, colors[perm])
+        assert out.dtype == np.uint8 and np.array_equal(out, colors[perm]), method
     floats = colors / 255.0
     out = transfer_colors(match, src, tgt, floats)
     assert out.dtype == floats.dtype and np.allclose(out, floats[perm])
@@ -48,6 +48,8 @@ def test_colors_errors(blob_pair):
         transfer_colors(match, plain, tgt)
     with pytest.raises(ValueError, match="rows"):
         transfer_colors(match, src, tgt, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="unknown method 'magic'; use one of spectral, vertex, register"):
+        transfer_colors(match, src, tgt, method="magic")
 
 
 def test_colors_to_a_point_cloud_target(blob_pair):
@@ -73,6 +75,10 @@ def test_labels_nearest_and_vote(blob_pair):
         transfer_labels(match, src, tgt, labels[:-1])
     with pytest.raises(ValueError, match="unknown label method"):
         transfer_labels(match, src, tgt, labels, method="magic")
+    for points in ("spectral", "vertex"):  # the default is the registration's points
+        assert np.array_equal(transfer_labels(match, src, tgt, labels, points=points), labels[perm]), points
+    with pytest.raises(ValueError, match="unknown points 'magic'"):
+        transfer_labels(match, src, tgt, labels, points="magic")
 
 
 def test_fields_spectral_exact_and_fmap_smooth(blob_pair):
