@@ -27,8 +27,8 @@ from .match_cmd import add_model_arguments, model_overrides
 #: the surface map each --what uses unless --method says otherwise: the registration where it was
 #: measured better (texture: 0.14-0.64x the spectral method's median UV error on six pairs,
 #: docs/bench/register_cpu; colours and labels: 2-8x fewer wrong colours and labels on five pairs,
-#: docs/bench/register_cpu/colors_labels; deformation: limbs stay whole under a pose change), the
-#: spectral points for fields (``--field-method spectral``; not measured with it)
+#: docs/bench/register_cpu/colors_labels; deformation: limbs stay whole under a pose change); the
+#: points of fields come with --field-method (register by default, measured there too)
 DEFAULT_METHODS = {"texture": "register", "colors": "register", "labels": "register", "deformation": "register"}
 
 WHAT = ("texture", "colors", "labels", "field", "deformation")
@@ -98,7 +98,7 @@ def register(subparsers) -> None:
                    help="spectral: precise points on the source surface through the functional map "
                         "(smooth); vertex: the nearest-vertex map; register: the source deformed onto the "
                         "target (ARAP non-rigid ICP from the match), then the closest points (default: "
-                        "register, except spectral for --what field; register is the slowest: a few seconds "
+                        "register; for --what field see --field-method; register is the slowest: a few seconds "
                         "to half a minute on 5k-vertex shapes)")
     add_register_proxy_argument(p)
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
@@ -107,9 +107,10 @@ def register(subparsers) -> None:
                         "(removes isolated labels but moves borders; nearer the truth on every measured pair: "
                         "nearest) (default: %(default)s)")
     p.add_argument("--field", metavar="FILE", help="source field for --what field (.txt or .npy, one row per vertex)")
-    p.add_argument("--field-method", choices=("fmap", "spectral", "vertex"), default="fmap",
-                   help="field: through the functional map (smooth), at precise points, or the vertex map "
-                        "(default: %(default)s)")
+    p.add_argument("--field-method", choices=("register", "fmap", "spectral", "vertex"), default="register",
+                   help="field: interpolated at the registration's points, through the functional map (smooth, "
+                        "band-limited), at the spectral points, or copied through the vertex map; it also "
+                        "picks the points, so --method does not apply to --what field (default: %(default)s)")
     p.add_argument("--deformed", metavar="SOURCE_DEFORMED",
                    help="for --what deformation: SOURCE after the change to transfer (same mesh moved, or "
                         "another meshing of the same surface, which is then matched to SOURCE)")
@@ -172,7 +173,12 @@ def _check_arguments(args):
         raise CommandError("--what deformation needs --deformed SOURCE_DEFORMED (SOURCE after the change).")
     if args.deformed and args.what != "deformation":
         raise CommandError("--deformed only applies to --what deformation.")
-    if args.method is None:
+    if args.what == "field":
+        if args.method is not None:
+            raise CommandError(f"--method does not apply to --what field: --field-method picks how the field is "
+                               f"carried and at which points (now {args.field_method}).")
+        args.method = args.field_method if args.field_method in ("register", "spectral") else None
+    elif args.method is None:
         args.method = DEFAULT_METHODS.get(args.what, "spectral")
     if args.allow_other_shapes and not args.map:
         raise CommandError("--allow-other-shapes only applies to --map (a saved match).")
@@ -300,12 +306,12 @@ def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, 
               "method": args.method, **register_report(args, source, target)}
     t0 = time.perf_counter()
     smap = None
-    if source.is_mesh and (args.what in ("texture", "colors", "labels", "deformation")
-                           or args.field_method == "spectral"):
+    if source.is_mesh and args.method is not None:
         smap = precise_map(m, source, target, method=args.method, device=args.device,
                            **(_register_kwargs(args, progress) if args.method == "register" else {}))
     timings["surface_map"] = round(time.perf_counter() - t0, 3)
-    progress(f"surface map ({args.method})")
+    if smap is not None:
+        progress(f"surface map ({args.method})")
     if args.what == "deformation":
         t0 = time.perf_counter()
         data = _deformed_at_source(args, source, data, settings, tmp, report, progress)

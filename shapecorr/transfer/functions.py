@@ -18,7 +18,7 @@ import numpy as np
 from ..core import Shape, TextureError, raster
 from .surface import SurfaceMap, interpolate
 
-FIELD_METHODS = ("fmap", "spectral", "vertex")
+FIELD_METHODS = ("register", "fmap", "spectral", "vertex")
 LABEL_METHODS = ("nearest", "vote")
 
 
@@ -157,13 +157,16 @@ def transfer_labels(match, source, target, labels, *, method: str = "nearest", s
     return out
 
 
-def transfer_field(match, source, target, field, *, method: str = "fmap", surface_map: SurfaceMap | None = None,
+def transfer_field(match, source, target, field, *, method: str = "register", surface_map: SurfaceMap | None = None,
                    device: str = "cpu") -> np.ndarray:
     """A scalar (``(n1,)``) or vector (``(n1, d)``) field on the source, carried to the target.
 
-    ``"fmap"`` (default): through the functional map (smooth, band-limited to the basis size);
-    ``"spectral"``: interpolated at the precise matched points; ``"vertex"``: copied through
-    ``p2p_21``.
+    ``"register"`` (default), ``"spectral"``: interpolated at the matched points of
+    :func:`shapecorr.transfer.precise_map` of that method (``surface_map`` when given);
+    ``"vertex"``: copied through ``p2p_21``; ``"fmap"``: through the functional map (smooth,
+    band-limited to the basis size). On the Spot pair and four bent, remeshed realworld models the
+    registration's points give a mean error 2.5-14x below the functional map's on a smooth field
+    and 5-17x below on a detailed one (docs/bench/register_cpu/colors_labels).
     """
     source, target = _shape(source), _shape(target)
     match.check_shapes(source, target)
@@ -184,7 +187,7 @@ def transfer_field(match, source, target, field, *, method: str = "fmap", surfac
         return out.reshape((target.n_vertices,) + f.shape[1:])
     if method == "vertex":
         return f[match.p2p_21]
-    smap = _surface_map(match, source, target, "spectral", surface_map, device)
+    smap = _surface_map(match, source, target, method, surface_map, device)
     if smap is None:
         return f[match.p2p_21]
     return interpolate(f, source.faces, smap)

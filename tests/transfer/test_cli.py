@@ -84,6 +84,15 @@ def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
                  "--out", str(tmp_path / "f"), "--quiet", "--no-preview"]) == 0
     f = np.loadtxt(tmp_path / "f" / "field.txt")
     assert np.corrcoef(f, spot.vertices[gt, 1])[0, 1] > 0.95
+    report = json.loads((tmp_path / "f" / "report.json").read_text())
+    assert report["field"]["method"] == report["method"] == "register"  # the default field method
+    fmap = tmp_path / "f2"
+    assert main(["transfer", src, tgt, "--what", "field", "--field", str(tmp_path / "f.npy"), "--map", m,
+                 "--field-method", "fmap", "--out", str(fmap), "--quiet", "--no-preview"]) == 0
+    assert json.loads((fmap / "report.json").read_text())["method"] is None  # no points for the functional map
+    smooth = np.loadtxt(fmap / "field.txt")
+    # the registration's points are nearer the truth than the band-limited functional map
+    assert np.abs(f - spot.vertices[gt, 1]).mean() < np.abs(smooth - spot.vertices[gt, 1]).mean()
 
 
 def test_a_saved_match_that_is_not_trusted_is_warned_about(texture_run, tmp_path, capsys):
@@ -116,6 +125,13 @@ def test_a_saved_match_that_is_not_trusted_is_warned_about(texture_run, tmp_path
                  str(tmp_path / "c2"), "--no-preview"]) == 0
     said = capsys.readouterr()
     assert "warning" not in said.err and "not trusted" not in said.out
+
+
+def test_method_does_not_apply_to_fields(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.zeros(load(SPOT / "spot.obj").n_vertices))
+    _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "field", "--field",
+            str(tmp_path / "f.npy"), "--method", "spectral", "--out", str(tmp_path / "o")], capsys,
+           "--method does not apply to --what field", "--field-method")
 
 
 def test_map_is_refused_for_a_permuted_target(texture_run, tmp_path, capsys):

@@ -86,6 +86,7 @@ def test_fields_spectral_exact_and_fmap_smooth(blob_pair):
     f = src.vertices[:, 0] + 0.5 * src.vertices[:, 1] ** 2
     assert np.allclose(transfer_field(match, src, tgt, f, method="spectral"), f[perm])
     assert np.allclose(transfer_field(match, src, tgt, f, method="vertex"), f[perm])
+    assert np.allclose(transfer_field(match, src, tgt, f), f[perm])  # the registration's points, the default
     smooth = transfer_field(match, src, tgt, f, method="fmap")  # band-limited to k = 20
     assert smooth.shape == (tgt.n_vertices,)
     assert np.corrcoef(smooth, f[perm])[0, 1] > 0.98

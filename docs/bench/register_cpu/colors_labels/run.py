@@ -12,7 +12,11 @@ registration's tuning). One default match per pair; nothing tuned here.
   mean RGB distance (0-441) and the fraction of vertices more than 60 off;
 - labels: 18 segments of the source (6 x 3 slabs along its two longest principal axes), the label of
   the nearest corner of the matched point ("nearest") and then a one-ring majority vote ("vote"),
-  against the ground-truth points' labels: the fraction of target vertices labelled otherwise.
+  against the ground-truth points' labels: the fraction of target vertices labelled otherwise;
+- fields: a smooth one (the coordinate along the longest principal axis, 0-1) and a detailed one
+  (sin of 12 turns of it), carried at the points or through the functional map (``fmap``, the
+  default of then), against the field at the ground-truth points: mean absolute error over the
+  field's range.
 
     OMP_NUM_THREADS=1 python docs/bench/register_cpu/colors_labels/run.py spot_posed cow homer alligator cheburashka
 """
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import shapecorr  # noqa: E402
 from eval_texture import bent_remeshed_pair, checker_texture, synthetic_uv  # noqa: E402
-from shapecorr.transfer import SurfaceMap, precise_map, transfer_colors, transfer_labels  # noqa: E402
+from shapecorr.transfer import SurfaceMap, precise_map, transfer_colors, transfer_field, transfer_labels  # noqa: E402
 
 SPOT = ROOT / "data" / "spot"
 POINTS = ("spectral", "register")
@@ -59,6 +63,30 @@ def slab_labels(shape) -> np.ndarray:
             + np.floor(3 * (s1 - s1.min()) / np.ptp(s1)).clip(0, 2)).astype(int)
 
 
+def sample_fields(shape) -> dict[str, np.ndarray]:
+    """A smooth field (0-1 along the longest principal axis) and a detailed one (12 turns of a sine)."""
+    c = shape.vertices - shape.vertices.mean(0)
+    _, _, axes = np.linalg.svd(c, full_matrices=False)
+    s = c @ axes[0]
+    s = (s - s.min()) / np.ptp(s)
+    return {"smooth": s, "detailed": np.sin(2 * np.pi * 12 * s)}
+
+
+def field_errors(m, src, tgt, gt, fields, **how) -> dict:
+    out = {}
+    for name, f in fields.items():
+        ref = transfer_field(m, src, tgt, f, method="spectral", surface_map=gt)
+        got = transfer_field(m, src, tgt, f, **how)
+        out[f"field_{name}"] = round(float(np.abs(got - ref).mean() / np.ptp(f)), 4)
+    return out
+
+
+def record(out: Path, row: dict) -> None:
+    print(json.dumps(row), flush=True)
+    with out.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def main(names, realworld: Path) -> None:
     out = HERE / "rows.jsonl"
     for name in names:
@@ -69,6 +97,7 @@ def main(names, realworld: Path) -> None:
             ref_colors = transfer_colors(m, src, tgt, surface_map=gt).astype(float)
             labels = slab_labels(src)
             ref_labels = transfer_labels(m, src, tgt, labels, surface_map=gt)
+            fields = sample_fields(src)
             for points in POINTS:
                 smap = precise_map(m, src, tgt, method=points)
                 e = np.linalg.norm(transfer_colors(m, src, tgt, surface_map=smap).astype(float) - ref_colors, axis=1)
@@ -77,9 +106,10 @@ def main(names, realworld: Path) -> None:
                 for method in ("nearest", "vote"):
                     got = transfer_labels(m, src, tgt, labels, method=method, surface_map=smap)
                     row[f"labels_wrong_{method}"] = round(float((got != ref_labels).mean()), 4)
-                print(json.dumps(row), flush=True)
-                with out.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                row.update(field_errors(m, src, tgt, gt, fields, method="spectral", surface_map=smap))
+                record(out, row)
+            record(out, {"pair": name, "n": [src.n_vertices, tgt.n_vertices], "points": "fmap",
+                         **field_errors(m, src, tgt, gt, fields, method="fmap")})
 
 
 if __name__ == "__main__":
