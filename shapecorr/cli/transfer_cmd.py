@@ -109,8 +109,8 @@ def register(subparsers) -> None:
     p.add_argument("--field", metavar="FILE", help="source field for --what field (.txt or .npy, one row per vertex)")
     p.add_argument("--field-method", choices=("register", "fmap", "spectral", "vertex"), default="register",
                    help="field: interpolated at the registration's points, through the functional map (smooth, "
-                        "band-limited), at the spectral points, or copied through the vertex map; it also "
-                        "picks the points, so --method does not apply to --what field (default: %(default)s)")
+                        "band-limited), at the spectral points, or copied through the vertex map (register "
+                        "and spectral: --method, when given, picks the points) (default: %(default)s)")
     p.add_argument("--deformed", metavar="SOURCE_DEFORMED",
                    help="for --what deformation: SOURCE after the change to transfer (same mesh moved, or "
                         "another meshing of the same surface, which is then matched to SOURCE)")
@@ -174,10 +174,11 @@ def _check_arguments(args):
     if args.deformed and args.what != "deformation":
         raise CommandError("--deformed only applies to --what deformation.")
     if args.what == "field":
-        if args.method is not None:
-            raise CommandError(f"--method does not apply to --what field: --field-method picks how the field is "
-                               f"carried and at which points (now {args.field_method}).")
-        args.method = args.field_method if args.field_method in ("register", "spectral") else None
+        if args.field_method in ("register", "spectral"):  # read at points: --method, when given, picks them
+            args.method = args.method or args.field_method
+        elif args.method is not None:
+            raise CommandError(f"--method does not apply to --field-method {args.field_method} (it reads the field "
+                               "at no surface points); use --field-method register or spectral.")
     elif args.method is None:
         args.method = DEFAULT_METHODS.get(args.what, "spectral")
     if args.allow_other_shapes and not args.map:

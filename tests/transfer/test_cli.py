@@ -90,6 +90,12 @@ def test_reuse_match_for_colors_labels_field(texture_run, tmp_path):
     assert main(["transfer", src, tgt, "--what", "field", "--field", str(tmp_path / "f.npy"), "--map", m,
                  "--field-method", "fmap", "--out", str(fmap), "--quiet", "--no-preview"]) == 0
     assert json.loads((fmap / "report.json").read_text())["method"] is None  # no points for the functional map
+    # as before: --field-method spectral reads the field at the points --method picks
+    both = tmp_path / "f3"
+    assert main(["transfer", src, tgt, "--what", "field", "--field", str(tmp_path / "f.npy"), "--map", m,
+                 "--field-method", "spectral", "--method", "register", "--out", str(both), "--quiet", "--no-preview"]) == 0
+    assert json.loads((both / "report.json").read_text())["method"] == "register"
+    np.testing.assert_allclose(np.loadtxt(both / "field.txt"), f, atol=1e-6)
     smooth = np.loadtxt(fmap / "field.txt")
     # the registration's points are nearer the truth than the band-limited functional map
     assert np.abs(f - spot.vertices[gt, 1]).mean() < np.abs(smooth - spot.vertices[gt, 1]).mean()
@@ -127,11 +133,12 @@ def test_a_saved_match_that_is_not_trusted_is_warned_about(texture_run, tmp_path
     assert "warning" not in said.err and "not trusted" not in said.out
 
 
-def test_method_does_not_apply_to_fields(tmp_path, capsys):
+def test_method_does_not_apply_to_a_field_read_at_no_points(tmp_path, capsys):
     np.save(tmp_path / "f.npy", np.zeros(load(SPOT / "spot.obj").n_vertices))
-    _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "field", "--field",
-            str(tmp_path / "f.npy"), "--method", "spectral", "--out", str(tmp_path / "o")], capsys,
-           "--method does not apply to --what field", "--field-method")
+    for how in ("fmap", "vertex"):
+        _fails(["transfer", str(SPOT / "spot.obj"), str(SPOT / "spot_posed.obj"), "--what", "field", "--field",
+                str(tmp_path / "f.npy"), "--field-method", how, "--method", "spectral", "--out", str(tmp_path / "o")],
+               capsys, f"--method does not apply to --field-method {how}", "--field-method register")
 
 
 def test_map_is_refused_for_a_permuted_target(texture_run, tmp_path, capsys):
