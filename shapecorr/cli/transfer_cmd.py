@@ -103,9 +103,9 @@ def register(subparsers) -> None:
     add_register_proxy_argument(p)
     p.add_argument("--labels", metavar="FILE", help="source labels for --what labels (one integer per line)")
     p.add_argument("--label-method", choices=("nearest", "vote"), default="nearest",
-                   help="labels: the label nearest the matched point, or then a neighbourhood majority vote "
-                        "(removes isolated labels but moves borders; nearer the truth on every measured pair: "
-                        "nearest) (default: %(default)s)")
+                   help="labels: the label nearest the matched point, or then a label no neighbour has "
+                        "replaced by the neighbours' most common one (isolated labels go, borders stay) "
+                        "(default: %(default)s)")
     p.add_argument("--field", metavar="FILE", help="source field for --what field (.txt or .npy, one row per vertex)")
     p.add_argument("--field-method", choices=("register", "fmap", "spectral", "vertex"), default="register",
                    help="field: interpolated at the registration's points, through the functional map (smooth, "

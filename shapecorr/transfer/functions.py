@@ -119,8 +119,10 @@ def transfer_labels(match, source, target, labels, *, method: str = "nearest", s
 
     ``"nearest"``: the label of the source vertex nearest to the matched point (the corner with
     the largest barycentric weight; the vertex map for point-cloud sources). ``"vote"``: then a
-    majority vote over each target vertex's neighbourhood (``vote_rings`` rings of the mesh, or
-    8 nearest points), which removes isolated mislabelled vertices along borders. The matched
+    vertex whose label no other vertex of its neighbourhood has (``vote_rings`` rings of the mesh,
+    or 8 nearest points) takes the neighbourhood's most common label: isolated wrong labels go,
+    borders stay where they are (a majority vote at every vertex moved them: worse than
+    "nearest" on 9 of 10 measured cases). The matched
     points are ``surface_map`` when given, else :func:`shapecorr.transfer.precise_map`'s of
     method ``points``: ``"register"`` (default; 0.1-3 % of the vertices labelled otherwise than
     the ground truth on five pairs, against 1-10 % with ``"spectral"``,
@@ -150,10 +152,12 @@ def transfer_labels(match, source, target, labels, *, method: str = "nearest", s
         R = sp.identity(n, format="csr") + A
         for _ in range(vote_rings - 1):
             R = R @ (sp.identity(n, format="csr") + A)
+        R = (R > 0).astype(np.float64)  # the neighbourhood, each vertex once (itself included)
         onehot = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(values)))
         votes = (R @ onehot).toarray()
-        votes[np.arange(n), codes] += 0.5  # ties keep the vertex's own label
-        out = values[votes.argmax(1)]
+        votes[np.arange(n), codes] -= 1.0  # the others' votes
+        isolated = votes[np.arange(n), codes] == 0  # no other vertex around has this label
+        out = np.where(isolated, values[votes.argmax(1)], out)
     return out
 
 
