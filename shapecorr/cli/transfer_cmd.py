@@ -26,7 +26,7 @@ from .match_cmd import add_model_arguments, model_overrides
 
 #: the surface map each --what uses unless --method says otherwise: the registration where it was
 #: measured better (texture: 0.14-0.64x the spectral method's median UV error on six pairs,
-#: docs/bench/register_cpu; colours and labels: 2-8x fewer wrong colours and labels on five pairs,
+#: docs/bench/register_cpu; colours and labels: 1.5-8x fewer wrong colours and labels on five pairs,
 #: docs/bench/register_cpu/colors_labels; deformation: limbs stay whole under a pose change); the
 #: points of fields come with --field-method (register by default, measured there too)
 DEFAULT_METHODS = {"texture": "register", "colors": "register", "labels": "register", "deformation": "register"}
