@@ -474,7 +474,8 @@ def run_benchmark(args, triples) -> int:
 # ----------------------------------------------------------------------------- diagnosis
 def diagnose(args) -> int:
     """Checks with ground-truth vertex maps only (no matcher, no registration), over all 180
-    triples of people 8 and 9, of where the error of the benchmark comes from:
+    triples of people 8 and 9 (or ``--diagnose-triples`` of ``--people``, drawn with the seed),
+    of where the error of the benchmark comes from:
 
     - ``self``: A's change p -> q applied to A_p itself (through the identity) against A_q: the
       transfer reproduces the deformed source (this is the error of reading A_q at A_p's
@@ -491,7 +492,12 @@ def diagnose(args) -> int:
 
     data = Dataset(args.folder)
     gaps, rows = {}, []
-    every = [(a, b, p, q) for a in (8, 9) for b in (8, 9) if a != b for p in range(10) for q in range(10) if p != q]
+    people = tuple(args.people)
+    every = [(a, b, p, q) for a in people for b in people if a != b for p in range(10) for q in range(10) if p != q]
+    if args.diagnose_triples and args.diagnose_triples < len(every):
+        pick = np.random.default_rng(args.seed).choice(len(every), args.diagnose_triples, replace=False)
+        every = [every[i] for i in sorted(pick)]
+    who = "people " + ", ".join(str(x) for x in people)
     for k, (a, b, p, q) in enumerate(every):
         ap, aq, bp, bq = name(a, p), name(a, q), name(b, p), name(b, q)
         Ap, Aq, Bp, Bq = (data.shape(n) for n in (ap, aq, bp, bq))
@@ -515,26 +521,31 @@ def diagnose(args) -> int:
         rows.append({k2: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k2, v in row.items()})
         if (k + 1) % 20 == 0:
             log(f"[{k + 1}/{len(every)}] diagnosis")
+    gap_rows = {x: [g for (_, _, y), g in gaps.items() if y == x] for x in range(10)}
     keys = ("self", "transfer", "displacement", "unchanged", "A_q", "B posed as A_q")
     mean = {m: round(float(np.mean([r[m] for r in rows])), 3) for m in keys}
-    per_pose = {x: round(float(np.mean([g for (_, _, y), g in gaps.items() if y == x])), 3) for x in range(10)}
+    per_pose = {x: round(float(np.mean(g)), 3) if g else float("nan") for x, g in gap_rows.items()}
     gap_summary = pose_gap_summary(rows)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "diagnosis.json").write_text(json.dumps({"mean": mean, "pose_gap_per_pose": per_pose,
+    (out / "diagnosis.json").write_text(json.dumps({"people": list(people), "seed": args.seed, "mean": mean,
+                                                    "pose_gap_per_pose": per_pose,
                                                     "pose_gaps": gap_summary, "rows": rows}, indent=1))
     sm = gap_summary["small_gaps"]
     lines = ["# Deformation transfer on FAUST_r: where the error comes from", "",
-             f"Ground-truth vertex maps (.vts, nearest annotated vertex), all {len(rows)} triples of people 8 and 9,",
+             (f"Ground-truth vertex maps (.vts, nearest annotated vertex), {len(rows)} triples of {who}"
+              + (f" (drawn with seed {args.seed})," if args.diagnose_triples else ",")),
              "error x100 / sqrt(area) at the 5000 template points after a rigid alignment. Command:",
              (f"`python scripts/bench_deformation_transfer.py ../shared/data/FAUST_r/vtx_5k --stage diagnose "
-             f"--out {os.path.relpath(out, ROOT)}`"), "",
+              + (f"--people {' '.join(str(x) for x in people)} --diagnose-triples {args.diagnose_triples} "
+                 f"--seed {args.seed} " if people != (8, 9) or args.diagnose_triples else "")
+              + f"--out {os.path.relpath(out, ROOT)}`"), "",
              ("| A's change on A itself (vs A_q) | transfer (vs B_q) | displacement | B unchanged | A_q itself "
               "| B posed as A_q (A's pose q exactly, B's body) |"),
              "|---|---|---|---|---|---|",
              "| " + " | ".join(f"{mean[m]:.2f}" for m in keys) + " |", "",
-             ("How differently person 8 and person 9 perform each pose (B re-posed by A's local rotations in that "
-             "pose, vs B; mean of both directions):"), "",
+             (f"How differently the people ({who}) perform each pose (B re-posed by A's local rotations in that "
+             "pose, vs B; mean over the pairs and both directions):"), "",
              "| pose | " + " | ".join(str(x) for x in range(10)) + " |", "|---" * 11 + "|",
              "| gap | " + " | ".join(f"{per_pose[x]:.2f}" for x in range(10)) + " |", "",
              f"Correlation of the transfer error with sqrt(gap_p^2 + gap_q^2): {gap_summary['corr_transfer_vs_gaps']:.2f}.",
@@ -557,6 +568,11 @@ def parse_args(argv=None):
                     help="matches: only fill the cache; diagnose: the ground-truth checks of diagnose() "
                          "(every triple of people 8 and 9, no matcher, a few minutes), written to "
                          "OUT/diagnosis.json and OUT/diagnosis.md")
+    ap.add_argument("--people", type=int, nargs="+", default=[8, 9], metavar="P",
+                    help="--stage diagnose: the FAUST people (0-9) whose triples are checked (default: 8 9, the "
+                         "test split; the checks use ground-truth maps only, so training people are fair here)")
+    ap.add_argument("--diagnose-triples", type=int, default=0, metavar="N",
+                    help="--stage diagnose: N triples drawn with --seed instead of all of them (0: all)")
     ap.add_argument("--rows", type=Path, help="summarize the rows a run wrote to out/deftransfer_rows.json "
                                               "(e.g. a run stopped early) instead of computing them")
     ap.add_argument("--pose-method", default="register", choices=("spectral", "vertex", "register"),

@@ -7,18 +7,19 @@ import sys
 
 def run_viewer(source=None, target=None, *, match_dir=None, gt_map=None, gt_source=None, gt_target=None,
                preset=None, device: str = "cpu", strict: bool = False, auto_match: bool = True,
-               screenshot=None) -> int:
+               screenshot=None, up: str = "y") -> int:
     """Open the window, read the given files in the background and, once both shapes are open,
     show the saved match (``match_dir``) or start computing one (``auto_match``); run the Qt
     event loop and return its exit status.
 
     ``screenshot``: save a PNG of the whole window once all of that is done, then quit (for
-    documentation and smoke tests).
+    documentation and smoke tests). ``up``: the shapes' up axis (``"z"`` for TOSCA and many
+    scanners; the View menu changes it).
     """
     from PySide6 import QtCore
 
     app, win = new_window(preset=preset, device=device, strict=strict,
-                          auto_match=auto_match and match_dir is None)
+                          auto_match=auto_match and match_dir is None, up=up)
     win.show()
     app.processEvents()
 

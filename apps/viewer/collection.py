@@ -126,13 +126,13 @@ def attach(window, folder) -> CollectionBrowser:
 
 
 def run_collection_viewer(folder, *, preset=None, device: str = "cpu", strict: bool = False, screenshot=None,
-                          steps: int = 0) -> int:
+                          steps: int = 0, up: str = "y") -> int:
     """Open the viewer on a collection; ``screenshot`` saves a PNG after ``steps`` steps and quits."""
     from PySide6 import QtCore
 
     from .app import new_window, screenshot_and_quit
 
-    app, win = new_window(preset=preset, device=device, strict=strict, auto_match=False)
+    app, win = new_window(preset=preset, device=device, strict=strict, auto_match=False, up=up)
     browser = attach(win, folder)
     win.show()
     app.processEvents()

@@ -26,6 +26,7 @@ from pyvistaqt import QtInteractor
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from shapecorr.core import ShapecorrError
+from shapecorr.render import camera_direction
 
 from . import pyside_fix
 from .splat_edit import SplatEditor, SplatPicture, camera_from_view, picture_size
@@ -54,8 +55,9 @@ class SplatWindow(QtWidgets.QMainWindow):
     """
 
     def __init__(self, binding, vertices=None, *, device: str = "cpu", full_size: int = FULL_SIZE,
-                 preview_size: int = PREVIEW_SIZE, settle_ms: int = SETTLE_MS, parent=None):
+                 preview_size: int = PREVIEW_SIZE, settle_ms: int = SETTLE_MS, parent=None, up: str = "y"):
         super().__init__(parent)
+        self._reset_view, self._reset_up = camera_direction((0.55, 0.25, 1.0), up)  # the reset camera; up: the mesh's up axis
         pyside_fix.guard()
         self.setWindowTitle("shapecorr viewer — splats")
         self.resize(1280, 640)
@@ -175,8 +177,8 @@ class SplatWindow(QtWidgets.QMainWindow):
         diag = float(np.linalg.norm(v.max(0) - v.min(0))) or 1.0
         cam = self.renderer.GetActiveCamera()
         cam.SetFocalPoint(*centre)
-        cam.SetPosition(*(centre + diag * 1.6 * np.array([0.55, 0.25, 1.0]) / np.linalg.norm([0.55, 0.25, 1.0])))
-        cam.SetViewUp(0.0, 1.0, 0.0)
+        cam.SetPosition(*(centre + diag * 1.6 * self._reset_view / np.linalg.norm(self._reset_view)))
+        cam.SetViewUp(*self._reset_up)
         self.renderer.ResetCameraClippingRange()
         if render:
             self.plotter.render()
@@ -420,14 +422,14 @@ class SplatWindow(QtWidgets.QMainWindow):
         super().closeEvent(event)
 
 
-def run_splat_viewer(binding, vertices=None, *, device: str = "cpu", screenshot=None) -> int:
+def run_splat_viewer(binding, vertices=None, *, device: str = "cpu", screenshot=None, up: str = "y") -> int:
     """Open the splat view of ``binding`` (:class:`shapecorr.splat.SplatBinding`) with the mesh
     at ``vertices`` (default: the binding's pose) and run the event loop. ``screenshot``: save a
-    PNG of the window once the full picture is shown, then quit."""
+    PNG of the window once the full picture is shown, then quit. ``up``: the mesh's up axis."""
     from .app import new_app
 
     app = new_app()
-    win = SplatWindow(binding, vertices, device=device)
+    win = SplatWindow(binding, vertices, device=device, up=up)
     win.show()
     if screenshot is not None:
         def shoot():

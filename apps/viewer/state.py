@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shapecorr.core import ShapecorrError
-from shapecorr.render import COLOR_SCHEMES, correspondence_colors
+from shapecorr.render import COLOR_SCHEMES, UP_AXES, camera_direction, correspondence_colors
 
 from . import helpers
 
@@ -101,13 +101,15 @@ class ViewerState:
     new shapes drop the match, a new match drops the errors and the pick, and so on."""
 
     def __init__(self, *, presets=("default",), preset: str | None = None, device: str = "cpu",
-                 strict: bool = False):
+                 strict: bool = False, up: str = "y"):
         self.presets = list(presets) or ["default"]
         if preset and preset not in self.presets:
             self.presets.append(str(preset))  # a YAML path given on the command line
         self.preset = preset or ("default" if "default" in self.presets else self.presets[0])
         self.device = device  # where shapecorr.match runs
         self.strict = strict  # refuse imperfect shapes instead of warning
+        self.up = "y"  # the shapes' up axis (the camera's up)
+        self.set_up(up)
         self.shapes: dict[str, object] = {side: None for side in SIDES}
         self.shape_warnings: dict[str, tuple[str, ...]] = {side: () for side in SIDES}
         self.match = None
@@ -280,6 +282,18 @@ class ViewerState:
             raise ValueError(f"unknown colour scheme {name!r}; available: {', '.join(COLOR_SCHEMES)}.")
         self.scheme = name
         self.mode = "correspondence"
+
+    def set_up(self, axis: str) -> None:
+        """The shapes' up axis, one of shapecorr.render.UP_AXES ("z" for TOSCA and many scanners)."""
+        name = str(axis).strip().lower().lstrip("+")
+        if name not in UP_AXES:
+            raise ValueError(f"unknown up axis {axis!r}; choose one of {', '.join(UP_AXES)}.")
+        self.up = name
+
+    def camera(self, direction) -> tuple[np.ndarray, np.ndarray]:
+        """The camera's direction (object -> camera) and up vector for a view written for y-up
+        shapes (``direction``), on shapes whose up axis is :attr:`up`."""
+        return camera_direction(direction, self.up)
 
     def next_scheme(self) -> str:
         self.set_scheme(COLOR_SCHEMES[(COLOR_SCHEMES.index(self.scheme) + 1) % len(COLOR_SCHEMES)])

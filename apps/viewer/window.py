@@ -28,7 +28,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkRenderer,
 )
 
-from shapecorr.render import COLOR_SCHEMES, DEFAULT_UP, DEFAULT_VIEW, split_at_uv_seams
+from shapecorr.render import COLOR_SCHEMES, DEFAULT_VIEW, UP_AXES, split_at_uv_seams
 
 from . import helpers, pyside_fix
 from .edit_mode import MORPH_STEPS, EditMode
@@ -71,7 +71,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
     """
 
     def __init__(self, preset: str | None = None, parent=None, device: str = "cpu", *,
-                 auto_match: bool = False, strict: bool = False):
+                 auto_match: bool = False, strict: bool = False, up: str = "y"):
         super().__init__(parent)
         import shapecorr
 
@@ -80,7 +80,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         self.resize(1280, 720)
         self.setAcceptDrops(True)
         self.state = ViewerState(presets=shapecorr.available_presets(), preset=preset, device=device,
-                                 strict=strict)
+                                 strict=strict, up=up)
         self.auto_match = auto_match
         self.jobs = Jobs(self)
         self.jobs.changed.connect(self._show_progress)
@@ -262,6 +262,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         fill(m, [*self.mode_actions.values(), None, self.act_next_scheme])
         self.scheme_actions = self._choice_menu(m.addMenu("Colour &scheme"), COLOR_SCHEMES, self.state.scheme,
                                                 self.set_scheme)
+        self.up_actions = self._choice_menu(m.addMenu("&Up axis"), UP_AXES, self.state.up, self.set_up)
         fill(m, [None, self.act_lines, self.act_reset, self.act_clear, self.act_pick_here])
         fill(mb.addMenu("&Help"), [self.act_shortcuts])
 
@@ -695,10 +696,22 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
     def reset_camera(self) -> None:
         self.set_view()
 
-    def set_view(self, direction=DEFAULT_VIEW, up=DEFAULT_UP, zoom: float = 1.0, render: bool = True) -> None:
+    def set_up(self, axis: str) -> None:
+        """Take ``axis`` (one of shapecorr.render.UP_AXES) as the shapes' up axis and look again."""
+        try:
+            self.state.set_up(axis)
+        except ValueError as exc:
+            self._error("Up axis", str(exc))
+            return
+        self.up_actions[self.state.up].setChecked(True)
+        self.set_view()
+
+    def set_view(self, direction=DEFAULT_VIEW, up=None, zoom: float = 1.0, render: bool = True) -> None:
         """Look at both shapes from ``direction`` (cameras are linked); the default is the one
-        of shapecorr.render's pictures."""
-        d = np.asarray(direction, dtype=float)
+        of shapecorr.render's pictures. ``direction`` is written for y-up shapes and turned to
+        the shapes' up axis (``state.up``); ``up``: an explicit up vector instead (``direction``
+        then taken as it is)."""
+        d, up = self.state.camera(direction) if up is None else (np.asarray(direction, dtype=float), up)
         cam = self.plotter.renderers[0].camera
         cam.focal_point = (0.0, 0.0, 0.0)
         cam.position = tuple(d / np.linalg.norm(d) * 2.2)

@@ -11,6 +11,7 @@ from pathlib import Path
 from .common import (
     DEVICE_HELP,
     CommandError,
+    add_up_argument,
     atomic_output_dir,
     check_not_inputs,
     check_output_folder,
@@ -81,6 +82,7 @@ def register(sub) -> None:
     p.add_argument("--no-consistency", action="store_true",
                    help="keep the direct maps to the template (no joint refinement)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help=DEVICE_HELP)
+    add_up_argument(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -97,6 +99,7 @@ def register(sub) -> None:
     m.add_argument("--refine", action="store_true",
                    help="then ZoomOut steps of the pair at the final size (reads the two shapes)")
     m.add_argument("--no-picture", action="store_true", help="skip correspondence.png")
+    add_up_argument(m)
     m.set_defaults(func=run_map)
 
 
@@ -129,7 +132,8 @@ def run(args) -> int:
     _check_args(args)
     from ..collection import CollectionSettings, collection
 
-    settings = CollectionSettings(neighbours=args.neighbours, consistent=not args.no_consistency)
+    settings = CollectionSettings(neighbours=args.neighbours, consistent=not args.no_consistency,
+                                  gallery_up=args.up)
     res = collection(Path(args.folder), args.template, out=Path(args.out), preset=args.preset, settings=settings,
                      engine=args.engine, address=args.address, num_cpus=args.num_cpus, device=args.device,
                      progress=not args.quiet, threads=args.threads)
@@ -169,13 +173,13 @@ def run_map(args) -> int:
         write_indices(tmp / "target_to_source.txt", p2p_ba)
         (tmp / "map.json").write_text(json.dumps(info, indent=2) + "\n")
         if not args.no_picture and all(paths):
-            _picture(tmp / "correspondence.png", paths, p2p_ba, args.a, args.b)
+            _picture(tmp / "correspondence.png", paths, p2p_ba, args.a, args.b, up=args.up)
     print(f"{args.a} -> {args.b} ({info['composed']}; template {template}): {out / 'source_to_target.txt'} "
           f"({len(p2p_ab)} lines), {out / 'target_to_source.txt'} ({len(p2p_ba)} lines)")
     return 0
 
 
-def _picture(path: Path, paths: list, p2p_ba, a: str, b: str) -> None:
+def _picture(path: Path, paths: list, p2p_ba, a: str, b: str, up: str = "y") -> None:
     import warnings
 
     from ..core import load
@@ -184,4 +188,4 @@ def _picture(path: Path, paths: list, p2p_ba, a: str, b: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa, sb = load(paths[0]), load(paths[1])
-    render_correspondence(sa, sb, p2p_ba, path, titles=(a, f"{b} (colours through the template)"))
+    render_correspondence(sa, sb, p2p_ba, path, titles=(a, f"{b} (colours through the template)"), up=up)

@@ -285,6 +285,27 @@ def trust_note(info: dict, what: str = "the match") -> str:
     return f"; {what} is not trusted (confidence {c:.2f}; see the warning above)"
 
 
+def add_up_argument(parser) -> None:
+    """``--up AXIS``: the shapes' up axis in the pictures a command draws."""
+    from ..core.raster import UP_AXES
+
+    parser.add_argument("--up", default="y", type=_up_axis, metavar="AXIS",
+                        help=f"the shapes' up axis in pictures, one of {', '.join(UP_AXES)} (TOSCA and many "
+                             "scanners: z; default: %(default)s)")
+
+
+def _up_axis(text: str) -> str:
+    import argparse
+
+    from ..core.raster import up_rotation
+
+    try:
+        up_rotation(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower().lstrip("+")
+
+
 def add_register_proxy_argument(parser) -> None:
     """``--register-proxy-size N`` of the commands whose ``--method register`` deforms a mesh."""
     from ..deform.precise import REGISTER_FINISH_UP_TO, REGISTER_FULL_UP_TO, REGISTER_PROXY_SIZE

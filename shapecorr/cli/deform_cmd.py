@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CommandError, Progress, check_device, check_input_file
+from .common import CommandError, Progress, add_up_argument, check_device, check_input_file
 
 HELP = "deform a shape by moving handle vertices (as-rigid-as-possible editing)"
 
@@ -47,6 +47,7 @@ def register(subparsers) -> None:
                    help="where the ARAP iterations run: cpu or cuda (a GPU pays from ~100k vertices: 6x faster "
                         "iterations on a measured H200; the factorization is on the CPU either way; default: cpu)")
     p.add_argument("--picture", metavar="PNG", help="also draw the shape before and after (handles in colour)")
+    add_up_argument(p)
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes instead of handling them with a warning")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -122,12 +123,12 @@ def run(args) -> int:
     deformed.save(out)
     progress(f"wrote {out}")
     if args.picture:
-        picture(shape, deformed, handles, args.picture)
+        picture(shape, deformed, handles, args.picture, up=args.up)
         progress(f"wrote {args.picture}")
     return 0
 
 
-def picture(before, after, handles, path) -> None:
+def picture(before, after, handles, path, up: str = "y") -> None:
     """Before and after side by side; fixed vertices blue, moved ones red."""
     import numpy as np
 
@@ -137,4 +138,4 @@ def picture(before, after, handles, path) -> None:
     colors[handles.fixed] = (40, 90, 220)
     colors[handles.moved_ids] = (220, 40, 40)
     render_shapes([before, after], path, colors=[colors, colors], titles=("before", "after"),
-                  caption="fixed handles blue, moved handles red", same_scale=(0, 0))
+                  caption="fixed handles blue, moved handles red", same_scale=(0, 0), up=up)

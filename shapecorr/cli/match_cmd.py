@@ -13,6 +13,7 @@ from .common import (
     DEVICE_HELP,
     CommandError,
     Progress,
+    add_up_argument,
     atomic_output_dir,
     check_device,
     check_input_file,
@@ -77,6 +78,7 @@ def register(sub) -> None:
     p.add_argument("--scheme", default="xyz", choices=COLOR_SCHEMES,
                    help="colour scheme of correspondence.png (default: xyz)")
     p.add_argument("--no-picture", action="store_true", help="skip correspondence.png")
+    add_up_argument(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -169,7 +171,7 @@ def run(args) -> int:
         picture = None
         if not args.no_picture:
             t0 = time.perf_counter()
-            picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme)
+            picture = _picture(source, target, m, tmp / "correspondence.png", args.scheme, up=args.up)
             m.timings["picture"] = round(time.perf_counter() - t0, 4)
             progress("picture", 1.0)
         other = _write_other_match(source, target, m.alternative, tmp / OTHER_MATCH, args)
@@ -194,7 +196,7 @@ def _write_other_match(source, target, other, folder: Path, args) -> str | None:
     other.save(folder)
     if not args.no_picture:
         _picture(source, target, other, folder / "correspondence.png", args.scheme,
-                 label=f"the other feature model's match ({other.info.get('feature_model')}): ")
+                 label=f"the other feature model's match ({other.info.get('feature_model')}): ", up=args.up)
     return folder.name + "/"
 
 
@@ -209,11 +211,11 @@ def _confidence_text(m, low_note: str = " (low: check correspondence.png)") -> s
     return f"confidence {c:.2f}" + low_note
 
 
-def _picture(source, target, m, path: Path, scheme: str, label: str = "") -> str:
+def _picture(source, target, m, path: Path, scheme: str, label: str = "", up: str = "y") -> str:
     from ..render import render_correspondence
 
     caption = label + _confidence_text(m, " (low: probably wrong in places)")
-    render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=caption)
+    render_correspondence(source, target, m.p2p_21, path, scheme=scheme, caption=caption, up=up)
     return path.name
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.jsonio import json_default
 from .common import (
     add_register_proxy_argument,
+    add_up_argument,
     register_proxy_size,
     register_report,
     CommandError,
@@ -84,6 +85,7 @@ def register(subparsers) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes instead of handling them with a warning")
     p.add_argument("--no-preview", action="store_true", help="write neither morph.gif nor morph_strip.png")
+    add_up_argument(p)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -184,7 +186,7 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
     timings["frames"] = round(time.perf_counter() - t0, 3)
     if not args.no_preview:
         t0 = time.perf_counter()
-        _pictures(source, frames, ts, tmp)
+        _pictures(source, frames, ts, tmp, up=args.up)
         timings["pictures"] = round(time.perf_counter() - t0, 3)
         progress("pictures rendered")
     timings["total"] = round(time.perf_counter() - t_all, 3)
@@ -217,7 +219,7 @@ def _frame_stats(source, frames) -> list[dict]:
     return stats
 
 
-def _pictures(source, frames, ts, tmp: Path) -> None:
+def _pictures(source, frames, ts, tmp: Path, up: str = "y") -> None:
     """morph.gif (every frame, there and back, one scale for all) and morph_strip.png."""
     import numpy as np
     from PIL import Image
@@ -226,10 +228,11 @@ def _pictures(source, frames, ts, tmp: Path) -> None:
 
     shapes = [source.copy(vertices=X, uv=None, face_uv=None, texture=None) for X in frames]
     w, h = 320, 360
-    film = render_shapes(shapes, window_size=(w * len(shapes), h), same_scale=[0] * len(shapes))  # one scale throughout
+    film = render_shapes(shapes, window_size=(w * len(shapes), h), same_scale=[0] * len(shapes),
+                         up=up)  # one scale throughout
     images = [Image.fromarray(np.ascontiguousarray(film[:, i * w:(i + 1) * w])) for i in range(len(shapes))]
     loop = images + images[-2:0:-1]
     loop[0].save(tmp / "morph.gif", save_all=True, append_images=loop[1:], duration=90, loop=0)
     pick = np.unique(np.round(np.linspace(0, len(shapes) - 1, min(len(shapes), MAX_STRIP))).astype(int))
     render_shapes([shapes[i] for i in pick], tmp / "morph_strip.png", titles=[f"t = {ts[i]:.2f}" for i in pick],
-                  window_size=(280 * len(pick), 380), same_scale=[0] * len(pick))
+                  window_size=(280 * len(pick), 380), same_scale=[0] * len(pick), up=up)

@@ -11,6 +11,7 @@ from pathlib import Path
 from .common import (
     CommandError,
     Progress,
+    add_up_argument,
     atomic_output_dir,
     check_input_file,
     check_not_inputs,
@@ -107,7 +108,9 @@ def register(subparsers) -> None:
     r.add_argument("--out", required=True, metavar="IMG", help="the picture (.png)")
     r.add_argument("--size", type=int, default=512, help="image width and height (default: %(default)s)")
     r.add_argument("--view", default="1,0.45,-0.9", metavar="X,Y,Z",
-                   help="direction from the object towards the camera (default: %(default)s)")
+                   help="direction from the object towards the camera, as on a y-up mesh (turned with --up; "
+                        "default: %(default)s)")
+    add_up_argument(r)
     r.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cpu: our rasterizer; cuda: gsplat (default: %(default)s)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -120,6 +123,7 @@ def register(subparsers) -> None:
     d.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     d.add_argument("--iterations", type=int, default=30, metavar="N",
                    help="ARAP local-global iterations (default: %(default)s)")
+    add_up_argument(d)
     d.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     d.set_defaults(func=run_deform)
     p.set_defaults(func=lambda args: _no_action(p))
@@ -183,16 +187,20 @@ def _view_direction(text: str):
     return v / np.linalg.norm(v)
 
 
-def view_camera(vertices, direction, size: int, fov_degrees: float = 40.0):
-    """A camera looking at the bounding-box centre of ``vertices`` from ``direction``, framing them."""
+def view_camera(vertices, direction, size: int, fov_degrees: float = 40.0, up: str = "y"):
+    """A camera looking at the bounding-box centre of ``vertices`` from ``direction`` (written as on
+    a y-up mesh; ``up``: the mesh's up axis), framing them."""
     import numpy as np
 
+    from ..core.raster import camera_direction
     from ..splat import Camera, intrinsics, look_at
+
+    direction, up_vector = camera_direction(direction, up)
 
     lo, hi = vertices.min(0), vertices.max(0)
     centre, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) or 1.0
     distance = 1.05 * radius / np.sin(0.5 * np.radians(fov_degrees))
-    return Camera(look_at(centre + distance * np.asarray(direction), centre), intrinsics(size, size, fov_degrees),
+    return Camera(look_at(centre + distance * direction, centre, up_vector), intrinsics(size, size, fov_degrees),
                   size, size)
 
 
@@ -299,7 +307,7 @@ def run_render(args) -> int:
         if Path(args.deformed).resolve() == out.resolve():
             raise CommandError(f"--out {args.out}: the same file as --deformed; choose another name.")
         vertices = pose_of(binding, args.deformed, "--deformed")
-    camera = view_camera(vertices, direction, args.size)
+    camera = view_camera(vertices, direction, args.size, up=args.up)
     image, _ = render_binding(binding, camera, vertices, device=args.device)
     out.parent.mkdir(parents=True, exist_ok=True)
     _save_png(image, out)
@@ -343,7 +351,8 @@ def run_deform(args) -> int:
     with atomic_output_dir(out) as tmp:
         save_splats(tmp, posed)
         Shape(res.vertices, binding.faces).save(tmp / "deformed.obj")
-        camera = view_camera(np.concatenate([binding.vertices, res.vertices]), _view_direction("1,0.45,-0.9"), 384)
+        camera = view_camera(np.concatenate([binding.vertices, res.vertices]), _view_direction("1,0.45,-0.9"), 384,
+                             up=args.up)
         before, _ = render_binding(binding, camera)
         after, _ = render_binding(posed, camera)
         _save_png(np.concatenate([before, after], 1), tmp / "preview.png")

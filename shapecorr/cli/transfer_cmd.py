@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.jsonio import json_default
 from .common import (
     add_register_proxy_argument,
+    add_up_argument,
     register_proxy_size,
     register_report,
     CommandError,
@@ -115,6 +116,7 @@ def register(subparsers) -> None:
                    help="for --what deformation: SOURCE after the change to transfer (same mesh moved, or "
                         "another meshing of the same surface, which is then matched to SOURCE)")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
+    add_up_argument(p)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="compute device (default: cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -330,7 +332,7 @@ def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, 
 
         t0 = time.perf_counter()
         render_side_by_side(preview, tmp / "preview.png", titles=PREVIEW_TITLES.get(args.what, ("source", "target", "result")),
-                            same_scale=PREVIEW_SCALES.get(args.what))
+                            same_scale=PREVIEW_SCALES.get(args.what), up=args.up)
         timings["preview"] = round(time.perf_counter() - t0, 3)
         progress("preview rendered")
     timings["total"] = round(time.perf_counter() - t_all, 3)

@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .common import CommandError
+from .common import CommandError, add_up_argument
 
 INSTALL_HINT = "install the viewer extra: pip install -e '.[viewer]'"
 
@@ -46,6 +46,7 @@ def register(subparsers) -> None:
                    help="open the splat view: the Gaussian splats of DIR (from `shapecorr splat fit` or "
                         "`splat deform`) bound to SOURCE (the same mesh, any pose; default: DIR's own), drawn "
                         "beside the mesh and following its ARAP edits (E: edit mode, drag the mesh)")
+    add_up_argument(p)
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -97,7 +98,7 @@ def run(args) -> int:
         return run_viewer(args.source, args.target, match_dir=args.match_dir, gt_map=args.gt_map,
                           gt_source=args.gt_source, gt_target=args.gt_target, preset=preset,
                           device=args.device, strict=args.strict, auto_match=args.auto_match,
-                          screenshot=args.screenshot)
+                          screenshot=args.screenshot, up=args.up)
 
 
 @contextmanager
@@ -137,7 +138,7 @@ def _run_splats(args) -> int:
     _check_viewer_deps()
     from apps.viewer.splat_window import run_splat_viewer
 
-    return run_splat_viewer(binding, vertices, device=args.device, screenshot=args.screenshot)
+    return run_splat_viewer(binding, vertices, device=args.device, screenshot=args.screenshot, up=args.up)
 
 
 def _run_collection(args) -> int:
@@ -149,4 +150,4 @@ def _run_collection(args) -> int:
     from apps.viewer.collection import run_collection_viewer
 
     return run_collection_viewer(args.collection, preset=args.preset, device=args.device, strict=args.strict,
-                                 screenshot=args.screenshot)
+                                 screenshot=args.screenshot, up=args.up)

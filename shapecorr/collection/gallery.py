@@ -29,10 +29,11 @@ def chosen(names: list[str], template: str, max_shapes: int) -> list[str]:
     return [template] + others
 
 
-def draw_gallery(folder, paths: dict[str, str], template: str, *, max_shapes: int = 40, path=None) -> np.ndarray:
+def draw_gallery(folder, paths: dict[str, str], template: str, *, max_shapes: int = 40, path=None,
+                 up: str = "y") -> np.ndarray:
     """Draw ``gallery.png`` (or ``path``) from the maps in ``folder``; ``paths``: the shape files
     by name (those to draw, or all: at most ``max_shapes`` are chosen), ``template`` the
-    template's name. Returns the image."""
+    template's name, ``up`` the shapes' up axis. Returns the image."""
     f = folder if isinstance(folder, CollectionFolder) else CollectionFolder(folder)
     names = [n for n in chosen(sorted(paths), template, max_shapes) if f.to_template_path(n).exists()]
     with warnings.catch_warnings():
@@ -45,7 +46,7 @@ def draw_gallery(folder, paths: dict[str, str], template: str, *, max_shapes: in
         colours = [base[f.to_template(n)] for n in row]
         titles = [f"{n} (template)" if n == template else n for n in row]
         img = render_shapes([shapes[n] for n in row], colors=colours, titles=titles,
-                            window_size=(PANEL[0] * len(row), PANEL[1]))
+                            window_size=(PANEL[0] * len(row), PANEL[1]), up=up)
         if len(row) < PER_ROW and rows:
             pad = np.full((img.shape[0], PANEL[0] * PER_ROW - img.shape[1], 3), 255, dtype=np.uint8)
             img = np.concatenate([img, pad], axis=1)

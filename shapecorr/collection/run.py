@@ -37,6 +37,7 @@ import numpy as np
 from ..config import load_preset
 from ..core import LowConfidenceWarning, SettingsError, ShapecorrError, get_cache
 from ..core.io import MESH_FORMATS
+from ..core.raster import up_rotation
 from . import consistency as cons
 from . import graph, work
 from .engine import Batching, make_executor, stream
@@ -75,6 +76,8 @@ class CollectionSettings:
         from its final map and both maps read off it (:func:`shapecorr.deform.precise.registered_vertex_maps`),
         kept unless the confidence stops trusting them.
     gallery : draw ``gallery.png`` (at most ``gallery_shapes`` shapes, evenly chosen).
+    gallery_up : the shapes' up axis in the gallery (``"y"``, ``"z"``, ... see
+        :data:`shapecorr.core.raster.UP_AXES`).
     """
 
     neighbours: int = 2
@@ -89,6 +92,7 @@ class CollectionSettings:
     register_final: bool = True
     gallery: bool = True
     gallery_shapes: int = 40
+    gallery_up: str = "y"
 
     def __post_init__(self):
         for name in ("neighbours", "refine_rounds", "full_rounds"):
@@ -103,6 +107,10 @@ class CollectionSettings:
             raise SettingsError(f"collection setting samples={self.samples!r}: use an integer >= 10 or None.")
         if not 0.0 < float(self.low_factor) <= 1.0:
             raise SettingsError(f"collection setting low_factor={self.low_factor!r}: use a number in (0, 1].")
+        try:
+            up_rotation(self.gallery_up)
+        except ValueError as exc:
+            raise SettingsError(f"collection setting gallery_up: {exc}") from None
 
 
 @dataclass
@@ -514,7 +522,8 @@ class _Run:
     def _consistency_key(self, table: _Shapes, template: dict, conf: np.ndarray, edges: dict) -> str:
         """What the joint refinement depends on, hashed a shape and an edge at a time."""
         h = hashlib.sha256()
-        h.update(json.dumps({"template": template["hash"], "match": self.ctx.key, "settings": asdict(self.cs)},
+        refinement = {k: v for k, v in asdict(self.cs).items() if not k.startswith("gallery")}  # pictures: not
+        h.update(json.dumps({"template": template["hash"], "match": self.ctx.key, "settings": refinement},
                             sort_keys=True, default=str).encode())
         for i in sorted(range(len(table)), key=table.names.__getitem__):
             h.update(f"\n{table.names[i]}:{table.hashes[i]}:{round(float(conf[i]), 6)}".encode())
@@ -714,7 +723,7 @@ class _Run:
             names = chosen(sorted(table.names), template["name"], self.cs.gallery_shapes)
             try:
                 draw_gallery(self.folder, {n: table.paths[table.index[n]] for n in names}, template["name"],
-                             max_shapes=self.cs.gallery_shapes)
+                             max_shapes=self.cs.gallery_shapes, up=self.cs.gallery_up)
             except (ShapecorrError, OSError, ValueError) as exc:
                 self.failures.append({"name": "gallery", "path": str(self.folder.gallery_path), "stage": "gallery",
                                       "error": work._error_text(exc)})

@@ -39,6 +39,42 @@ class PointFragments(NamedTuple):
     normal: np.ndarray  # (k, 3) float64, the normal of the splat's sphere at the pixel (camera frame)
 
 
+UP_AXES = ("y", "z", "x", "-y", "-z", "-x")
+# a proper rotation taking +y to each axis (the y-up frame in which views are written to the axis-up frame)
+_UP_ROTATIONS = {
+    "y": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "z": ((1, 0, 0), (0, 0, -1), (0, 1, 0)),  # +90 degrees about x
+    "x": ((0, 1, 0), (-1, 0, 0), (0, 0, 1)),  # -90 degrees about z
+    "-y": ((1, 0, 0), (0, -1, 0), (0, 0, -1)),  # 180 degrees about x
+    "-z": ((1, 0, 0), (0, 0, 1), (0, -1, 0)),  # -90 degrees about x
+    "-x": ((0, -1, 0), (1, 0, 0), (0, 0, 1)),  # +90 degrees about z
+}
+
+
+def up_rotation(axis: str) -> np.ndarray:
+    """The rotation (3 x 3, determinant 1) taking ``+y`` to the named ``axis`` (one of
+    :data:`UP_AXES`): a direction written for y-up shapes, rotated by it, is the same direction
+    relative to shapes whose up axis is ``axis``."""
+    key = str(axis).strip().lower()
+    if key.startswith("+"):
+        key = key[1:]
+    if key not in _UP_ROTATIONS:
+        raise ValueError(f"up axis {axis!r}: choose one of {', '.join(UP_AXES)}.")
+    return np.array(_UP_ROTATIONS[key], dtype=np.float64)
+
+
+def camera_direction(view, up) -> tuple[np.ndarray, np.ndarray]:
+    """``(view, up)`` vectors in the shapes' frame. ``up`` is either a vector (``view`` is then
+    taken as it is) or an axis name of :data:`UP_AXES`, the shapes' up axis: ``view`` is then
+    read in a frame where that axis is up (the same viewpoint, relative to the shape, as on a
+    y-up shape), and ``up`` becomes that axis."""
+    v = np.asarray(view, dtype=np.float64)
+    if isinstance(up, str):
+        r = up_rotation(up)
+        return r @ v, r[:, 1].copy()
+    return v, np.asarray(up, dtype=np.float64)
+
+
 def camera_basis(view, up) -> np.ndarray:
     """Rows ``right, up, towards-camera`` of the camera frame looking along ``-view``.
 

@@ -10,11 +10,14 @@ Public names (stable; the viewer relies on them):
 - :func:`render_textured` ``(shape, path=None, *, window_size, ...)``
 - :func:`render_side_by_side` ``(shapes, path=None, *, titles, ...)``
 - :func:`split_at_uv_seams` ``(shape) -> (vertices, faces, tcoords)`` (display-only seam split)
+- :data:`UP_AXES`, :func:`camera_direction` ``(view, up) -> (view, up)``: a shape's up axis by name
+  (``up="z"`` in every render function) and the camera vectors it gives
 
 Each render function returns an ``(h, w, 3) uint8`` image and writes a PNG when ``path`` is given.
 """
 
 from .colors import COLOR_SCHEMES, correspondence_colors
+from ..core.raster import UP_AXES, camera_direction
 from .offscreen import (
     DEFAULT_UP,
     DEFAULT_VIEW,
@@ -26,4 +29,5 @@ from .offscreen import (
 )
 
 __all__ = ["COLOR_SCHEMES", "correspondence_colors", "render_shapes", "render_correspondence",
-           "render_textured", "render_side_by_side", "split_at_uv_seams", "DEFAULT_VIEW", "DEFAULT_UP"]
+           "render_textured", "render_side_by_side", "split_at_uv_seams", "DEFAULT_VIEW", "DEFAULT_UP",
+           "UP_AXES", "camera_direction"]

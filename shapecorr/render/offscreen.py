@@ -21,6 +21,7 @@ import numpy as np
 from ..core import Shape
 from ..core.raster import (
     camera_basis,
+    camera_direction,
     lambert,
     rasterize_points,
     rasterize_triangles,
@@ -249,7 +250,9 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
         the shape has UVs and an existing texture image and no colours are given; otherwise its
         vertex colours; otherwise plain grey).
     window_size : ``(width, height)`` of the whole picture (default 480 per shape x 520).
-    view, up : camera direction (object -> camera) and up vector, in the shapes' frame.
+    view, up : camera direction (object -> camera) and up vector, in the shapes' frame; or ``up``
+        the name of the shapes' up axis (``"z"`` for TOSCA and many scanners, see
+        :data:`~shapecorr.core.raster.UP_AXES`), ``view`` then being read as on y-up shapes.
     background : a colour name ("white") or RGB. lighting : False paints the colours unshaded.
     point_size : diameter in pixels of a point-cloud point. titles / caption : text on top of
         each panel / at the bottom of the picture. supersample : each pixel averages
@@ -271,7 +274,7 @@ def render_shapes(shapes: Sequence[Shape], path=None, *, colors: Sequence | None
         if c is not None and len(c) != s.n_vertices:
             raise ValueError(f"{s.name}: {len(c)} colours for {s.n_vertices} vertices.")
     width, height = (int(x) for x in (window_size or (480 * n, 520)))
-    rotation = camera_basis(DEFAULT_VIEW if view is None else view, DEFAULT_UP if up is None else up)
+    rotation = camera_basis(*camera_direction(DEFAULT_VIEW if view is None else view, DEFAULT_UP if up is None else up))
     panels = [_Panel(s, rotation, c, t, d) for s, c, t, d in zip(shapes, colors, textured,
                                                                  _group_diagonals(shapes, same_scale))]
     edges = np.round(np.linspace(0, width, n + 1)).astype(int)

@@ -74,6 +74,28 @@ def test_deform_end_to_end(tmp_path, bar, capsys):
     assert img.size[0] > img.size[1] > 100
 
 
+def test_picture_up_axis(tmp_path, bar, capsys):
+    """``--up x`` stands the bar (along x in its file) upright in the picture; an unknown axis is
+    refused before anything is written."""
+    path, shape, left, right = bar
+    handles = write_json(tmp_path / "edit.json", {"fixed": left.tolist(), "moved": []})
+    pic = tmp_path / "edit.png"
+    assert main(["deform", str(path), "--handles", str(handles), "--out", str(tmp_path / "a.ply"),
+                 "--picture", str(pic), "--up", "x", "-q"]) == 0
+    from PIL import Image
+
+    img = np.asarray(Image.open(pic).convert("RGB"))
+    panel = np.abs(img[:, : img.shape[1] // 2].astype(int) - 255).sum(-1) >= 6  # "before"
+    rows, cols = np.nonzero(panel[: int(0.9 * panel.shape[0])])  # above the caption
+    assert np.ptp(rows) > 2 * np.ptp(cols)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:  # argparse: usage and the reason
+        main(["deform", str(path), "--handles", str(handles), "--out", str(tmp_path / "b.ply"), "--up", "w", "-q"])
+    assert exc.value.code == 2
+    assert "argument --up: up axis 'w': choose one of y, z, x" in capsys.readouterr().err
+    assert not (tmp_path / "b.ply").exists()
+
+
 def test_textured_obj_keeps_uvs(tmp_path, capsys):
     shape = shapecorr.load(SPOT / "spot.obj")
     handles = write_json(tmp_path / "h.json", {"fixed": [0, 1, 2], "moved": [[100, *shape.vertices[100]]]})

@@ -410,7 +410,7 @@ def test_read_only_out_is_one_line_and_exit_2(tiny_pair, read_only_dir, capsys, 
 def test_disk_full_while_writing_is_one_line_and_leaves_nothing(tmp_path, tiny_pair, capsys, monkeypatch):
     from shapecorr.cli import match_cmd
 
-    def disk_full(source, target, m, path, scheme):
+    def disk_full(source, target, m, path, scheme, up="y"):
         path.write_bytes(b"\x89PNG half")
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 

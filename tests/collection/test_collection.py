@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 
@@ -149,10 +151,14 @@ def test_rerun_resumes_without_recomputing(done, monkeypatch):
 
     real_match = work.match
     monkeypatch.setattr(work, "match", counting_match)
-    res = collection(root / "shapes", out=root / "out", engine="local", settings=SETTINGS, **MATCH)
+    gallery = (root / "out" / "gallery.png").read_bytes()
+    # another up axis for the pictures: the gallery is drawn again, nothing else is computed
+    turned = dataclasses.replace(SETTINGS, gallery_up="z")
+    res = collection(root / "shapes", out=root / "out", engine="local", settings=turned, **MATCH)
     assert calls == []
     reused = res.report["shapes"]["reused"]
     assert reused["prepared_reused"] == 5 and reused["matched_reused"] == 5 and reused["consistency_reused"]
+    assert (root / "out" / "gallery.png").read_bytes() != gallery
     # one more shape: only it is matched (to the template, and to its neighbours)
     shape = bumpy(2)
     copy, perm = permuted_copy(shape, 11, rigid=True)

@@ -131,6 +131,14 @@ def test_in_process_executor_defers_and_resolves_handles():
         ex.get(bad)
 
 
+def test_collection_settings_check_the_gallery_up_axis():
+    from shapecorr.collection import CollectionSettings
+
+    assert CollectionSettings(gallery_up="-z").gallery_up == "-z"
+    with pytest.raises(SettingsError, match="gallery_up: up axis 'north'"):
+        CollectionSettings(gallery_up="north")
+
+
 def test_make_executor_choices():
     assert isinstance(make_executor("local"), InProcessExecutor)
     with pytest.raises(SettingsError, match="engine="):

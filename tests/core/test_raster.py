@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from shapecorr.core.raster import (
+    UP_AXES,
     camera_basis,
+    camera_direction,
     lambert,
     rasterize_points,
     rasterize_triangles,
     sample_texture,
+    up_rotation,
 )
 
 
@@ -100,6 +103,27 @@ def test_camera_basis_and_lambert():
     light = np.array([0.0, 0.0, 1.0])
     i = lambert(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), light, ambient=0.25)
     assert np.allclose(i, [1.0, 1.0, 0.25])  # two-sided; grazing light leaves the ambient part
+
+
+@pytest.mark.parametrize("axis", UP_AXES)
+def test_up_rotation_is_a_rotation_taking_y_to_the_axis(axis):
+    R = up_rotation(axis)
+    assert np.allclose(R @ R.T, np.eye(3)) and np.linalg.det(R) == pytest.approx(1.0)
+    expected = np.zeros(3)
+    expected["xyz".index(axis[-1])] = -1.0 if axis.startswith("-") else 1.0
+    assert np.allclose(R @ [0.0, 1.0, 0.0], expected)
+    view, up = camera_direction((1.0, 0.45, -0.9), axis)
+    assert np.allclose(up, expected)
+    # the same viewpoint relative to the shape: the angle between view and up is kept
+    assert view @ up == pytest.approx(0.45)
+
+
+def test_camera_direction_keeps_vectors_and_refuses_unknown_axes():
+    view, up = camera_direction((1, 2, 3), (0, 0, 1))
+    assert np.allclose(view, [1, 2, 3]) and np.allclose(up, [0, 0, 1])
+    assert np.allclose(up_rotation("+Z"), up_rotation("z"))
+    with pytest.raises(ValueError, match="choose one of y, z, x"):
+        up_rotation("w")
 
 
 def test_texture_lookup_outside_the_unit_square_repeats_or_clamps():

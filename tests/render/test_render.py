@@ -191,3 +191,32 @@ def test_same_scale_shows_a_change_of_size():
     assert three[2] == pytest.approx(three[1], rel=0.02)
     with pytest.raises(ValueError, match="one group label per shape"):
         render_shapes([blob, big], same_scale=(0,))
+
+
+def _drawn_box(img):
+    """Height and width (pixels) of the part of a picture that is not background."""
+    rows, cols = np.nonzero(np.abs(img.astype(int) - 255).sum(-1) >= 6)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_up_axis_stands_a_z_up_shape_upright():
+    """A rod along z (as a standing figure is in TOSCA's files) lies across the picture with the
+    default y up and stands upright with ``up="z"``; ``up="-z"`` stands it on its head."""
+    import trimesh
+
+    rod = trimesh.creation.box(extents=(0.2, 0.3, 2.0))
+    marker = trimesh.creation.box(extents=(0.6, 0.6, 0.2), transform=trimesh.transformations.translation_matrix((0, 0, 1.0)))
+    mesh = trimesh.util.concatenate([rod, marker])  # a wide cap at +z
+    shape = Shape(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    h, w = _drawn_box(render_shapes([shape], window_size=(300, 300)))
+    assert w > 1.5 * h  # lying (seen at a slant)
+    up = render_shapes([shape], window_size=(300, 300), up="z")
+    h, w = _drawn_box(up)
+    assert h > 1.5 * w  # standing
+    down = render_shapes([shape], window_size=(300, 300), up="-z")
+    drawn_up = np.abs(up.astype(int) - 255).sum(-1) >= 6
+    drawn_down = np.abs(down.astype(int) - 255).sum(-1) >= 6
+    top = lambda m: m[: m.shape[0] // 2].sum() / m.sum()  # noqa: E731 - the share drawn in the upper half
+    assert top(drawn_up) > 0.55 > 0.45 > top(drawn_down)  # the cap on top, then at the bottom
+    with pytest.raises(ValueError, match="up axis"):
+        render_shapes([shape], up="w")

@@ -50,6 +50,25 @@ def test_render_and_render_deformed(fitted, tmp_path):
     assert a.shape == b.shape == (48, 48, 3) and a.max() > 0
 
 
+def test_render_up_axis(fitted, tmp_path):
+    """The ball stretched along z, rendered with ``--up z``, stands upright (taller than wide);
+    with the default y up it lies across the picture."""
+    from PIL import Image
+
+    _mesh, out = fitted
+    ball = icosphere(1)
+    ball.copy(vertices=ball.vertices * [1.0, 1.0, 3.0]).save(tmp_path / "tall.obj")
+    boxes = {}
+    for up in ("y", "z"):
+        png = tmp_path / f"{up}.png"
+        assert main(["splat", "render", str(out), "--deformed", str(tmp_path / "tall.obj"), "--out", str(png),
+                     "--size", "64", "--up", up, "-q"]) == 0
+        rows, cols = np.nonzero(np.asarray(Image.open(png)).sum(-1) > 30)  # not the black background
+        boxes[up] = (np.ptp(rows) + 1, np.ptp(cols) + 1)
+    assert boxes["z"][0] > 1.5 * boxes["z"][1]
+    assert boxes["y"][1] > 1.2 * boxes["y"][0]
+
+
 def test_render_refuses_another_mesh(fitted, tmp_path, capsys):
     _mesh, out = fitted
     icosphere(2).save(tmp_path / "other.obj")

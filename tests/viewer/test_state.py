@@ -218,3 +218,17 @@ def test_the_other_feature_models_match_is_shown_and_back(opened, tmp_path):
     loaded = helpers.other_saved_match(tmp_path / "m")
     np.testing.assert_array_equal(loaded.p2p_21, other.p2p_21)
     assert loaded.info["feature_model"] == "selfsup_general"
+
+
+def test_up_axis_turns_the_camera_and_unknown_axes_are_refused():
+    state = ViewerState(up="z")
+    view, up = state.camera((1.0, 0.45, -0.9))
+    np.testing.assert_allclose(up, [0.0, 0.0, 1.0])
+    assert view @ up == pytest.approx(0.45)  # the same height above the shape as on a y-up one
+    state.set_up("-Y")
+    np.testing.assert_allclose(state.camera((1.0, 0.45, -0.9))[1], [0.0, -1.0, 0.0])
+    with pytest.raises(ValueError, match="unknown up axis 'up'"):
+        state.set_up("up")
+    assert state.up == "-y"
+    with pytest.raises(ValueError, match="unknown up axis"):
+        ViewerState(up="w")

@@ -89,6 +89,20 @@ def test_click_picks_through_qt_events(matched, qapp):
     assert win.markers["match"]["vertex"] == int(win.match.p2p_12[got])
 
 
+def test_up_axis_menu_turns_the_linked_cameras(matched):
+    """View > Up axis: the cameras (linked) take the chosen axis as up and keep looking from the
+    default height; "y" brings the default view back."""
+    win, _ = matched
+    try:
+        win.up_actions["z"].trigger()
+        for r in win.plotter.renderers:
+            np.testing.assert_allclose(r.camera.up, [0.0, 0.0, 1.0], atol=1e-6)
+        assert win.state.up == "z" and win.up_actions["z"].isChecked()
+    finally:
+        win.set_up("y")
+    np.testing.assert_allclose(win.plotter.renderers[0].camera.up, [0.0, 1.0, 0.0], atol=1e-6)
+
+
 def test_schemes_and_screenshot(matched, tmp_path):
     from PIL import Image
 
