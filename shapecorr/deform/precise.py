@@ -16,7 +16,9 @@ it as :func:`shapecorr.transfer.precise_map` (the same function).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import asdict
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -113,13 +115,32 @@ def registered_map(match, source: Shape, target: Shape, *, settings=None, progre
                    max_vertices: int | None = None, finish: bool = False) -> SurfaceMap:
     """The precise map read off a registration: each target vertex -> the closest point of the
     source deformed onto the target (see :func:`precise_map`, ``method="register"``;
-    ``max_vertices`` and ``finish`` as in :func:`deformed_source`)."""
-    X = deformed_source(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress,
-                        max_vertices=max_vertices, finish=finish)
-    smap, dist = project_on_surface(target.vertices, X, source.faces)
-    log.info("registered map: median distance of the target vertices to the deformed source %.3g "
-             "(x sqrt(area))", float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
-    return smap
+    ``max_vertices`` and ``finish`` as in :func:`deformed_source`).
+
+    Computed once per target shape object for the same source, vertex maps and settings (kept in
+    memory with the target's derived data, never on disk): colours, labels, fields and the
+    texture read through one match register the pair once."""
+    def compute() -> dict:
+        X = deformed_source(source, target, match.p2p_21, match.p2p_12, settings=settings, progress=progress,
+                            max_vertices=max_vertices, finish=finish)
+        smap, dist = project_on_surface(target.vertices, X, source.faces)
+        log.info("registered map: median distance of the target vertices to the deformed source %.3g (x sqrt(area))",
+                 float(np.median(dist)) / np.sqrt(max(target.area if target.is_mesh else 1.0, 1e-300)))
+        return {"face": smap.face, "bary": smap.bary}
+
+    params = {"source": source.content_hash, "p2p_21": _digest(match.p2p_21), "p2p_12": _digest(match.p2p_12),
+              "settings": None if settings is None else asdict(settings), "max_vertices": max_vertices,
+              "finish": bool(finish)}
+    out = target.derived("registered_map", params, compute, disk=False)
+    return SurfaceMap(out["face"].copy(), out["bary"].copy())  # the caller's to change
+
+
+def _digest(indices) -> str | None:
+    """SHA-256 of an index array (None stays None)."""
+    if indices is None:
+        return None
+    a = np.ascontiguousarray(np.asarray(indices, dtype=np.int64))
+    return hashlib.sha256(f"{a.shape}".encode() + a.tobytes()).hexdigest()
 
 
 def registered_vertex_maps(source: Shape, target: Shape, p2p_21, p2p_12=None, *, settings=None,

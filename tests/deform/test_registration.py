@@ -87,6 +87,32 @@ def test_precise_map_register_method(pair):
     assert err.mean() < 0.01 * np.sqrt(src.area)
 
 
+def test_precise_map_register_is_computed_once_per_pair_and_maps(pair, monkeypatch):
+    """Colours, labels and the texture read through one match register the pair once: the
+    second call with the same shapes, maps and settings reuses the first's points (a copy: the
+    caller may change it); other maps or settings register again."""
+    import shapecorr.deform.precise as precise
+    from shapecorr.deform import RegisterSettings
+    from shapecorr.result import Match
+
+    src, tgt, perm = pair
+    tgt = tgt.copy()  # a fresh shape object: nothing registered onto it yet
+    calls = []
+    real = precise.deformed_source
+    monkeypatch.setattr(precise, "deformed_source", lambda *a, **k: calls.append(1) or real(*a, **k))
+    m = Match(p2p_21=corrupt(perm, src, 0.2, seed=3), p2p_12=inverse_permutation(perm), fmap_12=np.eye(2))
+    first = precise.precise_map(m, src, tgt, method="register")
+    first.bary[:] = 0.0  # the caller's copy
+    again = precise.precise_map(m, src, tgt, method="register")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again.nearest_vertex(src.faces), perm)
+    other = Match(p2p_21=corrupt(perm, src, 0.2, seed=4), p2p_12=m.p2p_12, fmap_12=np.eye(2))
+    precise.precise_map(other, src, tgt, method="register")
+    assert len(calls) == 2
+    precise.precise_map(m, src, tgt, method="register", register_settings=RegisterSettings(point_to_point=0.02))
+    assert len(calls) == 3
+
+
 def test_cell_misfits_of_rigid_and_scaled_copies(pair):
     src = pair[0]
     cells = cell_energy(src.vertices, src.faces)
