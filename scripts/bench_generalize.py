@@ -581,6 +581,9 @@ def per_class_markdown(set_name: str, classes: dict | None) -> list[str]:
     return lines
 
 
+Z_UP_SETS = {"tosca": "z", "toscaremeshed": "z"}  # TOSCA's files stand on z (the pictures' up axis)
+
+
 def render_failures(args, sets: list[BenchSet], methods: list[Method], rows: list[dict], out: Path) -> None:
     """The ``--render`` worst pairs of each of our methods (mesh inputs; a point-cloud pair is
     shown on the meshes of the same vertices), from the maps kept in ``--work``."""
@@ -603,7 +606,7 @@ def render_failures(args, sets: list[BenchSet], methods: list[Method], rows: lis
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{m.label}__{bs.name}__{r['source']}__{r['target']}") + ".png"
             src = load(bs.ds.shape_path(r["source"]), warn=False)
             tgt = load(bs.ds.shape_path(r["target"]), warn=False)
-            render_correspondence(src, tgt, np.load(path), folder / name,
+            render_correspondence(src, tgt, np.load(path), folder / name, up=Z_UP_SETS.get(bs.name, "y"),
                                   caption=f"{m.label}, {bs.name}: error {r['mean_error_x100']:.2f}"
                                           f"{' (flipped)' if r.get('flipped') else ''}")
 
