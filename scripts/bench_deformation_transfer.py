@@ -536,7 +536,7 @@ def diagnose(args) -> int:
              (f"Ground-truth vertex maps (.vts, nearest annotated vertex), {len(rows)} triples of {who}"
               + (f" (drawn with seed {args.seed})," if args.diagnose_triples else ",")),
              "error x100 / sqrt(area) at the 5000 template points after a rigid alignment. Command:",
-             (f"`python scripts/bench_deformation_transfer.py ../shared/data/FAUST_r/vtx_5k --stage diagnose "
+             ("`python scripts/bench_deformation_transfer.py ../shared/data/FAUST_r/vtx_5k --stage diagnose "
               + (f"--people {' '.join(str(x) for x in people)} --diagnose-triples {args.diagnose_triples} "
                  f"--seed {args.seed} " if people != (8, 9) or args.diagnose_triples else "")
               + f"--out {os.path.relpath(out, ROOT)}`"), "",
