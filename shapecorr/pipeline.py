@@ -45,6 +45,8 @@ from .core import LowConfidenceWarning, SettingsError, Shape, TooFewPointsError,
 from .fmap import FmapWeights, knn_blocked, p2p_to_fmap, solve_fmap
 from .fmap.confidence import keeps_trust
 from .fmap.convert import usable_cores
+from .fmap.landmarks import (check_landmarks, enforce_landmarks, landmark_errors, landmark_functions,
+                             landmark_times)
 from .fmap.prepare import Prepared, prepare_shape, prepare_shapes, shape_descriptors
 from .fmap.refine import (bijective_zoomout, farthest_point_sampling_spectral, feature_agreement, feature_guides,
                           guided_p2p, maps_agreement, zoomout)
@@ -74,7 +76,7 @@ def as_shape(x, *, strict: bool = False) -> Shape:
 
 def match(source, target, preset: str | dict | MatchSettings | None = None, *, device: str = "cpu",
           progress: Callable[[str, float], None] | None = None, cache: bool | None = None,
-          strict: bool = False, **overrides) -> Match:
+          strict: bool = False, landmarks=None, **overrides) -> Match:
     """Dense correspondence between two shapes (paths or :class:`Shape`).
 
     ``preset``: a shipped name (``default``, ``fast``, ``accurate``, ``axiomatic``), a YAML path,
@@ -82,6 +84,12 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     ``k_final=60``). ``device``: ``"cpu"`` or ``"cuda"``. ``progress(stage, fraction)`` is
     called as stages finish. ``cache``: False skips the disk cache for this call. ``strict``:
     refuse imperfect meshes given as paths instead of handling them with a warning.
+    ``landmarks``: ``(source vertex, target vertex)`` pairs (0-based) known to correspond, three
+    or more spread over the shape (nose, tail tip, paws), for shapes far from isometric (a cat
+    and a dog) whose map swaps parts: maps made from them (:mod:`shapecorr.fmap.landmarks`) join
+    the candidates, the most trusted map that holds them is kept (:func:`select_holding`), and
+    each pair is then held exactly; ``info["landmarks"]`` says how far the map was from them
+    before that, ``info["init"]`` which map was kept.
 
     The result's ``info["confidence"]`` says how much to trust it; below the calibrated
     threshold a :class:`~shapecorr.core.LowConfidenceWarning` is emitted too. A pair matched
@@ -102,15 +110,17 @@ def match(source, target, preset: str | dict | MatchSettings | None = None, *, d
     limit = threadpool_limits(settings.blas_threads) if settings.blas_threads else nullcontext()
     with limit:
         src, tgt = as_shape(source, strict=strict), as_shape(target, strict=strict)
-        result = _Run(settings, device, progress, cache).match(src, tgt, strict)
+        lm = None if landmarks is None else check_landmarks(landmarks, src.n_vertices, tgt.n_vertices)
+        result = _Run(settings, device, progress, cache, landmarks=lm).match(src, tgt, strict)
         if _through_surface(result) and result.info["confidence_low"]:
             result = _more_trusted_of_both_paths(result, _Run(settings.replace(point_cloud_surface="none"), device,
-                                                              progress, cache).match(src, tgt, strict))
+                                                              progress, cache, landmarks=lm).match(src, tgt, strict))
         if (result.info["confidence_low"] or _mesh_against_points_with_normals(result, src, tgt)) \
                 and usable_as_points(src, tgt):
             result = _more_trusted_as_two_clouds(result, _Run(settings.replace(point_cloud_surface="none"), device,
-                                                              progress, cache, mesh_as_points=True).match(src, tgt, strict))
-    if _second_model_runs(settings, result, src, tgt):
+                                                              progress, cache, mesh_as_points=True, landmarks=lm
+                                                              ).match(src, tgt, strict))
+    if lm is None and _second_model_runs(settings, result, src, tgt):  # landmarks: no learned map to compare
         said = None if progress is None else (lambda stage, fraction: progress(f"second model: {stage}", fraction))
         result = _more_trusted_with_the_second_model(result, _Run(settings.replace(feature_model=settings.fallback.second_model),
                                                                   device, said, cache).match(src, tgt, strict),
@@ -437,6 +447,25 @@ class Candidate:
                 "confidence_signals": self.confidence.to_dict()["signals"]}
 
 
+def select_holding(best: Candidate, others: list[Candidate], made: list[Candidate], landmarks: np.ndarray,
+                   source_vertices: np.ndarray) -> Candidate:
+    """With landmarks: the map the pipeline kept (``best``) and the maps made from the landmarks
+    (``made``) that hold them (mean landmark error at most :data:`LANDMARK_HOLD` on the unit-area
+    source), the most trusted of them; when ``best`` does not hold them, its ``others`` that do
+    are considered too; when none holds them, the one that comes nearest. A map that holds
+    them keeps its precision; one that swaps the parts they mark (a tail for a hind leg) gives
+    way."""
+    def error(c: Candidate) -> float:
+        return float(landmark_errors(c.p2p_21, landmarks, source_vertices).mean())
+
+    pool = [best] + [c for c in made if not c.screened]
+    if error(best) > LANDMARK_HOLD:
+        pool += [c for c in others if c is not best and not c.screened]
+    errors = [error(c) for c in pool]
+    holding = [c for c, e in zip(pool, errors) if e <= LANDMARK_HOLD]
+    return select(holding) if holding else pool[int(np.argmin(errors))]
+
+
 def select(candidates: list[Candidate]) -> Candidate:
     """The one selection rule: the most trusted candidate (the first on ties) that was refined
     at the pair's own sizes (a screened candidate only ranks the others of its batch)."""
@@ -454,6 +483,8 @@ class _Run:
     # a mesh against a point cloud matched as two clouds, the mesh as the cloud of its vertices
     # (pipeline.match's third path for a mixed pair, see usable_as_points)
     mesh_as_points: bool = False
+    # (source vertex, target vertex) pairs of the input shapes (checked), or None
+    landmarks: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     descr: tuple | None = None  # the confidence's descriptors of both shapes (computed once)
     work: tuple = ()  # each shape's ShapeWork
@@ -502,11 +533,70 @@ class _Run:
         if retries:  # a retry's map replaces the kept one only when trusted more (not on a tie)
             candidates += retries
             best = max(best, select(retries), key=lambda c: c.trust)
+        if self.landmarks is not None:
+            made = self._landmark_candidates()
+            best = select_holding(best, candidates, made, self.work_landmarks, self.P1.shape.vertices)
+            candidates += made
         best = self._polished(best)
         best = self._registered(best)
         maps = self._full_resolution_maps(best)
+        if self.landmarks is not None:
+            maps = self._with_landmarks(src, maps)
         self.timings["total"] = round(time.perf_counter() - t_all, 4)
         return self._result(src, tgt, candidates, best, fallback, maps)
+
+    # --------------------------------------------------------------- landmarks
+    def _work_landmarks(self) -> np.ndarray:
+        """The landmark pairs on the shapes matched (the proxies' vertices nearest the landmarks
+        on a pair matched through proxies; a pair falling on a proxy vertex taken already is
+        dropped there, and held exactly at full resolution all the same)."""
+        lm = self.landmarks
+        if self.proxies is None:
+            return lm
+        pairs = np.stack([self.proxies[0].anchor()[lm[:, 0]], self.proxies[1].anchor()[lm[:, 1]]], axis=1)
+        keep = np.ones(len(pairs), dtype=bool)
+        for col in (0, 1):
+            _, first = np.unique(pairs[:, col], return_index=True)
+            once = np.zeros(len(pairs), dtype=bool)
+            once[first] = True
+            keep &= once
+        return pairs[keep]
+
+    def _landmark_candidates(self) -> list[Candidate]:
+        """The maps made from the landmarks: each axiomatic initial size and orientation weight
+        of the solve group (:func:`axiomatic_inits`), the landmark functions joined to the
+        solve's descriptors, and every ZoomOut step guided by those functions
+        (:mod:`shapecorr.fmap.landmarks`)."""
+        t0 = time.perf_counter()
+        P1, P2 = self.P1, self.P2
+        lm = self.work_landmarks = self._work_landmarks()
+        solve = self.s.fallback_solve_settings()
+        if self.clouds:
+            solve = point_cloud_solve(solve)
+        times = landmark_times(P1.evals, P2.evals)
+        f1, f2 = (landmark_functions(P.evals, P.evecs, ids, times) for P, ids in ((P1, lm[:, 0]), (P2, lm[:, 1])))
+        kw = dict(descriptor=solve.descriptor, n_descriptors=solve.n_descriptors, step=solve.descriptor_step,
+                  k_descriptor=solve.k_descriptor)
+        descr = tuple(np.hstack([shape_descriptors(P, **kw), f]) for P, f in ((P1, f1), (P2, f2)))
+        ops = AxiomaticOperators(P1, P2, solve, descriptors=descr)
+        guides = feature_guides(f1, f2, LANDMARK_GUIDE_WEIGHT)
+        self._stage("landmarks", 0.7, t0)
+        return [self._candidate("landmarks", k, mult, axiomatic_initial_map(ops, k, mult), guides=guides)
+                for k, mult in axiomatic_inits(solve, self.plan.k_init, ops.use_orient, self.plan.k_basis)]
+
+    def _with_landmarks(self, src: Shape, maps: tuple) -> tuple:
+        """The full-resolution maps holding every landmark pair exactly; what the map did at the
+        landmarks before goes to ``self.landmark_info``."""
+        p2p_21, p2p_12, per_vertex = maps
+        errors = landmark_errors(p2p_21, self.landmarks, src.vertices) / np.sqrt(max(src.area, 1e-300)) \
+            if src.is_mesh else landmark_errors(p2p_21, self.landmarks, src.vertices)
+        self.landmark_info = {"pairs": int(len(self.landmarks)),
+                              # where the map sent each landmark before it was held exactly
+                              # (source distance, x sqrt(area) for a mesh)
+                              "error_before_mean": round(float(errors.mean()), 4),
+                              "error_before_max": round(float(errors.max()), 4)}
+        p2p_21, p2p_12 = enforce_landmarks(p2p_21, p2p_12, self.landmarks)
+        return p2p_21, p2p_12, per_vertex
 
     def _models_then_adapted(self) -> list[Candidate]:
         """The first candidates, the feature solves when the best is below ``fallback_below`` (two
@@ -764,6 +854,9 @@ class _Run:
         (``refine_subset``) is not polished: grown on samples, the map got worse on every such
         pair measured (docs/bench/generalize_cpu/tosca_remeshed/notes.md)."""
         z, plan = self.s.zoomout, self.plan
+        if best.init == "landmarks":  # an unguided ZoomOut would let go of the landmarks
+            self.polish = {"ran": False, "k": None, "skipped": "landmarks: the map's ZoomOut steps were guided by them"}
+            return best
         feats = [w.features for w in self.work]
         n_min = min(self.P1.shape.n_vertices, self.P2.shape.n_vertices)
         k = None
@@ -899,6 +992,10 @@ class _Run:
         disagreement = self._learned_disagreement(best, candidates)
         flagged = bool(disagreement and disagreement["flagged"])
         advice = conf.advice_for(presets_like(s))
+        if self.landmarks is not None and conf.low:
+            advice = ("look at the picture and add a landmark pair on each part the map still confuses "
+                      "(confidence is calibrated on near-isometric pairs: a right map between different "
+                      "animals can score low)")
         if flagged:
             advice = (f"the learned features put {100 * (1 - disagreement['agreement']):.0f} % of the target's "
                       "vertices elsewhere than this axiomatic map does (a rotated or mirrored map is likely); look at "
@@ -924,6 +1021,8 @@ class _Run:
             "confidence_advice": advice,
             # a kept axiomatic map against the learned map (see _learned_disagreement), or None
             "learned_disagreement": disagreement,
+            # the landmark pairs given (None: none) and how far the map was from them before they were held
+            "landmarks": getattr(self, "landmark_info", None) if self.landmarks is not None else None,
             "confidence_details": conf.to_dict(),
             "device": str(self.device),
             "large_pair": plan.large,
@@ -951,6 +1050,11 @@ class _Run:
 # ----------------------------------------------------------------------- the steps
 #: two maps agree at a target vertex when its images lie within this distance (unit-area source)
 DISAGREEMENT_RADIUS = 0.2
+#: weight of the landmark functions among the ZoomOut's spectral embeddings (see feature_guides)
+LANDMARK_GUIDE_WEIGHT = 2.0
+#: a map holds the landmarks when it sends the target's landmarks, on average, at most this far
+#: from the source's (unit-area source): a part swapped is 0.3 and more away
+LANDMARK_HOLD = 0.05
 
 
 def usable_as_points(src: Shape, tgt: Shape) -> bool:

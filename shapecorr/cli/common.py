@@ -260,9 +260,44 @@ def atomic_output_dir(out: Path, what: str = "--out"):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def match_or_saved(saved, source, target, settings, *, device: str, progress, map_dir=None):
+def add_landmarks_argument(parser, *, new_match: bool = False) -> None:
+    """``--landmarks FILE``: vertex pairs known to correspond, for the match the command makes."""
+    parser.add_argument("--landmarks", metavar="FILE",
+                        help=("the match made here (not with --map) " if new_match else "")
+                        + "vertex pairs known to correspond (0-based source and target vertex): JSON "
+                          '{"pairs": [[i, j], ...]} or two integers per line; three or more spread over the shapes '
+                          "(nose, tail tip, paws) settle the parts a map between shapes far from isometric swaps "
+                          "(a cat and a dog); each pair is held exactly")
+
+
+def read_landmarks_arg(path: str | None):
+    """The ``--landmarks`` file's pairs (None without the flag), read before any work."""
+    if path is None:
+        return None
+    from ..core.indices import read_landmarks
+
+    try:
+        return read_landmarks(path)
+    except ShapecorrError as exc:
+        raise CommandError(f"--landmarks {exc}") from None
+
+
+def landmarks_for(pairs, path: str | None, source, target):
+    """The ``--landmarks`` pairs checked against the loaded shapes (a wrong index names the file)."""
+    if pairs is None:
+        return None
+    from ..fmap.landmarks import check_landmarks
+
+    try:
+        return check_landmarks(pairs, source.n_vertices, target.n_vertices)
+    except ShapecorrError as exc:
+        raise CommandError(f"--landmarks {path}: {exc}".replace(": landmarks: ", ": ")) from None
+
+
+def match_or_saved(saved, source, target, settings, *, device: str, progress, map_dir=None, landmarks=None):
     """The saved match of ``--map`` (``saved``, already checked against the shapes), or a new
-    match of ``source`` and ``target`` with ``settings``, its stages shown by ``progress``."""
+    match of ``source`` and ``target`` with ``settings`` (and ``landmarks``), its stages shown
+    by ``progress``."""
     if saved is not None:
         from ..pipeline import warn_if_not_trusted
 
@@ -272,7 +307,7 @@ def match_or_saved(saved, source, target, settings, *, device: str, progress, ma
         return saved
     from ..pipeline import match
 
-    return match(source, target, settings, device=device,
+    return match(source, target, settings, device=device, landmarks=landmarks,
                  progress=lambda stage, frac: progress(f"match: {stage}", frac))
 
 

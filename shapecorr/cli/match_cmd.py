@@ -13,11 +13,14 @@ from .common import (
     DEVICE_HELP,
     CommandError,
     Progress,
+    add_landmarks_argument,
     add_up_argument,
     atomic_output_dir,
     check_device,
     check_input_file,
     check_not_inputs,
+    landmarks_for,
+    read_landmarks_arg,
 )
 
 #: ``--adapt`` given without STEPS: the preset's ``adapt_steps`` (not a string: argparse would
@@ -70,6 +73,7 @@ def register(sub) -> None:
                         "features are less precise than the map, and always with the zeroshot and axiomatic presets, the "
                         "precision polish grows it by polish_extra, 40)")
     add_model_arguments(p)
+    add_landmarks_argument(p)
     p.add_argument("--strict", action="store_true",
                    help="refuse imperfect meshes (degenerate faces, duplicate vertices, holes, ...) "
                         "instead of handling them with a warning")
@@ -157,16 +161,18 @@ def run(args) -> int:
     # every argument is checked before any work
     settings = settings_from_args(args)
     paths = [check_input_file(args.source, "SOURCE"), check_input_file(args.target, "TARGET")]
+    landmarks = read_landmarks_arg(args.landmarks)
     check_device(args.device)
     out = Path(args.out)
-    check_not_inputs(out, OUTPUTS, paths)
+    check_not_inputs(out, OUTPUTS, paths + ([Path(args.landmarks)] if args.landmarks else []))
     with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the work
         source = load(paths[0], strict=args.strict)
         target = load(paths[1], strict=args.strict)
         check_not_inputs(out, OUTPUTS, [source.texture, target.texture])  # an OBJ's texture image too
         plan_pair(source.n_vertices, target.n_vertices, settings, args.device)  # sizes the shapes can carry
+        landmarks = landmarks_for(landmarks, args.landmarks, source, target)
         progress(f"loaded {source.name} ({source.n_vertices} v) and {target.name} ({target.n_vertices} v)", 0.0)
-        m = match(source, target, settings, device=args.device, progress=progress)
+        m = match(source, target, settings, device=args.device, progress=progress, landmarks=landmarks)
         m.save(tmp)
         picture = None
         if not args.no_picture:
@@ -235,6 +241,8 @@ def _report(args, m, picture, other: str | None = None) -> dict:
         "confidence": m.info.get("confidence"),
         "confidence_low": m.info.get("confidence_low"),
         "confidence_advice": m.info.get("confidence_advice"),
+        # --landmarks: the file, the pairs' count and how far the map was from them before they were held
+        "landmarks": None if args.landmarks is None else {"file": str(args.landmarks), **(m.info.get("landmarks") or {})},
         # point clouds that enclose no volume: their outward side, and the map's handedness, are a guess
         "sides_undecided": m.info.get("sides_undecided", []),
         # matched through proxies or a point cloud's reconstructed surface (and from which normals),

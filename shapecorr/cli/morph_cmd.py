@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..core.jsonio import json_default
 from .common import (
+    add_landmarks_argument,
     add_register_proxy_argument,
     add_up_argument,
     register_proxy_size,
@@ -20,7 +21,9 @@ from .common import (
     check_input_file,
     check_not_inputs,
     check_output_folder,
+    landmarks_for,
     match_or_saved,
+    read_landmarks_arg,
     trust_note,
 )
 
@@ -71,6 +74,7 @@ def register(subparsers) -> None:
                    help="number of shapes, both ends included (default: %(default)s)")
     p.add_argument("--map", metavar="MATCH_DIR", help="reuse a match saved by `shapecorr match --out` "
                                                       "(SOURCE -> TARGET)")
+    add_landmarks_argument(p, new_match=True)
     p.add_argument("--preset", default="default", metavar="NAME",
                    help="match preset when the match is computed: a shipped name or a YAML file "
                         "(default: %(default)s)")
@@ -97,9 +101,10 @@ def run(args) -> int:
     out = Path(args.out)
     t_all = time.perf_counter()
     source, target, saved = _load_inputs(args, settings)
+    args.landmark_pairs = landmarks_for(args.landmark_pairs, args.landmarks, source, target)
     names = [frame_name(i, args.frames) for i in range(args.frames)] + ["morph.gif", "morph_strip.png",
                                                                        "report.json", "match"]
-    check_not_inputs(out, names, [args.source, args.target, args.map])
+    check_not_inputs(out, names, [args.source, args.target, args.map, args.landmarks])
     with atomic_output_dir(out) as tmp:
         report = _morph(args, source, target, saved, settings, tmp, progress, t_all)
     progress(f"wrote {out}")
@@ -122,8 +127,12 @@ def _check_arguments(args):
         raise CommandError(f"--frames {args.frames}: at most 1000.")
     if args.map and not Path(args.map).is_dir():
         raise CommandError(f"--map {args.map}: no such folder; give the --out folder of `shapecorr match`.")
+    if args.landmarks and args.map:
+        raise CommandError("--landmarks applies when the match is computed, not with --map (the saved match is "
+                           "used as it is: make it with `shapecorr match --landmarks`).")
     check_input_file(args.source, "SOURCE")
     check_input_file(args.target, "TARGET")
+    args.landmark_pairs = read_landmarks_arg(args.landmarks)
     check_device(args.device)
     check_output_folder(Path(args.out))
     if args.map:
@@ -164,7 +173,8 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
 
     timings = {}
     t0 = time.perf_counter()
-    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map)
+    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map,
+                       landmarks=args.landmark_pairs)
     if saved is None:
         m.save(tmp / "match")
     timings["match"] = round(time.perf_counter() - t0, 3)
@@ -195,7 +205,8 @@ def _morph(args, source, target, saved, settings, tmp: Path, progress, t_all) ->
               **register_report(args, source, target), "align": not args.no_align,
               "match": {"from": args.map or "computed", "preset": None if args.map else args.preset,
                         "confidence": m.info.get("confidence"),
-                        "confidence_low": bool(m.info.get("confidence_low"))},
+                        "confidence_low": bool(m.info.get("confidence_low")),
+                        "landmarks": m.info.get("landmarks")},
               "global_rotation_deg": float(np.degrees(np.linalg.norm(morph.w_global))),
               "per_frame": _frame_stats(source, frames), "timings": timings}
     report["outputs"] = sorted([p.name for p in tmp.iterdir()] + ["report.json"])

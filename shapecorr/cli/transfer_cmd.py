@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..core.jsonio import json_default
 from .common import (
+    add_landmarks_argument,
     add_register_proxy_argument,
     add_up_argument,
     register_proxy_size,
@@ -20,7 +21,9 @@ from .common import (
     check_input_file,
     check_not_inputs,
     check_output_folder,
+    landmarks_for,
     match_or_saved,
+    read_landmarks_arg,
     trust_note,
 )
 from .match_cmd import add_model_arguments, model_overrides
@@ -89,6 +92,7 @@ def register(subparsers) -> None:
     p.add_argument("--allow-other-shapes", action="store_true",
                    help="apply --map even to shapes other than the ones it was computed for (their "
                         "vertices must still correspond one to one; rarely what you want)")
+    add_landmarks_argument(p, new_match=True)
     p.add_argument("--preset", default="default", metavar="NAME",
                    help="match preset when the match is computed: a shipped name or a YAML file "
                         "(default: %(default)s)")
@@ -153,8 +157,10 @@ def run(args) -> int:
     out = Path(args.out)
     t_all = time.perf_counter()
     source, target, data = _load_inputs(args, settings)
+    args.landmark_pairs = landmarks_for(args.landmark_pairs, args.landmarks, source, target)
     saved = _saved_match(args, source, target, settings)
-    inputs = [args.source, args.target, source.texture, args.labels, args.field, args.map, args.deformed]
+    inputs = [args.source, args.target, source.texture, args.labels, args.field, args.map, args.deformed,
+              args.landmarks]
     check_not_inputs(out, _output_names(args.what, source, target) + ["match", "deformed_match"], inputs)
     with atomic_output_dir(out) as tmp:  # an unwritable --out fails here, before the match
         report = _transfer(args, source, target, saved, settings, data, tmp, progress, t_all)
@@ -183,6 +189,10 @@ def _check_arguments(args):
                                "at no surface points); use --field-method register or spectral.")
     elif args.method is None:
         args.method = DEFAULT_METHODS.get(args.what, "spectral")
+    if args.landmarks and args.map:
+        raise CommandError("--landmarks applies when the match is computed, not with --map (the saved match is "
+                           "used as it is: make it with `shapecorr match --landmarks`).")
+    args.landmark_pairs = read_landmarks_arg(args.landmarks)
     if args.allow_other_shapes and not args.map:
         raise CommandError("--allow-other-shapes only applies to --map (a saved match).")
     if args.map and not Path(args.map).is_dir():
@@ -299,7 +309,8 @@ def _transfer(args, source, target, saved, settings, data, tmp: Path, progress, 
 
     timings = {}
     t0 = time.perf_counter()
-    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map)
+    m = match_or_saved(saved, source, target, settings, device=args.device, progress=progress, map_dir=args.map,
+                       landmarks=args.landmark_pairs)
     timings["match"] = round(time.perf_counter() - t0, 3)
     report = {"what": args.what, "source": source.summary(), "target": target.summary(),
               "confidence": m.info.get("confidence"),

@@ -47,3 +47,45 @@ def read_vts(path, n_vertices: int | None = None) -> np.ndarray:
         raise DatasetError(f"{path}: vertex index {int(idx.max()) + 1} but the shape has only {n_vertices} "
                            "vertices; is this the ground truth of another mesh?")
     return idx
+
+
+def read_landmarks(path) -> np.ndarray:
+    """Landmark pairs from a file, as an ``(L, 2)`` array of 0-based ``(source vertex, target
+    vertex)``: JSON (``{"pairs": [[i, j], ...]}`` or ``[[i, j], ...]``) or text with two
+    integers per line (``#`` comments and blank lines ignored). Raises :class:`DatasetError`
+    naming the file and what is wrong (ranges are checked against the shapes later)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such landmark file.")
+    text = path.read_text(errors="replace")
+    if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DatasetError(f"{path}: not valid JSON ({exc}).") from None
+        pairs = data.get("pairs") if isinstance(data, dict) else data
+        if pairs is None:
+            raise DatasetError(f'{path}: expected {{"pairs": [[source vertex, target vertex], ...]}}.')
+    else:
+        pairs = []
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = line.replace(",", " ").split()
+            if len(fields) != 2:
+                raise DatasetError(f"{path}, line {n}: expected two vertex indices (source target), got {line!r}.")
+            pairs.append(fields)
+    try:
+        a = np.asarray(pairs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: each landmark is a pair of vertex indices [source, target].") from None
+    if a.size == 0:
+        raise DatasetError(f"{path}: no landmark pairs in the file.")
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise DatasetError(f"{path}: each landmark is a pair of vertex indices [source, target].")
+    if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)) or a.min() < 0:
+        raise DatasetError(f"{path}: landmark vertex indices must be whole numbers >= 0 (0-based).")
+    return a.astype(np.int64)

@@ -806,10 +806,12 @@ _ADVICE = {
                  "look at the picture for colours that swap sides"),
     "not isometric": ("the shapes may not be near-isometric (other proportions, missing parts, holes)",
                       ("axiomatic", "default", "accurate"), 1,
-                      "check that both files show the same kind of object in a similar pose"),
+                      "check that both files show the same kind of object in a similar pose (between different "
+                      "animals, a few landmark pairs settle swapped parts: --landmarks)"),
     "wrong part": ("a region seems matched to the wrong part (for example a swapped limb: neighbouring points land "
                    "far apart around it)", ("accurate", "axiomatic", "default"), 2,
-                   "look at the picture for a part coloured like another one"),
+                   "look at the picture for a part coloured like another one (landmark pairs on it settle it: "
+                   "--landmarks)"),
     "tears": ("the map tears in places (neighbouring points land far apart)", ("accurate", "default"), 1,
               "look at the picture for regions matched to the wrong part"),
     "disagree": ("the two maps disagree in places", ("accurate", "default"), 1,

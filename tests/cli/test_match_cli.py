@@ -25,7 +25,8 @@ from shapecorr.cli import main
 from shapecorr.config import load_preset
 from shapecorr.result import Match
 
-from helpers import bumpy, exact_or_adjacent, grid, l_sheet, permuted_copy, point_cloud, with_moved_normals, write_off
+from helpers import (bumpy, exact_or_adjacent, grid, inverse_permutation, l_sheet, permuted_copy, point_cloud,
+                     with_moved_normals, write_off)
 
 ROOT = Path(__file__).resolve().parents[2]
 SPOT = ROOT / "data" / "spot"
@@ -792,3 +793,59 @@ def test_report_says_a_cloud_was_matched_through_its_reconstructed_surface(tmp_p
     assert report["proxy"]["reconstructed"] == [True, True]
     assert report["proxy"]["surface_normals"] == ["estimated", "estimated"]
     assert report["mesh_as_points"] is False
+
+
+# ----------------------------------------------------------------------------- landmarks
+def test_landmarks_file_end_to_end_and_bad_files(tiny_pair, tmp_path, capsys):
+    """``--landmarks FILE``: the pairs are held exactly and reported; a file that names a vertex
+    the shapes do not have, or is not a landmark file, is one line, exit 2, nothing written."""
+    a, b, perm = tiny_pair
+    inv = inverse_permutation(perm)
+    sources = [0, 40, 80, 120]
+    good = tmp_path / "lm.json"
+    good.write_text(json.dumps({"pairs": [[i, int(inv[i])] for i in sources]}))
+    out = tmp_path / "o"
+    assert main(["match", str(a), str(b), "--out", str(out), "--k", "10", "--landmarks", str(good), "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["landmarks"]["file"] == str(good) and report["landmarks"]["pairs"] == 4
+    p2p_12 = np.loadtxt(out / "source_to_target.txt", dtype=int)
+    assert [int(p2p_12[i]) for i in sources] == [int(inv[i]) for i in sources]
+    capsys.readouterr()
+    far = tmp_path / "far.txt"
+    far.write_text("0 5000\n")
+    odd = tmp_path / "odd.txt"
+    odd.write_text("0 1 2\n")
+    for path, words in ((far, f"--landmarks {far}: pair 0 names target vertex 5000, but the target has"),
+                        (odd, f"--landmarks {odd}, line 1: expected two vertex indices"),
+                        (tmp_path / "none.json", "no such landmark file")):
+        rc = main(["match", str(a), str(b), "--out", str(tmp_path / "x"), "--k", "10", "--landmarks", str(path), "-q"])
+        lines = _stderr_lines(capsys.readouterr().err)
+        assert rc == 2 and len(lines) == 1 and words in lines[0], lines
+        assert not (tmp_path / "x").exists()
+
+
+def test_transfer_and_morph_take_landmarks_for_the_match_they_make(tiny_pair, tmp_path, capsys):
+    """``transfer`` and ``morph`` without ``--map`` pass ``--landmarks`` to the match they make
+    (the pairs are held in the saved match); with ``--map`` the flag is refused in one line."""
+    a, b, perm = tiny_pair
+    inv = inverse_permutation(perm)
+    lm = tmp_path / "lm.txt"
+    lm.write_text("".join(f"{i} {int(inv[i])}\n" for i in (0, 50, 100)))
+    field = tmp_path / "field.txt"
+    np.savetxt(field, np.arange(len(perm), dtype=float))
+    out = tmp_path / "t"
+    assert main(["transfer", str(a), str(b), "--what", "field", "--field", str(field), "--field-method", "vertex",
+                 "--landmarks", str(lm), "--out", str(out), "--no-preview", "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["match"]["info"]["landmarks"]["pairs"] == 3
+    saved = np.loadtxt(out / "match" / "source_to_target.txt", dtype=int)
+    assert [int(saved[i]) for i in (0, 50, 100)] == [int(inv[i]) for i in (0, 50, 100)]
+    out2 = tmp_path / "m"
+    assert main(["morph", str(a), str(b), "--frames", "2", "--method", "vertex", "--landmarks", str(lm),
+                 "--out", str(out2), "--no-preview", "-q"]) == 0
+    assert json.loads((out2 / "report.json").read_text())["match"]["landmarks"]["pairs"] == 3
+    capsys.readouterr()
+    for cmd in (["transfer", str(a), str(b), "--what", "field", "--field", str(field)], ["morph", str(a), str(b)]):
+        rc = main([*cmd, "--map", str(out / "match"), "--landmarks", str(lm), "--out", str(tmp_path / "x"), "-q"])
+        lines = _stderr_lines(capsys.readouterr().err)
+        assert rc == 2 and len(lines) == 1 and "--landmarks applies when the match is computed" in lines[0]
