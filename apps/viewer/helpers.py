@@ -182,7 +182,10 @@ def load_ground_truth(source, target, *, gt_map=None, gt_source=None, gt_target=
 
 def find_ground_truth(source, target) -> dict | None:
     """Ground-truth files that sit beside the shapes, if any: ``<target>_gt.txt`` (a 0-based
-    map) or ``corres/<name>.vts`` next to each shape (the FAUST_r / TOSCA_r layout)."""
+    map) or ``corres/<name>.vts`` next to each shape (the FAUST_r / TOSCA_r layout), the latter
+    only for shapes of one class (:func:`same_class`: TOSCA_r's cat and dog files each follow
+    their own class's template, so their .vts say nothing about a cat-to-dog map; the menu
+    loads them all the same)."""
     if target.path is None:
         return None
     cand = target.path.with_name(f"{target.path.stem}_gt.txt")
@@ -191,9 +194,15 @@ def find_ground_truth(source, target) -> dict | None:
     if source.path is not None:
         vs = source.path.parent / "corres" / f"{source.path.stem}.vts"
         vt = target.path.parent / "corres" / f"{target.path.stem}.vts"
-        if vs.exists() and vt.exists():
+        if vs.exists() and vt.exists() and same_class(source.path.stem, target.path.stem):
             return {"gt_source": vs, "gt_target": vt}
     return None
+
+
+def same_class(name1: str, name2: str) -> bool:
+    """Whether two shape names differ only in their trailing number (``cat0``, ``cat7``;
+    ``tr_reg_000``, ``tr_reg_091``): the naming of benchmark folders with one template per class."""
+    return name1.rstrip("0123456789") == name2.rstrip("0123456789")
 
 
 # ----------------------------------------------------------------------------- geodesic errors

@@ -121,6 +121,9 @@ class ViewerState:
         self.mode = "correspondence"
         self.show_lines = False
         self.pick_info: Pick | None = None
+        # landmark pairs (source vertex, target vertex) the user clicked, and a source vertex waiting for its pair
+        self.landmarks: list[tuple[int, int]] = []
+        self.pending_landmark: int | None = None
         self.poses: dict[str, Pose | None] = {side: None for side in SIDES}
         self._colors: dict[str, np.ndarray] = {}
         self._distances: dict[str, object] = {}
@@ -154,6 +157,7 @@ class ViewerState:
             self._colors.clear()
         self.match, self.match_origin = None, ""
         self.gt = None
+        self.clear_landmarks()  # their vertices were of the shapes before
         self._drop_derived()
         return self._find_ground_truth()
 
@@ -361,6 +365,33 @@ class ViewerState:
 
     def clear_pick(self) -> None:
         self.pick_info = None
+
+    # ------------------------------------------------------------------ landmarks
+    def add_landmark(self, side: str, vertex: int) -> str:
+        """A click in landmark mode: a source vertex waits for its pair; a target vertex then
+        completes it (a pair using either vertex already is replaced). Returns a status message."""
+        if side not in SIDES:
+            raise ValueError(f"side must be 'source' or 'target', not {side!r}")
+        shape = self.shapes[side]
+        if shape is None or not 0 <= int(vertex) < shape.n_vertices:
+            raise ValueError(f"no vertex {vertex} on the {side}")
+        vertex = int(vertex)
+        if side == "source":
+            self.pending_landmark = vertex
+            return f"landmark: source vertex {vertex}; now click its place on the target"
+        if self.pending_landmark is None:
+            return "landmark: click the source first, then its place on the target"
+        i, self.pending_landmark = self.pending_landmark, None
+        self.landmarks = [(a, b) for a, b in self.landmarks if a != i and b != vertex] + [(i, vertex)]
+        return (f"landmark {len(self.landmarks)}: source {i} - target {vertex}"
+                + ("" if len(self.landmarks) >= 3 else " (give at least 3, spread over the shapes)"))
+
+    def clear_landmarks(self) -> None:
+        self.landmarks, self.pending_landmark = [], None
+
+    def landmark_pairs(self) -> np.ndarray | None:
+        """The pairs as an ``(L, 2)`` array for :func:`shapecorr.match`, or None without any."""
+        return np.asarray(self.landmarks, dtype=np.int64).reshape(-1, 2) if self.landmarks else None
 
     # ------------------------------------------------------------------ texts
     def warnings_text(self) -> str:

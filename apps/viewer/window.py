@@ -41,6 +41,7 @@ BACKGROUND = (0.16, 0.17, 0.19)
 NEUTRAL = (0.78, 0.78, 0.76)
 MARKER_COLORS = {"picked": (1.0, 1.0, 1.0), "match": (1.0, 0.1, 0.85), "true": (0.1, 0.95, 0.3)}
 MARKER_RADIUS = 0.018  # shapes are drawn with unit bounding-box diagonal
+LANDMARK_COLORS = {"pair": (1.0, 0.8, 0.1), "pending": (1.0, 0.45, 0.0)}
 CLICK_TOLERANCE_PX = 4
 N_LINES = 60
 BIG_MESH = 50_000  # above this, colour schemes are computed in the background
@@ -59,6 +60,8 @@ SHORTCUTS = [
     ("A", "apply the edit to the other shape"), ("F", "the other shape follows the drags"),
     ("G", "morph slider"), ("O", "show the other feature model's match (where two models disagree)"),
     ("Shift+R", "show the shapes as their files have them"),
+    ("K", "landmark mode: click a source point, then its place on the target"),
+    ("Ctrl+K", "compute the match with the landmarks"), ("Shift+K", "clear the landmarks"),
 ]
 
 
@@ -186,6 +189,11 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         self.act_screenshot = a("Save scree&nshot…", lambda: self.save_screenshot(None), ["Ctrl+P", "F12"])
         self.act_quit = a("&Quit", self.close, "Ctrl+Q")
         self.act_match = a("&Compute match", lambda: self.run_match(), ["Ctrl+M", "F5"])
+        self.act_landmark_mode = a("&Landmark mode (clicks add pairs)", lambda on: self.set_landmark_mode(on), "K", True,
+                                   tip="click a point of the source, then its place on the target: a landmark pair")
+        self.act_match_landmarks = a("Compute match with lan&dmarks", lambda: self.run_match(landmarks=True),
+                                     "Ctrl+K", tip="the pairs settle the parts the map swaps (a tail for a leg)")
+        self.act_clear_landmarks = a("Clear landmar&ks", self.clear_landmarks, "Shift+K")
         self.act_cancel = a("C&ancel", self.cancel, "Esc")
         self.act_other_match = a("Show the other feature &model's match", self.show_other_match, "O",
                                  tip="where two feature models disagree on the pair: one of their maps is wrong")
@@ -255,7 +263,8 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
                                    self.act_morph,
                                    None, self.act_reset_shapes])
         m = mb.addMenu("&Match")
-        fill(m, [self.act_match, self.act_cancel, self.act_other_match])
+        fill(m, [self.act_match, self.act_cancel, self.act_other_match, None, self.act_landmark_mode,
+                 self.act_match_landmarks, self.act_clear_landmarks])
         self.preset_actions = self._choice_menu(m.addMenu("&Preset"), self.state.presets, self.state.preset,
                                                 self.set_preset)
         m = mb.addMenu("&View")
@@ -530,11 +539,13 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         self.preset_box.setCurrentText(name)
         self.preset_actions[name].setChecked(True)
 
-    def run_match(self, blocking: bool = False, preset: str | None = None, timeout: float = 600.0) -> bool:
+    def run_match(self, blocking: bool = False, preset: str | None = None, timeout: float = 600.0,
+                  landmarks: bool = False) -> bool:
         """Compute the match with :func:`shapecorr.match` in a background thread (progress in
-        the status bar, Esc cancels). ``blocking=True`` waits (processing Qt events) until the
-        match and its error computation are done; returns whether a match is then shown (or,
-        non-blocking, whether it started)."""
+        the status bar, Esc cancels); ``landmarks``: with the landmark pairs clicked in landmark
+        mode. ``blocking=True`` waits (processing Qt events) until the match and its error
+        computation are done; returns whether a match is then shown (or, non-blocking, whether
+        it started)."""
         import shapecorr
 
         if not self.state.has_pair:
@@ -544,18 +555,24 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         if "match" in self.jobs:
             self._message("a match is already being computed")
             return False
+        pairs = self.state.landmark_pairs() if landmarks else None
+        if landmarks and pairs is None:
+            self._error("No landmarks", "turn on landmark mode (K), click a point of the source and then its "
+                        "place on the target, for three or more pairs spread over the shapes.")
+            return False
         preset = preset or self.state.preset
         src, tgt, device = self.source, self.target, self.state.device
         t0 = time.perf_counter()
+        what = f"preset {preset}" + ("" if pairs is None else f" and {len(pairs)} landmarks")
 
         def work(progress, should_stop):
-            return shapecorr.match(src, tgt, preset=preset, device=device, progress=progress)
+            return shapecorr.match(src, tgt, preset=preset, device=device, progress=progress, landmarks=pairs)
 
         def done(m):
-            self.set_match(m, origin=f"preset {preset}, {time.perf_counter() - t0:.1f} s")
+            self.set_match(m, origin=f"{what}, {time.perf_counter() - t0:.1f} s")
 
         self.jobs.start("match", work, done, lambda msg: self._error("The match failed", msg))
-        self._message(f"matching with preset {preset!r} on {device}…", 0)
+        self._message(f"matching with {what} on {device}…", 0)
         if blocking:
             self.wait_idle(timeout)
             return self.match is not None
@@ -760,6 +777,7 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         for side in SIDES:
             self._draw_side(side)
         self._draw_markers()
+        self._draw_landmarks()
         self._line_pairs = None
         if reset_camera:
             self.set_view(render=False)
@@ -858,9 +876,51 @@ class ViewerWindow(EditMode, QtWidgets.QMainWindow):
         return info
 
     def pick_at_display(self, x: int, y: int):
-        """Pick at VTK display coordinates (origin bottom-left), as a click does."""
+        """Pick at VTK display coordinates (origin bottom-left), as a click does (in landmark
+        mode the click adds to a landmark pair instead)."""
         hit = self.vertex_at_display(x, y)
-        return None if hit is None else self.pick(*hit)
+        if hit is None:
+            return None
+        return self.add_landmark(*hit) if self.act_landmark_mode.isChecked() else self.pick(*hit)
+
+    # ================================================================== landmarks
+    def set_landmark_mode(self, on: bool) -> None:
+        """Landmark mode: clicks add landmark pairs (a source point, then its place on the target)."""
+        self.act_landmark_mode.setChecked(bool(on))
+        self._message("landmark mode: click a point of the source, then its place on the target; Ctrl+K "
+                      "computes the match with them" if on else "landmark mode off", 10000)
+
+    def add_landmark(self, side: str, vertex: int) -> str:
+        """Add ``vertex`` of ``side`` to the landmark pairs (see :meth:`ViewerState.add_landmark`)."""
+        message = self.state.add_landmark(side, vertex)
+        self._draw_landmarks()
+        self._message(message, 10000)
+        self.plotter.render()
+        return message
+
+    def clear_landmarks(self) -> None:
+        self.state.clear_landmarks()
+        self._draw_landmarks()
+        self.plotter.render()
+
+    def _draw_landmarks(self) -> None:
+        st = self.state
+        for k, side in enumerate(SIDES):
+            self.plotter.subplot(0, k)
+            for kind in LANDMARK_COLORS:
+                self.plotter.remove_actor(f"landmarks-{kind}-{side}", render=False)
+            if st.shapes[side] is None or side not in self._display_pts:
+                continue
+            ids = {"pair": [pair[k] for pair in st.landmarks],
+                   "pending": [st.pending_landmark] if side == "source" and st.pending_landmark is not None else []}
+            for kind, vertices in ids.items():
+                if not vertices:
+                    continue
+                dots = pv.PolyData(self._display_pts[side][np.asarray(vertices)]).glyph(
+                    geom=pv.Sphere(radius=1.3 * MARKER_RADIUS, theta_resolution=12, phi_resolution=12),
+                    scale=False, orient=False)
+                self.plotter.add_mesh(dots, color=LANDMARK_COLORS[kind], name=f"landmarks-{kind}-{side}",
+                                      reset_camera=False, pickable=False, smooth_shading=True, render=False)
 
     def vertex_at_display(self, x: int, y: int) -> tuple[str, int] | None:
         """The side and the vertex drawn under VTK display coordinates ``(x, y)``, if any."""

@@ -232,3 +232,35 @@ def test_up_axis_turns_the_camera_and_unknown_axes_are_refused():
     assert state.up == "-y"
     with pytest.raises(ValueError, match="unknown up axis"):
         ViewerState(up="w")
+
+
+def test_landmark_pairs_from_clicks(opened):
+    """A source click waits for its target click; a pair using a vertex again replaces the old
+    one; new shapes drop them."""
+    state, perm, _ = opened
+    assert state.landmark_pairs() is None
+    assert "click the source first" in state.add_landmark("target", 3)
+    assert "now click its place on the target" in state.add_landmark("source", 5)
+    assert "landmark 1: source 5 - target 7" in state.add_landmark("target", 7)
+    state.add_landmark("source", 9)
+    assert "at least 3" in state.add_landmark("target", 7)  # target 7 again: replaces (5, 7)
+    np.testing.assert_array_equal(state.landmark_pairs(), [[9, 7]])
+    with pytest.raises(ValueError, match="no vertex"):
+        state.add_landmark("source", 10 ** 6)
+    state.set_shapes({"source": helpers.read_shape(state.source.path)})
+    assert state.landmark_pairs() is None and state.pending_landmark is None
+
+
+def test_vts_beside_shapes_of_two_classes_are_not_taken_as_ground_truth(tmp_path):
+    """TOSCA_r's layout: cat0 and cat7 follow one template (found), cat0 and dog0 two (not)."""
+    (tmp_path / "corres").mkdir()
+    v = np.random.default_rng(0).normal(size=(6, 3))
+    shapes = {}
+    for name in ("cat0", "cat7", "dog0"):
+        path = tmp_path / f"{name}.xyz"
+        shapecorr.Shape(v).save(path)
+        (tmp_path / "corres" / f"{name}.vts").write_text("1\n2\n3\n")
+        shapes[name] = shapecorr.load(path)
+    assert helpers.find_ground_truth(shapes["cat0"], shapes["cat7"]) is not None
+    assert helpers.find_ground_truth(shapes["cat0"], shapes["dog0"]) is None
+    assert helpers.same_class("tr_reg_000", "tr_reg_091") and not helpers.same_class("cat0", "dog0")

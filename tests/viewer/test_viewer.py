@@ -103,6 +103,42 @@ def test_up_axis_menu_turns_the_linked_cameras(matched):
     np.testing.assert_allclose(win.plotter.renderers[0].camera.up, [0.0, 1.0, 0.0], atol=1e-6)
 
 
+def test_landmark_mode_clicks_pairs_and_matches_with_them(qapp, small_pair):
+    """Landmark mode (K): a click on the source and one on the target make a pair (drawn); the
+    match with landmarks (Ctrl+K) holds every pair; the window says how it was made."""
+    from helpers import inverse_permutation
+
+    win = open_matched_window(qapp, small_pair)
+    try:
+        inv = inverse_permutation(small_pair[2])
+        win.set_landmark_mode(True)
+        win.reset_camera()
+        qapp.processEvents()
+        # a real click in landmark mode adds, it does not pick
+        cam = np.asarray(win.plotter.renderers[0].camera.position)
+        v = int(np.argmin(np.linalg.norm(win._display_pts["source"] - cam, axis=1)))
+        win.state.clear_pick()
+        win.pick_at_display(*win.display_position("source", v))
+        assert win.state.pending_landmark is not None and win.state.pick_info is None
+        win.clear_landmarks()
+        for i in (0, 40, 80, 120):
+            win.add_landmark("source", i)
+            win.add_landmark("target", int(inv[i]))
+        assert len(win.state.landmarks) == 4
+        assert "landmarks-pair-source" in win.plotter.renderers[0].actors
+        assert win.run_match(blocking=True, landmarks=True)
+        for i in (0, 40, 80, 120):
+            assert int(win.match.p2p_12[i]) == int(inv[i])
+        assert "4 landmarks" in win.state.match_origin
+        assert win.match.info["landmarks"]["pairs"] == 4
+        win.clear_landmarks()
+        assert not win.run_match(blocking=True, landmarks=True)  # none: a dialog says how
+        assert "turn on landmark mode" in (win.last_error or "")
+    finally:
+        win.close()
+        qapp.processEvents()
+
+
 def test_schemes_and_screenshot(matched, tmp_path):
     from PIL import Image
 
