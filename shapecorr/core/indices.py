@@ -49,6 +49,22 @@ def read_vts(path, n_vertices: int | None = None) -> np.ndarray:
     return idx
 
 
+def two_columns(text: str, path, what: str) -> list[list[str]]:
+    """The two fields of each line of a text file (spaces or a comma between them; ``#``
+    comments and blank lines skipped); a line with another count raises :class:`DatasetError`
+    naming the file, the line and ``what`` two fields were expected."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.replace(",", " ").split()
+        if len(fields) != 2:
+            raise DatasetError(f"{path}:{n}: expected two {what}, got {line!r}.")
+        rows.append(fields)
+    return rows
+
+
 def read_landmarks(path) -> np.ndarray:
     """Landmark pairs from a file, as an ``(L, 2)`` array of 0-based ``(source vertex, target
     vertex)``: JSON (``{"pairs": [[i, j], ...]}`` or ``[[i, j], ...]``) or text with two
@@ -69,15 +85,7 @@ def read_landmarks(path) -> np.ndarray:
         if pairs is None:
             raise DatasetError(f'{path}: expected {{"pairs": [[source vertex, target vertex], ...]}}.')
     else:
-        pairs = []
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            fields = line.replace(",", " ").split()
-            if len(fields) != 2:
-                raise DatasetError(f"{path}, line {n}: expected two vertex indices (source target), got {line!r}.")
-            pairs.append(fields)
+        pairs = two_columns(text, path, "vertex indices (source target)")
     try:
         a = np.asarray(pairs, dtype=np.float64)
     except (TypeError, ValueError):

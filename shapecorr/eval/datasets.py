@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import DatasetError, read_indices, read_vts  # noqa: F401 (re-exported)
+from ..core.indices import two_columns
 
 SHAPE_EXTENSIONS = (".off", ".obj", ".ply")
 
@@ -29,15 +30,7 @@ def read_pairs(path) -> list[tuple[str, str]]:
         text = path.read_text()
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not a text file of shape-name pairs.") from exc
-    pairs = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").split()
-        if len(parts) != 2:
-            raise DatasetError(f"{path}:{lineno}: expected two shape names, got {line!r}.")
-        pairs.append(tuple(_strip_ext(p) for p in parts))
+    pairs = [tuple(_strip_ext(p) for p in parts) for parts in two_columns(text, path, "shape names")]
     if not pairs:
         raise DatasetError(f"{path}: the pairs file lists no pairs.")
     return pairs

@@ -816,7 +816,7 @@ def test_landmarks_file_end_to_end_and_bad_files(tiny_pair, tmp_path, capsys):
     odd = tmp_path / "odd.txt"
     odd.write_text("0 1 2\n")
     for path, words in ((far, f"--landmarks {far}: pair 0 names target vertex 5000, but the target has"),
-                        (odd, f"--landmarks {odd}, line 1: expected two vertex indices"),
+                        (odd, f"--landmarks {odd}:1: expected two vertex indices"),
                         (tmp_path / "none.json", "no such landmark file")):
         rc = main(["match", str(a), str(b), "--out", str(tmp_path / "x"), "--k", "10", "--landmarks", str(path), "-q"])
         lines = _stderr_lines(capsys.readouterr().err)

@@ -66,7 +66,7 @@ def test_read_landmarks_json_and_text(tmp_path):
     (tmp_path / "e.json").write_text('{"pairs": [[1, 2],')
     (tmp_path / "f.json").write_text('{"pairs": [[1.5, 2]]}')
     (tmp_path / "g.json").write_text('{"landmarks": []}')
-    for name, words in (("d.txt", "line 1: expected two vertex indices"), ("e.json", "not valid JSON"),
+    for name, words in (("d.txt", ":1: expected two vertex indices"), ("e.json", "not valid JSON"),
                         ("f.json", "whole numbers"), ("g.json", '"pairs"'), ("missing.txt", "no such landmark file")):
         with pytest.raises(DatasetError, match=words):
             read_landmarks(tmp_path / name)
