@@ -1022,7 +1022,7 @@ class _Run:
             # a kept axiomatic map against the learned map (see _learned_disagreement), or None
             "learned_disagreement": disagreement,
             # the landmark pairs given (None: none) and how far the map was from them before they were held
-            "landmarks": getattr(self, "landmark_info", None) if self.landmarks is not None else None,
+            "landmarks": self.landmark_info if self.landmarks is not None else None,
             "confidence_details": conf.to_dict(),
             "device": str(self.device),
             "large_pair": plan.large,
