@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shapecorr.core import ShapecorrError
-from shapecorr.render import COLOR_SCHEMES, UP_AXES, camera_direction, correspondence_colors
+from shapecorr.render import COLOR_SCHEMES, UP_AXES, camera_direction, correspondence_colors, up_axis_name
 
 from . import helpers
 
@@ -289,10 +289,10 @@ class ViewerState:
 
     def set_up(self, axis: str) -> None:
         """The shapes' up axis, one of shapecorr.render.UP_AXES ("z" for TOSCA and many scanners)."""
-        name = str(axis).strip().lower().lstrip("+")
-        if name not in UP_AXES:
-            raise ValueError(f"unknown up axis {axis!r}; choose one of {', '.join(UP_AXES)}.")
-        self.up = name
+        try:
+            self.up = up_axis_name(axis)
+        except ValueError:
+            raise ValueError(f"unknown up axis {axis!r}; choose one of {', '.join(UP_AXES)}.") from None
 
     def camera(self, direction) -> tuple[np.ndarray, np.ndarray]:
         """The camera's direction (object -> camera) and up vector for a view written for y-up

@@ -332,13 +332,12 @@ def add_up_argument(parser) -> None:
 def _up_axis(text: str) -> str:
     import argparse
 
-    from ..core.raster import up_rotation
+    from ..core.raster import up_axis_name
 
     try:
-        up_rotation(text)
+        return up_axis_name(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return text.strip().lower().lstrip("+")
 
 
 def add_register_proxy_argument(parser) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 from ..config import load_preset
 from ..core import LowConfidenceWarning, SettingsError, ShapecorrError, get_cache
 from ..core.io import MESH_FORMATS
-from ..core.raster import up_rotation
+from ..core.raster import up_axis_name
 from . import consistency as cons
 from . import graph, work
 from .engine import Batching, make_executor, stream
@@ -108,7 +108,7 @@ class CollectionSettings:
         if not 0.0 < float(self.low_factor) <= 1.0:
             raise SettingsError(f"collection setting low_factor={self.low_factor!r}: use a number in (0, 1].")
         try:
-            up_rotation(self.gallery_up)
+            up_axis_name(self.gallery_up)
         except ValueError as exc:
             raise SettingsError(f"collection setting gallery_up: {exc}") from None
 

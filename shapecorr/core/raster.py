@@ -51,16 +51,22 @@ _UP_ROTATIONS = {
 }
 
 
-def up_rotation(axis: str) -> np.ndarray:
-    """The rotation (3 x 3, determinant 1) taking ``+y`` to the named ``axis`` (one of
-    :data:`UP_AXES`): a direction written for y-up shapes, rotated by it, is the same direction
-    relative to shapes whose up axis is ``axis``."""
+def up_axis_name(axis: str) -> str:
+    """``axis`` as one of :data:`UP_AXES` (case, spaces and a leading ``+`` ignored); a
+    ``ValueError`` naming the choices otherwise."""
     key = str(axis).strip().lower()
     if key.startswith("+"):
         key = key[1:]
     if key not in _UP_ROTATIONS:
         raise ValueError(f"up axis {axis!r}: choose one of {', '.join(UP_AXES)}.")
-    return np.array(_UP_ROTATIONS[key], dtype=np.float64)
+    return key
+
+
+def up_rotation(axis: str) -> np.ndarray:
+    """The rotation (3 x 3, determinant 1) taking ``+y`` to the named ``axis`` (one of
+    :data:`UP_AXES`): a direction written for y-up shapes, rotated by it, is the same direction
+    relative to shapes whose up axis is ``axis``."""
+    return np.array(_UP_ROTATIONS[up_axis_name(axis)], dtype=np.float64)
 
 
 def camera_direction(view, up) -> tuple[np.ndarray, np.ndarray]:

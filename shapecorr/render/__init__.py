@@ -17,7 +17,7 @@ Each render function returns an ``(h, w, 3) uint8`` image and writes a PNG when 
 """
 
 from .colors import COLOR_SCHEMES, correspondence_colors
-from ..core.raster import UP_AXES, camera_direction
+from ..core.raster import UP_AXES, camera_direction, up_axis_name
 from .offscreen import (
     DEFAULT_UP,
     DEFAULT_VIEW,
@@ -30,4 +30,4 @@ from .offscreen import (
 
 __all__ = ["COLOR_SCHEMES", "correspondence_colors", "render_shapes", "render_correspondence",
            "render_textured", "render_side_by_side", "split_at_uv_seams", "DEFAULT_VIEW", "DEFAULT_UP",
-           "UP_AXES", "camera_direction"]
+           "UP_AXES", "camera_direction", "up_axis_name"]
